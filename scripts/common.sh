@@ -1,0 +1,61 @@
+# Shared set-up for scripts/serve.sh and scripts/test.sh: installs what is missing.
+# Sourced, not run. Every step is idempotent and quiet when there is nothing to do.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Must equal the `wasm-bindgen = "=…"` pin in Cargo.toml: the CLI refuses other versions.
+WASM_BINDGEN_VERSION="0.2.130"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# apt_install PKG... : installs Debian packages when root; otherwise says what to install.
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    say "installing ${missing[*]} (apt-get)"
+    # Only the first install of a session refreshes the package lists.
+    if [ -z "${OVERTRAIN_APT_UPDATED:-}" ]; then
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq
+      export OVERTRAIN_APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    die "missing packages: ${missing[*]}. Install them with: sudo apt-get install ${missing[*]}"
+  fi
+}
+
+ensure_rust_wasm() {
+  command -v cargo >/dev/null || die "cargo not found: install Rust with rustup (https://rustup.rs)"
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
+    say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
+    # No --locked: a registry mirror may lack the exact versions of its lock file.
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  fi
+}
+
+ensure_python() {
+  command -v python3 >/dev/null || apt_install python3
+}
+
+# Builds the site into dist/: index.html, www/ and the wasm module (release mode).
+build_site() {
+  ensure_rust_wasm
+  say "building the wasm module (release)"
+  (cd "$ROOT" && cargo build --release --target wasm32-unknown-unknown --lib)
+  rm -rf "$ROOT/dist"
+  mkdir -p "$ROOT/dist"
+  cp "$ROOT/index.html" "$ROOT/dist/"
+  cp -r "$ROOT/www" "$ROOT/dist/www"
+  rm -rf "$ROOT/dist/www/pkg"
+  wasm-bindgen --target web --no-typescript --out-dir "$ROOT/dist/www/pkg" \
+    "$ROOT/target/wasm32-unknown-unknown/release/overtrain.wasm"
+  say "site built in dist/ ($(du -sh "$ROOT/dist" | cut -f1), wasm $(du -h "$ROOT/dist/www/pkg/overtrain_bg.wasm" | cut -f1))"
+}

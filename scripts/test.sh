@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test: native `cargo test`, the wasm tests in headless Chromium
+# (wasm-bindgen-test) and the end-to-end tests of the built page (playwright-core driving
+# Debian's Chromium). Installs what is missing; exits non-zero on any failure.
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+
+apt_install chromium chromium-driver mesa-vulkan-drivers libvulkan1
+ensure_python
+command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+ensure_rust_wasm
+
+say "native tests (cargo test)"
+cargo test
+
+say "wasm tests in headless Chromium (wasm-bindgen-test)"
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+CHROMEDRIVER=/usr/bin/chromedriver \
+  cargo test --target wasm32-unknown-unknown --test web
+
+build_site
+
+say "end-to-end tests of the page in headless Chromium"
+(cd tests/e2e && npm ci --no-audit --no-fund --silent)
+# The cross-check test runs the CLI that `cargo test` built.
+OVERTRAIN_BIN="$ROOT/target/debug/overtrain" node --test --test-concurrency=1 tests/e2e/

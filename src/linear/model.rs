@@ -1,0 +1,217 @@
+//! The two-layer linear network f(x) = W₁W₂x on flat row-major f32 buffers, llm.c style:
+//! each operation is a plain function over slices, and the GPU kernels of the WGSL backend
+//! carry the same names so each test pairs them.
+//!
+//! Shapes: W₁ is d×h, W₂ is h×d, θ = W₁W₂ and every task matrix A are d×d.
+//! The population loss with x ~ N(0, I) is L = ‖θ − A‖²_F (science.md §2).
+
+/// out (m×n) = a (m×k) · b (k×n), all row-major.
+///
+/// The output is computed in register blocks of R rows × W columns held in local arrays
+/// across the whole k loop, so the compiler keeps them in SIMD registers (wasm simd128,
+/// SSE or AVX) and each loaded row of b serves R rows of a. Blocks of 16, 8, 4 and 1
+/// columns cover any n without a slow remainder loop. This is the linear lab's hot loop:
+/// it is what makes a full recompute fast enough to follow a slider.
+pub fn matmul(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
+    assert!(out.len() == m * n && a.len() == m * k && b.len() == k * n);
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU supports the features this copy is compiled for.
+        return unsafe { matmul_avx2(out, a, b, m, k, n) };
+    }
+    matmul_blocks(out, a, b, m, k, n)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn matmul_avx2(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
+    matmul_blocks(out, a, b, m, k, n)
+}
+
+#[inline(always)]
+fn matmul_blocks(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
+    let mut i = 0;
+    while i + 2 <= m {
+        matmul_rows::<2>(out, a, b, i, k, n);
+        i += 2;
+    }
+    if i < m {
+        matmul_rows::<1>(out, a, b, i, k, n);
+    }
+}
+
+/// R rows of the output, starting at row i0, in column blocks of 16, 8, 4 and 1.
+#[inline(always)]
+fn matmul_rows<const R: usize>(
+    out: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    i0: usize,
+    k: usize,
+    n: usize,
+) {
+    let mut j = 0;
+    while j + 16 <= n {
+        matmul_block::<R, 16>(out, a, b, i0, j, k, n);
+        j += 16;
+    }
+    if j + 8 <= n {
+        matmul_block::<R, 8>(out, a, b, i0, j, k, n);
+        j += 8;
+    }
+    if j + 4 <= n {
+        matmul_block::<R, 4>(out, a, b, i0, j, k, n);
+        j += 4;
+    }
+    while j < n {
+        matmul_block::<R, 1>(out, a, b, i0, j, k, n);
+        j += 1;
+    }
+}
+
+#[inline(always)]
+fn matmul_block<const R: usize, const W: usize>(
+    out: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    i0: usize,
+    j0: usize,
+    k: usize,
+    n: usize,
+) {
+    let mut acc = [[0.0f32; W]; R];
+    let a_rows: [&[f32]; R] = std::array::from_fn(|r| &a[(i0 + r) * k..(i0 + r + 1) * k]);
+    for p in 0..k {
+        let b_block: &[f32; W] = b[p * n + j0..p * n + j0 + W].try_into().unwrap();
+        for r in 0..R {
+            let a_rp = a_rows[r][p];
+            for t in 0..W {
+                acc[r][t] += a_rp * b_block[t];
+            }
+        }
+    }
+    for r in 0..R {
+        out[(i0 + r) * n + j0..(i0 + r) * n + j0 + W].copy_from_slice(&acc[r]);
+    }
+}
+
+/// out (n×m) = aᵀ, for a row-major m×n.
+pub fn transpose(out: &mut [f32], a: &[f32], m: usize, n: usize) {
+    for i in 0..m {
+        for j in 0..n {
+            out[j * m + i] = a[i * n + j];
+        }
+    }
+}
+
+/// Scratch buffers of one forward/backward pass, allocated once per run.
+pub struct Workspace {
+    pub d: usize,
+    pub h: usize,
+    /// θ = W₁W₂ (d×d).
+    pub theta: Vec<f32>,
+    /// dL/dθ (d×d).
+    pub grad_theta: Vec<f32>,
+    /// W₂ᵀ and θᵀ-shaped helpers.
+    w2t: Vec<f32>,
+    w1t: Vec<f32>,
+    /// dL/dW₁ (d×h) and dL/dW₂ (h×d).
+    pub grad_w1: Vec<f32>,
+    pub grad_w2: Vec<f32>,
+}
+
+impl Workspace {
+    pub fn new(d: usize, h: usize) -> Self {
+        Workspace {
+            d,
+            h,
+            theta: vec![0.0; d * d],
+            grad_theta: vec![0.0; d * d],
+            w2t: vec![0.0; d * h],
+            w1t: vec![0.0; h * d],
+            grad_w1: vec![0.0; d * h],
+            grad_w2: vec![0.0; h * d],
+        }
+    }
+}
+
+/// θ = W₁W₂ into `ws.theta`.
+pub fn linear_forward(ws: &mut Workspace, w1: &[f32], w2: &[f32]) {
+    let (d, h) = (ws.d, ws.h);
+    matmul(&mut ws.theta, w1, w2, d, h, d);
+}
+
+/// Squared Frobenius distance ‖θ − A‖², accumulated in f64.
+pub fn squared_distance(theta: &[f32], a: &[f32]) -> f64 {
+    theta
+        .iter()
+        .zip(a)
+        .map(|(&t, &x)| {
+            let r = (t - x) as f64;
+            r * r
+        })
+        .sum()
+}
+
+/// dL/dθ for L = ‖θ − A‖² + λ‖θ − θ₀‖², written as 2((1+λ)θ − B) with B = A + λθ₀
+/// precomputed by the caller (B = A when λ = 0). Returns ‖dL/dθ‖², which is non-finite
+/// as soon as the run has diverged.
+pub fn loss_backward(ws: &mut Workspace, b: &[f32], lambda: f32) -> f32 {
+    let scale = 1.0 + lambda;
+    let mut norm = 0.0f32;
+    for ((g, &t), &bb) in ws.grad_theta.iter_mut().zip(&ws.theta).zip(b) {
+        *g = 2.0 * (scale * t - bb);
+        norm += *g * *g;
+    }
+    norm
+}
+
+/// Back-propagates dL/dθ (in `ws.grad_theta`) through θ = W₁W₂:
+/// dL/dW₁ = G W₂ᵀ and dL/dW₂ = W₁ᵀ G.
+pub fn linear_backward(ws: &mut Workspace, w1: &[f32], w2: &[f32]) {
+    let (d, h) = (ws.d, ws.h);
+    transpose(&mut ws.w2t, w2, h, d);
+    matmul(&mut ws.grad_w1, &ws.grad_theta, &ws.w2t, d, d, h);
+    transpose(&mut ws.w1t, w1, d, h);
+    matmul(&mut ws.grad_w2, &ws.w1t, &ws.grad_theta, h, d, d);
+}
+
+/// Plain gradient descent: w ← w − η·g.
+pub fn sgd_update(w: &mut [f32], g: &[f32], lr: f32) {
+    for (x, &gx) in w.iter_mut().zip(g) {
+        *x -= lr * gx;
+    }
+}
+
+/// One full-batch gradient-descent step on ‖θ − A‖² + λ‖θ − θ₀‖² (B = A + λθ₀).
+/// Returns false when the gradient turned non-finite (the run diverged); the weights are
+/// then left as they were before the step.
+pub fn gd_step(
+    ws: &mut Workspace,
+    w1: &mut [f32],
+    w2: &mut [f32],
+    b: &[f32],
+    lambda: f32,
+    lr: f32,
+) -> bool {
+    linear_forward(ws, w1, w2);
+    let norm = loss_backward(ws, b, lambda);
+    if !norm.is_finite() {
+        return false;
+    }
+    linear_backward(ws, w1, w2);
+    sgd_update(w1, &ws.grad_w1, lr);
+    sgd_update(w2, &ws.grad_w2, lr);
+    true
+}
+
+/// Balanced small initialisation: W₁ (d×h) and W₂ (h×d) with ε on the diagonal.
+pub fn balanced_init(d: usize, h: usize, eps: f32) -> (Vec<f32>, Vec<f32>) {
+    let mut w1 = vec![0.0; d * h];
+    let mut w2 = vec![0.0; h * d];
+    for i in 0..d.min(h) {
+        w1[i * h + i] = eps;
+        w2[i * d + i] = eps;
+    }
+    (w1, w2)
+}

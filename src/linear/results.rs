@@ -1,0 +1,135 @@
+//! Results of the linear lab (schema version 1): plain data, the JSON the CLI writes and
+//! the page plots. Arrays are per checkpoint, in the order of `steps`; a value that does
+//! not exist because its run diverged is `null`, never a number.
+
+use super::config::LinearConfig;
+use super::experiment::FinetuneOutcome;
+use super::theory::{theory_curves, Theory};
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinearResults {
+    pub schema_version: u32,
+    /// The full config, defaults filled in.
+    pub config: LinearConfig,
+    /// Pre-training step of each checkpoint.
+    pub steps: Vec<usize>,
+    /// ‖W₁W₂ − A_pre‖² at each checkpoint.
+    pub pretrain_loss: Vec<f64>,
+    /// Step at which pre-training turned non-finite; the checkpoints stop before it.
+    pub pretrain_diverged_at: Option<usize>,
+    /// diag(Uᵀ W₁W₂ V) at each checkpoint (length dim).
+    pub singular_values: Vec<Vec<f64>>,
+    pub perturb: Vec<PerturbCurve>,
+    pub finetune: Vec<FinetuneCurve>,
+    pub theory: Theory,
+    /// Wall time of the run, set by the shell that timed it (excluded from determinism).
+    pub elapsed_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PerturbCurve {
+    pub gamma: f64,
+    /// Monte Carlo mean of the perturbed pre-training loss over M draws.
+    pub mean_loss: Vec<f64>,
+    /// Standard error of that mean.
+    pub mean_loss_se: Vec<f64>,
+    /// Closed-form expectation of the perturbed loss.
+    pub expected_loss: Vec<f64>,
+    /// mean_loss − pretrain_loss.
+    pub sensitivity: Vec<f64>,
+    /// expected_loss − pretrain_loss.
+    pub expected_sensitivity: Vec<f64>,
+    /// Inflection of `expected_loss` (noise-free), see [`inflection_step`].
+    pub inflection_step: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinetuneCurve {
+    pub lr: f64,
+    pub l2: f64,
+    /// Pre-training loss ‖θ − A_pre‖² after fine-tuning each checkpoint.
+    pub pretrain_loss: Vec<Option<f64>>,
+    /// Fine-tuning loss ‖θ − A_ft‖² after fine-tuning each checkpoint.
+    pub finetune_loss: Vec<Option<f64>>,
+    /// Inflection of `pretrain_loss`, see [`inflection_step`].
+    pub inflection_step: Option<usize>,
+    /// Earliest fine-tuning step at which a run of this curve turned non-finite.
+    pub diverged_at: Option<usize>,
+    /// Pre-training steps of the checkpoints whose fine-tuning diverged.
+    pub diverged_checkpoints: Vec<usize>,
+    /// Per checkpoint: the fine-tuning step at which its run diverged, if it did.
+    pub diverged_steps: Vec<Option<usize>>,
+}
+
+impl FinetuneCurve {
+    pub fn new(lr: f64, l2: f64, len: usize) -> Self {
+        FinetuneCurve {
+            lr,
+            l2,
+            pretrain_loss: Vec::with_capacity(len),
+            finetune_loss: Vec::with_capacity(len),
+            inflection_step: None,
+            diverged_at: None,
+            diverged_checkpoints: Vec::new(),
+            diverged_steps: Vec::with_capacity(len),
+        }
+    }
+
+    /// Appends the outcome of fine-tuning the next checkpoint.
+    pub fn push(&mut self, outcome: FinetuneOutcome) {
+        self.pretrain_loss.push(outcome.pretrain_loss);
+        self.finetune_loss.push(outcome.finetune_loss);
+        self.diverged_steps.push(outcome.diverged_at);
+    }
+}
+
+/// The inflection of a curve over checkpoints: the step where it is lowest (the first such
+/// step on ties). `None` when the lowest point is the last checkpoint (the curve is still
+/// falling, so no inflection is seen yet) or when no value is finite. Missing (diverged)
+/// values are skipped.
+pub fn inflection_step(steps: &[usize], values: &[Option<f64>]) -> Option<usize> {
+    let mut best: Option<(usize, f64)> = None;
+    for (i, v) in values.iter().enumerate() {
+        if let Some(v) = v.filter(|v| v.is_finite()) {
+            if best.is_none_or(|(_, b)| v < b) {
+                best = Some((i, v));
+            }
+        }
+    }
+    let (i, _) = best?;
+    if i + 1 == steps.len() {
+        None
+    } else {
+        Some(steps[i])
+    }
+}
+
+impl LinearResults {
+    /// Recomputes everything derived from the per-checkpoint values: inflections,
+    /// divergence summaries and the theory curves.
+    pub fn finalize(&mut self) {
+        let steps = &self.steps;
+        for p in &mut self.perturb {
+            let values: Vec<Option<f64>> = p.expected_loss.iter().map(|&x| Some(x)).collect();
+            p.inflection_step = inflection_step(steps, &values);
+        }
+        for c in &mut self.finetune {
+            c.inflection_step = inflection_step(steps, &c.pretrain_loss);
+            c.diverged_checkpoints = steps
+                .iter()
+                .zip(&c.diverged_steps)
+                .filter(|(_, d)| d.is_some())
+                .map(|(&s, _)| s)
+                .collect();
+            c.diverged_at = c.diverged_steps.iter().flatten().copied().min();
+        }
+        self.theory = theory_curves(&self.config, steps, &self.singular_values);
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("results are plain data")
+    }
+}

@@ -1,0 +1,90 @@
+//! Charts as SVG strings, drawn with plotters. Plots are pure functions of results, so the
+//! page (wasm, main thread) and the CLI (`--svg`) draw the same figures from the same JSON.
+//!
+//! plotters measures text through the DOM in wasm, so in the browser these functions run
+//! on the page's main thread, not in the Web Worker (which has no `document`).
+
+pub mod linear;
+
+use plotters::style::RGBColor;
+
+/// Size and switches shared by every chart.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct PlotOptions {
+    pub width: u32,
+    pub height: u32,
+    /// Draw the idealized theory curves (dashed) beside the measured ones.
+    pub show_theory: bool,
+}
+
+impl Default for PlotOptions {
+    fn default() -> Self {
+        PlotOptions {
+            width: 640,
+            height: 400,
+            show_theory: true,
+        }
+    }
+}
+
+/// Tableau-10: distinct, colour-blind-friendlier series colours.
+pub const COLORS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+pub fn color(i: usize) -> RGBColor {
+    COLORS[i % COLORS.len()]
+}
+
+/// A sequential blue→red ramp for many ordered series (e.g. singular directions).
+pub fn ramp(i: usize, n: usize) -> RGBColor {
+    let t = if n <= 1 {
+        0.0
+    } else {
+        i as f64 / (n - 1) as f64
+    };
+    let lerp = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+    RGBColor(lerp(33.0, 214.0), lerp(102.0, 39.0), lerp(172.0, 40.0))
+}
+
+/// Range of the finite, positive values for a log axis, padded a little.
+pub fn log_range(values: impl IntoIterator<Item = f64>) -> std::ops::Range<f64> {
+    let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
+    for v in values {
+        if v.is_finite() && v > 0.0 {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    if !lo.is_finite() {
+        return 1e-3..1.0;
+    }
+    if hi <= lo * 1.0001 {
+        return lo * 0.5..hi * 2.0;
+    }
+    lo * 0.8..hi * 1.25
+}
+
+/// Range of finite values for a linear axis, padded a little.
+pub fn linear_range(values: impl IntoIterator<Item = f64>) -> std::ops::Range<f64> {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.into_iter().filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return 0.0..1.0;
+    }
+    let pad = ((hi - lo) * 0.05).max(1e-6);
+    lo - pad..hi + pad
+}

@@ -1,0 +1,102 @@
+//! The wasm entry points (wasm-bindgen). The page's Web Worker calls [`run_linear`]; the
+//! page's main thread calls [`validate_linear_config`] for instant feedback and
+//! [`render_linear_plots`] to draw (plotters measures text through the DOM, which a worker
+//! lacks). Configs and results cross the boundary as JSON text: that is also the format the
+//! CLI writes and the page exports, so there is one serialization to trust.
+//!
+//! Errors are values: an invalid config comes back as `{field, message}`, never as a
+//! panic. A panic (a bug) is reported through `globalThis.__overtrainPanic` before the
+//! wasm traps, so the page can show it and reload the module.
+
+use crate::linear::{self, LinearConfig, LinearResults};
+use crate::plot::{self, PlotOptions};
+use crate::ConfigError;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    /// Set by the JS side before the module starts; shows the message in the page.
+    #[wasm_bindgen(js_namespace = globalThis, js_name = __overtrainPanic)]
+    fn report_panic(message: &str);
+}
+
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        report_panic(&info.to_string());
+    }));
+}
+
+fn error_value(e: &ConfigError) -> JsValue {
+    serde_wasm_bindgen::to_value(e).unwrap_or_else(|_| JsValue::from_str(&e.to_string()))
+}
+
+/// The default config (science.md's reference run), as pretty JSON.
+#[wasm_bindgen]
+pub fn default_linear_config() -> String {
+    serde_json::to_string_pretty(&LinearConfig::default()).expect("plain data")
+}
+
+/// `null` when the config is valid, else `{field, message}`.
+#[wasm_bindgen]
+pub fn validate_linear_config(config_json: &str) -> JsValue {
+    match LinearConfig::from_json(config_json) {
+        Ok(_) => JsValue::NULL,
+        Err(e) => error_value(&e),
+    }
+}
+
+/// Runs the linear lab. Returns the results JSON, or throws `{field, message}`.
+#[wasm_bindgen]
+pub fn run_linear(config_json: &str) -> Result<String, JsValue> {
+    let config = LinearConfig::from_json(config_json).map_err(|e| error_value(&e))?;
+    let start = now_ms();
+    let mut results = linear::run(&config).map_err(|e| error_value(&e))?;
+    results.elapsed_ms = Some(now_ms() - start);
+    Ok(serde_json::to_string(&results).expect("plain data"))
+}
+
+/// Shard `shard` of `shards` of a run (see `linear::experiment::run_shard`): the page runs
+/// one per Web Worker, in parallel, and merges them with [`merge_linear_shards`].
+#[wasm_bindgen]
+pub fn run_linear_shard(config_json: &str, shard: usize, shards: usize) -> Result<String, JsValue> {
+    let config = LinearConfig::from_json(config_json).map_err(|e| error_value(&e))?;
+    let start = now_ms();
+    let mut results =
+        linear::experiment::run_shard(&config, shard, shards).map_err(|e| error_value(&e))?;
+    results.elapsed_ms = Some(now_ms() - start);
+    Ok(serde_json::to_string(&results).expect("plain data"))
+}
+
+/// Merges the shards' results (a JSON array of results, in shard order) into the run's.
+#[wasm_bindgen]
+pub fn merge_linear_shards(parts_json: &str) -> Result<String, JsValue> {
+    let parts: Vec<LinearResults> = serde_json::from_str(parts_json)
+        .map_err(|e| JsValue::from_str(&format!("shard results: {e}")))?;
+    let merged = linear::experiment::merge_shards(parts).map_err(|e| JsValue::from_str(&e))?;
+    Ok(serde_json::to_string(&merged).expect("plain data"))
+}
+
+/// The four plots of a results JSON as `[[name, svg], …]`. `options_json` is a
+/// [`PlotOptions`] (omitted fields take defaults).
+#[wasm_bindgen]
+pub fn render_linear_plots(results_json: &str, options_json: &str) -> Result<JsValue, JsValue> {
+    let results: LinearResults = serde_json::from_str(results_json)
+        .map_err(|e| JsValue::from_str(&format!("results JSON: {e}")))?;
+    let options: PlotOptions = serde_json::from_str(options_json)
+        .map_err(|e| JsValue::from_str(&format!("plot options: {e}")))?;
+    let plots = plot::linear::all_plots(&results, &options);
+    serde_wasm_bindgen::to_value(&plots).map_err(|e| JsValue::from_str(&e.to_string()))
+}
+
+/// Milliseconds from `performance.now()` in a window or a worker (std's clock panics on
+/// wasm32-unknown-unknown).
+fn now_ms() -> f64 {
+    let global = js_sys::global();
+    js_sys::Reflect::get(&global, &JsValue::from_str("performance"))
+        .ok()
+        .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
+        .map(|p| p.now())
+        .unwrap_or_else(js_sys::Date::now)
+}

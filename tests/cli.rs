@@ -1,0 +1,145 @@
+//! The `overtrain` command line, run as a user would.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn overtrain(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_overtrain"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("overtrain-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn prints_the_default_config() {
+    let out = overtrain(&["linear", "--print-default-config"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let config = overtrain::linear::LinearConfig::from_json(&text).unwrap();
+    assert_eq!(config, overtrain::linear::LinearConfig::default());
+}
+
+#[test]
+fn runs_a_config_and_writes_results_and_svgs() {
+    let dir = temp_dir("run");
+    let config = dir.join("config.json");
+    std::fs::write(
+        &config,
+        r#"{"dim": 8, "pretrain": {"steps": 300}, "finetune": {"lrs": [0.02], "l2": [0]}}"#,
+    )
+    .unwrap();
+    let results = dir.join("results.json");
+    let svg = dir.join("svg");
+    let out = overtrain(&[
+        "linear",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        results.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["config"]["dim"], 8);
+    assert_eq!(r["config"]["hidden"], 20, "defaults are filled in");
+    let n = r["steps"].as_array().unwrap().len();
+    assert_eq!(n, 7);
+    for key in ["pretrain_loss", "singular_values"] {
+        assert_eq!(r[key].as_array().unwrap().len(), n, "{key}");
+    }
+    for p in r["perturb"].as_array().unwrap() {
+        for key in ["mean_loss", "expected_loss", "sensitivity"] {
+            assert_eq!(p[key].as_array().unwrap().len(), n, "perturb.{key}");
+        }
+        assert!(p.get("inflection_step").is_some());
+    }
+    let ft = r["finetune"].as_array().unwrap();
+    assert_eq!(ft.len(), 1);
+    for key in ["pretrain_loss", "finetune_loss"] {
+        assert_eq!(ft[0][key].as_array().unwrap().len(), n);
+    }
+    assert!(ft[0]["diverged_at"].is_null());
+    assert!(r["theory"]["finetune"].is_array());
+    for name in ["sensitivity", "perturbed", "finetuned", "singular_values"] {
+        let text = std::fs::read_to_string(svg.join(format!("{name}.svg"))).unwrap();
+        assert!(
+            text.starts_with("<svg") && text.contains("</svg>") && text.len() > 2000,
+            "{name}.svg"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_field() {
+    let dir = temp_dir("bad");
+    let cases = [
+        (r#"{"pretrain": {"lr": -1}}"#, "pretrain.lr"),
+        (r#"{"dim": 1000}"#, "dim: must be an integer in 1..=256"),
+        (
+            r#"{"finetune": {"lrs": []}}"#,
+            "finetune.lrs: must not be empty",
+        ),
+        (
+            r#"{"pretrain": {"spectrum": {"kind": "zipf"}}}"#,
+            "pretrain.spectrum.kind",
+        ),
+        ("{not json", "malformed JSON"),
+    ];
+    for (i, (json, message)) in cases.iter().enumerate() {
+        let config = dir.join(format!("c{i}.json"));
+        std::fs::write(&config, json).unwrap();
+        let out = overtrain(&[
+            "linear",
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            dir.join("r.json").to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{json}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{json}: {stderr}");
+        assert!(
+            !dir.join("r.json").exists(),
+            "no results for an invalid config"
+        );
+    }
+    for args in [
+        &["linear"][..],
+        &["linear", "--config"],
+        &["linear", "--bogus"],
+        &["nope"],
+        &[],
+    ] {
+        let out = overtrain(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("usage"),
+            "{args:?}"
+        );
+    }
+    let out = overtrain(&[
+        "linear",
+        "--config",
+        "/nonexistent/c.json",
+        "--out",
+        "r.json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/c.json"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

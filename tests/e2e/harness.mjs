@@ -1,0 +1,50 @@
+// Shared set-up of the end-to-end tests: serve dist/ on a free loopback port and drive
+// Debian's Chromium (never a downloaded browser) with playwright-core.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+/** Starts scripts/serve.py on dist/; resolves to {url, close()}. */
+export async function startServer() {
+  const proc = spawn('python3', [path.join(ROOT, 'scripts/serve.py'), '--dir', path.join(ROOT, 'dist'), '--port', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let buffer = '';
+  const url = await new Promise((resolve, reject) => {
+    proc.stdout.on('data', (d) => {
+      buffer += d;
+      const m = buffer.match(/Serving overtrain at (\S+)/);
+      if (m) resolve(m[1]);
+    });
+    proc.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  return { url, close: async () => { proc.kill(); await once(proc, 'exit').catch(() => {}); } };
+}
+
+/** Launches headless Chromium with WebGPU enabled (SwiftShader) and a quiet network. */
+export async function launch({ webgpu = true } = {}) {
+  const args = ['--headless=new', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+  if (webgpu) args.push('--enable-unsafe-webgpu');
+  return chromium.launch({ executablePath: CHROMIUM, args, headless: true });
+}
+
+/**
+ * Opens a page that records console errors, page errors and every request outside the
+ * served origin, so tests can assert there were none.
+ */
+export async function openPage(browser, url) {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const problems = { consoleErrors: [], pageErrors: [], foreignRequests: [] };
+  const origin = new URL(url).origin;
+  page.on('console', (m) => { if (m.type() === 'error') problems.consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => problems.pageErrors.push(String(e)));
+  page.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:')) problems.foreignRequests.push(u);
+  });
+  await page.goto(url);
+  return { page, problems };
+}

@@ -1,0 +1,208 @@
+// The page: controls → (Web Worker) linear lab → plots drawn by the wasm on this thread.
+import init, { default_linear_config, validate_linear_config, render_linear_plots, merge_linear_shards } from './pkg/overtrain.js';
+import { Controls } from './controls.js';
+
+const PLOTS = {
+  sensitivity: {
+    title: 'Base loss and sensitivity',
+    text: 'Black: the pre-training loss, falling as the network learns more directions. Colours: the sensitivity — how much a random nudge of the weights (noise of scale γ) raises that loss. It grows the longer we pre-train: the learned weights are larger, so the same nudge does more damage.',
+  },
+  perturbed: {
+    title: 'Loss after a Gaussian perturbation',
+    text: 'Pre-training helps the perturbed model at first, then the growing sensitivity wins: the loss bottoms out (dot: the inflection point) and rises again. Larger noise γ brings the bottom earlier. Solid: average over M random draws; dashed: the exact expectation.',
+  },
+  finetuned: {
+    title: 'After fine-tuning each checkpoint',
+    text: 'Every checkpoint is fine-tuned on the second task with learning rate η (colour), optionally pulled toward its pre-trained weights with strength λ (dashed). Left: how well the fine-tuned model still does the pre-training task. It is U-shaped: past the dot, more pre-training makes the fine-tuned model worse — catastrophic overtraining. A larger η moves the dot earlier; λ > 0 delays it but costs fine-tuning loss (right). Grey dotted: the idealized theory.',
+  },
+  singular_values: {
+    title: 'Directions learned one at a time',
+    text: 'The strength of the network along each task direction (blue: the largest target, red: the smallest). A small initialization makes it learn the directions one at a time, largest first — so pre-training time counts how many directions have been learned.',
+  },
+};
+
+const $ = (id) => document.getElementById(id);
+const status = (text, busy = false) => { $('status').textContent = text; $('status').classList.toggle('busy', busy); };
+
+function fatal(message) {
+  $('fatal').hidden = false;
+  $('fatal').textContent = `Internal error: ${message}. Your settings are kept; reload the page to continue.`;
+}
+globalThis.__overtrainPanic = (message) => fatal(message);
+
+/**
+ * Runs configs on a pool of Web Workers, one shard of the checkpoints each (one per core,
+ * up to 4), and merges the shards. One run at a time; a newer request replaces a queued
+ * one, and a long run is abandoned for it.
+ */
+class Runner {
+  constructor(onResult, onInvalid) {
+    this.onResult = onResult;
+    this.onInvalid = onInvalid;
+    this.size = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
+    this.nextId = 1;
+    this.#spawn();
+  }
+  #spawn() {
+    this.workers = Array.from({ length: this.size }, () => {
+      const w = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+      w.onmessage = (e) => this.#message(e.data);
+      w.onerror = (e) => { fatal(`a computation worker failed (${e.message || 'unknown error'})`); this.#restart(); };
+      return w;
+    });
+    this.busy = null; // {id, config, started, parts}
+    this.queued = null;
+  }
+  #restart() {
+    for (const w of this.workers) w.terminate();
+    const queued = this.queued ?? this.busy?.config;
+    this.#spawn();
+    if (queued) this.run(queued);
+  }
+  run(config) {
+    if (this.busy) {
+      this.queued = config;
+      if (performance.now() - this.busy.started > 1500) this.#restart();
+      return;
+    }
+    const id = this.nextId++;
+    this.busy = { id, config, started: performance.now(), parts: new Array(this.size), pending: this.size };
+    this.workers.forEach((w, shard) => w.postMessage({ id, config, shard, shards: this.size }));
+  }
+  #message(msg) {
+    if (msg.type === 'ready') return;
+    if (msg.type === 'panic') {
+      fatal(msg.message);
+      this.queued = null;
+      this.busy = null;
+      this.#restart();
+      return;
+    }
+    const job = this.busy;
+    if (!job || msg.id !== job.id) return; // a shard of an abandoned run
+    if (msg.type === 'invalid') {
+      this.busy = null;
+      this.onInvalid(msg.error);
+    } else {
+      job.parts[msg.shard] = msg.results;
+      if (--job.pending > 0) return;
+      this.busy = null;
+      let merged;
+      try {
+        merged = merge_linear_shards(`[${job.parts.join(',')}]`);
+      } catch (e) {
+        fatal(`could not merge the workers' results: ${e}`);
+        return;
+      }
+      this.onResult(merged, job);
+    }
+    if (this.queued) { const next = this.queued; this.queued = null; this.run(next); }
+  }
+}
+
+function figure(name) {
+  const spec = PLOTS[name];
+  const fig = document.createElement('figure');
+  fig.className = 'plot';
+  fig.dataset.plot = name;
+  const svg = document.createElement('div');
+  svg.className = 'svg';
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', spec.title);
+  const cap = document.createElement('figcaption');
+  const b = document.createElement('b');
+  b.textContent = spec.title;
+  cap.append(b, spec.text);
+  fig.append(svg, cap);
+  return fig;
+}
+
+async function main() {
+  await init();
+  const defaults = JSON.parse(default_linear_config());
+  let lastResults = null; // JSON text of the last good run
+  let lastConfigText = null;
+
+  const plotsEl = $('plots');
+  const figures = Object.fromEntries(Object.keys(PLOTS).map((n) => [n, figure(n)]));
+  plotsEl.append(...Object.values(figures));
+
+  const draw = () => {
+    if (!lastResults) return;
+    const plots = render_linear_plots(lastResults, JSON.stringify({ width: 640, height: 400, show_theory: controls.showTheory }));
+    for (const [name, svgText] of plots) {
+      const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
+      const holder = figures[name].querySelector('.svg');
+      holder.replaceChildren(document.importNode(doc.documentElement, true));
+    }
+    plotsEl.dataset.rendered = String(Number(plotsEl.dataset.rendered || 0) + 1);
+  };
+
+  const notices = (results) => {
+    const out = [];
+    if (results.pretrain_diverged_at != null) out.push(`Pre-training diverged at step ${results.pretrain_diverged_at}: the curves stop at the last finite checkpoint. Lower the pre-training learning rate.`);
+    for (const c of results.finetune) {
+      if (c.diverged_at != null) out.push(`Fine-tuning with η = ${c.lr}, λ = ${c.l2} diverged at step ${c.diverged_at} (from the checkpoints at steps ${c.diverged_checkpoints.join(', ')}); those points are not plotted.`);
+    }
+    const box = $('notices');
+    box.replaceChildren(...out.map((t) => { const d = document.createElement('div'); d.className = 'notice'; d.textContent = t; return d; }));
+  };
+
+  const runner = new Runner(
+    (resultsText, job) => {
+      const wall = performance.now() - job.started; // workers + merge, before drawing
+      plotsEl.classList.remove('stale');
+      lastResults = resultsText;
+      const results = JSON.parse(resultsText);
+      notices(results);
+      draw();
+      const runs = results.steps.length * results.finetune.length;
+      status(`Computed in ${wall.toFixed(0)} ms on the CPU (WebAssembly, ${runner.size} worker${runner.size > 1 ? 's' : ''}) · ${results.steps.length} checkpoints · ${runs} fine-tuning runs`);
+      document.body.dataset.lastRunMs = String(results.elapsed_ms);
+      document.body.dataset.lastRoundTripMs = String(wall);
+    },
+    (error) => { controls.showErrors([error]); status('Fix the highlighted field; the plots show the last valid settings.'); },
+  );
+
+  const update = ({ displayOnly }) => {
+    if (displayOnly) { draw(); return; }
+    const read = controls.read();
+    let errors = read.errors ?? [];
+    let configText = null;
+    if (!errors.length) {
+      configText = JSON.stringify(read.config);
+      const err = validate_linear_config(configText);
+      if (err) errors = [err];
+    }
+    const orphans = controls.showErrors(errors);
+    $('notices').querySelectorAll('.notice.error').forEach((n) => n.remove());
+    for (const o of orphans) {
+      const d = document.createElement('div');
+      d.className = 'notice error';
+      d.textContent = `${o.field || 'config'}: ${o.message}`;
+      $('notices').prepend(d);
+    }
+    if (errors.length) { status('Fix the highlighted field; the plots show the last valid settings.'); return; }
+    if (configText === lastConfigText) return;
+    lastConfigText = configText;
+    plotsEl.classList.add('stale');
+    status('Computing…', true);
+    runner.run(configText);
+  };
+
+  const controls = new Controls($('controls'), update);
+  controls.set(defaults);
+  $('reset').addEventListener('click', () => { controls.set(defaults); update({}); });
+  $('download').addEventListener('click', () => {
+    if (!lastResults) return;
+    const url = URL.createObjectURL(new Blob([lastResults], { type: 'application/json' }));
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = 'overtrain-linear-results.json';
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 1000);
+  });
+  update({});
+}
+
+main().catch((e) => fatal(e?.message ?? String(e)));
