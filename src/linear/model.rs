@@ -10,88 +10,125 @@
 /// The output is computed in register blocks of R rows × W columns held in local arrays
 /// across the whole k loop, so the compiler keeps them in SIMD registers (wasm simd128,
 /// SSE or AVX) and each loaded row of b serves R rows of a. Blocks of 16, 8, 4 and 1
-/// columns cover any n without a slow remainder loop. This is the linear lab's hot loop:
-/// it is what makes a full recompute fast enough to follow a slider.
+/// columns cover any n without a slow remainder loop. No fused multiply-add is used, so
+/// every build (native with or without AVX2, wasm) computes bit-identical sums.
+/// This is the linear lab's hot loop: it is what makes a recompute follow a slider.
 pub fn matmul(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
+    matmul_dispatch::<false>(out, a, b, m, k, n)
+}
+
+/// out (m×n) = aᵀ · b with a stored row-major as k×m: no transposed copy is made.
+pub fn matmul_tn(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
+    matmul_dispatch::<true>(out, a, b, m, k, n)
+}
+
+fn matmul_dispatch<const TA: bool>(
+    out: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+) {
     assert!(out.len() == m * n && a.len() == m * k && b.len() == k * n);
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU supports the features this copy is compiled for.
-        return unsafe { matmul_avx2(out, a, b, m, k, n) };
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports the feature this copy is compiled for.
+        return unsafe { matmul_avx2::<TA>(out, a, b, m, k, n) };
     }
-    matmul_blocks(out, a, b, m, k, n)
+    matmul_blocks::<TA>(out, a, b, m, k, n)
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn matmul_avx2(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
-    matmul_blocks(out, a, b, m, k, n)
+#[target_feature(enable = "avx2")]
+unsafe fn matmul_avx2<const TA: bool>(
+    out: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+) {
+    matmul_blocks::<TA>(out, a, b, m, k, n)
 }
 
 #[inline(always)]
-fn matmul_blocks(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
+fn matmul_blocks<const TA: bool>(
+    out: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+) {
     let mut i = 0;
     while i + 2 <= m {
-        matmul_rows::<2>(out, a, b, i, k, n);
+        matmul_rows::<TA, 2>(out, a, b, i, m, k, n);
         i += 2;
     }
     if i < m {
-        matmul_rows::<1>(out, a, b, i, k, n);
+        matmul_rows::<TA, 1>(out, a, b, i, m, k, n);
     }
 }
 
 /// R rows of the output, starting at row i0, in column blocks of 16, 8, 4 and 1.
 #[inline(always)]
-fn matmul_rows<const R: usize>(
+fn matmul_rows<const TA: bool, const R: usize>(
     out: &mut [f32],
     a: &[f32],
     b: &[f32],
     i0: usize,
+    m: usize,
     k: usize,
     n: usize,
 ) {
     let mut j = 0;
     while j + 16 <= n {
-        matmul_block::<R, 16>(out, a, b, i0, j, k, n);
+        matmul_block::<TA, R, 16>(out, a, b, i0, j, m, k, n);
         j += 16;
     }
     if j + 8 <= n {
-        matmul_block::<R, 8>(out, a, b, i0, j, k, n);
+        matmul_block::<TA, R, 8>(out, a, b, i0, j, m, k, n);
         j += 8;
     }
     if j + 4 <= n {
-        matmul_block::<R, 4>(out, a, b, i0, j, k, n);
+        matmul_block::<TA, R, 4>(out, a, b, i0, j, m, k, n);
         j += 4;
     }
     while j < n {
-        matmul_block::<R, 1>(out, a, b, i0, j, k, n);
+        matmul_block::<TA, R, 1>(out, a, b, i0, j, m, k, n);
         j += 1;
     }
 }
 
 #[inline(always)]
-fn matmul_block<const R: usize, const W: usize>(
+#[allow(clippy::too_many_arguments)]
+fn matmul_block<const TA: bool, const R: usize, const W: usize>(
     out: &mut [f32],
     a: &[f32],
     b: &[f32],
     i0: usize,
     j0: usize,
+    m: usize,
     k: usize,
     n: usize,
 ) {
     let mut acc = [[0.0f32; W]; R];
-    let a_rows: [&[f32]; R] = std::array::from_fn(|r| &a[(i0 + r) * k..(i0 + r + 1) * k]);
     for p in 0..k {
         let b_block: &[f32; W] = b[p * n + j0..p * n + j0 + W].try_into().unwrap();
-        for r in 0..R {
-            let a_rp = a_rows[r][p];
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            let a_rp = if TA {
+                a[p * m + i0 + r]
+            } else {
+                a[(i0 + r) * k + p]
+            };
             for t in 0..W {
-                acc[r][t] += a_rp * b_block[t];
+                acc_r[t] += a_rp * b_block[t];
             }
         }
     }
-    for r in 0..R {
-        out[(i0 + r) * n + j0..(i0 + r) * n + j0 + W].copy_from_slice(&acc[r]);
+    for (r, acc_r) in acc.iter().enumerate() {
+        out[(i0 + r) * n + j0..(i0 + r) * n + j0 + W].copy_from_slice(acc_r);
     }
 }
 
@@ -112,9 +149,8 @@ pub struct Workspace {
     pub theta: Vec<f32>,
     /// dL/dθ (d×d).
     pub grad_theta: Vec<f32>,
-    /// W₂ᵀ and θᵀ-shaped helpers.
+    /// W₂ᵀ, so that G W₂ᵀ runs as a plain row-major product.
     w2t: Vec<f32>,
-    w1t: Vec<f32>,
     /// dL/dW₁ (d×h) and dL/dW₂ (h×d).
     pub grad_w1: Vec<f32>,
     pub grad_w2: Vec<f32>,
@@ -128,7 +164,6 @@ impl Workspace {
             theta: vec![0.0; d * d],
             grad_theta: vec![0.0; d * d],
             w2t: vec![0.0; d * h],
-            w1t: vec![0.0; h * d],
             grad_w1: vec![0.0; d * h],
             grad_w2: vec![0.0; h * d],
         }
@@ -172,8 +207,7 @@ pub fn linear_backward(ws: &mut Workspace, w1: &[f32], w2: &[f32]) {
     let (d, h) = (ws.d, ws.h);
     transpose(&mut ws.w2t, w2, h, d);
     matmul(&mut ws.grad_w1, &ws.grad_theta, &ws.w2t, d, d, h);
-    transpose(&mut ws.w1t, w1, d, h);
-    matmul(&mut ws.grad_w2, &ws.w1t, &ws.grad_theta, h, d, d);
+    matmul_tn(&mut ws.grad_w2, w1, &ws.grad_theta, h, d, d);
 }
 
 /// Plain gradient descent: w ← w − η·g.
