@@ -4,8 +4,8 @@
 use overtrain::linear::config::limits;
 use overtrain::linear::experiment::{expected_perturbed_loss, perturbed_loss, Checkpoint, Noise};
 use overtrain::linear::model::{
-    balanced_init, linear_backward, linear_forward, loss_backward, matmul, squared_distance,
-    Workspace,
+    balanced_init, linear_backward, linear_forward, loss_backward, matmul, matmul_tn,
+    squared_distance, transpose, Workspace,
 };
 use overtrain::linear::results::inflection_step;
 use overtrain::linear::{run, Basis, LinearConfig, Spectrum};
@@ -100,6 +100,12 @@ fn matmul_matches_naive_on_awkward_shapes() {
                 );
             }
         }
+        // aᵀ·b from a stored transposed gives the very same numbers.
+        let mut a_t = vec![0.0; k * m];
+        transpose(&mut a_t, &a, m, k);
+        let mut out_tn = vec![f32::NAN; m * n];
+        matmul_tn(&mut out_tn, &a_t, &b, m, k, n);
+        assert_eq!(out_tn, out, "{m}x{k}x{n} transposed");
     }
 }
 
