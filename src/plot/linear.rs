@@ -103,6 +103,24 @@ macro_rules! legend_line {
     }};
 }
 
+/// An axis label with two significant digits, in e-notation when very small or large.
+fn tick(y: f64) -> String {
+    let a = y.abs();
+    if y == 0.0 {
+        "0".into()
+    } else if !(1e-3..1e4).contains(&a) {
+        format!("{y:.0e}")
+    } else {
+        let decimals = (1 - a.log10().floor() as i32).max(0) as usize;
+        let text = format!("{y:.decimals$}");
+        if text.contains('.') {
+            text.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            text
+        }
+    }
+}
+
 fn subtitle(results: &LinearResults) -> String {
     match results.pretrain_diverged_at {
         Some(step) => format!(" — pre-training diverged at step {step}"),
@@ -139,7 +157,7 @@ fn draw_sensitivity<DB: DrawingBackend>(
         .x_desc("pre-training step")
         .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc("loss (log scale)")
-        .y_label_formatter(&|y| format!("{y:.0e}"))
+        .y_label_formatter(&|y| tick(*y))
         .draw()
         .map_err(err)?;
     for seg in segments(steps, results.pretrain_loss.iter().map(|&v| Some(v))) {
@@ -186,9 +204,11 @@ fn draw_perturbed<DB: DrawingBackend>(
     results: &LinearResults,
 ) -> PlotResult {
     let steps = &results.steps;
-    let mut all: Vec<f64> = results.pretrain_loss.clone();
+    // The range follows the perturbed curves: their U is shallow, and the unperturbed loss
+    // (which keeps falling, and is clipped below) would squash it flat.
+    let mut all_perturbed: Vec<f64> = Vec::new();
     for p in &results.perturb {
-        all.extend(p.mean_loss.iter().chain(&p.expected_loss).copied());
+        all_perturbed.extend(p.mean_loss.iter().chain(&p.expected_loss).copied());
     }
     let mut chart = ChartBuilder::on(root)
         .caption(
@@ -201,17 +221,26 @@ fn draw_perturbed<DB: DrawingBackend>(
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d(x_range(results), log_range(all).log_scale())
+        .build_cartesian_2d(
+            x_range(results),
+            log_range(all_perturbed.iter().copied()).log_scale(),
+        )
         .map_err(err)?;
     chart
         .configure_mesh()
         .x_desc("pre-training step")
         .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc("pre-training loss (log scale)")
-        .y_label_formatter(&|y| format!("{y:.0e}"))
+        .y_label_formatter(&|y| tick(*y))
         .draw()
         .map_err(err)?;
-    for seg in segments(steps, results.pretrain_loss.iter().map(|&v| Some(v))) {
+    // Only the part inside the axis: plotters would squash the rest onto the bottom edge.
+    let floor = log_range(all_perturbed.iter().copied()).start;
+    let visible = results
+        .pretrain_loss
+        .iter()
+        .map(|&v| Some(v).filter(|v| *v >= floor));
+    for seg in segments(steps, visible) {
         chart
             .draw_series(DashedLineSeries::new(
                 seg,
@@ -320,6 +349,7 @@ fn draw_finetuned<DB: DrawingBackend>(
                     .x_desc("pre-training step")
                     .x_label_formatter(&|x| format!("{x:.0}"))
                     .y_desc(which.label())
+                    .y_label_formatter(&|y| tick(*y))
                     .x_labels(5)
                     .draw()
                     .map_err(err)?;
