@@ -10,6 +10,7 @@
 //! - [`error`]: configuration errors that name the field and its allowed range.
 
 pub mod error;
+pub mod gpu;
 pub mod linear;
 pub mod plot;
 

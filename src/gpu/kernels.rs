@@ -1,0 +1,406 @@
+//! One thin wrapper per kernel: check shapes and limits, write the parameters, record the
+//! dispatch. Nothing is submitted here; see [`super::Recorder`]. The CPU oracle of each
+//! function is the function of the same name in [`super::reference`].
+
+use super::{grid_1d, GpuError, Recorder, Tensor};
+use bytemuck::{Pod, Zeroable};
+
+/// The shape of one (batched) product: out[b] = alpha·op(A[b])·op(B[b]) + beta·out[b].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MatmulSpec {
+    /// Rows of op(A) and of the output.
+    pub m: usize,
+    /// Columns of op(A), rows of op(B).
+    pub k: usize,
+    /// Columns of op(B) and of the output.
+    pub n: usize,
+    /// Independent products laid out one after another in each tensor.
+    pub batch: usize,
+    /// Use Aᵀ (A stored k×m) instead of A (stored m×k).
+    pub trans_a: bool,
+    /// Use Bᵀ (B stored n×k) instead of B (stored k×n).
+    pub trans_b: bool,
+    pub alpha: f32,
+    /// 0 overwrites the output; 1 accumulates into it.
+    pub beta: f32,
+}
+
+impl MatmulSpec {
+    /// A plain product out = A·B.
+    pub fn new(m: usize, k: usize, n: usize) -> Self {
+        MatmulSpec {
+            m,
+            k,
+            n,
+            batch: 1,
+            trans_a: false,
+            trans_b: false,
+            alpha: 1.0,
+            beta: 0.0,
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct MatmulParams {
+    m: u32,
+    k: u32,
+    n: u32,
+    batch: u32,
+    trans_a: u32,
+    trans_b: u32,
+    stride_a: u32,
+    stride_b: u32,
+    stride_out: u32,
+    alpha: f32,
+    beta: f32,
+    _pad: u32,
+}
+
+fn expect_len(name: &str, t: &Tensor, len: usize) -> Result<(), GpuError> {
+    if t.len() != len {
+        return Err(GpuError::Invalid(format!(
+            "{name} has {} values (shape {:?}), expected {len}",
+            t.len(),
+            t.shape
+        )));
+    }
+    Ok(())
+}
+
+fn u32_of(name: &str, x: usize) -> Result<u32, GpuError> {
+    u32::try_from(x).map_err(|_| GpuError::Invalid(format!("{name} = {x} does not fit in 32 bits")))
+}
+
+/// Tiled matrix product, batched over a leading dimension (see `shaders/matmul.wgsl`).
+pub fn matmul(
+    rec: &mut Recorder,
+    a: &Tensor,
+    b: &Tensor,
+    out: &Tensor,
+    s: MatmulSpec,
+) -> Result<(), GpuError> {
+    expect_len("A", a, s.batch * s.m * s.k)?;
+    expect_len("B", b, s.batch * s.k * s.n)?;
+    expect_len("out", out, s.batch * s.m * s.n)?;
+    let params = MatmulParams {
+        m: u32_of("m", s.m)?,
+        k: u32_of("k", s.k)?,
+        n: u32_of("n", s.n)?,
+        batch: u32_of("batch", s.batch)?,
+        trans_a: s.trans_a as u32,
+        trans_b: s.trans_b as u32,
+        stride_a: u32_of("m·k", s.m * s.k)?,
+        stride_b: u32_of("k·n", s.k * s.n)?,
+        stride_out: u32_of("m·n", s.m * s.n)?,
+        alpha: s.alpha,
+        beta: s.beta,
+        _pad: 0,
+    };
+    let grid = [
+        s.n.div_ceil(16) as u32,
+        s.m.div_ceil(16) as u32,
+        params.batch,
+    ];
+    let uniform = rec.gpu.uniform(&params);
+    let p = &rec.gpu.pipelines.matmul;
+    rec.dispatch(
+        p,
+        &[
+            (0, &a.buffer),
+            (1, &b.buffer),
+            (2, &out.buffer),
+            (3, &uniform),
+        ],
+        grid,
+    )
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct ElementwiseParams {
+    n: u32,
+    alpha: f32,
+    _pad: [u32; 2],
+}
+
+/// The binary elementwise operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binary {
+    Add,
+    Sub,
+    Mul,
+}
+
+/// out = x ∘ y for ∘ in {+, −, ×}.
+pub fn binary(
+    rec: &mut Recorder,
+    op: Binary,
+    x: &Tensor,
+    y: &Tensor,
+    out: &Tensor,
+) -> Result<(), GpuError> {
+    let n = out.len();
+    expect_len("x", x, n)?;
+    expect_len("y", y, n)?;
+    let uniform = rec.gpu.uniform(&ElementwiseParams {
+        n: u32_of("n", n)?,
+        alpha: 0.0,
+        _pad: [0; 2],
+    });
+    let pipelines = &rec.gpu.pipelines;
+    let p = match op {
+        Binary::Add => &pipelines.add,
+        Binary::Sub => &pipelines.sub,
+        Binary::Mul => &pipelines.mul,
+    };
+    let grid = grid_1d(n, rec.gpu.limits.max_compute_workgroups_per_dimension);
+    rec.dispatch(
+        p,
+        &[
+            (0, &x.buffer),
+            (1, &y.buffer),
+            (2, &out.buffer),
+            (3, &uniform),
+        ],
+        grid,
+    )
+}
+
+/// out = x + y.
+pub fn add(rec: &mut Recorder, x: &Tensor, y: &Tensor, out: &Tensor) -> Result<(), GpuError> {
+    binary(rec, Binary::Add, x, y, out)
+}
+
+/// out = x − y.
+pub fn sub(rec: &mut Recorder, x: &Tensor, y: &Tensor, out: &Tensor) -> Result<(), GpuError> {
+    binary(rec, Binary::Sub, x, y, out)
+}
+
+/// out = x × y (elementwise).
+pub fn mul(rec: &mut Recorder, x: &Tensor, y: &Tensor, out: &Tensor) -> Result<(), GpuError> {
+    binary(rec, Binary::Mul, x, y, out)
+}
+
+/// out = alpha·x.
+pub fn scale(rec: &mut Recorder, alpha: f32, x: &Tensor, out: &Tensor) -> Result<(), GpuError> {
+    unary(rec, alpha, x, out, false)
+}
+
+/// out = out + alpha·x.
+pub fn axpy(rec: &mut Recorder, alpha: f32, x: &Tensor, out: &Tensor) -> Result<(), GpuError> {
+    unary(rec, alpha, x, out, true)
+}
+
+fn unary(
+    rec: &mut Recorder,
+    alpha: f32,
+    x: &Tensor,
+    out: &Tensor,
+    accumulate: bool,
+) -> Result<(), GpuError> {
+    let n = out.len();
+    expect_len("x", x, n)?;
+    let uniform = rec.gpu.uniform(&ElementwiseParams {
+        n: u32_of("n", n)?,
+        alpha,
+        _pad: [0; 2],
+    });
+    let p = if accumulate {
+        &rec.gpu.pipelines.axpy
+    } else {
+        &rec.gpu.pipelines.scale
+    };
+    let grid = grid_1d(n, rec.gpu.limits.max_compute_workgroups_per_dimension);
+    rec.dispatch(p, &[(0, &x.buffer), (2, &out.buffer), (3, &uniform)], grid)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct ReduceParams {
+    rows: u32,
+    cols: u32,
+    _pad: [u32; 2],
+}
+
+/// out[r] = Σ_c x[r, c] (`square`: Σ_c x[r, c]²) for a rows×cols x; a whole-tensor
+/// reduction is `rows = 1`.
+pub fn reduce_rows(
+    rec: &mut Recorder,
+    x: &Tensor,
+    rows: usize,
+    cols: usize,
+    square: bool,
+    out: &Tensor,
+) -> Result<(), GpuError> {
+    expect_len("x", x, rows * cols)?;
+    expect_len("out", out, rows)?;
+    let uniform = rec.gpu.uniform(&ReduceParams {
+        rows: u32_of("rows", rows)?,
+        cols: u32_of("cols", cols)?,
+        _pad: [0; 2],
+    });
+    let max = rec.gpu.limits.max_compute_workgroups_per_dimension as usize;
+    let grid = if rows <= max {
+        [rows as u32, 1, 1]
+    } else {
+        [max as u32, rows.div_ceil(max) as u32, 1]
+    };
+    let p = if square {
+        &rec.gpu.pipelines.sumsq_rows
+    } else {
+        &rec.gpu.pipelines.sum_rows
+    };
+    rec.dispatch(p, &[(0, &x.buffer), (1, &out.buffer), (2, &uniform)], grid)
+}
+
+/// out[r] = Σ_c x[r, c].
+pub fn sum_rows(
+    rec: &mut Recorder,
+    x: &Tensor,
+    rows: usize,
+    cols: usize,
+    out: &Tensor,
+) -> Result<(), GpuError> {
+    reduce_rows(rec, x, rows, cols, false, out)
+}
+
+/// out[r] = Σ_c x[r, c]².
+pub fn sumsq_rows(
+    rec: &mut Recorder,
+    x: &Tensor,
+    rows: usize,
+    cols: usize,
+    out: &Tensor,
+) -> Result<(), GpuError> {
+    reduce_rows(rec, x, rows, cols, true, out)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct NoiseParams {
+    n: u32,
+    seed_lo: u32,
+    seed_hi: u32,
+    offset_lo: u32,
+    offset_hi: u32,
+    scale: f32,
+    _pad: [u32; 2],
+}
+
+/// out[i] = scale · z(seed, offset + i), z standard normal from a counter-based generator.
+pub fn gaussian(
+    rec: &mut Recorder,
+    seed: u64,
+    offset: u64,
+    scale: f32,
+    out: &Tensor,
+) -> Result<(), GpuError> {
+    let n = out.len();
+    let params = NoiseParams {
+        n: u32_of("n", n)?,
+        seed_lo: seed as u32,
+        seed_hi: (seed >> 32) as u32,
+        offset_lo: offset as u32,
+        offset_hi: (offset >> 32) as u32,
+        scale,
+        _pad: [0; 2],
+    };
+    let uniform = rec.gpu.uniform(&params);
+    let grid = grid_1d(n, rec.gpu.limits.max_compute_workgroups_per_dimension);
+    rec.dispatch(
+        &rec.gpu.pipelines.gaussian,
+        &[(0, &out.buffer), (1, &uniform)],
+        grid,
+    )
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct OptimizerParams {
+    n: u32,
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    weight_decay: f32,
+    bc1: f32,
+    bc2: f32,
+}
+
+/// w = w − lr·g over a flat buffer.
+pub fn sgd(rec: &mut Recorder, lr: f32, w: &Tensor, g: &Tensor) -> Result<(), GpuError> {
+    let n = w.len();
+    expect_len("g", g, n)?;
+    let params = OptimizerParams {
+        n: u32_of("n", n)?,
+        lr,
+        beta1: 0.0,
+        beta2: 0.0,
+        eps: 0.0,
+        weight_decay: 0.0,
+        bc1: 1.0,
+        bc2: 1.0,
+    };
+    let uniform = rec.gpu.uniform(&params);
+    let grid = grid_1d(n, rec.gpu.limits.max_compute_workgroups_per_dimension);
+    rec.dispatch(
+        &rec.gpu.pipelines.sgd,
+        &[(0, &w.buffer), (1, &g.buffer), (4, &uniform)],
+        grid,
+    )
+}
+
+/// AdamW hyper-parameters for one step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamW {
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+    /// The step number t ≥ 1 (for the bias corrections 1 − β^t).
+    pub step: u32,
+}
+
+/// One AdamW step over flat buffers: w, first moment m and second moment v updated in place.
+pub fn adamw(
+    rec: &mut Recorder,
+    h: AdamW,
+    w: &Tensor,
+    g: &Tensor,
+    m: &Tensor,
+    v: &Tensor,
+) -> Result<(), GpuError> {
+    let n = w.len();
+    expect_len("g", g, n)?;
+    expect_len("m", m, n)?;
+    expect_len("v", v, n)?;
+    if h.step == 0 {
+        return Err(GpuError::Invalid("AdamW steps count from 1".into()));
+    }
+    let params = OptimizerParams {
+        n: u32_of("n", n)?,
+        lr: h.lr,
+        beta1: h.beta1,
+        beta2: h.beta2,
+        eps: h.eps,
+        weight_decay: h.weight_decay,
+        bc1: 1.0 - h.beta1.powi(h.step as i32),
+        bc2: 1.0 - h.beta2.powi(h.step as i32),
+    };
+    let uniform = rec.gpu.uniform(&params);
+    let grid = grid_1d(n, rec.gpu.limits.max_compute_workgroups_per_dimension);
+    rec.dispatch(
+        &rec.gpu.pipelines.adamw,
+        &[
+            (0, &w.buffer),
+            (1, &g.buffer),
+            (2, &m.buffer),
+            (3, &v.buffer),
+            (4, &uniform),
+        ],
+        grid,
+    )
+}

@@ -1,0 +1,479 @@
+//! The WebGPU compute backend: one set of WGSL kernels (`shaders/`), run through wgpu
+//! natively (Vulkan/Metal/DX12, or Mesa's lavapipe on a machine without a GPU) and in the
+//! browser (WebGPU, inside the page's Web Worker).
+//!
+//! - [`Gpu`]: adapter and device, the adapter's description and limits, and every compute
+//!   pipeline, built once at start-up.
+//! - [`Tensor`]: a shape and the storage buffer that holds it (f32, row-major).
+//! - [`kernels`]: one thin wrapper per kernel; each records a dispatch into a [`Recorder`],
+//!   so a whole computation is one command buffer submitted once.
+//! - [`reference`]: the CPU oracle of every kernel, function for function.
+//!
+//! Requests beyond the adapter's limits fail with [`GpuError::Limit`] before anything is
+//! submitted; WebGPU validation errors and device loss are caught and returned as errors,
+//! never left to the default handler (which would panic natively).
+
+pub mod kernels;
+pub mod reference;
+
+use serde::Serialize;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use wgpu::util::DeviceExt;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum GpuError {
+    /// No adapter (no WebGPU in this browser, or no Vulkan driver natively).
+    NoAdapter(String),
+    /// The adapter refused to create a device.
+    Device(String),
+    /// A tensor or dispatch exceeds one of the adapter's limits.
+    Limit {
+        limit: &'static str,
+        requested: u64,
+        max: u64,
+    },
+    /// A request that does not make sense (mismatched shapes, …).
+    Invalid(String),
+    /// WebGPU reported a validation or out-of-memory error.
+    Validation(String),
+    /// The device was lost (driver reset, tab in background too long, …).
+    Lost(String),
+}
+
+impl fmt::Display for GpuError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GpuError::NoAdapter(why) => write!(f, "no GPU adapter: {why}"),
+            GpuError::Device(why) => write!(f, "could not open the GPU device: {why}"),
+            GpuError::Limit {
+                limit,
+                requested,
+                max,
+            } => {
+                write!(
+                    f,
+                    "exceeds the adapter's {limit}: requested {requested}, the maximum is {max}"
+                )
+            }
+            GpuError::Invalid(why) => write!(f, "invalid GPU request: {why}"),
+            GpuError::Validation(why) => write!(f, "WebGPU error: {why}"),
+            GpuError::Lost(why) => write!(f, "the GPU device was lost: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for GpuError {}
+
+/// What the page and the CLI show about the adapter.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdapterSummary {
+    pub name: String,
+    pub backend: String,
+    /// "DiscreteGpu", "IntegratedGpu", "VirtualGpu", "Cpu" or "Other".
+    pub device_type: String,
+    pub driver: String,
+    /// A software rasterizer (SwiftShader, llvmpipe/lavapipe): expect slow training.
+    pub software: bool,
+    pub max_buffer_size: u64,
+    pub max_storage_buffer_binding_size: u64,
+    pub max_compute_workgroups_per_dimension: u32,
+    pub max_compute_invocations_per_workgroup: u32,
+    pub max_compute_workgroup_storage_size: u32,
+}
+
+/// A shape and its storage buffer of f32 values (row-major).
+pub struct Tensor {
+    pub buffer: wgpu::Buffer,
+    pub shape: Vec<usize>,
+}
+
+impl Tensor {
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Every compute pipeline, compiled once.
+pub(crate) struct Pipelines {
+    pub matmul: wgpu::ComputePipeline,
+    pub add: wgpu::ComputePipeline,
+    pub sub: wgpu::ComputePipeline,
+    pub mul: wgpu::ComputePipeline,
+    pub scale: wgpu::ComputePipeline,
+    pub axpy: wgpu::ComputePipeline,
+    pub sum_rows: wgpu::ComputePipeline,
+    pub sumsq_rows: wgpu::ComputePipeline,
+    pub gaussian: wgpu::ComputePipeline,
+    pub sgd: wgpu::ComputePipeline,
+    pub adamw: wgpu::ComputePipeline,
+}
+
+/// The WGSL sources, one file per kernel family, included at compile time.
+pub const SHADERS: [(&str, &str); 5] = [
+    ("matmul", include_str!("../../shaders/matmul.wgsl")),
+    (
+        "elementwise",
+        include_str!("../../shaders/elementwise.wgsl"),
+    ),
+    ("reduce", include_str!("../../shaders/reduce.wgsl")),
+    ("noise", include_str!("../../shaders/noise.wgsl")),
+    ("optimizer", include_str!("../../shaders/optimizer.wgsl")),
+];
+
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub adapter: AdapterSummary,
+    pub limits: wgpu::Limits,
+    pub(crate) pipelines: Pipelines,
+    /// The first uncaptured WebGPU error or device loss, reported by the next submit/read.
+    fault: Arc<Mutex<Option<GpuError>>>,
+}
+
+impl Gpu {
+    /// Finds an adapter (any kind, software included) and opens a device with its limits.
+    pub async fn new() -> Result<Gpu, GpuError> {
+        let instance = wgpu::Instance::default();
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("overtrain"),
+                required_features: wgpu::Features::empty(),
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| GpuError::Device(e.to_string()))?;
+        let fault = Arc::new(Mutex::new(None));
+        let sink = fault.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let mut slot = sink.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert(GpuError::Validation(e.to_string()));
+        }));
+        let sink = fault.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            let mut slot = sink.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert(GpuError::Lost(format!("{reason:?}: {message}")));
+        });
+        let software = info.device_type == wgpu::DeviceType::Cpu
+            || ["swiftshader", "llvmpipe", "lavapipe"].iter().any(|s| {
+                info.name.to_lowercase().contains(s) || info.driver.to_lowercase().contains(s)
+            });
+        let adapter_summary = AdapterSummary {
+            name: if info.name.is_empty() {
+                info.vendor.to_string()
+            } else {
+                info.name.clone()
+            },
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: format!("{} {}", info.driver, info.driver_info)
+                .trim()
+                .to_string(),
+            software,
+            max_buffer_size: limits.max_buffer_size,
+            max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
+            max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+            max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+            max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
+        };
+        let pipelines = Pipelines::new(&device);
+        let gpu = Gpu {
+            device,
+            queue,
+            adapter: adapter_summary,
+            limits,
+            pipelines,
+            fault,
+        };
+        gpu.check()?;
+        Ok(gpu)
+    }
+
+    /// The first uncaptured error or device loss since start-up, if any.
+    pub fn check(&self) -> Result<(), GpuError> {
+        match self.fault.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks a storage buffer of `len` f32 against the adapter's limits.
+    pub fn check_storage(&self, len: usize) -> Result<u64, GpuError> {
+        let bytes = (len.max(1) * 4) as u64;
+        if bytes > self.limits.max_buffer_size {
+            return Err(GpuError::Limit {
+                limit: "max_buffer_size",
+                requested: bytes,
+                max: self.limits.max_buffer_size,
+            });
+        }
+        let binding = self.limits.max_storage_buffer_binding_size;
+        if bytes > binding {
+            return Err(GpuError::Limit {
+                limit: "max_storage_buffer_binding_size",
+                requested: bytes,
+                max: binding,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// A tensor holding `data` (length must match the shape).
+    pub fn upload(&self, data: &[f32], shape: &[usize]) -> Result<Tensor, GpuError> {
+        let len: usize = shape.iter().product();
+        if data.len() != len {
+            return Err(GpuError::Invalid(format!(
+                "{} values for shape {shape:?}",
+                data.len()
+            )));
+        }
+        self.check_storage(len)?;
+        let contents: &[u8] = if data.is_empty() {
+            &[0u8; 4]
+        } else {
+            bytemuck::cast_slice(data)
+        };
+        let buffer = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: None,
+                contents,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+            });
+        Ok(Tensor {
+            buffer,
+            shape: shape.to_vec(),
+        })
+    }
+
+    /// A tensor of zeros.
+    pub fn zeros(&self, shape: &[usize]) -> Result<Tensor, GpuError> {
+        let len: usize = shape.iter().product();
+        let bytes = self.check_storage(len)?;
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: bytes,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Ok(Tensor {
+            buffer,
+            shape: shape.to_vec(),
+        })
+    }
+
+    /// Overwrites a tensor's values from the CPU.
+    pub fn write(&self, tensor: &Tensor, data: &[f32]) -> Result<(), GpuError> {
+        if data.len() != tensor.len() {
+            return Err(GpuError::Invalid(format!(
+                "{} values for shape {:?}",
+                data.len(),
+                tensor.shape
+            )));
+        }
+        self.queue
+            .write_buffer(&tensor.buffer, 0, bytemuck::cast_slice(data));
+        Ok(())
+    }
+
+    /// Starts recording a command buffer.
+    pub fn recorder(&self) -> Recorder<'_> {
+        Recorder {
+            gpu: self,
+            encoder: self
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None }),
+            dispatches: 0,
+        }
+    }
+
+    /// Submits a recording; returns how many dispatches it held.
+    pub fn submit(&self, recorder: Recorder<'_>) -> Result<usize, GpuError> {
+        let n = recorder.dispatches;
+        self.queue.submit(Some(recorder.encoder.finish()));
+        self.check()?;
+        Ok(n)
+    }
+
+    /// Reads a tensor back to the CPU (waits for the work submitted so far).
+    pub async fn read(&self, tensor: &Tensor) -> Result<Vec<f32>, GpuError> {
+        let len = tensor.len();
+        let bytes = (len.max(1) * 4) as u64;
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        encoder.copy_buffer_to_buffer(&tensor.buffer, 0, &staging, 0, bytes);
+        self.queue.submit(Some(encoder.finish()));
+        let (sender, receiver) = futures_channel::oneshot::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |result| {
+            let _ = sender.send(result);
+        });
+        // Natively the callback runs inside poll; in the browser the event loop runs it.
+        #[cfg(not(target_arch = "wasm32"))]
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| GpuError::Lost(e.to_string()))?;
+        let mapped = receiver
+            .await
+            .map_err(|_| GpuError::Lost("the read-back was cancelled".into()))?;
+        self.check()?;
+        mapped.map_err(|e| {
+            GpuError::Validation(format!("could not map the read-back buffer: {e}"))
+        })?;
+        let values = {
+            let view = staging.get_mapped_range(..).map_err(|e| {
+                GpuError::Validation(format!("could not read the mapped buffer: {e:?}"))
+            })?;
+            bytemuck::cast_slice::<u8, f32>(&view)[..len].to_vec()
+        };
+        staging.unmap();
+        Ok(values)
+    }
+
+    /// Creates a small uniform buffer for one dispatch's parameters.
+    pub(crate) fn uniform<T: bytemuck::Pod>(&self, params: &T) -> wgpu::Buffer {
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: None,
+                contents: bytemuck::bytes_of(params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            })
+    }
+
+    /// Checks a workgroup grid against the adapter's limits.
+    pub(crate) fn check_grid(&self, grid: [u32; 3]) -> Result<(), GpuError> {
+        let max = self.limits.max_compute_workgroups_per_dimension;
+        for g in grid {
+            if g > max {
+                return Err(GpuError::Limit {
+                    limit: "max_compute_workgroups_per_dimension",
+                    requested: g as u64,
+                    max: max as u64,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A command buffer being recorded: kernels append dispatches, [`Gpu::submit`] sends it.
+pub struct Recorder<'g> {
+    pub(crate) gpu: &'g Gpu,
+    pub(crate) encoder: wgpu::CommandEncoder,
+    /// Dispatches recorded so far.
+    pub dispatches: usize,
+}
+
+impl Recorder<'_> {
+    /// Records one dispatch of `pipeline` over `grid` workgroups with `buffers` bound at
+    /// binding indices 0, 1, … in order (the pipeline's layout is derived from its shader).
+    pub(crate) fn dispatch(
+        &mut self,
+        pipeline: &wgpu::ComputePipeline,
+        bindings: &[(u32, &wgpu::Buffer)],
+        grid: [u32; 3],
+    ) -> Result<(), GpuError> {
+        self.gpu.check_grid(grid)?;
+        if grid.contains(&0) {
+            return Ok(());
+        }
+        let entries: Vec<wgpu::BindGroupEntry> = bindings
+            .iter()
+            .map(|(binding, buffer)| wgpu::BindGroupEntry {
+                binding: *binding,
+                resource: buffer.as_entire_binding(),
+            })
+            .collect();
+        let bind_group = self
+            .gpu
+            .device
+            .create_bind_group(&wgpu::BindGroupDescriptor {
+                label: None,
+                layout: &pipeline.get_bind_group_layout(0),
+                entries: &entries,
+            });
+        let mut pass = self
+            .encoder
+            .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: None,
+                timestamp_writes: None,
+            });
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+        self.dispatches += 1;
+        Ok(())
+    }
+}
+
+impl Pipelines {
+    fn new(device: &wgpu::Device) -> Pipelines {
+        let modules: Vec<wgpu::ShaderModule> = SHADERS
+            .iter()
+            .map(|(name, source)| {
+                device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(name),
+                    source: wgpu::ShaderSource::Wgsl((*source).into()),
+                })
+            })
+            .collect();
+        let pipeline = |module: usize, entry: &str| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: None,
+                module: &modules[module],
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        Pipelines {
+            matmul: pipeline(0, "matmul"),
+            add: pipeline(1, "add"),
+            sub: pipeline(1, "sub"),
+            mul: pipeline(1, "mul"),
+            scale: pipeline(1, "scale"),
+            axpy: pipeline(1, "axpy"),
+            sum_rows: pipeline(2, "sum_rows"),
+            sumsq_rows: pipeline(2, "sumsq_rows"),
+            gaussian: pipeline(3, "gaussian"),
+            sgd: pipeline(4, "sgd"),
+            adamw: pipeline(4, "adamw"),
+        }
+    }
+}
+
+/// A 1-D grid of 256-wide workgroups covering `n` items, folded into 2-D past the
+/// per-dimension limit (the shaders unfold it).
+pub(crate) fn grid_1d(n: usize, max_per_dim: u32) -> [u32; 3] {
+    let groups = n.div_ceil(256) as u64;
+    let max = max_per_dim as u64;
+    if groups <= max {
+        [groups as u32, 1, 1]
+    } else {
+        [max as u32, groups.div_ceil(max) as u32, 1]
+    }
+}

@@ -1,0 +1,305 @@
+//! Every WGSL kernel against its CPU reference, natively (Mesa lavapipe on a machine
+//! without a GPU). A missing adapter fails these tests, with what to install.
+#![cfg(not(target_arch = "wasm32"))]
+
+use overtrain::gpu::kernels::{self, AdamW, MatmulSpec};
+use overtrain::gpu::{reference, Gpu, GpuError};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::sync::OnceLock;
+
+fn gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| match pollster::block_on(Gpu::new()) {
+        Ok(gpu) => gpu,
+        Err(e) => panic!(
+            "{e}\nThese tests need a WebGPU-capable adapter. Without a GPU, install Mesa's \
+             software Vulkan driver: sudo apt-get install mesa-vulkan-drivers libvulkan1"
+        ),
+    })
+}
+
+fn random(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.random::<f32>() * 2.0 - 1.0).collect()
+}
+
+fn read(t: &overtrain::gpu::Tensor) -> Vec<f32> {
+    pollster::block_on(gpu().read(t)).unwrap()
+}
+
+fn assert_close(got: &[f32], want: &[f32], rel: f32, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= rel * (1.0 + w.abs()),
+            "{what}[{i}]: GPU {g}, CPU {w}"
+        );
+    }
+}
+
+#[test]
+fn adapter_is_described() {
+    let a = &gpu().adapter;
+    assert!(!a.name.is_empty());
+    assert!(a.max_buffer_size > 0 && a.max_storage_buffer_binding_size > 0);
+    eprintln!("adapter: {a:?}");
+}
+
+#[test]
+fn matmul_matches_reference_on_awkward_shapes() {
+    let g = gpu();
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let shapes = [
+        (1, 1, 1),
+        (7, 7, 7),
+        (33, 65, 17),
+        (65, 33, 257),
+        (257, 7, 1),
+        (1, 257, 65),
+        (20, 20, 20),
+    ];
+    for &(m, k, n) in &shapes {
+        for (trans_a, trans_b, batch, alpha, beta) in [
+            (false, false, 1, 1.0, 0.0),
+            (true, false, 3, 1.0, 0.0),
+            (false, true, 2, -0.5, 1.0),
+            (true, true, 1, 2.0, 0.5),
+        ] {
+            let s = MatmulSpec {
+                m,
+                k,
+                n,
+                batch,
+                trans_a,
+                trans_b,
+                alpha,
+                beta,
+            };
+            let a = random(&mut rng, batch * m * k);
+            let b = random(&mut rng, batch * k * n);
+            let out0 = random(&mut rng, batch * m * n);
+            let (ta, tb) = (
+                g.upload(&a, &[batch, m, k]).unwrap(),
+                g.upload(&b, &[batch, k, n]).unwrap(),
+            );
+            let tout = g.upload(&out0, &[batch, m, n]).unwrap();
+            let mut rec = g.recorder();
+            kernels::matmul(&mut rec, &ta, &tb, &tout, s).unwrap();
+            assert_eq!(g.submit(rec).unwrap(), 1);
+            let mut want = out0.clone();
+            reference::matmul(&a, &b, &mut want, s);
+            assert_close(
+                &read(&tout),
+                &want,
+                1e-5 * (k as f32).sqrt(),
+                &format!("matmul {s:?}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn elementwise_ops_match_reference() {
+    let g = gpu();
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    for n in [1, 7, 33, 65, 257, 70_001] {
+        let (x, y) = (random(&mut rng, n), random(&mut rng, n));
+        let (tx, ty) = (g.upload(&x, &[n]).unwrap(), g.upload(&y, &[n]).unwrap());
+        let outs: Vec<_> = (0..5).map(|_| g.zeros(&[n]).unwrap()).collect();
+        let acc0 = random(&mut rng, n);
+        g.write(&outs[4], &acc0).unwrap();
+        let mut rec = g.recorder();
+        kernels::add(&mut rec, &tx, &ty, &outs[0]).unwrap();
+        kernels::sub(&mut rec, &tx, &ty, &outs[1]).unwrap();
+        kernels::mul(&mut rec, &tx, &ty, &outs[2]).unwrap();
+        kernels::scale(&mut rec, -1.5, &tx, &outs[3]).unwrap();
+        kernels::axpy(&mut rec, 0.25, &tx, &outs[4]).unwrap();
+        assert_eq!(g.submit(rec).unwrap(), 5, "one dispatch each, one submit");
+        let mut axpy = acc0.clone();
+        reference::axpy(0.25, &x, &mut axpy);
+        assert_close(&read(&outs[0]), &reference::add(&x, &y), 1e-6, "add");
+        assert_close(&read(&outs[1]), &reference::sub(&x, &y), 1e-6, "sub");
+        assert_close(&read(&outs[2]), &reference::mul(&x, &y), 1e-6, "mul");
+        assert_close(&read(&outs[3]), &reference::scale(-1.5, &x), 1e-6, "scale");
+        assert_close(&read(&outs[4]), &axpy, 1e-6, "axpy");
+    }
+}
+
+#[test]
+fn reductions_match_reference() {
+    let g = gpu();
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    for (rows, cols) in [(1, 1), (7, 33), (65, 257), (1, 70_001), (300, 7), (2, 65)] {
+        let x = random(&mut rng, rows * cols);
+        let tx = g.upload(&x, &[rows, cols]).unwrap();
+        let (sum, sumsq) = (g.zeros(&[rows]).unwrap(), g.zeros(&[rows]).unwrap());
+        let mut rec = g.recorder();
+        kernels::sum_rows(&mut rec, &tx, rows, cols, &sum).unwrap();
+        kernels::sumsq_rows(&mut rec, &tx, rows, cols, &sumsq).unwrap();
+        g.submit(rec).unwrap();
+        let want_sum: Vec<f32> = reference::sum_rows(&x, rows, cols)
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
+        let want_sq: Vec<f32> = reference::sumsq_rows(&x, rows, cols)
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
+        let tol = 1e-5 * (cols as f32).sqrt();
+        assert_close(
+            &read(&sum),
+            &want_sum,
+            tol,
+            &format!("sum_rows {rows}x{cols}"),
+        );
+        assert_close(
+            &read(&sumsq),
+            &want_sq,
+            tol,
+            &format!("sumsq_rows {rows}x{cols}"),
+        );
+    }
+}
+
+#[test]
+fn gaussian_noise_is_counter_based_and_matches_reference() {
+    let g = gpu();
+    let (seed, n) = (0x1234_5678_9abc_def0u64, 100_003);
+    let whole = g.zeros(&[n]).unwrap();
+    let (first, second) = (g.zeros(&[40_000]).unwrap(), g.zeros(&[n - 40_000]).unwrap());
+    let mut rec = g.recorder();
+    kernels::gaussian(&mut rec, seed, 7, 1.0, &whole).unwrap();
+    kernels::gaussian(&mut rec, seed, 7, 1.0, &first).unwrap();
+    kernels::gaussian(&mut rec, seed, 7 + 40_000, 1.0, &second).unwrap();
+    g.submit(rec).unwrap();
+    let z = read(&whole);
+    // Deterministic given (seed, offset): split dispatches give the same numbers.
+    let mut parts = read(&first);
+    parts.extend(read(&second));
+    assert_eq!(z, parts);
+    // The CPU generator gives the same numbers up to the GPU's transcendental precision.
+    assert_close(&z, &reference::gaussian(seed, 7, 1.0, n), 2e-4, "gaussian");
+    // And they are standard normal.
+    let mean = z.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+    let var = z.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n as f64;
+    assert!(mean.abs() < 4.0 / (n as f64).sqrt(), "mean {mean}");
+    assert!((var - 1.0).abs() < 0.02, "variance {var}");
+    // Another seed, another stream; a scale multiplies.
+    let other = g.zeros(&[8]).unwrap();
+    let mut rec = g.recorder();
+    kernels::gaussian(&mut rec, seed + 1, 7, 0.5, &other).unwrap();
+    g.submit(rec).unwrap();
+    let o = read(&other);
+    assert_ne!(o[..], z[..8]);
+    assert_close(
+        &o,
+        &reference::gaussian(seed + 1, 7, 0.5, 8),
+        2e-4,
+        "scaled gaussian",
+    );
+}
+
+#[test]
+fn optimizers_match_reference() {
+    let g = gpu();
+    let mut rng = ChaCha8Rng::seed_from_u64(14);
+    for n in [1, 33, 257, 5000] {
+        let w0 = random(&mut rng, n);
+        let (tw, tm, tv) = (
+            g.upload(&w0, &[n]).unwrap(),
+            g.zeros(&[n]).unwrap(),
+            g.zeros(&[n]).unwrap(),
+        );
+        let ts = g.upload(&w0, &[n]).unwrap();
+        let (mut w, mut m, mut v) = (w0.clone(), vec![0.0; n], vec![0.0; n]);
+        let mut ws = w0.clone();
+        for step in 1..=3 {
+            let grad = random(&mut rng, n);
+            let tg = g.upload(&grad, &[n]).unwrap();
+            let h = AdamW {
+                lr: 0.01,
+                beta1: 0.9,
+                beta2: 0.95,
+                eps: 1e-8,
+                weight_decay: 0.1,
+                step,
+            };
+            let mut rec = g.recorder();
+            kernels::adamw(&mut rec, h, &tw, &tg, &tm, &tv).unwrap();
+            kernels::sgd(&mut rec, 0.1, &ts, &tg).unwrap();
+            g.submit(rec).unwrap();
+            reference::adamw(h, &mut w, &grad, &mut m, &mut v);
+            reference::sgd(0.1, &mut ws, &grad);
+        }
+        assert_close(&read(&tw), &w, 1e-5, "adamw w");
+        assert_close(&read(&tm), &m, 1e-5, "adamw m");
+        assert_close(&read(&tv), &v, 1e-5, "adamw v");
+        assert_close(&read(&ts), &ws, 1e-6, "sgd");
+    }
+}
+
+#[test]
+fn limits_are_checked_before_submitting() {
+    let g = gpu();
+    let too_big = (g.limits.max_buffer_size / 4 + 1) as usize;
+    match g.zeros(&[too_big]) {
+        Err(GpuError::Limit {
+            limit,
+            requested,
+            max,
+        }) => {
+            assert!(limit == "max_buffer_size" || limit == "max_storage_buffer_binding_size");
+            assert!(requested > max);
+        }
+        other => panic!("expected a limit error, got {:?}", other.map(|t| t.shape)),
+    }
+    let binding = g.limits.max_storage_buffer_binding_size;
+    if binding < g.limits.max_buffer_size {
+        let len = (binding / 4 + 1) as usize;
+        assert!(matches!(
+            g.zeros(&[len]),
+            Err(GpuError::Limit {
+                limit: "max_storage_buffer_binding_size",
+                ..
+            })
+        ));
+    }
+    // A batch beyond the workgroup grid's limit fails before anything is recorded.
+    let batch = g.limits.max_compute_workgroups_per_dimension as usize + 1;
+    let (a, b, out) = (
+        g.zeros(&[batch]).unwrap(),
+        g.zeros(&[batch]).unwrap(),
+        g.zeros(&[batch]).unwrap(),
+    );
+    let mut rec = g.recorder();
+    let s = MatmulSpec {
+        batch,
+        ..MatmulSpec::new(1, 1, 1)
+    };
+    match kernels::matmul(&mut rec, &a, &b, &out, s) {
+        Err(GpuError::Limit {
+            limit, requested, ..
+        }) => {
+            assert_eq!(limit, "max_compute_workgroups_per_dimension");
+            assert_eq!(requested, batch as u64);
+        }
+        other => panic!("expected a limit error, got {other:?}"),
+    }
+    assert_eq!(rec.dispatches, 0);
+    // Mismatched shapes are refused, also before recording.
+    let x = g.zeros(&[3]).unwrap();
+    let y = g.zeros(&[4]).unwrap();
+    assert!(matches!(
+        kernels::add(&mut rec, &x, &y, &x),
+        Err(GpuError::Invalid(_))
+    ));
+    let msg = GpuError::Limit {
+        limit: "max_buffer_size",
+        requested: 10,
+        max: 5,
+    }
+    .to_string();
+    assert!(msg.contains("max_buffer_size") && msg.contains("10") && msg.contains('5'));
+    g.submit(rec).unwrap();
+    g.check().expect("no WebGPU error reached the device");
+}
