@@ -1,21 +1,23 @@
 //! The `overtrain` command line: the same library as the page, natively.
 //!
 //! ```text
-//! overtrain linear --config CONFIG.json --out RESULTS.json [--svg DIR]
+//! overtrain linear --config CONFIG.json --out RESULTS.json [--svg DIR] [--backend cpu|gpu|auto]
 //! overtrain linear --print-default-config
 //! ```
 //! Exit codes: 0 success, 1 runtime failure (I/O), 2 bad usage or invalid config.
 
-use overtrain::linear::{self, LinearConfig};
+use overtrain::linear::{self, BackendChoice, LinearConfig, RunError};
 use overtrain::plot;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 const USAGE: &str = "usage:
-  overtrain linear --config CONFIG.json --out RESULTS.json [--svg DIR]
+  overtrain linear --config CONFIG.json --out RESULTS.json [--svg DIR] [--backend cpu|gpu|auto]
   overtrain linear --print-default-config
 
+  --backend B              cpu, gpu (WebGPU through wgpu; fails without an adapter) or auto
+                           (default: the GPU when an adapter exists, else the CPU)
   --config FILE            experiment config (JSON; omitted fields take defaults; '-' reads stdin)
   --out FILE               where to write the results JSON
   --svg DIR                also write the four plots as SVG files into DIR
@@ -61,6 +63,7 @@ fn linear_command(args: &[String]) -> Result<(), Failure> {
     let mut out: Option<PathBuf> = None;
     let mut svg: Option<PathBuf> = None;
     let mut print_default = false;
+    let mut backend = BackendChoice::Auto;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut value = |name: &str| {
@@ -73,6 +76,11 @@ fn linear_command(args: &[String]) -> Result<(), Failure> {
             "--out" => out = Some(PathBuf::from(value("--out")?)),
             "--svg" => svg = Some(PathBuf::from(value("--svg")?)),
             "--print-default-config" => print_default = true,
+            "--backend" => {
+                backend = value("--backend")?
+                    .parse()
+                    .map_err(|e| Failure::Usage(format!("{e}\n{USAGE}")))?
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -98,7 +106,11 @@ fn linear_command(args: &[String]) -> Result<(), Failure> {
     let config = LinearConfig::from_json(&text).map_err(|e| Failure::Usage(e.to_string()))?;
 
     let start = Instant::now();
-    let mut results = linear::run(&config).map_err(|e| Failure::Usage(e.to_string()))?;
+    let mut results =
+        pollster::block_on(linear::run_on(&config, backend, None)).map_err(|e| match e {
+            RunError::Config(e) => Failure::Usage(e.to_string()),
+            RunError::Gpu(e) => Failure::Io(e.to_string()),
+        })?;
     results.elapsed_ms = Some(start.elapsed().as_secs_f64() * 1e3);
 
     std::fs::write(&out, results.to_json())
@@ -123,8 +135,25 @@ fn linear_command(args: &[String]) -> Result<(), Failure> {
                 .map_err(|e| Failure::Io(format!("cannot write '{}': {e}", path.display())))?;
         }
     }
+    let backend = match &results.backend {
+        Some(b) if b.kind == "gpu" => {
+            let a = b.adapter.as_ref().expect("a GPU run names its adapter");
+            let soft = if a.software { ", a software GPU" } else { "" };
+            format!(
+                "GPU ({} via {}{soft}), {} dispatches",
+                a.name,
+                a.backend,
+                b.dispatches.unwrap_or(0)
+            )
+        }
+        Some(b) => match &b.fallback_reason {
+            Some(why) => format!("CPU (no GPU: {why})"),
+            None => "CPU".to_string(),
+        },
+        None => "CPU".to_string(),
+    };
     eprintln!(
-        "linear lab: {} checkpoints, {} fine-tuning runs, {:.1} ms -> {}",
+        "linear lab: {} checkpoints, {} fine-tuning runs, {:.1} ms on the {backend} -> {}",
         results.steps.len(),
         results.steps.len() * results.finetune.len(),
         results.elapsed_ms.unwrap_or(0.0),

@@ -39,6 +39,8 @@ fn runs_a_config_and_writes_results_and_svgs() {
     let svg = dir.join("svg");
     let out = overtrain(&[
         "linear",
+        "--backend",
+        "cpu",
         "--config",
         config.to_str().unwrap(),
         "--out",
@@ -54,6 +56,7 @@ fn runs_a_config_and_writes_results_and_svgs() {
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
     assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["backend"]["kind"], "cpu");
     assert_eq!(r["config"]["dim"], 8);
     assert_eq!(r["config"]["hidden"], 20, "defaults are filled in");
     let n = r["steps"].as_array().unwrap().len();
@@ -141,5 +144,39 @@ fn bad_input_exits_2_naming_the_field() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/c.json"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_gpu_backend_is_chosen_and_reported() {
+    let dir = temp_dir("gpu");
+    let config = dir.join("config.json");
+    std::fs::write(&config, r#"{"dim": 6, "pretrain": {"steps": 200}, "finetune": {"lrs": [0.02], "l2": [0], "steps": 20}}"#).unwrap();
+    for backend in ["gpu", "auto"] {
+        let results = dir.join(format!("{backend}.json"));
+        let out = overtrain(&[
+            "linear",
+            "--backend",
+            backend,
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            results.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+        assert_eq!(
+            r["backend"]["kind"], "gpu",
+            "an adapter exists here, so {backend} runs on it"
+        );
+        assert!(r["backend"]["dispatches"].as_u64().unwrap() > 0);
+        assert!(!r["backend"]["adapter"]["name"].as_str().unwrap().is_empty());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("on the GPU ("));
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -303,3 +303,123 @@ fn limits_are_checked_before_submitting() {
     g.submit(rec).unwrap();
     g.check().expect("no WebGPU error reached the device");
 }
+
+/// Max |gpu − cpu| over a curve, relative to the curve's largest |cpu| value.
+fn curve_error(gpu: &[Option<f64>], cpu: &[Option<f64>]) -> f64 {
+    assert_eq!(gpu.len(), cpu.len());
+    let scale = cpu
+        .iter()
+        .flatten()
+        .fold(0.0f64, |m, v| m.max(v.abs()))
+        .max(1e-30);
+    gpu.iter()
+        .zip(cpu)
+        .map(|(g, c)| match (g, c) {
+            (Some(g), Some(c)) => (g - c).abs() / scale,
+            (None, None) => 0.0,
+            _ => f64::INFINITY,
+        })
+        .fold(0.0, f64::max)
+}
+
+fn assert_gpu_matches_cpu(config: &overtrain::linear::LinearConfig, what: &str) {
+    use overtrain::linear::gpu::{run_gpu, TOLERANCE};
+    let cpu = overtrain::linear::run(config).unwrap();
+    let (gpu_r, stats) = pollster::block_on(run_gpu(config, gpu())).unwrap();
+    assert!(
+        stats.dispatches <= 100,
+        "{what}: {} dispatches",
+        stats.dispatches
+    );
+    assert_eq!(gpu_r.steps, cpu.steps, "{what}: checkpoints");
+    assert_eq!(
+        gpu_r.pretrain_diverged_at, cpu.pretrain_diverged_at,
+        "{what}"
+    );
+    let some = |v: &[f64]| v.iter().map(|&x| Some(x)).collect::<Vec<_>>();
+    let mut worst = 0.0f64;
+    let mut check = |name: String, g: &[Option<f64>], c: &[Option<f64>]| {
+        let e = curve_error(g, c);
+        worst = worst.max(e);
+        assert!(e <= TOLERANCE, "{what}: {name} differs by {e:e} (relative)");
+    };
+    check(
+        "pretrain_loss".into(),
+        &some(&gpu_r.pretrain_loss),
+        &some(&cpu.pretrain_loss),
+    );
+    for (j, (g, c)) in gpu_r
+        .singular_values
+        .iter()
+        .zip(&cpu.singular_values)
+        .enumerate()
+    {
+        check(format!("singular_values[{j}]"), &some(g), &some(c));
+    }
+    for (g, c) in gpu_r.perturb.iter().zip(&cpu.perturb) {
+        check(
+            format!("perturb γ={} mean", c.gamma),
+            &some(&g.mean_loss),
+            &some(&c.mean_loss),
+        );
+        check(
+            format!("perturb γ={} expected", c.gamma),
+            &some(&g.expected_loss),
+            &some(&c.expected_loss),
+        );
+    }
+    for (g, c) in gpu_r.finetune.iter().zip(&cpu.finetune) {
+        assert_eq!(
+            g.diverged_checkpoints, c.diverged_checkpoints,
+            "{what}: η={} λ={}",
+            c.lr, c.l2
+        );
+        check(
+            format!("finetune η={} λ={} pre", c.lr, c.l2),
+            &g.pretrain_loss,
+            &c.pretrain_loss,
+        );
+        check(
+            format!("finetune η={} λ={} ft", c.lr, c.l2),
+            &g.finetune_loss,
+            &c.finetune_loss,
+        );
+    }
+    eprintln!(
+        "{what}: worst relative curve difference GPU vs CPU {worst:e}, {} dispatches",
+        stats.dispatches
+    );
+}
+
+#[test]
+fn linear_lab_on_the_gpu_matches_the_cpu_default_config() {
+    assert_gpu_matches_cpu(
+        &overtrain::linear::LinearConfig::default(),
+        "default config",
+    );
+}
+
+#[test]
+fn linear_lab_on_the_gpu_matches_the_cpu_identity_basis_and_dim_64() {
+    use overtrain::linear::{Basis, LinearConfig};
+    let mut identity = LinearConfig {
+        basis: Basis::Identity,
+        ..LinearConfig::default()
+    };
+    identity.pretrain.steps = 1000;
+    identity.finetune.lrs = vec![0.01, 0.1, 3.0]; // 3.0 diverges
+    assert_gpu_matches_cpu(&identity, "identity basis");
+    let mut big = LinearConfig {
+        dim: 64,
+        hidden: 48,
+        ..LinearConfig::default()
+    };
+    big.pretrain.steps = 300; // more steps than llvmpipe's loop guard allows in one dispatch
+    big.pretrain.checkpoint_every = 100;
+    big.pretrain.lr = 0.02;
+    big.finetune.lrs = vec![0.01, 0.03];
+    big.finetune.l2 = vec![0.5];
+    big.finetune.steps = 60;
+    big.perturb.samples = 8;
+    assert_gpu_matches_cpu(&big, "dim 64, hidden 48");
+}

@@ -16,7 +16,7 @@
 pub mod kernels;
 pub mod reference;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
@@ -66,7 +66,7 @@ impl fmt::Display for GpuError {
 impl std::error::Error for GpuError {}
 
 /// What the page and the CLI show about the adapter.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdapterSummary {
     pub name: String,
     pub backend: String,
@@ -110,10 +110,12 @@ pub(crate) struct Pipelines {
     pub gaussian: wgpu::ComputePipeline,
     pub sgd: wgpu::ComputePipeline,
     pub adamw: wgpu::ComputePipeline,
+    pub linear_gd: wgpu::ComputePipeline,
+    pub linear_perturb: wgpu::ComputePipeline,
 }
 
 /// The WGSL sources, one file per kernel family, included at compile time.
-pub const SHADERS: [(&str, &str); 5] = [
+pub const SHADERS: [(&str, &str); 7] = [
     ("matmul", include_str!("../../shaders/matmul.wgsl")),
     (
         "elementwise",
@@ -122,6 +124,11 @@ pub const SHADERS: [(&str, &str); 5] = [
     ("reduce", include_str!("../../shaders/reduce.wgsl")),
     ("noise", include_str!("../../shaders/noise.wgsl")),
     ("optimizer", include_str!("../../shaders/optimizer.wgsl")),
+    ("linear_gd", include_str!("../../shaders/linear_gd.wgsl")),
+    (
+        "linear_perturb",
+        include_str!("../../shaders/linear_perturb.wgsl"),
+    ),
 ];
 
 pub struct Gpu {
@@ -277,6 +284,32 @@ impl Gpu {
             buffer,
             shape: shape.to_vec(),
         })
+    }
+
+    /// A storage buffer holding plain data (run parameters, status words), limit-checked.
+    pub fn storage<T: bytemuck::Pod>(&self, data: &[T]) -> Result<wgpu::Buffer, GpuError> {
+        let bytes: &[u8] = bytemuck::cast_slice(data);
+        self.check_storage(bytes.len().div_ceil(4))?;
+        let contents: &[u8] = if bytes.is_empty() { &[0u8; 4] } else { bytes };
+        Ok(self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: None,
+                contents,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+            }))
+    }
+
+    /// Reads `len` u32 words back from a storage buffer made by [`Gpu::storage`].
+    pub async fn read_u32(&self, buffer: &wgpu::Buffer, len: usize) -> Result<Vec<u32>, GpuError> {
+        let tensor = Tensor {
+            buffer: buffer.clone(),
+            shape: vec![len],
+        };
+        let values = self.read(&tensor).await?;
+        Ok(values.iter().map(|v| v.to_bits()).collect())
     }
 
     /// Overwrites a tensor's values from the CPU.
@@ -462,6 +495,8 @@ impl Pipelines {
             gaussian: pipeline(3, "gaussian"),
             sgd: pipeline(4, "sgd"),
             adamw: pipeline(4, "adamw"),
+            linear_gd: pipeline(5, "gd_runs"),
+            linear_perturb: pipeline(6, "perturbed_loss"),
         }
     }
 }

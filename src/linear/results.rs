@@ -27,6 +27,30 @@ pub struct LinearResults {
     pub theory: Theory,
     /// Wall time of the run, set by the shell that timed it (excluded from determinism).
     pub elapsed_ms: Option<f64>,
+    /// Which backend computed it, set by the shell that ran it.
+    #[serde(default)]
+    pub backend: Option<BackendInfo>,
+}
+
+/// The backend a run used: `"cpu"`, or `"gpu"` with its adapter and dispatch count.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackendInfo {
+    pub kind: String,
+    pub adapter: Option<crate::gpu::AdapterSummary>,
+    pub dispatches: Option<usize>,
+    /// Why `auto` did not use the GPU, when it did not.
+    pub fallback_reason: Option<String>,
+}
+
+impl BackendInfo {
+    pub fn cpu(fallback_reason: Option<String>) -> Self {
+        BackendInfo {
+            kind: "cpu".into(),
+            adapter: None,
+            dispatches: None,
+            fallback_reason,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -54,6 +54,7 @@ pub fn run_linear(config_json: &str) -> Result<String, JsValue> {
     let start = now_ms();
     let mut results = linear::run(&config).map_err(|e| error_value(&e))?;
     results.elapsed_ms = Some(now_ms() - start);
+    results.backend = Some(linear::results::BackendInfo::cpu(None));
     Ok(serde_json::to_string(&results).expect("plain data"))
 }
 

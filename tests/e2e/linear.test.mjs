@@ -112,11 +112,15 @@ test('the page and the command line compute the same results', async () => {
   const path = await import('node:path');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'overtrain-e2e-'));
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(pageResults.config));
-  execFileSync(bin, ['linear', '--config', path.join(dir, 'config.json'), '--out', path.join(dir, 'r.json')], { stdio: 'pipe' });
+  execFileSync(bin, ['linear', '--backend', 'cpu', '--config', path.join(dir, 'config.json'), '--out', path.join(dir, 'r.json')], { stdio: 'pipe' });
   const cliResults = JSON.parse(fs.readFileSync(path.join(dir, 'r.json'), 'utf8'));
   fs.rmSync(dir, { recursive: true });
   delete pageResults.elapsed_ms;
   delete cliResults.elapsed_ms;
+  assert.equal(cliResults.backend.kind, 'cpu');
+  assert.equal(pageResults.backend.kind, 'cpu');
+  delete pageResults.backend;
+  delete cliResults.backend;
   assert.equal(pageResults.config.dim, 12);
   assert.deepEqual(pageResults, cliResults, 'wasm in the page and the native CLI agree exactly');
   assert.deepEqual(problems, { consoleErrors: [], pageErrors: [], foreignRequests: [] });
