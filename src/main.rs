@@ -6,13 +6,24 @@
 //! ```
 //! Exit codes: 0 success, 1 runtime failure (I/O), 2 bad usage or invalid config.
 
-use overtrain::linear::{self, BackendChoice, LinearConfig, RunError};
-use overtrain::plot;
-use std::path::PathBuf;
-use std::process::ExitCode;
-use std::time::Instant;
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
 
-const USAGE: &str = "usage:
+/// The command line is native only; the wasm build of this crate is the page's library.
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod cli {
+    use overtrain::linear::{self, BackendChoice, LinearConfig, RunError};
+    use overtrain::plot;
+    use std::path::PathBuf;
+    use std::process::ExitCode;
+    use std::time::Instant;
+
+    const USAGE: &str = "usage:
   overtrain linear --config CONFIG.json --out RESULTS.json [--svg DIR] [--backend cpu|gpu|auto]
   overtrain linear --print-default-config
 
@@ -23,141 +34,142 @@ const USAGE: &str = "usage:
   --svg DIR                also write the four plots as SVG files into DIR
   --print-default-config   print the default config and exit";
 
-/// A failure and the exit code it maps to.
-enum Failure {
-    Usage(String),
-    Io(String),
-}
-
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Usage(msg)) => {
-            eprintln!("error: {msg}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Io(msg)) => {
-            eprintln!("error: {msg}");
-            ExitCode::from(1)
-        }
+    /// A failure and the exit code it maps to.
+    enum Failure {
+        Usage(String),
+        Io(String),
     }
-}
 
-fn run(args: &[String]) -> Result<(), Failure> {
-    match args.first().map(String::as_str) {
-        Some("linear") => linear_command(&args[1..]),
-        Some("-h") | Some("--help") | Some("help") => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        Some(other) => Err(Failure::Usage(format!(
-            "unknown command '{other}'\n{USAGE}"
-        ))),
-        None => Err(Failure::Usage(format!("missing command\n{USAGE}"))),
-    }
-}
-
-fn linear_command(args: &[String]) -> Result<(), Failure> {
-    let mut config_path: Option<String> = None;
-    let mut out: Option<PathBuf> = None;
-    let mut svg: Option<PathBuf> = None;
-    let mut print_default = false;
-    let mut backend = BackendChoice::Auto;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .cloned()
-                .ok_or_else(|| Failure::Usage(format!("{name} needs a value\n{USAGE}")))
-        };
-        match arg.as_str() {
-            "--config" => config_path = Some(value("--config")?),
-            "--out" => out = Some(PathBuf::from(value("--out")?)),
-            "--svg" => svg = Some(PathBuf::from(value("--svg")?)),
-            "--print-default-config" => print_default = true,
-            "--backend" => {
-                backend = value("--backend")?
-                    .parse()
-                    .map_err(|e| Failure::Usage(format!("{e}\n{USAGE}")))?
+    pub fn main() -> ExitCode {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        match run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(Failure::Usage(msg)) => {
+                eprintln!("error: {msg}");
+                ExitCode::from(2)
             }
-            "-h" | "--help" => {
+            Err(Failure::Io(msg)) => {
+                eprintln!("error: {msg}");
+                ExitCode::from(1)
+            }
+        }
+    }
+
+    fn run(args: &[String]) -> Result<(), Failure> {
+        match args.first().map(String::as_str) {
+            Some("linear") => linear_command(&args[1..]),
+            Some("-h") | Some("--help") | Some("help") => {
                 println!("{USAGE}");
-                return Ok(());
+                Ok(())
             }
-            other => return Err(Failure::Usage(format!("unknown option '{other}'\n{USAGE}"))),
+            Some(other) => Err(Failure::Usage(format!(
+                "unknown command '{other}'\n{USAGE}"
+            ))),
+            None => Err(Failure::Usage(format!("missing command\n{USAGE}"))),
         }
     }
-    if print_default {
-        let text = serde_json::to_string_pretty(&LinearConfig::default()).expect("plain data");
-        println!("{text}");
-        return Ok(());
-    }
-    let config_path =
-        config_path.ok_or_else(|| Failure::Usage(format!("--config is required\n{USAGE}")))?;
-    let out = out.ok_or_else(|| Failure::Usage(format!("--out is required\n{USAGE}")))?;
-    let text = if config_path == "-" {
-        std::io::read_to_string(std::io::stdin())
-            .map_err(|e| Failure::Io(format!("cannot read config from stdin: {e}")))?
-    } else {
-        std::fs::read_to_string(&config_path)
-            .map_err(|e| Failure::Usage(format!("cannot read config '{config_path}': {e}")))?
-    };
-    let config = LinearConfig::from_json(&text).map_err(|e| Failure::Usage(e.to_string()))?;
 
-    let start = Instant::now();
-    let mut results =
-        pollster::block_on(linear::run_on(&config, backend, None)).map_err(|e| match e {
-            RunError::Config(e) => Failure::Usage(e.to_string()),
-            RunError::Gpu(e) => Failure::Io(e.to_string()),
-        })?;
-    results.elapsed_ms = Some(start.elapsed().as_secs_f64() * 1e3);
+    fn linear_command(args: &[String]) -> Result<(), Failure> {
+        let mut config_path: Option<String> = None;
+        let mut out: Option<PathBuf> = None;
+        let mut svg: Option<PathBuf> = None;
+        let mut print_default = false;
+        let mut backend = BackendChoice::Auto;
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let mut value = |name: &str| {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| Failure::Usage(format!("{name} needs a value\n{USAGE}")))
+            };
+            match arg.as_str() {
+                "--config" => config_path = Some(value("--config")?),
+                "--out" => out = Some(PathBuf::from(value("--out")?)),
+                "--svg" => svg = Some(PathBuf::from(value("--svg")?)),
+                "--print-default-config" => print_default = true,
+                "--backend" => {
+                    backend = value("--backend")?
+                        .parse()
+                        .map_err(|e| Failure::Usage(format!("{e}\n{USAGE}")))?
+                }
+                "-h" | "--help" => {
+                    println!("{USAGE}");
+                    return Ok(());
+                }
+                other => return Err(Failure::Usage(format!("unknown option '{other}'\n{USAGE}"))),
+            }
+        }
+        if print_default {
+            let text = serde_json::to_string_pretty(&LinearConfig::default()).expect("plain data");
+            println!("{text}");
+            return Ok(());
+        }
+        let config_path =
+            config_path.ok_or_else(|| Failure::Usage(format!("--config is required\n{USAGE}")))?;
+        let out = out.ok_or_else(|| Failure::Usage(format!("--out is required\n{USAGE}")))?;
+        let text = if config_path == "-" {
+            std::io::read_to_string(std::io::stdin())
+                .map_err(|e| Failure::Io(format!("cannot read config from stdin: {e}")))?
+        } else {
+            std::fs::read_to_string(&config_path)
+                .map_err(|e| Failure::Usage(format!("cannot read config '{config_path}': {e}")))?
+        };
+        let config = LinearConfig::from_json(&text).map_err(|e| Failure::Usage(e.to_string()))?;
 
-    std::fs::write(&out, results.to_json())
-        .map_err(|e| Failure::Io(format!("cannot write '{}': {e}", out.display())))?;
-    if let Some(pd) = results.pretrain_diverged_at {
-        eprintln!("warning: pre-training diverged at step {pd}");
-    }
-    for c in &results.finetune {
-        if let Some(step) = c.diverged_at {
-            eprintln!(
+        let start = Instant::now();
+        let mut results =
+            pollster::block_on(linear::run_on(&config, backend, None)).map_err(|e| match e {
+                RunError::Config(e) => Failure::Usage(e.to_string()),
+                RunError::Gpu(e) => Failure::Io(e.to_string()),
+            })?;
+        results.elapsed_ms = Some(start.elapsed().as_secs_f64() * 1e3);
+
+        std::fs::write(&out, results.to_json())
+            .map_err(|e| Failure::Io(format!("cannot write '{}': {e}", out.display())))?;
+        if let Some(pd) = results.pretrain_diverged_at {
+            eprintln!("warning: pre-training diverged at step {pd}");
+        }
+        for c in &results.finetune {
+            if let Some(step) = c.diverged_at {
+                eprintln!(
                 "warning: fine-tuning with lr {} and l2 {} diverged at step {step} (from checkpoints {:?})",
                 c.lr, c.l2, c.diverged_checkpoints
             );
+            }
         }
-    }
-    if let Some(dir) = svg {
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| Failure::Io(format!("cannot create '{}': {e}", dir.display())))?;
-        for (name, svg) in plot::linear::all_plots(&results, &plot::PlotOptions::default()) {
-            let path = dir.join(format!("{name}.svg"));
-            std::fs::write(&path, svg)
-                .map_err(|e| Failure::Io(format!("cannot write '{}': {e}", path.display())))?;
+        if let Some(dir) = svg {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Failure::Io(format!("cannot create '{}': {e}", dir.display())))?;
+            for (name, svg) in plot::linear::all_plots(&results, &plot::PlotOptions::default()) {
+                let path = dir.join(format!("{name}.svg"));
+                std::fs::write(&path, svg)
+                    .map_err(|e| Failure::Io(format!("cannot write '{}': {e}", path.display())))?;
+            }
         }
-    }
-    let backend = match &results.backend {
-        Some(b) if b.kind == "gpu" => {
-            let a = b.adapter.as_ref().expect("a GPU run names its adapter");
-            let soft = if a.software { ", a software GPU" } else { "" };
-            format!(
-                "GPU ({} via {}{soft}), {} dispatches",
-                a.name,
-                a.backend,
-                b.dispatches.unwrap_or(0)
-            )
-        }
-        Some(b) => match &b.fallback_reason {
-            Some(why) => format!("CPU (no GPU: {why})"),
+        let backend = match &results.backend {
+            Some(b) if b.kind == "gpu" => {
+                let a = b.adapter.as_ref().expect("a GPU run names its adapter");
+                let soft = if a.software { ", a software GPU" } else { "" };
+                format!(
+                    "GPU ({} via {}{soft}), {} dispatches",
+                    a.name,
+                    a.backend,
+                    b.dispatches.unwrap_or(0)
+                )
+            }
+            Some(b) => match &b.fallback_reason {
+                Some(why) => format!("CPU (no GPU: {why})"),
+                None => "CPU".to_string(),
+            },
             None => "CPU".to_string(),
-        },
-        None => "CPU".to_string(),
-    };
-    eprintln!(
-        "linear lab: {} checkpoints, {} fine-tuning runs, {:.1} ms on the {backend} -> {}",
-        results.steps.len(),
-        results.steps.len() * results.finetune.len(),
-        results.elapsed_ms.unwrap_or(0.0),
-        out.display()
-    );
-    Ok(())
+        };
+        eprintln!(
+            "linear lab: {} checkpoints, {} fine-tuning runs, {:.1} ms on the {backend} -> {}",
+            results.steps.len(),
+            results.steps.len() * results.finetune.len(),
+            results.elapsed_ms.unwrap_or(0.0),
+            out.display()
+        );
+        Ok(())
+    }
 }

@@ -1,6 +1,12 @@
-//! The wasm entry points, run in headless Chromium by wasm-bindgen-test (see scripts/test.sh).
+//! In headless Chromium by wasm-bindgen-test (see scripts/test.sh): the wasm entry points,
+//! every WGSL kernel on the browser's WebGPU (SwiftShader) against its CPU reference, and
+//! the linear lab on WebGPU against the CPU path.
 #![cfg(target_arch = "wasm32")]
 
+#[path = "common/gpu_checks.rs"]
+mod gpu_checks;
+
+use overtrain::gpu::Gpu;
 use overtrain::web::{
     default_linear_config, render_linear_plots, run_linear, validate_linear_config,
 };
@@ -71,3 +77,32 @@ fn renders_the_four_plots() {
     }
     assert!(render_linear_plots("not json", "{}").is_err());
 }
+
+/// The page's WebGPU adapter (SwiftShader in headless Chromium). No adapter fails the test.
+async fn browser_gpu() -> Gpu {
+    match Gpu::new().await {
+        Ok(g) => g,
+        Err(e) => panic!("{e}: these tests need WebGPU (headless Chromium: --enable-unsafe-webgpu, see webdriver.json)"),
+    }
+}
+
+macro_rules! browser_gpu_tests {
+    ($($name:ident),* $(,)?) => {$(
+        #[wasm_bindgen_test]
+        async fn $name() {
+            gpu_checks::$name(&browser_gpu().await).await;
+        }
+    )*};
+}
+
+browser_gpu_tests!(
+    adapter_is_described,
+    matmul_matches_reference_on_awkward_shapes,
+    elementwise_ops_match_reference,
+    reductions_match_reference,
+    gaussian_noise_is_counter_based_and_matches_reference,
+    optimizers_match_reference,
+    limits_are_checked_before_submitting,
+    linear_lab_on_the_gpu_matches_the_cpu_default_config,
+    linear_lab_on_the_gpu_matches_the_cpu_identity_basis_and_dim_64,
+);

@@ -31,16 +31,17 @@ function fatal(message) {
 globalThis.__overtrainPanic = (message) => fatal(message);
 
 /**
- * Runs configs on a pool of Web Workers, one shard of the checkpoints each (one per core,
- * up to 4), and merges the shards. One run at a time; a newer request replaces a queued
- * one, and a long run is abandoned for it.
+ * Runs configs on a pool of Web Workers. On the CPU each worker computes one shard of the
+ * checkpoints (one worker per core, up to 4) and the shards are merged; on WebGPU worker 0,
+ * which holds the device, runs the whole experiment. One run at a time; a newer request
+ * replaces a queued one, and a long run is abandoned for it.
  */
 class Runner {
-  constructor(onResult, onInvalid) {
-    this.onResult = onResult;
-    this.onInvalid = onInvalid;
+  constructor({ onResult, onInvalid, onGpu, onGpuFailed }) {
+    Object.assign(this, { onResult, onInvalid, onGpu, onGpuFailed });
     this.size = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
     this.nextId = 1;
+    this.gpu = undefined; // undefined: not known yet; null: none; else the adapter
     this.#spawn();
   }
   #spawn() {
@@ -50,27 +51,39 @@ class Runner {
       w.onerror = (e) => { fatal(`a computation worker failed (${e.message || 'unknown error'})`); this.#restart(); };
       return w;
     });
-    this.busy = null; // {id, config, started, parts}
+    this.busy = null; // {id, config, backend, started, parts, pending}
     this.queued = null;
+    this.workers[0].postMessage({ type: 'init-gpu' });
   }
   #restart() {
     for (const w of this.workers) w.terminate();
-    const queued = this.queued ?? this.busy?.config;
+    const queued = this.queued ?? (this.busy && { config: this.busy.config, backend: this.busy.backend });
     this.#spawn();
-    if (queued) this.run(queued);
+    if (queued) this.run(queued.config, queued.backend);
   }
-  run(config) {
+  /** backend: 'cpu' or 'gpu' (the caller resolves 'auto'). */
+  run(config, backend) {
     if (this.busy) {
-      this.queued = config;
+      this.queued = { config, backend };
       if (performance.now() - this.busy.started > 1500) this.#restart();
       return;
     }
     const id = this.nextId++;
-    this.busy = { id, config, started: performance.now(), parts: new Array(this.size), pending: this.size };
-    this.workers.forEach((w, shard) => w.postMessage({ id, config, shard, shards: this.size }));
+    if (backend === 'gpu') {
+      this.busy = { id, config, backend, started: performance.now(), parts: [null], pending: 1 };
+      this.workers[0].postMessage({ id, config, backend });
+    } else {
+      this.busy = { id, config, backend, started: performance.now(), parts: new Array(this.size), pending: this.size };
+      this.workers.forEach((w, shard) => w.postMessage({ id, config, backend, shard, shards: this.size }));
+    }
   }
   #message(msg) {
     if (msg.type === 'ready') return;
+    if (msg.type === 'gpu') {
+      this.gpu = msg.adapter ?? null;
+      this.onGpu(this.gpu, msg.error);
+      return;
+    }
     if (msg.type === 'panic') {
       fatal(msg.message);
       this.queued = null;
@@ -83,20 +96,25 @@ class Runner {
     if (msg.type === 'invalid') {
       this.busy = null;
       this.onInvalid(msg.error);
+    } else if (msg.type === 'gpu-failed') {
+      this.busy = null;
+      this.onGpuFailed(msg.message, job);
     } else {
       job.parts[msg.shard] = msg.results;
       if (--job.pending > 0) return;
       this.busy = null;
-      let merged;
-      try {
-        merged = merge_linear_shards(`[${job.parts.join(',')}]`);
-      } catch (e) {
-        fatal(`could not merge the workers' results: ${e}`);
-        return;
+      let merged = job.parts[0];
+      if (job.parts.length > 1) {
+        try {
+          merged = merge_linear_shards(`[${job.parts.join(',')}]`);
+        } catch (e) {
+          fatal(`could not merge the workers' results: ${e}`);
+          return;
+        }
       }
       this.onResult(merged, job);
     }
-    if (this.queued) { const next = this.queued; this.queued = null; this.run(next); }
+    if (this.queued) { const next = this.queued; this.queued = null; this.run(next.config, next.backend); }
   }
 }
 
@@ -148,8 +166,29 @@ async function main() {
     box.replaceChildren(...out.map((t) => { const d = document.createElement('div'); d.className = 'notice'; d.textContent = t; return d; }));
   };
 
-  const runner = new Runner(
-    (resultsText, job) => {
+  // The compute backend: 'auto' is WebGPU on a hardware adapter, and the CPU on a software
+  // one (SwiftShader, llvmpipe), where the CPU path is faster for this lab.
+  let gpuFailure = null; // message of a WebGPU failure; the page then stays on the CPU
+  const backendChoice = () => $('f-backend').value;
+  const resolveBackend = () => {
+    const choice = backendChoice();
+    if (choice === 'cpu' || !runner.gpu || gpuFailure) return 'cpu';
+    if (choice === 'gpu') return 'gpu';
+    return runner.gpu.software ? 'cpu' : 'gpu';
+  };
+  const describeBackend = () => {
+    const box = $('backend-info');
+    if (runner.gpu === undefined) { box.textContent = 'Looking for WebGPU…'; return; }
+    if (runner.gpu === null) { box.textContent = `WebGPU is not available here (${runner.gpuError}); the lab runs on the CPU (WebAssembly).`; return; }
+    const a = runner.gpu;
+    const kind = a.software ? ' — a software GPU: expect slow training' : '';
+    let text = `WebGPU adapter: ${a.name} (${a.device_type})${kind}.`;
+    if (a.software && backendChoice() === 'auto') text += ' Auto uses the CPU here, which is faster for this lab; choose WebGPU to run on it.';
+    box.textContent = text;
+  };
+
+  const runner = new Runner({
+    onResult: (resultsText, job) => {
       const wall = performance.now() - job.started; // workers + merge, before drawing
       plotsEl.classList.remove('stale');
       lastResults = resultsText;
@@ -157,12 +196,47 @@ async function main() {
       notices(results);
       draw();
       const runs = results.steps.length * results.finetune.length;
-      status(`Computed in ${wall.toFixed(0)} ms on the CPU (WebAssembly, ${runner.size} worker${runner.size > 1 ? 's' : ''}) · ${results.steps.length} checkpoints · ${runs} fine-tuning runs`);
+      let where = `the CPU (WebAssembly, ${runner.size} worker${runner.size > 1 ? 's' : ''})`;
+      if (results.backend?.kind === 'gpu') {
+        const a = results.backend.adapter;
+        where = `WebGPU (${a.name}${a.software ? ', a software GPU' : ''}; ${results.backend.dispatches} dispatches)`;
+      }
+      status(`Computed in ${wall.toFixed(0)} ms on ${where} · ${results.steps.length} checkpoints · ${runs} fine-tuning runs`);
+      document.body.dataset.backend = results.backend?.kind === 'gpu' ? 'webgpu' : 'cpu';
       document.body.dataset.lastRunMs = String(results.elapsed_ms);
       document.body.dataset.lastRoundTripMs = String(wall);
     },
-    (error) => { controls.showErrors([error]); status('Fix the highlighted field; the plots show the last valid settings.'); },
-  );
+    onInvalid: (error) => { controls.showErrors([error]); status('Fix the highlighted field; the plots show the last valid settings.'); },
+    onGpu: (adapter, error) => {
+      runner.gpuError = error;
+      document.body.dataset.webgpu = adapter ? (adapter.software ? 'software' : 'hardware') : 'none';
+      describeBackend();
+      lastConfigText = null; // the backend may change: recompute
+      update({});
+    },
+    onGpuFailed: (message, job) => {
+      gpuFailure = message;
+      const box = $('gpu-failure');
+      box.hidden = false;
+      box.querySelector('.message').textContent = `WebGPU failed: ${message}`;
+      status('WebGPU failed; the plots show the last results.');
+      plotsEl.classList.remove('stale');
+      if (backendChoice() !== 'gpu') { lastConfigText = null; update({}); }
+    },
+  });
+  $('gpu-continue').addEventListener('click', () => {
+    $('gpu-failure').hidden = true;
+    $('f-backend').value = 'cpu';
+    lastConfigText = null;
+    update({});
+  });
+  $('f-backend').addEventListener('change', () => {
+    gpuFailure = null;
+    $('gpu-failure').hidden = true;
+    describeBackend();
+    lastConfigText = null;
+    update({});
+  });
 
   const update = ({ displayOnly }) => {
     if (displayOnly) { draw(); return; }
@@ -183,11 +257,13 @@ async function main() {
       $('notices').prepend(d);
     }
     if (errors.length) { status('Fix the highlighted field; the plots show the last valid settings.'); return; }
-    if (configText === lastConfigText) return;
-    lastConfigText = configText;
+    if (runner.gpu === undefined) { status('Looking for WebGPU…', true); return; }
+    const backend = resolveBackend();
+    if (configText + backend === lastConfigText) return;
+    lastConfigText = configText + backend;
     plotsEl.classList.add('stale');
-    status('Computing…', true);
-    runner.run(configText);
+    status(backend === 'gpu' ? 'Computing on WebGPU…' : 'Computing…', true);
+    runner.run(configText, backend);
   };
 
   const controls = new Controls($('controls'), update);

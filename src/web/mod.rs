@@ -8,9 +8,12 @@
 //! panic. A panic (a bug) is reported through `globalThis.__overtrainPanic` before the
 //! wasm traps, so the page can show it and reload the module.
 
+use crate::gpu::Gpu;
 use crate::linear::{self, LinearConfig, LinearResults};
 use crate::plot::{self, PlotOptions};
 use crate::ConfigError;
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -67,6 +70,7 @@ pub fn run_linear_shard(config_json: &str, shard: usize, shards: usize) -> Resul
     let mut results =
         linear::experiment::run_shard(&config, shard, shards).map_err(|e| error_value(&e))?;
     results.elapsed_ms = Some(now_ms() - start);
+    results.backend = Some(linear::results::BackendInfo::cpu(None));
     Ok(serde_json::to_string(&results).expect("plain data"))
 }
 
@@ -77,6 +81,52 @@ pub fn merge_linear_shards(parts_json: &str) -> Result<String, JsValue> {
         .map_err(|e| JsValue::from_str(&format!("shard results: {e}")))?;
     let merged = linear::experiment::merge_shards(parts).map_err(|e| JsValue::from_str(&e))?;
     Ok(serde_json::to_string(&merged).expect("plain data"))
+}
+
+thread_local! {
+    /// This worker's WebGPU device, opened once by [`init_gpu`].
+    static GPU: RefCell<Option<Rc<Gpu>>> = const { RefCell::new(None) };
+}
+
+/// Opens this worker's WebGPU device. Resolves to the adapter's description (name,
+/// backend, device type, `software`, limits); rejects with a message when WebGPU is absent
+/// or the adapter refuses a device.
+///
+/// wgpu cannot see the name browsers give in `GPUAdapter.info` (vendor, architecture), so
+/// the worker passes it as `description`; `software` marks a software rasterizer it knows.
+#[wasm_bindgen]
+pub async fn init_gpu(description: String, software: bool) -> Result<JsValue, JsValue> {
+    let mut gpu = Gpu::new()
+        .await
+        .map_err(|e| JsValue::from_str(&e.to_string()))?;
+    if !description.is_empty() {
+        gpu.adapter.name = description;
+    }
+    gpu.adapter.software |= software;
+    let summary = serde_wasm_bindgen::to_value(&gpu.adapter)
+        .map_err(|e| JsValue::from_str(&e.to_string()))?;
+    GPU.with(|slot| *slot.borrow_mut() = Some(Rc::new(gpu)));
+    Ok(summary)
+}
+
+/// Runs the linear lab on this worker's WebGPU device (see [`init_gpu`]). Resolves to the
+/// results JSON; rejects with `{field, message}` for an invalid config, or with a message
+/// for a GPU failure (limits, validation, device loss) so the page can offer the CPU.
+#[wasm_bindgen]
+pub async fn run_linear_gpu(config_json: String) -> Result<String, JsValue> {
+    let config = LinearConfig::from_json(&config_json).map_err(|e| error_value(&e))?;
+    let gpu = GPU
+        .with(|slot| slot.borrow().clone())
+        .ok_or_else(|| JsValue::from_str("WebGPU was not initialized in this worker"))?;
+    let start = now_ms();
+    let mut results = linear::run_on(&config, linear::BackendChoice::Gpu, Some(&gpu))
+        .await
+        .map_err(|e| match e {
+            linear::RunError::Config(e) => error_value(&e),
+            linear::RunError::Gpu(e) => JsValue::from_str(&e.to_string()),
+        })?;
+    results.elapsed_ms = Some(now_ms() - start);
+    Ok(serde_json::to_string(&results).expect("plain data"))
 }
 
 /// The four plots of a results JSON as `[[name, svg], …]`. `options_json` is a

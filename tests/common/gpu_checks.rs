@@ -1,0 +1,424 @@
+//! GPU checks shared by the native tests (tests/gpu.rs, lavapipe) and the browser tests
+//! (tests/web.rs, SwiftShader): every kernel against its CPU reference, limits, and the
+//! linear lab on the GPU against the CPU path.
+#![allow(dead_code)]
+
+use overtrain::gpu::kernels::{self, AdamW, MatmulSpec};
+use overtrain::gpu::{reference, Gpu, GpuError};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn log(message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    web_sys::console::log_1(&message.into());
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("{message}");
+}
+
+fn random(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.random::<f32>() * 2.0 - 1.0).collect()
+}
+
+fn assert_close(got: &[f32], want: &[f32], rel: f32, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g - w).abs() <= rel * (1.0 + w.abs()),
+            "{what}[{i}]: GPU {g}, CPU {w}"
+        );
+    }
+}
+
+pub async fn adapter_is_described(g: &Gpu) {
+    let a = &g.adapter;
+    assert!(!a.name.is_empty());
+    assert!(a.max_buffer_size > 0 && a.max_storage_buffer_binding_size > 0);
+    log(&format!("adapter: {a:?}"));
+}
+
+pub async fn matmul_matches_reference_on_awkward_shapes(g: &Gpu) {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let shapes = [
+        (1, 1, 1),
+        (7, 7, 7),
+        (33, 65, 17),
+        (65, 33, 257),
+        (257, 7, 1),
+        (1, 257, 65),
+        (20, 20, 20),
+    ];
+    for &(m, k, n) in &shapes {
+        for (trans_a, trans_b, batch, alpha, beta) in [
+            (false, false, 1, 1.0, 0.0),
+            (true, false, 3, 1.0, 0.0),
+            (false, true, 2, -0.5, 1.0),
+            (true, true, 1, 2.0, 0.5),
+        ] {
+            let s = MatmulSpec {
+                m,
+                k,
+                n,
+                batch,
+                trans_a,
+                trans_b,
+                alpha,
+                beta,
+            };
+            let a = random(&mut rng, batch * m * k);
+            let b = random(&mut rng, batch * k * n);
+            let out0 = random(&mut rng, batch * m * n);
+            let (ta, tb) = (
+                g.upload(&a, &[batch, m, k]).unwrap(),
+                g.upload(&b, &[batch, k, n]).unwrap(),
+            );
+            let tout = g.upload(&out0, &[batch, m, n]).unwrap();
+            let mut rec = g.recorder();
+            kernels::matmul(&mut rec, &ta, &tb, &tout, s).unwrap();
+            assert_eq!(g.submit(rec).unwrap(), 1);
+            let mut want = out0.clone();
+            reference::matmul(&a, &b, &mut want, s);
+            assert_close(
+                &g.read(&tout).await.unwrap(),
+                &want,
+                1e-5 * (k as f32).sqrt(),
+                &format!("matmul {s:?}"),
+            );
+        }
+    }
+}
+
+pub async fn elementwise_ops_match_reference(g: &Gpu) {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    for n in [1, 7, 33, 65, 257, 70_001] {
+        let (x, y) = (random(&mut rng, n), random(&mut rng, n));
+        let (tx, ty) = (g.upload(&x, &[n]).unwrap(), g.upload(&y, &[n]).unwrap());
+        let outs: Vec<_> = (0..5).map(|_| g.zeros(&[n]).unwrap()).collect();
+        let acc0 = random(&mut rng, n);
+        g.write(&outs[4], &acc0).unwrap();
+        let mut rec = g.recorder();
+        kernels::add(&mut rec, &tx, &ty, &outs[0]).unwrap();
+        kernels::sub(&mut rec, &tx, &ty, &outs[1]).unwrap();
+        kernels::mul(&mut rec, &tx, &ty, &outs[2]).unwrap();
+        kernels::scale(&mut rec, -1.5, &tx, &outs[3]).unwrap();
+        kernels::axpy(&mut rec, 0.25, &tx, &outs[4]).unwrap();
+        assert_eq!(g.submit(rec).unwrap(), 5, "one dispatch each, one submit");
+        let mut axpy = acc0.clone();
+        reference::axpy(0.25, &x, &mut axpy);
+        assert_close(
+            &g.read(&outs[0]).await.unwrap(),
+            &reference::add(&x, &y),
+            1e-6,
+            "add",
+        );
+        assert_close(
+            &g.read(&outs[1]).await.unwrap(),
+            &reference::sub(&x, &y),
+            1e-6,
+            "sub",
+        );
+        assert_close(
+            &g.read(&outs[2]).await.unwrap(),
+            &reference::mul(&x, &y),
+            1e-6,
+            "mul",
+        );
+        assert_close(
+            &g.read(&outs[3]).await.unwrap(),
+            &reference::scale(-1.5, &x),
+            1e-6,
+            "scale",
+        );
+        assert_close(&g.read(&outs[4]).await.unwrap(), &axpy, 1e-6, "axpy");
+    }
+}
+
+pub async fn reductions_match_reference(g: &Gpu) {
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    for (rows, cols) in [(1, 1), (7, 33), (65, 257), (1, 70_001), (300, 7), (2, 65)] {
+        let x = random(&mut rng, rows * cols);
+        let tx = g.upload(&x, &[rows, cols]).unwrap();
+        let (sum, sumsq) = (g.zeros(&[rows]).unwrap(), g.zeros(&[rows]).unwrap());
+        let mut rec = g.recorder();
+        kernels::sum_rows(&mut rec, &tx, rows, cols, &sum).unwrap();
+        kernels::sumsq_rows(&mut rec, &tx, rows, cols, &sumsq).unwrap();
+        g.submit(rec).unwrap();
+        let want_sum: Vec<f32> = reference::sum_rows(&x, rows, cols)
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
+        let want_sq: Vec<f32> = reference::sumsq_rows(&x, rows, cols)
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
+        let tol = 1e-5 * (cols as f32).sqrt();
+        assert_close(
+            &g.read(&sum).await.unwrap(),
+            &want_sum,
+            tol,
+            &format!("sum_rows {rows}x{cols}"),
+        );
+        assert_close(
+            &g.read(&sumsq).await.unwrap(),
+            &want_sq,
+            tol,
+            &format!("sumsq_rows {rows}x{cols}"),
+        );
+    }
+}
+
+pub async fn gaussian_noise_is_counter_based_and_matches_reference(g: &Gpu) {
+    let (seed, n) = (0x1234_5678_9abc_def0u64, 100_003);
+    let whole = g.zeros(&[n]).unwrap();
+    let (first, second) = (g.zeros(&[40_000]).unwrap(), g.zeros(&[n - 40_000]).unwrap());
+    let mut rec = g.recorder();
+    kernels::gaussian(&mut rec, seed, 7, 1.0, &whole).unwrap();
+    kernels::gaussian(&mut rec, seed, 7, 1.0, &first).unwrap();
+    kernels::gaussian(&mut rec, seed, 7 + 40_000, 1.0, &second).unwrap();
+    g.submit(rec).unwrap();
+    let z = g.read(&whole).await.unwrap();
+    // Deterministic given (seed, offset): split dispatches give the same numbers.
+    let mut parts = g.read(&first).await.unwrap();
+    parts.extend(g.read(&second).await.unwrap());
+    assert_eq!(z, parts);
+    // The CPU generator gives the same numbers up to the GPU's transcendental precision.
+    assert_close(&z, &reference::gaussian(seed, 7, 1.0, n), 2e-4, "gaussian");
+    // And they are standard normal.
+    let mean = z.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+    let var = z.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n as f64;
+    assert!(mean.abs() < 4.0 / (n as f64).sqrt(), "mean {mean}");
+    assert!((var - 1.0).abs() < 0.02, "variance {var}");
+    // Another seed, another stream; a scale multiplies.
+    let other = g.zeros(&[8]).unwrap();
+    let mut rec = g.recorder();
+    kernels::gaussian(&mut rec, seed + 1, 7, 0.5, &other).unwrap();
+    g.submit(rec).unwrap();
+    let o = g.read(&other).await.unwrap();
+    assert_ne!(o[..], z[..8]);
+    assert_close(
+        &o,
+        &reference::gaussian(seed + 1, 7, 0.5, 8),
+        2e-4,
+        "scaled gaussian",
+    );
+}
+
+pub async fn optimizers_match_reference(g: &Gpu) {
+    let mut rng = ChaCha8Rng::seed_from_u64(14);
+    for n in [1, 33, 257, 5000] {
+        let w0 = random(&mut rng, n);
+        let (tw, tm, tv) = (
+            g.upload(&w0, &[n]).unwrap(),
+            g.zeros(&[n]).unwrap(),
+            g.zeros(&[n]).unwrap(),
+        );
+        let ts = g.upload(&w0, &[n]).unwrap();
+        let (mut w, mut m, mut v) = (w0.clone(), vec![0.0; n], vec![0.0; n]);
+        let mut ws = w0.clone();
+        for step in 1..=3 {
+            let grad = random(&mut rng, n);
+            let tg = g.upload(&grad, &[n]).unwrap();
+            let h = AdamW {
+                lr: 0.01,
+                beta1: 0.9,
+                beta2: 0.95,
+                eps: 1e-8,
+                weight_decay: 0.1,
+                step,
+            };
+            let mut rec = g.recorder();
+            kernels::adamw(&mut rec, h, &tw, &tg, &tm, &tv).unwrap();
+            kernels::sgd(&mut rec, 0.1, &ts, &tg).unwrap();
+            g.submit(rec).unwrap();
+            reference::adamw(h, &mut w, &grad, &mut m, &mut v);
+            reference::sgd(0.1, &mut ws, &grad);
+        }
+        assert_close(&g.read(&tw).await.unwrap(), &w, 1e-5, "adamw w");
+        assert_close(&g.read(&tm).await.unwrap(), &m, 1e-5, "adamw m");
+        assert_close(&g.read(&tv).await.unwrap(), &v, 1e-5, "adamw v");
+        assert_close(&g.read(&ts).await.unwrap(), &ws, 1e-6, "sgd");
+    }
+}
+
+pub async fn limits_are_checked_before_submitting(g: &Gpu) {
+    let too_big = (g.limits.max_buffer_size / 4 + 1) as usize;
+    match g.zeros(&[too_big]) {
+        Err(GpuError::Limit {
+            limit,
+            requested,
+            max,
+        }) => {
+            assert!(limit == "max_buffer_size" || limit == "max_storage_buffer_binding_size");
+            assert!(requested > max);
+        }
+        other => panic!("expected a limit error, got {:?}", other.map(|t| t.shape)),
+    }
+    let binding = g.limits.max_storage_buffer_binding_size;
+    if binding < g.limits.max_buffer_size {
+        let len = (binding / 4 + 1) as usize;
+        assert!(matches!(
+            g.zeros(&[len]),
+            Err(GpuError::Limit {
+                limit: "max_storage_buffer_binding_size",
+                ..
+            })
+        ));
+    }
+    // A batch beyond the workgroup grid's limit fails before anything is recorded.
+    let batch = g.limits.max_compute_workgroups_per_dimension as usize + 1;
+    let (a, b, out) = (
+        g.zeros(&[batch]).unwrap(),
+        g.zeros(&[batch]).unwrap(),
+        g.zeros(&[batch]).unwrap(),
+    );
+    let mut rec = g.recorder();
+    let s = MatmulSpec {
+        batch,
+        ..MatmulSpec::new(1, 1, 1)
+    };
+    match kernels::matmul(&mut rec, &a, &b, &out, s) {
+        Err(GpuError::Limit {
+            limit, requested, ..
+        }) => {
+            assert_eq!(limit, "max_compute_workgroups_per_dimension");
+            assert_eq!(requested, batch as u64);
+        }
+        other => panic!("expected a limit error, got {other:?}"),
+    }
+    assert_eq!(rec.dispatches, 0);
+    // Mismatched shapes are refused, also before recording.
+    let x = g.zeros(&[3]).unwrap();
+    let y = g.zeros(&[4]).unwrap();
+    assert!(matches!(
+        kernels::add(&mut rec, &x, &y, &x),
+        Err(GpuError::Invalid(_))
+    ));
+    let msg = GpuError::Limit {
+        limit: "max_buffer_size",
+        requested: 10,
+        max: 5,
+    }
+    .to_string();
+    assert!(msg.contains("max_buffer_size") && msg.contains("10") && msg.contains('5'));
+    g.submit(rec).unwrap();
+    g.check().expect("no WebGPU error reached the device");
+}
+
+/// Max |gpu − cpu| over a curve, relative to the curve's largest |cpu| value.
+fn curve_error(gpu: &[Option<f64>], cpu: &[Option<f64>]) -> f64 {
+    assert_eq!(gpu.len(), cpu.len());
+    let scale = cpu
+        .iter()
+        .flatten()
+        .fold(0.0f64, |m, v| m.max(v.abs()))
+        .max(1e-30);
+    gpu.iter()
+        .zip(cpu)
+        .map(|(g, c)| match (g, c) {
+            (Some(g), Some(c)) => (g - c).abs() / scale,
+            (None, None) => 0.0,
+            _ => f64::INFINITY,
+        })
+        .fold(0.0, f64::max)
+}
+
+pub async fn assert_gpu_matches_cpu(g: &Gpu, config: &overtrain::linear::LinearConfig, what: &str) {
+    use overtrain::linear::gpu::{run_gpu, TOLERANCE};
+    let cpu = overtrain::linear::run(config).unwrap();
+    let (gpu_r, stats) = run_gpu(config, g).await.unwrap();
+    assert!(
+        stats.dispatches <= 100,
+        "{what}: {} dispatches",
+        stats.dispatches
+    );
+    assert_eq!(gpu_r.steps, cpu.steps, "{what}: checkpoints");
+    assert_eq!(
+        gpu_r.pretrain_diverged_at, cpu.pretrain_diverged_at,
+        "{what}"
+    );
+    let some = |v: &[f64]| v.iter().map(|&x| Some(x)).collect::<Vec<_>>();
+    let mut worst = 0.0f64;
+    let mut check = |name: String, g: &[Option<f64>], c: &[Option<f64>]| {
+        let e = curve_error(g, c);
+        worst = worst.max(e);
+        assert!(e <= TOLERANCE, "{what}: {name} differs by {e:e} (relative)");
+    };
+    check(
+        "pretrain_loss".into(),
+        &some(&gpu_r.pretrain_loss),
+        &some(&cpu.pretrain_loss),
+    );
+    for (j, (g, c)) in gpu_r
+        .singular_values
+        .iter()
+        .zip(&cpu.singular_values)
+        .enumerate()
+    {
+        check(format!("singular_values[{j}]"), &some(g), &some(c));
+    }
+    for (g, c) in gpu_r.perturb.iter().zip(&cpu.perturb) {
+        check(
+            format!("perturb γ={} mean", c.gamma),
+            &some(&g.mean_loss),
+            &some(&c.mean_loss),
+        );
+        check(
+            format!("perturb γ={} expected", c.gamma),
+            &some(&g.expected_loss),
+            &some(&c.expected_loss),
+        );
+    }
+    for (g, c) in gpu_r.finetune.iter().zip(&cpu.finetune) {
+        assert_eq!(
+            g.diverged_checkpoints, c.diverged_checkpoints,
+            "{what}: η={} λ={}",
+            c.lr, c.l2
+        );
+        check(
+            format!("finetune η={} λ={} pre", c.lr, c.l2),
+            &g.pretrain_loss,
+            &c.pretrain_loss,
+        );
+        check(
+            format!("finetune η={} λ={} ft", c.lr, c.l2),
+            &g.finetune_loss,
+            &c.finetune_loss,
+        );
+    }
+    log(&format!(
+        "{what}: worst relative curve difference GPU vs CPU {worst:e}, {} dispatches",
+        stats.dispatches
+    ));
+}
+
+pub async fn linear_lab_on_the_gpu_matches_the_cpu_default_config(g: &Gpu) {
+    assert_gpu_matches_cpu(
+        g,
+        &overtrain::linear::LinearConfig::default(),
+        "default config",
+    )
+    .await;
+}
+
+pub async fn linear_lab_on_the_gpu_matches_the_cpu_identity_basis_and_dim_64(g: &Gpu) {
+    use overtrain::linear::{Basis, LinearConfig};
+    let mut identity = LinearConfig {
+        basis: Basis::Identity,
+        ..LinearConfig::default()
+    };
+    identity.pretrain.steps = 1000;
+    identity.finetune.lrs = vec![0.01, 0.1, 3.0]; // 3.0 diverges
+    assert_gpu_matches_cpu(g, &identity, "identity basis").await;
+    let mut big = LinearConfig {
+        dim: 64,
+        hidden: 48,
+        ..LinearConfig::default()
+    };
+    big.pretrain.steps = 300; // more steps than llvmpipe's loop guard allows in one dispatch
+    big.pretrain.checkpoint_every = 100;
+    big.pretrain.lr = 0.02;
+    big.finetune.lrs = vec![0.01, 0.03];
+    big.finetune.l2 = vec![0.5];
+    big.finetune.steps = 60;
+    big.perturb.samples = 8;
+    assert_gpu_matches_cpu(g, &big, "dim 64, hidden 48").await;
+}
