@@ -13,6 +13,7 @@
 //! submitted; WebGPU validation errors and device loss are caught and returned as errors,
 //! never left to the default handler (which would panic natively).
 
+pub mod bench;
 pub mod kernels;
 pub mod reference;
 

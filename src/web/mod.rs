@@ -151,3 +151,19 @@ fn now_ms() -> f64 {
         .map(|p| p.now())
         .unwrap_or_else(js_sys::Date::now)
 }
+
+/// Benchmark (not used by the page): square matmul GFLOP/s on this worker's or page's
+/// WebGPU device (opened here) and on the CPU path, as `[gpu, cpu]`.
+#[wasm_bindgen]
+pub async fn bench_matmul(n: usize) -> Result<Vec<f64>, JsValue> {
+    let gpu = Gpu::new()
+        .await
+        .map_err(|e| JsValue::from_str(&e.to_string()))?;
+    let now = || now_ms();
+    let reps = crate::gpu::bench::reps_for(n, 2e8);
+    let g = crate::gpu::bench::gpu_matmul_gflops(&gpu, n, reps, &now)
+        .await
+        .map_err(|e| JsValue::from_str(&e.to_string()))?;
+    let c = crate::gpu::bench::cpu_matmul_gflops(n, reps, &now);
+    Ok(vec![g, c])
+}
