@@ -248,23 +248,8 @@ impl Gpu {
                 data.len()
             )));
         }
-        self.check_storage(len)?;
-        let contents: &[u8] = if data.is_empty() {
-            &[0u8; 4]
-        } else {
-            bytemuck::cast_slice(data)
-        };
-        let buffer = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: None,
-                contents,
-                usage: wgpu::BufferUsages::STORAGE
-                    | wgpu::BufferUsages::COPY_SRC
-                    | wgpu::BufferUsages::COPY_DST,
-            });
         Ok(Tensor {
-            buffer,
+            buffer: self.storage(data)?,
             shape: shape.to_vec(),
         })
     }

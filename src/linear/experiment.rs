@@ -4,8 +4,7 @@
 use super::basis::{singular_values_in_basis, task_basis, task_matrix};
 use super::config::LinearConfig;
 use super::model::{balanced_init, gd_step, linear_forward, matmul, squared_distance, Workspace};
-use super::results::{FinetuneCurve, LinearResults, PerturbCurve, SCHEMA_VERSION};
-use super::theory::Theory;
+use super::results::{FinetuneCurve, LinearResults, PerturbCurve};
 use crate::error::ConfigError;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -289,25 +288,13 @@ pub fn run_shard(
                 mean_loss_se.push(se);
                 expected_loss.push(expected_perturbed_loss(base, &c.w1, &c.w2, gamma, d, h));
             }
-            let sensitivity = mean_loss
-                .iter()
-                .zip(&pretrain_loss)
-                .map(|(m, b)| m - b)
-                .collect();
-            let expected_sensitivity = expected_loss
-                .iter()
-                .zip(&pretrain_loss)
-                .map(|(m, b)| m - b)
-                .collect();
-            PerturbCurve {
+            PerturbCurve::new(
                 gamma,
                 mean_loss,
                 mean_loss_se,
                 expected_loss,
-                sensitivity,
-                expected_sensitivity,
-                inflection_step: None,
-            }
+                &pretrain_loss,
+            )
         })
         .collect();
 
@@ -340,20 +327,15 @@ pub fn run_shard(
         }
     }
 
-    let mut results = LinearResults {
-        schema_version: SCHEMA_VERSION,
-        config: config.clone(),
+    let results = LinearResults::new(
+        config,
         steps,
         pretrain_loss,
         pretrain_diverged_at,
         singular_values,
         perturb,
-        finetune: curves,
-        theory: Theory::default(),
-        elapsed_ms: None,
-        backend: None,
-    };
-    results.finalize();
+        curves,
+    );
     Ok(results)
 }
 

@@ -15,8 +15,7 @@ use super::basis::singular_values_in_basis;
 use super::config::LinearConfig;
 use super::experiment::{expected_perturbed_loss, FinetuneOutcome, Tasks};
 use super::model::{balanced_init, matmul, squared_distance};
-use super::results::{FinetuneCurve, LinearResults, PerturbCurve, SCHEMA_VERSION};
-use super::theory::Theory;
+use super::results::{FinetuneCurve, LinearResults, PerturbCurve};
 use crate::gpu::kernels::{self, GdBatch, GdRun};
 use crate::gpu::{Gpu, GpuError};
 
@@ -273,23 +272,13 @@ pub async fn run_gpu(
                     h,
                 ));
             }
-            PerturbCurve {
+            PerturbCurve::new(
                 gamma,
-                sensitivity: mean_loss
-                    .iter()
-                    .zip(&pretrain_loss)
-                    .map(|(m, b)| m - b)
-                    .collect(),
-                expected_sensitivity: expected_loss
-                    .iter()
-                    .zip(&pretrain_loss)
-                    .map(|(m, b)| m - b)
-                    .collect(),
                 mean_loss,
                 mean_loss_se,
                 expected_loss,
-                inflection_step: None,
-            }
+                &pretrain_loss,
+            )
         })
         .collect();
 
@@ -333,19 +322,14 @@ pub async fn run_gpu(
         }
     }
 
-    let mut results = LinearResults {
-        schema_version: SCHEMA_VERSION,
-        config: config.clone(),
+    let results = LinearResults::new(
+        config,
         steps,
         pretrain_loss,
         pretrain_diverged_at,
         singular_values,
         perturb,
-        finetune: curves,
-        theory: Theory::default(),
-        elapsed_ms: None,
-        backend: None,
-    };
-    results.finalize();
+        curves,
+    );
     Ok((results, stats))
 }

@@ -70,6 +70,28 @@ pub struct PerturbCurve {
     pub inflection_step: Option<usize>,
 }
 
+impl PerturbCurve {
+    /// A curve from its Monte Carlo statistics and closed form at each checkpoint.
+    pub fn new(
+        gamma: f64,
+        mean_loss: Vec<f64>,
+        mean_loss_se: Vec<f64>,
+        expected_loss: Vec<f64>,
+        base: &[f64],
+    ) -> Self {
+        let minus_base = |v: &[f64]| v.iter().zip(base).map(|(m, b)| m - b).collect();
+        PerturbCurve {
+            gamma,
+            sensitivity: minus_base(&mean_loss),
+            expected_sensitivity: minus_base(&expected_loss),
+            mean_loss,
+            mean_loss_se,
+            expected_loss,
+            inflection_step: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FinetuneCurve {
     pub lr: f64,
@@ -132,6 +154,34 @@ pub fn inflection_step(steps: &[usize], values: &[Option<f64>]) -> Option<usize>
 }
 
 impl LinearResults {
+    /// Results from the per-checkpoint values of a run (either backend); the derived
+    /// fields are computed by [`LinearResults::finalize`].
+    pub fn new(
+        config: &LinearConfig,
+        steps: Vec<usize>,
+        pretrain_loss: Vec<f64>,
+        pretrain_diverged_at: Option<usize>,
+        singular_values: Vec<Vec<f64>>,
+        perturb: Vec<PerturbCurve>,
+        finetune: Vec<FinetuneCurve>,
+    ) -> Self {
+        let mut results = LinearResults {
+            schema_version: SCHEMA_VERSION,
+            config: config.clone(),
+            steps,
+            pretrain_loss,
+            pretrain_diverged_at,
+            singular_values,
+            perturb,
+            finetune,
+            theory: Theory::default(),
+            elapsed_ms: None,
+            backend: None,
+        };
+        results.finalize();
+        results
+    }
+
     /// Recomputes everything derived from the per-checkpoint values: inflections,
     /// divergence summaries and the theory curves.
     pub fn finalize(&mut self) {
