@@ -9,6 +9,7 @@
 //! - [`plot`]: pure functions from results to SVG charts (plotters).
 //! - [`error`]: configuration errors that name the field and its allowed range.
 
+pub mod data;
 pub mod error;
 pub mod gpu;
 pub mod linear;
