@@ -12,10 +12,16 @@ fn show(name: &str, source: &mut dyn ByteSource) {
 }
 
 fn main() {
-    let seed = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let seed = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let lang = Arc::new(Language::new(LanguageSpec::pretraining(), seed));
     show("pre-training", &mut lang.stream(seed, Split::Train));
     for task in BUILT_IN {
-        show(task, &mut *task_source(task, seed, Split::Train).expect("built-in"));
+        show(
+            task,
+            &mut *task_source(task, seed, Split::Train).expect("built-in"),
+        );
     }
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod gpu;
 pub mod linear;
 pub mod plot;
+pub mod transformer;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;
