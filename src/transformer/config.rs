@@ -70,7 +70,7 @@ impl ModelConfig {
         check_int("model.n_head", self.n_head, 1, 64)?;
         check_int("model.d_ff", self.d_ff, 1, 8192)?;
         check_int("model.ctx", self.ctx, 2, 2048)?;
-        if self.d_model % self.n_head != 0 {
+        if !self.d_model.is_multiple_of(self.n_head) {
             return Err(ConfigError::new(
                 "model.d_model",
                 format!(
@@ -79,7 +79,7 @@ impl ModelConfig {
                 ),
             ));
         }
-        if self.pos == Pos::Rope && self.head_size() % 2 != 0 {
+        if self.pos == Pos::Rope && !self.head_size().is_multiple_of(2) {
             return Err(ConfigError::new(
                 "model.pos",
                 format!(
