@@ -8,3 +8,4 @@ pub mod config;
 pub mod layers;
 pub mod model;
 pub mod params;
+pub mod train;
