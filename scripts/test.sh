@@ -7,6 +7,13 @@ cd "$ROOT"
 
 apt_install chromium chromium-driver mesa-vulkan-drivers libvulkan1
 ensure_python
+# Python's safetensors checks that the model files the CLI writes load elsewhere.
+if ! python3 -c 'import safetensors, numpy' 2>/dev/null; then
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+  say "installing safetensors and numpy for Python (pip)"
+  python3 -m pip install --quiet safetensors numpy 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages safetensors numpy
+fi
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
 ensure_rust_wasm
 

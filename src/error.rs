@@ -82,3 +82,43 @@ pub fn check_len(field: &str, len: usize, lo: usize, hi: usize) -> Result<(), Co
         ))
     }
 }
+
+/// Parses a JSON config object (omitted fields take their defaults). Errors name the field
+/// as a dotted path; `integer_range` gives the allowed range of integer fields, quoted when
+/// the document has something else there.
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    text: &str,
+    integer_range: fn(&str) -> Option<String>,
+) -> Result<T, ConfigError> {
+    // serde would also accept a JSON array of the fields in order: only objects are configs.
+    let first = text.trim_start().chars().next();
+    if first.is_some() && first != Some('{') {
+        return Err(ConfigError::new(
+            "",
+            "malformed JSON: the config must be a JSON object { … }",
+        ));
+    }
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        use serde_json::error::Category;
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let field = if path == "." || path == "?" {
+            String::new()
+        } else {
+            path
+        };
+        let syntax = matches!(
+            inner.classify(),
+            Category::Syntax | Category::Eof | Category::Io
+        );
+        if syntax && field.is_empty() {
+            return ConfigError::new("", format!("malformed JSON: {inner}"));
+        }
+        let message = match integer_range(&field) {
+            Some(range) => format!("must be an integer in {range} ({inner})"),
+            None => inner.to_string(),
+        };
+        ConfigError::new(field, message)
+    })
+}

@@ -24,6 +24,8 @@ mod cli {
     use std::time::Instant;
 
     const USAGE: &str = "usage:
+  overtrain train --config TRAIN.json --out DIR [--backend cpu|gpu|auto]
+  overtrain train --print-default-config
   overtrain linear --config CONFIG.json --out RESULTS.json [--svg DIR] [--backend cpu|gpu|auto]
   overtrain linear --print-default-config
 
@@ -58,6 +60,7 @@ mod cli {
     fn run(args: &[String]) -> Result<(), Failure> {
         match args.first().map(String::as_str) {
             Some("linear") => linear_command(&args[1..]),
+            Some("train") => train_command(&args[1..]),
             Some("-h") | Some("--help") | Some("help") => {
                 println!("{USAGE}");
                 Ok(())
@@ -67,6 +70,110 @@ mod cli {
             ))),
             None => Err(Failure::Usage(format!("missing command\n{USAGE}"))),
         }
+    }
+
+    /// `overtrain train`: trains a small transformer on the synthetic pre-training language
+    /// and writes DIR/config.json, DIR/model.safetensors and DIR/log.json.
+    fn train_command(args: &[String]) -> Result<(), Failure> {
+        use overtrain::transformer::{checkpoint, params::Layout, train};
+        let mut config_path: Option<String> = None;
+        let mut out: Option<PathBuf> = None;
+        let mut backend = BackendChoice::Auto;
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let mut value = |name: &str| {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| Failure::Usage(format!("{name} needs a value\n{USAGE}")))
+            };
+            match arg.as_str() {
+                "--config" => config_path = Some(value("--config")?),
+                "--out" => out = Some(PathBuf::from(value("--out")?)),
+                "--backend" => {
+                    backend = value("--backend")?
+                        .parse()
+                        .map_err(|e| Failure::Usage(format!("{e}\n{USAGE}")))?
+                }
+                "--print-default-config" => {
+                    let text = serde_json::to_string_pretty(&train::TrainConfig::default())
+                        .expect("plain data");
+                    println!("{text}");
+                    return Ok(());
+                }
+                other => return Err(Failure::Usage(format!("unknown option '{other}'\n{USAGE}"))),
+            }
+        }
+        let config_path =
+            config_path.ok_or_else(|| Failure::Usage(format!("--config is required\n{USAGE}")))?;
+        let out = out.ok_or_else(|| Failure::Usage(format!("--out is required\n{USAGE}")))?;
+        let text = std::fs::read_to_string(&config_path)
+            .map_err(|e| Failure::Usage(format!("cannot read config '{config_path}': {e}")))?;
+        let config =
+            train::TrainConfig::from_json(&text).map_err(|e| Failure::Usage(e.to_string()))?;
+        if backend == BackendChoice::Gpu {
+            return Err(Failure::Io(
+                "the transformer does not run on the GPU backend yet; use --backend cpu".into(),
+            ));
+        }
+        let layout = Layout::new(&config.model);
+        let memory = 4 * 4 * layout.total; // parameters, gradients, AdamW m and v
+        eprintln!(
+            "model: {} parameters ({:.1} MB with gradients and AdamW state); training on the CPU",
+            layout.total,
+            memory as f64 / 1e6
+        );
+        std::fs::create_dir_all(&out)
+            .map_err(|e| Failure::Io(format!("cannot create '{}': {e}", out.display())))?;
+        let start = Instant::now();
+        let mut last_print = 0.0f64;
+        let total = config.steps;
+        let tokens_per_step = config.batch * config.model.ctx;
+        let (params, log) = train::train_cpu(&config, &mut |step, loss| {
+            let elapsed = start.elapsed().as_secs_f64();
+            if elapsed - last_print > 0.5 || step == total {
+                last_print = elapsed;
+                let eta = elapsed / step as f64 * (total - step) as f64;
+                let rate = (step * tokens_per_step) as f64 / elapsed.max(1e-9);
+                eprint!(
+                    "\rstep {step}/{total}  loss {loss:.3}  {rate:.0} tok/s  ETA {eta:.0} s   "
+                );
+            }
+        })
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+        eprintln!();
+        let write = |name: &str, bytes: &[u8]| {
+            let path = out.join(name);
+            std::fs::write(&path, bytes)
+                .map_err(|e| Failure::Io(format!("cannot write '{}': {e}", path.display())))
+        };
+        write(
+            "config.json",
+            serde_json::to_string_pretty(&config)
+                .expect("plain data")
+                .as_bytes(),
+        )?;
+        write(
+            "model.safetensors",
+            &checkpoint::to_safetensors(&config.model, &layout, &params),
+        )?;
+        write(
+            "log.json",
+            serde_json::to_string_pretty(&log)
+                .expect("plain data")
+                .as_bytes(),
+        )?;
+        if let Some(step) = log.diverged_at {
+            eprintln!("diverged at step {step}: kept the last good weights");
+        }
+        if let (Some(step), Some(loss)) = (log.eval_steps.last(), log.eval_loss.last()) {
+            eprintln!(
+                "held-out loss {loss:.3} nats/byte (perplexity {:.2}) after {step} steps, {:.1} s -> {}",
+                loss.exp(),
+                start.elapsed().as_secs_f64(),
+                out.display()
+            );
+        }
+        Ok(())
     }
 
     fn linear_command(args: &[String]) -> Result<(), Failure> {

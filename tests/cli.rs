@@ -180,3 +180,81 @@ fn the_gpu_backend_is_chosen_and_reported() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn train_writes_config_model_and_log() {
+    let dir = temp_dir("train");
+    let config = dir.join("train.json");
+    std::fs::write(
+        &config,
+        r#"{"model": {"n_layer": 1, "d_model": 16, "n_head": 2, "d_ff": 32, "ctx": 32, "norm": "rmsnorm", "mlp": "swiglu", "pos": "rope", "tie_embeddings": false},
+            "batch": 8, "steps": 40, "eval_every": 20, "eval_batches": 2}"#,
+    )
+    .unwrap();
+    let out_dir = dir.join("run");
+    let out = overtrain(&[
+        "train",
+        "--backend",
+        "cpu",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("parameters") && stderr.contains("ETA") && stderr.contains("held-out loss"),
+        "{stderr}"
+    );
+    let log: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("log.json")).unwrap()).unwrap();
+    for key in ["steps", "tokens", "train_loss"] {
+        assert_eq!(log[key].as_array().unwrap().len(), 40, "{key}");
+    }
+    assert_eq!(log["eval_steps"], serde_json::json!([20, 40]));
+    assert_eq!(log["tokens"][0], 8 * 32);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved["model"]["mlp"], "swiglu");
+    // The model file round-trips bit-exactly and loads in Python's safetensors package.
+    let bytes = std::fs::read(out_dir.join("model.safetensors")).unwrap();
+    let (cfg, params) = overtrain::transformer::checkpoint::from_safetensors(&bytes).unwrap();
+    let layout = overtrain::transformer::params::Layout::new(&cfg);
+    assert_eq!(params.len(), layout.total);
+    assert_eq!(
+        overtrain::transformer::checkpoint::to_safetensors(&cfg, &layout, &params),
+        bytes
+    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/check_safetensors.py");
+    let py = Command::new("python3")
+        .arg(script)
+        .arg(out_dir.join("model.safetensors"))
+        .output()
+        .expect("python3");
+    assert!(
+        py.status.success(),
+        "Python's safetensors could not load the file (pip install safetensors numpy):\n{}{}",
+        String::from_utf8_lossy(&py.stdout),
+        String::from_utf8_lossy(&py.stderr)
+    );
+    assert!(String::from_utf8_lossy(&py.stdout).contains("h.0.mlp.fc (16, 64)"));
+    // Bad input names the field.
+    std::fs::write(&config, r#"{"model": {"d_model": 30, "n_head": 4}}"#).unwrap();
+    let out = overtrain(&[
+        "train",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("model.d_model: must be divisible by model.n_head = 4"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

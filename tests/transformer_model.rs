@@ -146,7 +146,14 @@ mod training {
 
     fn micro() -> TrainConfig {
         TrainConfig {
-            model: ModelConfig { n_layer: 1, d_model: 16, n_head: 2, d_ff: 32, ctx: 32, ..ModelConfig::default() },
+            model: ModelConfig {
+                n_layer: 1,
+                d_model: 16,
+                n_head: 2,
+                d_ff: 32,
+                ctx: 32,
+                ..ModelConfig::default()
+            },
             batch: 16,
             steps: 300,
             lr: 1e-2,
@@ -158,19 +165,39 @@ mod training {
 
     #[test]
     fn schedules() {
-        let mut c = TrainConfig { steps: 100, warmup_fraction: 0.1, lr: 1.0, ..TrainConfig::default() };
-        assert!((c.lr_at(0) - 0.1).abs() < 1e-9 && (c.lr_at(9) - 1.0).abs() < 1e-9, "linear warmup");
-        assert!(c.lr_at(99) < 1e-3 && c.lr_at(50) < c.lr_at(20), "cosine to zero");
-        c.schedule = Schedule::Wsd { decay_fraction: 0.2 };
+        let mut c = TrainConfig {
+            steps: 100,
+            warmup_fraction: 0.1,
+            lr: 1.0,
+            ..TrainConfig::default()
+        };
+        assert!(
+            (c.lr_at(0) - 0.1).abs() < 1e-9 && (c.lr_at(9) - 1.0).abs() < 1e-9,
+            "linear warmup"
+        );
+        assert!(
+            c.lr_at(99) < 1e-3 && c.lr_at(50) < c.lr_at(20),
+            "cosine to zero"
+        );
+        c.schedule = Schedule::Wsd {
+            decay_fraction: 0.2,
+        };
         assert_eq!(c.lr_at(50), 1.0);
-        assert!(c.lr_at(89) < 1.0 && c.lr_at(99) < 1e-9, "decay over the last 20%");
+        assert!(
+            c.lr_at(89) < 1.0 && c.lr_at(99) < 1e-9,
+            "decay over the last 20%"
+        );
         c.schedule = Schedule::Constant;
         assert_eq!(c.lr_at(99), 1.0);
     }
 
     #[test]
     fn training_is_deterministic() {
-        let c = TrainConfig { steps: 4, eval_every: 2, ..micro() };
+        let c = TrainConfig {
+            steps: 4,
+            eval_every: 2,
+            ..micro()
+        };
         let a = train_cpu(&c, &mut |_, _| {}).unwrap();
         let b = train_cpu(&c, &mut |_, _| {}).unwrap();
         assert_eq!(a, b);
@@ -187,20 +214,38 @@ mod training {
         assert_eq!(log.eval_steps, vec![100, 200, 300]);
         let uniform = 256f64.ln();
         let last = *log.eval_loss.last().unwrap();
-        assert!(last < 0.6 * uniform, "held-out loss {last:.3} nats/byte after {} bytes (uniform {uniform:.3})", log.tokens.last().unwrap());
+        assert!(
+            last < 0.6 * uniform,
+            "held-out loss {last:.3} nats/byte after {} bytes (uniform {uniform:.3})",
+            log.tokens.last().unwrap()
+        );
         assert!(log.eval_loss[0] > last, "{:?}", log.eval_loss);
         assert_eq!(log.diverged_at, None);
     }
 
     #[test]
     fn a_diverging_run_stops_and_keeps_finite_weights() {
-        let c = TrainConfig { steps: 30, lr: 1.0, grad_clip: 0.0, warmup_fraction: 0.0, schedule: Schedule::Constant, eval_every: 30, ..micro() };
+        let c = TrainConfig {
+            steps: 30,
+            lr: 1.0,
+            grad_clip: 0.0,
+            warmup_fraction: 0.0,
+            schedule: Schedule::Constant,
+            eval_every: 30,
+            ..micro()
+        };
         let (params, log) = train_cpu(&c, &mut |_, _| {}).unwrap();
         if let Some(step) = log.diverged_at {
             assert!(step < 30);
             assert_eq!(log.train_loss.len(), step);
         }
         assert!(params.iter().all(|p| p.is_finite()));
-        assert!(TrainConfig { lr: 0.0, ..micro() }.validate().unwrap_err().field == "lr");
+        assert!(
+            TrainConfig { lr: 0.0, ..micro() }
+                .validate()
+                .unwrap_err()
+                .field
+                == "lr"
+        );
     }
 }

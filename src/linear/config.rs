@@ -153,37 +153,7 @@ fn integer_range(field: &str) -> Option<String> {
 impl LinearConfig {
     /// Parses a JSON document (omitted fields take defaults) and validates it.
     pub fn from_json(text: &str) -> Result<LinearConfig, ConfigError> {
-        // serde would also accept a JSON array of the fields in order: only objects are configs.
-        let first = text.trim_start().chars().next();
-        if first.is_some() && first != Some('{') {
-            return Err(ConfigError::new(
-                "",
-                "malformed JSON: the config must be a JSON object { … }",
-            ));
-        }
-        let de = &mut serde_json::Deserializer::from_str(text);
-        let config: LinearConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-            use serde_json::error::Category;
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            let field = if path == "." || path == "?" {
-                String::new()
-            } else {
-                path
-            };
-            let syntax = matches!(
-                inner.classify(),
-                Category::Syntax | Category::Eof | Category::Io
-            );
-            if syntax && field.is_empty() {
-                return ConfigError::new("", format!("malformed JSON: {inner}"));
-            }
-            let message = match integer_range(&field) {
-                Some(range) => format!("must be an integer in {range} ({inner})"),
-                None => inner.to_string(),
-            };
-            ConfigError::new(field, message)
-        })?;
+        let config: LinearConfig = crate::error::parse_json(text, integer_range)?;
         config.validate()?;
         Ok(config)
     }

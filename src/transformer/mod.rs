@@ -4,6 +4,7 @@
 //! in tests/transformer_layers.rs. The model, its training loop and the WGSL kernels of the
 //! same names build on them.
 
+pub mod checkpoint;
 pub mod config;
 pub mod layers;
 pub mod model;

@@ -64,6 +64,13 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// Parses a JSON document (omitted fields take defaults) and validates it.
+    pub fn from_json(text: &str) -> Result<TrainConfig, ConfigError> {
+        let config: TrainConfig = crate::error::parse_json(text, |_| None)?;
+        config.validate()?;
+        Ok(config)
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.model.validate()?;
         check_int("batch", self.batch, 1, 4096)?;
@@ -127,8 +134,13 @@ impl Corpus {
     pub fn new(cfg: &TrainConfig) -> Corpus {
         let lang = Arc::new(Language::new(LanguageSpec::pretraining(), cfg.seed));
         let mut held = lang.clone().stream(cfg.seed, Split::Heldout);
-        let eval = (0..cfg.eval_batches).map(|_| batch(&mut held, cfg.batch, cfg.model.ctx)).collect();
-        Corpus { train: Box::new(lang.stream(cfg.seed, Split::Train)), eval }
+        let eval = (0..cfg.eval_batches)
+            .map(|_| batch(&mut held, cfg.batch, cfg.model.ctx))
+            .collect();
+        Corpus {
+            train: Box::new(lang.stream(cfg.seed, Split::Train)),
+            eval,
+        }
     }
 }
 
@@ -157,7 +169,10 @@ pub fn evaluate(cfg: &TrainConfig, layout: &Layout, params: &[f32], eval: &[Vec<
 
 /// Trains from a fresh init on the CPU. `progress(step, train_loss)` is called every step.
 /// A non-finite loss stops training (`diverged_at`), keeping the last good parameters.
-pub fn train_cpu(cfg: &TrainConfig, progress: &mut dyn FnMut(usize, f64)) -> Result<(Vec<f32>, TrainLog), ConfigError> {
+pub fn train_cpu(
+    cfg: &TrainConfig,
+    progress: &mut dyn FnMut(usize, f64),
+) -> Result<(Vec<f32>, TrainLog), ConfigError> {
     cfg.validate()?;
     let layout = Layout::new(&cfg.model);
     let mut params = layout.init(cfg.seed);
@@ -178,7 +193,11 @@ pub fn train_cpu(cfg: &TrainConfig, progress: &mut dyn FnMut(usize, f64)) -> Res
         }
         grads.fill(0.0);
         backward(&cfg.model, &layout, &params, &mut grads, &acts, &x, &y);
-        let norm = grads.iter().map(|&g| (g as f64) * (g as f64)).sum::<f64>().sqrt();
+        let norm = grads
+            .iter()
+            .map(|&g| (g as f64) * (g as f64))
+            .sum::<f64>()
+            .sqrt();
         if !norm.is_finite() {
             log.diverged_at = Some(step);
             params = last_good;
@@ -197,10 +216,20 @@ pub fn train_cpu(cfg: &TrainConfig, progress: &mut dyn FnMut(usize, f64)) -> Res
                 beta1: 0.9,
                 beta2: 0.95,
                 eps: 1e-8,
-                weight_decay: if tensor.decay { cfg.weight_decay as f32 } else { 0.0 },
+                weight_decay: if tensor.decay {
+                    cfg.weight_decay as f32
+                } else {
+                    0.0
+                },
                 step: step as u32 + 1,
             };
-            adamw(h, &mut params[r.clone()], &grads[r.clone()], &mut m[r.clone()], &mut v[r]);
+            adamw(
+                h,
+                &mut params[r.clone()],
+                &grads[r.clone()],
+                &mut m[r.clone()],
+                &mut v[r],
+            );
         }
         log.steps.push(step + 1);
         log.tokens.push((step + 1) * b * t);
@@ -208,7 +237,8 @@ pub fn train_cpu(cfg: &TrainConfig, progress: &mut dyn FnMut(usize, f64)) -> Res
         progress(step + 1, loss);
         if (step + 1) % cfg.eval_every == 0 || step + 1 == cfg.steps {
             log.eval_steps.push(step + 1);
-            log.eval_loss.push(evaluate(cfg, &layout, &params, &corpus.eval));
+            log.eval_loss
+                .push(evaluate(cfg, &layout, &params, &corpus.eval));
         }
     }
     Ok((params, log))
