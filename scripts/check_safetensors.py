@@ -11,7 +11,7 @@ from safetensors.numpy import load_file
 path = sys.argv[1]
 with safe_open(path, framework="numpy") as f:
     meta = f.metadata()
-cfg = json.loads(meta["model"])
+cfg = json.loads(meta["overtrain_model"])
 d, f_, L, V = cfg["d_model"], cfg["d_ff"], cfg["n_layer"], 256
 expected = {"wte": (V, d)}
 if cfg["pos"] == "learned":

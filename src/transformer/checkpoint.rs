@@ -7,6 +7,9 @@ use super::params::Layout;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
 
+/// The metadata key holding the model config (JSON).
+pub const META_KEY: &str = "overtrain_model";
+
 /// The safetensors bytes of a model's parameters.
 pub fn to_safetensors(cfg: &ModelConfig, layout: &Layout, params: &[f32]) -> Vec<u8> {
     let bytes: &[u8] = bytemuck::cast_slice(params);
@@ -23,13 +26,12 @@ pub fn to_safetensors(cfg: &ModelConfig, layout: &Layout, params: &[f32]) -> Vec
             (t.name.clone(), view)
         })
         .collect();
-    let metadata = HashMap::from([
-        ("format".to_string(), "overtrain".to_string()),
-        (
-            "model".to_string(),
-            serde_json::to_string(cfg).expect("plain data"),
-        ),
-    ]);
+    // One metadata entry only: a HashMap's order changes between processes, and the file
+    // must be the same bytes for the same model.
+    let metadata = HashMap::from([(
+        META_KEY.to_string(),
+        serde_json::to_string(cfg).expect("plain data"),
+    )]);
     safetensors::serialize(views, Some(metadata)).expect("f32 tensors serialize")
 }
 
@@ -40,7 +42,7 @@ pub fn from_safetensors(data: &[u8]) -> Result<(ModelConfig, Vec<f32>), String> 
     let model = meta
         .metadata()
         .as_ref()
-        .and_then(|m| m.get("model"))
+        .and_then(|m| m.get(META_KEY))
         .ok_or("the file has no overtrain model config in its metadata")?;
     let cfg: ModelConfig = serde_json::from_str(model).map_err(|e| format!("model config: {e}"))?;
     cfg.validate().map_err(|e| e.to_string())?;
