@@ -32,7 +32,7 @@ mod cli {
   --backend B              cpu, gpu (WebGPU through wgpu; fails without an adapter) or auto
                            (default: the GPU when an adapter exists, else the CPU)
   --config FILE            experiment config (JSON; omitted fields take defaults; '-' reads stdin)
-  --out FILE               where to write the results JSON
+  --out PATH               linear: the results JSON file; train: the run folder
   --svg DIR                also write the four plots as SVG files into DIR
   --print-default-config   print the default config and exit";
 
@@ -72,45 +72,92 @@ mod cli {
         }
     }
 
+    /// The options of `linear` and `train`.
+    struct Options {
+        config: Option<String>,
+        out: Option<PathBuf>,
+        svg: Option<PathBuf>,
+        backend: BackendChoice,
+        print_default: bool,
+    }
+
+    impl Options {
+        /// Parses `args`; `--svg` only where `svg_allowed`. `Ok(None)` after `--help`.
+        fn parse(args: &[String], svg_allowed: bool) -> Result<Option<Options>, Failure> {
+            let mut o = Options {
+                config: None,
+                out: None,
+                svg: None,
+                backend: BackendChoice::Auto,
+                print_default: false,
+            };
+            let mut it = args.iter();
+            while let Some(arg) = it.next() {
+                let mut value = |name: &str| {
+                    it.next()
+                        .cloned()
+                        .ok_or_else(|| Failure::Usage(format!("{name} needs a value\n{USAGE}")))
+                };
+                match arg.as_str() {
+                    "--config" => o.config = Some(value("--config")?),
+                    "--out" => o.out = Some(PathBuf::from(value("--out")?)),
+                    "--svg" if svg_allowed => o.svg = Some(PathBuf::from(value("--svg")?)),
+                    "--print-default-config" => o.print_default = true,
+                    "--backend" => {
+                        o.backend = value("--backend")?
+                            .parse()
+                            .map_err(|e| Failure::Usage(format!("{e}\n{USAGE}")))?
+                    }
+                    "-h" | "--help" => {
+                        println!("{USAGE}");
+                        return Ok(None);
+                    }
+                    other => {
+                        return Err(Failure::Usage(format!("unknown option '{other}'\n{USAGE}")))
+                    }
+                }
+            }
+            Ok(Some(o))
+        }
+
+        /// The config text (`-` reads stdin) and the output path, both required.
+        fn config_and_out(&self) -> Result<(String, PathBuf), Failure> {
+            let path = self
+                .config
+                .as_ref()
+                .ok_or_else(|| Failure::Usage(format!("--config is required\n{USAGE}")))?;
+            let out = self
+                .out
+                .clone()
+                .ok_or_else(|| Failure::Usage(format!("--out is required\n{USAGE}")))?;
+            let text = if path == "-" {
+                std::io::read_to_string(std::io::stdin())
+                    .map_err(|e| Failure::Io(format!("cannot read config from stdin: {e}")))?
+            } else {
+                std::fs::read_to_string(path)
+                    .map_err(|e| Failure::Usage(format!("cannot read config '{path}': {e}")))?
+            };
+            Ok((text, out))
+        }
+    }
+
     /// `overtrain train`: trains a small transformer on the synthetic pre-training language
     /// and writes DIR/config.json, DIR/model.safetensors and DIR/log.json.
     fn train_command(args: &[String]) -> Result<(), Failure> {
         use overtrain::transformer::{checkpoint, params::Layout, train};
-        let mut config_path: Option<String> = None;
-        let mut out: Option<PathBuf> = None;
-        let mut backend = BackendChoice::Auto;
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            let mut value = |name: &str| {
-                it.next()
-                    .cloned()
-                    .ok_or_else(|| Failure::Usage(format!("{name} needs a value\n{USAGE}")))
-            };
-            match arg.as_str() {
-                "--config" => config_path = Some(value("--config")?),
-                "--out" => out = Some(PathBuf::from(value("--out")?)),
-                "--backend" => {
-                    backend = value("--backend")?
-                        .parse()
-                        .map_err(|e| Failure::Usage(format!("{e}\n{USAGE}")))?
-                }
-                "--print-default-config" => {
-                    let text = serde_json::to_string_pretty(&train::TrainConfig::default())
-                        .expect("plain data");
-                    println!("{text}");
-                    return Ok(());
-                }
-                other => return Err(Failure::Usage(format!("unknown option '{other}'\n{USAGE}"))),
-            }
+        let Some(options) = Options::parse(args, false)? else {
+            return Ok(());
+        };
+        if options.print_default {
+            let text =
+                serde_json::to_string_pretty(&train::TrainConfig::default()).expect("plain data");
+            println!("{text}");
+            return Ok(());
         }
-        let config_path =
-            config_path.ok_or_else(|| Failure::Usage(format!("--config is required\n{USAGE}")))?;
-        let out = out.ok_or_else(|| Failure::Usage(format!("--out is required\n{USAGE}")))?;
-        let text = std::fs::read_to_string(&config_path)
-            .map_err(|e| Failure::Usage(format!("cannot read config '{config_path}': {e}")))?;
+        let (text, out) = options.config_and_out()?;
         let config =
             train::TrainConfig::from_json(&text).map_err(|e| Failure::Usage(e.to_string()))?;
-        if backend == BackendChoice::Gpu {
+        if options.backend == BackendChoice::Gpu {
             return Err(Failure::Io(
                 "the transformer does not run on the GPU backend yet; use --backend cpu".into(),
             ));
@@ -177,50 +224,16 @@ mod cli {
     }
 
     fn linear_command(args: &[String]) -> Result<(), Failure> {
-        let mut config_path: Option<String> = None;
-        let mut out: Option<PathBuf> = None;
-        let mut svg: Option<PathBuf> = None;
-        let mut print_default = false;
-        let mut backend = BackendChoice::Auto;
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            let mut value = |name: &str| {
-                it.next()
-                    .cloned()
-                    .ok_or_else(|| Failure::Usage(format!("{name} needs a value\n{USAGE}")))
-            };
-            match arg.as_str() {
-                "--config" => config_path = Some(value("--config")?),
-                "--out" => out = Some(PathBuf::from(value("--out")?)),
-                "--svg" => svg = Some(PathBuf::from(value("--svg")?)),
-                "--print-default-config" => print_default = true,
-                "--backend" => {
-                    backend = value("--backend")?
-                        .parse()
-                        .map_err(|e| Failure::Usage(format!("{e}\n{USAGE}")))?
-                }
-                "-h" | "--help" => {
-                    println!("{USAGE}");
-                    return Ok(());
-                }
-                other => return Err(Failure::Usage(format!("unknown option '{other}'\n{USAGE}"))),
-            }
-        }
-        if print_default {
+        let Some(options) = Options::parse(args, true)? else {
+            return Ok(());
+        };
+        if options.print_default {
             let text = serde_json::to_string_pretty(&LinearConfig::default()).expect("plain data");
             println!("{text}");
             return Ok(());
         }
-        let config_path =
-            config_path.ok_or_else(|| Failure::Usage(format!("--config is required\n{USAGE}")))?;
-        let out = out.ok_or_else(|| Failure::Usage(format!("--out is required\n{USAGE}")))?;
-        let text = if config_path == "-" {
-            std::io::read_to_string(std::io::stdin())
-                .map_err(|e| Failure::Io(format!("cannot read config from stdin: {e}")))?
-        } else {
-            std::fs::read_to_string(&config_path)
-                .map_err(|e| Failure::Usage(format!("cannot read config '{config_path}': {e}")))?
-        };
+        let (text, out) = options.config_and_out()?;
+        let (backend, svg) = (options.backend, options.svg);
         let config = LinearConfig::from_json(&text).map_err(|e| Failure::Usage(e.to_string()))?;
 
         let start = Instant::now();

@@ -116,19 +116,27 @@ pub fn finetune(
         }
     }
     linear_forward(ws, &w1, &w2);
-    let pre = squared_distance(&ws.theta, &tasks.a_pre);
-    let ft = squared_distance(&ws.theta, &tasks.a_ft);
-    if pre.is_finite() && ft.is_finite() {
-        FinetuneOutcome {
-            pretrain_loss: Some(pre),
-            finetune_loss: Some(ft),
-            diverged_at: None,
-        }
-    } else {
-        FinetuneOutcome {
-            pretrain_loss: None,
-            finetune_loss: None,
-            diverged_at: Some(steps),
+    FinetuneOutcome::evaluate(&ws.theta, tasks, steps)
+}
+
+impl FinetuneOutcome {
+    /// The losses of a fine-tuned product θ after `steps` steps; a non-finite loss counts
+    /// as a divergence at the last step.
+    pub fn evaluate(theta: &[f32], tasks: &Tasks, steps: usize) -> FinetuneOutcome {
+        let pre = squared_distance(theta, &tasks.a_pre);
+        let ft = squared_distance(theta, &tasks.a_ft);
+        if pre.is_finite() && ft.is_finite() {
+            FinetuneOutcome {
+                pretrain_loss: Some(pre),
+                finetune_loss: Some(ft),
+                diverged_at: None,
+            }
+        } else {
+            FinetuneOutcome {
+                pretrain_loss: None,
+                finetune_loss: None,
+                diverged_at: Some(steps),
+            }
         }
     }
 }

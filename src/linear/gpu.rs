@@ -299,23 +299,7 @@ pub async fn run_gpu(
                 } else {
                     let w = &ft_final[r * 2 * dh..(r + 1) * 2 * dh];
                     matmul(&mut theta, &w[..dh], &w[dh..], d, h, d);
-                    let (pre, ft) = (
-                        squared_distance(&theta, &tasks.a_pre),
-                        squared_distance(&theta, &tasks.a_ft),
-                    );
-                    if pre.is_finite() && ft.is_finite() {
-                        FinetuneOutcome {
-                            pretrain_loss: Some(pre),
-                            finetune_loss: Some(ft),
-                            diverged_at: None,
-                        }
-                    } else {
-                        FinetuneOutcome {
-                            pretrain_loss: None,
-                            finetune_loss: None,
-                            diverged_at: Some(config.finetune.steps),
-                        }
-                    }
+                    FinetuneOutcome::evaluate(&theta, &tasks, config.finetune.steps)
                 };
                 curves[li * lrs.len() + ri].push(outcome);
             }
