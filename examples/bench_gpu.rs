@@ -50,16 +50,20 @@ fn main() {
             })
             .collect(),
     );
-    let mut dispatches = 0;
+    let mut last_stats = None;
     let gpu_ms = median(
         (0..3)
             .map(|_| {
                 let s = now();
                 let (_, stats) = pollster::block_on(linear::gpu::run_gpu(&config, &gpu)).unwrap();
-                dispatches = stats.dispatches;
+                last_stats = Some(stats);
                 now() - s
             })
             .collect(),
     );
-    println!("linear lab, default config: CPU {cpu_ms:.1} ms (all cores); GPU {gpu_ms:.1} ms, {dispatches} dispatches in 2 submits");
+    let stats = last_stats.expect("at least one GPU run");
+    println!(
+        "linear lab, default config: CPU {cpu_ms:.1} ms (all cores); GPU {gpu_ms:.1} ms, {} dispatches in {} submits",
+        stats.dispatches, stats.submits
+    );
 }

@@ -2,7 +2,7 @@
 //! dispatch. Nothing is submitted here; see [`super::Recorder`]. The CPU oracle of each
 //! function is the function of the same name in [`super::reference`].
 
-use super::{grid_1d, GpuError, Recorder, Tensor};
+use super::{grid_1d, grid_groups, GpuError, Recorder, Tensor};
 use bytemuck::{Pod, Zeroable};
 
 /// The shape of one (batched) product: out[b] = alpha·op(A[b])·op(B[b]) + beta·out[b].
@@ -241,12 +241,7 @@ pub fn reduce_rows(
         cols: u32_of("cols", cols)?,
         _pad: [0; 2],
     });
-    let max = rec.gpu.limits.max_compute_workgroups_per_dimension as usize;
-    let grid = if rows <= max {
-        [rows as u32, 1, 1]
-    } else {
-        [max as u32, rows.div_ceil(max) as u32, 1]
-    };
+    let grid = grid_groups(rows, rec.gpu.limits.max_compute_workgroups_per_dimension);
     let p = if square {
         &rec.gpu.pipelines.sumsq_rows
     } else {
@@ -483,12 +478,10 @@ pub fn gd_runs(
         _pad: 0,
     };
     let uniform = rec.gpu.uniform(&params);
-    let max = rec.gpu.limits.max_compute_workgroups_per_dimension as usize;
-    let grid = if b.run_count <= max {
-        [b.run_count as u32, 1, 1]
-    } else {
-        [max as u32, b.run_count.div_ceil(max) as u32, 1]
-    };
+    let grid = grid_groups(
+        b.run_count,
+        rec.gpu.limits.max_compute_workgroups_per_dimension,
+    );
     let p = &rec.gpu.pipelines.linear_gd;
     rec.dispatch(
         p,
@@ -545,12 +538,7 @@ pub fn perturbed_loss(
     };
     let uniform = rec.gpu.uniform(&params);
     let total = checkpoints * g * draws;
-    let max = rec.gpu.limits.max_compute_workgroups_per_dimension as usize;
-    let grid = if total <= max {
-        [total as u32, 1, 1]
-    } else {
-        [max as u32, total.div_ceil(max) as u32, 1]
-    };
+    let grid = grid_groups(total, rec.gpu.limits.max_compute_workgroups_per_dimension);
     let p = &rec.gpu.pipelines.linear_perturb;
     rec.dispatch(
         p,

@@ -487,14 +487,18 @@ impl Pipelines {
     }
 }
 
-/// A 1-D grid of 256-wide workgroups covering `n` items, folded into 2-D past the
-/// per-dimension limit (the shaders unfold it).
-pub(crate) fn grid_1d(n: usize, max_per_dim: u32) -> [u32; 3] {
-    let groups = n.div_ceil(256) as u64;
-    let max = max_per_dim as u64;
+/// `groups` workgroups in a grid, folded into 2-D past the per-dimension limit (the shaders
+/// unfold it: index = x + y · groups_x).
+pub(crate) fn grid_groups(groups: usize, max_per_dim: u32) -> [u32; 3] {
+    let max = max_per_dim as usize;
     if groups <= max {
         [groups as u32, 1, 1]
     } else {
         [max as u32, groups.div_ceil(max) as u32, 1]
     }
+}
+
+/// A grid of 256-wide workgroups covering `n` items (see [`grid_groups`]).
+pub(crate) fn grid_1d(n: usize, max_per_dim: u32) -> [u32; 3] {
+    grid_groups(n.div_ceil(256), max_per_dim)
 }

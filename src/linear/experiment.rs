@@ -191,10 +191,15 @@ pub fn perturbed_loss(
             squared_distance(&ws.theta, a)
         })
         .collect();
-    let m = losses.len() as f64;
-    let mean = losses.iter().sum::<f64>() / m;
-    let var = if losses.len() > 1 {
-        losses.iter().map(|l| (l - mean) * (l - mean)).sum::<f64>() / (m - 1.0)
+    mean_and_se(&losses)
+}
+
+/// The mean of Monte Carlo draws and its standard error (0 for a single draw).
+pub fn mean_and_se(draws: &[f64]) -> (f64, f64) {
+    let m = draws.len() as f64;
+    let mean = draws.iter().sum::<f64>() / m;
+    let var = if draws.len() > 1 {
+        draws.iter().map(|l| (l - mean) * (l - mean)).sum::<f64>() / (m - 1.0)
     } else {
         0.0
     };

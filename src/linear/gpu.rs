@@ -13,7 +13,7 @@
 
 use super::basis::singular_values_in_basis;
 use super::config::LinearConfig;
-use super::experiment::{expected_perturbed_loss, FinetuneOutcome, Tasks};
+use super::experiment::{expected_perturbed_loss, mean_and_se, FinetuneOutcome, Tasks};
 use super::model::{balanced_init, matmul, squared_distance};
 use super::results::{FinetuneCurve, LinearResults, PerturbCurve};
 use crate::gpu::kernels::{self, GdBatch, GdRun};
@@ -253,15 +253,10 @@ pub async fn run_gpu(
             for c in 0..n_ck {
                 let row =
                     &losses[(c * gammas.len() + g) * draws..(c * gammas.len() + g + 1) * draws];
-                let m = draws as f64;
-                let mean = row.iter().map(|&x| x as f64).sum::<f64>() / m;
-                let var = if draws > 1 {
-                    row.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / (m - 1.0)
-                } else {
-                    0.0
-                };
+                let row: Vec<f64> = row.iter().map(|&x| x as f64).collect();
+                let (mean, se) = mean_and_se(&row);
                 mean_loss.push(mean);
-                mean_loss_se.push((var / m).sqrt());
+                mean_loss_se.push(se);
                 let (w1, w2) = checkpoint(c);
                 expected_loss.push(expected_perturbed_loss(
                     pretrain_loss[c],
