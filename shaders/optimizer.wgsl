@@ -1,20 +1,42 @@
 // Parameter updates over flat buffers (parameters, gradients and optimizer state share one
 // layout, so one dispatch updates every tensor of a model).
 //   sgd:   w = w - lr * g
-//   adamw: m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g²;
+//   grad_sumsq:  partials[wg] = Σ g² over each workgroup's 256 gradients
+//   step_guard:  (one workgroup) norm = √Σ partials; the clip scale min(1, clip / norm);
+//                the first step whose loss or gradient norm is not finite → status
+//   adamw: g' = scale·g;  m = b1 m + (1 - b1) g';  v = b2 v + (1 - b2) g'²;
 //          w = w - lr * (m / bc1 / (sqrt(v / bc2) + eps) + wd * w)      (decoupled decay)
+//          where wd applies to the elements whose bit is set in `decay`; nothing changes
+//          once the guard's status is set, so a diverged run keeps its last good weights.
 // bc1 = 1 - b1^t and bc2 = 1 - b2^t are the bias corrections of step t, computed on the CPU.
 
 struct Params { n: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, bc1: f32, bc2: f32 }
+
+// scale: gradient multiplier; status: 0, or 1 + the step that diverged; norm: the
+// gradient's global norm before clipping; loss: the step's loss as checked.
+struct Guard { scale: f32, status: u32, norm: f32, loss: f32 }
+
+struct GuardParams { partials: u32, step: u32, clip: f32, loss_slot: u32 }
 
 @group(0) @binding(0) var<storage, read_write> w: array<f32>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> m: array<f32>;
 @group(0) @binding(3) var<storage, read_write> v: array<f32>;
 @group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(5) var<storage, read> decay: array<u32>;
+@group(0) @binding(6) var<storage, read> guard_in: Guard;
+
+@group(0) @binding(7) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(8) var<storage, read_write> guard: Guard;
+@group(0) @binding(9) var<uniform> gp: GuardParams;
+@group(0) @binding(10) var<storage, read> losses: array<f32>;
 
 fn index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
     return gid.x + gid.y * groups.x * 256u;
+}
+
+fn finite(x: f32) -> bool {
+    return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
 }
 
 @compute @workgroup_size(256)
@@ -23,15 +45,55 @@ fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) g
     if (i < p.n) { w[i] = w[i] - p.lr * g[i]; }
 }
 
+var<workgroup> scratch: array<f32, 256>;
+
+fn workgroup_sum(lid: u32, x: f32) -> f32 {
+    scratch[lid] = x;
+    workgroupBarrier();
+    for (var width = 128u; width > 0u; width = width / 2u) {
+        if (lid < width) { scratch[lid] = scratch[lid] + scratch[lid + width]; }
+        workgroupBarrier();
+    }
+    return scratch[0];
+}
+
+@compute @workgroup_size(256)
+fn grad_sumsq(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
+              @builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let i = index(gid, groups);
+    var x = 0.0;
+    if (i < p.n) { x = g[i] * g[i]; }
+    let total = workgroup_sum(lid, x);
+    if (lid == 0u) { partials[wg.x + wg.y * groups.x] = total; }
+}
+
+@compute @workgroup_size(256)
+fn step_guard(@builtin(local_invocation_index) lid: u32) {
+    var acc = 0.0;
+    for (var j = lid; j < gp.partials; j = j + 256u) { acc = acc + partials[j]; }
+    let norm = sqrt(workgroup_sum(lid, acc));
+    if (lid == 0u) {
+        let loss = losses[gp.loss_slot];
+        if (guard.status == 0u && !(finite(norm) && finite(loss))) { guard.status = gp.step + 1u; }
+        var scale = 1.0;
+        if (gp.clip > 0.0 && norm > gp.clip) { scale = gp.clip / norm; }
+        guard.scale = scale;
+        guard.norm = norm;
+        guard.loss = loss;
+    }
+}
+
 @compute @workgroup_size(256)
 fn adamw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = index(gid, groups);
-    if (i >= p.n) { return; }
-    let gi = g[i];
+    if (i >= p.n || guard_in.status != 0u) { return; }
+    let gi = g[i] * guard_in.scale;
     let mi = p.beta1 * m[i] + (1.0 - p.beta1) * gi;
     let vi = p.beta2 * v[i] + (1.0 - p.beta2) * gi * gi;
     m[i] = mi;
     v[i] = vi;
-    let update = (mi / p.bc1) / (sqrt(vi / p.bc2) + p.eps) + p.weight_decay * w[i];
+    var wd = 0.0;
+    if (((decay[i / 32u] >> (i % 32u)) & 1u) != 0u) { wd = p.weight_decay; }
+    let update = (mi / p.bc1) / (sqrt(vi / p.bc2) + p.eps) + wd * w[i];
     w[i] = w[i] - p.lr * update;
 }

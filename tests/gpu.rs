@@ -6,6 +6,8 @@
 
 #[path = "common/gpu_checks.rs"]
 mod gpu_checks;
+#[path = "common/transformer_checks.rs"]
+mod transformer_checks;
 
 use overtrain::gpu::Gpu;
 use std::sync::OnceLock;
@@ -22,22 +24,32 @@ fn gpu() -> &'static Gpu {
 }
 
 macro_rules! native_tests {
-    ($($name:ident),* $(,)?) => {$(
+    ($module:ident: $($name:ident),* $(,)?) => {$(
         #[test]
         fn $name() {
-            pollster::block_on(gpu_checks::$name(gpu()));
+            pollster::block_on($module::$name(gpu()));
         }
     )*};
 }
 
 native_tests!(
+    gpu_checks:
     adapter_is_described,
     matmul_matches_reference_on_awkward_shapes,
     elementwise_ops_match_reference,
     reductions_match_reference,
     gaussian_noise_is_counter_based_and_matches_reference,
     optimizers_match_reference,
+    step_guard_matches_reference,
     limits_are_checked_before_submitting,
     linear_lab_on_the_gpu_matches_the_cpu_default_config,
     linear_lab_on_the_gpu_matches_the_cpu_identity_basis_and_dim_64,
+);
+
+native_tests!(
+    transformer_checks:
+    transformer_forward_and_gradients_match_the_cpu_reference,
+    transformer_training_on_the_gpu_matches_the_cpu_for_20_steps,
+    transformer_memory_beyond_the_adapter_limits_is_refused,
+    transformer_updates_stop_at_a_non_finite_step,
 );

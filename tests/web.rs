@@ -5,6 +5,8 @@
 
 #[path = "common/gpu_checks.rs"]
 mod gpu_checks;
+#[path = "common/transformer_checks.rs"]
+mod transformer_checks;
 
 use overtrain::gpu::Gpu;
 use overtrain::web::{
@@ -87,22 +89,32 @@ async fn browser_gpu() -> Gpu {
 }
 
 macro_rules! browser_gpu_tests {
-    ($($name:ident),* $(,)?) => {$(
+    ($module:ident: $($name:ident),* $(,)?) => {$(
         #[wasm_bindgen_test]
         async fn $name() {
-            gpu_checks::$name(&browser_gpu().await).await;
+            $module::$name(&browser_gpu().await).await;
         }
     )*};
 }
 
 browser_gpu_tests!(
+    gpu_checks:
     adapter_is_described,
     matmul_matches_reference_on_awkward_shapes,
     elementwise_ops_match_reference,
     reductions_match_reference,
     gaussian_noise_is_counter_based_and_matches_reference,
     optimizers_match_reference,
+    step_guard_matches_reference,
     limits_are_checked_before_submitting,
     linear_lab_on_the_gpu_matches_the_cpu_default_config,
     linear_lab_on_the_gpu_matches_the_cpu_identity_basis_and_dim_64,
+);
+
+browser_gpu_tests!(
+    transformer_checks:
+    transformer_forward_and_gradients_match_the_cpu_reference,
+    transformer_training_on_the_gpu_matches_the_cpu_for_20_steps,
+    transformer_memory_beyond_the_adapter_limits_is_refused,
+    transformer_updates_stop_at_a_non_finite_step,
 );

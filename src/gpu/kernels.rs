@@ -2,7 +2,7 @@
 //! dispatch. Nothing is submitted here; see [`super::Recorder`]. The CPU oracle of each
 //! function is the function of the same name in [`super::reference`].
 
-use super::{grid_1d, grid_groups, GpuError, Recorder, Tensor};
+use super::{grid_1d, grid_groups, GpuError, Recorder, Tensor, View};
 use bytemuck::{Pod, Zeroable};
 
 /// The shape of one (batched) product: out[b] = alpha·op(A[b])·op(B[b]) + beta·out[b].
@@ -55,66 +55,88 @@ struct MatmulParams {
     stride_out: u32,
     alpha: f32,
     beta: f32,
-    _pad: u32,
+    offset_a: u32,
+    offset_b: u32,
+    offset_out: u32,
+    k_begin: u32,
+    k_end: u32,
 }
 
-fn expect_len(name: &str, t: &Tensor, len: usize) -> Result<(), GpuError> {
-    if t.len() != len {
+pub(crate) fn expect_len<'a>(
+    name: &str,
+    t: impl Into<View<'a>>,
+    len: usize,
+) -> Result<(), GpuError> {
+    let t = t.into();
+    if t.len != len {
         return Err(GpuError::Invalid(format!(
-            "{name} has {} values (shape {:?}), expected {len}",
-            t.len(),
-            t.shape
+            "{name} has {} values, expected {len}",
+            t.len
         )));
     }
     Ok(())
 }
 
-fn u32_of(name: &str, x: usize) -> Result<u32, GpuError> {
+pub(crate) fn u32_of(name: &str, x: usize) -> Result<u32, GpuError> {
     u32::try_from(x).map_err(|_| GpuError::Invalid(format!("{name} = {x} does not fit in 32 bits")))
 }
 
+/// The longest slice of an inner sum one invocation makes (see `shaders/matmul.wgsl`):
+/// software drivers stop an invocation after 65,535 loop iterations, so longer sums are
+/// split into several accumulating dispatches, on every adapter alike.
+pub const MATMUL_K_CHUNK: usize = 16_384;
+
 /// Tiled matrix product, batched over a leading dimension (see `shaders/matmul.wgsl`).
-pub fn matmul(
+/// Each operand may be a range of a larger buffer ([`View`]).
+pub fn matmul<'a>(
     rec: &mut Recorder,
-    a: &Tensor,
-    b: &Tensor,
-    out: &Tensor,
+    a: impl Into<View<'a>>,
+    b: impl Into<View<'a>>,
+    out: impl Into<View<'a>>,
     s: MatmulSpec,
 ) -> Result<(), GpuError> {
+    let (a, b, out) = (a.into(), b.into(), out.into());
     expect_len("A", a, s.batch * s.m * s.k)?;
     expect_len("B", b, s.batch * s.k * s.n)?;
     expect_len("out", out, s.batch * s.m * s.n)?;
-    let params = MatmulParams {
-        m: u32_of("m", s.m)?,
-        k: u32_of("k", s.k)?,
-        n: u32_of("n", s.n)?,
-        batch: u32_of("batch", s.batch)?,
-        trans_a: s.trans_a as u32,
-        trans_b: s.trans_b as u32,
-        stride_a: u32_of("m·k", s.m * s.k)?,
-        stride_b: u32_of("k·n", s.k * s.n)?,
-        stride_out: u32_of("m·n", s.m * s.n)?,
-        alpha: s.alpha,
-        beta: s.beta,
-        _pad: 0,
-    };
     let grid = [
         s.n.div_ceil(16) as u32,
         s.m.div_ceil(16) as u32,
-        params.batch,
+        u32_of("batch", s.batch)?,
     ];
-    let uniform = rec.gpu.uniform(&params);
-    let p = &rec.gpu.pipelines.matmul;
-    rec.dispatch(
-        p,
-        &[
-            (0, &a.buffer),
-            (1, &b.buffer),
-            (2, &out.buffer),
-            (3, &uniform),
-        ],
-        grid,
-    )
+    let mut k_begin = 0;
+    loop {
+        let k_end = (k_begin + MATMUL_K_CHUNK).min(s.k);
+        let params = MatmulParams {
+            m: u32_of("m", s.m)?,
+            k: u32_of("k", s.k)?,
+            n: u32_of("n", s.n)?,
+            batch: u32_of("batch", s.batch)?,
+            trans_a: s.trans_a as u32,
+            trans_b: s.trans_b as u32,
+            stride_a: u32_of("m·k", s.m * s.k)?,
+            stride_b: u32_of("k·n", s.k * s.n)?,
+            stride_out: u32_of("m·n", s.m * s.n)?,
+            alpha: s.alpha,
+            beta: if k_begin == 0 { s.beta } else { 1.0 },
+            offset_a: u32_of("offset of A", a.offset)?,
+            offset_b: u32_of("offset of B", b.offset)?,
+            offset_out: u32_of("offset of out", out.offset)?,
+            k_begin: k_begin as u32,
+            k_end: k_end as u32,
+        };
+        let uniform = rec.gpu.uniform(&params);
+        let p = &rec.gpu.pipelines.matmul;
+        rec.dispatch(
+            p,
+            &[(0, a.buffer), (1, b.buffer), (2, out.buffer), (3, &uniform)],
+            grid,
+        )?;
+        k_begin = k_end;
+        if k_begin >= s.k {
+            return Ok(());
+        }
+    }
 }
 
 #[repr(C)]
@@ -359,7 +381,51 @@ pub struct AdamW {
     pub step: u32,
 }
 
-/// One AdamW step over flat buffers: w, first moment m and second moment v updated in place.
+/// The step guard (see `shaders/optimizer.wgsl`): `[scale, status, norm, loss]` of the
+/// latest step, on the GPU so that a whole training step needs no read-back. status is
+/// 0, or 1 + the first step whose loss or gradient norm was not finite.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct Guard {
+    pub scale: f32,
+    pub status: u32,
+    pub norm: f32,
+    pub loss: f32,
+}
+
+impl Guard {
+    /// A guard that lets every update through unscaled.
+    pub const OPEN: Guard = Guard {
+        scale: 1.0,
+        status: 0,
+        norm: 0.0,
+        loss: 0.0,
+    };
+
+    /// The guard's storage buffer on `gpu`.
+    pub fn buffer(self, gpu: &super::Gpu) -> Result<wgpu::Buffer, GpuError> {
+        gpu.storage(&[self])
+    }
+}
+
+/// Packs a per-element weight-decay mask into the bit words [`adamw`] reads.
+pub fn decay_bits(mask: impl IntoIterator<Item = bool>) -> Vec<u32> {
+    let mut words = Vec::new();
+    for (i, on) in mask.into_iter().enumerate() {
+        if i % 32 == 0 {
+            words.push(0);
+        }
+        if on {
+            *words.last_mut().expect("pushed") |= 1 << (i % 32);
+        }
+    }
+    words
+}
+
+/// One AdamW step over flat buffers: w, first moment m and second moment v updated in
+/// place, the gradient scaled by the guard's clip factor, weight decay where `decay` has the
+/// element's bit set; no change at all once the guard's status is set.
+#[allow(clippy::too_many_arguments)]
 pub fn adamw(
     rec: &mut Recorder,
     h: AdamW,
@@ -367,11 +433,19 @@ pub fn adamw(
     g: &Tensor,
     m: &Tensor,
     v: &Tensor,
+    decay: &wgpu::Buffer,
+    guard: &wgpu::Buffer,
 ) -> Result<(), GpuError> {
     let n = w.len();
     expect_len("g", g, n)?;
     expect_len("m", m, n)?;
     expect_len("v", v, n)?;
+    if decay.size() < (n.div_ceil(32) * 4) as u64 {
+        return Err(GpuError::Invalid(format!(
+            "the decay mask needs {} bit words",
+            n.div_ceil(32)
+        )));
+    }
     if h.step == 0 {
         return Err(GpuError::Invalid("AdamW steps count from 1".into()));
     }
@@ -395,8 +469,76 @@ pub fn adamw(
             (2, &m.buffer),
             (3, &v.buffer),
             (4, &uniform),
+            (5, decay),
+            (6, guard),
         ],
         grid,
+    )
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct GuardParams {
+    partials: u32,
+    step: u32,
+    clip: f32,
+    loss_slot: u32,
+}
+
+/// Updates the step guard from the gradient's global norm and the step's loss
+/// (`losses[loss_slot]`): clip scale min(1, clip/‖g‖) (clip 0 = none), and the status
+/// when either is not finite. `partials` holds one f32 per 256 gradients.
+#[allow(clippy::too_many_arguments)]
+pub fn step_guard(
+    rec: &mut Recorder,
+    g: &Tensor,
+    partials: &Tensor,
+    losses: &Tensor,
+    loss_slot: usize,
+    step: usize,
+    clip: f32,
+    guard: &wgpu::Buffer,
+) -> Result<(), GpuError> {
+    let n = g.len();
+    let groups = n.div_ceil(256);
+    expect_len("partials", partials, groups)?;
+    if loss_slot >= losses.len() {
+        return Err(GpuError::Invalid(format!(
+            "loss slot {loss_slot} of {}",
+            losses.len()
+        )));
+    }
+    let sumsq = rec.gpu.uniform(&OptimizerParams {
+        n: u32_of("n", n)?,
+        lr: 0.0,
+        beta1: 0.0,
+        beta2: 0.0,
+        eps: 0.0,
+        weight_decay: 0.0,
+        bc1: 1.0,
+        bc2: 1.0,
+    });
+    let grid = grid_groups(groups, rec.gpu.limits.max_compute_workgroups_per_dimension);
+    rec.dispatch(
+        &rec.gpu.pipelines.grad_sumsq,
+        &[(1, &g.buffer), (4, &sumsq), (7, &partials.buffer)],
+        grid,
+    )?;
+    let params = rec.gpu.uniform(&GuardParams {
+        partials: u32_of("partials", groups)?,
+        step: u32_of("step", step)?,
+        clip,
+        loss_slot: loss_slot as u32,
+    });
+    rec.dispatch(
+        &rec.gpu.pipelines.step_guard,
+        &[
+            (7, &partials.buffer),
+            (8, guard),
+            (9, &params),
+            (10, &losses.buffer),
+        ],
+        [1, 1, 1],
     )
 }
 

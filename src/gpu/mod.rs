@@ -93,8 +93,32 @@ impl Tensor {
     pub fn len(&self) -> usize {
         self.shape.iter().product()
     }
+    /// `len` values from element `offset` (a named tensor inside a flat buffer).
+    pub fn slice(&self, offset: usize, len: usize) -> View<'_> {
+        debug_assert!(offset + len <= self.len());
+        View {
+            buffer: &self.buffer,
+            offset,
+            len,
+        }
+    }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// A range of a tensor's buffer: kernels read and write it in place at an element offset,
+/// so the flat parameter, gradient and optimizer buffers need no copies (llm.c style).
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl<'a> From<&'a Tensor> for View<'a> {
+    fn from(t: &'a Tensor) -> View<'a> {
+        t.slice(0, t.len())
     }
 }
 
@@ -113,10 +137,33 @@ pub(crate) struct Pipelines {
     pub adamw: wgpu::ComputePipeline,
     pub linear_gd: wgpu::ComputePipeline,
     pub linear_perturb: wgpu::ComputePipeline,
+    pub grad_sumsq: wgpu::ComputePipeline,
+    pub step_guard: wgpu::ComputePipeline,
+    pub encoder_forward: wgpu::ComputePipeline,
+    pub encoder_backward_wte: wgpu::ComputePipeline,
+    pub encoder_backward_wpe: wgpu::ComputePipeline,
+    pub layernorm_forward: wgpu::ComputePipeline,
+    pub layernorm_backward: wgpu::ComputePipeline,
+    pub layernorm_backward_params: wgpu::ComputePipeline,
+    pub rmsnorm_forward: wgpu::ComputePipeline,
+    pub rmsnorm_backward: wgpu::ComputePipeline,
+    pub rmsnorm_backward_params: wgpu::ComputePipeline,
+    pub split_heads: wgpu::ComputePipeline,
+    pub merge_heads: wgpu::ComputePipeline,
+    pub softmax_forward: wgpu::ComputePipeline,
+    pub softmax_backward: wgpu::ComputePipeline,
+    pub gelu_forward: wgpu::ComputePipeline,
+    pub gelu_backward: wgpu::ComputePipeline,
+    pub swiglu_forward: wgpu::ComputePipeline,
+    pub swiglu_backward: wgpu::ComputePipeline,
+    pub rope_forward: wgpu::ComputePipeline,
+    pub crossentropy_forward: wgpu::ComputePipeline,
+    pub loss_mean: wgpu::ComputePipeline,
+    pub crossentropy_backward: wgpu::ComputePipeline,
 }
 
 /// The WGSL sources, one file per kernel family, included at compile time.
-pub const SHADERS: [(&str, &str); 7] = [
+pub const SHADERS: [(&str, &str); 13] = [
     ("matmul", include_str!("../../shaders/matmul.wgsl")),
     (
         "elementwise",
@@ -129,6 +176,15 @@ pub const SHADERS: [(&str, &str); 7] = [
     (
         "linear_perturb",
         include_str!("../../shaders/linear_perturb.wgsl"),
+    ),
+    ("encoder", include_str!("../../shaders/encoder.wgsl")),
+    ("norm", include_str!("../../shaders/norm.wgsl")),
+    ("attention", include_str!("../../shaders/attention.wgsl")),
+    ("activation", include_str!("../../shaders/activation.wgsl")),
+    ("rope", include_str!("../../shaders/rope.wgsl")),
+    (
+        "crossentropy",
+        include_str!("../../shaders/crossentropy.wgsl"),
     ),
 ];
 
@@ -407,6 +463,11 @@ pub struct Recorder<'g> {
 }
 
 impl Recorder<'_> {
+    /// Records zeroing a tensor (a buffer clear, not a dispatch).
+    pub fn clear(&mut self, tensor: &Tensor) {
+        self.encoder.clear_buffer(&tensor.buffer, 0, None);
+    }
+
     /// Records one dispatch of `pipeline` over `grid` workgroups with `buffers` bound at
     /// binding indices 0, 1, … in order (the pipeline's layout is derived from its shader).
     pub(crate) fn dispatch(
@@ -483,6 +544,29 @@ impl Pipelines {
             adamw: pipeline(4, "adamw"),
             linear_gd: pipeline(5, "gd_runs"),
             linear_perturb: pipeline(6, "perturbed_loss"),
+            grad_sumsq: pipeline(4, "grad_sumsq"),
+            step_guard: pipeline(4, "step_guard"),
+            encoder_forward: pipeline(7, "encoder_forward"),
+            encoder_backward_wte: pipeline(7, "encoder_backward_wte"),
+            encoder_backward_wpe: pipeline(7, "encoder_backward_wpe"),
+            layernorm_forward: pipeline(8, "layernorm_forward"),
+            layernorm_backward: pipeline(8, "layernorm_backward"),
+            layernorm_backward_params: pipeline(8, "layernorm_backward_params"),
+            rmsnorm_forward: pipeline(8, "rmsnorm_forward"),
+            rmsnorm_backward: pipeline(8, "rmsnorm_backward"),
+            rmsnorm_backward_params: pipeline(8, "rmsnorm_backward_params"),
+            split_heads: pipeline(9, "split_heads"),
+            merge_heads: pipeline(9, "merge_heads"),
+            softmax_forward: pipeline(9, "softmax_forward"),
+            softmax_backward: pipeline(9, "softmax_backward"),
+            gelu_forward: pipeline(10, "gelu_forward"),
+            gelu_backward: pipeline(10, "gelu_backward"),
+            swiglu_forward: pipeline(10, "swiglu_forward"),
+            swiglu_backward: pipeline(10, "swiglu_backward"),
+            rope_forward: pipeline(11, "rope_forward"),
+            crossentropy_forward: pipeline(12, "crossentropy_forward"),
+            loss_mean: pipeline(12, "loss_mean"),
+            crossentropy_backward: pipeline(12, "crossentropy_backward"),
         }
     }
 }

@@ -119,6 +119,8 @@ pub fn sgd(lr: f32, w: &mut [f32], g: &[f32]) {
     }
 }
 
+/// Every element decays here; the GPU kernel's per-element mask selects (callers apply
+/// this per tensor with its own weight decay).
 pub fn adamw(h: AdamW, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
     let bc1 = 1.0 - h.beta1.powi(h.step as i32);
     let bc2 = 1.0 - h.beta2.powi(h.step as i32);
@@ -128,4 +130,15 @@ pub fn adamw(h: AdamW, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
         let update = (m[i] / bc1) / ((v[i] / bc2).sqrt() + h.eps) + h.weight_decay * w[i];
         w[i] -= h.lr * update;
     }
+}
+
+/// The step guard: (clip scale, diverged, global norm) of a gradient and its step's loss.
+pub fn step_guard(g: &[f32], loss: f64, clip: f64) -> (f32, bool, f64) {
+    let norm = g.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
+    let scale = if clip > 0.0 && norm > clip {
+        (clip / norm) as f32
+    } else {
+        1.0
+    };
+    (scale, !(norm.is_finite() && loss.is_finite()), norm)
 }

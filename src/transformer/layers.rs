@@ -229,13 +229,12 @@ pub fn swiglu_backward(dinp: &mut [f32], inp: &[f32], dout: &[f32], f: usize) {
 pub fn rope_forward(qkv: &mut [f32], t_len: usize, d: usize, h: usize, inverse: bool) {
     let hs = d / h;
     for (n, row) in qkv.chunks_mut(3 * d).enumerate() {
-        let t = (n % t_len) as f32;
+        let t = n % t_len;
         for part in 0..2 {
             for head in 0..h {
                 let base = part * d + head * hs;
                 for i in 0..hs / 2 {
-                    let theta = t * 10000f32.powf(-2.0 * i as f32 / hs as f32);
-                    let (sin, cos) = theta.sin_cos();
+                    let (sin, cos) = rope_sin_cos(t, i, hs);
                     let sin = if inverse { -sin } else { sin };
                     let (a, b) = (row[base + 2 * i], row[base + 2 * i + 1]);
                     row[base + 2 * i] = a * cos - b * sin;
@@ -244,6 +243,13 @@ pub fn rope_forward(qkv: &mut [f32], t_len: usize, d: usize, h: usize, inverse: 
             }
         }
     }
+}
+
+/// sin and cos of the rotation of pair i of a head of size hs at position t (shared with
+/// the GPU's table, so both paths rotate by the same f32 values).
+pub fn rope_sin_cos(t: usize, i: usize, hs: usize) -> (f32, f32) {
+    let theta = t as f32 * 10000f32.powf(-2.0 * i as f32 / hs as f32);
+    theta.sin_cos()
 }
 
 /// The backward of [`rope_forward`]: rotates the q and k gradients back.

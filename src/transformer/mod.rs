@@ -1,11 +1,18 @@
-//! Small decoder-only transformers (science.md §3), in progress. `layers` holds the CPU
-//! reference of every layer as a pair of plain functions, `*_forward` and `*_backward`,
-//! over flat row-major f32 buffers (llm.c style), each checked against finite differences
-//! in tests/transformer_layers.rs. The model, its training loop and the WGSL kernels of the
-//! same names build on them.
+//! Small decoder-only transformers (science.md §3).
+//! - `config`, `params`: the model's configuration and its flat parameter layout (names,
+//!   shapes, offsets, init stds, weight-decay mask), shared by every backend.
+//! - `layers`, `model`: the CPU reference, every layer a pair of plain functions
+//!   `*_forward`/`*_backward` over flat row-major f32 buffers (llm.c style), checked
+//!   against finite differences (tests/transformer_layers.rs, tests/transformer_model.rs).
+//! - `kernels`, `gpu`: the same layers as WGSL kernels of the same names, and the model on
+//!   the GPU with a whole training step in one command buffer, checked against the CPU
+//!   reference (tests/common/transformer_checks.rs).
+//! - `train`: AdamW, clipping, schedules, data and evaluation; `checkpoint`: safetensors.
 
 pub mod checkpoint;
 pub mod config;
+pub mod gpu;
+pub mod kernels;
 pub mod layers;
 pub mod model;
 pub mod params;

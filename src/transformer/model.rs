@@ -25,6 +25,7 @@ pub struct Activations {
     act: Vec<Vec<f32>>,
     lnf: Vec<f32>,
     lnf_stats: (Vec<f32>, Vec<f32>),
+    pub logits: Vec<f32>,
     pub probs: Vec<f32>,
 }
 
@@ -141,6 +142,7 @@ pub fn forward(
         act: Vec::new(),
         lnf: vec![0.0; n * d],
         lnf_stats: stats(),
+        logits: vec![0.0; n * VOCAB],
         probs: vec![0.0; n * VOCAB],
     };
     let mut x = vec![0.0; n * d];
@@ -241,16 +243,15 @@ pub fn forward(
         maybe(params, layout, "lnf.b"),
     );
     acts.x.push(x);
-    let mut logits = vec![0.0; n * VOCAB];
     matmul_forward(
-        &mut logits,
+        &mut acts.logits,
         &acts.lnf,
         &head_weight(cfg, params, layout),
         n,
         d,
         VOCAB,
     );
-    let loss = crossentropy_forward(&mut acts.probs, &logits, targets, VOCAB);
+    let loss = crossentropy_forward(&mut acts.probs, &acts.logits, targets, VOCAB);
     (loss, acts)
 }
 

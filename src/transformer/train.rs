@@ -11,7 +11,7 @@ use crate::data::language::{Language, LanguageSpec};
 use crate::data::{batch, ByteSource, Split};
 use crate::error::{check_int, check_range, ConfigError};
 use crate::gpu::kernels::AdamW;
-use crate::gpu::reference::adamw;
+use crate::gpu::reference::{adamw, step_guard};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -144,6 +144,14 @@ impl Corpus {
     }
 }
 
+impl Corpus {
+    /// The next training batch: B·T input bytes and their next-byte targets.
+    pub fn next_batch(&mut self, b: usize, t: usize) -> (Vec<u8>, Vec<u8>) {
+        let rows = batch(self.train.as_mut(), b, t);
+        inputs_and_targets(&rows, b, t)
+    }
+}
+
 /// Splits a batch of B rows of T + 1 bytes into inputs and next-byte targets.
 pub fn inputs_and_targets(rows: &[u8], b: usize, t: usize) -> (Vec<u8>, Vec<u8>) {
     let (mut x, mut y) = (Vec::with_capacity(b * t), Vec::with_capacity(b * t));
@@ -168,7 +176,8 @@ pub fn evaluate(cfg: &TrainConfig, layout: &Layout, params: &[f32], eval: &[Vec<
 }
 
 /// Trains from a fresh init on the CPU. `progress(step, train_loss)` is called every step.
-/// A non-finite loss stops training (`diverged_at`), keeping the last good parameters.
+/// A non-finite loss or gradient stops training before that step's update
+/// (`diverged_at` = its 0-based index), so the parameters stay the last finite ones.
 pub fn train_cpu(
     cfg: &TrainConfig,
     progress: &mut dyn FnMut(usize, f64),
@@ -181,32 +190,21 @@ pub fn train_cpu(
     let mut corpus = Corpus::new(cfg);
     let (b, t) = (cfg.batch, cfg.model.ctx);
     let mut log = TrainLog::default();
-    let mut last_good = params.clone();
     for step in 0..cfg.steps {
-        let rows = batch(corpus.train.as_mut(), b, t);
-        let (x, y) = inputs_and_targets(&rows, b, t);
+        let (x, y) = corpus.next_batch(b, t);
         let (loss, acts) = forward(&cfg.model, &layout, &params, &x, &y, b, t);
-        if !loss.is_finite() {
-            log.diverged_at = Some(step);
-            params = last_good;
-            break;
-        }
         grads.fill(0.0);
-        backward(&cfg.model, &layout, &params, &mut grads, &acts, &x, &y);
-        let norm = grads
-            .iter()
-            .map(|&g| (g as f64) * (g as f64))
-            .sum::<f64>()
-            .sqrt();
-        if !norm.is_finite() {
+        if loss.is_finite() {
+            backward(&cfg.model, &layout, &params, &mut grads, &acts, &x, &y);
+        }
+        // The same guard as the GPU's (shaders/optimizer.wgsl): stop before updating.
+        let (scale, diverged, _) = step_guard(&grads, loss, cfg.grad_clip);
+        if diverged {
             log.diverged_at = Some(step);
-            params = last_good;
             break;
         }
-        last_good.copy_from_slice(&params);
-        if cfg.grad_clip > 0.0 && norm > cfg.grad_clip {
-            let s = (cfg.grad_clip / norm) as f32;
-            grads.iter_mut().for_each(|g| *g *= s);
+        if scale != 1.0 {
+            grads.iter_mut().for_each(|g| *g *= scale);
         }
         let lr = cfg.lr_at(step) as f32;
         for tensor in &layout.tensors {

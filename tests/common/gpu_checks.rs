@@ -3,7 +3,7 @@
 //! linear lab on the GPU against the CPU path.
 #![allow(dead_code)]
 
-use overtrain::gpu::kernels::{self, AdamW, MatmulSpec};
+use overtrain::gpu::kernels::{self, AdamW, Guard, MatmulSpec};
 use overtrain::gpu::{reference, Gpu, GpuError};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -214,6 +214,15 @@ pub async fn optimizers_match_reference(g: &Gpu) {
         let ts = g.upload(&w0, &[n]).unwrap();
         let (mut w, mut m, mut v) = (w0.clone(), vec![0.0; n], vec![0.0; n]);
         let mut ws = w0.clone();
+        // Every third element without weight decay; gradients halved by the guard.
+        let decays = |i: usize| i % 3 != 0;
+        let mask = g.storage(&kernels::decay_bits((0..n).map(decays))).unwrap();
+        let guard = Guard {
+            scale: 0.5,
+            ..Guard::OPEN
+        }
+        .buffer(g)
+        .unwrap();
         for step in 1..=3 {
             let grad = random(&mut rng, n);
             let tg = g.upload(&grad, &[n]).unwrap();
@@ -226,16 +235,49 @@ pub async fn optimizers_match_reference(g: &Gpu) {
                 step,
             };
             let mut rec = g.recorder();
-            kernels::adamw(&mut rec, h, &tw, &tg, &tm, &tv).unwrap();
+            kernels::adamw(&mut rec, h, &tw, &tg, &tm, &tv, &mask, &guard).unwrap();
             kernels::sgd(&mut rec, 0.1, &ts, &tg).unwrap();
             g.submit(rec).unwrap();
-            reference::adamw(h, &mut w, &grad, &mut m, &mut v);
+            for i in 0..n {
+                let hi = AdamW {
+                    weight_decay: if decays(i) { 0.1 } else { 0.0 },
+                    ..h
+                };
+                let gi = [grad[i] * 0.5];
+                let (wi, mi, vi) = (&mut w[i..=i], &mut m[i..=i], &mut v[i..=i]);
+                reference::adamw(hi, wi, &gi, mi, vi);
+            }
             reference::sgd(0.1, &mut ws, &grad);
         }
         assert_close(&g.read(&tw).await.unwrap(), &w, 1e-5, "adamw w");
         assert_close(&g.read(&tm).await.unwrap(), &m, 1e-5, "adamw m");
         assert_close(&g.read(&tv).await.unwrap(), &v, 1e-5, "adamw v");
         assert_close(&g.read(&ts).await.unwrap(), &ws, 1e-6, "sgd");
+    }
+}
+
+pub async fn step_guard_matches_reference(g: &Gpu) {
+    let mut rng = ChaCha8Rng::seed_from_u64(15);
+    for (n, clip, loss) in [
+        (1, 0.0, 2.0f32),
+        (300, 0.5, 1.0),
+        (70_000, 100.0, 3.0),
+        (1000, 1.0, f32::INFINITY),
+    ] {
+        let grad = random(&mut rng, n);
+        let tg = g.upload(&grad, &[n]).unwrap();
+        let partials = g.zeros(&[n.div_ceil(256)]).unwrap();
+        let losses = g.upload(&[0.0, loss], &[2]).unwrap();
+        let guard = Guard::OPEN.buffer(g).unwrap();
+        let mut rec = g.recorder();
+        kernels::step_guard(&mut rec, &tg, &partials, &losses, 1, 6, clip, &guard).unwrap();
+        g.submit(rec).unwrap();
+        let words = g.read_u32(&guard, 4).await.unwrap();
+        let got: Guard = bytemuck::cast_slice::<u32, Guard>(&words)[0];
+        let (scale, diverged, norm) = reference::step_guard(&grad, loss as f64, clip as f64);
+        assert!(((got.norm as f64 - norm) / norm).abs() < 1e-5, "norm {got:?} vs {norm}");
+        assert!((got.scale - scale).abs() < 1e-5, "scale {got:?} vs {scale}");
+        assert_eq!(got.status, if diverged { 7 } else { 0 }, "{got:?}");
     }
 }
 

@@ -1,0 +1,910 @@
+//! The transformer's layers on the GPU: one thin wrapper per kernel, each named like its
+//! CPU reference in [`super::layers`] (the tests pair them). Nothing is submitted here;
+//! every wrapper records dispatches into a [`Recorder`]. Parameters and their gradients are
+//! read and written in place inside the flat buffers, at the offsets of [`TensorInfo`].
+
+use super::params::TensorInfo;
+use crate::data::VOCAB;
+use crate::gpu::kernels::{expect_len, matmul, u32_of, MatmulSpec};
+use crate::gpu::{grid_1d, grid_groups, GpuError, Recorder, Tensor, View};
+use bytemuck::{Pod, Zeroable};
+
+/// Rows (or sorted token positions) one invocation sums at most; longer sums are split
+/// into accumulating dispatches (software drivers stop an invocation after 65,535 loop
+/// iterations).
+pub const ROW_CHUNK: usize = 16_384;
+
+/// Words of one batch in a u32 buffer: `[tokens N | targets N | order N | starts 257]`,
+/// where `order` lists the positions sorted by token (stable) and bucket v of it is
+/// `order[starts[v] .. starts[v + 1]]` (for the deterministic embedding gradient).
+pub fn batch_words(tokens: &[u8], targets: &[u8]) -> Vec<u32> {
+    let n = tokens.len();
+    assert_eq!(targets.len(), n, "one target per token");
+    let mut words = Vec::with_capacity(batch_words_len(n));
+    words.extend(tokens.iter().map(|&t| t as u32));
+    words.extend(targets.iter().map(|&t| t as u32));
+    let mut starts = [0u32; VOCAB + 1];
+    for &t in tokens {
+        starts[t as usize + 1] += 1;
+    }
+    for v in 0..VOCAB {
+        starts[v + 1] += starts[v];
+    }
+    let mut next = starts;
+    let mut order = vec![0u32; n];
+    for (pos, &t) in tokens.iter().enumerate() {
+        order[next[t as usize] as usize] = pos as u32;
+        next[t as usize] += 1;
+    }
+    words.extend(order);
+    words.extend(starts);
+    words
+}
+
+pub const fn batch_words_len(n: usize) -> usize {
+    3 * n + VOCAB + 1
+}
+
+/// One batch of N positions inside a u32 buffer, at a word offset (see [`batch_words`]).
+#[derive(Clone, Copy)]
+pub struct Batch<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    pub offset: usize,
+    pub n: usize,
+}
+
+impl Batch<'_> {
+    fn tokens(&self) -> usize {
+        self.offset
+    }
+    fn targets(&self) -> usize {
+        self.offset + self.n
+    }
+    fn order(&self) -> usize {
+        self.offset + 2 * self.n
+    }
+    fn starts(&self) -> usize {
+        self.offset + 3 * self.n
+    }
+}
+
+fn grid(rec: &Recorder, items: usize) -> [u32; 3] {
+    grid_1d(items, rec.gpu.limits.max_compute_workgroups_per_dimension)
+}
+
+fn grid64(rec: &Recorder, items: usize) -> [u32; 3] {
+    grid_groups(
+        items.div_ceil(64),
+        rec.gpu.limits.max_compute_workgroups_per_dimension,
+    )
+}
+
+fn chunks(total: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..total.div_ceil(ROW_CHUNK).max(1))
+        .map(move |c| (c * ROW_CHUNK, ((c + 1) * ROW_CHUNK).min(total)))
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct EncoderParams {
+    n: u32,
+    t_len: u32,
+    d: u32,
+    learned: u32,
+    off_wte: u32,
+    off_wpe: u32,
+    off_tokens: u32,
+    off_order: u32,
+    off_starts: u32,
+    n_begin: u32,
+    n_end: u32,
+    b: u32,
+}
+
+fn encoder_params(
+    batch: &Batch,
+    wte: &TensorInfo,
+    wpe: Option<&TensorInfo>,
+    t_len: usize,
+    d: usize,
+) -> Result<EncoderParams, GpuError> {
+    Ok(EncoderParams {
+        n: u32_of("n", batch.n)?,
+        t_len: u32_of("t", t_len)?,
+        d: u32_of("d", d)?,
+        learned: wpe.is_some() as u32,
+        off_wte: u32_of("wte offset", wte.offset)?,
+        off_wpe: u32_of("wpe offset", wpe.map_or(0, |w| w.offset))?,
+        off_tokens: u32_of("tokens offset", batch.tokens())?,
+        off_order: u32_of("order offset", batch.order())?,
+        off_starts: u32_of("starts offset", batch.starts())?,
+        n_begin: 0,
+        n_end: u32_of("n", batch.n)?,
+        b: u32_of("b", batch.n / t_len)?,
+    })
+}
+
+/// out[n] = wte[token n] (+ wpe[n mod T]).
+pub fn encoder_forward(
+    rec: &mut Recorder,
+    out: &Tensor,
+    batch: &Batch,
+    params: &Tensor,
+    wte: &TensorInfo,
+    wpe: Option<&TensorInfo>,
+    t_len: usize,
+    d: usize,
+) -> Result<(), GpuError> {
+    expect_len("out", out, batch.n * d)?;
+    let uniform = rec.gpu.uniform(&encoder_params(batch, wte, wpe, t_len, d)?);
+    let g = grid(rec, batch.n * d);
+    rec.dispatch(
+        &rec.gpu.pipelines.encoder_forward,
+        &[
+            (0, batch.buffer),
+            (1, &params.buffer),
+            (2, &out.buffer),
+            (3, &uniform),
+        ],
+        g,
+    )
+}
+
+/// Accumulates dwte (and dwpe) from dout.
+#[allow(clippy::too_many_arguments)]
+pub fn encoder_backward(
+    rec: &mut Recorder,
+    grads: &Tensor,
+    wte: &TensorInfo,
+    wpe: Option<&TensorInfo>,
+    dout: &Tensor,
+    batch: &Batch,
+    t_len: usize,
+    d: usize,
+) -> Result<(), GpuError> {
+    expect_len("dout", dout, batch.n * d)?;
+    let base = encoder_params(batch, wte, wpe, t_len, d)?;
+    for (begin, end) in chunks(batch.n) {
+        let uniform = rec.gpu.uniform(&EncoderParams {
+            n_begin: begin as u32,
+            n_end: end as u32,
+            ..base
+        });
+        let g = grid(rec, VOCAB * d);
+        rec.dispatch(
+            &rec.gpu.pipelines.encoder_backward_wte,
+            &[
+                (0, batch.buffer),
+                (3, &uniform),
+                (4, &dout.buffer),
+                (5, &grads.buffer),
+            ],
+            g,
+        )?;
+    }
+    if wpe.is_some() {
+        let uniform = rec.gpu.uniform(&base);
+        let g = grid(rec, t_len * d);
+        rec.dispatch(
+            &rec.gpu.pipelines.encoder_backward_wpe,
+            &[(3, &uniform), (4, &dout.buffer), (5, &grads.buffer)],
+            g,
+        )?;
+    }
+    Ok(())
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct NormParams {
+    rows: u32,
+    d: u32,
+    off_g: u32,
+    off_b: u32,
+    r_begin: u32,
+    r_end: u32,
+    _pad: [u32; 2],
+}
+
+fn norm_params(
+    rows: usize,
+    d: usize,
+    g: &TensorInfo,
+    b: Option<&TensorInfo>,
+) -> Result<NormParams, GpuError> {
+    Ok(NormParams {
+        rows: u32_of("rows", rows)?,
+        d: u32_of("d", d)?,
+        off_g: u32_of("gain offset", g.offset)?,
+        off_b: u32_of("bias offset", b.map_or(0, |b| b.offset))?,
+        r_begin: 0,
+        r_end: 0,
+        _pad: [0; 2],
+    })
+}
+
+/// LayerNorm (b = Some) or RMSNorm (b = None) forward; stats = [mean N | rstd N].
+#[allow(clippy::too_many_arguments)]
+fn norm_forward(
+    rec: &mut Recorder,
+    out: &Tensor,
+    stats: &Tensor,
+    inp: &Tensor,
+    params: &Tensor,
+    g: &TensorInfo,
+    b: Option<&TensorInfo>,
+    rows: usize,
+    d: usize,
+) -> Result<(), GpuError> {
+    expect_len("out", out, rows * d)?;
+    expect_len("inp", inp, rows * d)?;
+    expect_len("stats", stats, 2 * rows)?;
+    let uniform = rec.gpu.uniform(&norm_params(rows, d, g, b)?);
+    let p = if b.is_some() {
+        &rec.gpu.pipelines.layernorm_forward
+    } else {
+        &rec.gpu.pipelines.rmsnorm_forward
+    };
+    let g = grid64(rec, rows);
+    rec.dispatch(
+        p,
+        &[
+            (0, &inp.buffer),
+            (1, &params.buffer),
+            (2, &out.buffer),
+            (3, &stats.buffer),
+            (4, &uniform),
+        ],
+        g,
+    )
+}
+
+/// Overwrites dinp; accumulates the gain (and bias) gradients.
+#[allow(clippy::too_many_arguments)]
+fn norm_backward(
+    rec: &mut Recorder,
+    dinp: &Tensor,
+    grads: &Tensor,
+    dout: &Tensor,
+    inp: &Tensor,
+    params: &Tensor,
+    g: &TensorInfo,
+    b: Option<&TensorInfo>,
+    stats: &Tensor,
+    rows: usize,
+    d: usize,
+) -> Result<(), GpuError> {
+    expect_len("dinp", dinp, rows * d)?;
+    expect_len("dout", dout, rows * d)?;
+    expect_len("inp", inp, rows * d)?;
+    expect_len("stats", stats, 2 * rows)?;
+    let base = norm_params(rows, d, g, b)?;
+    let (input, weights) = if b.is_some() {
+        (
+            &rec.gpu.pipelines.layernorm_backward,
+            &rec.gpu.pipelines.layernorm_backward_params,
+        )
+    } else {
+        (
+            &rec.gpu.pipelines.rmsnorm_backward,
+            &rec.gpu.pipelines.rmsnorm_backward_params,
+        )
+    };
+    let uniform = rec.gpu.uniform(&base);
+    let grid_rows = grid64(rec, rows);
+    rec.dispatch(
+        input,
+        &[
+            (0, &inp.buffer),
+            (1, &params.buffer),
+            (2, &dinp.buffer),
+            (4, &uniform),
+            (5, &dout.buffer),
+            (6, &stats.buffer),
+        ],
+        grid_rows,
+    )?;
+    for (begin, end) in chunks(rows) {
+        let uniform = rec.gpu.uniform(&NormParams {
+            r_begin: begin as u32,
+            r_end: end as u32,
+            ..base
+        });
+        rec.dispatch(
+            weights,
+            &[
+                (0, &inp.buffer),
+                (4, &uniform),
+                (5, &dout.buffer),
+                (6, &stats.buffer),
+                (7, &grads.buffer),
+            ],
+            [d.div_ceil(64) as u32, 1, 1],
+        )?;
+    }
+    Ok(())
+}
+
+/// LayerNorm over rows of D; stats = [mean N | rstd N].
+#[allow(clippy::too_many_arguments)]
+pub fn layernorm_forward(
+    rec: &mut Recorder,
+    out: &Tensor,
+    stats: &Tensor,
+    inp: &Tensor,
+    params: &Tensor,
+    g: &TensorInfo,
+    b: &TensorInfo,
+    rows: usize,
+    d: usize,
+) -> Result<(), GpuError> {
+    norm_forward(rec, out, stats, inp, params, g, Some(b), rows, d)
+}
+
+/// LayerNorm backward: overwrites dinp, accumulates dg and db.
+#[allow(clippy::too_many_arguments)]
+pub fn layernorm_backward(
+    rec: &mut Recorder,
+    dinp: &Tensor,
+    grads: &Tensor,
+    dout: &Tensor,
+    inp: &Tensor,
+    params: &Tensor,
+    g: &TensorInfo,
+    b: &TensorInfo,
+    stats: &Tensor,
+    rows: usize,
+    d: usize,
+) -> Result<(), GpuError> {
+    norm_backward(
+        rec,
+        dinp,
+        grads,
+        dout,
+        inp,
+        params,
+        g,
+        Some(b),
+        stats,
+        rows,
+        d,
+    )
+}
+
+/// RMSNorm over rows of D; stats = [unused N | rstd N].
+#[allow(clippy::too_many_arguments)]
+pub fn rmsnorm_forward(
+    rec: &mut Recorder,
+    out: &Tensor,
+    stats: &Tensor,
+    inp: &Tensor,
+    params: &Tensor,
+    g: &TensorInfo,
+    rows: usize,
+    d: usize,
+) -> Result<(), GpuError> {
+    norm_forward(rec, out, stats, inp, params, g, None, rows, d)
+}
+
+/// RMSNorm backward: overwrites dinp, accumulates dg.
+#[allow(clippy::too_many_arguments)]
+pub fn rmsnorm_backward(
+    rec: &mut Recorder,
+    dinp: &Tensor,
+    grads: &Tensor,
+    dout: &Tensor,
+    inp: &Tensor,
+    params: &Tensor,
+    g: &TensorInfo,
+    stats: &Tensor,
+    rows: usize,
+    d: usize,
+) -> Result<(), GpuError> {
+    norm_backward(
+        rec, dinp, grads, dout, inp, params, g, None, stats, rows, d,
+    )
+}
+
+/// out (N×OC) = inp (N×C) · w (C×OC).
+pub fn matmul_forward<'a>(
+    rec: &mut Recorder,
+    out: impl Into<View<'a>>,
+    inp: impl Into<View<'a>>,
+    w: impl Into<View<'a>>,
+    n: usize,
+    c: usize,
+    oc: usize,
+) -> Result<(), GpuError> {
+    matmul(rec, inp, w, out, MatmulSpec::new(n, c, oc))
+}
+
+/// dinp = dout·wᵀ (overwritten); dw += inpᵀ·dout.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_backward<'a>(
+    rec: &mut Recorder,
+    dinp: impl Into<View<'a>>,
+    dw: impl Into<View<'a>>,
+    dout: impl Into<View<'a>>,
+    inp: impl Into<View<'a>>,
+    w: impl Into<View<'a>>,
+    n: usize,
+    c: usize,
+    oc: usize,
+) -> Result<(), GpuError> {
+    let dout = dout.into();
+    matmul(
+        rec,
+        dout,
+        w,
+        dinp,
+        MatmulSpec {
+            trans_b: true,
+            ..MatmulSpec::new(n, oc, c)
+        },
+    )?;
+    matmul(
+        rec,
+        inp,
+        dout,
+        dw,
+        MatmulSpec {
+            trans_a: true,
+            beta: 1.0,
+            ..MatmulSpec::new(c, n, oc)
+        },
+    )
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct ActivationParams {
+    n: u32,
+    f: u32,
+    _pad: [u32; 2],
+}
+
+fn activation(
+    rec: &mut Recorder,
+    pipeline: &wgpu::ComputePipeline,
+    items: usize,
+    f: usize,
+    bindings: &[(u32, &wgpu::Buffer)],
+) -> Result<(), GpuError> {
+    let uniform = rec.gpu.uniform(&ActivationParams {
+        n: u32_of("n", items)?,
+        f: u32_of("f", f)?,
+        _pad: [0; 2],
+    });
+    let mut all = bindings.to_vec();
+    all.push((2, &uniform));
+    let g = grid(rec, items);
+    rec.dispatch(pipeline, &all, g)
+}
+
+/// GELU (tanh approximation), elementwise.
+pub fn gelu_forward(rec: &mut Recorder, out: &Tensor, inp: &Tensor) -> Result<(), GpuError> {
+    expect_len("inp", inp, out.len())?;
+    let p = &rec.gpu.pipelines.gelu_forward;
+    activation(
+        rec,
+        p,
+        out.len(),
+        1,
+        &[(0, &inp.buffer), (1, &out.buffer)],
+    )
+}
+
+pub fn gelu_backward(
+    rec: &mut Recorder,
+    dinp: &Tensor,
+    inp: &Tensor,
+    dout: &Tensor,
+) -> Result<(), GpuError> {
+    expect_len("inp", inp, dinp.len())?;
+    expect_len("dout", dout, dinp.len())?;
+    let p = &rec.gpu.pipelines.gelu_backward;
+    activation(
+        rec,
+        p,
+        dinp.len(),
+        1,
+        &[(0, &inp.buffer), (1, &dinp.buffer), (3, &dout.buffer)],
+    )
+}
+
+/// SwiGLU: rows of [gate F | up F] → silu(gate)·up (N×F).
+pub fn swiglu_forward(
+    rec: &mut Recorder,
+    out: &Tensor,
+    inp: &Tensor,
+    f: usize,
+) -> Result<(), GpuError> {
+    expect_len("inp", inp, 2 * out.len())?;
+    let p = &rec.gpu.pipelines.swiglu_forward;
+    activation(
+        rec,
+        p,
+        out.len(),
+        f,
+        &[(0, &inp.buffer), (1, &out.buffer)],
+    )
+}
+
+pub fn swiglu_backward(
+    rec: &mut Recorder,
+    dinp: &Tensor,
+    inp: &Tensor,
+    dout: &Tensor,
+    f: usize,
+) -> Result<(), GpuError> {
+    expect_len("inp", inp, dinp.len())?;
+    expect_len("dout", dout, dinp.len() / 2)?;
+    let p = &rec.gpu.pipelines.swiglu_backward;
+    activation(
+        rec,
+        p,
+        dout.len(),
+        f,
+        &[(0, &inp.buffer), (1, &dinp.buffer), (3, &dout.buffer)],
+    )
+}
+
+/// The rotation table of [`rope_forward`]: cos of every (t, i) of T × hs/2, then sin, from
+/// the CPU reference's own [`super::layers::rope_sin_cos`].
+pub fn rope_table(t_len: usize, hs: usize) -> Vec<f32> {
+    let half = hs / 2;
+    let mut table = vec![0.0; 2 * t_len * half];
+    for t in 0..t_len {
+        for i in 0..half {
+            let (sin, cos) = super::layers::rope_sin_cos(t, i, hs);
+            table[t * half + i] = cos;
+            table[t_len * half + t * half + i] = sin;
+        }
+    }
+    table
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct RopeParams {
+    n: u32,
+    t_len: u32,
+    d: u32,
+    hs: u32,
+    inverse: u32,
+    _pad: [u32; 3],
+}
+
+/// Rotates q and k in place inside qkv (N rows of [q | k | v]); `inverse` rotates back.
+pub fn rope_forward(
+    rec: &mut Recorder,
+    qkv: &Tensor,
+    table: &Tensor,
+    t_len: usize,
+    d: usize,
+    h: usize,
+    inverse: bool,
+) -> Result<(), GpuError> {
+    let hs = d / h;
+    let n = qkv.len() / (3 * d);
+    expect_len("qkv", qkv, n * 3 * d)?;
+    expect_len("rope table", table, t_len * hs)?;
+    let uniform = rec.gpu.uniform(&RopeParams {
+        n: u32_of("n", n)?,
+        t_len: u32_of("t", t_len)?,
+        d: u32_of("d", d)?,
+        hs: u32_of("hs", hs)?,
+        inverse: inverse as u32,
+        _pad: [0; 3],
+    });
+    let g = grid(rec, n * d);
+    rec.dispatch(
+        &rec.gpu.pipelines.rope_forward,
+        &[(0, &qkv.buffer), (1, &table.buffer), (2, &uniform)],
+        g,
+    )
+}
+
+/// The backward of [`rope_forward`]: rotates the q and k gradients back.
+pub fn rope_backward(
+    rec: &mut Recorder,
+    dqkv: &Tensor,
+    table: &Tensor,
+    t_len: usize,
+    d: usize,
+    h: usize,
+) -> Result<(), GpuError> {
+    rope_forward(rec, dqkv, table, t_len, d, h, true)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct AttentionParams {
+    b: u32,
+    t_len: u32,
+    h: u32,
+    hs: u32,
+    parts: u32,
+    _pad: [u32; 3],
+}
+
+/// The shape of one attention call: B sequences of T positions, width D in H heads.
+#[derive(Debug, Clone, Copy)]
+pub struct AttentionShape {
+    pub b: usize,
+    pub t: usize,
+    pub d: usize,
+    pub h: usize,
+}
+
+impl AttentionShape {
+    fn hs(&self) -> usize {
+        self.d / self.h
+    }
+    /// Values of one head-major block (B·H·T·hs = N·D).
+    fn block(&self) -> usize {
+        self.b * self.t * self.d
+    }
+    fn params(&self, parts: usize) -> Result<AttentionParams, GpuError> {
+        Ok(AttentionParams {
+            b: u32_of("b", self.b)?,
+            t_len: u32_of("t", self.t)?,
+            h: u32_of("h", self.h)?,
+            hs: u32_of("hs", self.hs())?,
+            parts: parts as u32,
+            _pad: [0; 3],
+        })
+    }
+    /// The batched product over the B·H heads: m×k by k×n.
+    fn spec(&self, m: usize, k: usize, n: usize) -> MatmulSpec {
+        MatmulSpec {
+            batch: self.b * self.h,
+            ..MatmulSpec::new(m, k, n)
+        }
+    }
+}
+
+/// Moves `parts` blocks of D columns between N × (parts·D) rows and head-major order.
+fn heads(
+    rec: &mut Recorder,
+    split: bool,
+    rows: &Tensor,
+    heads: &Tensor,
+    s: AttentionShape,
+    parts: usize,
+) -> Result<(), GpuError> {
+    expect_len("rows", rows, parts * s.block())?;
+    expect_len("heads", heads, parts * s.block())?;
+    let uniform = rec.gpu.uniform(&s.params(parts)?);
+    let (p, src, dst) = if split {
+        (&rec.gpu.pipelines.split_heads, rows, heads)
+    } else {
+        (&rec.gpu.pipelines.merge_heads, heads, rows)
+    };
+    let g = grid(rec, parts * s.block());
+    rec.dispatch(
+        p,
+        &[(0, &src.buffer), (1, &dst.buffer), (2, &uniform)],
+        g,
+    )
+}
+
+fn softmax(
+    rec: &mut Recorder,
+    forward: bool,
+    rows: &Tensor,
+    att: Option<&Tensor>,
+    s: AttentionShape,
+) -> Result<(), GpuError> {
+    expect_len("scores", rows, s.b * s.h * s.t * s.t)?;
+    let uniform = rec.gpu.uniform(&s.params(1)?);
+    let count = s.b * s.h * s.t;
+    let g = grid64(rec, count);
+    match att {
+        None if forward => rec.dispatch(
+            &rec.gpu.pipelines.softmax_forward,
+            &[(2, &uniform), (3, &rows.buffer)],
+            g,
+        ),
+        Some(att) => rec.dispatch(
+            &rec.gpu.pipelines.softmax_backward,
+            &[(2, &uniform), (3, &rows.buffer), (4, &att.buffer)],
+            g,
+        ),
+        None => Err(GpuError::Invalid(
+            "softmax backward needs the attention weights".into(),
+        )),
+    }
+}
+
+/// Causal multi-head self-attention. qkv: N rows of [q | k | v]; out: N×D; keeps the
+/// head-major q, k, v (`qkvh`, 3·N·D), the softmax weights (`att`, B·H·T·T) and the
+/// head-major output (`yh`, N·D) for the backward pass.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_forward(
+    rec: &mut Recorder,
+    out: &Tensor,
+    att: &Tensor,
+    qkvh: &Tensor,
+    yh: &Tensor,
+    qkv: &Tensor,
+    s: AttentionShape,
+) -> Result<(), GpuError> {
+    let (block, t, hs) = (s.block(), s.t, s.hs());
+    heads(rec, true, qkv, qkvh, s, 3)?;
+    let scale = 1.0 / (hs as f32).sqrt();
+    matmul(
+        rec,
+        qkvh.slice(0, block),
+        qkvh.slice(block, block),
+        att,
+        MatmulSpec {
+            trans_b: true,
+            alpha: scale,
+            ..s.spec(t, hs, t)
+        },
+    )?;
+    softmax(rec, true, att, None, s)?;
+    matmul(rec, att, qkvh.slice(2 * block, block), yh, s.spec(t, t, hs))?;
+    heads(rec, false, out, yh, s, 1)
+}
+
+/// Attention backward: overwrites dqkv; uses `dqkvh` (3·N·D), `datt` (B·H·T·T) and `dyh`
+/// (N·D) as scratch.
+#[allow(clippy::too_many_arguments)]
+pub fn attention_backward(
+    rec: &mut Recorder,
+    dqkv: &Tensor,
+    dqkvh: &Tensor,
+    datt: &Tensor,
+    dyh: &Tensor,
+    dout: &Tensor,
+    qkvh: &Tensor,
+    att: &Tensor,
+    s: AttentionShape,
+) -> Result<(), GpuError> {
+    let (block, t, hs) = (s.block(), s.t, s.hs());
+    let scale = 1.0 / (hs as f32).sqrt();
+    let (q, k, v) = (
+        qkvh.slice(0, block),
+        qkvh.slice(block, block),
+        qkvh.slice(2 * block, block),
+    );
+    let (dq, dk, dv) = (
+        dqkvh.slice(0, block),
+        dqkvh.slice(block, block),
+        dqkvh.slice(2 * block, block),
+    );
+    heads(rec, true, dout, dyh, s, 1)?;
+    // y = att·v: datt = dy·vᵀ, dv = attᵀ·dy.
+    matmul(
+        rec,
+        dyh,
+        v,
+        datt,
+        MatmulSpec {
+            trans_b: true,
+            ..s.spec(t, hs, t)
+        },
+    )?;
+    matmul(
+        rec,
+        att,
+        dyh,
+        dv,
+        MatmulSpec {
+            trans_a: true,
+            ..s.spec(t, t, hs)
+        },
+    )?;
+    softmax(rec, false, datt, Some(att), s)?;
+    // scores = q·kᵀ·scale: dq = dscores·k·scale, dk = dscoresᵀ·q·scale.
+    matmul(
+        rec,
+        datt,
+        k,
+        dq,
+        MatmulSpec {
+            alpha: scale,
+            ..s.spec(t, t, hs)
+        },
+    )?;
+    matmul(
+        rec,
+        datt,
+        q,
+        dk,
+        MatmulSpec {
+            trans_a: true,
+            alpha: scale,
+            ..s.spec(t, t, hs)
+        },
+    )?;
+    heads(rec, false, dqkv, dqkvh, s, 3)
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct CrossentropyParams {
+    n: u32,
+    v: u32,
+    off_targets: u32,
+    slot: u32,
+}
+
+fn ce_params(batch: &Batch, slot: usize) -> Result<CrossentropyParams, GpuError> {
+    Ok(CrossentropyParams {
+        n: u32_of("n", batch.n)?,
+        v: VOCAB as u32,
+        off_targets: u32_of("targets offset", batch.targets())?,
+        slot: u32_of("slot", slot)?,
+    })
+}
+
+/// Softmax cross-entropy of each row of logits (N×256) against its target: probs and the
+/// per-row losses; then `losses[slot]` = their mean (nats per byte).
+#[allow(clippy::too_many_arguments)]
+pub fn crossentropy_forward(
+    rec: &mut Recorder,
+    probs: &Tensor,
+    row_losses: &Tensor,
+    losses: &Tensor,
+    slot: usize,
+    logits: &Tensor,
+    batch: &Batch,
+) -> Result<(), GpuError> {
+    expect_len("logits", logits, batch.n * VOCAB)?;
+    expect_len("probs", probs, batch.n * VOCAB)?;
+    expect_len("row losses", row_losses, batch.n)?;
+    if slot >= losses.len() {
+        return Err(GpuError::Invalid(format!(
+            "loss slot {slot} of {}",
+            losses.len()
+        )));
+    }
+    let uniform = rec.gpu.uniform(&ce_params(batch, slot)?);
+    let g = grid64(rec, batch.n);
+    rec.dispatch(
+        &rec.gpu.pipelines.crossentropy_forward,
+        &[
+            (0, &logits.buffer),
+            (1, batch.buffer),
+            (2, &probs.buffer),
+            (3, &row_losses.buffer),
+            (4, &uniform),
+        ],
+        g,
+    )?;
+    rec.dispatch(
+        &rec.gpu.pipelines.loss_mean,
+        &[
+            (4, &uniform),
+            (5, &losses.buffer),
+            (6, &row_losses.buffer),
+        ],
+        [1, 1, 1],
+    )
+}
+
+/// dlogits (overwritten; may be the logits buffer) = (probs − onehot(target)) / N.
+pub fn crossentropy_backward(
+    rec: &mut Recorder,
+    dlogits: &Tensor,
+    probs: &Tensor,
+    batch: &Batch,
+) -> Result<(), GpuError> {
+    expect_len("dlogits", dlogits, batch.n * VOCAB)?;
+    expect_len("probs", probs, batch.n * VOCAB)?;
+    let uniform = rec.gpu.uniform(&ce_params(batch, 0)?);
+    let g = grid(rec, batch.n * VOCAB);
+    rec.dispatch(
+        &rec.gpu.pipelines.crossentropy_backward,
+        &[
+            (1, batch.buffer),
+            (4, &uniform),
+            (5, &dlogits.buffer),
+            (7, &probs.buffer),
+        ],
+        g,
+    )
+}

@@ -1,0 +1,280 @@
+//! The transformer on the GPU against its CPU reference, shared by the native tests
+//! (tests/gpu.rs, lavapipe) and the browser tests (tests/web.rs, SwiftShader): logits, loss
+//! and every parameter gradient for configs covering each norm / mlp / pos choice with
+//! widths and lengths that are not multiples of any tile; 20 training steps; the memory
+//! check; the divergence guard.
+#![allow(dead_code)]
+
+use overtrain::gpu::{Gpu, GpuError};
+use overtrain::transformer::config::{Mlp, ModelConfig, Norm, Pos};
+use overtrain::transformer::gpu::{memory_estimate, train_gpu, GpuModel, Input};
+use overtrain::transformer::model::{backward, forward};
+use overtrain::transformer::train::{train_cpu, Schedule, TrainConfig};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Documented tolerance (README): GPU and CPU agree to this fraction of each tensor's
+/// largest magnitude (f32 sums in a different order, f32 vs f64 statistics).
+pub const TOLERANCE: f32 = 1e-3;
+
+fn log(message: &str) {
+    #[cfg(target_arch = "wasm32")]
+    web_sys::console::log_1(&message.into());
+    #[cfg(not(target_arch = "wasm32"))]
+    eprintln!("{message}");
+}
+
+/// Worst |gpu − cpu| relative to the largest |cpu| of the tensor.
+fn relative_error(got: &[f32], want: &[f32]) -> f32 {
+    assert_eq!(got.len(), want.len());
+    let scale = want.iter().fold(0.0f32, |m, x| m.max(x.abs())).max(1e-12);
+    got.iter()
+        .zip(want)
+        .map(|(g, w)| {
+            if g.is_finite() {
+                (g - w).abs() / scale
+            } else {
+                f32::INFINITY
+            }
+        })
+        .fold(0.0, f32::max)
+}
+
+/// The configs the checks run: every norm, mlp and pos choice, tied and untied heads,
+/// widths, head sizes and lengths off the 16-wide tiles.
+pub fn configs() -> Vec<(ModelConfig, usize)> {
+    vec![
+        (
+            ModelConfig {
+                n_layer: 2,
+                d_model: 20,
+                n_head: 4,
+                d_ff: 36,
+                ctx: 7,
+                norm: Norm::Layernorm,
+                mlp: Mlp::Gelu,
+                pos: Pos::Learned,
+                tie_embeddings: true,
+            },
+            3,
+        ),
+        (
+            ModelConfig {
+                n_layer: 2,
+                d_model: 24,
+                n_head: 3,
+                d_ff: 20,
+                ctx: 9,
+                norm: Norm::Rmsnorm,
+                mlp: Mlp::Swiglu,
+                pos: Pos::Rope,
+                tie_embeddings: false,
+            },
+            2,
+        ),
+        (
+            ModelConfig {
+                n_layer: 1,
+                d_model: 12,
+                n_head: 2,
+                d_ff: 17,
+                ctx: 33,
+                norm: Norm::Layernorm,
+                mlp: Mlp::Swiglu,
+                pos: Pos::Rope,
+                tie_embeddings: false,
+            },
+            2,
+        ),
+        (
+            ModelConfig {
+                n_layer: 1,
+                d_model: 18,
+                n_head: 1,
+                d_ff: 40,
+                ctx: 17,
+                norm: Norm::Rmsnorm,
+                mlp: Mlp::Gelu,
+                pos: Pos::Learned,
+                tie_embeddings: true,
+            },
+            2,
+        ),
+    ]
+}
+
+/// Parameters away from init (gains ≠ 1, biases ≠ 0) so every path carries signal.
+fn random_params(cfg: &ModelConfig, seed: u64) -> Vec<f32> {
+    let layout = overtrain::transformer::params::Layout::new(cfg);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    layout
+        .init(seed)
+        .iter()
+        .map(|&x| x + 0.3 * (rng.random::<f32>() - 0.5))
+        .collect()
+}
+
+fn random_batch(n: usize, seed: u64) -> (Vec<u8>, Vec<u8>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    // A small alphabet, so tokens repeat (the embedding gradient sums over them).
+    let mut bytes = || (0..n).map(|_| b'a' + rng.random_range(0..12u8)).collect();
+    (bytes(), bytes())
+}
+
+pub async fn transformer_forward_and_gradients_match_the_cpu_reference(g: &Gpu) {
+    for (i, (cfg, b)) in configs().into_iter().enumerate() {
+        let t = cfg.ctx;
+        let model = GpuModel::new(g, &cfg, b, 1).unwrap();
+        let layout = &model.layout;
+        let params = random_params(&cfg, 40 + i as u64);
+        let (x, y) = random_batch(b * t, 50 + i as u64);
+        model.load(g, &params).unwrap();
+        model.write_batch(g, &x, &y).unwrap();
+        let mut rec = g.recorder();
+        model.record_forward(&mut rec, Input::Train, 0).unwrap();
+        g.submit(rec).unwrap();
+        let logits = g.read(&model.logits).await.unwrap();
+        let loss = g.read(&model.losses).await.unwrap()[0] as f64;
+        let mut rec = g.recorder();
+        model.record_backward(&mut rec).unwrap();
+        g.submit(rec).unwrap();
+        let grads = g.read(&model.grads).await.unwrap();
+
+        let (cpu_loss, acts) = forward(&cfg, layout, &params, &x, &y, b, t);
+        let mut cpu_grads = vec![0.0; layout.total];
+        backward(&cfg, layout, &params, &mut cpu_grads, &acts, &x, &y);
+
+        let what = format!("config {i} ({:?} {:?} {:?})", cfg.norm, cfg.mlp, cfg.pos);
+        let logit_err = relative_error(&logits, &acts.logits);
+        let loss_err = ((loss - cpu_loss) / cpu_loss).abs() as f32;
+        assert!(logit_err <= TOLERANCE, "{what}: logits differ by {logit_err}");
+        assert!(loss_err <= TOLERANCE, "{what}: loss {loss} vs {cpu_loss}");
+        let mut worst = (0.0f32, String::new());
+        for tensor in &layout.tensors {
+            let r = tensor.range();
+            let err = relative_error(&grads[r.clone()], &cpu_grads[r]);
+            assert!(
+                err <= TOLERANCE,
+                "{what}: gradient of {} differs by {err}",
+                tensor.name
+            );
+            if err > worst.0 {
+                worst = (err, tensor.name.clone());
+            }
+        }
+        log(&format!(
+            "{what}: logits {logit_err:.1e}, loss {loss_err:.1e}, worst gradient {:.1e} ({})",
+            worst.0, worst.1
+        ));
+    }
+}
+
+fn micro_train_config(cfg: ModelConfig) -> TrainConfig {
+    TrainConfig {
+        seed: 3,
+        model: cfg,
+        batch: 3,
+        steps: 20,
+        lr: 1e-2,
+        warmup_fraction: 0.1,
+        schedule: Schedule::Cosine,
+        weight_decay: 0.1,
+        grad_clip: 0.5,
+        eval_every: 10,
+        eval_batches: 2,
+    }
+}
+
+pub async fn transformer_training_on_the_gpu_matches_the_cpu_for_20_steps(g: &Gpu) {
+    for (cfg, _) in configs().into_iter().take(2) {
+        let train = micro_train_config(cfg);
+        let (cpu_params, cpu) = train_cpu(&train, &mut |_, _| {}).unwrap();
+        let mut seen = Vec::new();
+        let (gpu_params, gpu) = train_gpu(g, &train, &mut |s, _| seen.push(s))
+            .await
+            .unwrap();
+        assert_eq!(seen, (1..=20).collect::<Vec<_>>(), "progress for every step");
+        assert_eq!(gpu.steps, cpu.steps);
+        assert_eq!(gpu.eval_steps, [10, 20]);
+        assert_eq!(gpu.diverged_at, None);
+        let rel = |a: &[f64], b: &[f64]| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| ((x - y) / y).abs())
+                .fold(0.0, f64::max)
+        };
+        let train_err = rel(&gpu.train_loss, &cpu.train_loss);
+        let eval_err = rel(&gpu.eval_loss, &cpu.eval_loss);
+        let param_err = relative_error(&gpu_params, &cpu_params);
+        log(&format!(
+            "20 steps ({:?} {:?} {:?}): train loss {train_err:.1e}, held-out {eval_err:.1e}, \
+             parameters {param_err:.1e}; loss {:.4} → {:.4}",
+            train.model.norm,
+            train.model.mlp,
+            train.model.pos,
+            cpu.train_loss[0],
+            cpu.train_loss[19]
+        ));
+        assert!(train_err <= TOLERANCE as f64, "train losses {train_err}");
+        assert!(eval_err <= TOLERANCE as f64, "held-out losses {eval_err}");
+        assert!(param_err <= 1e-2, "parameters {param_err}");
+        assert!(cpu.train_loss[19] < cpu.train_loss[0], "it learns");
+    }
+}
+
+pub async fn transformer_memory_beyond_the_adapter_limits_is_refused(g: &Gpu) {
+    let cfg = ModelConfig {
+        n_head: 64,
+        d_model: 1024,
+        ctx: 2048,
+        ..ModelConfig::default()
+    };
+    let estimate = memory_estimate(&cfg, 64, 1);
+    assert_eq!(estimate.largest_buffer, "attention");
+    match GpuModel::new(g, &cfg, 64, 1) {
+        Err(GpuError::Limit {
+            limit, requested, ..
+        }) => {
+            assert!(limit.starts_with("max_"), "{limit}");
+            assert_eq!(requested, estimate.largest_bytes);
+        }
+        Err(e) => panic!("expected a limit error, got {e}"),
+        Ok(_) => panic!("a {} buffer was accepted", estimate.describe()),
+    }
+    let small = memory_estimate(&ModelConfig::default(), 32, 8);
+    assert!(small.check(&g.limits).is_ok(), "{}", small.describe());
+}
+
+pub async fn transformer_updates_stop_at_a_non_finite_step(g: &Gpu) {
+    let (cfg, b) = configs().remove(0);
+    let train = micro_train_config(cfg.clone());
+    let model = GpuModel::new(g, &cfg, b, 1).unwrap();
+    let mut params = random_params(&cfg, 7);
+    let (x, y) = random_batch(b * cfg.ctx, 8);
+    model.write_batch(g, &x, &y).unwrap();
+    // One good step updates; then a NaN weight poisons the loss and nothing moves.
+    model.load(g, &params).unwrap();
+    let mut rec = g.recorder();
+    model.record_step(&mut rec, &train, 0).unwrap();
+    g.submit(rec).unwrap();
+    assert_eq!(model.read_guard(g).await.unwrap().status, 0);
+    assert_ne!(g.read(&model.params).await.unwrap(), params, "a finite step updates");
+    let qkv = model.layout.get("h.0.attn.qkv").offset;
+    params[qkv] = f32::NAN;
+    model.load(g, &params).unwrap();
+    for step in 0..2 {
+        let mut rec = g.recorder();
+        model.record_step(&mut rec, &train, step).unwrap();
+        g.submit(rec).unwrap();
+    }
+    let guard = model.read_guard(g).await.unwrap();
+    assert_eq!(guard.status, 1, "the first step (index 0) diverged: {guard:?}");
+    let after = g.read(&model.params).await.unwrap();
+    assert!(after[qkv].is_nan());
+    after
+        .iter()
+        .zip(&params)
+        .enumerate()
+        .filter(|(i, _)| *i != qkv)
+        .for_each(|(i, (a, p))| assert_eq!(a, p, "parameter {i} changed after divergence"));
+}
