@@ -144,7 +144,7 @@ mod cli {
     /// `overtrain train`: trains a small transformer on the synthetic pre-training language
     /// and writes DIR/config.json, DIR/model.safetensors and DIR/log.json.
     fn train_command(args: &[String]) -> Result<(), Failure> {
-        use overtrain::transformer::{checkpoint, params::Layout, train};
+        use overtrain::transformer::{checkpoint, gpu, params::Layout, train};
         let Some(options) = Options::parse(args, false)? else {
             return Ok(());
         };
@@ -157,25 +157,45 @@ mod cli {
         let (text, out) = options.config_and_out()?;
         let config =
             train::TrainConfig::from_json(&text).map_err(|e| Failure::Usage(e.to_string()))?;
-        if options.backend == BackendChoice::Gpu {
-            return Err(Failure::Io(
-                "the transformer does not run on the GPU backend yet; use --backend cpu".into(),
-            ));
-        }
         let layout = Layout::new(&config.model);
-        let memory = 4 * 4 * layout.total; // parameters, gradients, AdamW m and v
+        let memory = gpu::memory_estimate(&config.model, config.batch, config.eval_batches);
         eprintln!(
-            "model: {} parameters ({:.1} MB with gradients and AdamW state); training on the CPU",
+            "model: {} parameters; memory {}",
             layout.total,
-            memory as f64 / 1e6
+            memory.describe()
         );
+        // auto: a hardware GPU when there is one; on a software adapter (lavapipe) the CPU
+        // path is much faster (README, benchmarks), so auto stays on the CPU there.
+        let device = match options.backend {
+            BackendChoice::Cpu => None,
+            choice => match pollster::block_on(overtrain::gpu::Gpu::new()) {
+                Ok(g) if choice == BackendChoice::Gpu || !g.adapter.software => Some(g),
+                Ok(g) => {
+                    eprintln!(
+                        "auto: {} is a software adapter, training on the CPU (--backend gpu forces it)",
+                        g.adapter.name
+                    );
+                    None
+                }
+                Err(e) if choice == BackendChoice::Gpu => return Err(Failure::Io(e.to_string())),
+                Err(e) => {
+                    eprintln!("auto: {e}; training on the CPU");
+                    None
+                }
+            },
+        };
+        if let Some(g) = &device {
+            memory.check(&g.limits).map_err(|e| {
+                Failure::Usage(format!("model: the configuration does not fit the GPU: {e}"))
+            })?;
+        }
         std::fs::create_dir_all(&out)
             .map_err(|e| Failure::Io(format!("cannot create '{}': {e}", out.display())))?;
         let start = Instant::now();
         let mut last_print = 0.0f64;
         let total = config.steps;
         let tokens_per_step = config.batch * config.model.ctx;
-        let (params, log) = train::train_cpu(&config, &mut |step, loss| {
+        let mut progress = |step: usize, loss: f64| {
             let elapsed = start.elapsed().as_secs_f64();
             if elapsed - last_print > 0.5 || step == total {
                 last_print = elapsed;
@@ -185,8 +205,24 @@ mod cli {
                     "\rstep {step}/{total}  loss {loss:.3}  {rate:.0} tok/s  ETA {eta:.0} s   "
                 );
             }
-        })
-        .map_err(|e| Failure::Usage(e.to_string()))?;
+        };
+        let (params, log) = match &device {
+            None => {
+                eprintln!("training on the CPU");
+                train::train_cpu(&config, &mut progress)
+                    .map_err(|e| Failure::Usage(e.to_string()))?
+            }
+            Some(g) => {
+                eprintln!(
+                    "training on the GPU: {} ({}{})",
+                    g.adapter.name,
+                    g.adapter.backend,
+                    if g.adapter.software { ", software" } else { "" }
+                );
+                pollster::block_on(gpu::train_gpu(g, &config, &mut progress))
+                    .map_err(|e| Failure::Io(e.to_string()))?
+            }
+        };
         eprintln!();
         let write = |name: &str, bytes: &[u8]| {
             let path = out.join(name);
@@ -210,7 +246,7 @@ mod cli {
                 .as_bytes(),
         )?;
         if let Some(step) = log.diverged_at {
-            eprintln!("diverged at step {step}: kept the last good weights");
+            eprintln!("diverged at step {step}: stopped before its update, kept the last good weights");
         }
         if let (Some(step), Some(loss)) = (log.eval_steps.last(), log.eval_loss.last()) {
             eprintln!(

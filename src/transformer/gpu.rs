@@ -81,18 +81,28 @@ impl MemoryEstimate {
 /// Every buffer's name and length in 4-byte words, in groups (one list for allocation and
 /// for the estimate, so they cannot disagree).
 struct Plan {
-    parameters: Vec<(&'static str, usize)>,
-    optimizer: Vec<(&'static str, usize)>,
-    activations: Vec<(&'static str, usize)>,
-    data: Vec<(&'static str, usize)>,
+    parameters: Vec<(&'static str, u64)>,
+    optimizer: Vec<(&'static str, u64)>,
+    activations: Vec<(&'static str, u64)>,
+    data: Vec<(&'static str, u64)>,
 }
 
 fn plan(cfg: &ModelConfig, b: usize, eval_batches: usize) -> Plan {
-    let p = Layout::new(cfg).total;
-    let (d, f, t, h, l) = (cfg.d_model, cfg.d_ff, cfg.ctx, cfg.n_head, cfg.n_layer);
-    let n = b * t;
+    // u64 throughout: absurd configs must be measured and refused, not overflow (wasm32).
+    let w = |x: usize| x as u64;
+    let p = w(Layout::new(cfg).total);
+    let (d, f, t, h, l) = (
+        w(cfg.d_model),
+        w(cfg.d_ff),
+        w(cfg.ctx),
+        w(cfg.n_head),
+        cfg.n_layer,
+    );
+    let n = w(b) * t;
+    let v = w(VOCAB);
     let fc_out = if cfg.mlp == Mlp::Swiglu { 2 * f } else { f };
-    let att = b * h * t * t;
+    let att = w(b) * h * t * t;
+    let batch = 3 * n + v + 1;
     let per_layer = [
         ("x", n * d),
         ("ln1", n * d),
@@ -116,8 +126,8 @@ fn plan(cfg: &ModelConfig, b: usize, eval_batches: usize) -> Plan {
         ("x final", n * d),
         ("lnf", n * d),
         ("lnf stats", 2 * n),
-        ("logits", n * VOCAB),
-        ("probs", n * VOCAB),
+        ("logits", n * v),
+        ("probs", n * v),
         ("row losses", n),
         ("dx", n * d),
         ("dmid", n * d),
@@ -130,6 +140,7 @@ fn plan(cfg: &ModelConfig, b: usize, eval_batches: usize) -> Plan {
         ("dfc", n * fc_out),
         ("dact", n * f),
     ]);
+    let e = w(eval_batches.max(1));
     Plan {
         parameters: vec![("parameters", p)],
         optimizer: vec![
@@ -142,9 +153,9 @@ fn plan(cfg: &ModelConfig, b: usize, eval_batches: usize) -> Plan {
         ],
         activations,
         data: vec![
-            ("batch", batch_words_len(n)),
-            ("held-out batches", eval_batches.max(1) * batch_words_len(n)),
-            ("losses", READBACK_EVERY + eval_batches.max(1)),
+            ("batch", batch),
+            ("held-out batches", e * batch),
+            ("losses", w(READBACK_EVERY) + e),
             ("rope table", if cfg.pos == Pos::Rope { t * (d / h) } else { 0 }),
         ],
     }
@@ -154,7 +165,7 @@ fn plan(cfg: &ModelConfig, b: usize, eval_batches: usize) -> Plan {
 /// held-out batches.
 pub fn memory_estimate(cfg: &ModelConfig, b: usize, eval_batches: usize) -> MemoryEstimate {
     let plan = plan(cfg, b, eval_batches);
-    let bytes = |v: &[(&str, usize)]| v.iter().map(|(_, n)| 4 * *n as u64).sum::<u64>();
+    let bytes = |v: &[(&str, u64)]| v.iter().map(|(_, n)| 4 * n).sum::<u64>();
     let (name, largest) = plan
         .parameters
         .iter()
@@ -168,7 +179,7 @@ pub fn memory_estimate(cfg: &ModelConfig, b: usize, eval_batches: usize) -> Memo
         activations: bytes(&plan.activations),
         data: bytes(&plan.data),
         largest_buffer: name.to_string(),
-        largest_bytes: 4 * largest as u64,
+        largest_bytes: 4 * largest,
     }
 }
 
@@ -749,7 +760,7 @@ pub async fn train_gpu(
             }
             window = done;
             if guard.status > 0 {
-                log.diverged_at = Some(end);
+                log.diverged_at = Some(guard.status as usize);
                 break;
             }
             if eval_due {

@@ -121,6 +121,8 @@ pub struct TrainLog {
     pub train_loss: Vec<f64>,
     pub eval_steps: Vec<usize>,
     pub eval_loss: Vec<f64>,
+    /// The step (counting from 1) whose loss or gradient was not finite; training stopped
+    /// before its update.
     pub diverged_at: Option<usize>,
 }
 
@@ -177,7 +179,7 @@ pub fn evaluate(cfg: &TrainConfig, layout: &Layout, params: &[f32], eval: &[Vec<
 
 /// Trains from a fresh init on the CPU. `progress(step, train_loss)` is called every step.
 /// A non-finite loss or gradient stops training before that step's update
-/// (`diverged_at` = its 0-based index), so the parameters stay the last finite ones.
+/// (`diverged_at` = that step, counting from 1), so the parameters stay the last finite ones.
 pub fn train_cpu(
     cfg: &TrainConfig,
     progress: &mut dyn FnMut(usize, f64),
@@ -200,7 +202,7 @@ pub fn train_cpu(
         // The same guard as the GPU's (shaders/optimizer.wgsl): stop before updating.
         let (scale, diverged, _) = step_guard(&grads, loss, cfg.grad_clip);
         if diverged {
-            log.diverged_at = Some(step);
+            log.diverged_at = Some(step + 1);
             break;
         }
         if scale != 1.0 {
