@@ -8,6 +8,7 @@
 //          w = w - lr * (m / bc1 / (sqrt(v / bc2) + eps) + wd * w)      (decoupled decay)
 //          where wd applies to the elements whose bit is set in `decay`; nothing changes
 //          once the guard's status is set, so a diverged run keeps its last good weights.
+//   l2_pull: g = g + alpha * (w - anchor)   (fine-tuning's pull toward the pre-trained weights)
 // bc1 = 1 - b1^t and bc2 = 1 - b2^t are the bias corrections of step t, computed on the CPU.
 
 struct Params { n: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, bc1: f32, bc2: f32 }
@@ -30,6 +31,8 @@ struct GuardParams { partials: u32, step: u32, clip: f32, loss_slot: u32 }
 @group(0) @binding(8) var<storage, read_write> guard: Guard;
 @group(0) @binding(9) var<uniform> gp: GuardParams;
 @group(0) @binding(10) var<storage, read> losses: array<f32>;
+@group(0) @binding(11) var<storage, read_write> g_rw: array<f32>;
+@group(0) @binding(12) var<storage, read> anchor: array<f32>;
 
 fn index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
     return gid.x + gid.y * groups.x * 256u;
@@ -96,4 +99,10 @@ fn adamw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
     if (((decay[i / 32u] >> (i % 32u)) & 1u) != 0u) { wd = p.weight_decay; }
     let update = (mi / p.bc1) / (sqrt(vi / p.bc2) + p.eps) + wd * w[i];
     w[i] = w[i] - p.lr * update;
+}
+
+@compute @workgroup_size(256)
+fn l2_pull(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = index(gid, groups);
+    if (i < p.n) { g_rw[i] = g_rw[i] + p.lr * (w[i] - anchor[i]); }
 }

@@ -219,7 +219,7 @@ mod cli {
                     g.adapter.backend,
                     if g.adapter.software { ", software" } else { "" }
                 );
-                pollster::block_on(gpu::train_gpu(g, &config, &mut progress))
+                pollster::block_on(train::train_gpu(g, &config, &mut progress))
                     .map_err(|e| Failure::Io(e.to_string()))?
             }
         };

@@ -476,6 +476,40 @@ pub fn adamw(
     )
 }
 
+/// g = g + alpha·(w − anchor): the gradient of (alpha/2)·‖w − anchor‖² added in place.
+pub fn l2_pull(
+    rec: &mut Recorder,
+    alpha: f32,
+    w: &Tensor,
+    anchor: &Tensor,
+    g: &Tensor,
+) -> Result<(), GpuError> {
+    let n = w.len();
+    expect_len("anchor", anchor, n)?;
+    expect_len("g", g, n)?;
+    let uniform = rec.gpu.uniform(&OptimizerParams {
+        n: u32_of("n", n)?,
+        lr: alpha,
+        beta1: 0.0,
+        beta2: 0.0,
+        eps: 0.0,
+        weight_decay: 0.0,
+        bc1: 1.0,
+        bc2: 1.0,
+    });
+    let grid = grid_1d(n, rec.gpu.limits.max_compute_workgroups_per_dimension);
+    rec.dispatch(
+        &rec.gpu.pipelines.l2_pull,
+        &[
+            (0, &w.buffer),
+            (4, &uniform),
+            (11, &g.buffer),
+            (12, &anchor.buffer),
+        ],
+        grid,
+    )
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct GuardParams {

@@ -142,3 +142,10 @@ pub fn step_guard(g: &[f32], loss: f64, clip: f64) -> (f32, bool, f64) {
     };
     (scale, !(norm.is_finite() && loss.is_finite()), norm)
 }
+
+/// g = g + alpha·(w − anchor).
+pub fn l2_pull(alpha: f32, w: &[f32], anchor: &[f32], g: &mut [f32]) {
+    for ((g, &w), &a) in g.iter_mut().zip(w).zip(anchor) {
+        *g += alpha * (w - a);
+    }
+}

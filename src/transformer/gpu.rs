@@ -11,7 +11,8 @@
 use super::config::{Mlp, ModelConfig, Norm, Pos};
 use super::kernels::*;
 use super::params::{Layout, TensorInfo};
-use super::train::{inputs_and_targets, Corpus, TrainConfig, TrainLog};
+use super::engine::{Hyper, BETA1, BETA2, EPS};
+use super::train::inputs_and_targets;
 use crate::data::VOCAB;
 use crate::gpu::kernels::{self, add, adamw, decay_bits, step_guard, AdamW, Guard};
 use crate::gpu::{Gpu, GpuError, Recorder, Tensor};
@@ -147,6 +148,7 @@ fn plan(cfg: &ModelConfig, b: usize, eval_batches: usize) -> Plan {
             ("gradients", p),
             ("adam m", p),
             ("adam v", p),
+            ("l2 anchor", p),
             ("decay mask", p.div_ceil(32)),
             ("norm partials", p.div_ceil(256)),
             ("guard", 4),
@@ -210,6 +212,8 @@ pub struct GpuModel {
     pub grads: Tensor,
     m: Tensor,
     v: Tensor,
+    /// The weights the L2 term of fine-tuning pulls toward.
+    anchor: Tensor,
     decay: wgpu::Buffer,
     partials: Tensor,
     guard: wgpu::Buffer,
@@ -295,6 +299,7 @@ impl GpuModel {
             grads: z(p)?,
             m: z(p)?,
             v: z(p)?,
+            anchor: z(p)?,
             decay: gpu.storage(&decay_bits(mask))?,
             partials: z(p.div_ceil(256))?,
             guard: Guard::OPEN.buffer(gpu)?,
@@ -331,11 +336,25 @@ impl GpuModel {
     pub fn load(&self, gpu: &Gpu, params: &[f32]) -> Result<(), GpuError> {
         gpu.write(&self.params, params)?;
         let zeros = vec![0.0; self.layout.total];
-        gpu.write(&self.m, &zeros)?;
-        gpu.write(&self.v, &zeros)?;
+        self.write_moments(gpu, &zeros, &zeros)
+    }
+
+    /// Overwrites AdamW's moments and reopens the step guard.
+    pub fn write_moments(&self, gpu: &Gpu, m: &[f32], v: &[f32]) -> Result<(), GpuError> {
+        gpu.write(&self.m, m)?;
+        gpu.write(&self.v, v)?;
         gpu.queue
             .write_buffer(&self.guard, 0, bytemuck::bytes_of(&Guard::OPEN));
         Ok(())
+    }
+
+    pub async fn read_moments(&self, gpu: &Gpu) -> Result<(Vec<f32>, Vec<f32>), GpuError> {
+        Ok((gpu.read(&self.m).await?, gpu.read(&self.v).await?))
+    }
+
+    /// Sets the weights the L2 term pulls toward.
+    pub fn write_anchor(&self, gpu: &Gpu, anchor: &[f32]) -> Result<(), GpuError> {
+        gpu.write(&self.anchor, anchor)
     }
 
     /// Uploads the training batch (B·T inputs and their next-byte targets).
@@ -346,9 +365,10 @@ impl GpuModel {
         Ok(())
     }
 
-    /// Uploads the held-out batches (each B rows of T + 1 bytes), once.
-    pub fn write_heldout(&self, gpu: &Gpu, batches: &[Vec<u8>]) -> Result<(), GpuError> {
-        if batches.len() != self.eval_count {
+    /// Uploads held-out batches (each B rows of T + 1 bytes), at most the number the
+    /// model was sized for.
+    fn write_heldout(&self, gpu: &Gpu, batches: &[Vec<u8>]) -> Result<(), GpuError> {
+        if batches.len() > self.eval_count {
             return Err(GpuError::Invalid(format!(
                 "{} held-out batches, the model was sized for {}",
                 batches.len(),
@@ -640,15 +660,21 @@ impl GpuModel {
         )
     }
 
-    /// Records the step guard (global norm, clip scale, divergence check of
-    /// `losses[slot]`) and the AdamW update of step `step` (0-based).
+    /// Records the L2 pull toward the anchor (when `l2` > 0), the step guard (global
+    /// norm, clip scale, divergence check of `losses[slot]`) and the AdamW update of step
+    /// `step` (0-based) at learning rate `lr`.
     pub fn record_update(
         &self,
         rec: &mut Recorder,
-        cfg: &TrainConfig,
         step: usize,
         slot: usize,
+        lr: f32,
+        h: &Hyper,
+        l2: f32,
     ) -> Result<(), GpuError> {
+        if l2 != 0.0 {
+            kernels::l2_pull(rec, l2, &self.params, &self.anchor, &self.grads)?;
+        }
         step_guard(
             rec,
             &self.grads,
@@ -656,20 +682,20 @@ impl GpuModel {
             &self.losses,
             slot,
             step,
-            cfg.grad_clip as f32,
+            h.grad_clip as f32,
             &self.guard,
         )?;
-        let h = AdamW {
-            lr: cfg.lr_at(step) as f32,
-            beta1: 0.9,
-            beta2: 0.95,
-            eps: 1e-8,
-            weight_decay: cfg.weight_decay as f32,
+        let hyper = AdamW {
+            lr,
+            beta1: BETA1,
+            beta2: BETA2,
+            eps: EPS,
+            weight_decay: h.weight_decay as f32,
             step: step as u32 + 1,
         };
         adamw(
             rec,
-            h,
+            hyper,
             &self.params,
             &self.grads,
             &self.m,
@@ -679,29 +705,33 @@ impl GpuModel {
         )
     }
 
-    /// Records one whole training step over the uploaded training batch.
+    /// Records one whole training step over the uploaded training batch, its loss into
+    /// `losses[slot]`.
     pub fn record_step(
         &self,
         rec: &mut Recorder,
-        cfg: &TrainConfig,
         step: usize,
+        slot: usize,
+        lr: f32,
+        h: &Hyper,
     ) -> Result<(), GpuError> {
-        let slot = step % READBACK_EVERY;
         self.record_forward(rec, Input::Train, slot)?;
         self.record_backward(rec)?;
-        self.record_update(rec, cfg, step, slot)
+        self.record_update(rec, step, slot, lr, h, 0.0)
     }
 
-    /// Mean loss over the held-out batches uploaded by [`GpuModel::write_heldout`].
-    pub async fn evaluate(&self, gpu: &Gpu) -> Result<f64, GpuError> {
+    /// Mean loss over held-out batches (each B rows of T + 1 bytes), at most as many as
+    /// the model was sized for.
+    pub async fn evaluate(&self, gpu: &Gpu, batches: &[Vec<u8>]) -> Result<f64, GpuError> {
+        self.write_heldout(gpu, batches)?;
         let mut rec = gpu.recorder();
-        for e in 0..self.eval_count {
+        for e in 0..batches.len() {
             self.record_forward(&mut rec, Input::Heldout(e), READBACK_EVERY + e)?;
         }
         gpu.submit(rec)?;
         let losses = gpu.read(&self.losses).await?;
-        let held = &losses[READBACK_EVERY..READBACK_EVERY + self.eval_count];
-        Ok(held.iter().map(|&l| l as f64).sum::<f64>() / self.eval_count.max(1) as f64)
+        let held = &losses[READBACK_EVERY..READBACK_EVERY + batches.len()];
+        Ok(held.iter().map(|&l| l as f64).sum::<f64>() / batches.len().max(1) as f64)
     }
 
     /// The step guard as the GPU left it.
@@ -712,63 +742,14 @@ impl GpuModel {
 }
 
 /// Dispatches of one training step of a model (for the benchmarks and the page).
-pub fn dispatches_per_step(gpu: &Gpu, model: &GpuModel, cfg: &TrainConfig) -> usize {
+pub fn dispatches_per_step(gpu: &Gpu, model: &GpuModel) -> Result<usize, GpuError> {
     let mut rec = gpu.recorder();
-    // Recording only counts; the recording is dropped unsubmitted.
-    let _ = model.record_step(&mut rec, cfg, 0);
-    rec.dispatches
-}
-
-/// Trains from a fresh init on the GPU: the same data, schedule and update as
-/// [`super::train::train_cpu`], with the loss read back every [`READBACK_EVERY`] steps.
-/// `progress(step, train_loss)` is called for every step, in batches at each read-back.
-pub async fn train_gpu(
-    gpu: &Gpu,
-    cfg: &TrainConfig,
-    progress: &mut dyn FnMut(usize, f64),
-) -> Result<(Vec<f32>, TrainLog), GpuError> {
-    let model = GpuModel::new(gpu, &cfg.model, cfg.batch, cfg.eval_batches)?;
-    let layout = &model.layout;
-    model.load(gpu, &layout.init(cfg.seed))?;
-    let mut corpus = Corpus::new(cfg);
-    model.write_heldout(gpu, &corpus.eval)?;
-    let (b, t) = (cfg.batch, cfg.model.ctx);
-    let mut log = TrainLog::default();
-    let mut window = 0; // first step not yet read back
-    for step in 0..cfg.steps {
-        let (x, y) = corpus.next_batch(b, t);
-        model.write_batch(gpu, &x, &y)?;
-        let mut rec = gpu.recorder();
-        model.record_step(&mut rec, cfg, step)?;
-        gpu.submit(rec)?;
-        let done = step + 1;
-        let eval_due = done % cfg.eval_every == 0 || done == cfg.steps;
-        if done % READBACK_EVERY == 0 || eval_due {
-            let losses = gpu.read(&model.losses).await?;
-            let guard = model.read_guard(gpu).await?;
-            let end = if guard.status > 0 {
-                guard.status as usize - 1
-            } else {
-                done
-            };
-            for s in window..end {
-                let loss = losses[s % READBACK_EVERY] as f64;
-                log.steps.push(s + 1);
-                log.tokens.push((s + 1) * b * t);
-                log.train_loss.push(loss);
-                progress(s + 1, loss);
-            }
-            window = done;
-            if guard.status > 0 {
-                log.diverged_at = Some(guard.status as usize);
-                break;
-            }
-            if eval_due {
-                log.eval_steps.push(done);
-                log.eval_loss.push(model.evaluate(gpu).await?);
-            }
-        }
-    }
-    let params = gpu.read(&model.params).await?;
-    Ok((params, log))
+    let h = Hyper {
+        weight_decay: 0.1,
+        grad_clip: 1.0,
+        l2: 0.0,
+    };
+    // Recording only counts: the recording is dropped unsubmitted.
+    model.record_step(&mut rec, 0, 0, 1e-3, &h)?;
+    Ok(rec.dispatches)
 }

@@ -7,10 +7,13 @@
 //! - `kernels`, `gpu`: the same layers as WGSL kernels of the same names, and the model on
 //!   the GPU with a whole training step in one command buffer, checked against the CPU
 //!   reference (tests/common/transformer_checks.rs).
-//! - `train`: AdamW, clipping, schedules, data and evaluation; `checkpoint`: safetensors.
+//! - `engine`: one step-by-step training interface over both backends (state save and
+//!   restore, L2 pull, held-out evaluation); `train`: schedules, data and the training
+//!   loop; `checkpoint`: safetensors.
 
 pub mod checkpoint;
 pub mod config;
+pub mod engine;
 pub mod gpu;
 pub mod kernels;
 pub mod layers;

@@ -5,13 +5,11 @@
 //! including the data stream.
 
 use super::config::ModelConfig;
-use super::model::{backward, forward};
-use super::params::Layout;
+use super::engine::{run_ready, Engine, Hyper, TrainState};
 use crate::data::language::{Language, LanguageSpec};
 use crate::data::{batch, ByteSource, Split};
 use crate::error::{check_int, check_range, ConfigError};
-use crate::gpu::kernels::AdamW;
-use crate::gpu::reference::{adamw, step_guard};
+use crate::gpu::{Gpu, GpuError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -164,82 +162,77 @@ pub fn inputs_and_targets(rows: &[u8], b: usize, t: usize) -> (Vec<u8>, Vec<u8>)
     (x, y)
 }
 
-/// Mean held-out loss over the fixed evaluation batches.
-pub fn evaluate(cfg: &TrainConfig, layout: &Layout, params: &[f32], eval: &[Vec<u8>]) -> f64 {
-    let (b, t) = (cfg.batch, cfg.model.ctx);
-    let total: f64 = eval
-        .iter()
-        .map(|rows| {
-            let (x, y) = inputs_and_targets(rows, b, t);
-            forward(&cfg.model, layout, params, &x, &y, b, t).0
-        })
-        .sum();
-    total / eval.len() as f64
+impl TrainConfig {
+    /// The optimizer settings of this config (no L2 pull: pre-training).
+    pub fn hyper(&self) -> Hyper {
+        Hyper {
+            weight_decay: self.weight_decay,
+            grad_clip: self.grad_clip,
+            l2: 0.0,
+        }
+    }
 }
 
-/// Trains from a fresh init on the CPU. `progress(step, train_loss)` is called every step.
-/// A non-finite loss or gradient stops training before that step's update
-/// (`diverged_at` = that step, counting from 1), so the parameters stay the last finite ones.
+/// Trains from a fresh init on `engine`: the config's data, schedule and AdamW, held-out
+/// evaluation every `eval_every` steps. `progress(step, train_loss)` is called for every
+/// step (on the GPU in bursts, at each loss read-back). A non-finite loss or gradient
+/// stops training before that step's update (`diverged_at` = that step, counting from 1),
+/// so the parameters stay the last finite ones.
+pub async fn train(
+    engine: &mut Engine<'_>,
+    cfg: &TrainConfig,
+    progress: &mut dyn FnMut(usize, f64),
+) -> Result<(Vec<f32>, TrainLog), GpuError> {
+    let layout = engine.layout().clone();
+    engine.load(&TrainState::fresh(layout.init(cfg.seed)))?;
+    let mut corpus = Corpus::new(cfg);
+    let (b, t) = (cfg.batch, cfg.model.ctx);
+    let h = cfg.hyper();
+    let mut log = TrainLog::default();
+    for step in 0..cfg.steps {
+        let (x, y) = corpus.next_batch(b, t);
+        engine.step(&x, &y, cfg.lr_at(step), &h).await?;
+        let done = step + 1;
+        let eval_due = done % cfg.eval_every == 0 || done == cfg.steps;
+        if done % engine.readback_every() == 0 || eval_due {
+            let taken = engine.take_losses().await?;
+            for loss in taken.losses {
+                let s = log.steps.len() + 1;
+                log.steps.push(s);
+                log.tokens.push(s * b * t);
+                log.train_loss.push(loss);
+                progress(s, loss);
+            }
+            if taken.diverged_at.is_some() {
+                log.diverged_at = taken.diverged_at;
+                break;
+            }
+            if eval_due {
+                log.eval_steps.push(done);
+                log.eval_loss.push(engine.evaluate(&corpus.eval).await?);
+            }
+        }
+    }
+    Ok((engine.params().await?, log))
+}
+
+/// [`train`] on the CPU reference.
 pub fn train_cpu(
     cfg: &TrainConfig,
     progress: &mut dyn FnMut(usize, f64),
 ) -> Result<(Vec<f32>, TrainLog), ConfigError> {
     cfg.validate()?;
-    let layout = Layout::new(&cfg.model);
-    let mut params = layout.init(cfg.seed);
-    let mut grads = vec![0.0f32; layout.total];
-    let (mut m, mut v) = (vec![0.0f32; layout.total], vec![0.0f32; layout.total]);
-    let mut corpus = Corpus::new(cfg);
-    let (b, t) = (cfg.batch, cfg.model.ctx);
-    let mut log = TrainLog::default();
-    for step in 0..cfg.steps {
-        let (x, y) = corpus.next_batch(b, t);
-        let (loss, acts) = forward(&cfg.model, &layout, &params, &x, &y, b, t);
-        grads.fill(0.0);
-        if loss.is_finite() {
-            backward(&cfg.model, &layout, &params, &mut grads, &acts, &x, &y);
-        }
-        // The same guard as the GPU's (shaders/optimizer.wgsl): stop before updating.
-        let (scale, diverged, _) = step_guard(&grads, loss, cfg.grad_clip);
-        if diverged {
-            log.diverged_at = Some(step + 1);
-            break;
-        }
-        if scale != 1.0 {
-            grads.iter_mut().for_each(|g| *g *= scale);
-        }
-        let lr = cfg.lr_at(step) as f32;
-        for tensor in &layout.tensors {
-            let r = tensor.range();
-            let h = AdamW {
-                lr,
-                beta1: 0.9,
-                beta2: 0.95,
-                eps: 1e-8,
-                weight_decay: if tensor.decay {
-                    cfg.weight_decay as f32
-                } else {
-                    0.0
-                },
-                step: step as u32 + 1,
-            };
-            adamw(
-                h,
-                &mut params[r.clone()],
-                &grads[r.clone()],
-                &mut m[r.clone()],
-                &mut v[r],
-            );
-        }
-        log.steps.push(step + 1);
-        log.tokens.push((step + 1) * b * t);
-        log.train_loss.push(loss);
-        progress(step + 1, loss);
-        if (step + 1) % cfg.eval_every == 0 || step + 1 == cfg.steps {
-            log.eval_steps.push(step + 1);
-            log.eval_loss
-                .push(evaluate(cfg, &layout, &params, &corpus.eval));
-        }
-    }
-    Ok((params, log))
+    let mut engine = Engine::cpu(&cfg.model, cfg.batch);
+    let result = run_ready(train(&mut engine, cfg, progress));
+    Ok(result.expect("the CPU engine does not fail"))
+}
+
+/// [`train`] on a GPU (the config must be valid).
+pub async fn train_gpu(
+    gpu: &Gpu,
+    cfg: &TrainConfig,
+    progress: &mut dyn FnMut(usize, f64),
+) -> Result<(Vec<f32>, TrainLog), GpuError> {
+    let mut engine = Engine::gpu(gpu, &cfg.model, cfg.batch, cfg.eval_batches)?;
+    train(&mut engine, cfg, progress).await
 }

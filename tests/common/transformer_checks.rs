@@ -7,9 +7,10 @@
 
 use overtrain::gpu::{Gpu, GpuError};
 use overtrain::transformer::config::{Mlp, ModelConfig, Norm, Pos};
-use overtrain::transformer::gpu::{memory_estimate, train_gpu, GpuModel, Input};
+use overtrain::transformer::engine::Hyper;
+use overtrain::transformer::gpu::{memory_estimate, GpuModel, Input};
 use overtrain::transformer::model::{backward, forward};
-use overtrain::transformer::train::{train_cpu, Schedule, TrainConfig};
+use overtrain::transformer::train::{train_cpu, train_gpu, Schedule, TrainConfig};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -255,7 +256,7 @@ pub async fn transformer_updates_stop_at_a_non_finite_step(g: &Gpu) {
     // One good step updates; then a NaN weight poisons the loss and nothing moves.
     model.load(g, &params).unwrap();
     let mut rec = g.recorder();
-    model.record_step(&mut rec, &train, 0).unwrap();
+    model.record_step(&mut rec, 0, 0, 1e-2, &train.hyper()).unwrap();
     g.submit(rec).unwrap();
     assert_eq!(model.read_guard(g).await.unwrap().status, 0);
     assert_ne!(g.read(&model.params).await.unwrap(), params, "a finite step updates");
@@ -264,7 +265,7 @@ pub async fn transformer_updates_stop_at_a_non_finite_step(g: &Gpu) {
     model.load(g, &params).unwrap();
     for step in 0..2 {
         let mut rec = g.recorder();
-        model.record_step(&mut rec, &train, step).unwrap();
+        model.record_step(&mut rec, step, step, 1e-2, &train.hyper()).unwrap();
         g.submit(rec).unwrap();
     }
     let guard = model.read_guard(g).await.unwrap();
@@ -277,4 +278,71 @@ pub async fn transformer_updates_stop_at_a_non_finite_step(g: &Gpu) {
         .enumerate()
         .filter(|(i, _)| *i != qkv)
         .for_each(|(i, (a, p))| assert_eq!(a, p, "parameter {i} changed after divergence"));
+}
+
+/// Fine-tuning's pieces on both engines: a restored state (weights, moments, step), the
+/// L2 pull toward an anchor, and continuing from a saved state reproduces the same steps.
+pub async fn transformer_engine_state_and_l2_pull_match_the_cpu(g: &Gpu) {
+    use overtrain::transformer::engine::{Engine, TrainState};
+    let (cfg, b) = configs().remove(1);
+    let t = cfg.ctx;
+    let h = Hyper {
+        weight_decay: 0.1,
+        grad_clip: 1.0,
+        l2: 0.5,
+    };
+    let params = random_params(&cfg, 60);
+    let anchor = random_params(&cfg, 61);
+    let mut start = TrainState::fresh(params);
+    start.m.iter_mut().for_each(|m| *m = 1e-3);
+    start.v.iter_mut().for_each(|v| *v = 1e-4);
+    start.step = 7;
+    let batches: Vec<_> = (0..6).map(|i| random_batch(b * t, 70 + i)).collect();
+    let mut cpu = Engine::cpu(&cfg, b);
+    let mut gpu = Engine::gpu(g, &cfg, b, 1).unwrap();
+    let mut results = Vec::new();
+    for engine in [&mut cpu, &mut gpu] {
+        engine.load(&start).unwrap();
+        engine.set_anchor(&anchor).unwrap();
+        for (x, y) in &batches[..3] {
+            engine.step(x, y, 1e-2, &h).await.unwrap();
+        }
+        let first = engine.take_losses().await.unwrap();
+        let saved = engine.state().await.unwrap();
+        assert_eq!(saved.step, 10);
+        let mut again = Vec::new();
+        for _ in 0..2 {
+            engine.load(&saved).unwrap();
+            for (x, y) in &batches[3..] {
+                engine.step(x, y, 1e-2, &h).await.unwrap();
+            }
+            again.push(engine.take_losses().await.unwrap());
+        }
+        assert_eq!(again[0], again[1], "a restored state continues identically");
+        results.push((first, again.remove(0), engine.state().await.unwrap()));
+    }
+    let (c, gg) = (&results[0], &results[1]);
+    for (a, b) in [(&c.0, &gg.0), (&c.1, &gg.1)] {
+        assert_eq!(a.losses.len(), 3);
+        for (x, y) in a.losses.iter().zip(&b.losses) {
+            assert!(((x - y) / x).abs() < TOLERANCE as f64, "loss {x} vs {y}");
+        }
+    }
+    let err = relative_error(&gg.2.params, &c.2.params);
+    assert!(err < 1e-2, "weights after 6 steps differ by {err}");
+    assert!(relative_error(&gg.2.v, &c.2.v) < 1e-2);
+    // The pull is real: without it the weights end elsewhere.
+    let mut free = Engine::cpu(&cfg, b);
+    free.load(&start).unwrap();
+    let mut pulled = Engine::cpu(&cfg, b);
+    pulled.load(&start).unwrap();
+    pulled.set_anchor(&anchor).unwrap();
+    for (x, y) in &batches[..3] {
+        free.step(x, y, 1e-2, &Hyper { l2: 0.0, ..h }).await.unwrap();
+        pulled.step(x, y, 1e-2, &h).await.unwrap();
+    }
+    let (free_w, pulled_w) = (free.params().await.unwrap(), pulled.params().await.unwrap());
+    let dist = |w: &[f32]| w.iter().zip(&anchor).map(|(a, b)| (a - b).powi(2)).sum::<f32>();
+    assert!(dist(&pulled_w) < dist(&free_w), "the L2 term pulls toward the anchor");
+    log(&format!("engine state + L2: weights agree to {err:.1e}"));
 }
