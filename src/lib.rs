@@ -11,6 +11,7 @@
 
 pub mod data;
 pub mod error;
+pub mod experiment;
 pub mod gpu;
 pub mod linear;
 pub mod plot;

@@ -24,6 +24,8 @@ mod cli {
     use std::time::Instant;
 
     const USAGE: &str = "usage:
+  overtrain experiment (--preset quick|paper | --config EXP.json) --out RESULTS.json [--svg DIR] [--backend cpu|gpu|auto]
+  overtrain experiment --print-default-config
   overtrain train --config TRAIN.json --out DIR [--backend cpu|gpu|auto]
   overtrain train --print-default-config
   overtrain linear --config CONFIG.json --out RESULTS.json [--svg DIR] [--backend cpu|gpu|auto]
@@ -32,8 +34,9 @@ mod cli {
   --backend B              cpu, gpu (WebGPU through wgpu; fails without an adapter) or auto
                            (default: the GPU when an adapter exists, else the CPU)
   --config FILE            experiment config (JSON; omitted fields take defaults; '-' reads stdin)
-  --out PATH               linear: the results JSON file; train: the run folder
-  --svg DIR                also write the four plots as SVG files into DIR
+  --preset NAME            experiment: a built-in experiment (quick, paper)
+  --out PATH               linear, experiment: the results JSON file; train: the run folder
+  --svg DIR                also write the plots as SVG files into DIR
   --print-default-config   print the default config and exit";
 
     /// A failure and the exit code it maps to.
@@ -61,6 +64,7 @@ mod cli {
         match args.first().map(String::as_str) {
             Some("linear") => linear_command(&args[1..]),
             Some("train") => train_command(&args[1..]),
+            Some("experiment") => experiment_command(&args[1..]),
             Some("-h") | Some("--help") | Some("help") => {
                 println!("{USAGE}");
                 Ok(())
@@ -77,6 +81,7 @@ mod cli {
         config: Option<String>,
         out: Option<PathBuf>,
         svg: Option<PathBuf>,
+        preset: Option<String>,
         backend: BackendChoice,
         print_default: bool,
     }
@@ -88,6 +93,7 @@ mod cli {
                 config: None,
                 out: None,
                 svg: None,
+                preset: None,
                 backend: BackendChoice::Auto,
                 print_default: false,
             };
@@ -102,6 +108,7 @@ mod cli {
                     "--config" => o.config = Some(value("--config")?),
                     "--out" => o.out = Some(PathBuf::from(value("--out")?)),
                     "--svg" if svg_allowed => o.svg = Some(PathBuf::from(value("--svg")?)),
+                    "--preset" => o.preset = Some(value("--preset")?),
                     "--print-default-config" => o.print_default = true,
                     "--backend" => {
                         o.backend = value("--backend")?
@@ -141,6 +148,30 @@ mod cli {
         }
     }
 
+    /// The GPU to train on, or None for the CPU. auto: a hardware GPU when there is one; on
+    /// a software adapter (lavapipe) the CPU path is much faster (README, benchmarks), so
+    /// auto stays on the CPU there.
+    fn choose_device(backend: BackendChoice) -> Result<Option<overtrain::gpu::Gpu>, Failure> {
+        Ok(match backend {
+            BackendChoice::Cpu => None,
+            choice => match pollster::block_on(overtrain::gpu::Gpu::new()) {
+                Ok(g) if choice == BackendChoice::Gpu || !g.adapter.software => Some(g),
+                Ok(g) => {
+                    eprintln!(
+                        "auto: {} is a software adapter, training on the CPU (--backend gpu forces it)",
+                        g.adapter.name
+                    );
+                    None
+                }
+                Err(e) if choice == BackendChoice::Gpu => return Err(Failure::Io(e.to_string())),
+                Err(e) => {
+                    eprintln!("auto: {e}; training on the CPU");
+                    None
+                }
+            },
+        })
+    }
+
     /// `overtrain train`: trains a small transformer on the synthetic pre-training language
     /// and writes DIR/config.json, DIR/model.safetensors and DIR/log.json.
     fn train_command(args: &[String]) -> Result<(), Failure> {
@@ -164,26 +195,7 @@ mod cli {
             layout.total,
             memory.describe()
         );
-        // auto: a hardware GPU when there is one; on a software adapter (lavapipe) the CPU
-        // path is much faster (README, benchmarks), so auto stays on the CPU there.
-        let device = match options.backend {
-            BackendChoice::Cpu => None,
-            choice => match pollster::block_on(overtrain::gpu::Gpu::new()) {
-                Ok(g) if choice == BackendChoice::Gpu || !g.adapter.software => Some(g),
-                Ok(g) => {
-                    eprintln!(
-                        "auto: {} is a software adapter, training on the CPU (--backend gpu forces it)",
-                        g.adapter.name
-                    );
-                    None
-                }
-                Err(e) if choice == BackendChoice::Gpu => return Err(Failure::Io(e.to_string())),
-                Err(e) => {
-                    eprintln!("auto: {e}; training on the CPU");
-                    None
-                }
-            },
-        };
+        let device = choose_device(options.backend)?;
         if let Some(g) = &device {
             memory.check(&g.limits).map_err(|e| {
                 Failure::Usage(format!("model: the configuration does not fit the GPU: {e}"))
@@ -256,6 +268,132 @@ mod cli {
                 out.display()
             );
         }
+        Ok(())
+    }
+
+    /// The CLI's experiment host: a progress line with ETA on stderr.
+    struct Stderr {
+        start: Instant,
+        last_print: f64,
+    }
+
+    impl overtrain::experiment::Host for Stderr {
+        async fn progress(
+            &mut self,
+            p: &overtrain::experiment::Progress,
+        ) -> Result<(), overtrain::experiment::Stop> {
+            let elapsed = self.start.elapsed().as_secs_f64();
+            if elapsed - self.last_print > 0.5 {
+                self.last_print = elapsed;
+                let eta = elapsed / p.work_done.max(1e-9) * (p.work_total - p.work_done);
+                let loss = p.loss.map(|l| format!("  loss {l:.3}")).unwrap_or_default();
+                eprint!(
+                    "\r\x1b[K{:>3.0}%  {} ({}/{}){loss}  ETA {eta:.0} s",
+                    100.0 * p.work_done / p.work_total,
+                    p.label,
+                    p.step,
+                    p.steps
+                );
+            }
+            Ok(())
+        }
+        fn now_ms(&self) -> f64 {
+            self.start.elapsed().as_secs_f64() * 1e3
+        }
+    }
+
+    /// `overtrain experiment`: the catastrophic-overtraining experiment on transformers.
+    fn experiment_command(args: &[String]) -> Result<(), Failure> {
+        use overtrain::experiment::{self, ExperimentConfig};
+        use overtrain::transformer::{engine::Engine, gpu::memory_estimate};
+        let Some(options) = Options::parse(args, true)? else {
+            return Ok(());
+        };
+        if options.print_default {
+            let text =
+                serde_json::to_string_pretty(&ExperimentConfig::default()).expect("plain data");
+            println!("{text}");
+            return Ok(());
+        }
+        let out = options
+            .out
+            .clone()
+            .ok_or_else(|| Failure::Usage(format!("--out is required\n{USAGE}")))?;
+        let config = match (&options.preset, &options.config) {
+            (Some(name), None) => ExperimentConfig::preset(name).ok_or_else(|| {
+                Failure::Usage(format!(
+                    "unknown preset '{name}'; presets are {}",
+                    experiment::config::PRESETS.join(", ")
+                ))
+            })?,
+            (None, Some(_)) => {
+                let (text, _) = options.config_and_out()?;
+                ExperimentConfig::from_json(&text).map_err(|e| Failure::Usage(e.to_string()))?
+            }
+            _ => {
+                return Err(Failure::Usage(format!(
+                    "give either --preset or --config\n{USAGE}"
+                )))
+            }
+        };
+        let memory = memory_estimate(&config.model, config.batch, config.eval_batches);
+        let layout = overtrain::transformer::params::Layout::new(&config.model);
+        let budgets = &config.pretrain.budgets;
+        eprintln!(
+            "model: {} parameters; budgets {} to {} tokens ({:.0} to {:.0} tokens per parameter); memory {}",
+            layout.total,
+            budgets[0],
+            budgets[budgets.len() - 1],
+            budgets[0] as f64 / layout.total as f64,
+            budgets[budgets.len() - 1] as f64 / layout.total as f64,
+            memory.describe()
+        );
+        let device = choose_device(options.backend)?;
+        let mut engine = match &device {
+            Some(g) => Engine::gpu(g, &config.model, config.batch, config.eval_batches).map_err(
+                |e| Failure::Usage(format!("model: the configuration does not fit the GPU: {e}")),
+            )?,
+            None => Engine::cpu(&config.model, config.batch),
+        };
+        eprintln!("running on the {}", engine.describe());
+        let mut host = Stderr {
+            start: Instant::now(),
+            last_print: -1.0,
+        };
+        let results = pollster::block_on(experiment::run(&config, &mut engine, &mut host))
+            .map_err(|e| Failure::Io(e.to_string()))?;
+        eprintln!();
+        let json = serde_json::to_string_pretty(&results).expect("plain data");
+        std::fs::write(&out, json)
+            .map_err(|e| Failure::Io(format!("cannot write '{}': {e}", out.display())))?;
+        if let Some(dir) = &options.svg {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Failure::Io(format!("cannot create '{}': {e}", dir.display())))?;
+            for (name, svg) in plot::experiment::all_plots(&results) {
+                let path = dir.join(format!("{name}.svg"));
+                std::fs::write(&path, svg)
+                    .map_err(|e| Failure::Io(format!("cannot write '{}': {e}", path.display())))?;
+            }
+        }
+        let infl = |b: Option<u64>| b.map_or("none".to_string(), |b| b.to_string());
+        for p in &results.perturb {
+            eprintln!("perturbation γ = {}: inflection {}", p.gamma, infl(p.inflection_budget));
+        }
+        for f in &results.finetune {
+            eprintln!(
+                "fine-tuning lr {} λ {}: inflection {}",
+                f.lr,
+                f.l2,
+                infl(f.inflection_budget)
+            );
+        }
+        eprintln!(
+            "experiment: {} budgets in {:.1} s on the {} -> {}",
+            results.budgets.len(),
+            results.elapsed_s,
+            results.backend,
+            out.display()
+        );
         Ok(())
     }
 

@@ -123,7 +123,7 @@ fn grammar_shows_agreement_and_word_order() {
     // The shifted language uses the same letters and other words.
     let a = text(&mut pretraining(3, Split::Train), 50_000);
     let b = text(
-        &mut *task_source("shifted", 3, Split::Train).unwrap(),
+        &mut *task_source("shifted", 3, Split::Train, 0).unwrap(),
         50_000,
     );
     let letters = |t: &str| {
@@ -148,18 +148,18 @@ fn grammar_shows_agreement_and_word_order() {
 #[test]
 fn every_built_in_task_has_its_format() {
     for task in BUILT_IN {
-        let train = text(&mut *task_source(task, 5, Split::Train).unwrap(), 5000);
-        let held = text(&mut *task_source(task, 5, Split::Heldout).unwrap(), 5000);
+        let train = text(&mut *task_source(task, 5, Split::Train, 0).unwrap(), 5000);
+        let held = text(&mut *task_source(task, 5, Split::Heldout, 0).unwrap(), 5000);
         assert_ne!(train, held, "{task}");
         assert_eq!(
             train,
-            text(&mut *task_source(task, 5, Split::Train).unwrap(), 5000),
+            text(&mut *task_source(task, 5, Split::Train, 0).unwrap(), 5000),
             "{task} is deterministic"
         );
         assert!(train.contains('\n'), "{task}");
     }
     let arithmetic = text(
-        &mut *task_source("arithmetic", 1, Split::Train).unwrap(),
+        &mut *task_source("arithmetic", 1, Split::Train, 0).unwrap(),
         20_000,
     );
     for line in arithmetic
@@ -174,7 +174,7 @@ fn every_built_in_task_has_its_format() {
             assert_eq!(a + b, sum, "{line}");
         }
     }
-    let code = text(&mut *task_source("code", 1, Split::Train).unwrap(), 20_000);
+    let code = text(&mut *task_source("code", 1, Split::Train, 0).unwrap(), 20_000);
     for line in code.lines().skip(1).take(400) {
         assert_eq!(
             line.matches('(').count(),
@@ -194,7 +194,7 @@ fn every_built_in_task_has_its_format() {
         .map(|(p, r, v)| ((p.clone(), *r), v.clone()))
         .collect();
     let facts = text(
-        &mut *task_source("facts", 2, Split::Heldout).unwrap(),
+        &mut *task_source("facts", 2, Split::Heldout, 0).unwrap(),
         20_000,
     );
     let mut checked = 0;
@@ -214,7 +214,7 @@ fn every_built_in_task_has_its_format() {
         checked += 1;
     }
     assert!(checked > 100);
-    let err = task_source("poetry", 1, Split::Train).err().unwrap();
+    let err = task_source("poetry", 1, Split::Train, 0).err().unwrap();
     assert_eq!(err.field, "task");
     assert!(err.message.contains("shifted, code, facts, arithmetic"));
 }

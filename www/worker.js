@@ -3,11 +3,14 @@
 //   {type: 'init-gpu'}                          open WebGPU in this worker (worker 0 only)
 //   {id, config: JSON text, backend: 'cpu', shard, shards}   one CPU shard of a run
 //   {id, config: JSON text, backend: 'gpu'}                  a whole run on WebGPU
+//   {type: 'train', id, config: JSON text, backend: 'cpu' | 'gpu'}   train a transformer
 // worker → page: {type: 'ready'} once; {type: 'gpu', adapter} | {type: 'gpu', error};
 //   per run {type: 'result', id, shard, results: JSON text}
+//   per training {type: 'train-progress', id, step, loss} for every step, then
+//   {type: 'trained', id, result: JSON text ({log, backend, memory, elapsed_ms})}
 //   | {type: 'invalid', id, error: {field, message}} | {type: 'gpu-failed', id, message}
 //   | {type: 'panic', id, message} (the worker then closes; the page starts a new one).
-import init, { init_gpu, run_linear_gpu, run_linear_shard } from './pkg/overtrain.js';
+import init, { init_gpu, run_linear_gpu, run_linear_shard, train_transformer } from './pkg/overtrain.js';
 
 let panicMessage = null;
 globalThis.__overtrainPanic = (message) => { panicMessage = message; };
@@ -53,7 +56,10 @@ onmessage = async (event) => {
   }
   const { id, config, backend, shard, shards } = msg;
   try {
-    if (backend === 'gpu') {
+    if (msg.type === 'train') {
+      const progress = (step, loss) => postMessage({ type: 'train-progress', id, step, loss });
+      postMessage({ type: 'trained', id, result: await train_transformer(config, backend, progress) });
+    } else if (backend === 'gpu') {
       postMessage({ type: 'result', id, shard: 0, results: await run_linear_gpu(config) });
     } else {
       postMessage({ type: 'result', id, shard, results: run_linear_shard(config, shard, shards) });

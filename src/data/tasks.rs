@@ -22,25 +22,29 @@ pub const BUILT_IN: [&str; 4] = ["shifted", "code", "facts", "arithmetic"];
 pub const USER_TEXT_MIN_BYTES: usize = 2048;
 
 /// A fine-tuning task's byte stream for one split. `seed` picks the task's content (its
-/// lexicon, knowledge base) and its sampling.
+/// lexicon, knowledge base); `stream` picks one of many independent samplings of the same
+/// task (fine-tuning repeats use streams 0, 1, 2, … of the train split over one fixed task
+/// and one fixed held-out set).
 pub fn task_source(
     task: &str,
     seed: u64,
     split: Split,
+    stream: u64,
 ) -> Result<Box<dyn ByteSource>, ConfigError> {
+    let sampling = seed.wrapping_add(stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     Ok(match task {
         "shifted" => Box::new(
             Arc::new(Language::new(LanguageSpec::shifted(), seed ^ 0x5348_4946))
-                .stream(seed, split),
+                .stream(sampling, split),
         ),
-        "code" => Box::new(PieceStream::new(split_rng(seed, split), code_line)),
+        "code" => Box::new(PieceStream::new(split_rng(sampling, split), code_line)),
         "facts" => {
             let kb = Arc::new(KnowledgeBase::new(seed));
-            Box::new(PieceStream::new(split_rng(seed, split), move |rng| {
+            Box::new(PieceStream::new(split_rng(sampling, split), move |rng| {
                 kb.question(rng)
             }))
         }
-        "arithmetic" => Box::new(PieceStream::new(split_rng(seed, split), |rng| {
+        "arithmetic" => Box::new(PieceStream::new(split_rng(sampling, split), |rng| {
             let (a, b) = (rng.random_range(0..100u32), rng.random_range(0..100u32));
             format!("{a}+{b}={}\n", a + b)
         })),

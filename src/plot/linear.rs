@@ -4,31 +4,11 @@
 //! (c) pre-training and fine-tuning loss after fine-tuning vs steps, per (η_ft, λ);
 //! (d) singular values of W₁W₂ in the task basis vs steps (incremental learning).
 
-use super::{color, linear_range, log_range, ramp, PlotOptions};
+use super::{color, error_svg, linear_range, log_range, ramp, svg, tick, PlotOptions, PlotResult, FONT, err};
+use crate::legend_line;
 use crate::linear::LinearResults;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-
-type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
-type PlotResult = Result<(), String>;
-
-const FONT: &str = "sans-serif";
-
-fn err<E: std::fmt::Debug>(e: E) -> String {
-    format!("plot error: {e:?}")
-}
-
-/// Draws into an SVG string with `draw`, returning the SVG or the drawing error.
-fn svg(opts: &PlotOptions, draw: impl FnOnce(&Area) -> PlotResult) -> Result<String, String> {
-    let mut out = String::new();
-    {
-        let root = SVGBackend::with_string(&mut out, (opts.width, opts.height)).into_drawing_area();
-        root.fill(&WHITE).map_err(err)?;
-        draw(&root)?;
-        root.present().map_err(err)?;
-    }
-    Ok(out)
-}
 
 type PlotFn = fn(&LinearResults, &PlotOptions) -> Result<String, String>;
 
@@ -49,19 +29,6 @@ pub fn all_plots(results: &LinearResults, opts: &PlotOptions) -> Vec<(&'static s
             )
         })
         .collect()
-}
-
-/// A placeholder SVG that states a drawing error instead of a chart.
-fn error_svg(opts: &PlotOptions, message: &str) -> String {
-    let text = message
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;");
-    format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}"><text x="10" y="30" font-family="sans-serif" font-size="14">{text}</text></svg>"#,
-        w = opts.width,
-        h = opts.height
-    )
 }
 
 fn x_range(results: &LinearResults) -> std::ops::Range<f64> {
@@ -87,38 +54,6 @@ fn segments(
     }
     out.retain(|s| !s.is_empty());
     out
-}
-
-/// A legend mark: a short line, dashed when the series is. (A macro rather than a function
-/// because plotters ties the closure's element type to the backend's lifetime.)
-macro_rules! legend_line {
-    ($color:expr, $dashed:expr) => {{
-        let (color, dashed): (RGBColor, bool) = ($color, $dashed);
-        move |(x, y): (i32, i32)| {
-            let (a, b) = if dashed { (6, 10) } else { (8, 8) };
-            EmptyElement::at((x, y))
-                + PathElement::new(vec![(0, 0), (a, 0)], color.stroke_width(2))
-                + PathElement::new(vec![(b, 0), (16, 0)], color.stroke_width(2))
-        }
-    }};
-}
-
-/// An axis label with two significant digits, in e-notation when very small or large.
-fn tick(y: f64) -> String {
-    let a = y.abs();
-    if y == 0.0 {
-        "0".into()
-    } else if !(1e-3..1e4).contains(&a) {
-        format!("{y:.0e}")
-    } else {
-        let decimals = (1 - a.log10().floor() as i32).max(0) as usize;
-        let text = format!("{y:.decimals$}");
-        if text.contains('.') {
-            text.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            text
-        }
-    }
 }
 
 fn subtitle(results: &LinearResults) -> String {

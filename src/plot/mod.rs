@@ -4,9 +4,12 @@
 //! plotters measures text through the DOM in wasm, so in the browser these functions run
 //! on the page's main thread, not in the Web Worker (which has no `document`).
 
+pub mod experiment;
 pub mod linear;
 
-use plotters::style::RGBColor;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
 
 /// Size and switches shared by every chart.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -88,3 +91,71 @@ pub fn linear_range(values: impl IntoIterator<Item = f64>) -> std::ops::Range<f6
     let pad = ((hi - lo) * 0.05).max(1e-6);
     lo - pad..hi + pad
 }
+
+pub type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+pub type PlotResult = Result<(), String>;
+
+pub const FONT: &str = "sans-serif";
+
+pub fn err<E: std::fmt::Debug>(e: E) -> String {
+    format!("plot error: {e:?}")
+}
+
+/// Draws into an SVG string with `draw`, returning the SVG or the drawing error.
+pub fn svg(opts: &PlotOptions, draw: impl FnOnce(&Area) -> PlotResult) -> Result<String, String> {
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (opts.width, opts.height)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        draw(&root)?;
+        root.present().map_err(err)?;
+    }
+    Ok(out)
+}
+
+/// A placeholder SVG that states a drawing error instead of a chart.
+pub fn error_svg(opts: &PlotOptions, message: &str) -> String {
+    let text = message
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}"><text x="10" y="30" font-family="sans-serif" font-size="14">{text}</text></svg>"#,
+        w = opts.width,
+        h = opts.height
+    )
+}
+
+/// A legend mark: a short line, dashed when the series is. (A macro rather than a function
+/// because plotters ties the closure's element type to the backend's lifetime.)
+#[macro_export]
+macro_rules! legend_line {
+    ($color:expr, $dashed:expr) => {{
+        let (color, dashed): (RGBColor, bool) = ($color, $dashed);
+        move |(x, y): (i32, i32)| {
+            let (a, b) = if dashed { (6, 10) } else { (8, 8) };
+            plotters::prelude::EmptyElement::at((x, y))
+                + plotters::prelude::PathElement::new(vec![(0, 0), (a, 0)], color.stroke_width(2))
+                + plotters::prelude::PathElement::new(vec![(b, 0), (16, 0)], color.stroke_width(2))
+        }
+    }};
+}
+
+/// An axis label with two significant digits, in e-notation when very small or large.
+pub fn tick(y: f64) -> String {
+    let a = y.abs();
+    if y == 0.0 {
+        "0".into()
+    } else if !(1e-3..1e4).contains(&a) {
+        format!("{y:.0e}")
+    } else {
+        let decimals = (1 - a.log10().floor() as i32).max(0) as usize;
+        let text = format!("{y:.decimals$}");
+        if text.contains('.') {
+            text.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            text
+        }
+    }
+}
+

@@ -11,6 +11,7 @@
 //!   restore, L2 pull, held-out evaluation); `train`: schedules, data and the training
 //!   loop; `checkpoint`: safetensors.
 
+pub mod bench;
 pub mod checkpoint;
 pub mod config;
 pub mod engine;

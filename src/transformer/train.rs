@@ -145,6 +145,11 @@ impl Corpus {
 }
 
 impl Corpus {
+    /// The training stream itself.
+    pub fn train_source(&mut self) -> &mut dyn ByteSource {
+        self.train.as_mut()
+    }
+
     /// The next training batch: B·T input bytes and their next-byte targets.
     pub fn next_batch(&mut self, b: usize, t: usize) -> (Vec<u8>, Vec<u8>) {
         let rows = batch(self.train.as_mut(), b, t);

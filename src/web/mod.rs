@@ -16,6 +16,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
+mod transformer;
+pub use transformer::*;
+
 #[wasm_bindgen]
 extern "C" {
     /// Set by the JS side before the module starts; shows the message in the page.
@@ -109,15 +112,19 @@ pub async fn init_gpu(description: String, software: bool) -> Result<JsValue, Js
     Ok(summary)
 }
 
+/// This worker's WebGPU device, if [`init_gpu`] opened one.
+fn worker_gpu() -> Result<Rc<Gpu>, JsValue> {
+    GPU.with(|slot| slot.borrow().clone())
+        .ok_or_else(|| JsValue::from_str("WebGPU was not initialized in this worker"))
+}
+
 /// Runs the linear lab on this worker's WebGPU device (see [`init_gpu`]). Resolves to the
 /// results JSON; rejects with `{field, message}` for an invalid config, or with a message
 /// for a GPU failure (limits, validation, device loss) so the page can offer the CPU.
 #[wasm_bindgen]
 pub async fn run_linear_gpu(config_json: String) -> Result<String, JsValue> {
     let config = LinearConfig::from_json(&config_json).map_err(|e| error_value(&e))?;
-    let gpu = GPU
-        .with(|slot| slot.borrow().clone())
-        .ok_or_else(|| JsValue::from_str("WebGPU was not initialized in this worker"))?;
+    let gpu = worker_gpu()?;
     let start = now_ms();
     let mut results = linear::run_on(&config, linear::BackendChoice::Gpu, Some(&gpu))
         .await

@@ -1,0 +1,289 @@
+//! The transformer lab's experiment config (schema version 1) and its presets.
+
+use crate::data::tasks::{UserText, BUILT_IN};
+use crate::error::{check_int, check_len, check_range, ConfigError};
+use crate::transformer::config::{Mlp, ModelConfig, Norm, Pos};
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The largest budget a config may ask for, in tokens (bytes): about 20 hours of the CPU
+/// path at the pilot's model size on a laptop; anything larger is a typo.
+pub const MAX_BUDGET_TOKENS: u64 = 10_000_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// The paper's: one run per budget from a fresh init, warmup then cosine to zero.
+    Independent,
+    /// One warmup–stable run; from its state at each budget's branch point, a linear decay
+    /// to zero over `decay_fraction` of that budget.
+    Wsd,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PretrainConfig {
+    pub protocol: Protocol,
+    /// Token budgets, strictly increasing (each rounded up to whole steps of batch × ctx).
+    pub budgets: Vec<u64>,
+    pub lr: f64,
+    /// Warmup steps as a fraction of each run (independent) or of the first budget (wsd).
+    pub warmup_fraction: f64,
+    /// wsd only: the decay branch's share of each budget.
+    pub decay_fraction: f64,
+    pub weight_decay: f64,
+    pub grad_clip: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PerturbConfig {
+    /// Noise scales γ: each parameter gets γ·σ_init·z with σ_init its tensor's init std.
+    pub gammas: Vec<f64>,
+    /// Draws per (budget, γ).
+    pub draws: usize,
+    /// Also perturb constant-initialized tensors (norm gains, biases), with σ = 0.02.
+    pub perturb_constant: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FinetuneConfig {
+    /// A built-in task (shifted, code, facts, arithmetic) or "user" with `user_text`.
+    pub task: String,
+    pub user_text: Option<String>,
+    /// Peak learning rates (a log-spaced grid).
+    pub lrs: Vec<f64>,
+    /// λ values of the L2 pull toward the pre-trained weights (0 = none).
+    pub l2: Vec<f64>,
+    pub steps: usize,
+    /// Repeats with different fine-tuning data orders; mean and spread are reported.
+    pub seeds: usize,
+    pub warmup_fraction: f64,
+    pub weight_decay: f64,
+    pub grad_clip: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExperimentConfig {
+    pub schema_version: u32,
+    pub seed: u64,
+    pub model: ModelConfig,
+    /// Sequences per step, for pre-training, fine-tuning and evaluation alike.
+    pub batch: usize,
+    /// Held-out batches behind every perplexity.
+    pub eval_batches: usize,
+    pub pretrain: PretrainConfig,
+    pub perturb: PerturbConfig,
+    pub finetune: FinetuneConfig,
+}
+
+impl Default for PretrainConfig {
+    fn default() -> Self {
+        PretrainConfig {
+            protocol: Protocol::Independent,
+            budgets: vec![250_000, 500_000, 1_000_000, 2_000_000, 4_000_000],
+            lr: 3e-3,
+            warmup_fraction: 0.05,
+            decay_fraction: 0.2,
+            weight_decay: 0.1,
+            grad_clip: 1.0,
+        }
+    }
+}
+
+impl Default for PerturbConfig {
+    fn default() -> Self {
+        PerturbConfig {
+            gammas: vec![0.5, 1.0, 2.0],
+            draws: 4,
+            perturb_constant: false,
+        }
+    }
+}
+
+impl Default for FinetuneConfig {
+    fn default() -> Self {
+        FinetuneConfig {
+            task: "shifted".into(),
+            user_text: None,
+            lrs: vec![1e-3, 3e-3],
+            l2: vec![0.0],
+            steps: 100,
+            seeds: 3,
+            warmup_fraction: 0.05,
+            weight_decay: 0.1,
+            grad_clip: 1.0,
+        }
+    }
+}
+
+impl Default for ExperimentConfig {
+    /// The Quick preset.
+    fn default() -> Self {
+        ExperimentConfig::preset("quick").expect("a preset")
+    }
+}
+
+/// The preset names, as the CLI and the page spell them.
+pub const PRESETS: [&str; 2] = ["quick", "paper"];
+
+impl ExperimentConfig {
+    /// `quick`: a 9k-parameter model, budgets of 28 to 900 tokens per parameter — a few
+    /// minutes on a CPU, about a minute on a laptop GPU. `paper`: the pilot's 35k-parameter
+    /// model (science.md §4) with budgets of 57 to 1,800 tokens per parameter.
+    pub fn preset(name: &str) -> Option<ExperimentConfig> {
+        let base = |model, batch, budgets| ExperimentConfig {
+            schema_version: SCHEMA_VERSION,
+            seed: 0,
+            model,
+            batch,
+            eval_batches: 8,
+            pretrain: PretrainConfig {
+                budgets,
+                ..PretrainConfig::default()
+            },
+            perturb: PerturbConfig::default(),
+            finetune: FinetuneConfig::default(),
+        };
+        match name {
+            "quick" => Some(base(
+                ModelConfig {
+                    n_layer: 1,
+                    d_model: 16,
+                    n_head: 2,
+                    d_ff: 64,
+                    ctx: 32,
+                    norm: Norm::Layernorm,
+                    mlp: Mlp::Gelu,
+                    pos: Pos::Learned,
+                    tie_embeddings: true,
+                },
+                32,
+                vec![262_144, 524_288, 1_048_576, 2_097_152, 4_194_304, 8_388_608],
+            )),
+            "paper" => {
+                let mut c = base(
+                    ModelConfig::default(),
+                    32,
+                    vec![2_000_000, 4_000_000, 8_000_000, 16_000_000, 32_000_000, 64_000_000],
+                );
+                c.finetune.steps = 300;
+                c.pretrain.protocol = Protocol::Wsd;
+                Some(c)
+            }
+            _ => None,
+        }
+    }
+
+    /// Parses a JSON document (omitted fields take the Quick preset's values) and validates.
+    pub fn from_json(text: &str) -> Result<ExperimentConfig, ConfigError> {
+        let config: ExperimentConfig = crate::error::parse_json(text, |_| None)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Tokens per training step.
+    pub fn tokens_per_step(&self) -> u64 {
+        (self.batch * self.model.ctx) as u64
+    }
+
+    /// Steps of each budget (rounded up).
+    pub fn budget_steps(&self) -> Vec<usize> {
+        let per = self.tokens_per_step();
+        self.pretrain
+            .budgets
+            .iter()
+            .map(|&b| b.div_ceil(per) as usize)
+            .collect()
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.schema_version != SCHEMA_VERSION {
+            return Err(ConfigError::new(
+                "schema_version",
+                format!(
+                    "this version reads schema {SCHEMA_VERSION}, got {}",
+                    self.schema_version
+                ),
+            ));
+        }
+        self.model.validate()?;
+        check_int("batch", self.batch, 1, 1024)?;
+        check_int("eval_batches", self.eval_batches, 1, 256)?;
+        let p = &self.pretrain;
+        check_len("pretrain.budgets", p.budgets.len(), 1, 16)?;
+        for (i, &b) in p.budgets.iter().enumerate() {
+            let field = format!("pretrain.budgets[{i}]");
+            let per = self.tokens_per_step();
+            if b < per || b > MAX_BUDGET_TOKENS {
+                return Err(ConfigError::new(
+                    &field,
+                    format!(
+                        "must be a token count in [{per} (one step of batch × ctx), \
+                         {MAX_BUDGET_TOKENS}], got {b}"
+                    ),
+                ));
+            }
+            if i > 0 && b <= p.budgets[i - 1] {
+                return Err(ConfigError::new(
+                    &field,
+                    format!(
+                        "budgets must increase: {b} is not above {}",
+                        p.budgets[i - 1]
+                    ),
+                ));
+            }
+        }
+        check_range("pretrain.lr", p.lr, 0.0, true, 1.0)?;
+        check_range("pretrain.warmup_fraction", p.warmup_fraction, 0.0, false, 0.5)?;
+        check_range("pretrain.decay_fraction", p.decay_fraction, 0.0, true, 1.0)?;
+        check_range("pretrain.weight_decay", p.weight_decay, 0.0, false, 10.0)?;
+        check_range("pretrain.grad_clip", p.grad_clip, 0.0, false, 1e6)?;
+        let q = &self.perturb;
+        check_len("perturb.gammas", q.gammas.len(), 1, 8)?;
+        for (i, &g) in q.gammas.iter().enumerate() {
+            check_range(&format!("perturb.gammas[{i}]"), g, 0.0, true, 100.0)?;
+        }
+        check_int("perturb.draws", q.draws, 1, 64)?;
+        let f = &self.finetune;
+        if f.task == "user" {
+            match &f.user_text {
+                Some(text) => {
+                    UserText::new(text).map_err(|e| ConfigError::new("finetune.user_text", e.message))?;
+                }
+                None => {
+                    return Err(ConfigError::new(
+                        "finetune.user_text",
+                        "task \"user\" needs the text to fine-tune on",
+                    ))
+                }
+            }
+        } else if !BUILT_IN.contains(&f.task.as_str()) {
+            return Err(ConfigError::new(
+                "finetune.task",
+                format!(
+                    "unknown task '{}'; choose one of {} or user",
+                    f.task,
+                    BUILT_IN.join(", ")
+                ),
+            ));
+        }
+        check_len("finetune.lrs", f.lrs.len(), 1, 8)?;
+        for (i, &lr) in f.lrs.iter().enumerate() {
+            check_range(&format!("finetune.lrs[{i}]"), lr, 0.0, true, 1.0)?;
+        }
+        check_len("finetune.l2", f.l2.len(), 1, 4)?;
+        for (i, &l) in f.l2.iter().enumerate() {
+            check_range(&format!("finetune.l2[{i}]"), l, 0.0, false, 100.0)?;
+        }
+        check_int("finetune.steps", f.steps, 1, 1_000_000)?;
+        check_int("finetune.seeds", f.seeds, 1, 16)?;
+        check_range("finetune.warmup_fraction", f.warmup_fraction, 0.0, false, 0.5)?;
+        check_range("finetune.weight_decay", f.weight_decay, 0.0, false, 10.0)?;
+        check_range("finetune.grad_clip", f.grad_clip, 0.0, false, 1e6)?;
+        Ok(())
+    }
+}

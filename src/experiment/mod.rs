@@ -1,0 +1,512 @@
+//! The catastrophic-overtraining experiment on transformers (science.md §3 "Experiment
+//! protocol"), written once over the training [`Engine`] so it runs on the CPU reference
+//! and on the GPU, natively and in the page's worker:
+//!
+//! 1. pre-train to each token budget (`independent`: one cosine run per budget from the
+//!    same init and data order; `wsd`: one warmup–stable run with a decay branch to zero
+//!    from its state at each budget's branch point); base metric: held-out perplexity;
+//! 2. perturb: M draws of θ + γ·σ_init ⊙ z per γ (the same draws z at every budget);
+//! 3. fine-tune from the pre-trained weights with fresh AdamW state, for each λ, learning
+//!    rate and seed (seeds vary the task's data order); measure held-out pre-training and
+//!    task (ID) perplexity; diverged runs are recorded and left out of the means;
+//! 4. inflections by the rule of [`results::inflection`].
+//!
+//! The [`Host`] sees progress at every loss read-back (it may wait there — the page's
+//! pause — or stop the experiment) and the partial results after each budget.
+
+pub mod config;
+pub mod results;
+
+pub use config::{ExperimentConfig, Protocol};
+pub use results::ExperimentResults;
+
+use crate::data::tasks::{task_source, UserText};
+use crate::data::{batch, ByteSource, Split};
+use crate::gpu::reference::gaussian;
+use crate::gpu::GpuError;
+use crate::transformer::engine::{Engine, Hyper, TrainState};
+use crate::transformer::train::{inputs_and_targets, Corpus, Schedule, TrainConfig};
+use results::*;
+use serde::Serialize;
+
+/// Where the experiment is, for progress bars and live loss.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Progress {
+    /// "pretrain", "perturb" or "finetune".
+    pub phase: &'static str,
+    pub budget_index: usize,
+    pub budgets: usize,
+    /// What runs now, in words: "budget 2/6: fine-tuning lr 0.003 seed 1".
+    pub label: String,
+    /// Steps of the current run done and in all (evaluations count as 0/1).
+    pub step: usize,
+    pub steps: usize,
+    /// The latest training loss (nats per byte).
+    pub loss: Option<f64>,
+    /// Work done and in all, in training-step equivalents (for the ETA).
+    pub work_done: f64,
+    pub work_total: f64,
+}
+
+/// Why an experiment stopped early.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stop {
+    Cancelled,
+    Gpu(GpuError),
+}
+
+impl From<GpuError> for Stop {
+    fn from(e: GpuError) -> Stop {
+        Stop::Gpu(e)
+    }
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Cancelled => write!(f, "cancelled"),
+            Stop::Gpu(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// What runs the experiment: the CLI (progress on stderr) or the page's worker.
+#[allow(async_fn_in_trait)]
+pub trait Host {
+    /// Called at every loss read-back. Err stops the experiment; the host may also wait
+    /// here (pause).
+    async fn progress(&mut self, p: &Progress) -> Result<(), Stop>;
+    /// The results so far, after each budget (and at the end).
+    fn budget_done(&mut self, _partial: &ExperimentResults) {}
+    /// Milliseconds on some clock.
+    fn now_ms(&self) -> f64;
+}
+
+/// Evaluation costs about a third of a training step per batch (forward only).
+const EVAL_COST: f64 = 1.0 / 3.0;
+
+/// Total work of an experiment, in training-step equivalents.
+pub fn work_total(cfg: &ExperimentConfig) -> f64 {
+    let steps = cfg.budget_steps();
+    let pretrain: f64 = match cfg.pretrain.protocol {
+        Protocol::Independent => steps.iter().sum::<usize>() as f64,
+        Protocol::Wsd => {
+            let last = *steps.last().expect("validated: budgets") as f64;
+            last * (1.0 - cfg.pretrain.decay_fraction)
+                + steps
+                    .iter()
+                    .map(|&s| decay_steps(s, cfg.pretrain.decay_fraction) as f64)
+                    .sum::<f64>()
+        }
+    };
+    let evals = cfg.eval_batches as f64 * EVAL_COST;
+    let f = &cfg.finetune;
+    let runs = (f.lrs.len() * f.l2.len() * f.seeds) as f64;
+    let per_budget = evals
+        + cfg.perturb.gammas.len() as f64 * cfg.perturb.draws as f64 * evals
+        + runs * (f.steps as f64 + 2.0 * evals);
+    pretrain + steps.len() as f64 * per_budget
+}
+
+fn decay_steps(steps: usize, fraction: f64) -> usize {
+    ((steps as f64 * fraction).round() as usize).clamp(1, steps)
+}
+
+/// Raw measurements per budget, turned into curves by [`Collector::results`].
+struct Collector {
+    base: Vec<f64>,
+    train_loss: Vec<Vec<f64>>,
+    diverged: Vec<Option<usize>>,
+    /// [budget][γ][draw]
+    perturb: Vec<Vec<Vec<f64>>>,
+    /// [budget][λ][lr][seed] → (pre-training ppl, ID ppl), None when diverged
+    finetune: Vec<Vec<Vec<Vec<Option<(f64, f64)>>>>>,
+}
+
+/// At most this many points of each training-loss curve are kept in the results.
+const LOSS_POINTS: usize = 200;
+
+fn downsample(xs: &[f64]) -> Vec<f64> {
+    if xs.len() <= LOSS_POINTS {
+        return xs.to_vec();
+    }
+    (0..LOSS_POINTS)
+        .map(|i| xs[i * (xs.len() - 1) / (LOSS_POINTS - 1)])
+        .collect()
+}
+
+impl Collector {
+    fn results(&self, cfg: &ExperimentConfig, parameters: usize, backend: &str, elapsed_s: f64) -> ExperimentResults {
+        let n = self.base.len();
+        let budgets: Vec<u64> = cfg.pretrain.budgets[..n].to_vec();
+        let mut perturb = Vec::new();
+        for (g, &gamma) in cfg.perturb.gammas.iter().enumerate() {
+            let stats: Vec<(f64, f64)> = (0..n).map(|b| mean_std(&self.perturb[b][g])).collect();
+            let draws = cfg.perturb.draws as f64;
+            let mean: Vec<Option<f64>> = stats.iter().map(|s| Some(s.0)).collect();
+            let se: Vec<Option<f64>> = stats.iter().map(|s| Some(s.1 / draws.sqrt())).collect();
+            perturb.push(PerturbCurve {
+                gamma,
+                pretrain_ppl_mean: stats.iter().map(|s| s.0).collect(),
+                pretrain_ppl_std: stats.iter().map(|s| s.1).collect(),
+                change_mean: stats.iter().zip(&self.base).map(|(s, b)| s.0 - b).collect(),
+                inflection_budget: inflection(&budgets, &mean, &se),
+            });
+        }
+        let f = &cfg.finetune;
+        let mut finetune = Vec::new();
+        let mut tuned = Vec::new();
+        for (li, &l2) in f.l2.iter().enumerate() {
+            let mut curves = Vec::new();
+            for (ri, &lr) in f.lrs.iter().enumerate() {
+                let mut c = FinetuneCurve {
+                    task: f.task.clone(),
+                    lr,
+                    l2,
+                    pretrain_ppl: vec![],
+                    pretrain_ppl_std: vec![],
+                    pretrain_change: vec![],
+                    id_ppl: vec![],
+                    id_ppl_std: vec![],
+                    diverged: vec![],
+                    inflection_budget: None,
+                };
+                let mut se = Vec::new();
+                for b in 0..n {
+                    let runs = &self.finetune[b][li][ri];
+                    let ok: Vec<(f64, f64)> = runs.iter().flatten().copied().collect();
+                    c.diverged.push(runs.len() - ok.len());
+                    if ok.is_empty() {
+                        for v in [&mut c.pretrain_ppl, &mut c.pretrain_ppl_std, &mut c.pretrain_change, &mut c.id_ppl, &mut c.id_ppl_std] {
+                            v.push(None);
+                        }
+                        se.push(None);
+                        continue;
+                    }
+                    let (pm, ps) = mean_std(&ok.iter().map(|r| r.0).collect::<Vec<_>>());
+                    let (im, is) = mean_std(&ok.iter().map(|r| r.1).collect::<Vec<_>>());
+                    c.pretrain_ppl.push(Some(pm));
+                    c.pretrain_ppl_std.push(Some(ps));
+                    c.pretrain_change.push(Some(pm - self.base[b]));
+                    c.id_ppl.push(Some(im));
+                    c.id_ppl_std.push(Some(is));
+                    se.push(Some(ps / (ok.len() as f64).sqrt()));
+                }
+                c.inflection_budget = inflection(&budgets, &c.pretrain_ppl, &se);
+                curves.push((c, se));
+            }
+            // Tuned: per budget, the learning rate with the best mean ID perplexity.
+            let mut t = TunedCurve {
+                l2,
+                lr: vec![],
+                pretrain_ppl: vec![],
+                id_ppl: vec![],
+                inflection_budget: None,
+            };
+            let mut se = Vec::new();
+            for b in 0..n {
+                let best = curves
+                    .iter()
+                    .filter_map(|(c, s)| c.id_ppl[b].map(|id| (c.lr, id, c.pretrain_ppl[b], s[b])))
+                    .min_by(|x, y| x.1.total_cmp(&y.1));
+                t.lr.push(best.map(|x| x.0));
+                t.id_ppl.push(best.map(|x| x.1));
+                t.pretrain_ppl.push(best.and_then(|x| x.2));
+                se.push(best.and_then(|x| x.3));
+            }
+            t.inflection_budget = inflection(&budgets, &t.pretrain_ppl, &se);
+            tuned.push(t);
+            finetune.extend(curves.into_iter().map(|(c, _)| c));
+        }
+        ExperimentResults {
+            schema_version: config::SCHEMA_VERSION,
+            config: cfg.clone(),
+            budgets,
+            parameters,
+            base: Base {
+                pretrain_ppl: self.base.clone(),
+                train_loss: self.train_loss.iter().map(|l| downsample(l)).collect(),
+                diverged_at: self.diverged.clone(),
+            },
+            perturb,
+            finetune,
+            tuned,
+            backend: backend.to_string(),
+            elapsed_s,
+        }
+    }
+}
+
+/// The experiment's shared state while it runs.
+struct Run<'a, 'g, H: Host> {
+    cfg: &'a ExperimentConfig,
+    engine: &'a mut Engine<'g>,
+    host: &'a mut H,
+    work_done: f64,
+    work_total: f64,
+    budget_index: usize,
+}
+
+impl<H: Host> Run<'_, '_, H> {
+    async fn report(&mut self, phase: &'static str, label: &str, step: usize, steps: usize, loss: Option<f64>) -> Result<(), Stop> {
+        let p = Progress {
+            phase,
+            budget_index: self.budget_index,
+            budgets: self.cfg.pretrain.budgets.len(),
+            label: label.to_string(),
+            step,
+            steps,
+            loss,
+            work_done: self.work_done,
+            work_total: self.work_total,
+        };
+        self.host.progress(&p).await
+    }
+
+    /// Trains `steps` steps on `source` with learning rate `lr(i)` for the i-th of them;
+    /// appends their losses; returns the diverged step (counting from 1) if one did.
+    #[allow(clippy::too_many_arguments)]
+    async fn train(
+        &mut self,
+        phase: &'static str,
+        label: &str,
+        source: &mut dyn ByteSource,
+        steps: usize,
+        lr: &dyn Fn(usize) -> f64,
+        h: &Hyper,
+        losses: &mut Vec<f64>,
+    ) -> Result<Option<usize>, Stop> {
+        let (b, t) = (self.cfg.batch, self.cfg.model.ctx);
+        for i in 0..steps {
+            let rows = batch(source, b, t);
+            let (x, y) = inputs_and_targets(&rows, b, t);
+            self.engine.step(&x, &y, lr(i), h).await?;
+            if (i + 1) % self.engine.readback_every() == 0 || i + 1 == steps {
+                let taken = self.engine.take_losses().await?;
+                self.work_done += taken.losses.len() as f64;
+                losses.extend(&taken.losses);
+                if taken.diverged_at.is_some() {
+                    // Count the skipped steps as done, for the ETA.
+                    self.work_done += (steps - i - 1) as f64;
+                    return Ok(taken.diverged_at);
+                }
+                let last = losses.last().copied();
+                self.report(phase, label, i + 1, steps, last).await?;
+            }
+        }
+        Ok(None)
+    }
+
+    async fn evaluate(&mut self, batches: &[Vec<u8>]) -> Result<f64, Stop> {
+        let loss = self.engine.evaluate(batches).await?;
+        self.work_done += batches.len() as f64 * EVAL_COST;
+        Ok(loss.exp())
+    }
+}
+
+/// A fine-tuning task's train stream (repeat `stream`) or its held-out stream.
+fn task_stream(cfg: &ExperimentConfig, split: Split, stream: u64) -> Box<dyn ByteSource> {
+    let f = &cfg.finetune;
+    match (&f.user_text, f.task.as_str()) {
+        (Some(text), "user") => {
+            let user = UserText::new(text).expect("validated user text");
+            let mut source: Box<dyn ByteSource> = Box::new(user.source(split));
+            // Repeats start at different places of the user's text.
+            let mut skip = vec![0u8; (stream as usize * 997) % text.len().max(1)];
+            source.fill(&mut skip);
+            source
+        }
+        (_, task) => task_source(task, cfg.seed, split, stream).expect("validated task"),
+    }
+}
+
+/// Runs the whole experiment on `engine` (sized for `cfg.batch` and `cfg.eval_batches`).
+pub async fn run<H: Host>(cfg: &ExperimentConfig, engine: &mut Engine<'_>, host: &mut H) -> Result<ExperimentResults, Stop> {
+    let start = host.now_ms();
+    let backend = engine.describe();
+    let layout = engine.layout().clone();
+    let pcfg = &cfg.pretrain;
+    let train_cfg = |steps: usize| TrainConfig {
+        seed: cfg.seed,
+        model: cfg.model.clone(),
+        batch: cfg.batch,
+        steps,
+        lr: pcfg.lr,
+        warmup_fraction: pcfg.warmup_fraction,
+        schedule: Schedule::Cosine,
+        weight_decay: pcfg.weight_decay,
+        grad_clip: pcfg.grad_clip,
+        eval_every: steps,
+        eval_batches: cfg.eval_batches,
+    };
+    let pre_hyper = Hyper {
+        weight_decay: pcfg.weight_decay,
+        grad_clip: pcfg.grad_clip,
+        l2: 0.0,
+    };
+    let steps = cfg.budget_steps();
+    let heldout = Corpus::new(&train_cfg(1)).eval;
+    let task_heldout: Vec<Vec<u8>> = {
+        let mut s = task_stream(cfg, Split::Heldout, 0);
+        (0..cfg.eval_batches).map(|_| batch(s.as_mut(), cfg.batch, cfg.model.ctx)).collect()
+    };
+    let init = layout.init(cfg.seed);
+    let sigma: Vec<f32> = layout
+        .tensors
+        .iter()
+        .flat_map(|t| {
+            let s = if t.init_std > 0.0 {
+                t.init_std
+            } else if cfg.perturb.perturb_constant {
+                0.02
+            } else {
+                0.0
+            };
+            std::iter::repeat_n(s, t.len())
+        })
+        .collect();
+    let mut data = Collector {
+        base: vec![],
+        train_loss: vec![],
+        diverged: vec![],
+        perturb: vec![],
+        finetune: vec![],
+    };
+    let mut run = Run {
+        cfg,
+        engine,
+        host,
+        work_done: 0.0,
+        work_total: work_total(cfg),
+        budget_index: 0,
+    };
+    // wsd: the stable run's corpus, state and position carry across budgets.
+    let mut stable_corpus = Corpus::new(&train_cfg(1));
+    let mut stable_state = TrainState::fresh(init.clone());
+    let mut stable_pos = 0usize;
+    let mut stable_losses = Vec::new();
+    let mut stable_diverged = None;
+    let warmup_wsd = ((pcfg.warmup_fraction * steps[0] as f64).ceil() as usize).max(1);
+    for (bi, &s_total) in steps.iter().enumerate() {
+        run.budget_index = bi;
+        let label = format!("budget {}/{}: pre-training", bi + 1, steps.len());
+        let mut losses = Vec::new();
+        let diverged = match pcfg.protocol {
+            Protocol::Independent => {
+                let tc = train_cfg(s_total);
+                let mut corpus = Corpus::new(&tc);
+                run.engine.load(&TrainState::fresh(init.clone()))?;
+                run.train("pretrain", &label, corpus.train_source(), s_total, &|i| tc.lr_at(i), &pre_hyper, &mut losses)
+                    .await?
+            }
+            Protocol::Wsd => {
+                let decay = decay_steps(s_total, pcfg.decay_fraction);
+                let branch_at = s_total - decay;
+                // Continue the stable run to this budget's branch point.
+                run.engine.load(&stable_state)?;
+                if stable_diverged.is_none() && branch_at > stable_pos {
+                    let from = stable_pos;
+                    let lr = |i: usize| {
+                        let s = from + i + 1;
+                        pcfg.lr * (s as f64 / warmup_wsd as f64).min(1.0)
+                    };
+                    let label_s = format!("budget {}/{}: stable phase", bi + 1, steps.len());
+                    stable_diverged = run
+                        .train("pretrain", &label_s, stable_corpus.train_source(), branch_at - from, &lr, &pre_hyper, &mut stable_losses)
+                        .await?;
+                    stable_state = run.engine.state().await?;
+                    stable_pos = branch_at;
+                }
+                losses.extend(&stable_losses);
+                if stable_diverged.is_some() {
+                    stable_diverged
+                } else {
+                    // The decay branch: the same data stream from the branch point.
+                    let mut branch = Corpus::new(&train_cfg(1));
+                    for _ in 0..branch_at {
+                        branch.next_batch(cfg.batch, cfg.model.ctx);
+                    }
+                    let peak = pcfg.lr * (branch_at as f64 / warmup_wsd as f64).min(1.0);
+                    let lr = |i: usize| peak * (decay - i - 1) as f64 / decay as f64;
+                    run.train("pretrain", &label, branch.train_source(), decay, &lr, &pre_hyper, &mut losses)
+                        .await?
+                }
+            }
+        };
+        let pretrained = run.engine.params().await?;
+        data.base.push(run.evaluate(&heldout).await?);
+        data.train_loss.push(losses);
+        data.diverged.push(diverged);
+
+        // Perturbation: the same draws z at every budget (common random numbers).
+        let mut per_gamma = Vec::new();
+        for &gamma in &cfg.perturb.gammas {
+            let mut draws = Vec::new();
+            for m in 0..cfg.perturb.draws {
+                let z = gaussian(cfg.seed ^ 0x7065_7274, (m * layout.total) as u64, 1.0, layout.total);
+                let noisy: Vec<f32> = pretrained
+                    .iter()
+                    .zip(&sigma)
+                    .zip(&z)
+                    .map(|((w, s), z)| w + gamma as f32 * s * z)
+                    .collect();
+                run.engine.load(&TrainState::fresh(noisy))?;
+                draws.push(run.evaluate(&heldout).await?);
+                let label = format!("budget {}/{}: perturbation γ = {gamma}", bi + 1, steps.len());
+                run.report("perturb", &label, m + 1, cfg.perturb.draws, None).await?;
+            }
+            per_gamma.push(draws);
+        }
+        data.perturb.push(per_gamma);
+
+        // Fine-tuning from the pre-trained weights, fresh AdamW state.
+        let f = &cfg.finetune;
+        let mut per_l2 = Vec::new();
+        for &l2 in &f.l2 {
+            let mut per_lr = Vec::new();
+            for &lr in &f.lrs {
+                let mut per_seed = Vec::new();
+                let ft = TrainConfig {
+                    lr,
+                    steps: f.steps,
+                    warmup_fraction: f.warmup_fraction,
+                    ..train_cfg(f.steps)
+                };
+                let h = Hyper {
+                    weight_decay: f.weight_decay,
+                    grad_clip: f.grad_clip,
+                    l2,
+                };
+                for seed in 0..f.seeds {
+                    run.engine.load(&TrainState::fresh(pretrained.clone()))?;
+                    run.engine.set_anchor(&pretrained)?;
+                    let mut source = task_stream(cfg, Split::Train, seed as u64);
+                    let label = format!("budget {}/{}: fine-tuning lr {lr} λ {l2} seed {seed}", bi + 1, steps.len());
+                    let mut ft_losses = Vec::new();
+                    let diverged = run
+                        .train("finetune", &label, source.as_mut(), f.steps, &|i| ft.lr_at(i), &h, &mut ft_losses)
+                        .await?;
+                    per_seed.push(match diverged {
+                        Some(_) => {
+                            run.work_done += 2.0 * cfg.eval_batches as f64 * EVAL_COST;
+                            None
+                        }
+                        None => {
+                            let pre = run.evaluate(&heldout).await?;
+                            let id = run.evaluate(&task_heldout).await?;
+                            Some((pre, id))
+                        }
+                    });
+                }
+                per_lr.push(per_seed);
+            }
+            per_l2.push(per_lr);
+        }
+        data.finetune.push(per_l2);
+        let elapsed = (run.host.now_ms() - start) / 1e3;
+        let partial = data.results(cfg, layout.total, &backend, elapsed);
+        run.host.budget_done(&partial);
+    }
+    let elapsed = (run.host.now_ms() - start) / 1e3;
+    Ok(data.results(cfg, layout.total, &backend, elapsed))
+}

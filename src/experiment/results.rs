@@ -1,0 +1,110 @@
+//! The results of a transformer-lab experiment (schema version 1): arrays per budget, in
+//! the order of `budgets`; perplexities are exp(mean held-out cross-entropy per byte).
+//! A value is `null` when every run behind it diverged.
+
+use super::config::ExperimentConfig;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Base {
+    /// Held-out pre-training perplexity of the pre-trained model.
+    pub pretrain_ppl: Vec<f64>,
+    /// Training loss curve of each budget's run (nats per byte, sampled), for live plots.
+    pub train_loss: Vec<Vec<f64>>,
+    /// Whether each budget's pre-training diverged (then later phases use its last good
+    /// weights).
+    pub diverged_at: Vec<Option<usize>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PerturbCurve {
+    pub gamma: f64,
+    pub pretrain_ppl_mean: Vec<f64>,
+    /// Standard deviation over the draws.
+    pub pretrain_ppl_std: Vec<f64>,
+    /// Perturbed minus base perplexity: the sensitivity.
+    pub change_mean: Vec<f64>,
+    pub inflection_budget: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinetuneCurve {
+    pub task: String,
+    pub lr: f64,
+    pub l2: f64,
+    /// Held-out pre-training perplexity after fine-tuning (mean over seeds).
+    pub pretrain_ppl: Vec<Option<f64>>,
+    pub pretrain_ppl_std: Vec<Option<f64>>,
+    /// Fine-tuning minus base pre-training perplexity (mean over seeds).
+    pub pretrain_change: Vec<Option<f64>>,
+    /// Held-out fine-tuning-task (in-distribution) perplexity after fine-tuning.
+    pub id_ppl: Vec<Option<f64>>,
+    pub id_ppl_std: Vec<Option<f64>>,
+    /// Seeds that diverged, per budget (left out of the means).
+    pub diverged: Vec<usize>,
+    pub inflection_budget: Option<u64>,
+}
+
+/// Per budget and λ, the learning rate with the best mean ID perplexity (paper's "tuned").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TunedCurve {
+    pub l2: f64,
+    pub lr: Vec<Option<f64>>,
+    pub pretrain_ppl: Vec<Option<f64>>,
+    pub id_ppl: Vec<Option<f64>>,
+    pub inflection_budget: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentResults {
+    pub schema_version: u32,
+    pub config: ExperimentConfig,
+    /// The budgets finished so far (all of them once the experiment is complete).
+    pub budgets: Vec<u64>,
+    /// Parameters of the model, for tokens-per-parameter axes.
+    pub parameters: usize,
+    pub base: Base,
+    pub perturb: Vec<PerturbCurve>,
+    pub finetune: Vec<FinetuneCurve>,
+    pub tuned: Vec<TunedCurve>,
+    /// "CPU" or the adapter that ran it.
+    pub backend: String,
+    pub elapsed_s: f64,
+}
+
+/// Mean and sample standard deviation.
+pub fn mean_std(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = if xs.len() > 1 {
+        xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (mean, var.sqrt())
+}
+
+/// The inflection rule: the budget where a curve is lowest, reported only when that minimum
+/// lies below both ends by more than the measured noise — by more than twice the standard
+/// error of the difference, √(se_end² + se_min²) with se = std/√n (n repeats; exactly 0
+/// without repeats, then strictly below suffices). Missing values are skipped; a minimum at
+/// either end is no inflection.
+pub fn inflection(budgets: &[u64], mean: &[Option<f64>], se: &[Option<f64>]) -> Option<u64> {
+    let points: Vec<(usize, f64, f64)> = mean
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| m.filter(|m| m.is_finite()).map(|m| (i, m, se[i].unwrap_or(0.0))))
+        .collect();
+    if points.len() < 3 {
+        return None;
+    }
+    let (k, &(i, m, s)) = points
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1 .1.total_cmp(&b.1 .1))?;
+    if k == 0 || k + 1 == points.len() {
+        return None;
+    }
+    let clear = |&(_, v, sv): &(usize, f64, f64)| v - m > 2.0 * (sv * sv + s * s).sqrt();
+    (clear(&points[0]) && clear(&points[points.len() - 1])).then(|| budgets[i])
+}
