@@ -3,7 +3,8 @@
 //   sgd:   w = w - lr * g
 //   grad_sumsq:  partials[wg] = Σ g² over each workgroup's 256 gradients
 //   step_guard:  (one workgroup) norm = √Σ partials; the clip scale min(1, clip / norm);
-//                the first step whose loss or gradient norm is not finite → status
+//                the first step whose loss or gradient norm is not finite, or whose loss
+//                exceeds max_loss (a blown-up model) → status
 //   adamw: g' = scale·g;  m = b1 m + (1 - b1) g';  v = b2 v + (1 - b2) g'²;
 //          w = w - lr * (m / bc1 / (sqrt(v / bc2) + eps) + wd * w)      (decoupled decay)
 //          where wd applies to the elements whose bit is set in `decay`; nothing changes
@@ -17,7 +18,7 @@ struct Params { n: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay:
 // gradient's global norm before clipping; loss: the step's loss as checked.
 struct Guard { scale: f32, status: u32, norm: f32, loss: f32 }
 
-struct GuardParams { partials: u32, step: u32, clip: f32, loss_slot: u32 }
+struct GuardParams { partials: u32, step: u32, clip: f32, loss_slot: u32, max_loss: f32, _pad0: u32, _pad1: u32, _pad2: u32 }
 
 @group(0) @binding(0) var<storage, read_write> w: array<f32>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
@@ -77,7 +78,7 @@ fn step_guard(@builtin(local_invocation_index) lid: u32) {
     let norm = sqrt(workgroup_sum(lid, acc));
     if (lid == 0u) {
         let loss = losses[gp.loss_slot];
-        if (guard.status == 0u && !(finite(norm) && finite(loss))) { guard.status = gp.step + 1u; }
+        if (guard.status == 0u && !(finite(norm) && finite(loss) && loss <= gp.max_loss)) { guard.status = gp.step + 1u; }
         var scale = 1.0;
         if (gp.clip > 0.0 && norm > gp.clip) { scale = gp.clip / norm; }
         guard.scale = scale;

@@ -118,4 +118,5 @@ browser_gpu_tests!(
     transformer_memory_beyond_the_adapter_limits_is_refused,
     transformer_updates_stop_at_a_non_finite_step,
     transformer_engine_state_and_l2_pull_match_the_cpu,
+    experiment_on_the_gpu_matches_the_cpu,
 );

@@ -25,6 +25,7 @@ use crate::data::{batch, ByteSource, Split};
 use crate::gpu::reference::gaussian;
 use crate::gpu::GpuError;
 use crate::transformer::engine::{Engine, Hyper, TrainState};
+use crate::transformer::params::Layout;
 use crate::transformer::train::{inputs_and_targets, Corpus, Schedule, TrainConfig};
 use results::*;
 use serde::Serialize;
@@ -32,7 +33,7 @@ use serde::Serialize;
 /// Where the experiment is, for progress bars and live loss.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Progress {
-    /// "pretrain", "perturb" or "finetune".
+    /// "pretrain", "perturb", "finetune", or "done" (once, at the end).
     pub phase: &'static str,
     pub budget_index: usize,
     pub budgets: usize,
@@ -320,6 +321,38 @@ fn task_stream(cfg: &ExperimentConfig, split: Split, stream: u64) -> Box<dyn Byt
     }
 }
 
+/// σ per parameter for the perturbation: its tensor's init std; constant-initialized
+/// tensors (norm gains, biases) get none unless `perturb_constant` (then σ = 0.02).
+pub fn noise_scale(layout: &Layout, perturb_constant: bool) -> Vec<f32> {
+    layout
+        .tensors
+        .iter()
+        .flat_map(|t| {
+            let s = if t.init_std > 0.0 {
+                t.init_std
+            } else if perturb_constant {
+                0.02
+            } else {
+                0.0
+            };
+            std::iter::repeat_n(s, t.len())
+        })
+        .collect()
+}
+
+/// Draw `draw` of θ + γ·σ ⊙ z, z standard normal from the experiment seed's Philox stream
+/// (the same z for every budget: common random numbers make the curves comparable).
+pub fn perturbed(params: &[f32], sigma: &[f32], gamma: f64, seed: u64, draw: usize) -> Vec<f32> {
+    let n = params.len();
+    let z = gaussian(seed ^ 0x7065_7274, (draw * n) as u64, 1.0, n);
+    params
+        .iter()
+        .zip(sigma)
+        .zip(&z)
+        .map(|((w, s), z)| w + gamma as f32 * s * z)
+        .collect()
+}
+
 /// Runs the whole experiment on `engine` (sized for `cfg.batch` and `cfg.eval_batches`).
 pub async fn run<H: Host>(cfg: &ExperimentConfig, engine: &mut Engine<'_>, host: &mut H) -> Result<ExperimentResults, Stop> {
     let start = host.now_ms();
@@ -351,20 +384,7 @@ pub async fn run<H: Host>(cfg: &ExperimentConfig, engine: &mut Engine<'_>, host:
         (0..cfg.eval_batches).map(|_| batch(s.as_mut(), cfg.batch, cfg.model.ctx)).collect()
     };
     let init = layout.init(cfg.seed);
-    let sigma: Vec<f32> = layout
-        .tensors
-        .iter()
-        .flat_map(|t| {
-            let s = if t.init_std > 0.0 {
-                t.init_std
-            } else if cfg.perturb.perturb_constant {
-                0.02
-            } else {
-                0.0
-            };
-            std::iter::repeat_n(s, t.len())
-        })
-        .collect();
+    let sigma = noise_scale(&layout, cfg.perturb.perturb_constant);
     let mut data = Collector {
         base: vec![],
         train_loss: vec![],
@@ -443,13 +463,7 @@ pub async fn run<H: Host>(cfg: &ExperimentConfig, engine: &mut Engine<'_>, host:
         for &gamma in &cfg.perturb.gammas {
             let mut draws = Vec::new();
             for m in 0..cfg.perturb.draws {
-                let z = gaussian(cfg.seed ^ 0x7065_7274, (m * layout.total) as u64, 1.0, layout.total);
-                let noisy: Vec<f32> = pretrained
-                    .iter()
-                    .zip(&sigma)
-                    .zip(&z)
-                    .map(|((w, s), z)| w + gamma as f32 * s * z)
-                    .collect();
+                let noisy = perturbed(&pretrained, &sigma, gamma, cfg.seed, m);
                 run.engine.load(&TrainState::fresh(noisy))?;
                 draws.push(run.evaluate(&heldout).await?);
                 let label = format!("budget {}/{}: perturbation γ = {gamma}", bi + 1, steps.len());
@@ -507,6 +521,7 @@ pub async fn run<H: Host>(cfg: &ExperimentConfig, engine: &mut Engine<'_>, host:
         let partial = data.results(cfg, layout.total, &backend, elapsed);
         run.host.budget_done(&partial);
     }
+    run.report("done", "finished", 1, 1, None).await?;
     let elapsed = (run.host.now_ms() - start) / 1e3;
     Ok(data.results(cfg, layout.total, &backend, elapsed))
 }

@@ -517,11 +517,18 @@ struct GuardParams {
     step: u32,
     clip: f32,
     loss_slot: u32,
+    max_loss: f32,
+    _pad: [u32; 3],
 }
+
+/// A training loss (nats per byte) above this counts as diverged, like a non-finite one:
+/// four times the loss of guessing uniformly (ln 256 ≈ 5.55) is a model that has blown up,
+/// even when AdamW's bounded steps keep every number finite.
+pub const DIVERGED_LOSS: f32 = 4.0 * 5.545_177;
 
 /// Updates the step guard from the gradient's global norm and the step's loss
 /// (`losses[loss_slot]`): clip scale min(1, clip/‖g‖) (clip 0 = none), and the status
-/// when either is not finite. `partials` holds one f32 per 256 gradients.
+/// when either is not finite or the loss exceeds [`DIVERGED_LOSS`]. `partials` holds one f32 per 256 gradients.
 #[allow(clippy::too_many_arguments)]
 pub fn step_guard(
     rec: &mut Recorder,
@@ -563,6 +570,8 @@ pub fn step_guard(
         step: u32_of("step", step)?,
         clip,
         loss_slot: loss_slot as u32,
+        max_loss: DIVERGED_LOSS,
+        _pad: [0; 3],
     });
     rec.dispatch(
         &rec.gpu.pipelines.step_guard,

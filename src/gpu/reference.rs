@@ -132,7 +132,8 @@ pub fn adamw(h: AdamW, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
     }
 }
 
-/// The step guard: (clip scale, diverged, global norm) of a gradient and its step's loss.
+/// The step guard: (clip scale, diverged, global norm) of a gradient and its step's loss
+/// (diverged: a non-finite norm or loss, or a loss above [`super::kernels::DIVERGED_LOSS`]).
 pub fn step_guard(g: &[f32], loss: f64, clip: f64) -> (f32, bool, f64) {
     let norm = g.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
     let scale = if clip > 0.0 && norm > clip {
@@ -140,7 +141,8 @@ pub fn step_guard(g: &[f32], loss: f64, clip: f64) -> (f32, bool, f64) {
     } else {
         1.0
     };
-    (scale, !(norm.is_finite() && loss.is_finite()), norm)
+    let blown_up = loss > super::kernels::DIVERGED_LOSS as f64;
+    (scale, !(norm.is_finite() && loss.is_finite()) || blown_up, norm)
 }
 
 /// g = g + alpha·(w − anchor).

@@ -263,6 +263,7 @@ pub async fn step_guard_matches_reference(g: &Gpu) {
         (300, 0.5, 1.0),
         (70_000, 100.0, 3.0),
         (1000, 1.0, f32::INFINITY),
+        (1000, 1.0, 30.0),
     ] {
         let grad = random(&mut rng, n);
         let tg = g.upload(&grad, &[n]).unwrap();

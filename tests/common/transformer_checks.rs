@@ -346,3 +346,49 @@ pub async fn transformer_engine_state_and_l2_pull_match_the_cpu(g: &Gpu) {
     assert!(dist(&pulled_w) < dist(&free_w), "the L2 term pulls toward the anchor");
     log(&format!("engine state + L2: weights agree to {err:.1e}"));
 }
+
+struct Quiet;
+
+impl overtrain::experiment::Host for Quiet {
+    async fn progress(
+        &mut self,
+        _: &overtrain::experiment::Progress,
+    ) -> Result<(), overtrain::experiment::Stop> {
+        Ok(())
+    }
+    fn now_ms(&self) -> f64 {
+        0.0
+    }
+}
+
+/// A micro experiment (wsd protocol, perturbation, fine-tuning with L2) on the GPU gives
+/// the CPU's curves.
+pub async fn experiment_on_the_gpu_matches_the_cpu(g: &Gpu) {
+    use overtrain::experiment::{self, ExperimentConfig};
+    use overtrain::transformer::engine::{run_ready, Engine};
+    let cfg = ExperimentConfig::from_json(
+        r#"{"batch": 4, "eval_batches": 2,
+            "model": {"n_layer": 1, "d_model": 8, "n_head": 2, "d_ff": 16, "ctx": 8},
+            "pretrain": {"protocol": "wsd", "budgets": [320, 640, 1280]},
+            "perturb": {"gammas": [1.0], "draws": 2},
+            "finetune": {"lrs": [0.003], "l2": [0.0, 1.0], "steps": 5, "seeds": 2}}"#,
+    )
+    .unwrap();
+    let mut cpu_engine = Engine::cpu(&cfg.model, cfg.batch);
+    let cpu = run_ready(experiment::run(&cfg, &mut cpu_engine, &mut Quiet)).unwrap();
+    let mut gpu_engine = Engine::gpu(g, &cfg.model, cfg.batch, cfg.eval_batches).unwrap();
+    let gpu = experiment::run(&cfg, &mut gpu_engine, &mut Quiet).await.unwrap();
+    let close = |a: &[f64], b: &[f64], what: &str| {
+        for (x, y) in a.iter().zip(b) {
+            assert!(((x - y) / y).abs() < TOLERANCE as f64, "{what}: GPU {x} vs CPU {y}");
+        }
+    };
+    close(&gpu.base.pretrain_ppl, &cpu.base.pretrain_ppl, "base");
+    close(&gpu.perturb[0].pretrain_ppl_mean, &cpu.perturb[0].pretrain_ppl_mean, "perturbed");
+    for (a, b) in gpu.finetune.iter().zip(&cpu.finetune) {
+        let flat = |v: &[Option<f64>]| v.iter().map(|x| x.unwrap()).collect::<Vec<_>>();
+        close(&flat(&a.pretrain_ppl), &flat(&b.pretrain_ppl), "fine-tuned");
+        close(&flat(&a.id_ppl), &flat(&b.id_ppl), "task");
+    }
+    assert!(gpu.backend.starts_with("GPU"), "{}", gpu.backend);
+}

@@ -1,0 +1,259 @@
+//! The transformer-lab experiment on the CPU reference at micro scale: runs and steps per
+//! protocol, wsd branches from the stable run, perturbation noise statistics, fine-tuning
+//! from the pre-trained weights, the inflection rule, the results schema, bad input, and a
+//! diverging fine-tuning run. (The GPU backend runs the same experiment in
+//! tests/common/transformer_checks.rs.)
+
+use overtrain::experiment::results::inflection;
+use overtrain::experiment::{self, ExperimentConfig, Host, Progress, Protocol, Stop};
+use overtrain::transformer::engine::{run_ready, Engine};
+use overtrain::transformer::params::Layout;
+
+/// Records every progress report.
+#[derive(Default)]
+struct Recorder {
+    reports: Vec<Progress>,
+    partials: usize,
+}
+
+impl Host for Recorder {
+    async fn progress(&mut self, p: &Progress) -> Result<(), Stop> {
+        self.reports.push(p.clone());
+        Ok(())
+    }
+    fn budget_done(&mut self, _: &experiment::ExperimentResults) {
+        self.partials += 1;
+    }
+    fn now_ms(&self) -> f64 {
+        0.0
+    }
+}
+
+fn micro() -> ExperimentConfig {
+    ExperimentConfig::from_json(
+        r#"{"batch": 4, "eval_batches": 2,
+            "model": {"n_layer": 1, "d_model": 8, "n_head": 2, "d_ff": 16, "ctx": 8},
+            "pretrain": {"budgets": [320, 640, 1280]},
+            "perturb": {"gammas": [0.5, 2.0], "draws": 3},
+            "finetune": {"lrs": [0.001, 0.01], "l2": [0.0, 0.5], "steps": 6, "seeds": 2}}"#,
+    )
+    .unwrap()
+}
+
+fn run(cfg: &ExperimentConfig) -> (experiment::ExperimentResults, Recorder) {
+    let mut engine = Engine::cpu(&cfg.model, cfg.batch);
+    let mut host = Recorder::default();
+    let r = run_ready(experiment::run(cfg, &mut engine, &mut host)).unwrap();
+    (r, host)
+}
+
+/// Distinct runs of a phase (by label) and the steps each reported.
+fn runs(host: &Recorder, phase: &str) -> Vec<(String, usize)> {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for p in host.reports.iter().filter(|p| p.phase == phase) {
+        match out.last_mut() {
+            Some((label, steps)) if *label == p.label => *steps = p.step,
+            _ => out.push((p.label.clone(), p.step)),
+        }
+    }
+    out
+}
+
+#[test]
+fn the_independent_protocol_runs_every_budget_perturbation_and_fine_tuning() {
+    let cfg = micro();
+    assert_eq!(cfg.budget_steps(), [10, 20, 40]); // 32 tokens per step
+    let (r, host) = run(&cfg);
+    let pre = runs(&host, "pretrain");
+    assert_eq!(pre.iter().map(|r| r.1).collect::<Vec<_>>(), [10, 20, 40]);
+    assert_eq!(r.base.train_loss.iter().map(Vec::len).collect::<Vec<_>>(), [10, 20, 40]);
+    // Every budget: γ × draws perturbation evaluations, λ × lr × seed fine-tuning runs.
+    let perturb = host.reports.iter().filter(|p| p.phase == "perturb").count();
+    assert_eq!(perturb, 3 * 2 * 3);
+    let ft = runs(&host, "finetune");
+    assert_eq!(ft.len(), 3 * 2 * 2 * 2);
+    assert!(ft.iter().all(|(_, steps)| *steps == 6));
+    assert_eq!(host.partials, 3, "partial results after each budget");
+    let last = host.reports.last().unwrap();
+    assert!((last.work_done - last.work_total).abs() < 1e-6, "{last:?}");
+    // Independent runs share the init and the data order: budget 1's first steps are
+    // budget 2's first steps up to the learning rate, which differs after warmup.
+    assert_eq!(r.base.train_loss[0][0], r.base.train_loss[1][0]);
+    // More pre-training helps the base model here.
+    assert!(r.base.pretrain_ppl[2] < r.base.pretrain_ppl[0], "{:?}", r.base.pretrain_ppl);
+}
+
+#[test]
+fn wsd_branches_decay_from_the_stable_run() {
+    let mut cfg = micro();
+    cfg.pretrain.protocol = Protocol::Wsd;
+    cfg.pretrain.decay_fraction = 0.5;
+    cfg.finetune.lrs = vec![0.001];
+    cfg.finetune.l2 = vec![0.0];
+    let (r, host) = run(&cfg);
+    // Stable phases to the branch points 5, 10, 20; decay branches of 5, 10, 20 steps.
+    let pre = runs(&host, "pretrain");
+    let steps: Vec<usize> = pre.iter().map(|r| r.1).collect();
+    assert_eq!(steps, [5, 5, 5, 10, 10, 20], "{pre:?}");
+    let l = &r.base.train_loss;
+    assert_eq!(l.iter().map(Vec::len).collect::<Vec<_>>(), [10, 20, 40]);
+    // Each budget's curve starts with the one stable run (bit for bit) …
+    assert_eq!(l[1][..10], l[2][..10]);
+    assert_eq!(l[0][..5], l[1][..5]);
+    // … and branches from it: budget 1 decays where budget 2 keeps the stable rate.
+    assert_ne!(l[0][5..10], l[1][5..10]);
+}
+
+#[test]
+fn perturbation_noise_has_the_init_std_of_each_tensor_and_spares_constants() {
+    let cfg = micro();
+    let layout = Layout::new(&cfg.model);
+    let params = layout.init(1);
+    let sigma = experiment::noise_scale(&layout, false);
+    let gamma = 2.0;
+    let mut noise: Vec<Vec<f32>> = vec![Vec::new(); layout.tensors.len()];
+    for draw in 0..40 {
+        let noisy = experiment::perturbed(&params, &sigma, gamma, 9, draw);
+        for (k, t) in layout.tensors.iter().enumerate() {
+            for i in t.range() {
+                noise[k].push(noisy[i] - params[i]);
+            }
+        }
+    }
+    for (t, z) in layout.tensors.iter().zip(&noise) {
+        if t.init_std == 0.0 {
+            assert!(z.iter().all(|&x| x == 0.0), "{} is constant-initialized", t.name);
+            continue;
+        }
+        let n = z.len() as f64;
+        let mean = z.iter().map(|&x| x as f64).sum::<f64>() / n;
+        let std = (z.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let want = gamma * t.init_std as f64;
+        // n ≥ 640 samples: the std's relative standard error is under 3%.
+        assert!((std / want - 1.0).abs() < 0.12, "{}: std {std}, want {want}", t.name);
+        assert!(mean.abs() < 4.0 * want / n.sqrt(), "{}: mean {mean}", t.name);
+    }
+    let with_constants = experiment::noise_scale(&layout, true);
+    let gain = layout.get("h.0.ln1.g");
+    assert!(with_constants[gain.range()].iter().all(|&s| s == 0.02));
+}
+
+#[test]
+fn fine_tuning_starts_from_the_pre_trained_weights() {
+    let mut cfg = micro();
+    // A vanishing learning rate: fine-tuning leaves the model where pre-training put it.
+    cfg.finetune.lrs = vec![1e-12];
+    cfg.finetune.l2 = vec![0.0];
+    let (r, _) = run(&cfg);
+    let ft = &r.finetune[0];
+    for (b, base) in r.base.pretrain_ppl.iter().enumerate() {
+        let after = ft.pretrain_ppl[b].unwrap();
+        assert!((after - base).abs() < 1e-6 * base, "budget {b}: {after} vs {base}");
+        assert!(ft.pretrain_change[b].unwrap().abs() < 1e-6 * base);
+    }
+}
+
+#[test]
+fn the_inflection_rule_needs_a_minimum_clear_of_both_ends_by_the_noise() {
+    let b = [1, 2, 4, 8, 16];
+    let some = |xs: &[f64]| xs.iter().map(|&x| Some(x)).collect::<Vec<_>>();
+    let none = vec![None; 5];
+    // A U: the minimum at 4.
+    assert_eq!(inflection(&b, &some(&[5.0, 4.0, 3.0, 3.5, 4.5]), &none), Some(4));
+    // Monotone: no inflection; a minimum at an end is none either.
+    assert_eq!(inflection(&b, &some(&[5.0, 4.0, 3.0, 2.5, 2.0]), &none), None);
+    assert_eq!(inflection(&b, &some(&[1.0, 4.0, 3.0, 3.5, 4.5]), &none), None);
+    // The same U within the noise: not reported.
+    let se = some(&[0.5, 0.5, 0.5, 0.5, 0.5]);
+    assert_eq!(inflection(&b, &some(&[3.5, 3.2, 3.0, 3.1, 3.6]), &se), None);
+    // Clear of the noise: reported.
+    let small = some(&[0.05; 5]);
+    assert_eq!(inflection(&b, &some(&[3.5, 3.2, 3.0, 3.1, 3.6]), &small), Some(4));
+    // Diverged points are skipped.
+    let gaps = vec![Some(5.0), None, Some(3.0), Some(3.5), Some(4.5)];
+    assert_eq!(inflection(&b, &gaps, &none), Some(4));
+}
+
+#[test]
+fn the_results_follow_schema_1() {
+    let mut cfg = micro();
+    cfg.finetune.l2 = vec![0.0];
+    let (r, _) = run(&cfg);
+    let v: serde_json::Value = serde_json::to_value(&r).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["budgets"], serde_json::json!([320, 640, 1280]));
+    assert_eq!(v["config"]["pretrain"]["budgets"], v["budgets"]);
+    assert_eq!(v["base"]["pretrain_ppl"].as_array().unwrap().len(), 3);
+    for p in v["perturb"].as_array().unwrap() {
+        for key in ["pretrain_ppl_mean", "pretrain_ppl_std", "change_mean"] {
+            assert_eq!(p[key].as_array().unwrap().len(), 3, "{key}");
+        }
+        assert!(p["gamma"].is_f64() && p.get("inflection_budget").is_some());
+    }
+    let ft = v["finetune"].as_array().unwrap();
+    assert_eq!(ft.len(), 2);
+    for f in ft {
+        assert_eq!(f["task"], "shifted");
+        for key in ["pretrain_ppl", "pretrain_ppl_std", "id_ppl", "id_ppl_std"] {
+            assert_eq!(f[key].as_array().unwrap().len(), 3, "{key}");
+        }
+        assert!(f["lr"].is_f64() && f["l2"].is_f64() && f.get("inflection_budget").is_some());
+    }
+    assert_eq!(v["tuned"][0]["lr"].as_array().unwrap().len(), 3);
+    // Perplexities are perplexities: above 1, below the uniform 256 after training.
+    for x in v["base"]["pretrain_ppl"].as_array().unwrap() {
+        let x = x.as_f64().unwrap();
+        assert!(x > 1.0 && x < 256.0, "{x}");
+    }
+}
+
+#[test]
+fn bad_input_names_the_field() {
+    let cases = [
+        (r#"{"pretrain": {"budgets": []}}"#, "pretrain.budgets"),
+        (r#"{"pretrain": {"budgets": [2048, 1024]}}"#, "pretrain.budgets[1]"),
+        (r#"{"pretrain": {"budgets": [1048576, 1048576]}}"#, "pretrain.budgets[1]"),
+        (r#"{"pretrain": {"budgets": [20000000000]}}"#, "pretrain.budgets[0]"),
+        (r#"{"pretrain": {"budgets": [10]}}"#, "pretrain.budgets[0]"),
+        (r#"{"perturb": {"gammas": []}}"#, "perturb.gammas"),
+        (r#"{"perturb": {"gammas": [0.5, -1]}}"#, "perturb.gammas[1]"),
+        (r#"{"finetune": {"lrs": [0.001, 0]}}"#, "finetune.lrs[1]"),
+        (r#"{"finetune": {"lrs": []}}"#, "finetune.lrs"),
+        (r#"{"finetune": {"task": "poetry"}}"#, "finetune.task"),
+        (r#"{"finetune": {"task": "user"}}"#, "finetune.user_text"),
+        (r#"{"finetune": {"task": "user", "user_text": "too short"}}"#, "finetune.user_text"),
+        (r#"{"model": {"d_model": 30, "n_head": 4}}"#, "model.d_model"),
+        (r#"{"schema_version": 2}"#, "schema_version"),
+        (r#"{"budgets": [1]}"#, "budgets"),
+    ];
+    for (json, field) in cases {
+        let e = ExperimentConfig::from_json(json).expect_err(json);
+        assert_eq!(e.field, field, "{json}: {e}");
+    }
+    for name in experiment::config::PRESETS {
+        ExperimentConfig::preset(name).unwrap().validate().unwrap();
+    }
+}
+
+#[test]
+fn a_diverging_fine_tuning_run_is_recorded_and_the_rest_goes_on() {
+    let mut cfg = micro();
+    cfg.pretrain.budgets = vec![320, 640, 1280];
+    cfg.finetune.l2 = vec![0.0];
+    cfg.finetune.seeds = 1;
+    // No clipping and the largest learning rate: AdamW moves every weight by about 1 per
+    // step and the loss soon exceeds 4 × ln 256, which counts as diverged.
+    cfg.finetune.lrs = vec![1e-3, 1.0];
+    cfg.finetune.grad_clip = 0.0;
+    cfg.finetune.steps = 400;
+    cfg.finetune.warmup_fraction = 0.0;
+    let (r, _) = run(&cfg);
+    let (good, bad) = (&r.finetune[0], &r.finetune[1]);
+    assert!(good.diverged.iter().all(|&d| d == 0));
+    assert!(good.pretrain_ppl.iter().all(Option::is_some));
+    assert!(bad.diverged.iter().any(|&d| d == 1), "lr 1 diverges: {bad:?}");
+    for (b, &d) in bad.diverged.iter().enumerate() {
+        assert_eq!(bad.pretrain_ppl[b].is_none(), d == 1);
+        assert_eq!(bad.id_ppl[b].is_none(), d == 1);
+    }
+}
