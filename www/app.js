@@ -1,6 +1,7 @@
 // The page: controls → (Web Worker) linear lab → plots drawn by the wasm on this thread.
 import init, { default_linear_config, validate_linear_config, render_linear_plots, merge_linear_shards } from './pkg/overtrain.js';
 import { Controls } from './controls.js';
+import { TransformerLab } from './transformer.js';
 
 const PLOTS = {
   sensitivity: {
@@ -279,6 +280,19 @@ async function main() {
     setTimeout(() => URL.revokeObjectURL(url), 1000);
   });
   update({});
+
+  // The two labs, as tabs.
+  const lab = new TransformerLab({ fatal, gpuInfo: () => runner.gpu });
+  const show = (which) => {
+    for (const [tab, panel] of [['tab-linear', 'linear-lab'], ['tab-transformer', 'transformer-lab']]) {
+      const on = panel === which;
+      $(tab).setAttribute('aria-selected', String(on));
+      $(panel).hidden = !on;
+    }
+  };
+  $('tab-linear').addEventListener('click', () => show('linear-lab'));
+  $('tab-transformer').addEventListener('click', () => show('transformer-lab'));
+  globalThis.__overtrainLab = lab;
 }
 
 main().catch((e) => fatal(e?.message ?? String(e)));

@@ -128,12 +128,13 @@ impl Default for ExperimentConfig {
 }
 
 /// The preset names, as the CLI and the page spell them.
-pub const PRESETS: [&str; 2] = ["quick", "paper"];
+pub const PRESETS: [&str; 3] = ["quick", "paper", "micro"];
 
 impl ExperimentConfig {
     /// `quick`: a 9k-parameter model, budgets of 28 to 900 tokens per parameter — a few
     /// minutes on a CPU, about a minute on a laptop GPU. `paper`: the pilot's 35k-parameter
-    /// model (science.md §4) with budgets of 57 to 1,800 tokens per parameter.
+    /// model (science.md §4) with budgets of 57 to 1,800 tokens per parameter. `micro`: a
+    /// few seconds, to try the page (too small to show the effect).
     pub fn preset(name: &str) -> Option<ExperimentConfig> {
         let base = |model, batch, budgets| ExperimentConfig {
             schema_version: SCHEMA_VERSION,
@@ -172,6 +173,25 @@ impl ExperimentConfig {
                 );
                 c.finetune.steps = 300;
                 c.pretrain.protocol = Protocol::Wsd;
+                Some(c)
+            }
+            "micro" => {
+                let mut c = base(
+                    ModelConfig {
+                        n_layer: 1,
+                        d_model: 8,
+                        n_head: 2,
+                        d_ff: 16,
+                        ctx: 16,
+                        ..ModelConfig::default()
+                    },
+                    8,
+                    vec![4096, 8192, 16384, 32768],
+                );
+                c.eval_batches = 2;
+                c.perturb.draws = 2;
+                c.finetune.steps = 20;
+                c.finetune.seeds = 2;
                 Some(c)
             }
             _ => None,

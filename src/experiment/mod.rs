@@ -79,6 +79,8 @@ pub trait Host {
     async fn progress(&mut self, p: &Progress) -> Result<(), Stop>;
     /// The results so far, after each budget (and at the end).
     fn budget_done(&mut self, _partial: &ExperimentResults) {}
+    /// The pre-trained weights of budget `budget_index`, for export.
+    fn checkpoint(&mut self, _budget_index: usize, _params: &[f32]) {}
     /// Milliseconds on some clock.
     fn now_ms(&self) -> f64;
 }
@@ -107,6 +109,18 @@ pub fn work_total(cfg: &ExperimentConfig) -> f64 {
         + cfg.perturb.gammas.len() as f64 * cfg.perturb.draws as f64 * evals
         + runs * (f.steps as f64 + 2.0 * evals);
     pretrain + steps.len() as f64 * per_budget
+}
+
+/// Training tokens of an experiment (pre-training and fine-tuning) and its approximate
+/// floating-point operations: 6 per parameter per trained token (forward and backward),
+/// plus attention's 12·n_layer·ctx·d_model, and a third of that per evaluated token.
+pub fn cost(cfg: &ExperimentConfig) -> (f64, f64) {
+    let params = Layout::new(&cfg.model).total as f64;
+    let m = &cfg.model;
+    let per_token = 6.0 * params + 12.0 * (m.n_layer * m.ctx * m.d_model) as f64;
+    let work = work_total(cfg);
+    let tokens_per_step = cfg.tokens_per_step() as f64;
+    (work * tokens_per_step, work * tokens_per_step * per_token)
 }
 
 fn decay_steps(steps: usize, fraction: f64) -> usize {
@@ -454,6 +468,7 @@ pub async fn run<H: Host>(cfg: &ExperimentConfig, engine: &mut Engine<'_>, host:
             }
         };
         let pretrained = run.engine.params().await?;
+        run.host.checkpoint(bi, &pretrained);
         data.base.push(run.evaluate(&heldout).await?);
         data.train_loss.push(losses);
         data.diverged.push(diverged);

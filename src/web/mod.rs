@@ -16,7 +16,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
+mod experiment;
 mod transformer;
+pub use experiment::*;
 pub use transformer::*;
 
 #[wasm_bindgen]

@@ -1,0 +1,534 @@
+// The transformer lab: an experiment builder (presets, every config field), the cost
+// estimate, start / pause / resume / cancel of one experiment in its own Web Worker,
+// progress with ETA and live loss, the five plots (drawn by the wasm on this thread) and
+// exports (results JSON, per-plot CSV, SVG and PNG, checkpoints as safetensors).
+import { experiment_presets, validate_experiment_config, estimate_experiment, render_experiment_plots } from './pkg/overtrain.js';
+
+const PLOTS = {
+  base: {
+    title: 'Base model',
+    text: 'Held-out perplexity of the pre-trained model: more pre-training tokens, a better model. Nothing here hints at trouble.',
+  },
+  perturbed: {
+    title: 'Sensitivity to a Gaussian perturbation (paper, Fig. 3)',
+    text: 'Left: perplexity after adding noise of scale γ (relative to each weight\'s initial spread) to the pre-trained weights; bars: spread over the draws; ring: the inflection. Right: how much the noise costs. The cost grows with the budget: longer-trained weights are more fragile, so for large γ the curve turns upward.',
+  },
+  finetuned_change: {
+    title: 'Forgetting after fine-tuning (paper, Fig. 4)',
+    text: 'How much worse each model gets at the pre-training text after fine-tuning on the task, per fine-tuning learning rate. It grows with the budget: the same fine-tuning costs a longer-trained model more.',
+  },
+  finetuned: {
+    title: 'After fine-tuning (paper, Fig. 5)',
+    text: 'Left: pre-training perplexity after fine-tuning. U-shaped: past the ring, pre-training longer makes the fine-tuned model worse — catastrophic overtraining. A larger learning rate moves the ring earlier. Right: the task\'s own held-out perplexity.',
+  },
+  tuned: {
+    title: 'With the best learning rate per budget',
+    text: 'For each budget, the learning rate with the best task perplexity, as a practitioner would pick it. Left: its pre-training perplexity; right: its task perplexity.',
+  },
+};
+
+/** Enumerations the form offers as choices (path → options). */
+const CHOICES = {
+  'pretrain.protocol': ['independent', 'wsd'],
+  'model.norm': ['layernorm', 'rmsnorm'],
+  'model.mlp': ['gelu', 'swiglu'],
+  'model.pos': ['learned', 'rope'],
+  'finetune.task': ['shifted', 'code', 'facts', 'arithmetic', 'user'],
+};
+const SKIP = new Set(['schema_version']);
+
+const $ = (id) => document.getElementById(id);
+const idOf = (path) => `x-${path.replace(/[.[\]]+/g, '-').replace(/-$/, '')}`;
+
+/** A form for every field of a config object, built from the config itself. */
+class ExperimentForm {
+  constructor(form, onChange) {
+    this.form = form;
+    this.onChange = onChange;
+    this.fields = new Map(); // path → {kind, input, row}
+  }
+  set(config) {
+    this.form.replaceChildren();
+    this.fields.clear();
+    const walk = (obj, prefix, parent) => {
+      for (const [key, value] of Object.entries(obj)) {
+        const path = prefix ? `${prefix}.${key}` : key;
+        if (SKIP.has(path)) continue;
+        if (value && typeof value === 'object' && !Array.isArray(value)) {
+          const fs = document.createElement('fieldset');
+          const legend = document.createElement('legend');
+          legend.textContent = key;
+          fs.append(legend);
+          parent.append(fs);
+          walk(value, path, fs);
+          continue;
+        }
+        parent.append(this.#field(path, key, value));
+      }
+    };
+    walk(config, '', this.form);
+  }
+  #field(path, key, value) {
+    const row = document.createElement('div');
+    row.className = 'field';
+    const label = document.createElement('label');
+    label.textContent = key.replace(/_/g, ' ');
+    let input;
+    let kind;
+    if (CHOICES[path]) {
+      kind = 'choice';
+      input = document.createElement('select');
+      for (const c of CHOICES[path]) {
+        const o = document.createElement('option');
+        o.value = c;
+        o.textContent = c;
+        input.append(o);
+      }
+      input.value = value;
+    } else if (typeof value === 'boolean') {
+      kind = 'bool';
+      input = document.createElement('input');
+      input.type = 'checkbox';
+      input.checked = value;
+    } else if (Array.isArray(value)) {
+      kind = 'list';
+      input = document.createElement('input');
+      input.type = 'text';
+      input.value = value.join(', ');
+    } else if (path === 'finetune.user_text') {
+      kind = 'text';
+      input = document.createElement('textarea');
+      input.value = value ?? '';
+      input.placeholder = 'Paste at least 2 KB of text and choose task "user".';
+    } else {
+      kind = typeof value === 'number' ? 'number' : 'string';
+      input = document.createElement('input');
+      input.type = 'text';
+      input.inputMode = kind === 'number' ? 'decimal' : 'text';
+      input.value = String(value);
+    }
+    input.id = idOf(path);
+    label.htmlFor = input.id;
+    input.addEventListener('change', () => this.onChange());
+    row.append(label, input);
+    this.fields.set(path, { kind, input, row });
+    return row;
+  }
+  /** {config} or {errors: [{field, message}]}. */
+  read() {
+    const config = { schema_version: 1 };
+    const errors = [];
+    for (const [path, { kind, input }] of this.fields) {
+      let v;
+      if (kind === 'bool') v = input.checked;
+      else if (kind === 'choice' || kind === 'string') v = input.value;
+      else if (kind === 'text') v = input.value === '' ? null : input.value;
+      else if (kind === 'number') {
+        v = Number(input.value.trim());
+        if (input.value.trim() === '' || !Number.isFinite(v)) errors.push({ field: path, message: `must be a number, got "${input.value}"` });
+      } else {
+        const parts = input.value.split(',').map((t) => t.trim()).filter((t) => t !== '');
+        v = parts.map(Number);
+        const bad = parts.findIndex((t, i) => !Number.isFinite(v[i]));
+        if (bad >= 0) errors.push({ field: `${path}[${bad}]`, message: `must be a number, got "${parts[bad]}"` });
+      }
+      const keys = path.split('.');
+      let obj = config;
+      for (const k of keys.slice(0, -1)) obj = obj[k] ??= {};
+      obj[keys.at(-1)] = v;
+    }
+    return errors.length ? { errors } : { config };
+  }
+  /** Shows each error next to its field; returns those without a field. */
+  showErrors(errors) {
+    for (const { row } of this.fields.values()) {
+      row.classList.remove('invalid');
+      row.querySelector('.error')?.remove();
+    }
+    const orphans = [];
+    for (const e of errors) {
+      const path = e.field.replace(/\[\d+\]$/, '');
+      const f = this.fields.get(path);
+      if (!f) { orphans.push(e); continue; }
+      f.row.classList.add('invalid');
+      const msg = document.createElement('div');
+      msg.className = 'error';
+      msg.id = `${f.input.id}-error`;
+      msg.textContent = e.message;
+      f.input.setAttribute('aria-describedby', msg.id);
+      f.row.append(msg);
+    }
+    return orphans;
+  }
+}
+
+const fmt = {
+  si: (x) => (x >= 1e12 ? `${(x / 1e12).toFixed(1)} T` : x >= 1e9 ? `${(x / 1e9).toFixed(1)} G` : x >= 1e6 ? `${(x / 1e6).toFixed(1)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} k` : x.toFixed(0)),
+  time: (s) => (s < 90 ? `${s.toFixed(0)} s` : s < 5400 ? `${(s / 60).toFixed(0)} min` : `${(s / 3600).toFixed(1)} h`),
+};
+
+function download(name, blob) {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 2000);
+}
+
+/** The numbers behind each plot, as CSV (one row per budget). */
+function csvFor(name, r) {
+  const rows = [];
+  const cols = ['budget_tokens'];
+  const add = (label, values) => { cols.push(label); rows.push(values); };
+  if (name === 'base') add('pretrain_ppl', r.base.pretrain_ppl);
+  if (name === 'perturbed') {
+    for (const p of r.perturb) {
+      add(`gamma_${p.gamma}_ppl_mean`, p.pretrain_ppl_mean);
+      add(`gamma_${p.gamma}_ppl_std`, p.pretrain_ppl_std);
+      add(`gamma_${p.gamma}_change`, p.change_mean);
+    }
+  }
+  if (name === 'finetuned_change' || name === 'finetuned') {
+    for (const f of r.finetune) {
+      const tag = `lr_${f.lr}_l2_${f.l2}`;
+      if (name === 'finetuned_change') add(`${tag}_pretrain_change`, f.pretrain_change);
+      else {
+        add(`${tag}_pretrain_ppl`, f.pretrain_ppl);
+        add(`${tag}_pretrain_ppl_std`, f.pretrain_ppl_std);
+        add(`${tag}_id_ppl`, f.id_ppl);
+        add(`${tag}_id_ppl_std`, f.id_ppl_std);
+      }
+    }
+  }
+  if (name === 'tuned') {
+    for (const t of r.tuned) {
+      add(`l2_${t.l2}_lr`, t.lr);
+      add(`l2_${t.l2}_pretrain_ppl`, t.pretrain_ppl);
+      add(`l2_${t.l2}_id_ppl`, t.id_ppl);
+    }
+  }
+  const lines = [cols.join(',')];
+  r.budgets.forEach((b, i) => lines.push([b, ...rows.map((v) => (v[i] ?? ''))].join(',')));
+  return `${lines.join('\n')}\n`;
+}
+
+/** An SVG string as a PNG blob (drawn on a canvas). */
+async function pngOf(svgText) {
+  const img = new Image();
+  const url = URL.createObjectURL(new Blob([svgText], { type: 'image/svg+xml' }));
+  try {
+    img.src = url;
+    await img.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth || 640;
+    canvas.height = img.naturalHeight || 400;
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.drawImage(img, 0, 0);
+    return await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+}
+
+export class TransformerLab {
+  constructor({ fatal, gpuInfo }) {
+    this.fatal = fatal;
+    this.gpuInfo = gpuInfo; // () => adapter | null | undefined (from the linear lab's probe)
+    this.presets = JSON.parse(experiment_presets());
+    this.form = new ExperimentForm($('tx-controls'), () => this.#changed());
+    this.worker = null;
+    this.running = null; // {id, started, paused}
+    this.nextId = 1;
+    this.results = null; // JSON text
+    this.svgs = {};
+    this.checkpoints = [];
+    this.losses = [];
+    this.figures = {};
+    const plots = $('tx-plots');
+    for (const name of Object.keys(PLOTS)) {
+      this.figures[name] = this.#figure(name);
+      plots.append(this.figures[name]);
+    }
+    $('tx-preset').addEventListener('change', () => this.#loadPreset());
+    $('tx-backend').addEventListener('change', () => this.#changed());
+    $('tx-start').addEventListener('click', () => this.start());
+    $('tx-pause').addEventListener('click', () => this.togglePause());
+    $('tx-cancel').addEventListener('click', () => this.cancel());
+    $('tx-export-json').addEventListener('click', () => this.results && download('overtrain-experiment.json', new Blob([this.results], { type: 'application/json' })));
+    this.#loadPreset();
+  }
+
+  #figure(name) {
+    const spec = PLOTS[name];
+    const fig = document.createElement('figure');
+    // Two-panel plots take a whole row.
+    fig.className = ['perturbed', 'finetuned', 'tuned'].includes(name) ? 'plot wide' : 'plot';
+    fig.dataset.plot = name;
+    const svg = document.createElement('div');
+    svg.className = 'svg';
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', spec.title);
+    const cap = document.createElement('figcaption');
+    const b = document.createElement('b');
+    b.textContent = spec.title;
+    cap.append(b, spec.text);
+    const exp = document.createElement('div');
+    exp.className = 'export';
+    for (const kind of ['SVG', 'PNG', 'CSV']) {
+      const btn = document.createElement('button');
+      btn.type = 'button';
+      btn.textContent = kind;
+      btn.dataset.export = kind.toLowerCase();
+      btn.addEventListener('click', () => this.#export(name, kind.toLowerCase()));
+      exp.append(btn);
+    }
+    fig.append(svg, cap, exp);
+    fig.hidden = true;
+    return fig;
+  }
+
+  async #export(name, kind) {
+    if (!this.results) return;
+    const file = `overtrain-${name}.${kind}`;
+    if (kind === 'svg') download(file, new Blob([this.svgs[name]], { type: 'image/svg+xml' }));
+    else if (kind === 'csv') download(file, new Blob([csvFor(name, JSON.parse(this.results))], { type: 'text/csv' }));
+    else download(file, await pngOf(this.svgs[name]));
+  }
+
+  #loadPreset() {
+    this.form.set(this.presets[$('tx-preset').value]);
+    this.#changed();
+  }
+
+  backend() {
+    const choice = $('tx-backend').value;
+    const gpu = this.gpuInfo();
+    if (choice === 'cpu' || !gpu) return 'cpu';
+    if (choice === 'gpu') return 'gpu';
+    return gpu.software ? 'cpu' : 'gpu';
+  }
+
+  /** Validates and shows the cost; returns the config text or null. */
+  #changed() {
+    const read = this.form.read();
+    let errors = read.errors ?? [];
+    let text = null;
+    if (!errors.length) {
+      text = JSON.stringify(read.config);
+      const e = validate_experiment_config(text);
+      if (e) errors = [e];
+    }
+    const orphans = this.form.showErrors(errors);
+    const notices = $('tx-notices');
+    notices.replaceChildren(...orphans.map((o) => {
+      const d = document.createElement('div');
+      d.className = 'notice error';
+      d.textContent = `${o.field || 'config'}: ${o.message}`;
+      return d;
+    }));
+    if (errors.length) {
+      $('tx-estimate').textContent = 'Fix the highlighted field to see what this experiment costs.';
+      $('tx-start').disabled = true;
+      return null;
+    }
+    const est = JSON.parse(estimate_experiment(text));
+    this.estimate = est;
+    const gpu = this.gpuInfo();
+    const where = this.backend() === 'gpu' ? `WebGPU (${gpu.name})` : 'the CPU (WebAssembly)';
+    let line = `${fmt.si(est.parameters)} parameters · ${fmt.si(est.tokens)} training tokens · ${fmt.si(est.flops)}FLOP · GPU memory ${(est.memory.parameters + est.memory.optimizer + est.memory.activations + est.memory.data) / 1e6 < 1 ? '<1' : ((est.memory.parameters + est.memory.optimizer + est.memory.activations + est.memory.data) / 1e6).toFixed(0)} MB · on ${where}`;
+    if (this.backend() === 'gpu' && gpu && est.memory.largest_bytes > Math.min(gpu.max_buffer_size, gpu.max_storage_buffer_binding_size)) {
+      line += ` — too large for this adapter: the ${est.memory.largest_buffer} buffer needs ${(est.memory.largest_bytes / 1e6).toFixed(0)} MB, the adapter allows ${(Math.min(gpu.max_buffer_size, gpu.max_storage_buffer_binding_size) / 1e6).toFixed(0)} MB per buffer. Shrink the batch, context or model, or use the CPU.`;
+      $('tx-start').disabled = true;
+    } else {
+      $('tx-start').disabled = Boolean(this.running);
+      this.#probe(text);
+    }
+    $('tx-estimate').textContent = line;
+    this.configText = text;
+    return text;
+  }
+
+  #ensureWorker() {
+    if (this.worker) return this.worker;
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    this.worker.onmessage = (e) => this.#message(e.data);
+    this.worker.onerror = (e) => { this.fatal(`the experiment worker failed (${e.message || 'unknown error'})`); this.#stopped('The worker failed.'); this.worker = null; };
+    // The worker opens WebGPU when the browser has it, whichever backend is chosen now.
+    this.gpuReady = 'gpu' in navigator ? new Promise((resolve) => { this.onGpuReady = resolve; }) : null;
+    if (this.gpuReady) this.worker.postMessage({ type: 'init-gpu' });
+    return this.worker;
+  }
+
+  /** Times two steps in the worker, for the time estimate (not while running). */
+  #probe(text) {
+    clearTimeout(this.probeTimer);
+    this.probeTimer = setTimeout(async () => {
+      if (this.running) return;
+      const w = this.#ensureWorker();
+      if (this.gpuReady) await this.gpuReady;
+      this.probeId = this.nextId++;
+      w.postMessage({ type: 'probe', id: this.probeId, config: text, backend: this.worker.hasGpu ? this.backend() : 'cpu' });
+    }, 300);
+  }
+
+  start() {
+    const text = this.#changed();
+    if (!text || this.running) return;
+    const w = this.#ensureWorker();
+    const id = this.nextId++;
+    this.running = { id, started: performance.now(), paused: false };
+    this.results = null;
+    this.checkpoints = [];
+    this.losses = [];
+    $('tx-checkpoints').replaceChildren();
+    $('tx-exports').hidden = true;
+    for (const f of Object.values(this.figures)) f.hidden = true;
+    $('tx-start').disabled = true;
+    $('tx-pause').disabled = false;
+    $('tx-pause').textContent = 'Pause';
+    $('tx-cancel').disabled = false;
+    $('tx-progress').value = 0;
+    $('tx-status').textContent = 'Starting…';
+    document.body.dataset.experiment = 'running';
+    const go = async () => {
+      if (this.gpuReady) await this.gpuReady;
+      const backend = this.worker.hasGpu ? this.backend() : 'cpu';
+      w.postMessage({ type: 'experiment', id, config: text, backend });
+    };
+    go();
+  }
+
+  togglePause() {
+    if (!this.running) return;
+    this.running.paused = !this.running.paused;
+    this.worker.postMessage({ type: this.running.paused ? 'pause' : 'resume' });
+    $('tx-pause').textContent = this.running.paused ? 'Resume' : 'Pause';
+    document.body.dataset.experiment = this.running.paused ? 'paused' : 'running';
+    if (this.running.paused) $('tx-status').textContent = `Paused. ${$('tx-status').textContent}`;
+  }
+
+  cancel() {
+    if (!this.running) return;
+    this.worker.postMessage({ type: 'cancel' });
+  }
+
+  #stopped(text, state = 'stopped') {
+    this.running = null;
+    $('tx-start').disabled = false;
+    $('tx-pause').disabled = true;
+    $('tx-cancel').disabled = true;
+    $('tx-pause').textContent = 'Pause';
+    $('tx-status').textContent = text;
+    document.body.dataset.experiment = state;
+  }
+
+  #draw(resultsText) {
+    let plots;
+    try {
+      plots = render_experiment_plots(resultsText);
+    } catch (e) {
+      this.fatal(`could not draw the results: ${e}`);
+      return;
+    }
+    for (const [name, svgText] of plots) {
+      this.svgs[name] = svgText;
+      const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
+      const fig = this.figures[name];
+      fig.querySelector('.svg').replaceChildren(document.importNode(doc.documentElement, true));
+      fig.hidden = false;
+    }
+    const el = $('tx-plots');
+    el.dataset.rendered = String(Number(el.dataset.rendered || 0) + 1);
+    this.results = resultsText;
+    $('tx-exports').hidden = false;
+    const r = JSON.parse(resultsText);
+    const notes = [];
+    r.base.diverged_at.forEach((d, i) => { if (d != null) notes.push(`Pre-training to ${fmt.si(r.budgets[i])} tokens diverged at step ${d}; later phases use its last good weights.`); });
+    for (const f of r.finetune) {
+      f.diverged.forEach((n, i) => { if (n > 0) notes.push(`Fine-tuning with lr ${f.lr}, λ ${f.l2} diverged for ${n} seed(s) at budget ${fmt.si(r.budgets[i])}; those runs are left out of the means.`); });
+    }
+    $('tx-notices').replaceChildren(...notes.map((t) => { const d = document.createElement('div'); d.className = 'notice'; d.textContent = t; return d; }));
+  }
+
+  #live(loss) {
+    this.losses.push(loss);
+    if (this.losses.length > 300) this.losses.splice(0, this.losses.length - 300);
+    const xs = this.losses;
+    const lo = Math.min(...xs);
+    const hi = Math.max(...xs);
+    const w = 240;
+    const h = 36;
+    const pts = xs.map((v, i) => `${(i / Math.max(1, xs.length - 1)) * w},${h - ((v - lo) / Math.max(1e-9, hi - lo)) * h}`).join(' ');
+    const box = $('tx-live');
+    box.innerHTML = '';
+    const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+    svg.setAttribute('width', String(w));
+    svg.setAttribute('height', String(h + 2));
+    const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
+    line.setAttribute('points', pts);
+    line.setAttribute('fill', 'none');
+    line.setAttribute('stroke', '#1f77b4');
+    svg.append(line);
+    const label = document.createElement('span');
+    label.textContent = ` training loss ${loss.toFixed(3)} nats/byte`;
+    box.append(svg, label);
+  }
+
+  #message(m) {
+    if (m.type === 'ready') return;
+    if (m.type === 'gpu') {
+      this.worker.hasGpu = Boolean(m.adapter);
+      this.onGpuReady?.();
+      return;
+    }
+    if (m.type === 'probe') {
+      if (m.id !== this.probeId || !this.estimate) return;
+      if (m.error) { $('tx-estimate').textContent += ` — ${m.error}`; return; }
+      const seconds = (this.estimate.tokens / m.tokens_per_second);
+      $('tx-estimate').dataset.tokensPerSecond = String(m.tokens_per_second);
+      $('tx-estimate').textContent = `${$('tx-estimate').textContent.replace(/ · about .*$/, '')} · about ${fmt.time(seconds)} at ${fmt.si(m.tokens_per_second)} tokens/s`;
+      return;
+    }
+    if (!this.running || m.id !== this.running.id) return;
+    if (m.type === 'exp-progress') {
+      const p = JSON.parse(m.progress);
+      const frac = p.work_total > 0 ? p.work_done / p.work_total : 0;
+      $('tx-progress').value = frac;
+      const elapsed = (performance.now() - this.running.started) / 1000;
+      const eta = frac > 0.001 ? elapsed / frac * (1 - frac) : NaN;
+      if (!this.running.paused) $('tx-status').textContent = `${(100 * frac).toFixed(0)}% · ${p.label} (${p.step}/${p.steps}) · ETA ${Number.isFinite(eta) ? fmt.time(eta) : '…'}`;
+      if (p.loss != null) this.#live(p.loss);
+    } else if (m.type === 'exp-partial') {
+      this.#draw(m.results);
+    } else if (m.type === 'exp-checkpoint') {
+      this.checkpoints[m.budget] = m.bytes;
+      const btn = document.createElement('button');
+      btn.type = 'button';
+      btn.textContent = `Checkpoint ${m.budget + 1}`;
+      btn.dataset.checkpoint = String(m.budget);
+      btn.addEventListener('click', () => download(`overtrain-budget-${m.budget + 1}.safetensors`, new Blob([m.bytes], { type: 'application/octet-stream' })));
+      $('tx-checkpoints').append(btn);
+    } else if (m.type === 'exp-done') {
+      this.#draw(m.results);
+      const r = JSON.parse(m.results);
+      this.#stopped(`Done in ${fmt.time(r.elapsed_s)} on ${r.backend} · ${r.budgets.length} budgets`, 'done');
+      $('tx-progress').value = 1;
+    } else if (m.type === 'exp-cancelled') {
+      this.#stopped('Cancelled; the plots show the budgets that finished.', 'cancelled');
+    } else if (m.type === 'invalid') {
+      this.form.showErrors([m.error]);
+      this.#stopped('Fix the highlighted field.');
+    } else if (m.type === 'gpu-failed') {
+      this.#stopped(`WebGPU failed: ${m.message}. Choose the CPU backend to continue.`, 'failed');
+    } else if (m.type === 'panic') {
+      this.fatal(m.message);
+      this.worker = null;
+      this.#stopped('Stopped by an internal error.', 'failed');
+    }
+  }
+}
