@@ -7,7 +7,10 @@ use overtrain::transformer::bench::{sizes, train_throughput};
 use std::time::Instant;
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let batch = args.first().copied().unwrap_or(8);
     let steps = args.get(1).copied().unwrap_or(4);
     let t0 = Instant::now();
@@ -21,7 +24,9 @@ fn main() {
         a.device_type,
         if a.software { ", software" } else { "" }
     );
-    println!("| model | parameters | GPU tokens/s | CPU tokens/s | GPU dispatches/step | GPU memory |");
+    println!(
+        "| model | parameters | GPU tokens/s | CPU tokens/s | GPU dispatches/step | GPU memory |"
+    );
     println!("|---|---|---|---|---|---|");
     for (name, model) in sizes() {
         let g = pollster::block_on(train_throughput(Some(&gpu), &model, batch, steps, &now))

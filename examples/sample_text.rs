@@ -21,7 +21,7 @@ fn main() {
     for task in BUILT_IN {
         show(
             task,
-            &mut *task_source(task, seed, Split::Train).expect("built-in"),
+            &mut *task_source(task, seed, Split::Train, 0).expect("built-in"),
         );
     }
 }

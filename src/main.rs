@@ -198,7 +198,9 @@ mod cli {
         let device = choose_device(options.backend)?;
         if let Some(g) = &device {
             memory.check(&g.limits).map_err(|e| {
-                Failure::Usage(format!("model: the configuration does not fit the GPU: {e}"))
+                Failure::Usage(format!(
+                    "model: the configuration does not fit the GPU: {e}"
+                ))
             })?;
         }
         std::fs::create_dir_all(&out)
@@ -258,7 +260,9 @@ mod cli {
                 .as_bytes(),
         )?;
         if let Some(step) = log.diverged_at {
-            eprintln!("diverged at step {step}: stopped before its update, kept the last good weights");
+            eprintln!(
+                "diverged at step {step}: stopped before its update, kept the last good weights"
+            );
         }
         if let (Some(step), Some(loss)) = (log.eval_steps.last(), log.eval_loss.last()) {
             eprintln!(
@@ -350,9 +354,13 @@ mod cli {
         );
         let device = choose_device(options.backend)?;
         let mut engine = match &device {
-            Some(g) => Engine::gpu(g, &config.model, config.batch, config.eval_batches).map_err(
-                |e| Failure::Usage(format!("model: the configuration does not fit the GPU: {e}")),
-            )?,
+            Some(g) => {
+                Engine::gpu(g, &config.model, config.batch, config.eval_batches).map_err(|e| {
+                    Failure::Usage(format!(
+                        "model: the configuration does not fit the GPU: {e}"
+                    ))
+                })?
+            }
             None => Engine::cpu(&config.model, config.batch),
         };
         eprintln!("running on the {}", engine.describe());
@@ -377,7 +385,11 @@ mod cli {
         }
         let infl = |b: Option<u64>| b.map_or("none".to_string(), |b| b.to_string());
         for p in &results.perturb {
-            eprintln!("perturbation γ = {}: inflection {}", p.gamma, infl(p.inflection_budget));
+            eprintln!(
+                "perturbation γ = {}: inflection {}",
+                p.gamma,
+                infl(p.inflection_budget)
+            );
         }
         for f in &results.finetune {
             eprintln!(

@@ -258,3 +258,147 @@ fn train_writes_config_model_and_log() {
         .contains("model.d_model: must be divisible by model.n_head = 4"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn train_on_the_gpu_matches_the_cpu_and_refuses_what_does_not_fit() {
+    let dir = temp_dir("train-gpu");
+    let config = dir.join("train.json");
+    std::fs::write(
+        &config,
+        r#"{"model": {"n_layer": 1, "d_model": 16, "n_head": 2, "d_ff": 32, "ctx": 16},
+            "batch": 4, "steps": 20, "eval_every": 10, "eval_batches": 2}"#,
+    )
+    .unwrap();
+    let mut logs = Vec::new();
+    for backend in ["cpu", "gpu"] {
+        let out_dir = dir.join(backend);
+        let out = overtrain(&[
+            "train",
+            "--backend",
+            backend,
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(
+            stderr.contains("memory") && stderr.contains("largest buffer"),
+            "{stderr}"
+        );
+        if backend == "gpu" {
+            assert!(stderr.contains("training on the GPU"), "{stderr}");
+        }
+        let log: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out_dir.join("log.json")).unwrap())
+                .unwrap();
+        logs.push(log);
+    }
+    for (c, g) in logs[0]["train_loss"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(logs[1]["train_loss"].as_array().unwrap())
+    {
+        let (c, g) = (c.as_f64().unwrap(), g.as_f64().unwrap());
+        assert!(((c - g) / c).abs() < 1e-3, "CPU {c} vs GPU {g}");
+    }
+    // A model whose attention buffer exceeds the adapter's per-buffer limit: exit 2, named.
+    std::fs::write(
+        &config,
+        r#"{"model": {"n_layer": 1, "d_model": 1024, "n_head": 64, "ctx": 2048}, "batch": 64}"#,
+    )
+    .unwrap();
+    let out = overtrain(&[
+        "train",
+        "--backend",
+        "gpu",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        dir.join("big").to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("exceeds the adapter's max_"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn experiment_runs_a_config_and_writes_results_and_plots() {
+    let dir = temp_dir("experiment");
+    let config = dir.join("exp.json");
+    std::fs::write(
+        &config,
+        r#"{"batch": 4, "eval_batches": 2,
+            "model": {"n_layer": 1, "d_model": 8, "n_head": 2, "d_ff": 16, "ctx": 8},
+            "pretrain": {"budgets": [320, 640, 1280]},
+            "perturb": {"gammas": [1.0], "draws": 2},
+            "finetune": {"lrs": [0.003], "steps": 5, "seeds": 2}}"#,
+    )
+    .unwrap();
+    let results = dir.join("results.json");
+    let svg = dir.join("svg");
+    let out = overtrain(&[
+        "experiment",
+        "--backend",
+        "cpu",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        results.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("ETA") && stderr.contains("tokens per parameter"),
+        "{stderr}"
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["budgets"], serde_json::json!([320, 640, 1280]));
+    for name in [
+        "base",
+        "perturbed",
+        "finetuned_change",
+        "finetuned",
+        "tuned",
+    ] {
+        let text = std::fs::read_to_string(svg.join(format!("{name}.svg"))).unwrap();
+        assert!(text.starts_with("<svg") && text.len() > 2000, "{name}");
+    }
+    let printed = overtrain(&["experiment", "--print-default-config"]);
+    let text = String::from_utf8(printed.stdout).unwrap();
+    assert_eq!(
+        overtrain::experiment::ExperimentConfig::from_json(&text).unwrap(),
+        overtrain::experiment::ExperimentConfig::preset("quick").unwrap()
+    );
+    // Bad input: exit 2, the field named.
+    for (json, field) in [
+        (r#"{"pretrain": {"budgets": []}}"#, "pretrain.budgets"),
+        (r#"{"finetune": {"task": "poetry"}}"#, "finetune.task"),
+        (r#"{"perturb": {"gammas": [-1]}}"#, "perturb.gammas[0]"),
+    ] {
+        std::fs::write(&config, json).unwrap();
+        let out = overtrain(&[
+            "experiment",
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            results.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{json}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(field),
+            "{json}"
+        );
+    }
+    let out = overtrain(&["experiment", "--preset", "huge", "--out", "x.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("quick, paper, micro"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

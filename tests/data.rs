@@ -174,7 +174,10 @@ fn every_built_in_task_has_its_format() {
             assert_eq!(a + b, sum, "{line}");
         }
     }
-    let code = text(&mut *task_source("code", 1, Split::Train, 0).unwrap(), 20_000);
+    let code = text(
+        &mut *task_source("code", 1, Split::Train, 0).unwrap(),
+        20_000,
+    );
     for line in code.lines().skip(1).take(400) {
         assert_eq!(
             line.matches('(').count(),

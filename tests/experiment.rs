@@ -66,7 +66,10 @@ fn the_independent_protocol_runs_every_budget_perturbation_and_fine_tuning() {
     let (r, host) = run(&cfg);
     let pre = runs(&host, "pretrain");
     assert_eq!(pre.iter().map(|r| r.1).collect::<Vec<_>>(), [10, 20, 40]);
-    assert_eq!(r.base.train_loss.iter().map(Vec::len).collect::<Vec<_>>(), [10, 20, 40]);
+    assert_eq!(
+        r.base.train_loss.iter().map(Vec::len).collect::<Vec<_>>(),
+        [10, 20, 40]
+    );
     // Every budget: γ × draws perturbation evaluations, λ × lr × seed fine-tuning runs.
     let perturb = host.reports.iter().filter(|p| p.phase == "perturb").count();
     assert_eq!(perturb, 3 * 2 * 3);
@@ -80,7 +83,11 @@ fn the_independent_protocol_runs_every_budget_perturbation_and_fine_tuning() {
     // budget 2's first steps up to the learning rate, which differs after warmup.
     assert_eq!(r.base.train_loss[0][0], r.base.train_loss[1][0]);
     // More pre-training helps the base model here.
-    assert!(r.base.pretrain_ppl[2] < r.base.pretrain_ppl[0], "{:?}", r.base.pretrain_ppl);
+    assert!(
+        r.base.pretrain_ppl[2] < r.base.pretrain_ppl[0],
+        "{:?}",
+        r.base.pretrain_ppl
+    );
 }
 
 #[test]
@@ -122,7 +129,11 @@ fn perturbation_noise_has_the_init_std_of_each_tensor_and_spares_constants() {
     }
     for (t, z) in layout.tensors.iter().zip(&noise) {
         if t.init_std == 0.0 {
-            assert!(z.iter().all(|&x| x == 0.0), "{} is constant-initialized", t.name);
+            assert!(
+                z.iter().all(|&x| x == 0.0),
+                "{} is constant-initialized",
+                t.name
+            );
             continue;
         }
         let n = z.len() as f64;
@@ -130,8 +141,16 @@ fn perturbation_noise_has_the_init_std_of_each_tensor_and_spares_constants() {
         let std = (z.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
         let want = gamma * t.init_std as f64;
         // n ≥ 640 samples: the std's relative standard error is under 3%.
-        assert!((std / want - 1.0).abs() < 0.12, "{}: std {std}, want {want}", t.name);
-        assert!(mean.abs() < 4.0 * want / n.sqrt(), "{}: mean {mean}", t.name);
+        assert!(
+            (std / want - 1.0).abs() < 0.12,
+            "{}: std {std}, want {want}",
+            t.name
+        );
+        assert!(
+            mean.abs() < 4.0 * want / n.sqrt(),
+            "{}: mean {mean}",
+            t.name
+        );
     }
     let with_constants = experiment::noise_scale(&layout, true);
     let gain = layout.get("h.0.ln1.g");
@@ -148,7 +167,10 @@ fn fine_tuning_starts_from_the_pre_trained_weights() {
     let ft = &r.finetune[0];
     for (b, base) in r.base.pretrain_ppl.iter().enumerate() {
         let after = ft.pretrain_ppl[b].unwrap();
-        assert!((after - base).abs() < 1e-6 * base, "budget {b}: {after} vs {base}");
+        assert!(
+            (after - base).abs() < 1e-6 * base,
+            "budget {b}: {after} vs {base}"
+        );
         assert!(ft.pretrain_change[b].unwrap().abs() < 1e-6 * base);
     }
 }
@@ -159,16 +181,28 @@ fn the_inflection_rule_needs_a_minimum_clear_of_both_ends_by_the_noise() {
     let some = |xs: &[f64]| xs.iter().map(|&x| Some(x)).collect::<Vec<_>>();
     let none = vec![None; 5];
     // A U: the minimum at 4.
-    assert_eq!(inflection(&b, &some(&[5.0, 4.0, 3.0, 3.5, 4.5]), &none), Some(4));
+    assert_eq!(
+        inflection(&b, &some(&[5.0, 4.0, 3.0, 3.5, 4.5]), &none),
+        Some(4)
+    );
     // Monotone: no inflection; a minimum at an end is none either.
-    assert_eq!(inflection(&b, &some(&[5.0, 4.0, 3.0, 2.5, 2.0]), &none), None);
-    assert_eq!(inflection(&b, &some(&[1.0, 4.0, 3.0, 3.5, 4.5]), &none), None);
+    assert_eq!(
+        inflection(&b, &some(&[5.0, 4.0, 3.0, 2.5, 2.0]), &none),
+        None
+    );
+    assert_eq!(
+        inflection(&b, &some(&[1.0, 4.0, 3.0, 3.5, 4.5]), &none),
+        None
+    );
     // The same U within the noise: not reported.
     let se = some(&[0.5, 0.5, 0.5, 0.5, 0.5]);
     assert_eq!(inflection(&b, &some(&[3.5, 3.2, 3.0, 3.1, 3.6]), &se), None);
     // Clear of the noise: reported.
     let small = some(&[0.05; 5]);
-    assert_eq!(inflection(&b, &some(&[3.5, 3.2, 3.0, 3.1, 3.6]), &small), Some(4));
+    assert_eq!(
+        inflection(&b, &some(&[3.5, 3.2, 3.0, 3.1, 3.6]), &small),
+        Some(4)
+    );
     // Diverged points are skipped.
     let gaps = vec![Some(5.0), None, Some(3.0), Some(3.5), Some(4.5)];
     assert_eq!(inflection(&b, &gaps, &none), Some(4));
@@ -211,9 +245,18 @@ fn the_results_follow_schema_1() {
 fn bad_input_names_the_field() {
     let cases = [
         (r#"{"pretrain": {"budgets": []}}"#, "pretrain.budgets"),
-        (r#"{"pretrain": {"budgets": [2048, 1024]}}"#, "pretrain.budgets[1]"),
-        (r#"{"pretrain": {"budgets": [1048576, 1048576]}}"#, "pretrain.budgets[1]"),
-        (r#"{"pretrain": {"budgets": [20000000000]}}"#, "pretrain.budgets[0]"),
+        (
+            r#"{"pretrain": {"budgets": [2048, 1024]}}"#,
+            "pretrain.budgets[1]",
+        ),
+        (
+            r#"{"pretrain": {"budgets": [1048576, 1048576]}}"#,
+            "pretrain.budgets[1]",
+        ),
+        (
+            r#"{"pretrain": {"budgets": [20000000000]}}"#,
+            "pretrain.budgets[0]",
+        ),
         (r#"{"pretrain": {"budgets": [10]}}"#, "pretrain.budgets[0]"),
         (r#"{"perturb": {"gammas": []}}"#, "perturb.gammas"),
         (r#"{"perturb": {"gammas": [0.5, -1]}}"#, "perturb.gammas[1]"),
@@ -221,8 +264,14 @@ fn bad_input_names_the_field() {
         (r#"{"finetune": {"lrs": []}}"#, "finetune.lrs"),
         (r#"{"finetune": {"task": "poetry"}}"#, "finetune.task"),
         (r#"{"finetune": {"task": "user"}}"#, "finetune.user_text"),
-        (r#"{"finetune": {"task": "user", "user_text": "too short"}}"#, "finetune.user_text"),
-        (r#"{"model": {"d_model": 30, "n_head": 4}}"#, "model.d_model"),
+        (
+            r#"{"finetune": {"task": "user", "user_text": "too short"}}"#,
+            "finetune.user_text",
+        ),
+        (
+            r#"{"model": {"d_model": 30, "n_head": 4}}"#,
+            "model.d_model",
+        ),
         (r#"{"schema_version": 2}"#, "schema_version"),
         (r#"{"budgets": [1]}"#, "budgets"),
     ];
@@ -251,7 +300,7 @@ fn a_diverging_fine_tuning_run_is_recorded_and_the_rest_goes_on() {
     let (good, bad) = (&r.finetune[0], &r.finetune[1]);
     assert!(good.diverged.iter().all(|&d| d == 0));
     assert!(good.pretrain_ppl.iter().all(Option::is_some));
-    assert!(bad.diverged.iter().any(|&d| d == 1), "lr 1 diverges: {bad:?}");
+    assert!(bad.diverged.contains(&1), "lr 1 diverges: {bad:?}");
     for (b, &d) in bad.diverged.iter().enumerate() {
         assert_eq!(bad.pretrain_ppl[b].is_none(), d == 1);
         assert_eq!(bad.id_ppl[b].is_none(), d == 1);

@@ -169,7 +169,9 @@ impl ExperimentConfig {
                 let mut c = base(
                     ModelConfig::default(),
                     32,
-                    vec![2_000_000, 4_000_000, 8_000_000, 16_000_000, 32_000_000, 64_000_000],
+                    vec![
+                        2_000_000, 4_000_000, 8_000_000, 16_000_000, 32_000_000, 64_000_000,
+                    ],
                 );
                 c.finetune.steps = 300;
                 c.pretrain.protocol = Protocol::Wsd;
@@ -258,7 +260,13 @@ impl ExperimentConfig {
             }
         }
         check_range("pretrain.lr", p.lr, 0.0, true, 1.0)?;
-        check_range("pretrain.warmup_fraction", p.warmup_fraction, 0.0, false, 0.5)?;
+        check_range(
+            "pretrain.warmup_fraction",
+            p.warmup_fraction,
+            0.0,
+            false,
+            0.5,
+        )?;
         check_range("pretrain.decay_fraction", p.decay_fraction, 0.0, true, 1.0)?;
         check_range("pretrain.weight_decay", p.weight_decay, 0.0, false, 10.0)?;
         check_range("pretrain.grad_clip", p.grad_clip, 0.0, false, 1e6)?;
@@ -272,7 +280,8 @@ impl ExperimentConfig {
         if f.task == "user" {
             match &f.user_text {
                 Some(text) => {
-                    UserText::new(text).map_err(|e| ConfigError::new("finetune.user_text", e.message))?;
+                    UserText::new(text)
+                        .map_err(|e| ConfigError::new("finetune.user_text", e.message))?;
                 }
                 None => {
                     return Err(ConfigError::new(
@@ -301,7 +310,13 @@ impl ExperimentConfig {
         }
         check_int("finetune.steps", f.steps, 1, 1_000_000)?;
         check_int("finetune.seeds", f.seeds, 1, 16)?;
-        check_range("finetune.warmup_fraction", f.warmup_fraction, 0.0, false, 0.5)?;
+        check_range(
+            "finetune.warmup_fraction",
+            f.warmup_fraction,
+            0.0,
+            false,
+            0.5,
+        )?;
         check_range("finetune.weight_decay", f.weight_decay, 0.0, false, 10.0)?;
         check_range("finetune.grad_clip", f.grad_clip, 0.0, false, 1e6)?;
         Ok(())

@@ -127,6 +127,9 @@ fn decay_steps(steps: usize, fraction: f64) -> usize {
     ((steps as f64 * fraction).round() as usize).clamp(1, steps)
 }
 
+/// One fine-tuning run's (pre-training ppl, ID ppl); None when it diverged.
+type FinetuneRun = Option<(f64, f64)>;
+
 /// Raw measurements per budget, turned into curves by [`Collector::results`].
 struct Collector {
     base: Vec<f64>,
@@ -134,8 +137,8 @@ struct Collector {
     diverged: Vec<Option<usize>>,
     /// [budget][γ][draw]
     perturb: Vec<Vec<Vec<f64>>>,
-    /// [budget][λ][lr][seed] → (pre-training ppl, ID ppl), None when diverged
-    finetune: Vec<Vec<Vec<Vec<Option<(f64, f64)>>>>>,
+    /// [budget][λ][lr][seed]
+    finetune: Vec<Vec<Vec<Vec<FinetuneRun>>>>,
 }
 
 /// At most this many points of each training-loss curve are kept in the results.
@@ -151,7 +154,13 @@ fn downsample(xs: &[f64]) -> Vec<f64> {
 }
 
 impl Collector {
-    fn results(&self, cfg: &ExperimentConfig, parameters: usize, backend: &str, elapsed_s: f64) -> ExperimentResults {
+    fn results(
+        &self,
+        cfg: &ExperimentConfig,
+        parameters: usize,
+        backend: &str,
+        elapsed_s: f64,
+    ) -> ExperimentResults {
         let n = self.base.len();
         let budgets: Vec<u64> = cfg.pretrain.budgets[..n].to_vec();
         let mut perturb = Vec::new();
@@ -192,7 +201,13 @@ impl Collector {
                     let ok: Vec<(f64, f64)> = runs.iter().flatten().copied().collect();
                     c.diverged.push(runs.len() - ok.len());
                     if ok.is_empty() {
-                        for v in [&mut c.pretrain_ppl, &mut c.pretrain_ppl_std, &mut c.pretrain_change, &mut c.id_ppl, &mut c.id_ppl_std] {
+                        for v in [
+                            &mut c.pretrain_ppl,
+                            &mut c.pretrain_ppl_std,
+                            &mut c.pretrain_change,
+                            &mut c.id_ppl,
+                            &mut c.id_ppl_std,
+                        ] {
                             v.push(None);
                         }
                         se.push(None);
@@ -263,7 +278,14 @@ struct Run<'a, 'g, H: Host> {
 }
 
 impl<H: Host> Run<'_, '_, H> {
-    async fn report(&mut self, phase: &'static str, label: &str, step: usize, steps: usize, loss: Option<f64>) -> Result<(), Stop> {
+    async fn report(
+        &mut self,
+        phase: &'static str,
+        label: &str,
+        step: usize,
+        steps: usize,
+        loss: Option<f64>,
+    ) -> Result<(), Stop> {
         let p = Progress {
             phase,
             budget_index: self.budget_index,
@@ -368,7 +390,11 @@ pub fn perturbed(params: &[f32], sigma: &[f32], gamma: f64, seed: u64, draw: usi
 }
 
 /// Runs the whole experiment on `engine` (sized for `cfg.batch` and `cfg.eval_batches`).
-pub async fn run<H: Host>(cfg: &ExperimentConfig, engine: &mut Engine<'_>, host: &mut H) -> Result<ExperimentResults, Stop> {
+pub async fn run<H: Host>(
+    cfg: &ExperimentConfig,
+    engine: &mut Engine<'_>,
+    host: &mut H,
+) -> Result<ExperimentResults, Stop> {
     let start = host.now_ms();
     let backend = engine.describe();
     let layout = engine.layout().clone();
@@ -395,7 +421,9 @@ pub async fn run<H: Host>(cfg: &ExperimentConfig, engine: &mut Engine<'_>, host:
     let heldout = Corpus::new(&train_cfg(1)).eval;
     let task_heldout: Vec<Vec<u8>> = {
         let mut s = task_stream(cfg, Split::Heldout, 0);
-        (0..cfg.eval_batches).map(|_| batch(s.as_mut(), cfg.batch, cfg.model.ctx)).collect()
+        (0..cfg.eval_batches)
+            .map(|_| batch(s.as_mut(), cfg.batch, cfg.model.ctx))
+            .collect()
     };
     let init = layout.init(cfg.seed);
     let sigma = noise_scale(&layout, cfg.perturb.perturb_constant);
@@ -430,8 +458,16 @@ pub async fn run<H: Host>(cfg: &ExperimentConfig, engine: &mut Engine<'_>, host:
                 let tc = train_cfg(s_total);
                 let mut corpus = Corpus::new(&tc);
                 run.engine.load(&TrainState::fresh(init.clone()))?;
-                run.train("pretrain", &label, corpus.train_source(), s_total, &|i| tc.lr_at(i), &pre_hyper, &mut losses)
-                    .await?
+                run.train(
+                    "pretrain",
+                    &label,
+                    corpus.train_source(),
+                    s_total,
+                    &|i| tc.lr_at(i),
+                    &pre_hyper,
+                    &mut losses,
+                )
+                .await?
             }
             Protocol::Wsd => {
                 let decay = decay_steps(s_total, pcfg.decay_fraction);
@@ -446,7 +482,15 @@ pub async fn run<H: Host>(cfg: &ExperimentConfig, engine: &mut Engine<'_>, host:
                     };
                     let label_s = format!("budget {}/{}: stable phase", bi + 1, steps.len());
                     stable_diverged = run
-                        .train("pretrain", &label_s, stable_corpus.train_source(), branch_at - from, &lr, &pre_hyper, &mut stable_losses)
+                        .train(
+                            "pretrain",
+                            &label_s,
+                            stable_corpus.train_source(),
+                            branch_at - from,
+                            &lr,
+                            &pre_hyper,
+                            &mut stable_losses,
+                        )
                         .await?;
                     stable_state = run.engine.state().await?;
                     stable_pos = branch_at;
@@ -462,8 +506,16 @@ pub async fn run<H: Host>(cfg: &ExperimentConfig, engine: &mut Engine<'_>, host:
                     }
                     let peak = pcfg.lr * (branch_at as f64 / warmup_wsd as f64).min(1.0);
                     let lr = |i: usize| peak * (decay - i - 1) as f64 / decay as f64;
-                    run.train("pretrain", &label, branch.train_source(), decay, &lr, &pre_hyper, &mut losses)
-                        .await?
+                    run.train(
+                        "pretrain",
+                        &label,
+                        branch.train_source(),
+                        decay,
+                        &lr,
+                        &pre_hyper,
+                        &mut losses,
+                    )
+                    .await?
                 }
             }
         };
@@ -481,8 +533,13 @@ pub async fn run<H: Host>(cfg: &ExperimentConfig, engine: &mut Engine<'_>, host:
                 let noisy = perturbed(&pretrained, &sigma, gamma, cfg.seed, m);
                 run.engine.load(&TrainState::fresh(noisy))?;
                 draws.push(run.evaluate(&heldout).await?);
-                let label = format!("budget {}/{}: perturbation γ = {gamma}", bi + 1, steps.len());
-                run.report("perturb", &label, m + 1, cfg.perturb.draws, None).await?;
+                let label = format!(
+                    "budget {}/{}: perturbation γ = {gamma}",
+                    bi + 1,
+                    steps.len()
+                );
+                run.report("perturb", &label, m + 1, cfg.perturb.draws, None)
+                    .await?;
             }
             per_gamma.push(draws);
         }
@@ -510,10 +567,22 @@ pub async fn run<H: Host>(cfg: &ExperimentConfig, engine: &mut Engine<'_>, host:
                     run.engine.load(&TrainState::fresh(pretrained.clone()))?;
                     run.engine.set_anchor(&pretrained)?;
                     let mut source = task_stream(cfg, Split::Train, seed as u64);
-                    let label = format!("budget {}/{}: fine-tuning lr {lr} λ {l2} seed {seed}", bi + 1, steps.len());
+                    let label = format!(
+                        "budget {}/{}: fine-tuning lr {lr} λ {l2} seed {seed}",
+                        bi + 1,
+                        steps.len()
+                    );
                     let mut ft_losses = Vec::new();
                     let diverged = run
-                        .train("finetune", &label, source.as_mut(), f.steps, &|i| ft.lr_at(i), &h, &mut ft_losses)
+                        .train(
+                            "finetune",
+                            &label,
+                            source.as_mut(),
+                            f.steps,
+                            &|i| ft.lr_at(i),
+                            &h,
+                            &mut ft_losses,
+                        )
                         .await?;
                     per_seed.push(match diverged {
                         Some(_) => {

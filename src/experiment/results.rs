@@ -93,7 +93,10 @@ pub fn inflection(budgets: &[u64], mean: &[Option<f64>], se: &[Option<f64>]) -> 
     let points: Vec<(usize, f64, f64)> = mean
         .iter()
         .enumerate()
-        .filter_map(|(i, m)| m.filter(|m| m.is_finite()).map(|m| (i, m, se[i].unwrap_or(0.0))))
+        .filter_map(|(i, m)| {
+            m.filter(|m| m.is_finite())
+                .map(|m| (i, m, se[i].unwrap_or(0.0)))
+        })
         .collect();
     if points.len() < 3 {
         return None;

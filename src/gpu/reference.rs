@@ -142,7 +142,11 @@ pub fn step_guard(g: &[f32], loss: f64, clip: f64) -> (f32, bool, f64) {
         1.0
     };
     let blown_up = loss > super::kernels::DIVERGED_LOSS as f64;
-    (scale, !(norm.is_finite() && loss.is_finite()) || blown_up, norm)
+    (
+        scale,
+        !(norm.is_finite() && loss.is_finite()) || blown_up,
+        norm,
+    )
 }
 
 /// g = g + alpha·(w − anchor).

@@ -33,7 +33,12 @@ pub fn all_plots(results: &ExperimentResults) -> Vec<(&'static str, String)> {
     ];
     plots
         .iter()
-        .map(|(name, f)| (*name, f(results, &opts).unwrap_or_else(|e| error_svg(&opts, &e))))
+        .map(|(name, f)| {
+            (
+                *name,
+                f(results, &opts).unwrap_or_else(|e| error_svg(&opts, &e)),
+            )
+        })
         .collect()
 }
 
@@ -95,15 +100,25 @@ fn panel<DB: DrawingBackend>(
             .iter()
             .zip(&s.values)
             .zip(&s.spread)
-            .filter_map(|((&b, v), sp)| v.filter(|v| v.is_finite()).map(|v| (b as f64, v, sp.unwrap_or(0.0))))
+            .filter_map(|((&b, v), sp)| {
+                v.filter(|v| v.is_finite())
+                    .map(|v| (b as f64, v, sp.unwrap_or(0.0)))
+            })
             .collect();
         chart
-            .draw_series(LineSeries::new(points.iter().map(|p| (p.0, p.1)), c.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                points.iter().map(|p| (p.0, p.1)),
+                c.stroke_width(2),
+            ))
             .map_err(err)?
             .label(s.label.clone())
             .legend(legend_line!(c, false));
         chart
-            .draw_series(points.iter().map(|p| Circle::new((p.0, p.1), 3, c.filled())))
+            .draw_series(
+                points
+                    .iter()
+                    .map(|p| Circle::new((p.0, p.1), 3, c.filled())),
+            )
             .map_err(err)?;
         chart
             .draw_series(points.iter().filter(|p| p.2 > 0.0).map(|p| {
@@ -143,7 +158,13 @@ pub fn plot_base(r: &ExperimentResults, opts: &PlotOptions) -> Result<String, St
         inflection: None,
     };
     svg(opts, |root| {
-        panel(root, "(i) Base model: longer pre-training helps", "perplexity", &r.budgets, &[base])
+        panel(
+            root,
+            "(i) Base model: longer pre-training helps",
+            "perplexity",
+            &r.budgets,
+            &[base],
+        )
     })
 }
 
@@ -176,12 +197,28 @@ pub fn plot_perturbed(r: &ExperimentResults, opts: &PlotOptions) -> Result<Strin
         .collect();
     svg(&wide(opts), |root| {
         let (left, right) = root.split_horizontally(opts.width);
-        panel(&left, "(ii) Perplexity after Gaussian perturbation", "perplexity", &r.budgets, &abs)?;
-        panel(&right, "Sensitivity: perturbed − base", "Δ perplexity", &r.budgets, &change)
+        panel(
+            &left,
+            "(ii) Perplexity after Gaussian perturbation",
+            "perplexity",
+            &r.budgets,
+            &abs,
+        )?;
+        panel(
+            &right,
+            "Sensitivity: perturbed − base",
+            "Δ perplexity",
+            &r.budgets,
+            &change,
+        )
     })
 }
 
-fn finetune_series(r: &ExperimentResults, value: impl Fn(&crate::experiment::results::FinetuneCurve) -> (Vec<Option<f64>>, Vec<Option<f64>>), mark: bool) -> Vec<Series> {
+fn finetune_series(
+    r: &ExperimentResults,
+    value: impl Fn(&crate::experiment::results::FinetuneCurve) -> (Vec<Option<f64>>, Vec<Option<f64>>),
+    mark: bool,
+) -> Vec<Series> {
     r.finetune
         .iter()
         .enumerate()
@@ -204,11 +241,18 @@ fn finetune_series(r: &ExperimentResults, value: impl Fn(&crate::experiment::res
 
 /// (iii) Change in pre-training perplexity after fine-tuning, per learning rate.
 pub fn plot_finetuned_change(r: &ExperimentResults, opts: &PlotOptions) -> Result<String, String> {
-    let series = finetune_series(r, |f| (f.pretrain_change.clone(), f.pretrain_ppl_std.clone()), true);
+    let series = finetune_series(
+        r,
+        |f| (f.pretrain_change.clone(), f.pretrain_ppl_std.clone()),
+        true,
+    );
     svg(opts, |root| {
         panel(
             root,
-            &format!("(iii) Forgetting after fine-tuning on {}", r.config.finetune.task),
+            &format!(
+                "(iii) Forgetting after fine-tuning on {}",
+                r.config.finetune.task
+            ),
             "Δ pre-training perplexity",
             &r.budgets,
             &series,
@@ -218,12 +262,28 @@ pub fn plot_finetuned_change(r: &ExperimentResults, opts: &PlotOptions) -> Resul
 
 /// (iv) Absolute pre-training (left) and ID (right) perplexity after fine-tuning.
 pub fn plot_finetuned(r: &ExperimentResults, opts: &PlotOptions) -> Result<String, String> {
-    let pre = finetune_series(r, |f| (f.pretrain_ppl.clone(), f.pretrain_ppl_std.clone()), true);
+    let pre = finetune_series(
+        r,
+        |f| (f.pretrain_ppl.clone(), f.pretrain_ppl_std.clone()),
+        true,
+    );
     let id = finetune_series(r, |f| (f.id_ppl.clone(), f.id_ppl_std.clone()), false);
     svg(&wide(opts), |root| {
         let (left, right) = root.split_horizontally(opts.width);
-        panel(&left, "(iv) Pre-training perplexity after fine-tuning", "perplexity", &r.budgets, &pre)?;
-        panel(&right, &format!("Fine-tuning task ({}) perplexity", r.config.finetune.task), "perplexity", &r.budgets, &id)
+        panel(
+            &left,
+            "(iv) Pre-training perplexity after fine-tuning",
+            "perplexity",
+            &r.budgets,
+            &pre,
+        )?;
+        panel(
+            &right,
+            &format!("Fine-tuning task ({}) perplexity", r.config.finetune.task),
+            "perplexity",
+            &r.budgets,
+            &id,
+        )
     })
 }
 
@@ -237,7 +297,11 @@ pub fn plot_tuned(r: &ExperimentResults, opts: &PlotOptions) -> Result<String, S
             .map(|(i, t)| Series {
                 label: format!("best lr per budget, λ {}", t.l2),
                 color: color(i),
-                values: if pre { t.pretrain_ppl.clone() } else { t.id_ppl.clone() },
+                values: if pre {
+                    t.pretrain_ppl.clone()
+                } else {
+                    t.id_ppl.clone()
+                },
                 spread: vec![None; n],
                 inflection: if pre { t.inflection_budget } else { None },
             })
@@ -245,7 +309,19 @@ pub fn plot_tuned(r: &ExperimentResults, opts: &PlotOptions) -> Result<String, S
     };
     svg(&wide(opts), |root| {
         let (left, right) = root.split_horizontally(opts.width);
-        panel(&left, "(v) Tuned learning rate: pre-training perplexity", "perplexity", &r.budgets, &mk(true))?;
-        panel(&right, "Tuned learning rate: task perplexity", "perplexity", &r.budgets, &mk(false))
+        panel(
+            &left,
+            "(v) Tuned learning rate: pre-training perplexity",
+            "perplexity",
+            &r.budgets,
+            &mk(true),
+        )?;
+        panel(
+            &right,
+            "Tuned learning rate: task perplexity",
+            "perplexity",
+            &r.budgets,
+            &mk(false),
+        )
     })
 }

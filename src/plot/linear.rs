@@ -4,7 +4,9 @@
 //! (c) pre-training and fine-tuning loss after fine-tuning vs steps, per (η_ft, λ);
 //! (d) singular values of W₁W₂ in the task basis vs steps (incremental learning).
 
-use super::{color, error_svg, linear_range, log_range, ramp, svg, tick, PlotOptions, PlotResult, FONT, err};
+use super::{
+    color, err, error_svg, linear_range, log_range, ramp, svg, tick, PlotOptions, PlotResult, FONT,
+};
 use crate::legend_line;
 use crate::linear::LinearResults;
 use plotters::coord::Shift;

@@ -10,7 +10,6 @@ pub mod linear;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-
 /// Size and switches shared by every chart.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
@@ -158,4 +157,3 @@ pub fn tick(y: f64) -> String {
         }
     }
 }
-

@@ -72,7 +72,9 @@ pub async fn train_throughput(
     engine.load(&super::engine::TrainState::fresh(layout.init(0)))?;
     let mut corpus = Corpus::new(&cfg);
     let h = cfg.hyper();
-    let batches: Vec<_> = (0..=steps).map(|_| corpus.next_batch(batch, model.ctx)).collect();
+    let batches: Vec<_> = (0..=steps)
+        .map(|_| corpus.next_batch(batch, model.ctx))
+        .collect();
     let (x, y) = &batches[0];
     engine.step(x, y, cfg.lr_at(0), &h).await?;
     engine.take_losses().await?;

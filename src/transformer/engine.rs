@@ -80,6 +80,8 @@ pub struct GpuEngine<'g> {
     has_anchor: bool,
 }
 
+// One engine lives per run; the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Engine<'g> {
     Cpu(CpuEngine),
     Gpu(GpuEngine<'g>),
@@ -219,10 +221,12 @@ impl<'g> Engine<'g> {
                 e.model.write_batch(g, x, y)?;
                 let mut rec = g.recorder();
                 let slot = e.pending;
-                e.model.record_forward(&mut rec, super::gpu::Input::Train, slot)?;
+                e.model
+                    .record_forward(&mut rec, super::gpu::Input::Train, slot)?;
                 e.model.record_backward(&mut rec)?;
                 let l2 = if e.has_anchor { h.l2 as f32 } else { 0.0 };
-                e.model.record_update(&mut rec, e.step, slot, lr as f32, h, l2)?;
+                e.model
+                    .record_update(&mut rec, e.step, slot, lr as f32, h, l2)?;
                 g.submit(rec)?;
                 e.step += 1;
                 e.pending += 1;
@@ -257,7 +261,10 @@ impl<'g> Engine<'g> {
                 } else {
                     count
                 };
-                out.losses = losses[..keep.min(count)].iter().map(|&l| l as f64).collect();
+                out.losses = losses[..keep.min(count)]
+                    .iter()
+                    .map(|&l| l as f64)
+                    .collect();
                 Ok(out)
             }
         }

@@ -9,12 +9,12 @@
 //! and [`super::train::train_cpu`], layer for layer.
 
 use super::config::{Mlp, ModelConfig, Norm, Pos};
+use super::engine::{Hyper, BETA1, BETA2, EPS};
 use super::kernels::*;
 use super::params::{Layout, TensorInfo};
-use super::engine::{Hyper, BETA1, BETA2, EPS};
 use super::train::inputs_and_targets;
 use crate::data::VOCAB;
-use crate::gpu::kernels::{self, add, adamw, decay_bits, step_guard, AdamW, Guard};
+use crate::gpu::kernels::{self, adamw, add, decay_bits, step_guard, AdamW, Guard};
 use crate::gpu::{Gpu, GpuError, Recorder, Tensor};
 
 /// Training steps between loss read-backs (the loss ring's size).
@@ -158,7 +158,10 @@ fn plan(cfg: &ModelConfig, b: usize, eval_batches: usize) -> Plan {
             ("batch", batch),
             ("held-out batches", e * batch),
             ("losses", w(READBACK_EVERY) + e),
-            ("rope table", if cfg.pos == Pos::Rope { t * (d / h) } else { 0 }),
+            (
+                "rope table",
+                if cfg.pos == Pos::Rope { t * (d / h) } else { 0 },
+            ),
         ],
     }
 }
@@ -174,7 +177,10 @@ pub fn memory_estimate(cfg: &ModelConfig, b: usize, eval_batches: usize) -> Memo
         .chain(&plan.optimizer)
         .chain(&plan.activations)
         .chain(&plan.data)
-        .fold(("", 0), |best, &(name, n)| if n > best.1 { (name, n) } else { best });
+        .fold(
+            ("", 0),
+            |best, &(name, n)| if n > best.1 { (name, n) } else { best },
+        );
     MemoryEstimate {
         parameters: bytes(&plan.parameters),
         optimizer: bytes(&plan.optimizer),
@@ -513,7 +519,15 @@ impl GpuModel {
         for (l, a) in self.layers.iter().enumerate() {
             let name = |s: &str| format!("h.{l}.{s}");
             self.norm_forward(rec, &a.ln1, &a.ln1_stats, &a.x, &name("ln1"))?;
-            matmul_forward(rec, &a.qkv, &a.ln1, self.param(&name("attn.qkv")), n, d, 3 * d)?;
+            matmul_forward(
+                rec,
+                &a.qkv,
+                &a.ln1,
+                self.param(&name("attn.qkv")),
+                n,
+                d,
+                3 * d,
+            )?;
             if let Some(table) = &self.rope {
                 rope_forward(rec, &a.qkv, table, t, d, cfg.n_head, false)?;
             }
@@ -526,15 +540,39 @@ impl GpuModel {
                 &a.qkv,
                 self.attention_shape(),
             )?;
-            matmul_forward(rec, &self.branch, &a.atty, self.param(&name("attn.proj")), n, d, d)?;
+            matmul_forward(
+                rec,
+                &self.branch,
+                &a.atty,
+                self.param(&name("attn.proj")),
+                n,
+                d,
+                d,
+            )?;
             add(rec, &a.x, &self.branch, &a.x_mid)?;
             self.norm_forward(rec, &a.ln2, &a.ln2_stats, &a.x_mid, &name("ln2"))?;
-            matmul_forward(rec, &a.fc, &a.ln2, self.param(&name("mlp.fc")), n, d, fc_out)?;
+            matmul_forward(
+                rec,
+                &a.fc,
+                &a.ln2,
+                self.param(&name("mlp.fc")),
+                n,
+                d,
+                fc_out,
+            )?;
             match cfg.mlp {
                 Mlp::Gelu => gelu_forward(rec, &a.act, &a.fc)?,
                 Mlp::Swiglu => swiglu_forward(rec, &a.act, &a.fc, f)?,
             }
-            matmul_forward(rec, &self.branch, &a.act, self.param(&name("mlp.proj")), n, f, d)?;
+            matmul_forward(
+                rec,
+                &self.branch,
+                &a.act,
+                self.param(&name("mlp.proj")),
+                n,
+                f,
+                d,
+            )?;
             let next = match self.layers.get(l + 1) {
                 Some(next) => &next.x,
                 None => &self.x_final,
@@ -555,7 +593,15 @@ impl GpuModel {
                 },
             )?;
         } else {
-            matmul_forward(rec, &self.logits, &self.lnf, self.param("lm_head"), n, d, VOCAB)?;
+            matmul_forward(
+                rec,
+                &self.logits,
+                &self.lnf,
+                self.param("lm_head"),
+                n,
+                d,
+                VOCAB,
+            )?;
         }
         crossentropy_forward(
             rec,
@@ -612,23 +658,67 @@ impl GpuModel {
                 VOCAB,
             )?;
         }
-        self.norm_backward(rec, &self.dx, &self.dln, &self.x_final, &self.lnf_stats, "lnf")?;
+        self.norm_backward(
+            rec,
+            &self.dx,
+            &self.dln,
+            &self.x_final,
+            &self.lnf_stats,
+            "lnf",
+        )?;
         for (l, a) in self.layers.iter().enumerate().rev() {
             let name = |s: &str| format!("h.{l}.{s}");
             // MLP branch: x_next = x_mid + mlp(norm2(x_mid)).
             let w = self.param(&name("mlp.proj"));
-            matmul_backward(rec, &self.dact, self.grad(&name("mlp.proj")), &self.dx, &a.act, w, n, f, d)?;
+            matmul_backward(
+                rec,
+                &self.dact,
+                self.grad(&name("mlp.proj")),
+                &self.dx,
+                &a.act,
+                w,
+                n,
+                f,
+                d,
+            )?;
             match cfg.mlp {
                 Mlp::Gelu => gelu_backward(rec, &self.dfc, &a.fc, &self.dact)?,
                 Mlp::Swiglu => swiglu_backward(rec, &self.dfc, &a.fc, &self.dact, f)?,
             }
             let w = self.param(&name("mlp.fc"));
-            matmul_backward(rec, &self.dln, self.grad(&name("mlp.fc")), &self.dfc, &a.ln2, w, n, d, fc_out)?;
-            self.norm_backward(rec, &self.dmid, &self.dln, &a.x_mid, &a.ln2_stats, &name("ln2"))?;
+            matmul_backward(
+                rec,
+                &self.dln,
+                self.grad(&name("mlp.fc")),
+                &self.dfc,
+                &a.ln2,
+                w,
+                n,
+                d,
+                fc_out,
+            )?;
+            self.norm_backward(
+                rec,
+                &self.dmid,
+                &self.dln,
+                &a.x_mid,
+                &a.ln2_stats,
+                &name("ln2"),
+            )?;
             add(rec, &self.dmid, &self.dx, &self.branch)?;
             // branch now holds d(x_mid). Attention branch: x_mid = x + proj(attn(qkv(norm1(x)))).
             let w = self.param(&name("attn.proj"));
-            matmul_backward(rec, &self.dln, self.grad(&name("attn.proj")), &self.branch, &a.atty, w, n, d, d)?;
+            matmul_backward(
+                rec,
+                &self.dln,
+                self.grad(&name("attn.proj")),
+                &self.branch,
+                &a.atty,
+                w,
+                n,
+                d,
+                d,
+            )?;
             attention_backward(
                 rec,
                 &self.dqkv,
@@ -644,7 +734,17 @@ impl GpuModel {
                 rope_backward(rec, &self.dqkv, table, t, d, cfg.n_head)?;
             }
             let w = self.param(&name("attn.qkv"));
-            matmul_backward(rec, &self.dln, self.grad(&name("attn.qkv")), &self.dqkv, &a.ln1, w, n, d, 3 * d)?;
+            matmul_backward(
+                rec,
+                &self.dln,
+                self.grad(&name("attn.qkv")),
+                &self.dqkv,
+                &a.ln1,
+                w,
+                n,
+                d,
+                3 * d,
+            )?;
             self.norm_backward(rec, &self.dmid, &self.dln, &a.x, &a.ln1_stats, &name("ln1"))?;
             add(rec, &self.dmid, &self.branch, &self.dx)?;
         }

@@ -125,6 +125,7 @@ fn encoder_params(
 }
 
 /// out[n] = wte[token n] (+ wpe[n mod T]).
+#[allow(clippy::too_many_arguments)]
 pub fn encoder_forward(
     rec: &mut Recorder,
     out: &Tensor,
@@ -400,9 +401,7 @@ pub fn rmsnorm_backward(
     rows: usize,
     d: usize,
 ) -> Result<(), GpuError> {
-    norm_backward(
-        rec, dinp, grads, dout, inp, params, g, None, stats, rows, d,
-    )
+    norm_backward(rec, dinp, grads, dout, inp, params, g, None, stats, rows, d)
 }
 
 /// out (N×OC) = inp (N×C) · w (C×OC).
@@ -485,13 +484,7 @@ fn activation(
 pub fn gelu_forward(rec: &mut Recorder, out: &Tensor, inp: &Tensor) -> Result<(), GpuError> {
     expect_len("inp", inp, out.len())?;
     let p = &rec.gpu.pipelines.gelu_forward;
-    activation(
-        rec,
-        p,
-        out.len(),
-        1,
-        &[(0, &inp.buffer), (1, &out.buffer)],
-    )
+    activation(rec, p, out.len(), 1, &[(0, &inp.buffer), (1, &out.buffer)])
 }
 
 pub fn gelu_backward(
@@ -521,13 +514,7 @@ pub fn swiglu_forward(
 ) -> Result<(), GpuError> {
     expect_len("inp", inp, 2 * out.len())?;
     let p = &rec.gpu.pipelines.swiglu_forward;
-    activation(
-        rec,
-        p,
-        out.len(),
-        f,
-        &[(0, &inp.buffer), (1, &out.buffer)],
-    )
+    activation(rec, p, out.len(), f, &[(0, &inp.buffer), (1, &out.buffer)])
 }
 
 pub fn swiglu_backward(
@@ -682,11 +669,7 @@ fn heads(
         (&rec.gpu.pipelines.merge_heads, heads, rows)
     };
     let g = grid(rec, parts * s.block());
-    rec.dispatch(
-        p,
-        &[(0, &src.buffer), (1, &dst.buffer), (2, &uniform)],
-        g,
-    )
+    rec.dispatch(p, &[(0, &src.buffer), (1, &dst.buffer), (2, &uniform)], g)
 }
 
 fn softmax(
@@ -877,11 +860,7 @@ pub fn crossentropy_forward(
     )?;
     rec.dispatch(
         &rec.gpu.pipelines.loss_mean,
-        &[
-            (4, &uniform),
-            (5, &losses.buffer),
-            (6, &row_losses.buffer),
-        ],
+        &[(4, &uniform), (5, &losses.buffer), (6, &row_losses.buffer)],
         [1, 1, 1],
     )
 }

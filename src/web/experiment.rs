@@ -4,7 +4,9 @@
 //! checkpoints), and its plots (on the page's main thread).
 
 use super::{error_value, now_ms, worker_gpu};
-use crate::experiment::{self, config::PRESETS, ExperimentConfig, ExperimentResults, Host, Progress, Stop};
+use crate::experiment::{
+    self, config::PRESETS, ExperimentConfig, ExperimentResults, Host, Progress, Stop,
+};
 use crate::transformer::bench::train_throughput;
 use crate::transformer::checkpoint::to_safetensors;
 use crate::transformer::engine::Engine;
@@ -20,7 +22,10 @@ pub fn experiment_presets() -> String {
         .iter()
         .map(|&name| {
             let c = ExperimentConfig::preset(name).expect("a preset");
-            (name.to_string(), serde_json::to_value(c).expect("plain data"))
+            (
+                name.to_string(),
+                serde_json::to_value(c).expect("plain data"),
+            )
         })
         .collect();
     serde_json::Value::Object(map).to_string()
@@ -59,7 +64,11 @@ pub fn estimate_experiment(config_json: &str) -> Result<String, JsValue> {
 pub async fn probe_experiment(config_json: String, backend: String) -> Result<f64, JsValue> {
     let c = ExperimentConfig::from_json(&config_json).map_err(|e| error_value(&e))?;
     let now = || now_ms();
-    let gpu = if backend == "gpu" { Some(worker_gpu()?) } else { None };
+    let gpu = if backend == "gpu" {
+        Some(worker_gpu()?)
+    } else {
+        None
+    };
     if let Some(g) = &gpu {
         memory_estimate(&c.model, c.batch, c.eval_batches)
             .check(&g.limits)
@@ -128,9 +137,17 @@ impl Host for PageHost {
 /// "cpu"). Resolves to the results JSON; rejects with `{field, message}` for an invalid
 /// config, with "cancelled" when the host cancelled, or with a GPU failure's message.
 #[wasm_bindgen]
-pub async fn run_experiment(config_json: String, backend: String, host: JsValue) -> Result<String, JsValue> {
+pub async fn run_experiment(
+    config_json: String,
+    backend: String,
+    host: JsValue,
+) -> Result<String, JsValue> {
     let config = ExperimentConfig::from_json(&config_json).map_err(|e| error_value(&e))?;
-    let gpu = if backend == "gpu" { Some(worker_gpu()?) } else { None };
+    let gpu = if backend == "gpu" {
+        Some(worker_gpu()?)
+    } else {
+        None
+    };
     let mut engine = match &gpu {
         Some(g) => Engine::gpu(g, &config.model, config.batch, config.eval_batches)
             .map_err(|e| JsValue::from_str(&e.to_string()))?,

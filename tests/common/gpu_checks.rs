@@ -215,7 +215,7 @@ pub async fn optimizers_match_reference(g: &Gpu) {
         let (mut w, mut m, mut v) = (w0.clone(), vec![0.0; n], vec![0.0; n]);
         let mut ws = w0.clone();
         // Every third element without weight decay; gradients halved by the guard.
-        let decays = |i: usize| i % 3 != 0;
+        let decays = |i: usize| !i.is_multiple_of(3);
         let mask = g.storage(&kernels::decay_bits((0..n).map(decays))).unwrap();
         let guard = Guard {
             scale: 0.5,
@@ -276,7 +276,10 @@ pub async fn step_guard_matches_reference(g: &Gpu) {
         let words = g.read_u32(&guard, 4).await.unwrap();
         let got: Guard = bytemuck::cast_slice::<u32, Guard>(&words)[0];
         let (scale, diverged, norm) = reference::step_guard(&grad, loss as f64, clip as f64);
-        assert!(((got.norm as f64 - norm) / norm).abs() < 1e-5, "norm {got:?} vs {norm}");
+        assert!(
+            ((got.norm as f64 - norm) / norm).abs() < 1e-5,
+            "norm {got:?} vs {norm}"
+        );
         assert!((got.scale - scale).abs() < 1e-5, "scale {got:?} vs {scale}");
         assert_eq!(got.status, if diverged { 7 } else { 0 }, "{got:?}");
     }

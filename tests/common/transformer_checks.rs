@@ -148,7 +148,10 @@ pub async fn transformer_forward_and_gradients_match_the_cpu_reference(g: &Gpu) 
         let what = format!("config {i} ({:?} {:?} {:?})", cfg.norm, cfg.mlp, cfg.pos);
         let logit_err = relative_error(&logits, &acts.logits);
         let loss_err = ((loss - cpu_loss) / cpu_loss).abs() as f32;
-        assert!(logit_err <= TOLERANCE, "{what}: logits differ by {logit_err}");
+        assert!(
+            logit_err <= TOLERANCE,
+            "{what}: logits differ by {logit_err}"
+        );
         assert!(loss_err <= TOLERANCE, "{what}: loss {loss} vs {cpu_loss}");
         let mut worst = (0.0f32, String::new());
         for tensor in &layout.tensors {
@@ -194,7 +197,11 @@ pub async fn transformer_training_on_the_gpu_matches_the_cpu_for_20_steps(g: &Gp
         let (gpu_params, gpu) = train_gpu(g, &train, &mut |s, _| seen.push(s))
             .await
             .unwrap();
-        assert_eq!(seen, (1..=20).collect::<Vec<_>>(), "progress for every step");
+        assert_eq!(
+            seen,
+            (1..=20).collect::<Vec<_>>(),
+            "progress for every step"
+        );
         assert_eq!(gpu.steps, cpu.steps);
         assert_eq!(gpu.eval_steps, [10, 20]);
         assert_eq!(gpu.diverged_at, None);
@@ -256,20 +263,31 @@ pub async fn transformer_updates_stop_at_a_non_finite_step(g: &Gpu) {
     // One good step updates; then a NaN weight poisons the loss and nothing moves.
     model.load(g, &params).unwrap();
     let mut rec = g.recorder();
-    model.record_step(&mut rec, 0, 0, 1e-2, &train.hyper()).unwrap();
+    model
+        .record_step(&mut rec, 0, 0, 1e-2, &train.hyper())
+        .unwrap();
     g.submit(rec).unwrap();
     assert_eq!(model.read_guard(g).await.unwrap().status, 0);
-    assert_ne!(g.read(&model.params).await.unwrap(), params, "a finite step updates");
+    assert_ne!(
+        g.read(&model.params).await.unwrap(),
+        params,
+        "a finite step updates"
+    );
     let qkv = model.layout.get("h.0.attn.qkv").offset;
     params[qkv] = f32::NAN;
     model.load(g, &params).unwrap();
     for step in 0..2 {
         let mut rec = g.recorder();
-        model.record_step(&mut rec, step, step, 1e-2, &train.hyper()).unwrap();
+        model
+            .record_step(&mut rec, step, step, 1e-2, &train.hyper())
+            .unwrap();
         g.submit(rec).unwrap();
     }
     let guard = model.read_guard(g).await.unwrap();
-    assert_eq!(guard.status, 1, "the first step (index 0) diverged: {guard:?}");
+    assert_eq!(
+        guard.status, 1,
+        "the first step (index 0) diverged: {guard:?}"
+    );
     let after = g.read(&model.params).await.unwrap();
     assert!(after[qkv].is_nan());
     after
@@ -338,12 +356,22 @@ pub async fn transformer_engine_state_and_l2_pull_match_the_cpu(g: &Gpu) {
     pulled.load(&start).unwrap();
     pulled.set_anchor(&anchor).unwrap();
     for (x, y) in &batches[..3] {
-        free.step(x, y, 1e-2, &Hyper { l2: 0.0, ..h }).await.unwrap();
+        free.step(x, y, 1e-2, &Hyper { l2: 0.0, ..h })
+            .await
+            .unwrap();
         pulled.step(x, y, 1e-2, &h).await.unwrap();
     }
     let (free_w, pulled_w) = (free.params().await.unwrap(), pulled.params().await.unwrap());
-    let dist = |w: &[f32]| w.iter().zip(&anchor).map(|(a, b)| (a - b).powi(2)).sum::<f32>();
-    assert!(dist(&pulled_w) < dist(&free_w), "the L2 term pulls toward the anchor");
+    let dist = |w: &[f32]| {
+        w.iter()
+            .zip(&anchor)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f32>()
+    };
+    assert!(
+        dist(&pulled_w) < dist(&free_w),
+        "the L2 term pulls toward the anchor"
+    );
     log(&format!("engine state + L2: weights agree to {err:.1e}"));
 }
 
@@ -377,14 +405,23 @@ pub async fn experiment_on_the_gpu_matches_the_cpu(g: &Gpu) {
     let mut cpu_engine = Engine::cpu(&cfg.model, cfg.batch);
     let cpu = run_ready(experiment::run(&cfg, &mut cpu_engine, &mut Quiet)).unwrap();
     let mut gpu_engine = Engine::gpu(g, &cfg.model, cfg.batch, cfg.eval_batches).unwrap();
-    let gpu = experiment::run(&cfg, &mut gpu_engine, &mut Quiet).await.unwrap();
+    let gpu = experiment::run(&cfg, &mut gpu_engine, &mut Quiet)
+        .await
+        .unwrap();
     let close = |a: &[f64], b: &[f64], what: &str| {
         for (x, y) in a.iter().zip(b) {
-            assert!(((x - y) / y).abs() < TOLERANCE as f64, "{what}: GPU {x} vs CPU {y}");
+            assert!(
+                ((x - y) / y).abs() < TOLERANCE as f64,
+                "{what}: GPU {x} vs CPU {y}"
+            );
         }
     };
     close(&gpu.base.pretrain_ppl, &cpu.base.pretrain_ppl, "base");
-    close(&gpu.perturb[0].pretrain_ppl_mean, &cpu.perturb[0].pretrain_ppl_mean, "perturbed");
+    close(
+        &gpu.perturb[0].pretrain_ppl_mean,
+        &cpu.perturb[0].pretrain_ppl_mean,
+        "perturbed",
+    );
     for (a, b) in gpu.finetune.iter().zip(&cpu.finetune) {
         let flat = |v: &[Option<f64>]| v.iter().map(|x| x.unwrap()).collect::<Vec<_>>();
         close(&flat(&a.pretrain_ppl), &flat(&b.pretrain_ppl), "fine-tuned");
