@@ -2,6 +2,9 @@
 import init, { default_linear_config, validate_linear_config, render_linear_plots, merge_linear_shards } from './pkg/overtrain.js';
 import { Controls } from './controls.js';
 import { TransformerLab } from './transformer.js';
+import { encodeState, decodeState } from './state.js';
+import { linearTable, tableView } from './tables.js';
+import { shareDialog } from './share.js';
 
 const PLOTS = {
   sensitivity: {
@@ -153,6 +156,8 @@ async function main() {
       const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
       const holder = figures[name].querySelector('.svg');
       holder.replaceChildren(document.importNode(doc.documentElement, true));
+      figures[name].querySelector('details.table-view')?.remove();
+      figures[name].append(tableView(linearTable(name, JSON.parse(lastResults)), PLOTS[name].title));
     }
     plotsEl.dataset.rendered = String(Number(plotsEl.dataset.rendered || 0) + 1);
   };
@@ -258,6 +263,7 @@ async function main() {
       $('notices').prepend(d);
     }
     if (errors.length) { status('Fix the highlighted field; the plots show the last valid settings.'); return; }
+    syncHash();
     if (runner.gpu === undefined) { status('Looking for WebGPU…', true); return; }
     const backend = resolveBackend();
     if (configText + backend === lastConfigText) return;
@@ -279,20 +285,74 @@ async function main() {
     a.click();
     setTimeout(() => URL.revokeObjectURL(url), 1000);
   });
-  update({});
 
   // The two labs, as tabs.
-  const lab = new TransformerLab({ fatal, gpuInfo: () => runner.gpu });
+  let currentLab = 'linear';
+  const lab = new TransformerLab({ fatal, gpuInfo: () => runner.gpu, onChange: () => syncHash() });
   const show = (which) => {
-    for (const [tab, panel] of [['tab-linear', 'linear-lab'], ['tab-transformer', 'transformer-lab']]) {
-      const on = panel === which;
+    currentLab = which;
+    for (const [tab, panel, name] of [['tab-linear', 'linear-lab', 'linear'], ['tab-transformer', 'transformer-lab', 'transformer']]) {
+      const on = name === which;
       $(tab).setAttribute('aria-selected', String(on));
       $(panel).hidden = !on;
     }
+    syncHash();
   };
-  $('tab-linear').addEventListener('click', () => show('linear-lab'));
-  $('tab-transformer').addEventListener('click', () => show('transformer-lab'));
+  $('tab-linear').addEventListener('click', () => show('linear'));
+  $('tab-transformer').addEventListener('click', () => show('transformer'));
   globalThis.__overtrainLab = lab;
+
+  // The whole state in the URL hash (www/state.js): read on load and on hashchange,
+  // rewritten (replaceState, no history spam) after every valid change.
+  const txDefaults = lab.presets.quick;
+  let applying = false;
+  let embed = null; // {plots, controls} in embed mode
+  function syncHash() {
+    if (applying) return;
+    const linear = controls.read().config;
+    const transformer = lab.config();
+    if (!linear || !transformer) return;
+    const page = { backend: currentLab === 'linear' ? $('f-backend').value : $('tx-backend').value, preset: $('tx-preset').value };
+    if (embed) Object.assign(page, { embed: '1', plots: embed.plots.join(','), controls: embed.controls.join(',') });
+    const hash = encodeState({ lab: currentLab, linear, transformer, page });
+    if (location.hash.slice(1) !== hash) history.replaceState(null, '', `#${hash}`);
+    shareDialog.update(location.href, currentLab, embed ? null : undefined);
+  }
+  const apply = (hash) => {
+    applying = true;
+    const state = decodeState(hash, { linear: defaults, transformer: txDefaults });
+    controls.set(state.linear);
+    if (state.page.backend) $('f-backend').value = state.page.backend;
+    lab.setState({ config: state.transformer, preset: state.page.preset, backend: state.page.backend });
+    applying = false;
+    show(state.lab);
+    const box = $('url-notice');
+    box.hidden = state.ignored.length === 0;
+    box.textContent = state.ignored.length ? `Ignored from the link (unknown or malformed): ${state.ignored.join(', ')}.` : '';
+    if (state.page.embed === '1') enterEmbed(state);
+  };
+  const enterEmbed = (state) => {
+    const names = state.lab === 'transformer' ? Object.keys(lab.figures) : Object.keys(figures);
+    const plots = (state.page.plots ?? '').split(',').filter((n) => names.includes(n));
+    const paths = (state.page.controls ?? '').split(',').filter((p) => controls.rows.has(p) && controls.rows.get(p).spec);
+    embed = { plots: plots.length ? plots : ['finetuned'], controls: state.lab === 'linear' ? (paths.length ? paths : ['pretrain.steps']) : [] };
+    document.body.classList.add('embed');
+    const all = state.lab === 'transformer' ? lab.figures : figures;
+    for (const [name, fig] of Object.entries(all)) fig.classList.toggle('embed-hidden', !embed.plots.includes(name));
+    const strip = $('embed-strip');
+    strip.hidden = false;
+    for (const p of embed.controls) strip.querySelector('.strip-controls').append(controls.rows.get(p).row);
+    const full = new URL(location.href);
+    full.hash = full.hash.replace(/&?embed=1/, '');
+    strip.querySelector('a').href = full.href;
+    syncHash();
+  };
+  window.addEventListener('hashchange', () => {
+    if (!embed) { apply(location.hash); update({}); }
+  });
+  $('share-open').addEventListener('click', () => shareDialog.open(location.href, currentLab));
+  apply(location.hash);
+  update({});
 }
 
 main().catch((e) => fatal(e?.message ?? String(e)));

@@ -2,6 +2,7 @@
 // estimate, start / pause / resume / cancel of one experiment in its own Web Worker,
 // progress with ETA and live loss, the five plots (drawn by the wasm on this thread) and
 // exports (results JSON, per-plot CSV, SVG and PNG, checkpoints as safetensors).
+import { experimentTable, tableView, toCsv } from './tables.js';
 import { experiment_presets, validate_experiment_config, estimate_experiment, render_experiment_plots } from './pkg/overtrain.js';
 
 const PLOTS = {
@@ -178,43 +179,6 @@ function download(name, blob) {
   setTimeout(() => URL.revokeObjectURL(url), 2000);
 }
 
-/** The numbers behind each plot, as CSV (one row per budget). */
-function csvFor(name, r) {
-  const rows = [];
-  const cols = ['budget_tokens'];
-  const add = (label, values) => { cols.push(label); rows.push(values); };
-  if (name === 'base') add('pretrain_ppl', r.base.pretrain_ppl);
-  if (name === 'perturbed') {
-    for (const p of r.perturb) {
-      add(`gamma_${p.gamma}_ppl_mean`, p.pretrain_ppl_mean);
-      add(`gamma_${p.gamma}_ppl_std`, p.pretrain_ppl_std);
-      add(`gamma_${p.gamma}_change`, p.change_mean);
-    }
-  }
-  if (name === 'finetuned_change' || name === 'finetuned') {
-    for (const f of r.finetune) {
-      const tag = `lr_${f.lr}_l2_${f.l2}`;
-      if (name === 'finetuned_change') add(`${tag}_pretrain_change`, f.pretrain_change);
-      else {
-        add(`${tag}_pretrain_ppl`, f.pretrain_ppl);
-        add(`${tag}_pretrain_ppl_std`, f.pretrain_ppl_std);
-        add(`${tag}_id_ppl`, f.id_ppl);
-        add(`${tag}_id_ppl_std`, f.id_ppl_std);
-      }
-    }
-  }
-  if (name === 'tuned') {
-    for (const t of r.tuned) {
-      add(`l2_${t.l2}_lr`, t.lr);
-      add(`l2_${t.l2}_pretrain_ppl`, t.pretrain_ppl);
-      add(`l2_${t.l2}_id_ppl`, t.id_ppl);
-    }
-  }
-  const lines = [cols.join(',')];
-  r.budgets.forEach((b, i) => lines.push([b, ...rows.map((v) => (v[i] ?? ''))].join(',')));
-  return `${lines.join('\n')}\n`;
-}
-
 /** An SVG string as a PNG blob (drawn on a canvas). */
 async function pngOf(svgText) {
   const img = new Image();
@@ -236,8 +200,9 @@ async function pngOf(svgText) {
 }
 
 export class TransformerLab {
-  constructor({ fatal, gpuInfo }) {
+  constructor({ fatal, gpuInfo, onChange }) {
     this.fatal = fatal;
+    this.onChange = onChange ?? (() => {});
     this.gpuInfo = gpuInfo; // () => adapter | null | undefined (from the linear lab's probe)
     this.presets = JSON.parse(experiment_presets());
     this.form = new ExperimentForm($('tx-controls'), () => this.#changed());
@@ -260,7 +225,20 @@ export class TransformerLab {
     $('tx-pause').addEventListener('click', () => this.togglePause());
     $('tx-cancel').addEventListener('click', () => this.cancel());
     $('tx-export-json').addEventListener('click', () => this.results && download('overtrain-experiment.json', new Blob([this.results], { type: 'application/json' })));
-    this.#loadPreset();
+    this.form.set(this.presets[$('tx-preset').value]);
+  }
+
+  /** Applies a state from the URL: a config (already over the preset's defaults). */
+  setState({ config, preset, backend }) {
+    if (preset && this.presets[preset]) $('tx-preset').value = preset;
+    if (backend) $('tx-backend').value = backend;
+    this.form.set(config);
+    this.#changed();
+  }
+
+  /** The config as the controls hold it (null while a field is invalid). */
+  config() {
+    return this.form.read().config ?? null;
   }
 
   #figure(name) {
@@ -296,7 +274,7 @@ export class TransformerLab {
     if (!this.results) return;
     const file = `overtrain-${name}.${kind}`;
     if (kind === 'svg') download(file, new Blob([this.svgs[name]], { type: 'image/svg+xml' }));
-    else if (kind === 'csv') download(file, new Blob([csvFor(name, JSON.parse(this.results))], { type: 'text/csv' }));
+    else if (kind === 'csv') download(file, new Blob([toCsv(experimentTable(name, JSON.parse(this.results)))], { type: 'text/csv' }));
     else download(file, await pngOf(this.svgs[name]));
   }
 
@@ -350,6 +328,7 @@ export class TransformerLab {
     }
     $('tx-estimate').textContent = line;
     this.configText = text;
+    this.onChange();
     return text;
   }
 
@@ -440,6 +419,8 @@ export class TransformerLab {
       const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
       const fig = this.figures[name];
       fig.querySelector('.svg').replaceChildren(document.importNode(doc.documentElement, true));
+      fig.querySelector('details.table-view')?.remove();
+      fig.append(tableView(experimentTable(name, JSON.parse(resultsText)), PLOTS[name].title));
       fig.hidden = false;
     }
     const el = $('tx-plots');

@@ -1,0 +1,79 @@
+// The numbers behind every plot, as columns per checkpoint (linear lab) or per budget
+// (transformer lab): shown as an HTML table under each plot (built with textContent only)
+// and exported as CSV.
+
+/** {header: [...], rows: [[...]]} of a linear-lab plot. */
+export function linearTable(name, r) {
+  const cols = [['step', r.steps]];
+  if (name === 'sensitivity') {
+    cols.push(['pretrain_loss', r.pretrain_loss]);
+    for (const p of r.perturb) cols.push([`sensitivity_gamma_${p.gamma}`, p.sensitivity]);
+  } else if (name === 'perturbed') {
+    for (const p of r.perturb) {
+      cols.push([`perturbed_loss_gamma_${p.gamma}`, p.mean_loss], [`se_gamma_${p.gamma}`, p.mean_loss_se], [`expected_gamma_${p.gamma}`, p.expected_loss]);
+    }
+  } else if (name === 'finetuned') {
+    for (const f of r.finetune) {
+      cols.push([`pretrain_loss_lr_${f.lr}_l2_${f.l2}`, f.pretrain_loss], [`finetune_loss_lr_${f.lr}_l2_${f.l2}`, f.finetune_loss]);
+    }
+  } else if (name === 'singular_values') {
+    const k = r.singular_values[0]?.length ?? 0;
+    for (let i = 0; i < k; i++) cols.push([`direction_${i + 1}`, r.singular_values.map((s) => s[i])]);
+  }
+  return { header: cols.map((c) => c[0]), rows: r.steps.map((_, i) => cols.map((c) => c[1][i])) };
+}
+
+/** {header, rows} of a transformer-lab plot. */
+export function experimentTable(name, r) {
+  const cols = [['budget_tokens', r.budgets]];
+  if (name === 'base') cols.push(['pretrain_ppl', r.base.pretrain_ppl]);
+  if (name === 'perturbed') {
+    for (const p of r.perturb) {
+      cols.push([`gamma_${p.gamma}_ppl_mean`, p.pretrain_ppl_mean], [`gamma_${p.gamma}_ppl_std`, p.pretrain_ppl_std], [`gamma_${p.gamma}_change`, p.change_mean]);
+    }
+  }
+  if (name === 'finetuned_change') for (const f of r.finetune) cols.push([`lr_${f.lr}_l2_${f.l2}_pretrain_change`, f.pretrain_change]);
+  if (name === 'finetuned') {
+    for (const f of r.finetune) {
+      const t = `lr_${f.lr}_l2_${f.l2}`;
+      cols.push([`${t}_pretrain_ppl`, f.pretrain_ppl], [`${t}_pretrain_ppl_std`, f.pretrain_ppl_std], [`${t}_id_ppl`, f.id_ppl], [`${t}_id_ppl_std`, f.id_ppl_std]);
+    }
+  }
+  if (name === 'tuned') {
+    for (const t of r.tuned) cols.push([`l2_${t.l2}_lr`, t.lr], [`l2_${t.l2}_pretrain_ppl`, t.pretrain_ppl], [`l2_${t.l2}_id_ppl`, t.id_ppl]);
+  }
+  return { header: cols.map((c) => c[0]), rows: r.budgets.map((_, i) => cols.map((c) => c[1][i])) };
+}
+
+export function toCsv({ header, rows }) {
+  return `${[header.join(','), ...rows.map((row) => row.map((v) => (v ?? '')).join(','))].join('\n')}\n`;
+}
+
+const cell = (v) => (v === null || v === undefined ? '—' : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(5)) : String(v));
+
+/** A <details> holding the table, for keyboard and screen-reader users. */
+export function tableView({ header, rows }, caption) {
+  const details = document.createElement('details');
+  details.className = 'table-view';
+  const summary = document.createElement('summary');
+  summary.textContent = 'Table of the numbers';
+  const wrap = document.createElement('div');
+  wrap.className = 'table-wrap';
+  const table = document.createElement('table');
+  const cap = document.createElement('caption');
+  cap.textContent = caption;
+  const thead = document.createElement('thead');
+  const tr = document.createElement('tr');
+  for (const h of header) { const th = document.createElement('th'); th.scope = 'col'; th.textContent = h; tr.append(th); }
+  thead.append(tr);
+  const tbody = document.createElement('tbody');
+  for (const row of rows) {
+    const r = document.createElement('tr');
+    for (const v of row) { const td = document.createElement('td'); td.textContent = cell(v); r.append(td); }
+    tbody.append(r);
+  }
+  table.append(cap, thead, tbody);
+  wrap.append(table);
+  details.append(summary, wrap);
+  return details;
+}
