@@ -5,6 +5,7 @@ import { TransformerLab } from './transformer.js';
 import { encodeState, decodeState } from './state.js';
 import { linearTable, tableView } from './tables.js';
 import { shareDialog } from './share.js';
+import { EXERCISES, exerciseById } from './exercises.js';
 
 const PLOTS = {
   sensitivity: {
@@ -351,7 +352,89 @@ async function main() {
     if (!embed) { apply(location.hash); update({}); }
   });
   $('share-open').addEventListener('click', () => shareDialog.open(location.href, currentLab));
+
+  // Guided exercises: set a lab up, then check an answer against the student's own run.
+  const openExercises = (open) => {
+    $('exercises').hidden = !open;
+    $('exercises-open').setAttribute('aria-expanded', String(open));
+  };
+  $('exercises-open').addEventListener('click', () => openExercises($('exercises').hidden));
+  for (const ex of EXERCISES) {
+    const art = document.createElement('article');
+    art.id = `exercise-${ex.id}`;
+    const h = document.createElement('h3');
+    h.textContent = ex.title;
+    const q = document.createElement('p');
+    q.textContent = ex.question;
+    const setupBtn = document.createElement('button');
+    setupBtn.type = 'button';
+    setupBtn.textContent = 'Set up the lab';
+    setupBtn.dataset.setup = ex.id;
+    setupBtn.addEventListener('click', () => {
+      if (ex.lab === 'linear') {
+        show('linear');
+        controls.set(ex.setup(structuredClone(defaults)));
+        update({});
+      } else {
+        show('transformer');
+        lab.setState({ config: ex.setup(structuredClone(lab.presets[ex.preset])), preset: ex.preset });
+      }
+    });
+    const answer = document.createElement('fieldset');
+    const legend = document.createElement('legend');
+    legend.textContent = 'Your answer';
+    answer.append(legend);
+    let read;
+    if (ex.answer.kind === 'number') {
+      const input = document.createElement('input');
+      input.type = 'number';
+      input.id = `answer-${ex.id}`;
+      const label = document.createElement('label');
+      label.htmlFor = input.id;
+      label.textContent = ex.answer.label;
+      answer.append(label, input);
+      read = () => input.value;
+    } else {
+      ex.answer.options.forEach((opt, i) => {
+        const input = document.createElement('input');
+        input.type = 'radio';
+        input.name = `answer-${ex.id}`;
+        input.id = `answer-${ex.id}-${i}`;
+        input.value = opt;
+        const label = document.createElement('label');
+        label.htmlFor = input.id;
+        label.textContent = opt;
+        label.prepend(input);
+        answer.append(label);
+      });
+      read = () => answer.querySelector('input:checked')?.value ?? '';
+    }
+    const checkBtn = document.createElement('button');
+    checkBtn.type = 'button';
+    checkBtn.textContent = 'Check my answer';
+    checkBtn.dataset.check = ex.id;
+    const feedback = document.createElement('p');
+    feedback.className = 'feedback';
+    feedback.setAttribute('aria-live', 'polite');
+    checkBtn.addEventListener('click', () => {
+      const text = ex.lab === 'linear' ? lastResults : lab.results;
+      let out;
+      if (!text) out = { correct: false, text: 'Run the lab first: there are no results to check against yet.' };
+      else if (read() === '') out = { correct: false, text: 'Give an answer first.' };
+      else out = ex.check(JSON.parse(text), read());
+      feedback.textContent = out.text;
+      feedback.className = `feedback ${out.correct ? 'correct' : 'wrong'}`;
+      art.dataset.result = out.correct ? 'correct' : 'wrong';
+    });
+    art.append(h, q, setupBtn, answer, checkBtn, feedback);
+    $('exercise-list').append(art);
+  }
+  globalThis.__overtrainLinearResults = () => lastResults;
+
+  // (Read before applying: the page rewrites the hash, and `exercise` is not kept in it.)
+  const wanted = exerciseById(decodeState(location.hash, { linear: defaults, transformer: txDefaults }).page.exercise ?? '');
   apply(location.hash);
+  if (wanted) { openExercises(true); $(`exercise-${wanted.id}`).scrollIntoView(); }
   update({});
 }
 

@@ -61,7 +61,7 @@ test('embed mode fits a 400×300 iframe without scrollbars, and the share snippe
     const post = await browser.newPage();
     await post.setContent(`<!doctype html><body style="margin:0">${snippet.replace('width="640" height="460"', 'width="400" height="300"')}</body>`);
     const frame = await (await post.waitForSelector('iframe')).contentFrame();
-    await frame.waitForFunction(() => document.body.classList.contains('embed') && document.querySelector('figure[data-plot=perturbed] .svg svg'), null, { timeout: 60_000 });
+    await frame.waitForFunction(() => document.body.classList.contains('embed') && Number(document.getElementById('plots').dataset.rendered || 0) > 0, null, { timeout: 60_000 });
     const fit = await frame.evaluate(() => {
       const fig = document.querySelector('figure[data-plot=perturbed]').getBoundingClientRect();
       const visible = [...document.querySelectorAll('#linear-lab figure.plot')].filter((f) => f.getBoundingClientRect().height > 0).length;
