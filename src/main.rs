@@ -368,7 +368,7 @@ mod cli {
             start: Instant::now(),
             last_print: -1.0,
         };
-        let results = pollster::block_on(experiment::run(&config, &mut engine, &mut host))
+        let results = pollster::block_on(experiment::run(&config, &mut engine, &mut host, None))
             .map_err(|e| Failure::Io(e.to_string()))?;
         eprintln!();
         let json = serde_json::to_string_pretty(&results).expect("plain data");

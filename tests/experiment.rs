@@ -43,7 +43,7 @@ fn micro() -> ExperimentConfig {
 fn run(cfg: &ExperimentConfig) -> (experiment::ExperimentResults, Recorder) {
     let mut engine = Engine::cpu(&cfg.model, cfg.batch);
     let mut host = Recorder::default();
-    let r = run_ready(experiment::run(cfg, &mut engine, &mut host)).unwrap();
+    let r = run_ready(experiment::run(cfg, &mut engine, &mut host, None)).unwrap();
     (r, host)
 }
 
@@ -304,5 +304,31 @@ fn a_diverging_fine_tuning_run_is_recorded_and_the_rest_goes_on() {
     for (b, &d) in bad.diverged.iter().enumerate() {
         assert_eq!(bad.pretrain_ppl[b].is_none(), d == 1);
         assert_eq!(bad.id_ppl[b].is_none(), d == 1);
+    }
+}
+
+#[test]
+fn resuming_keeps_the_finished_budgets_and_gives_the_full_run() {
+    for protocol in [Protocol::Independent, Protocol::Wsd] {
+        let mut cfg = micro();
+        cfg.pretrain.protocol = protocol;
+        cfg.finetune.l2 = vec![0.0];
+        let (full, _) = run(&cfg);
+        // An interrupted run: only its first budget finished.
+        let mut partial = full.raw.clone();
+        partial.base.truncate(1);
+        partial.train_loss.truncate(1);
+        partial.diverged.truncate(1);
+        partial.perturb.truncate(1);
+        partial.finetune.truncate(1);
+        let mut engine = Engine::cpu(&cfg.model, cfg.batch);
+        let mut host = Recorder::default();
+        let resumed = run_ready(experiment::run(&cfg, &mut engine, &mut host, Some(partial))).unwrap();
+        assert_eq!(resumed.raw, full.raw, "{protocol:?}");
+        assert_eq!(resumed.finetune, full.finetune);
+        // Budget 1 was not run again: no fine-tuning or perturbation of it.
+        assert!(host.reports.iter().all(|p| p.phase == "pretrain" || p.phase == "done" || p.budget_index > 0));
+        let last = host.reports.last().unwrap();
+        assert!((last.work_done - last.work_total).abs() < 1e-6, "{protocol:?}: {last:?}");
     }
 }

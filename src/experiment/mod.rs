@@ -27,6 +27,7 @@ use crate::gpu::GpuError;
 use crate::transformer::engine::{Engine, Hyper, TrainState};
 use crate::transformer::params::Layout;
 use crate::transformer::train::{inputs_and_targets, Corpus, Schedule, TrainConfig};
+pub use results::Raw;
 use results::*;
 use serde::Serialize;
 
@@ -91,24 +92,31 @@ const EVAL_COST: f64 = 1.0 / 3.0;
 /// Total work of an experiment, in training-step equivalents.
 pub fn work_total(cfg: &ExperimentConfig) -> f64 {
     let steps = cfg.budget_steps();
-    let pretrain: f64 = match cfg.pretrain.protocol {
-        Protocol::Independent => steps.iter().sum::<usize>() as f64,
+    let stable = match cfg.pretrain.protocol {
+        Protocol::Independent => 0.0,
         Protocol::Wsd => {
-            let last = *steps.last().expect("validated: budgets") as f64;
-            last * (1.0 - cfg.pretrain.decay_fraction)
-                + steps
-                    .iter()
-                    .map(|&s| decay_steps(s, cfg.pretrain.decay_fraction) as f64)
-                    .sum::<f64>()
+            let last = *steps.last().expect("validated: budgets");
+            (last - decay_steps(last, cfg.pretrain.decay_fraction)) as f64
         }
     };
+    stable + (0..steps.len()).map(|b| budget_work(cfg, b)).sum::<f64>()
+}
+
+/// The work of budget `b` besides wsd's shared stable run: its own pre-training (the whole
+/// run, or the decay branch), evaluation, perturbation and fine-tuning.
+fn budget_work(cfg: &ExperimentConfig, b: usize) -> f64 {
+    let s = cfg.budget_steps()[b];
+    let pretrain = match cfg.pretrain.protocol {
+        Protocol::Independent => s,
+        Protocol::Wsd => decay_steps(s, cfg.pretrain.decay_fraction),
+    } as f64;
     let evals = cfg.eval_batches as f64 * EVAL_COST;
     let f = &cfg.finetune;
     let runs = (f.lrs.len() * f.l2.len() * f.seeds) as f64;
-    let per_budget = evals
+    pretrain
+        + evals
         + cfg.perturb.gammas.len() as f64 * cfg.perturb.draws as f64 * evals
-        + runs * (f.steps as f64 + 2.0 * evals);
-    pretrain + steps.len() as f64 * per_budget
+        + runs * (f.steps as f64 + 2.0 * evals)
 }
 
 /// Training tokens of an experiment (pre-training and fine-tuning) and its approximate
@@ -127,20 +135,6 @@ fn decay_steps(steps: usize, fraction: f64) -> usize {
     ((steps as f64 * fraction).round() as usize).clamp(1, steps)
 }
 
-/// One fine-tuning run's (pre-training ppl, ID ppl); None when it diverged.
-type FinetuneRun = Option<(f64, f64)>;
-
-/// Raw measurements per budget, turned into curves by [`Collector::results`].
-struct Collector {
-    base: Vec<f64>,
-    train_loss: Vec<Vec<f64>>,
-    diverged: Vec<Option<usize>>,
-    /// [budget][γ][draw]
-    perturb: Vec<Vec<Vec<f64>>>,
-    /// [budget][λ][lr][seed]
-    finetune: Vec<Vec<Vec<Vec<FinetuneRun>>>>,
-}
-
 /// At most this many points of each training-loss curve are kept in the results.
 const LOSS_POINTS: usize = 200;
 
@@ -153,7 +147,7 @@ fn downsample(xs: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-impl Collector {
+impl Raw {
     fn results(
         &self,
         cfg: &ExperimentConfig,
@@ -263,6 +257,7 @@ impl Collector {
             tuned,
             backend: backend.to_string(),
             elapsed_s,
+            raw: self.clone(),
         }
     }
 }
@@ -390,10 +385,14 @@ pub fn perturbed(params: &[f32], sigma: &[f32], gamma: f64, seed: u64, draw: usi
 }
 
 /// Runs the whole experiment on `engine` (sized for `cfg.batch` and `cfg.eval_batches`).
+/// `resume`: the raw measurements of an earlier, unfinished run of the same config (its
+/// results' `raw`): its finished budgets are kept and not run again (wsd re-runs only the
+/// stable phase up to the next branch point).
 pub async fn run<H: Host>(
     cfg: &ExperimentConfig,
     engine: &mut Engine<'_>,
     host: &mut H,
+    resume: Option<Raw>,
 ) -> Result<ExperimentResults, Stop> {
     let start = host.now_ms();
     let backend = engine.describe();
@@ -427,13 +426,9 @@ pub async fn run<H: Host>(
     };
     let init = layout.init(cfg.seed);
     let sigma = noise_scale(&layout, cfg.perturb.perturb_constant);
-    let mut data = Collector {
-        base: vec![],
-        train_loss: vec![],
-        diverged: vec![],
-        perturb: vec![],
-        finetune: vec![],
-    };
+    // Resuming: the finished budgets' measurements come from the earlier run.
+    let mut data = resume.unwrap_or_default();
+    let skip = data.base.len().min(steps.len());
     let mut run = Run {
         cfg,
         engine,
@@ -452,6 +447,27 @@ pub async fn run<H: Host>(
     for (bi, &s_total) in steps.iter().enumerate() {
         run.budget_index = bi;
         let label = format!("budget {}/{}: pre-training", bi + 1, steps.len());
+        if bi < skip {
+            // Finished in the earlier run: wsd still needs its stable phase for what follows.
+            if pcfg.protocol == Protocol::Wsd && stable_diverged.is_none() {
+                let branch_at = s_total - decay_steps(s_total, pcfg.decay_fraction);
+                if branch_at > stable_pos {
+                    run.engine.load(&stable_state)?;
+                    let from = stable_pos;
+                    let lr = |i: usize| {
+                        pcfg.lr * ((from + i + 1) as f64 / warmup_wsd as f64).min(1.0)
+                    };
+                    let label = format!("budget {}/{}: stable phase (resuming)", bi + 1, steps.len());
+                    stable_diverged = run
+                        .train("pretrain", &label, stable_corpus.train_source(), branch_at - from, &lr, &pre_hyper, &mut stable_losses)
+                        .await?;
+                    stable_state = run.engine.state().await?;
+                    stable_pos = branch_at;
+                }
+            }
+            run.work_done += budget_work(cfg, bi);
+            continue;
+        }
         let mut losses = Vec::new();
         let diverged = match pcfg.protocol {
             Protocol::Independent => {

@@ -70,6 +70,25 @@ pub struct ExperimentResults {
     /// "CPU" or the adapter that ran it.
     pub backend: String,
     pub elapsed_s: f64,
+    /// Every measurement behind the curves, per finished budget: what resuming an
+    /// unfinished experiment continues from.
+    #[serde(default)]
+    pub raw: Raw,
+}
+
+/// One fine-tuning run's (pre-training ppl, ID ppl); None when it diverged.
+pub type FinetuneRun = Option<(f64, f64)>;
+
+/// The raw measurements per finished budget.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Raw {
+    pub base: Vec<f64>,
+    pub train_loss: Vec<Vec<f64>>,
+    pub diverged: Vec<Option<usize>>,
+    /// [budget][γ][draw]
+    pub perturb: Vec<Vec<Vec<f64>>>,
+    /// [budget][λ][lr][seed]
+    pub finetune: Vec<Vec<Vec<Vec<FinetuneRun>>>>,
 }
 
 /// Mean and sample standard deviation.

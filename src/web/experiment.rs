@@ -134,15 +134,29 @@ impl Host for PageHost {
 }
 
 /// Runs an experiment in this worker on `backend` ("gpu": this worker's WebGPU device, or
-/// "cpu"). Resolves to the results JSON; rejects with `{field, message}` for an invalid
-/// config, with "cancelled" when the host cancelled, or with a GPU failure's message.
+/// "cpu"). `resume_json`: the partial results of an unfinished run of the same config,
+/// whose finished budgets are kept. Resolves to the results JSON; rejects with `{field,
+/// message}` for an invalid config, with "cancelled" when the host cancelled, or with a
+/// GPU failure's message.
 #[wasm_bindgen]
 pub async fn run_experiment(
     config_json: String,
     backend: String,
     host: JsValue,
+    resume_json: Option<String>,
 ) -> Result<String, JsValue> {
     let config = ExperimentConfig::from_json(&config_json).map_err(|e| error_value(&e))?;
+    let resume = match resume_json {
+        Some(text) => {
+            let earlier: ExperimentResults = serde_json::from_str(&text)
+                .map_err(|e| JsValue::from_str(&format!("the saved results to resume: {e}")))?;
+            if earlier.config != config {
+                return Err(JsValue::from_str("the saved results belong to another config"));
+            }
+            Some(earlier.raw)
+        }
+        None => None,
+    };
     let gpu = if backend == "gpu" {
         Some(worker_gpu()?)
     } else {
@@ -157,7 +171,7 @@ pub async fn run_experiment(
         host,
         config: config.clone(),
     };
-    let results = experiment::run(&config, &mut engine, &mut page)
+    let results = experiment::run(&config, &mut engine, &mut page, resume)
         .await
         .map_err(|e| JsValue::from_str(&e.to_string()))?;
     Ok(serde_json::to_string(&results).expect("plain data"))

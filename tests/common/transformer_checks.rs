@@ -403,9 +403,9 @@ pub async fn experiment_on_the_gpu_matches_the_cpu(g: &Gpu) {
     )
     .unwrap();
     let mut cpu_engine = Engine::cpu(&cfg.model, cfg.batch);
-    let cpu = run_ready(experiment::run(&cfg, &mut cpu_engine, &mut Quiet)).unwrap();
+    let cpu = run_ready(experiment::run(&cfg, &mut cpu_engine, &mut Quiet, None)).unwrap();
     let mut gpu_engine = Engine::gpu(g, &cfg.model, cfg.batch, cfg.eval_batches).unwrap();
-    let gpu = experiment::run(&cfg, &mut gpu_engine, &mut Quiet)
+    let gpu = experiment::run(&cfg, &mut gpu_engine, &mut Quiet, None)
         .await
         .unwrap();
     let close = |a: &[f64], b: &[f64], what: &str| {
