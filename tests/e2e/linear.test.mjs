@@ -14,7 +14,7 @@ async function waitForRender(page, count = 0) {
   await page.waitForFunction((c) => Number(document.getElementById('plots').dataset.rendered || 0) > c, count, { timeout: 60_000 });
   return page.evaluate(() => Number(document.getElementById('plots').dataset.rendered));
 }
-const svgs = (page) => page.$$eval('figure.plot', (figs) => figs.map((f) => [f.dataset.plot, f.querySelector('.svg svg')?.outerHTML ?? '']));
+const svgs = (page) => page.$$eval('#linear-lab figure.plot', (figs) => figs.map((f) => [f.dataset.plot, f.querySelector('.svg svg')?.outerHTML ?? '']));
 
 test('the page loads with no console errors and draws the four plots', async () => {
   const { page, problems } = await openPage(browser, server.url);

@@ -6,7 +6,7 @@ import { startServer, launch, openPage } from './harness.mjs';
 
 const NO_PROBLEMS = { consoleErrors: [], pageErrors: [], foreignRequests: [] };
 const rendered = (page) => page.evaluate(() => Number(document.getElementById('plots').dataset.rendered || 0));
-const plotCount = (page) => page.$$eval('figure.plot .svg svg', (s) => s.length);
+const plotCount = (page) => page.$$eval('#linear-lab figure.plot .svg svg', (s) => s.length);
 
 async function micro(page) {
   // Small enough for a software GPU (about 0.2 GFLOP/s in Chromium).
