@@ -3,6 +3,7 @@
 // progress with ETA and live loss, the five plots (drawn by the wasm on this thread) and
 // exports (results JSON, per-plot CSV, SVG and PNG, checkpoints as safetensors).
 import { experimentTable, tableView, toCsv } from './tables.js';
+import { store } from './store.js';
 import { experiment_presets, validate_experiment_config, estimate_experiment, render_experiment_plots } from './pkg/overtrain.js';
 
 const PLOTS = {
@@ -226,6 +227,84 @@ export class TransformerLab {
     $('tx-cancel').addEventListener('click', () => this.cancel());
     $('tx-export-json').addEventListener('click', () => this.results && download('overtrain-experiment.json', new Blob([this.results], { type: 'application/json' })));
     this.form.set(this.presets[$('tx-preset').value]);
+    this.saving = Promise.resolve();
+    this.#listSaved();
+  }
+
+  /** Queues a write of the running experiment's record (writes stay in order). */
+  #save(change) {
+    const run = this.running;
+    if (!run?.record) return;
+    Object.assign(run.record, change);
+    // Copied at write time, so a record's first write has given it its id.
+    this.saving = this.saving.then(() => store.put({ ...run.record })).then((id) => { run.record.id = id; }).catch((e) => this.fatal(`could not save the experiment in this browser: ${e}`));
+    return this.saving;
+  }
+
+  async #listSaved() {
+    let records = [];
+    try {
+      records = await store.all();
+    } catch {
+      $('tx-saved').textContent = 'This browser does not keep data for this page.';
+      return;
+    }
+    const list = $('tx-saved');
+    list.replaceChildren();
+    if (!records.length) {
+      const li = document.createElement('li');
+      li.textContent = 'Nothing yet: finished and interrupted experiments appear here.';
+      list.append(li);
+    }
+    for (const rec of records.reverse()) {
+      const li = document.createElement('li');
+      li.dataset.saved = String(rec.id);
+      li.dataset.status = rec.status;
+      const unfinished = rec.status !== 'done' && !(this.running && this.running.record?.id === rec.id);
+      const what = rec.status === 'done' ? 'done' : unfinished ? 'unfinished' : 'running';
+      const text = document.createElement('div');
+      text.textContent = `${new Date(rec.created).toLocaleString()} · ${rec.label} · ${rec.finished}/${rec.budgets} budgets · ${what}`;
+      li.append(text);
+      const button = (label, action, onClick) => {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.textContent = label;
+        b.dataset.action = action;
+        b.addEventListener('click', onClick);
+        li.append(b);
+      };
+      if (rec.results) button('Show', 'show', () => this.#show(rec));
+      if (unfinished && !this.running) button('Resume', 'resume', () => this.#resume(rec));
+      if (!(this.running && this.running.record?.id === rec.id)) {
+        button('Delete', 'delete', async () => { await store.remove(rec.id); this.#listSaved(); });
+      }
+      list.append(li);
+    }
+  }
+
+  #show(rec) {
+    this.#draw(rec.results);
+    this.checkpoints = [];
+    $('tx-checkpoints').replaceChildren();
+    (rec.checkpoints ?? []).forEach((bytes, i) => { if (bytes) this.#checkpointButton(i, bytes); });
+    const r = JSON.parse(rec.results);
+    $('tx-status').textContent = `Showing a saved experiment from ${new Date(rec.created).toLocaleString()} (${r.budgets.length}/${rec.budgets} budgets).`;
+  }
+
+  #resume(rec) {
+    this.form.set(JSON.parse(rec.config));
+    this.#changed();
+    this.start({ resume: rec });
+  }
+
+  #checkpointButton(budget, bytes) {
+    this.checkpoints[budget] = bytes;
+    const btn = document.createElement('button');
+    btn.type = 'button';
+    btn.textContent = `Checkpoint ${budget + 1}`;
+    btn.dataset.checkpoint = String(budget);
+    btn.addEventListener('click', () => download(`overtrain-budget-${budget + 1}.safetensors`, new Blob([bytes], { type: 'application/octet-stream' })));
+    $('tx-checkpoints').append(btn);
   }
 
   /** Applies a state from the URL: a config (already over the preset's defaults). */
@@ -355,12 +434,19 @@ export class TransformerLab {
     }, 300);
   }
 
-  start() {
+  /** Starts the experiment of the controls; `resume`: a saved unfinished record of it. */
+  start({ resume } = {}) {
     const text = this.#changed();
     if (!text || this.running) return;
     const w = this.#ensureWorker();
     const id = this.nextId++;
-    this.running = { id, started: performance.now(), paused: false };
+    const parsed = JSON.parse(text);
+    const record = resume
+      ? { ...resume, status: 'running' }
+      : { created: Date.now(), label: `${$('tx-preset').selectedOptions[0].textContent.replace(/ \(.*$/, '')}, ${fmt.si(this.estimate.parameters)} parameters`, config: text, backend: this.backend(), status: 'running', budgets: parsed.pretrain.budgets.length, finished: 0, results: null, checkpoints: [] };
+    this.running = { id, started: performance.now(), paused: false, record };
+    this.#save({});
+    this.saving.then(() => this.#listSaved());
     this.results = null;
     this.checkpoints = [];
     this.losses = [];
@@ -377,7 +463,7 @@ export class TransformerLab {
     const go = async () => {
       if (this.gpuReady) await this.gpuReady;
       const backend = this.worker.hasGpu ? this.backend() : 'cpu';
-      w.postMessage({ type: 'experiment', id, config: text, backend });
+      w.postMessage({ type: 'experiment', id, config: text, backend, resume: resume?.results ?? null });
     };
     go();
   }
@@ -397,7 +483,9 @@ export class TransformerLab {
   }
 
   #stopped(text, state = 'stopped') {
+    if (state === 'failed') this.#save({ status: 'failed' });
     this.running = null;
+    this.saving.then(() => this.#listSaved());
     $('tx-start').disabled = false;
     $('tx-pause').disabled = true;
     $('tx-cancel').disabled = true;
@@ -476,6 +564,7 @@ export class TransformerLab {
       return;
     }
     if (!this.running || m.id !== this.running.id) return;
+    const run = this.running;
     if (m.type === 'exp-progress') {
       const p = JSON.parse(m.progress);
       const frac = p.work_total > 0 ? p.work_done / p.work_total : 0;
@@ -486,21 +575,21 @@ export class TransformerLab {
       if (p.loss != null) this.#live(p.loss);
     } else if (m.type === 'exp-partial') {
       this.#draw(m.results);
+      this.#save({ results: m.results, finished: JSON.parse(m.results).budgets.length });
     } else if (m.type === 'exp-checkpoint') {
-      this.checkpoints[m.budget] = m.bytes;
-      const btn = document.createElement('button');
-      btn.type = 'button';
-      btn.textContent = `Checkpoint ${m.budget + 1}`;
-      btn.dataset.checkpoint = String(m.budget);
-      btn.addEventListener('click', () => download(`overtrain-budget-${m.budget + 1}.safetensors`, new Blob([m.bytes], { type: 'application/octet-stream' })));
-      $('tx-checkpoints').append(btn);
+      this.#checkpointButton(m.budget, m.bytes);
+      const checkpoints = [...(run.record.checkpoints ?? [])];
+      checkpoints[m.budget] = m.bytes;
+      this.#save({ checkpoints });
     } else if (m.type === 'exp-done') {
       this.#draw(m.results);
       const r = JSON.parse(m.results);
+      this.#save({ results: m.results, finished: r.budgets.length, status: 'done' });
       this.#stopped(`Done in ${fmt.time(r.elapsed_s)} on ${r.backend} · ${r.budgets.length} budgets`, 'done');
       $('tx-progress').value = 1;
     } else if (m.type === 'exp-cancelled') {
-      this.#stopped('Cancelled; the plots show the budgets that finished.', 'cancelled');
+      this.#save({ status: 'cancelled' });
+      this.#stopped('Cancelled; the plots show the budgets that finished (kept below, to resume later).', 'cancelled');
     } else if (m.type === 'invalid') {
       this.form.showErrors([m.error]);
       this.#stopped('Fix the highlighted field.');

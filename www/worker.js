@@ -5,7 +5,8 @@
 //   {id, config: JSON text, backend: 'gpu'}                  a whole run on WebGPU
 //   {type: 'train', id, config: JSON text, backend: 'cpu' | 'gpu'}   train a transformer
 //   {type: 'probe', id, config, backend}   time two training steps of an experiment's model
-//   {type: 'experiment', id, config, backend}; then {type: 'pause' | 'resume' | 'cancel'}
+//   {type: 'experiment', id, config, backend, resume?: results JSON of an unfinished run};
+//   then {type: 'pause' | 'resume' | 'cancel'}
 // worker → page: {type: 'ready'} once; {type: 'gpu', adapter} | {type: 'gpu', error};
 //   per run {type: 'result', id, shard, results: JSON text}
 //   per training {type: 'train-progress', id, step, loss} for every step, then
@@ -51,7 +52,7 @@ const yieldToEvents = () => new Promise((resolve) => {
   channel.port2.postMessage(0);
 });
 
-async function experiment(id, config, backend) {
+async function experiment(id, config, backend, resume) {
   control = { paused: false, cancelled: false, wake: null, lastYield: performance.now(), lastPost: 0 };
   const c = control;
   const host = {
@@ -74,7 +75,7 @@ async function experiment(id, config, backend) {
     checkpoint(budget, bytes) { postMessage({ type: 'exp-checkpoint', id, budget, bytes }, [bytes.buffer]); },
   };
   try {
-    postMessage({ type: 'exp-done', id, results: await run_experiment(config, backend, host) });
+    postMessage({ type: 'exp-done', id, results: await run_experiment(config, backend, host, resume ?? undefined) });
   } catch (e) {
     if (c.cancelled && String(e) === 'cancelled') postMessage({ type: 'exp-cancelled', id });
     else fail(id, e);
@@ -116,7 +117,7 @@ onmessage = async (event) => {
   const { id, config, backend, shard, shards } = msg;
   try {
     if (msg.type === 'experiment') {
-      await experiment(id, config, backend);
+      await experiment(id, config, backend, msg.resume);
     } else if (msg.type === 'probe') {
       try {
         postMessage({ type: 'probe', id, tokens_per_second: await probe_experiment(config, backend) });
