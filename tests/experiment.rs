@@ -323,12 +323,19 @@ fn resuming_keeps_the_finished_budgets_and_gives_the_full_run() {
         partial.finetune.truncate(1);
         let mut engine = Engine::cpu(&cfg.model, cfg.batch);
         let mut host = Recorder::default();
-        let resumed = run_ready(experiment::run(&cfg, &mut engine, &mut host, Some(partial))).unwrap();
+        let resumed =
+            run_ready(experiment::run(&cfg, &mut engine, &mut host, Some(partial))).unwrap();
         assert_eq!(resumed.raw, full.raw, "{protocol:?}");
         assert_eq!(resumed.finetune, full.finetune);
         // Budget 1 was not run again: no fine-tuning or perturbation of it.
-        assert!(host.reports.iter().all(|p| p.phase == "pretrain" || p.phase == "done" || p.budget_index > 0));
+        assert!(host
+            .reports
+            .iter()
+            .all(|p| p.phase == "pretrain" || p.phase == "done" || p.budget_index > 0));
         let last = host.reports.last().unwrap();
-        assert!((last.work_done - last.work_total).abs() < 1e-6, "{protocol:?}: {last:?}");
+        assert!(
+            (last.work_done - last.work_total).abs() < 1e-6,
+            "{protocol:?}: {last:?}"
+        );
     }
 }

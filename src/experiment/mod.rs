@@ -454,12 +454,20 @@ pub async fn run<H: Host>(
                 if branch_at > stable_pos {
                     run.engine.load(&stable_state)?;
                     let from = stable_pos;
-                    let lr = |i: usize| {
-                        pcfg.lr * ((from + i + 1) as f64 / warmup_wsd as f64).min(1.0)
-                    };
-                    let label = format!("budget {}/{}: stable phase (resuming)", bi + 1, steps.len());
+                    let lr =
+                        |i: usize| pcfg.lr * ((from + i + 1) as f64 / warmup_wsd as f64).min(1.0);
+                    let label =
+                        format!("budget {}/{}: stable phase (resuming)", bi + 1, steps.len());
                     stable_diverged = run
-                        .train("pretrain", &label, stable_corpus.train_source(), branch_at - from, &lr, &pre_hyper, &mut stable_losses)
+                        .train(
+                            "pretrain",
+                            &label,
+                            stable_corpus.train_source(),
+                            branch_at - from,
+                            &lr,
+                            &pre_hyper,
+                            &mut stable_losses,
+                        )
                         .await?;
                     stable_state = run.engine.state().await?;
                     stable_pos = branch_at;
