@@ -3,7 +3,7 @@ import init, { default_linear_config, validate_linear_config, render_linear_plot
 import { Controls } from './controls.js';
 import { TransformerLab } from './transformer.js';
 import { encodeState, decodeState } from './state.js';
-import { linearTable, tableView } from './tables.js';
+import { linearTable, plotFigure, tableView } from './tables.js';
 import { shareDialog } from './share.js';
 import { EXERCISES, exerciseById } from './exercises.js';
 
@@ -123,23 +123,6 @@ class Runner {
   }
 }
 
-function figure(name) {
-  const spec = PLOTS[name];
-  const fig = document.createElement('figure');
-  fig.className = 'plot';
-  fig.dataset.plot = name;
-  const svg = document.createElement('div');
-  svg.className = 'svg';
-  svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', spec.title);
-  const cap = document.createElement('figcaption');
-  const b = document.createElement('b');
-  b.textContent = spec.title;
-  cap.append(b, spec.text);
-  fig.append(svg, cap);
-  return fig;
-}
-
 async function main() {
   await init();
   const defaults = JSON.parse(default_linear_config());
@@ -147,7 +130,7 @@ async function main() {
   let lastConfigText = null;
 
   const plotsEl = $('plots');
-  const figures = Object.fromEntries(Object.keys(PLOTS).map((n) => [n, figure(n)]));
+  const figures = Object.fromEntries(Object.keys(PLOTS).map((n) => [n, plotFigure(n, PLOTS[n])]));
   plotsEl.append(...Object.values(figures));
 
   const draw = () => {

@@ -1,6 +1,23 @@
-// The numbers behind every plot, as columns per checkpoint (linear lab) or per budget
-// (transformer lab): shown as an HTML table under each plot (built with textContent only)
-// and exported as CSV.
+// The plots' figures, and the numbers behind every plot, as columns per checkpoint (linear
+// lab) or per budget (transformer lab): shown as an HTML table under each plot (built with
+// textContent only) and exported as CSV.
+
+/** An empty <figure> for plot `name`: the SVG holder and a caption {title, text}. */
+export function plotFigure(name, spec) {
+  const fig = document.createElement('figure');
+  fig.className = 'plot';
+  fig.dataset.plot = name;
+  const svg = document.createElement('div');
+  svg.className = 'svg';
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', spec.title);
+  const cap = document.createElement('figcaption');
+  const b = document.createElement('b');
+  b.textContent = spec.title;
+  cap.append(b, spec.text);
+  fig.append(svg, cap);
+  return fig;
+}
 
 /** {header: [...], rows: [[...]]} of a linear-lab plot. */
 export function linearTable(name, r) {

@@ -2,7 +2,7 @@
 // estimate, start / pause / resume / cancel of one experiment in its own Web Worker,
 // progress with ETA and live loss, the five plots (drawn by the wasm on this thread) and
 // exports (results JSON, per-plot CSV, SVG and PNG, checkpoints as safetensors).
-import { experimentTable, tableView, toCsv } from './tables.js';
+import { experimentTable, plotFigure, tableView, toCsv } from './tables.js';
 import { store } from './store.js';
 import { experiment_presets, validate_experiment_config, estimate_experiment, render_experiment_plots } from './pkg/overtrain.js';
 
@@ -321,19 +321,9 @@ export class TransformerLab {
   }
 
   #figure(name) {
-    const spec = PLOTS[name];
-    const fig = document.createElement('figure');
+    const fig = plotFigure(name, PLOTS[name]);
     // Two-panel plots take a whole row.
-    fig.className = ['perturbed', 'finetuned', 'tuned'].includes(name) ? 'plot wide' : 'plot';
-    fig.dataset.plot = name;
-    const svg = document.createElement('div');
-    svg.className = 'svg';
-    svg.setAttribute('role', 'img');
-    svg.setAttribute('aria-label', spec.title);
-    const cap = document.createElement('figcaption');
-    const b = document.createElement('b');
-    b.textContent = spec.title;
-    cap.append(b, spec.text);
+    fig.classList.toggle('wide', ['perturbed', 'finetuned', 'tuned'].includes(name));
     const exp = document.createElement('div');
     exp.className = 'export';
     for (const kind of ['SVG', 'PNG', 'CSV']) {
@@ -344,7 +334,7 @@ export class TransformerLab {
       btn.addEventListener('click', () => this.#export(name, kind.toLowerCase()));
       exp.append(btn);
     }
-    fig.append(svg, cap, exp);
+    fig.append(exp);
     fig.hidden = true;
     return fig;
   }
@@ -397,7 +387,9 @@ export class TransformerLab {
     this.estimate = est;
     const gpu = this.gpuInfo();
     const where = this.backend() === 'gpu' ? `WebGPU (${gpu.name})` : 'the CPU (WebAssembly)';
-    let line = `${fmt.si(est.parameters)} parameters · ${fmt.si(est.tokens)} training tokens · ${fmt.si(est.flops)}FLOP · GPU memory ${(est.memory.parameters + est.memory.optimizer + est.memory.activations + est.memory.data) / 1e6 < 1 ? '<1' : ((est.memory.parameters + est.memory.optimizer + est.memory.activations + est.memory.data) / 1e6).toFixed(0)} MB · on ${where}`;
+    const m = est.memory;
+    const memoryMb = (m.parameters + m.optimizer + m.activations + m.data) / 1e6;
+    let line = `${fmt.si(est.parameters)} parameters · ${fmt.si(est.tokens)} training tokens · ${fmt.si(est.flops)}FLOP · GPU memory ${memoryMb < 1 ? '<1' : memoryMb.toFixed(0)} MB · on ${where}`;
     if (this.backend() === 'gpu' && gpu && est.memory.largest_bytes > Math.min(gpu.max_buffer_size, gpu.max_storage_buffer_binding_size)) {
       line += ` — too large for this adapter: the ${est.memory.largest_buffer} buffer needs ${(est.memory.largest_bytes / 1e6).toFixed(0)} MB, the adapter allows ${(Math.min(gpu.max_buffer_size, gpu.max_storage_buffer_binding_size) / 1e6).toFixed(0)} MB per buffer. Shrink the batch, context or model, or use the CPU.`;
       $('tx-start').disabled = true;

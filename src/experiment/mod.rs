@@ -262,6 +262,18 @@ impl Raw {
     }
 }
 
+/// wsd's one warmup–stable run: its data stream, state and position carry across budgets.
+struct StableRun {
+    corpus: Corpus,
+    state: TrainState,
+    /// Steps taken so far.
+    pos: usize,
+    losses: Vec<f64>,
+    diverged: Option<usize>,
+    /// Linear warmup steps (of the first budget).
+    warmup: usize,
+}
+
 /// The experiment's shared state while it runs.
 struct Run<'a, 'g, H: Host> {
     cfg: &'a ExperimentConfig,
@@ -327,6 +339,38 @@ impl<H: Host> Run<'_, '_, H> {
             }
         }
         Ok(None)
+    }
+
+    /// Continues the stable run to step `to` (nothing once it diverged or is there).
+    async fn advance_stable(
+        &mut self,
+        stable: &mut StableRun,
+        to: usize,
+        label: &str,
+        lr: f64,
+        h: &Hyper,
+    ) -> Result<(), Stop> {
+        if stable.diverged.is_some() || to <= stable.pos {
+            return Ok(());
+        }
+        self.engine.load(&stable.state)?;
+        let (from, warmup) = (stable.pos, stable.warmup);
+        let lr_at = |i: usize| lr * ((from + i + 1) as f64 / warmup as f64).min(1.0);
+        let source = stable.corpus.train_source();
+        stable.diverged = self
+            .train(
+                "pretrain",
+                label,
+                source,
+                to - from,
+                &lr_at,
+                h,
+                &mut stable.losses,
+            )
+            .await?;
+        stable.state = self.engine.state().await?;
+        stable.pos = to;
+        Ok(())
     }
 
     async fn evaluate(&mut self, batches: &[Vec<u8>]) -> Result<f64, Stop> {
@@ -437,41 +481,24 @@ pub async fn run<H: Host>(
         work_total: work_total(cfg),
         budget_index: 0,
     };
-    // wsd: the stable run's corpus, state and position carry across budgets.
-    let mut stable_corpus = Corpus::new(&train_cfg(1));
-    let mut stable_state = TrainState::fresh(init.clone());
-    let mut stable_pos = 0usize;
-    let mut stable_losses = Vec::new();
-    let mut stable_diverged = None;
-    let warmup_wsd = ((pcfg.warmup_fraction * steps[0] as f64).ceil() as usize).max(1);
+    let mut stable = StableRun {
+        corpus: Corpus::new(&train_cfg(1)),
+        state: TrainState::fresh(init.clone()),
+        pos: 0,
+        losses: Vec::new(),
+        diverged: None,
+        warmup: ((pcfg.warmup_fraction * steps[0] as f64).ceil() as usize).max(1),
+    };
     for (bi, &s_total) in steps.iter().enumerate() {
         run.budget_index = bi;
         let label = format!("budget {}/{}: pre-training", bi + 1, steps.len());
         if bi < skip {
             // Finished in the earlier run: wsd still needs its stable phase for what follows.
-            if pcfg.protocol == Protocol::Wsd && stable_diverged.is_none() {
+            if pcfg.protocol == Protocol::Wsd {
                 let branch_at = s_total - decay_steps(s_total, pcfg.decay_fraction);
-                if branch_at > stable_pos {
-                    run.engine.load(&stable_state)?;
-                    let from = stable_pos;
-                    let lr =
-                        |i: usize| pcfg.lr * ((from + i + 1) as f64 / warmup_wsd as f64).min(1.0);
-                    let label =
-                        format!("budget {}/{}: stable phase (resuming)", bi + 1, steps.len());
-                    stable_diverged = run
-                        .train(
-                            "pretrain",
-                            &label,
-                            stable_corpus.train_source(),
-                            branch_at - from,
-                            &lr,
-                            &pre_hyper,
-                            &mut stable_losses,
-                        )
-                        .await?;
-                    stable_state = run.engine.state().await?;
-                    stable_pos = branch_at;
-                }
+                let label = format!("budget {}/{}: stable phase (resuming)", bi + 1, steps.len());
+                run.advance_stable(&mut stable, branch_at, &label, pcfg.lr, &pre_hyper)
+                    .await?;
             }
             run.work_done += budget_work(cfg, bi);
             continue;
@@ -497,38 +524,20 @@ pub async fn run<H: Host>(
                 let decay = decay_steps(s_total, pcfg.decay_fraction);
                 let branch_at = s_total - decay;
                 // Continue the stable run to this budget's branch point.
-                run.engine.load(&stable_state)?;
-                if stable_diverged.is_none() && branch_at > stable_pos {
-                    let from = stable_pos;
-                    let lr = |i: usize| {
-                        let s = from + i + 1;
-                        pcfg.lr * (s as f64 / warmup_wsd as f64).min(1.0)
-                    };
-                    let label_s = format!("budget {}/{}: stable phase", bi + 1, steps.len());
-                    stable_diverged = run
-                        .train(
-                            "pretrain",
-                            &label_s,
-                            stable_corpus.train_source(),
-                            branch_at - from,
-                            &lr,
-                            &pre_hyper,
-                            &mut stable_losses,
-                        )
-                        .await?;
-                    stable_state = run.engine.state().await?;
-                    stable_pos = branch_at;
-                }
-                losses.extend(&stable_losses);
-                if stable_diverged.is_some() {
-                    stable_diverged
+                let label_s = format!("budget {}/{}: stable phase", bi + 1, steps.len());
+                run.advance_stable(&mut stable, branch_at, &label_s, pcfg.lr, &pre_hyper)
+                    .await?;
+                run.engine.load(&stable.state)?;
+                losses.extend(&stable.losses);
+                if stable.diverged.is_some() {
+                    stable.diverged
                 } else {
                     // The decay branch: the same data stream from the branch point.
                     let mut branch = Corpus::new(&train_cfg(1));
                     for _ in 0..branch_at {
                         branch.next_batch(cfg.batch, cfg.model.ctx);
                     }
-                    let peak = pcfg.lr * (branch_at as f64 / warmup_wsd as f64).min(1.0);
+                    let peak = pcfg.lr * (branch_at as f64 / stable.warmup as f64).min(1.0);
                     let lr = |i: usize| peak * (decay - i - 1) as f64 / decay as f64;
                     run.train(
                         "pretrain",

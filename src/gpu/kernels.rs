@@ -346,20 +346,27 @@ struct OptimizerParams {
     bc2: f32,
 }
 
+impl OptimizerParams {
+    /// The parameters of the one-scalar kernels (sgd, l2_pull, grad_sumsq): n and `lr`.
+    fn scalar(n: usize, lr: f32) -> Result<OptimizerParams, GpuError> {
+        Ok(OptimizerParams {
+            n: u32_of("n", n)?,
+            lr,
+            beta1: 0.0,
+            beta2: 0.0,
+            eps: 0.0,
+            weight_decay: 0.0,
+            bc1: 1.0,
+            bc2: 1.0,
+        })
+    }
+}
+
 /// w = w − lr·g over a flat buffer.
 pub fn sgd(rec: &mut Recorder, lr: f32, w: &Tensor, g: &Tensor) -> Result<(), GpuError> {
     let n = w.len();
     expect_len("g", g, n)?;
-    let params = OptimizerParams {
-        n: u32_of("n", n)?,
-        lr,
-        beta1: 0.0,
-        beta2: 0.0,
-        eps: 0.0,
-        weight_decay: 0.0,
-        bc1: 1.0,
-        bc2: 1.0,
-    };
+    let params = OptimizerParams::scalar(n, lr)?;
     let uniform = rec.gpu.uniform(&params);
     let grid = grid_1d(n, rec.gpu.limits.max_compute_workgroups_per_dimension);
     rec.dispatch(
@@ -487,16 +494,7 @@ pub fn l2_pull(
     let n = w.len();
     expect_len("anchor", anchor, n)?;
     expect_len("g", g, n)?;
-    let uniform = rec.gpu.uniform(&OptimizerParams {
-        n: u32_of("n", n)?,
-        lr: alpha,
-        beta1: 0.0,
-        beta2: 0.0,
-        eps: 0.0,
-        weight_decay: 0.0,
-        bc1: 1.0,
-        bc2: 1.0,
-    });
+    let uniform = rec.gpu.uniform(&OptimizerParams::scalar(n, alpha)?);
     let grid = grid_1d(n, rec.gpu.limits.max_compute_workgroups_per_dimension);
     rec.dispatch(
         &rec.gpu.pipelines.l2_pull,
@@ -549,16 +547,7 @@ pub fn step_guard(
             losses.len()
         )));
     }
-    let sumsq = rec.gpu.uniform(&OptimizerParams {
-        n: u32_of("n", n)?,
-        lr: 0.0,
-        beta1: 0.0,
-        beta2: 0.0,
-        eps: 0.0,
-        weight_decay: 0.0,
-        bc1: 1.0,
-        bc2: 1.0,
-    });
+    let sumsq = rec.gpu.uniform(&OptimizerParams::scalar(n, 0.0)?);
     let grid = grid_groups(groups, rec.gpu.limits.max_compute_workgroups_per_dimension);
     rec.dispatch(
         &rec.gpu.pipelines.grad_sumsq,
