@@ -24,7 +24,7 @@ mod cli {
     use std::time::Instant;
 
     const USAGE: &str = "usage:
-  overtrain experiment (--preset quick|paper | --config EXP.json) --out RESULTS.json [--svg DIR] [--backend cpu|gpu|auto]
+  overtrain experiment (--preset quick|paper | --config EXP.json) --out RESULTS.json [--svg DIR] [--backend cpu|gpu|auto] [--resume]
   overtrain experiment --print-default-config
   overtrain train --config TRAIN.json --out DIR [--backend cpu|gpu|auto]
   overtrain train --print-default-config
@@ -37,6 +37,8 @@ mod cli {
   --preset NAME            experiment: a built-in experiment (quick, paper)
   --out PATH               linear, experiment: the results JSON file; train: the run folder
   --svg DIR                also write the plots as SVG files into DIR
+  --resume                 experiment: continue the unfinished run whose results are in --out
+                           (results are written there after every budget)
   --print-default-config   print the default config and exit";
 
     /// A failure and the exit code it maps to.
@@ -84,11 +86,13 @@ mod cli {
         preset: Option<String>,
         backend: BackendChoice,
         print_default: bool,
+        resume: bool,
     }
 
     impl Options {
-        /// Parses `args`; `--svg` only where `svg_allowed`. `Ok(None)` after `--help`.
-        fn parse(args: &[String], svg_allowed: bool) -> Result<Option<Options>, Failure> {
+        /// Parses `args`; of the command-specific options (`--svg`, `--resume`) only those in
+        /// `allowed`. `Ok(None)` after `--help`.
+        fn parse(args: &[String], allowed: &[&str]) -> Result<Option<Options>, Failure> {
             let mut o = Options {
                 config: None,
                 out: None,
@@ -96,6 +100,7 @@ mod cli {
                 preset: None,
                 backend: BackendChoice::Auto,
                 print_default: false,
+                resume: false,
             };
             let mut it = args.iter();
             while let Some(arg) = it.next() {
@@ -107,7 +112,10 @@ mod cli {
                 match arg.as_str() {
                     "--config" => o.config = Some(value("--config")?),
                     "--out" => o.out = Some(PathBuf::from(value("--out")?)),
-                    "--svg" if svg_allowed => o.svg = Some(PathBuf::from(value("--svg")?)),
+                    "--svg" if allowed.contains(&"--svg") => {
+                        o.svg = Some(PathBuf::from(value("--svg")?))
+                    }
+                    "--resume" if allowed.contains(&"--resume") => o.resume = true,
                     "--preset" => o.preset = Some(value("--preset")?),
                     "--print-default-config" => o.print_default = true,
                     "--backend" => {
@@ -176,7 +184,7 @@ mod cli {
     /// and writes DIR/config.json, DIR/model.safetensors and DIR/log.json.
     fn train_command(args: &[String]) -> Result<(), Failure> {
         use overtrain::transformer::{checkpoint, gpu, params::Layout, train};
-        let Some(options) = Options::parse(args, false)? else {
+        let Some(options) = Options::parse(args, &[])? else {
             return Ok(());
         };
         if options.print_default {
@@ -275,10 +283,48 @@ mod cli {
         Ok(())
     }
 
-    /// The CLI's experiment host: a progress line with ETA on stderr.
+    /// The CLI's experiment host: a progress line with ETA on stderr; after each budget, a
+    /// summary line and the results so far written to `out`, so that an interrupted run
+    /// loses at most one budget (`--resume` continues it).
     struct Stderr {
         start: Instant,
         last_print: f64,
+        out: PathBuf,
+    }
+
+    /// Writes `text` to `path` through a temporary file, so that an interruption never
+    /// leaves half a results file behind.
+    fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), String> {
+        let tmp = path.with_extension("partial.tmp");
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| format!("cannot write '{}': {e}", path.display()))
+    }
+
+    /// One line per finished budget: its base, perturbed and fine-tuned perplexities.
+    fn budget_summary(r: &overtrain::experiment::ExperimentResults) -> String {
+        let i = r.budgets.len() - 1;
+        let ppl = |v: Option<f64>| v.map_or("diverged".to_string(), |v| format!("{v:.2}"));
+        let mut line = format!(
+            "budget {}/{} ({} tokens): base perplexity {:.2}",
+            i + 1,
+            r.config.pretrain.budgets.len(),
+            r.budgets[i],
+            r.base.pretrain_ppl[i]
+        );
+        for p in &r.perturb {
+            line += &format!("; γ {}: {:.2}", p.gamma, p.pretrain_ppl_mean[i]);
+        }
+        for f in &r.finetune {
+            line += &format!(
+                "; fine-tuned lr {} λ {}: pre-training {}, task {}",
+                f.lr,
+                f.l2,
+                ppl(f.pretrain_ppl[i]),
+                ppl(f.id_ppl[i])
+            );
+        }
+        line
     }
 
     impl overtrain::experiment::Host for Stderr {
@@ -301,6 +347,13 @@ mod cli {
             }
             Ok(())
         }
+        fn budget_done(&mut self, partial: &overtrain::experiment::ExperimentResults) {
+            eprintln!("\r\x1b[K{}", budget_summary(partial));
+            let json = serde_json::to_string_pretty(partial).expect("plain data");
+            if let Err(e) = write_atomically(&self.out, &json) {
+                eprintln!("warning: the results so far are not saved: {e}");
+            }
+        }
         fn now_ms(&self) -> f64 {
             self.start.elapsed().as_secs_f64() * 1e3
         }
@@ -310,7 +363,7 @@ mod cli {
     fn experiment_command(args: &[String]) -> Result<(), Failure> {
         use overtrain::experiment::{self, ExperimentConfig};
         use overtrain::transformer::{engine::Engine, gpu::memory_estimate};
-        let Some(options) = Options::parse(args, true)? else {
+        let Some(options) = Options::parse(args, &["--svg", "--resume"])? else {
             return Ok(());
         };
         if options.print_default {
@@ -340,6 +393,11 @@ mod cli {
                 )))
             }
         };
+        let resume = if options.resume {
+            resume_from(&out, &config)?
+        } else {
+            None
+        };
         let memory = memory_estimate(&config.model, config.batch, config.eval_batches);
         let layout = overtrain::transformer::params::Layout::new(&config.model);
         let budgets = &config.pretrain.budgets;
@@ -367,13 +425,13 @@ mod cli {
         let mut host = Stderr {
             start: Instant::now(),
             last_print: -1.0,
+            out: out.clone(),
         };
-        let results = pollster::block_on(experiment::run(&config, &mut engine, &mut host, None))
+        let results = pollster::block_on(experiment::run(&config, &mut engine, &mut host, resume))
             .map_err(|e| Failure::Io(e.to_string()))?;
-        eprintln!();
+        eprint!("\r\x1b[K"); // clears the last progress line
         let json = serde_json::to_string_pretty(&results).expect("plain data");
-        std::fs::write(&out, json)
-            .map_err(|e| Failure::Io(format!("cannot write '{}': {e}", out.display())))?;
+        write_atomically(&out, &json).map_err(Failure::Io)?;
         if let Some(dir) = &options.svg {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Failure::Io(format!("cannot create '{}': {e}", dir.display())))?;
@@ -409,8 +467,44 @@ mod cli {
         Ok(())
     }
 
+    /// The measurements of the unfinished run in `out`, for `--resume`; none (a fresh start)
+    /// when `out` does not exist yet.
+    fn resume_from(
+        out: &std::path::Path,
+        config: &overtrain::experiment::ExperimentConfig,
+    ) -> Result<Option<overtrain::experiment::Raw>, Failure> {
+        let text = match std::fs::read_to_string(out) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                eprintln!(
+                    "--resume: no results at '{}' yet; starting from the first budget",
+                    out.display()
+                );
+                return Ok(None);
+            }
+            Err(e) => return Err(Failure::Io(format!("cannot read '{}': {e}", out.display()))),
+        };
+        let earlier: overtrain::experiment::ExperimentResults = serde_json::from_str(&text)
+            .map_err(|e| {
+                Failure::Usage(format!(
+                    "--resume: '{}' is not an experiment's results: {e}",
+                    out.display()
+                ))
+            })?;
+        let done = earlier.budgets.len();
+        let raw = earlier
+            .resume_for(config)
+            .map_err(|e| Failure::Usage(format!("--resume: {e} ('{}')", out.display())))?;
+        eprintln!(
+            "--resume: {done} of {} budgets already done in '{}'",
+            config.pretrain.budgets.len(),
+            out.display()
+        );
+        Ok(Some(raw))
+    }
+
     fn linear_command(args: &[String]) -> Result<(), Failure> {
-        let Some(options) = Options::parse(args, true)? else {
+        let Some(options) = Options::parse(args, &["--svg"])? else {
             return Ok(());
         };
         if options.print_default {

@@ -402,3 +402,72 @@ fn experiment_runs_a_config_and_writes_results_and_plots() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("quick, paper, micro"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn experiment_saves_each_budget_and_resumes_an_interrupted_run() {
+    let dir = temp_dir("experiment-resume");
+    let config = dir.join("exp.json");
+    let write_config = |lr: f64| {
+        let json = format!(
+            r#"{{"batch": 4, "eval_batches": 2, "pretrain": {{"protocol": "wsd", "budgets": [320, 640, 1280]}},
+                "model": {{"n_layer": 1, "d_model": 8, "n_head": 2, "d_ff": 16, "ctx": 8}},
+                "perturb": {{"gammas": [1.0], "draws": 2}},
+                "finetune": {{"lrs": [{lr}], "steps": 5, "seeds": 2}}}}"#
+        );
+        std::fs::write(&config, json).unwrap();
+    };
+    write_config(0.003);
+    let results = dir.join("results.json");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "experiment",
+            "--backend",
+            "cpu",
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            results.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = overtrain(&args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let read = || -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap()
+    };
+    let (code, stderr) = run(&[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    for i in 1..=3 {
+        assert!(stderr.contains(&format!("budget {i}/3 (")), "{stderr}");
+    }
+    let full = read();
+    // An interruption after the first budget leaves that budget's results behind.
+    let mut partial = full.clone();
+    partial["budgets"] = serde_json::json!([320]);
+    for (_, v) in partial["raw"].as_object_mut().unwrap() {
+        v.as_array_mut().unwrap().truncate(1);
+    }
+    std::fs::write(&results, partial.to_string()).unwrap();
+    let (code, stderr) = run(&["--resume"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("1 of 3 budgets already done"), "{stderr}");
+    assert!(
+        !stderr.contains("budget 1/3 (") && stderr.contains("budget 2/3 ("),
+        "{stderr}"
+    );
+    let resumed = read();
+    assert_eq!(resumed["raw"], full["raw"]);
+    assert_eq!(resumed["finetune"], full["finetune"]);
+    // Another config's results are refused, not mixed in.
+    write_config(0.001);
+    let (code, stderr) = run(&["--resume"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("another config"), "{stderr}");
+    // `--resume` is the experiment's option only.
+    let out = overtrain(&["linear", "--resume"]);
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

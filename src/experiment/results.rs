@@ -76,6 +76,17 @@ pub struct ExperimentResults {
     pub raw: Raw,
 }
 
+impl ExperimentResults {
+    /// The measurements to resume from, when these (unfinished) results belong to `config`:
+    /// resuming another config's budgets would mix two experiments in one set of curves.
+    pub fn resume_for(self, config: &ExperimentConfig) -> Result<Raw, String> {
+        if self.config != *config {
+            return Err("the saved results belong to another config".into());
+        }
+        Ok(self.raw)
+    }
+}
+
 /// One fine-tuning run's (pre-training ppl, ID ppl); None when it diverged.
 pub type FinetuneRun = Option<(f64, f64)>;
 

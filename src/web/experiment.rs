@@ -150,12 +150,11 @@ pub async fn run_experiment(
         Some(text) => {
             let earlier: ExperimentResults = serde_json::from_str(&text)
                 .map_err(|e| JsValue::from_str(&format!("the saved results to resume: {e}")))?;
-            if earlier.config != config {
-                return Err(JsValue::from_str(
-                    "the saved results belong to another config",
-                ));
-            }
-            Some(earlier.raw)
+            Some(
+                earlier
+                    .resume_for(&config)
+                    .map_err(|e| JsValue::from_str(&e))?,
+            )
         }
         None => None,
     };
