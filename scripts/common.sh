@@ -55,6 +55,16 @@ build_site() {
   cp "$ROOT/index.html" "$ROOT/dist/"
   cp -r "$ROOT/www" "$ROOT/dist/www"
   rm -rf "$ROOT/dist/www/pkg"
+  # The recorded preset runs (docs/results/NAME/results.json), drawn as reference curves.
+  mkdir -p "$ROOT/dist/www/recorded"
+  local names=()
+  for f in "$ROOT"/docs/results/*/results.json; do
+    local name
+    name=$(basename "$(dirname "$f")")
+    cp "$f" "$ROOT/dist/www/recorded/$name.json"
+    names+=("\"$name\"")
+  done
+  (IFS=,; echo "[${names[*]}]") > "$ROOT/dist/www/recorded/index.json"
   wasm-bindgen --target web --no-typescript --out-dir "$ROOT/dist/www/pkg" \
     "$ROOT/target/wasm32-unknown-unknown/release/overtrain.wasm"
   say "site built in dist/ ($(du -sh "$ROOT/dist" | cut -f1), wasm $(du -h "$ROOT/dist/www/pkg/overtrain_bg.wasm" | cut -f1))"

@@ -435,7 +435,7 @@ mod cli {
         if let Some(dir) = &options.svg {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Failure::Io(format!("cannot create '{}': {e}", dir.display())))?;
-            for (name, svg) in plot::experiment::all_plots(&results) {
+            for (name, svg) in plot::experiment::all_plots(Some(&results), None) {
                 let path = dir.join(format!("{name}.svg"));
                 std::fs::write(&path, svg)
                     .map_err(|e| Failure::Io(format!("cannot write '{}': {e}", path.display())))?;

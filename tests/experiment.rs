@@ -339,3 +339,25 @@ fn resuming_keeps_the_finished_budgets_and_gives_the_full_run() {
         );
     }
 }
+
+#[test]
+fn a_recorded_run_is_drawn_dashed_beside_the_live_run_or_alone() {
+    use overtrain::plot::experiment::all_plots;
+    let mut cfg = micro();
+    cfg.finetune.l2 = vec![0.0];
+    let (r, _) = run(&cfg);
+    let live = all_plots(Some(&r), None);
+    let both = all_plots(Some(&r), Some(&r));
+    let alone = all_plots(None, Some(&r));
+    assert_eq!(live.len(), 5);
+    for (((name, l), (_, b)), (_, a)) in live.iter().zip(&both).zip(&alone) {
+        let lines = |svg: &str| svg.matches("<polyline").count();
+        let recorded = |svg: &str| svg.matches("(recorded)").count();
+        assert_eq!(recorded(l), 0, "{name}");
+        // Every live curve gets its recorded twin in the legend, drawn in dashes (many
+        // short segments); alone, the recorded curves are all there is.
+        assert!(recorded(b) > 0 && recorded(b) == recorded(a), "{name}");
+        assert!(lines(b) > lines(l) + 2 * recorded(b), "{name}");
+        assert!(a.contains("<polyline") && a.len() > 2000, "{name}: {a}");
+    }
+}

@@ -200,9 +200,17 @@ async function pngOf(svgText) {
   }
 }
 
+/** JSON with object keys sorted, so that two equal configs compare equal as text. */
+function canonical(value) {
+  const sort = (v) => (Array.isArray(v) ? v.map(sort)
+    : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort(v[k])])) : v);
+  return JSON.stringify(sort(value));
+}
+
 export class TransformerLab {
   constructor({ fatal, gpuInfo, onChange }) {
     this.fatal = fatal;
+    this.recorded = []; // [{config (canonical JSON), text}]: recorded CLI runs of the presets
     this.onChange = onChange ?? (() => {});
     this.gpuInfo = gpuInfo; // () => adapter | null | undefined (from the linear lab's probe)
     this.presets = JSON.parse(experiment_presets());
@@ -229,6 +237,38 @@ export class TransformerLab {
     this.form.set(this.presets[$('tx-preset').value]);
     this.saving = Promise.resolve();
     this.#listSaved();
+    this.#loadRecorded();
+  }
+
+  /** Fetches the recorded preset runs shipped with the site (www/recorded/), for reference
+   * curves; a site built without them simply shows none. */
+  async #loadRecorded() {
+    try {
+      const base = new URL('./recorded/', import.meta.url);
+      const names = await (await fetch(new URL('index.json', base))).json();
+      for (const name of names) {
+        const text = await (await fetch(new URL(`${name}.json`, base))).text();
+        this.recorded.push({ config: canonical(JSON.parse(text).config), text });
+      }
+    } catch {
+      return;
+    }
+    this.#showRecorded();
+  }
+
+  /** The recorded run of exactly `config` (an object), as results JSON text, or null. */
+  #recordedFor(config) {
+    const key = canonical(config);
+    return this.recorded.find((r) => r.config === key)?.text ?? null;
+  }
+
+  /** With no run of the user's on show, the recorded run of the controls' config, or none. */
+  #showRecorded() {
+    if (this.running || this.results || !this.configText) return;
+    const recorded = this.#recordedFor(JSON.parse(this.configText));
+    if (recorded) this.#draw(null, recorded);
+    else for (const f of Object.values(this.figures)) f.hidden = true;
+    $('tx-recorded-note').hidden = !recorded;
   }
 
   /** Queues a write of the running experiment's record (writes stay in order). */
@@ -340,10 +380,10 @@ export class TransformerLab {
   }
 
   async #export(name, kind) {
-    if (!this.results) return;
+    if (!this.shown) return;
     const file = `overtrain-${name}.${kind}`;
     if (kind === 'svg') download(file, new Blob([this.svgs[name]], { type: 'image/svg+xml' }));
-    else if (kind === 'csv') download(file, new Blob([toCsv(experimentTable(name, JSON.parse(this.results)))], { type: 'text/csv' }));
+    else if (kind === 'csv') download(file, new Blob([toCsv(experimentTable(name, JSON.parse(this.shown)))], { type: 'text/csv' }));
     else download(file, await pngOf(this.svgs[name]));
   }
 
@@ -399,6 +439,7 @@ export class TransformerLab {
     }
     $('tx-estimate').textContent = line;
     this.configText = text;
+    this.#showRecorded();
     this.onChange();
     return text;
   }
@@ -444,7 +485,11 @@ export class TransformerLab {
     this.losses = [];
     $('tx-checkpoints').replaceChildren();
     $('tx-exports').hidden = true;
-    for (const f of Object.values(this.figures)) f.hidden = true;
+    // Until the first budget is done, the recorded run of this config (if any) stays on show.
+    const recorded = this.#recordedFor(parsed);
+    if (recorded) this.#draw(null, recorded);
+    else for (const f of Object.values(this.figures)) f.hidden = true;
+    $('tx-recorded-note').hidden = !recorded;
     $('tx-start').disabled = true;
     $('tx-pause').disabled = false;
     $('tx-pause').textContent = 'Pause';
@@ -486,23 +531,30 @@ export class TransformerLab {
     document.body.dataset.experiment = state;
   }
 
-  #draw(resultsText) {
+  /** Draws the user's results (null: none, only `recorded`) with the recorded run of the
+   * same config dashed beside them. */
+  #draw(resultsText, recorded = this.#recordedFor(JSON.parse(resultsText).config)) {
+    $('tx-recorded-note').hidden = !recorded;
     let plots;
     try {
-      plots = render_experiment_plots(resultsText);
+      plots = render_experiment_plots(resultsText ?? undefined, recorded ?? undefined);
     } catch (e) {
       this.fatal(`could not draw the results: ${e}`);
       return;
     }
+    // What the plots' own exports (SVG, PNG, CSV) hold: the user's run, or the recorded one.
+    const shown = resultsText ?? recorded;
+    this.shown = shown;
     for (const [name, svgText] of plots) {
       this.svgs[name] = svgText;
       const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
       const fig = this.figures[name];
       fig.querySelector('.svg').replaceChildren(document.importNode(doc.documentElement, true));
       fig.querySelector('details.table-view')?.remove();
-      fig.append(tableView(experimentTable(name, JSON.parse(resultsText)), PLOTS[name].title));
+      fig.append(tableView(experimentTable(name, JSON.parse(shown)), resultsText ? PLOTS[name].title : `${PLOTS[name].title} (recorded run)`));
       fig.hidden = false;
     }
+    if (!resultsText) return;
     const el = $('tx-plots');
     el.dataset.rendered = String(Number(el.dataset.rendered || 0) + 1);
     this.results = resultsText;

@@ -15,38 +15,89 @@ use plotters::prelude::*;
 struct Series {
     label: String,
     color: RGBColor,
+    budgets: Vec<u64>,
     values: Vec<Option<f64>>,
     spread: Vec<Option<f64>>,
     inflection: Option<u64>,
+    /// A recorded reference run's curve: dashed, labelled "(recorded)", no error bars.
+    recorded: bool,
 }
 
-/// Every plot, named as the CLI's files and the page's panels are.
-pub fn all_plots(results: &ExperimentResults) -> Vec<(&'static str, String)> {
+/// One chart of a plot: its title, y axis and curves.
+struct Panel {
+    title: String,
+    y_desc: &'static str,
+    series: Vec<Series>,
+}
+
+/// A plot is one panel or two side by side, built from one set of results.
+type PanelsFn = fn(&ExperimentResults) -> Vec<Panel>;
+
+/// Every plot, named as the CLI's files and the page's panels are. `recorded`: a recorded
+/// run of the same config, drawn dashed beside `live` (or alone when there is no live run).
+pub fn all_plots(
+    live: Option<&ExperimentResults>,
+    recorded: Option<&ExperimentResults>,
+) -> Vec<(&'static str, String)> {
     let opts = PlotOptions::default();
-    type PlotFn = fn(&ExperimentResults, &PlotOptions) -> Result<String, String>;
-    let plots: [(&'static str, PlotFn); 5] = [
-        ("base", plot_base),
-        ("perturbed", plot_perturbed),
-        ("finetuned_change", plot_finetuned_change),
-        ("finetuned", plot_finetuned),
-        ("tuned", plot_tuned),
+    let plots: [(&'static str, PanelsFn); 5] = [
+        ("base", base_panels),
+        ("perturbed", perturbed_panels),
+        ("finetuned_change", finetuned_change_panels),
+        ("finetuned", finetuned_panels),
+        ("tuned", tuned_panels),
     ];
     plots
         .iter()
-        .map(|(name, f)| {
+        .map(|(name, panels)| {
+            let panels = overlay(live.map(panels), recorded.map(panels));
             (
                 *name,
-                f(results, &opts).unwrap_or_else(|e| error_svg(&opts, &e)),
+                draw(&panels, &opts).unwrap_or_else(|e| error_svg(&opts, &e)),
             )
         })
         .collect()
 }
 
-fn wide(opts: &PlotOptions) -> PlotOptions {
-    PlotOptions {
-        width: opts.width * 2,
-        ..opts.clone()
+/// The live run's panels with the recorded run's curves added to each.
+fn overlay(live: Option<Vec<Panel>>, recorded: Option<Vec<Panel>>) -> Vec<Panel> {
+    let recorded = recorded.unwrap_or_default().into_iter().map(|mut p| {
+        for s in &mut p.series {
+            s.recorded = true;
+            s.label += " (recorded)";
+            s.inflection = None;
+        }
+        p
+    });
+    match live {
+        None => recorded.collect(),
+        Some(mut panels) => {
+            for (panel, rec) in panels.iter_mut().zip(recorded) {
+                panel.series.extend(rec.series);
+            }
+            panels
+        }
     }
+}
+
+fn draw(panels: &[Panel], opts: &PlotOptions) -> Result<String, String> {
+    let width = opts.width * panels.len().max(1) as u32;
+    svg(
+        &PlotOptions {
+            width,
+            ..opts.clone()
+        },
+        |root| {
+            for (area, p) in root
+                .split_evenly((1, panels.len().max(1)))
+                .iter()
+                .zip(panels)
+            {
+                panel(area, &p.title, p.y_desc, &p.series)?;
+            }
+            Ok(())
+        },
+    )
 }
 
 /// "1M", "256k", "2.1G" tokens.
@@ -67,11 +118,11 @@ fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
     y_desc: &str,
-    budgets: &[u64],
     series: &[Series],
 ) -> PlotResult {
-    let lo = budgets.first().copied().unwrap_or(1) as f64;
-    let hi = budgets.last().copied().unwrap_or(2) as f64;
+    let budgets = || series.iter().flat_map(|s| s.budgets.iter().copied());
+    let lo = budgets().min().unwrap_or(1) as f64;
+    let hi = budgets().max().unwrap_or(2) as f64;
     let x = (lo / 1.3)..(hi * 1.3).max(lo * 2.0);
     let ys = series.iter().flat_map(|s| {
         s.values.iter().zip(&s.spread).flat_map(|(v, sp)| {
@@ -96,7 +147,8 @@ fn panel<DB: DrawingBackend>(
         .map_err(err)?;
     for s in series {
         let c = s.color;
-        let points: Vec<(f64, f64, f64)> = budgets
+        let points: Vec<(f64, f64, f64)> = s
+            .budgets
             .iter()
             .zip(&s.values)
             .zip(&s.spread)
@@ -105,23 +157,26 @@ fn panel<DB: DrawingBackend>(
                     .map(|v| (b as f64, v, sp.unwrap_or(0.0)))
             })
             .collect();
-        chart
-            .draw_series(LineSeries::new(
-                points.iter().map(|p| (p.0, p.1)),
-                c.stroke_width(2),
-            ))
+        let line = points.iter().map(|p| (p.0, p.1));
+        let drawn = if s.recorded {
+            chart.draw_series(DashedLineSeries::new(line, 6, 4, c.stroke_width(2)))
+        } else {
+            chart.draw_series(LineSeries::new(line, c.stroke_width(2)))
+        };
+        drawn
             .map_err(err)?
             .label(s.label.clone())
-            .legend(legend_line!(c, false));
+            .legend(legend_line!(c, s.recorded));
+        let dot = if s.recorded {
+            c.stroke_width(1)
+        } else {
+            c.filled()
+        };
         chart
-            .draw_series(
-                points
-                    .iter()
-                    .map(|p| Circle::new((p.0, p.1), 3, c.filled())),
-            )
+            .draw_series(points.iter().map(|p| Circle::new((p.0, p.1), 3, dot)))
             .map_err(err)?;
         chart
-            .draw_series(points.iter().filter(|p| p.2 > 0.0).map(|p| {
+            .draw_series(points.iter().filter(|p| p.2 > 0.0 && !s.recorded).map(|p| {
                 ErrorBar::new_vertical(p.0, p.1 - p.2, p.1, p.1 + p.2, c.stroke_width(1), 6)
             }))
             .map_err(err)?;
@@ -149,69 +204,59 @@ fn some(xs: &[f64]) -> Vec<Option<f64>> {
 }
 
 /// (i) Base pre-training perplexity vs budget.
-pub fn plot_base(r: &ExperimentResults, opts: &PlotOptions) -> Result<String, String> {
-    let base = Series {
-        label: "held-out pre-training perplexity".into(),
-        color: BLACK,
-        values: some(&r.base.pretrain_ppl),
-        spread: vec![None; r.budgets.len()],
-        inflection: None,
-    };
-    svg(opts, |root| {
-        panel(
-            root,
-            "(i) Base model: longer pre-training helps",
-            "perplexity",
-            &r.budgets,
-            &[base],
-        )
-    })
+fn base_panels(r: &ExperimentResults) -> Vec<Panel> {
+    vec![Panel {
+        title: "(i) Base model: longer pre-training helps".into(),
+        y_desc: "perplexity",
+        series: vec![Series {
+            label: "held-out pre-training perplexity".into(),
+            color: BLACK,
+            budgets: r.budgets.clone(),
+            values: some(&r.base.pretrain_ppl),
+            spread: vec![None; r.budgets.len()],
+            inflection: None,
+            recorded: false,
+        }],
+    }]
 }
 
 /// (ii) Perturbed perplexity (left) and its change from the base (right), per γ.
-pub fn plot_perturbed(r: &ExperimentResults, opts: &PlotOptions) -> Result<String, String> {
-    let n = r.budgets.len();
-    let abs: Vec<Series> = r
-        .perturb
-        .iter()
-        .enumerate()
-        .map(|(i, p)| Series {
-            label: format!("γ = {}", p.gamma),
-            color: color(i),
-            values: some(&p.pretrain_ppl_mean),
-            spread: some(&p.pretrain_ppl_std),
-            inflection: p.inflection_budget,
-        })
-        .collect();
-    let change: Vec<Series> = r
-        .perturb
-        .iter()
-        .enumerate()
-        .map(|(i, p)| Series {
-            label: format!("γ = {}", p.gamma),
-            color: color(i),
-            values: some(&p.change_mean),
-            spread: vec![None; n],
-            inflection: None,
-        })
-        .collect();
-    svg(&wide(opts), |root| {
-        let (left, right) = root.split_horizontally(opts.width);
-        panel(
-            &left,
-            "(ii) Perplexity after Gaussian perturbation",
-            "perplexity",
-            &r.budgets,
-            &abs,
-        )?;
-        panel(
-            &right,
-            "Sensitivity: perturbed − base",
-            "Δ perplexity",
-            &r.budgets,
-            &change,
-        )
-    })
+fn perturbed_panels(r: &ExperimentResults) -> Vec<Panel> {
+    let series = |change: bool| -> Vec<Series> {
+        r.perturb
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Series {
+                label: format!("γ = {}", p.gamma),
+                color: color(i),
+                budgets: r.budgets.clone(),
+                values: some(if change {
+                    &p.change_mean
+                } else {
+                    &p.pretrain_ppl_mean
+                }),
+                spread: if change {
+                    vec![None; r.budgets.len()]
+                } else {
+                    some(&p.pretrain_ppl_std)
+                },
+                inflection: if change { None } else { p.inflection_budget },
+                recorded: false,
+            })
+            .collect()
+    };
+    vec![
+        Panel {
+            title: "(ii) Perplexity after Gaussian perturbation".into(),
+            y_desc: "perplexity",
+            series: series(false),
+        },
+        Panel {
+            title: "Sensitivity: perturbed − base".into(),
+            y_desc: "Δ perplexity",
+            series: series(true),
+        },
+    ]
 }
 
 fn finetune_series(
@@ -231,97 +276,83 @@ fn finetune_series(
                     format!("lr {}", f.lr)
                 },
                 color: color(i),
+                budgets: r.budgets.clone(),
                 values,
                 spread,
                 inflection: if mark { f.inflection_budget } else { None },
+                recorded: false,
             }
         })
         .collect()
 }
 
 /// (iii) Change in pre-training perplexity after fine-tuning, per learning rate.
-pub fn plot_finetuned_change(r: &ExperimentResults, opts: &PlotOptions) -> Result<String, String> {
-    let series = finetune_series(
-        r,
-        |f| (f.pretrain_change.clone(), f.pretrain_ppl_std.clone()),
-        true,
-    );
-    svg(opts, |root| {
-        panel(
-            root,
-            &format!(
-                "(iii) Forgetting after fine-tuning on {}",
-                r.config.finetune.task
-            ),
-            "Δ pre-training perplexity",
-            &r.budgets,
-            &series,
-        )
-    })
+fn finetuned_change_panels(r: &ExperimentResults) -> Vec<Panel> {
+    vec![Panel {
+        title: format!(
+            "(iii) Forgetting after fine-tuning on {}",
+            r.config.finetune.task
+        ),
+        y_desc: "Δ pre-training perplexity",
+        series: finetune_series(
+            r,
+            |f| (f.pretrain_change.clone(), f.pretrain_ppl_std.clone()),
+            true,
+        ),
+    }]
 }
 
 /// (iv) Absolute pre-training (left) and ID (right) perplexity after fine-tuning.
-pub fn plot_finetuned(r: &ExperimentResults, opts: &PlotOptions) -> Result<String, String> {
-    let pre = finetune_series(
-        r,
-        |f| (f.pretrain_ppl.clone(), f.pretrain_ppl_std.clone()),
-        true,
-    );
-    let id = finetune_series(r, |f| (f.id_ppl.clone(), f.id_ppl_std.clone()), false);
-    svg(&wide(opts), |root| {
-        let (left, right) = root.split_horizontally(opts.width);
-        panel(
-            &left,
-            "(iv) Pre-training perplexity after fine-tuning",
-            "perplexity",
-            &r.budgets,
-            &pre,
-        )?;
-        panel(
-            &right,
-            &format!("Fine-tuning task ({}) perplexity", r.config.finetune.task),
-            "perplexity",
-            &r.budgets,
-            &id,
-        )
-    })
+fn finetuned_panels(r: &ExperimentResults) -> Vec<Panel> {
+    vec![
+        Panel {
+            title: "(iv) Pre-training perplexity after fine-tuning".into(),
+            y_desc: "perplexity",
+            series: finetune_series(
+                r,
+                |f| (f.pretrain_ppl.clone(), f.pretrain_ppl_std.clone()),
+                true,
+            ),
+        },
+        Panel {
+            title: format!("Fine-tuning task ({}) perplexity", r.config.finetune.task),
+            y_desc: "perplexity",
+            series: finetune_series(r, |f| (f.id_ppl.clone(), f.id_ppl_std.clone()), false),
+        },
+    ]
 }
 
 /// (v) Per budget, the learning rate with the best task perplexity.
-pub fn plot_tuned(r: &ExperimentResults, opts: &PlotOptions) -> Result<String, String> {
-    let n = r.budgets.len();
-    let mk = |pre: bool| -> Vec<Series> {
+fn tuned_panels(r: &ExperimentResults) -> Vec<Panel> {
+    let series = |pre: bool| -> Vec<Series> {
         r.tuned
             .iter()
             .enumerate()
             .map(|(i, t)| Series {
                 label: format!("best lr per budget, λ {}", t.l2),
                 color: color(i),
+                budgets: r.budgets.clone(),
                 values: if pre {
                     t.pretrain_ppl.clone()
                 } else {
                     t.id_ppl.clone()
                 },
-                spread: vec![None; n],
+                spread: vec![None; r.budgets.len()],
                 inflection: if pre { t.inflection_budget } else { None },
+                recorded: false,
             })
             .collect()
     };
-    svg(&wide(opts), |root| {
-        let (left, right) = root.split_horizontally(opts.width);
-        panel(
-            &left,
-            "(v) Tuned learning rate: pre-training perplexity",
-            "perplexity",
-            &r.budgets,
-            &mk(true),
-        )?;
-        panel(
-            &right,
-            "Tuned learning rate: task perplexity",
-            "perplexity",
-            &r.budgets,
-            &mk(false),
-        )
-    })
+    vec![
+        Panel {
+            title: "(v) Tuned learning rate: pre-training perplexity".into(),
+            y_desc: "perplexity",
+            series: series(true),
+        },
+        Panel {
+            title: "Tuned learning rate: task perplexity".into(),
+            y_desc: "perplexity",
+            series: series(false),
+        },
+    ]
 }

@@ -178,11 +178,21 @@ pub async fn run_experiment(
     Ok(serde_json::to_string(&results).expect("plain data"))
 }
 
-/// The five plots of an experiment's results as `[[name, svg], …]`.
+/// The five plots as `[[name, svg], …]`: of `results_json` (a live run, possibly
+/// unfinished), with `recorded_json` (a recorded run of the same config) drawn dashed beside
+/// it; either may be absent.
 #[wasm_bindgen]
-pub fn render_experiment_plots(results_json: &str) -> Result<JsValue, JsValue> {
-    let results: ExperimentResults = serde_json::from_str(results_json)
-        .map_err(|e| JsValue::from_str(&format!("results JSON: {e}")))?;
-    let plots = crate::plot::experiment::all_plots(&results);
+pub fn render_experiment_plots(
+    results_json: Option<String>,
+    recorded_json: Option<String>,
+) -> Result<JsValue, JsValue> {
+    let parse = |text: Option<String>, what: &str| -> Result<Option<ExperimentResults>, JsValue> {
+        text.map(|t| serde_json::from_str(&t))
+            .transpose()
+            .map_err(|e| JsValue::from_str(&format!("{what}: {e}")))
+    };
+    let live = parse(results_json, "results JSON")?;
+    let recorded = parse(recorded_json, "recorded results JSON")?;
+    let plots = crate::plot::experiment::all_plots(live.as_ref(), recorded.as_ref());
     serde_wasm_bindgen::to_value(&plots).map_err(|e| JsValue::from_str(&e.to_string()))
 }

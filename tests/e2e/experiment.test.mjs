@@ -118,3 +118,34 @@ test('invalid experiment fields are named next to their control and block the st
     await server.close();
   }
 });
+
+test("a preset's recorded run is drawn dashed before any run, and only for exactly its config", async () => {
+  const server = await startServer();
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, problems } = await openLab(browser, server.url);
+    const shown = () => page.$$eval('#tx-plots figure.plot:not([hidden]) .svg svg', (s) => s.map((svg) => svg.outerHTML));
+    for (const preset of ['quick', 'paper']) {
+      await page.selectOption('#tx-preset', preset);
+      await page.waitForFunction(() => !document.getElementById('tx-recorded-note').hidden);
+      const svgs = await shown();
+      assert.equal(svgs.length, 5, `${preset}: every plot`);
+      assert.ok(svgs.every((s) => s.includes('(recorded)')), `${preset}: recorded curves, labelled`);
+      assert.equal(await page.isHidden('#tx-exports'), true, 'a recorded run is not the user\'s to export');
+      const table = await page.textContent('#tx-plots figure[data-plot=base] details.table-view');
+      const recorded = await (await fetch(new URL(`www/recorded/${preset}.json`, server.url))).json();
+      assert.ok(table.includes(String(recorded.budgets[0])), `${preset}: the table holds the recorded numbers`);
+    }
+    // Another config (one field changed) has no recorded run.
+    await page.fill('#x-finetune-seeds', '2');
+    await page.dispatchEvent('#x-finetune-seeds', 'change');
+    await page.waitForFunction(() => document.getElementById('tx-recorded-note').hidden);
+    assert.equal((await shown()).length, 0);
+    await page.selectOption('#tx-preset', 'micro');
+    assert.equal((await shown()).length, 0, 'micro has no recorded run');
+    assert.deepEqual(problems, { consoleErrors: [], pageErrors: [], foreignRequests: [] });
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
