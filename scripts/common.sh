@@ -55,13 +55,16 @@ build_site() {
   cp "$ROOT/index.html" "$ROOT/dist/"
   cp -r "$ROOT/www" "$ROOT/dist/www"
   rm -rf "$ROOT/dist/www/pkg"
-  # The recorded preset runs (docs/results/NAME/results.json), drawn as reference curves.
+  # The recorded preset runs (docs/results/NAME/results.json), drawn as reference curves;
+  # without `raw` (every step's loss, for resuming), which the page does not draw.
   mkdir -p "$ROOT/dist/www/recorded"
   local names=()
   for f in "$ROOT"/docs/results/*/results.json; do
     local name
     name=$(basename "$(dirname "$f")")
-    cp "$f" "$ROOT/dist/www/recorded/$name.json"
+    python3 -c 'import json, sys
+r = json.load(open(sys.argv[1])); r.pop("raw", None)
+json.dump(r, open(sys.argv[2], "w"), separators=(",", ":"))' "$f" "$ROOT/dist/www/recorded/$name.json"
     names+=("\"$name\"")
   done
   (IFS=,; echo "[${names[*]}]") > "$ROOT/dist/www/recorded/index.json"

@@ -124,6 +124,10 @@ fn panel<DB: DrawingBackend>(
     let lo = budgets().min().unwrap_or(1) as f64;
     let hi = budgets().max().unwrap_or(2) as f64;
     let x = (lo / 1.3)..(hi * 1.3).max(lo * 2.0);
+    // Ticks at the budgets themselves: a doubling grid reads better than 1-2-5 log ticks.
+    let mut ticks: Vec<f64> = budgets().map(|b| b as f64).collect();
+    ticks.sort_by(f64::total_cmp);
+    ticks.dedup();
     let ys = series.iter().flat_map(|s| {
         s.values.iter().zip(&s.spread).flat_map(|(v, sp)| {
             let (v, sp) = (v.unwrap_or(f64::NAN), sp.unwrap_or(0.0));
@@ -135,7 +139,7 @@ fn panel<DB: DrawingBackend>(
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(64)
-        .build_cartesian_2d(x.log_scale(), linear_range(ys))
+        .build_cartesian_2d(x.log_scale().with_key_points(ticks), linear_range(ys))
         .map_err(err)?;
     chart
         .configure_mesh()
