@@ -38,7 +38,8 @@ test('experiments are kept in the browser across reloads, and an interrupted one
     await page.click(`${unfinished} button[data-action=show]`);
     assert.equal(await page.$$eval('#tx-plots figure[data-plot=base] .svg svg', (s) => s.length), 1, 'the finished budget is plotted');
     const base = await page.$eval('#tx-plots figure[data-plot=base] .svg svg', (s) => s.outerHTML);
-    assert.ok(base.includes('(recorded)') && base.includes('held-out pre-training perplexity<'), 'the recorded Quick run is drawn beside the user\'s');
+    const labels = base.match(/held-out pre-training perplexity[^<]*/g).map((t) => t.trim());
+    assert.deepEqual(labels, ['held-out pre-training perplexity', 'held-out pre-training perplexity (recorded)'], 'the recorded Quick run is drawn beside the user\'s');
     await page.evaluate(() => {
       globalThis.__seen = [];
       new MutationObserver(() => globalThis.__seen.push(document.getElementById('tx-status').textContent)).observe(document.getElementById('tx-status'), { childList: true, characterData: true, subtree: true });
