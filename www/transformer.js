@@ -219,6 +219,7 @@ export class TransformerLab {
     this.running = null; // {id, started, paused}
     this.nextId = 1;
     this.results = null; // JSON text
+    this.shown = null; // JSON text of what the plots show: this.results or a recorded run
     this.svgs = {};
     this.checkpoints = [];
     this.losses = [];
@@ -265,7 +266,12 @@ export class TransformerLab {
   /** With no run of the user's on show, the recorded run of the controls' config, or none. */
   #showRecorded() {
     if (this.running || this.results || !this.configText) return;
-    const recorded = this.#recordedFor(JSON.parse(this.configText));
+    this.#drawRecorded(JSON.parse(this.configText));
+  }
+
+  /** Draws the recorded run of `config` alone, or hides the plots when there is none. */
+  #drawRecorded(config) {
+    const recorded = this.#recordedFor(config);
     if (recorded) this.#draw(null, recorded);
     else for (const f of Object.values(this.figures)) f.hidden = true;
     $('tx-recorded-note').hidden = !recorded;
@@ -485,11 +491,7 @@ export class TransformerLab {
     this.losses = [];
     $('tx-checkpoints').replaceChildren();
     $('tx-exports').hidden = true;
-    // Until the first budget is done, the recorded run of this config (if any) stays on show.
-    const recorded = this.#recordedFor(parsed);
-    if (recorded) this.#draw(null, recorded);
-    else for (const f of Object.values(this.figures)) f.hidden = true;
-    $('tx-recorded-note').hidden = !recorded;
+    this.#drawRecorded(parsed); // on show until the first budget is done
     $('tx-start').disabled = true;
     $('tx-pause').disabled = false;
     $('tx-pause').textContent = 'Pause';
@@ -542,7 +544,7 @@ export class TransformerLab {
       this.fatal(`could not draw the results: ${e}`);
       return;
     }
-    // What the plots' own exports (SVG, PNG, CSV) hold: the user's run, or the recorded one.
+    // The plots' own exports (SVG, PNG, CSV) hold what is shown: the user's run or the recorded one.
     const shown = resultsText ?? recorded;
     this.shown = shown;
     for (const [name, svgText] of plots) {
