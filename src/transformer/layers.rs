@@ -320,29 +320,42 @@ pub fn attention_backward(
     let scale = 1.0 / (hs as f32).sqrt();
     dqkv.fill(0.0);
     let mut datt = vec![0.0f32; t_len];
+    let mut dq = vec![0.0f32; hs];
+    // Whole-slice loops (no per-element index arithmetic, so no bounds checks in the inner
+    // loops); every sum keeps its order, so the results are unchanged to the bit.
     for bi in 0..b {
         for head in 0..h {
+            // Offset of token t's q (then k at +d, v at +2d) for this head.
+            let row = |t: usize| (bi * t_len + t) * 3 * d + head * hs;
             for t in 0..t_len {
-                let a = &att[((bi * h + head) * t_len + t) * t_len..][..t_len];
+                let a = &att[((bi * h + head) * t_len + t) * t_len..][..=t];
                 let dy = &dout[(bi * t_len + t) * d + head * hs..][..hs];
                 // out = Σ a·v: gradients of a and v.
-                for t2 in 0..=t {
-                    let vo = (bi * t_len + t2) * 3 * d + 2 * d + head * hs;
-                    datt[t2] = (0..hs).map(|i| dy[i] * qkv[vo + i]).sum();
-                    for i in 0..hs {
-                        dqkv[vo + i] += a[t2] * dy[i];
+                for (t2, &at) in a.iter().enumerate() {
+                    let vo = row(t2) + 2 * d;
+                    let v = &qkv[vo..][..hs];
+                    datt[t2] = dy.iter().zip(v).map(|(x, y)| x * y).sum();
+                    for (g, &y) in dqkv[vo..][..hs].iter_mut().zip(dy) {
+                        *g += at * y;
                     }
                 }
                 // softmax backward: ds = a ⊙ (datt − Σ a·datt).
-                let dot: f32 = (0..=t).map(|t2| a[t2] * datt[t2]).sum();
-                let qo = (bi * t_len + t) * 3 * d + head * hs;
-                for t2 in 0..=t {
-                    let ds = a[t2] * (datt[t2] - dot) * scale;
-                    let ko = (bi * t_len + t2) * 3 * d + d + head * hs;
-                    for i in 0..hs {
-                        dqkv[qo + i] += ds * qkv[ko + i];
-                        dqkv[ko + i] += ds * qkv[qo + i];
+                let dot: f32 = a.iter().zip(&datt).map(|(x, y)| x * y).sum();
+                let qo = row(t);
+                let q = &qkv[qo..][..hs];
+                dq.fill(0.0);
+                for (t2, &at) in a.iter().enumerate() {
+                    let ds = at * (datt[t2] - dot) * scale;
+                    let ko = row(t2) + d;
+                    for (g, &k) in dq.iter_mut().zip(&qkv[ko..][..hs]) {
+                        *g += ds * k;
                     }
+                    for (g, &x) in dqkv[ko..][..hs].iter_mut().zip(q) {
+                        *g += ds * x;
+                    }
+                }
+                for (g, &x) in dqkv[qo..][..hs].iter_mut().zip(&dq) {
+                    *g += x;
                 }
             }
         }
@@ -353,12 +366,16 @@ pub fn attention_backward(
 /// Returns the mean loss (nats per token).
 pub fn crossentropy_forward(probs: &mut [f32], logits: &[f32], targets: &[u8], v: usize) -> f64 {
     let mut total = 0.0f64;
+    let mut e = vec![0.0f64; v]; // exp(z − max) of one row, computed once
     for (n, &target) in targets.iter().enumerate() {
         let z = &logits[n * v..(n + 1) * v];
         let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let sum: f64 = z.iter().map(|&x| ((x - max) as f64).exp()).sum();
-        for (p, &x) in probs[n * v..(n + 1) * v].iter_mut().zip(z) {
-            *p = (((x - max) as f64).exp() / sum) as f32;
+        for (e, &x) in e.iter_mut().zip(z) {
+            *e = ((x - max) as f64).exp();
+        }
+        let sum: f64 = e.iter().sum();
+        for (p, &e) in probs[n * v..(n + 1) * v].iter_mut().zip(&e) {
+            *p = (e / sum) as f32;
         }
         total += sum.ln() - (z[target as usize] - max) as f64;
     }
