@@ -10,9 +10,8 @@ fn main() {
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         let results: ExperimentResults =
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        for (name, svg) in overtrain::plot::experiment::all_plots(Some(&results), None) {
-            std::fs::write(dir.join(format!("{name}.svg")), svg).expect("writable");
-        }
+        let plots = overtrain::plot::experiment::all_plots(Some(&results), None);
+        overtrain::plot::write_svgs(dir, plots).unwrap_or_else(|e| panic!("{e}"));
         println!("redrew {}", dir.display());
     }
 }

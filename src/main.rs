@@ -434,13 +434,8 @@ mod cli {
         let json = serde_json::to_string_pretty(&results).expect("plain data");
         write_atomically(&out, &json).map_err(Failure::Io)?;
         if let Some(dir) = &options.svg {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Failure::Io(format!("cannot create '{}': {e}", dir.display())))?;
-            for (name, svg) in plot::experiment::all_plots(Some(&results), None) {
-                let path = dir.join(format!("{name}.svg"));
-                std::fs::write(&path, svg)
-                    .map_err(|e| Failure::Io(format!("cannot write '{}': {e}", path.display())))?;
-            }
+            plot::write_svgs(dir, plot::experiment::all_plots(Some(&results), None))
+                .map_err(Failure::Io)?;
         }
         let infl = |b: Option<u64>| b.map_or("none".to_string(), |b| b.to_string());
         for p in &results.perturb {
@@ -539,13 +534,8 @@ mod cli {
             }
         }
         if let Some(dir) = svg {
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| Failure::Io(format!("cannot create '{}': {e}", dir.display())))?;
-            for (name, svg) in plot::linear::all_plots(&results, &plot::PlotOptions::default()) {
-                let path = dir.join(format!("{name}.svg"));
-                std::fs::write(&path, svg)
-                    .map_err(|e| Failure::Io(format!("cannot write '{}': {e}", path.display())))?;
-            }
+            let plots = plot::linear::all_plots(&results, &plot::PlotOptions::default());
+            plot::write_svgs(&dir, plots).map_err(Failure::Io)?;
         }
         let backend = match &results.backend {
             Some(b) if b.kind == "gpu" => {

@@ -112,6 +112,19 @@ pub fn svg(opts: &PlotOptions, draw: impl FnOnce(&Area) -> PlotResult) -> Result
     Ok(out)
 }
 
+/// Writes each `(name, svg)` as `dir/name.svg`, creating `dir`: the CLI's `--svg` and the
+/// replot example.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn write_svgs(dir: &std::path::Path, plots: Vec<(&str, String)>) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;
+    for (name, svg) in plots {
+        let path = dir.join(format!("{name}.svg"));
+        std::fs::write(&path, svg)
+            .map_err(|e| format!("cannot write '{}': {e}", path.display()))?;
+    }
+    Ok(())
+}
+
 /// A placeholder SVG that states a drawing error instead of a chart.
 pub fn error_svg(opts: &PlotOptions, message: &str) -> String {
     let text = message
