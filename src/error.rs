@@ -1,9 +1,127 @@
-//! Errors are values: validation returns an error that names the offending field
-//! (as a dotted path, `pretrain.lr`) and says what is allowed. The CLI prints it and
-//! exits with code 2; the page shows it next to the control of that field.
+//! Errors are values. [`Error`] is the crate's one error type: every fallible run, in the
+//! CLI and in the page, ends in one of its kinds (`config`, `gpu`, `cancelled`, `data`,
+//! `io`). It crosses the wasm boundary as `{kind, message, field?}` ([`Error::value`]) so
+//! the page decides what to show by the kind; the CLI maps kinds to exit codes
+//! ([`Error::exit_code`]). Validation returns a [`ConfigError`] that names the offending
+//! field (as a dotted path, `pretrain.lr`) and says what is allowed.
 
+use crate::gpu::GpuError;
 use serde::Serialize;
 use std::fmt;
+
+/// Why a run could not go on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// Bad input in a config: names the field and what is allowed.
+    Config(ConfigError),
+    /// The GPU failed (no adapter, device lost, a WebGPU error, a limit met at run time).
+    Gpu(GpuError),
+    /// Input data other than a config is inconsistent (a results file to resume from,
+    /// a saved state of another model, shard parts): `part` names what.
+    Data { part: String, message: String },
+    /// Stopped by the user.
+    Cancelled,
+    /// Reading or writing outside the program failed.
+    Io(String),
+}
+
+/// The kind of an [`Error`], as the page and the CLI see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorKind {
+    Config,
+    Gpu,
+    Data,
+    Cancelled,
+    Io,
+}
+
+/// An error as it crosses the wasm boundary: `{kind, message, field?}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorValue {
+    pub kind: ErrorKind,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl Error {
+    pub fn data(part: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::Data {
+            part: part.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Config(_) => ErrorKind::Config,
+            Error::Gpu(_) => ErrorKind::Gpu,
+            Error::Data { .. } => ErrorKind::Data,
+            Error::Cancelled => ErrorKind::Cancelled,
+            Error::Io(_) => ErrorKind::Io,
+        }
+    }
+
+    /// The config field or data part the error is about, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Error::Config(e) if !e.field.is_empty() => Some(&e.field),
+            Error::Data { part, .. } => Some(part),
+            _ => None,
+        }
+    }
+
+    /// The CLI's exit code: 2 for bad input (a config or a data file), 130 for an
+    /// interruption, 1 for a failure of the device or of reading and writing.
+    pub fn exit_code(&self) -> u8 {
+        match self.kind() {
+            ErrorKind::Config | ErrorKind::Data => 2,
+            ErrorKind::Cancelled => 130,
+            ErrorKind::Gpu | ErrorKind::Io => 1,
+        }
+    }
+
+    /// The error as the page receives it.
+    pub fn value(&self) -> ErrorValue {
+        let message = match self {
+            Error::Config(e) => e.message.clone(),
+            Error::Data { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
+        ErrorValue {
+            kind: self.kind(),
+            message,
+            field: self.field().map(str::to_string),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Config(e) => e.fmt(f),
+            Error::Gpu(e) => e.fmt(f),
+            Error::Data { part, message } => write!(f, "{part}: {message}"),
+            Error::Cancelled => write!(f, "cancelled"),
+            Error::Io(message) => write!(f, "{message}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Error {
+        Error::Config(e)
+    }
+}
+
+impl From<GpuError> for Error {
+    fn from(e: GpuError) -> Error {
+        Error::Gpu(e)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConfigError {

@@ -4,7 +4,8 @@
 //! overtrain linear --config CONFIG.json --out RESULTS.json [--svg DIR] [--backend cpu|gpu|auto]
 //! overtrain linear --print-default-config
 //! ```
-//! Exit codes: 0 success, 1 runtime failure (I/O), 2 bad usage or invalid config.
+//! (and `train`, `experiment`: see USAGE). Exit codes: 0 success, 1 a failure of the GPU or
+//! of reading and writing, 2 bad usage or bad input (a config, a results file to resume).
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> std::process::ExitCode {
@@ -18,8 +19,11 @@ fn main() {}
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
-    use overtrain::linear::{self, BackendChoice, LinearConfig, RunError};
+    use overtrain::backend::{resolve_backend, Backend, BackendChoice};
+    use overtrain::gpu::Gpu;
+    use overtrain::linear::{self, LinearConfig};
     use overtrain::plot;
+    use overtrain::Error;
     use std::path::PathBuf;
     use std::process::ExitCode;
     use std::time::Instant;
@@ -33,7 +37,8 @@ mod cli {
   overtrain linear --print-default-config
 
   --backend B              cpu, gpu (WebGPU through wgpu; fails without an adapter) or auto
-                           (default: the GPU when an adapter exists, else the CPU)
+                           (default: a hardware GPU when the run fits it, else the CPU; a
+                           software adapter such as lavapipe is slower than the CPU path)
   --config FILE            experiment config (JSON; omitted fields take defaults; '-' reads stdin)
   --preset NAME            experiment: a built-in experiment (quick, paper)
   --out PATH               linear, experiment: the results JSON file; train: the run folder
@@ -42,10 +47,33 @@ mod cli {
                            (results are written there after every budget)
   --print-default-config   print the default config and exit";
 
-    /// A failure and the exit code it maps to.
+    /// Why a command failed: its arguments (exit 2), or the run (the exit code of its
+    /// error's kind, see [`Error::exit_code`]).
     enum Failure {
         Usage(String),
-        Io(String),
+        Run(Error),
+    }
+
+    impl From<Error> for Failure {
+        fn from(e: Error) -> Failure {
+            Failure::Run(e)
+        }
+    }
+
+    impl From<overtrain::ConfigError> for Failure {
+        fn from(e: overtrain::ConfigError) -> Failure {
+            Failure::Run(e.into())
+        }
+    }
+
+    impl From<overtrain::gpu::GpuError> for Failure {
+        fn from(e: overtrain::gpu::GpuError) -> Failure {
+            Failure::Run(e.into())
+        }
+    }
+
+    fn io(message: String) -> Failure {
+        Failure::Run(Error::Io(message))
     }
 
     pub fn main() -> ExitCode {
@@ -56,9 +84,9 @@ mod cli {
                 eprintln!("error: {msg}");
                 ExitCode::from(2)
             }
-            Err(Failure::Io(msg)) => {
-                eprintln!("error: {msg}");
-                ExitCode::from(1)
+            Err(Failure::Run(e)) => {
+                eprintln!("error: {e}");
+                ExitCode::from(e.exit_code())
             }
         }
     }
@@ -148,7 +176,7 @@ mod cli {
                 .ok_or_else(|| Failure::Usage(format!("--out is required\n{USAGE}")))?;
             let text = if path == "-" {
                 std::io::read_to_string(std::io::stdin())
-                    .map_err(|e| Failure::Io(format!("cannot read config from stdin: {e}")))?
+                    .map_err(|e| io(format!("cannot read config from stdin: {e}")))?
             } else {
                 std::fs::read_to_string(path)
                     .map_err(|e| Failure::Usage(format!("cannot read config '{path}': {e}")))?
@@ -157,28 +185,46 @@ mod cli {
         }
     }
 
-    /// The GPU to train on, or None for the CPU. auto: a hardware GPU when there is one; on
-    /// a software adapter (lavapipe) the CPU path is much faster (README, benchmarks), so
-    /// auto stays on the CPU there.
-    fn choose_device(backend: BackendChoice) -> Result<Option<overtrain::gpu::Gpu>, Failure> {
-        Ok(match backend {
-            BackendChoice::Cpu => None,
-            choice => match pollster::block_on(overtrain::gpu::Gpu::new()) {
-                Ok(g) if choice == BackendChoice::Gpu || !g.adapter.software => Some(g),
-                Ok(g) => {
-                    eprintln!(
-                        "auto: {} is a software adapter, training on the CPU (--backend gpu forces it)",
-                        g.adapter.name
-                    );
-                    None
-                }
-                Err(e) if choice == BackendChoice::Gpu => return Err(Failure::Io(e.to_string())),
-                Err(e) => {
-                    eprintln!("auto: {e}; training on the CPU");
-                    None
-                }
-            },
-        })
+    /// The GPU device, unless the CPU was chosen. Without an adapter, `--backend gpu` fails
+    /// and auto says so and goes on without one.
+    fn open_gpu(choice: BackendChoice) -> Result<Option<Gpu>, Failure> {
+        if choice == BackendChoice::Cpu {
+            return Ok(None);
+        }
+        match pollster::block_on(Gpu::new()) {
+            Ok(g) => Ok(Some(g)),
+            Err(e) if choice == BackendChoice::Gpu => Err(e.into()),
+            Err(e) => {
+                eprintln!("auto: {e}; running on the CPU");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The GPU to train on, or None for the CPU, by the one rule of [`resolve_backend`]:
+    /// `fits` says whether the run fits an adapter. `--backend gpu` on a run that does not
+    /// fit fails with that error; auto says why it stays on the CPU.
+    fn choose_device(
+        choice: BackendChoice,
+        fits: impl Fn(&Gpu) -> Result<(), Error>,
+    ) -> Result<Option<Gpu>, Failure> {
+        let Some(gpu) = open_gpu(choice)? else {
+            return Ok(None);
+        };
+        let fit = fits(&gpu);
+        if choice == BackendChoice::Gpu {
+            fit?;
+            return Ok(Some(gpu));
+        }
+        let resolved = resolve_backend(choice, Some(&gpu.adapter), fit.is_ok());
+        match resolved.backend {
+            Backend::Gpu => Ok(Some(gpu)),
+            Backend::Cpu => {
+                let why = resolved.reason.unwrap_or_default();
+                eprintln!("auto: {why}; running on the CPU");
+                Ok(None)
+            }
+        }
     }
 
     /// `overtrain train`: trains a small transformer on the synthetic pre-training language
@@ -195,8 +241,7 @@ mod cli {
             return Ok(());
         }
         let (text, out) = options.config_and_out()?;
-        let config =
-            train::TrainConfig::from_json(&text).map_err(|e| Failure::Usage(e.to_string()))?;
+        let config = train::TrainConfig::from_json(&text)?;
         let layout = Layout::new(&config.model);
         let memory = gpu::memory_estimate(&config.model, config.batch, config.eval_batches);
         eprintln!(
@@ -204,16 +249,9 @@ mod cli {
             layout.total,
             memory.describe()
         );
-        let device = choose_device(options.backend)?;
-        if let Some(g) = &device {
-            memory.check(&g.limits).map_err(|e| {
-                Failure::Usage(format!(
-                    "model: the configuration does not fit the GPU: {e}"
-                ))
-            })?;
-        }
+        let device = choose_device(options.backend, |g| memory.fits(&g.limits))?;
         std::fs::create_dir_all(&out)
-            .map_err(|e| Failure::Io(format!("cannot create '{}': {e}", out.display())))?;
+            .map_err(|e| io(format!("cannot create '{}': {e}", out.display())))?;
         let start = Instant::now();
         let mut last_print = 0.0f64;
         let total = config.steps;
@@ -232,8 +270,7 @@ mod cli {
         let (params, log) = match &device {
             None => {
                 eprintln!("training on the CPU");
-                train::train_cpu(&config, &mut progress)
-                    .map_err(|e| Failure::Usage(e.to_string()))?
+                train::train_cpu(&config, &mut progress)?
             }
             Some(g) => {
                 eprintln!(
@@ -242,15 +279,14 @@ mod cli {
                     g.adapter.backend,
                     if g.adapter.software { ", software" } else { "" }
                 );
-                pollster::block_on(train::train_gpu(g, &config, &mut progress))
-                    .map_err(|e| Failure::Io(e.to_string()))?
+                pollster::block_on(train::train_gpu(g, &config, &mut progress))?
             }
         };
         eprintln!();
         let write = |name: &str, bytes: &[u8]| {
             let path = out.join(name);
             std::fs::write(&path, bytes)
-                .map_err(|e| Failure::Io(format!("cannot write '{}': {e}", path.display())))
+                .map_err(|e| io(format!("cannot write '{}': {e}", path.display())))
         };
         write(
             "config.json",
@@ -329,10 +365,7 @@ mod cli {
     }
 
     impl overtrain::experiment::Host for Stderr {
-        async fn progress(
-            &mut self,
-            p: &overtrain::experiment::Progress,
-        ) -> Result<(), overtrain::experiment::Stop> {
+        async fn progress(&mut self, p: &overtrain::experiment::Progress) -> Result<(), Error> {
             let elapsed = self.start.elapsed().as_secs_f64();
             if elapsed - self.last_print > 0.5 {
                 self.last_print = elapsed;
@@ -386,7 +419,7 @@ mod cli {
             })?,
             (None, Some(_)) => {
                 let (text, _) = options.config_and_out()?;
-                ExperimentConfig::from_json(&text).map_err(|e| Failure::Usage(e.to_string()))?
+                ExperimentConfig::from_json(&text)?
             }
             _ => {
                 return Err(Failure::Usage(format!(
@@ -411,15 +444,9 @@ mod cli {
             budgets[budgets.len() - 1] as f64 / layout.total as f64,
             memory.describe()
         );
-        let device = choose_device(options.backend)?;
+        let device = choose_device(options.backend, |g| memory.fits(&g.limits))?;
         let mut engine = match &device {
-            Some(g) => {
-                Engine::gpu(g, &config.model, config.batch, config.eval_batches).map_err(|e| {
-                    Failure::Usage(format!(
-                        "model: the configuration does not fit the GPU: {e}"
-                    ))
-                })?
-            }
+            Some(g) => Engine::gpu(g, &config.model, config.batch, config.eval_batches)?,
             None => Engine::cpu(&config.model, config.batch),
         };
         eprintln!("running on the {}", engine.describe());
@@ -428,14 +455,12 @@ mod cli {
             last_print: -1.0,
             out: out.clone(),
         };
-        let results = pollster::block_on(experiment::run(&config, &mut engine, &mut host, resume))
-            .map_err(|e| Failure::Io(e.to_string()))?;
+        let results = pollster::block_on(experiment::run(&config, &mut engine, &mut host, resume))?;
         eprint!("\r\x1b[K"); // clears the last progress line
         let json = serde_json::to_string_pretty(&results).expect("plain data");
-        write_atomically(&out, &json).map_err(Failure::Io)?;
+        write_atomically(&out, &json).map_err(io)?;
         if let Some(dir) = &options.svg {
-            plot::write_svgs(dir, plot::experiment::all_plots(Some(&results), None))
-                .map_err(Failure::Io)?;
+            plot::write_svgs(dir, plot::experiment::all_plots(Some(&results), None)).map_err(io)?;
         }
         let infl = |b: Option<u64>| b.map_or("none".to_string(), |b| b.to_string());
         for p in &results.perturb {
@@ -478,19 +503,22 @@ mod cli {
                 );
                 return Ok(None);
             }
-            Err(e) => return Err(Failure::Io(format!("cannot read '{}': {e}", out.display()))),
+            Err(e) => return Err(io(format!("cannot read '{}': {e}", out.display()))),
         };
         let earlier: overtrain::experiment::ExperimentResults = serde_json::from_str(&text)
             .map_err(|e| {
-                Failure::Usage(format!(
-                    "--resume: '{}' is not an experiment's results: {e}",
-                    out.display()
-                ))
+                Error::data(
+                    "resume",
+                    format!("'{}' is not an experiment's results: {e}", out.display()),
+                )
             })?;
         let done = earlier.budgets.len();
-        let raw = earlier
-            .resume_for(config)
-            .map_err(|e| Failure::Usage(format!("--resume: {e} ('{}')", out.display())))?;
+        let raw = earlier.resume_for(config).map_err(|e| match e {
+            Error::Data { part, message } => {
+                Error::data(part, format!("{message} ('{}')", out.display()))
+            }
+            other => other,
+        })?;
         eprintln!(
             "--resume: {done} of {} budgets already done in '{}'",
             config.pretrain.budgets.len(),
@@ -510,18 +538,15 @@ mod cli {
         }
         let (text, out) = options.config_and_out()?;
         let (backend, svg) = (options.backend, options.svg);
-        let config = LinearConfig::from_json(&text).map_err(|e| Failure::Usage(e.to_string()))?;
+        let config = LinearConfig::from_json(&text)?;
+        let gpu = open_gpu(backend)?;
 
         let start = Instant::now();
-        let mut results =
-            pollster::block_on(linear::run_on(&config, backend, None)).map_err(|e| match e {
-                RunError::Config(e) => Failure::Usage(e.to_string()),
-                RunError::Gpu(e) => Failure::Io(e.to_string()),
-            })?;
+        let mut results = pollster::block_on(linear::run_on(&config, backend, gpu.as_ref()))?;
         results.elapsed_ms = Some(start.elapsed().as_secs_f64() * 1e3);
 
         std::fs::write(&out, results.to_json())
-            .map_err(|e| Failure::Io(format!("cannot write '{}': {e}", out.display())))?;
+            .map_err(|e| io(format!("cannot write '{}': {e}", out.display())))?;
         if let Some(pd) = results.pretrain_diverged_at {
             eprintln!("warning: pre-training diverged at step {pd}");
         }
@@ -535,7 +560,7 @@ mod cli {
         }
         if let Some(dir) = svg {
             let plots = plot::linear::all_plots(&results, &plot::PlotOptions::default());
-            plot::write_svgs(&dir, plots).map_err(Failure::Io)?;
+            plot::write_svgs(&dir, plots).map_err(io)?;
         }
         let backend = match &results.backend {
             Some(b) if b.kind == "gpu" => {
@@ -549,7 +574,7 @@ mod cli {
                 )
             }
             Some(b) => match &b.fallback_reason {
-                Some(why) => format!("CPU (no GPU: {why})"),
+                Some(why) => format!("CPU ({why})"),
                 None => "CPU".to_string(),
             },
             None => "CPU".to_string(),

@@ -99,3 +99,13 @@ pub fn batch(source: &mut dyn ByteSource, batch: usize, ctx: usize) -> Vec<u8> {
     source.fill(&mut out);
     out
 }
+
+/// Splits a batch of B rows of T + 1 bytes into inputs and next-byte targets (B·T each).
+pub fn inputs_and_targets(rows: &[u8], b: usize, t: usize) -> (Vec<u8>, Vec<u8>) {
+    let (mut x, mut y) = (Vec::with_capacity(b * t), Vec::with_capacity(b * t));
+    for row in rows.chunks(t + 1).take(b) {
+        x.extend_from_slice(&row[..t]);
+        y.extend_from_slice(&row[1..]);
+    }
+    (x, y)
+}

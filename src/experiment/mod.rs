@@ -20,13 +20,14 @@ pub mod results;
 pub use config::{ExperimentConfig, Protocol};
 pub use results::ExperimentResults;
 
+use crate::cpu::gaussian;
 use crate::data::tasks::{task_source, UserText};
 use crate::data::{batch, ByteSource, Split};
-use crate::gpu::reference::gaussian;
-use crate::gpu::GpuError;
-use crate::transformer::engine::{Engine, Hyper, TrainState};
+use crate::error::Error;
+use crate::transformer::engine::{Engine, Hyper, Observer, Stretch, TrainState};
 use crate::transformer::params::Layout;
-use crate::transformer::train::{inputs_and_targets, Corpus, Schedule, TrainConfig};
+use crate::transformer::schedule::{decay_steps, Lr, Schedule};
+use crate::transformer::train::{Corpus, TrainConfig};
 pub use results::Raw;
 use results::*;
 use serde::Serialize;
@@ -50,34 +51,12 @@ pub struct Progress {
     pub work_total: f64,
 }
 
-/// Why an experiment stopped early.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Stop {
-    Cancelled,
-    Gpu(GpuError),
-}
-
-impl From<GpuError> for Stop {
-    fn from(e: GpuError) -> Stop {
-        Stop::Gpu(e)
-    }
-}
-
-impl std::fmt::Display for Stop {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Stop::Cancelled => write!(f, "cancelled"),
-            Stop::Gpu(e) => write!(f, "{e}"),
-        }
-    }
-}
-
 /// What runs the experiment: the CLI (progress on stderr) or the page's worker.
 #[allow(async_fn_in_trait)]
 pub trait Host {
-    /// Called at every loss read-back. Err stops the experiment; the host may also wait
-    /// here (pause).
-    async fn progress(&mut self, p: &Progress) -> Result<(), Stop>;
+    /// Called at every loss read-back. Err (e.g. [`Error::Cancelled`]) stops the
+    /// experiment; the host may also wait here (pause).
+    async fn progress(&mut self, p: &Progress) -> Result<(), Error>;
     /// The results so far, after each budget (and at the end).
     fn budget_done(&mut self, _partial: &ExperimentResults) {}
     /// The pre-trained weights of budget `budget_index`, for export.
@@ -129,10 +108,6 @@ pub fn cost(cfg: &ExperimentConfig) -> (f64, f64) {
     let work = work_total(cfg);
     let tokens_per_step = cfg.tokens_per_step() as f64;
     (work * tokens_per_step, work * tokens_per_step * per_token)
-}
-
-fn decay_steps(steps: usize, fraction: f64) -> usize {
-    ((steps as f64 * fraction).round() as usize).clamp(1, steps)
 }
 
 /// At most this many points of each training-loss curve are kept in the results.
@@ -270,8 +245,6 @@ struct StableRun {
     pos: usize,
     losses: Vec<f64>,
     diverged: Option<usize>,
-    /// Linear warmup steps (of the first budget).
-    warmup: usize,
 }
 
 /// The experiment's shared state while it runs.
@@ -284,16 +257,36 @@ struct Run<'a, 'g, H: Host> {
     budget_index: usize,
 }
 
+/// The experiment's observer of one stretch of training: keeps its losses, counts its work
+/// and reports progress to the host.
+struct Reporter<'r, H: Host> {
+    host: &'r mut H,
+    work_done: &'r mut f64,
+    progress: Progress,
+    losses: &'r mut Vec<f64>,
+}
+
+impl<H: Host> Observer for Reporter<'_, H> {
+    async fn losses(&mut self, done: usize, losses: &[f64]) -> Result<(), Error> {
+        *self.work_done += losses.len() as f64;
+        self.losses.extend(losses);
+        self.progress.step = done;
+        self.progress.loss = self.losses.last().copied();
+        self.progress.work_done = *self.work_done;
+        self.host.progress(&self.progress).await
+    }
+}
+
 impl<H: Host> Run<'_, '_, H> {
-    async fn report(
-        &mut self,
+    fn progress(
+        &self,
         phase: &'static str,
         label: &str,
         step: usize,
         steps: usize,
         loss: Option<f64>,
-    ) -> Result<(), Stop> {
-        let p = Progress {
+    ) -> Progress {
+        Progress {
             phase,
             budget_index: self.budget_index,
             budgets: self.cfg.pretrain.budgets.len(),
@@ -303,67 +296,76 @@ impl<H: Host> Run<'_, '_, H> {
             loss,
             work_done: self.work_done,
             work_total: self.work_total,
-        };
+        }
+    }
+
+    async fn report(
+        &mut self,
+        phase: &'static str,
+        label: &str,
+        step: usize,
+        steps: usize,
+        loss: Option<f64>,
+    ) -> Result<(), Error> {
+        let p = self.progress(phase, label, step, steps, loss);
         self.host.progress(&p).await
     }
 
-    /// Trains `steps` steps on `source` with learning rate `lr(i)` for the i-th of them;
-    /// appends their losses; returns the diverged step (counting from 1) if one did.
+    /// Trains steps `steps` of the schedule `lr` on `source`; appends their losses;
+    /// returns the diverged step (counting from 1) if one did.
     #[allow(clippy::too_many_arguments)]
     async fn train(
         &mut self,
         phase: &'static str,
         label: &str,
         source: &mut dyn ByteSource,
-        steps: usize,
-        lr: &dyn Fn(usize) -> f64,
-        h: &Hyper,
+        lr: &Lr,
+        steps: std::ops::Range<usize>,
+        hyper: Hyper,
         losses: &mut Vec<f64>,
-    ) -> Result<Option<usize>, Stop> {
-        let (b, t) = (self.cfg.batch, self.cfg.model.ctx);
-        for i in 0..steps {
-            let rows = batch(source, b, t);
-            let (x, y) = inputs_and_targets(&rows, b, t);
-            self.engine.step(&x, &y, lr(i), h).await?;
-            if (i + 1) % self.engine.readback_every() == 0 || i + 1 == steps {
-                let taken = self.engine.take_losses().await?;
-                self.work_done += taken.losses.len() as f64;
-                losses.extend(&taken.losses);
-                if taken.diverged_at.is_some() {
-                    // Count the skipped steps as done, for the ETA.
-                    self.work_done += (steps - i - 1) as f64;
-                    return Ok(taken.diverged_at);
-                }
-                let last = losses.last().copied();
-                self.report(phase, label, i + 1, steps, last).await?;
-            }
-        }
-        Ok(None)
+    ) -> Result<Option<usize>, Error> {
+        let n = steps.len();
+        let mut reporter = Reporter {
+            progress: self.progress(phase, label, 0, n, None),
+            host: &mut *self.host,
+            work_done: &mut self.work_done,
+            losses,
+        };
+        let run = Stretch {
+            source,
+            lr,
+            steps,
+            hyper,
+            eval: None,
+        };
+        let trained = self.engine.train(run, &mut reporter).await?;
+        // Count the steps a divergence skipped as done, for the ETA.
+        self.work_done += (n - trained.done) as f64;
+        Ok(trained.diverged_at)
     }
 
-    /// Continues the stable run to step `to` (nothing once it diverged or is there).
+    /// Continues the stable run to step `to` of the wsd schedule `lr` (nothing once it
+    /// diverged or is there).
     async fn advance_stable(
         &mut self,
         stable: &mut StableRun,
         to: usize,
         label: &str,
-        lr: f64,
-        h: &Hyper,
-    ) -> Result<(), Stop> {
+        lr: &Lr,
+        h: Hyper,
+    ) -> Result<(), Error> {
         if stable.diverged.is_some() || to <= stable.pos {
             return Ok(());
         }
         self.engine.load(&stable.state)?;
-        let (from, warmup) = (stable.pos, stable.warmup);
-        let lr_at = |i: usize| lr * ((from + i + 1) as f64 / warmup as f64).min(1.0);
         let source = stable.corpus.train_source();
         stable.diverged = self
             .train(
                 "pretrain",
                 label,
                 source,
-                to - from,
-                &lr_at,
+                lr,
+                stable.pos..to,
                 h,
                 &mut stable.losses,
             )
@@ -373,7 +375,7 @@ impl<H: Host> Run<'_, '_, H> {
         Ok(())
     }
 
-    async fn evaluate(&mut self, batches: &[Vec<u8>]) -> Result<f64, Stop> {
+    async fn evaluate(&mut self, batches: &[Vec<u8>]) -> Result<f64, Error> {
         let loss = self.engine.evaluate(batches).await?;
         self.work_done += batches.len() as f64 * EVAL_COST;
         Ok(loss.exp())
@@ -437,23 +439,21 @@ pub async fn run<H: Host>(
     engine: &mut Engine<'_>,
     host: &mut H,
     resume: Option<Raw>,
-) -> Result<ExperimentResults, Stop> {
+) -> Result<ExperimentResults, Error> {
     let start = host.now_ms();
     let backend = engine.describe();
     let layout = engine.layout().clone();
     let pcfg = &cfg.pretrain;
-    let train_cfg = |steps: usize| TrainConfig {
-        seed: cfg.seed,
-        model: cfg.model.clone(),
-        batch: cfg.batch,
-        steps,
-        lr: pcfg.lr,
-        warmup_fraction: pcfg.warmup_fraction,
-        schedule: Schedule::Cosine,
-        weight_decay: pcfg.weight_decay,
-        grad_clip: pcfg.grad_clip,
-        eval_every: steps,
-        eval_batches: cfg.eval_batches,
+    // The pre-training language's corpus (its training stream from the start, and the
+    // held-out batches every budget is evaluated on).
+    let corpus = || {
+        Corpus::new(&TrainConfig {
+            seed: cfg.seed,
+            model: cfg.model.clone(),
+            batch: cfg.batch,
+            eval_batches: cfg.eval_batches,
+            ..TrainConfig::default()
+        })
     };
     let pre_hyper = Hyper {
         weight_decay: pcfg.weight_decay,
@@ -461,7 +461,7 @@ pub async fn run<H: Host>(
         l2: 0.0,
     };
     let steps = cfg.budget_steps();
-    let heldout = Corpus::new(&train_cfg(1)).eval;
+    let heldout = corpus().eval;
     let task_heldout: Vec<Vec<u8>> = {
         let mut s = task_stream(cfg, Split::Heldout, 0);
         (0..cfg.eval_batches)
@@ -481,13 +481,24 @@ pub async fn run<H: Host>(
         work_total: work_total(cfg),
         budget_index: 0,
     };
+    // wsd's linear warmup: over `warmup_fraction` of the first budget.
+    let wsd_warmup = ((pcfg.warmup_fraction * steps[0] as f64).ceil() as usize).max(1);
     let mut stable = StableRun {
-        corpus: Corpus::new(&train_cfg(1)),
+        corpus: corpus(),
         state: TrainState::fresh(init.clone()),
         pos: 0,
         losses: Vec::new(),
         diverged: None,
-        warmup: ((pcfg.warmup_fraction * steps[0] as f64).ceil() as usize).max(1),
+    };
+    // wsd: budget b's schedule is the stable run's, decaying over its last steps; its
+    // steps before the decay are the stable run's, those after are its branch.
+    let wsd = |total: usize| Lr {
+        schedule: Schedule::Wsd {
+            decay_fraction: pcfg.decay_fraction,
+        },
+        peak: pcfg.lr,
+        warmup: wsd_warmup,
+        total,
     };
     for (bi, &s_total) in steps.iter().enumerate() {
         run.budget_index = bi;
@@ -497,7 +508,7 @@ pub async fn run<H: Host>(
             if pcfg.protocol == Protocol::Wsd {
                 let branch_at = s_total - decay_steps(s_total, pcfg.decay_fraction);
                 let label = format!("budget {}/{}: stable phase (resuming)", bi + 1, steps.len());
-                run.advance_stable(&mut stable, branch_at, &label, pcfg.lr, &pre_hyper)
+                run.advance_stable(&mut stable, branch_at, &label, &wsd(s_total), pre_hyper)
                     .await?;
             }
             run.work_done += budget_work(cfg, bi);
@@ -506,26 +517,26 @@ pub async fn run<H: Host>(
         let mut losses = Vec::new();
         let diverged = match pcfg.protocol {
             Protocol::Independent => {
-                let tc = train_cfg(s_total);
-                let mut corpus = Corpus::new(&tc);
+                let mut corpus = corpus();
+                let lr = Lr::new(Schedule::Cosine, pcfg.lr, pcfg.warmup_fraction, s_total);
                 run.engine.load(&TrainState::fresh(init.clone()))?;
                 run.train(
                     "pretrain",
                     &label,
                     corpus.train_source(),
-                    s_total,
-                    &|i| tc.lr_at(i),
-                    &pre_hyper,
+                    &lr,
+                    0..s_total,
+                    pre_hyper,
                     &mut losses,
                 )
                 .await?
             }
             Protocol::Wsd => {
-                let decay = decay_steps(s_total, pcfg.decay_fraction);
-                let branch_at = s_total - decay;
+                let lr = wsd(s_total);
+                let branch_at = s_total - decay_steps(s_total, pcfg.decay_fraction);
                 // Continue the stable run to this budget's branch point.
                 let label_s = format!("budget {}/{}: stable phase", bi + 1, steps.len());
-                run.advance_stable(&mut stable, branch_at, &label_s, pcfg.lr, &pre_hyper)
+                run.advance_stable(&mut stable, branch_at, &label_s, &lr, pre_hyper)
                     .await?;
                 run.engine.load(&stable.state)?;
                 losses.extend(&stable.losses);
@@ -533,19 +544,17 @@ pub async fn run<H: Host>(
                     stable.diverged
                 } else {
                     // The decay branch: the same data stream from the branch point.
-                    let mut branch = Corpus::new(&train_cfg(1));
+                    let mut branch = corpus();
                     for _ in 0..branch_at {
                         branch.next_batch(cfg.batch, cfg.model.ctx);
                     }
-                    let peak = pcfg.lr * (branch_at as f64 / stable.warmup as f64).min(1.0);
-                    let lr = |i: usize| peak * (decay - i - 1) as f64 / decay as f64;
                     run.train(
                         "pretrain",
                         &label,
                         branch.train_source(),
-                        decay,
                         &lr,
-                        &pre_hyper,
+                        branch_at..s_total,
+                        pre_hyper,
                         &mut losses,
                     )
                     .await?
@@ -585,12 +594,7 @@ pub async fn run<H: Host>(
             let mut per_lr = Vec::new();
             for &lr in &f.lrs {
                 let mut per_seed = Vec::new();
-                let ft = TrainConfig {
-                    lr,
-                    steps: f.steps,
-                    warmup_fraction: f.warmup_fraction,
-                    ..train_cfg(f.steps)
-                };
+                let ft = Lr::new(Schedule::Cosine, lr, f.warmup_fraction, f.steps);
                 let h = Hyper {
                     weight_decay: f.weight_decay,
                     grad_clip: f.grad_clip,
@@ -611,9 +615,9 @@ pub async fn run<H: Host>(
                             "finetune",
                             &label,
                             source.as_mut(),
-                            f.steps,
-                            &|i| ft.lr_at(i),
-                            &h,
+                            &ft,
+                            0..f.steps,
+                            h,
                             &mut ft_losses,
                         )
                         .await?;

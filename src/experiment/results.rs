@@ -3,6 +3,7 @@
 //! A value is `null` when every run behind it diverged.
 
 use super::config::ExperimentConfig;
+use crate::error::Error;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,10 +80,14 @@ pub struct ExperimentResults {
 impl ExperimentResults {
     /// The measurements to resume from, when these (unfinished) results belong to `config`:
     /// resuming another config's budgets would mix two experiments in one set of curves.
-    pub fn resume_for(self, config: &ExperimentConfig) -> Result<Raw, String> {
+    pub fn resume_for(self, config: &ExperimentConfig) -> Result<Raw, Error> {
         if self.config != *config {
-            return Err("the saved results belong to another config".into());
+            return Err(Error::data(
+                "resume",
+                "the saved results belong to another config",
+            ));
         }
+        self.raw.check(config)?;
         Ok(self.raw)
     }
 }
@@ -100,6 +105,66 @@ pub struct Raw {
     pub perturb: Vec<Vec<Vec<f64>>>,
     /// [budget][λ][lr][seed]
     pub finetune: Vec<Vec<Vec<Vec<FinetuneRun>>>>,
+}
+
+impl Raw {
+    /// Checks that the measurements are whole budgets of `config`'s shape (a results file
+    /// edited or cut short by hand must not make a resumed run read past its arrays).
+    pub fn check(&self, config: &ExperimentConfig) -> Result<(), Error> {
+        let n = self.base.len();
+        let bad =
+            |part: &str, message: String| Err(Error::data(format!("resume.raw.{part}"), message));
+        if n > config.pretrain.budgets.len() {
+            return bad(
+                "base",
+                format!(
+                    "{n} finished budgets, the config has {}",
+                    config.pretrain.budgets.len()
+                ),
+            );
+        }
+        for (part, len) in [
+            ("train_loss", self.train_loss.len()),
+            ("diverged", self.diverged.len()),
+            ("perturb", self.perturb.len()),
+            ("finetune", self.finetune.len()),
+        ] {
+            if len != n {
+                return bad(part, format!("{len} budgets, but base has {n}"));
+            }
+        }
+        if let Some(b) = self.base.iter().position(|v| !v.is_finite()) {
+            return bad(&format!("base[{b}]"), "not a finite perplexity".into());
+        }
+        let (gammas, draws) = (config.perturb.gammas.len(), config.perturb.draws);
+        for (b, per_gamma) in self.perturb.iter().enumerate() {
+            if per_gamma.len() != gammas || per_gamma.iter().any(|d| d.len() != draws) {
+                return bad(
+                    &format!("perturb[{b}]"),
+                    format!("expected {gammas} noise scales × {draws} draws"),
+                );
+            }
+        }
+        let f = &config.finetune;
+        for (b, per_l2) in self.finetune.iter().enumerate() {
+            let shape_ok = per_l2.len() == f.l2.len()
+                && per_l2.iter().all(|per_lr| {
+                    per_lr.len() == f.lrs.len() && per_lr.iter().all(|s| s.len() == f.seeds)
+                });
+            if !shape_ok {
+                return bad(
+                    &format!("finetune[{b}]"),
+                    format!(
+                        "expected {} λ × {} learning rates × {} seeds",
+                        f.l2.len(),
+                        f.lrs.len(),
+                        f.seeds
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Mean and sample standard deviation.

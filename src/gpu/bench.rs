@@ -34,14 +34,14 @@ pub async fn gpu_matmul_gflops(
     Ok(2.0 * (n as f64).powi(3) * reps as f64 / (ms * 1e6))
 }
 
-/// The CPU path's matmul (`linear::model::matmul`, one thread) on the same product.
+/// The CPU path's matmul (`cpu::matmul`, one thread) on the same product.
 pub fn cpu_matmul_gflops(n: usize, reps: usize, now: &dyn Fn() -> f64) -> f64 {
     let data: Vec<f32> = (0..n * n).map(|i| ((i % 7) as f32 - 3.0) * 0.1).collect();
     let mut out = vec![0.0f32; n * n];
-    crate::linear::model::matmul(&mut out, &data, &data, n, n, n);
+    crate::cpu::matmul(&mut out, &data, &data, n, n, n);
     let start = now();
     for _ in 0..reps {
-        crate::linear::model::matmul(&mut out, &data, &data, n, n, n);
+        crate::cpu::matmul(&mut out, &data, &data, n, n, n);
     }
     let ms = (now() - start).max(1e-3);
     std::hint::black_box(&out);

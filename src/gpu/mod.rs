@@ -2,12 +2,14 @@
 //! natively (Vulkan/Metal/DX12, or Mesa's lavapipe on a machine without a GPU) and in the
 //! browser (WebGPU, inside the page's Web Worker).
 //!
-//! - [`Gpu`]: adapter and device, the adapter's description and limits, and every compute
-//!   pipeline, built once at start-up.
+//! This module is the runtime: the device, tensors, the recorder and the pipeline cache.
+//! - [`Gpu`]: adapter and device, the adapter's description and limits, and the compute
+//!   pipelines, each built once, on first use, by its shader and entry point's names.
 //! - [`Tensor`]: a shape and the storage buffer that holds it (f32, row-major).
-//! - [`kernels`]: one thin wrapper per kernel; each records a dispatch into a [`Recorder`],
-//!   so a whole computation is one command buffer submitted once.
-//! - [`reference`]: the CPU oracle of every kernel, function for function.
+//! - [`Recorder`]: a command buffer being recorded, so a whole computation is submitted once.
+//! - [`kernels`]: the kernels both labs use (matmul, add, Gaussian noise), one thin wrapper
+//!   each. Each lab owns its own kernels (`linear::kernels`, `transformer::kernels`,
+//!   `transformer::optim`); every wrapper's CPU counterpart carries its name.
 //!
 //! Requests beyond the adapter's limits fail with [`GpuError::Limit`] before anything is
 //! submitted; WebGPU validation errors and device loss are caught and returned as errors,
@@ -15,9 +17,9 @@
 
 pub mod bench;
 pub mod kernels;
-pub mod reference;
 
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
@@ -122,79 +124,26 @@ impl<'a> From<&'a Tensor> for View<'a> {
     }
 }
 
-/// Every compute pipeline, compiled once.
-pub(crate) struct Pipelines {
-    pub matmul: wgpu::ComputePipeline,
-    pub add: wgpu::ComputePipeline,
-    pub sub: wgpu::ComputePipeline,
-    pub mul: wgpu::ComputePipeline,
-    pub scale: wgpu::ComputePipeline,
-    pub axpy: wgpu::ComputePipeline,
-    pub sum_rows: wgpu::ComputePipeline,
-    pub sumsq_rows: wgpu::ComputePipeline,
-    pub gaussian: wgpu::ComputePipeline,
-    pub sgd: wgpu::ComputePipeline,
-    pub adamw: wgpu::ComputePipeline,
-    pub linear_gd: wgpu::ComputePipeline,
-    pub linear_perturb: wgpu::ComputePipeline,
-    pub grad_sumsq: wgpu::ComputePipeline,
-    pub step_guard: wgpu::ComputePipeline,
-    pub l2_pull: wgpu::ComputePipeline,
-    pub encoder_forward: wgpu::ComputePipeline,
-    pub encoder_backward_wte: wgpu::ComputePipeline,
-    pub encoder_backward_wpe: wgpu::ComputePipeline,
-    pub layernorm_forward: wgpu::ComputePipeline,
-    pub layernorm_backward: wgpu::ComputePipeline,
-    pub layernorm_backward_params: wgpu::ComputePipeline,
-    pub rmsnorm_forward: wgpu::ComputePipeline,
-    pub rmsnorm_backward: wgpu::ComputePipeline,
-    pub rmsnorm_backward_params: wgpu::ComputePipeline,
-    pub split_heads: wgpu::ComputePipeline,
-    pub merge_heads: wgpu::ComputePipeline,
-    pub softmax_forward: wgpu::ComputePipeline,
-    pub softmax_backward: wgpu::ComputePipeline,
-    pub gelu_forward: wgpu::ComputePipeline,
-    pub gelu_backward: wgpu::ComputePipeline,
-    pub swiglu_forward: wgpu::ComputePipeline,
-    pub swiglu_backward: wgpu::ComputePipeline,
-    pub rope_forward: wgpu::ComputePipeline,
-    pub crossentropy_forward: wgpu::ComputePipeline,
-    pub loss_mean: wgpu::ComputePipeline,
-    pub crossentropy_backward: wgpu::ComputePipeline,
+/// One WGSL source file (a kernel family, forward and backward side by side), included at
+/// compile time by the module that owns its kernels.
+pub struct Shader {
+    pub name: &'static str,
+    pub source: &'static str,
 }
 
-/// The WGSL sources, one file per kernel family, included at compile time.
-pub const SHADERS: [(&str, &str); 13] = [
-    ("matmul", include_str!("../../shaders/matmul.wgsl")),
-    (
-        "elementwise",
-        include_str!("../../shaders/elementwise.wgsl"),
-    ),
-    ("reduce", include_str!("../../shaders/reduce.wgsl")),
-    ("noise", include_str!("../../shaders/noise.wgsl")),
-    ("optimizer", include_str!("../../shaders/optimizer.wgsl")),
-    ("linear_gd", include_str!("../../shaders/linear_gd.wgsl")),
-    (
-        "linear_perturb",
-        include_str!("../../shaders/linear_perturb.wgsl"),
-    ),
-    ("encoder", include_str!("../../shaders/encoder.wgsl")),
-    ("norm", include_str!("../../shaders/norm.wgsl")),
-    ("attention", include_str!("../../shaders/attention.wgsl")),
-    ("activation", include_str!("../../shaders/activation.wgsl")),
-    ("rope", include_str!("../../shaders/rope.wgsl")),
-    (
-        "crossentropy",
-        include_str!("../../shaders/crossentropy.wgsl"),
-    ),
-];
+/// The compiled shader modules and pipelines of a device, by name, each built once.
+#[derive(Default)]
+struct PipelineCache {
+    modules: HashMap<&'static str, wgpu::ShaderModule>,
+    pipelines: HashMap<(&'static str, &'static str), wgpu::ComputePipeline>,
+}
 
 pub struct Gpu {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub adapter: AdapterSummary,
     pub limits: wgpu::Limits,
-    pub(crate) pipelines: Pipelines,
+    pipelines: Mutex<PipelineCache>,
     /// The first uncaptured WebGPU error or device loss, reported by the next submit/read.
     fault: Arc<Mutex<Option<GpuError>>>,
 }
@@ -254,13 +203,12 @@ impl Gpu {
             max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
             max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
         };
-        let pipelines = Pipelines::new(&device);
         let gpu = Gpu {
             device,
             queue,
             adapter: adapter_summary,
             limits,
-            pipelines,
+            pipelines: Mutex::new(PipelineCache::default()),
             fault,
         };
         gpu.check()?;
@@ -273,6 +221,40 @@ impl Gpu {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// The compute pipeline of `entry` in `shader`, compiled on first use and kept (its
+    /// bind-group layout is derived from the shader).
+    pub fn pipeline(&self, shader: &Shader, entry: &'static str) -> wgpu::ComputePipeline {
+        let mut cache = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = cache.pipelines.get(&(shader.name, entry)) {
+            return p.clone();
+        }
+        let module = cache
+            .modules
+            .entry(shader.name)
+            .or_insert_with(|| {
+                self.device
+                    .create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(shader.name),
+                        source: wgpu::ShaderSource::Wgsl(shader.source.into()),
+                    })
+            })
+            .clone();
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: None,
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        cache
+            .pipelines
+            .insert((shader.name, entry), pipeline.clone());
+        pipeline
     }
 
     /// Checks a storage buffer of `len` f32 against the adapter's limits.
@@ -430,7 +412,7 @@ impl Gpu {
     }
 
     /// Creates a small uniform buffer for one dispatch's parameters.
-    pub(crate) fn uniform<T: bytemuck::Pod>(&self, params: &T) -> wgpu::Buffer {
+    pub fn uniform<T: bytemuck::Pod>(&self, params: &T) -> wgpu::Buffer {
         self.device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: None,
@@ -440,7 +422,7 @@ impl Gpu {
     }
 
     /// Checks a workgroup grid against the adapter's limits.
-    pub(crate) fn check_grid(&self, grid: [u32; 3]) -> Result<(), GpuError> {
+    pub fn check_grid(&self, grid: [u32; 3]) -> Result<(), GpuError> {
         let max = self.limits.max_compute_workgroups_per_dimension;
         for g in grid {
             if g > max {
@@ -457,8 +439,8 @@ impl Gpu {
 
 /// A command buffer being recorded: kernels append dispatches, [`Gpu::submit`] sends it.
 pub struct Recorder<'g> {
-    pub(crate) gpu: &'g Gpu,
-    pub(crate) encoder: wgpu::CommandEncoder,
+    pub gpu: &'g Gpu,
+    encoder: wgpu::CommandEncoder,
     /// Dispatches recorded so far.
     pub dispatches: usize,
 }
@@ -471,7 +453,7 @@ impl Recorder<'_> {
 
     /// Records one dispatch of `pipeline` over `grid` workgroups with `buffers` bound at
     /// binding indices 0, 1, … in order (the pipeline's layout is derived from its shader).
-    pub(crate) fn dispatch(
+    pub fn dispatch(
         &mut self,
         pipeline: &wgpu::ComputePipeline,
         bindings: &[(u32, &wgpu::Buffer)],
@@ -510,72 +492,9 @@ impl Recorder<'_> {
     }
 }
 
-impl Pipelines {
-    fn new(device: &wgpu::Device) -> Pipelines {
-        let modules: Vec<wgpu::ShaderModule> = SHADERS
-            .iter()
-            .map(|(name, source)| {
-                device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(name),
-                    source: wgpu::ShaderSource::Wgsl((*source).into()),
-                })
-            })
-            .collect();
-        let pipeline = |module: usize, entry: &str| {
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
-                layout: None,
-                module: &modules[module],
-                entry_point: Some(entry),
-                compilation_options: Default::default(),
-                cache: None,
-            })
-        };
-        Pipelines {
-            matmul: pipeline(0, "matmul"),
-            add: pipeline(1, "add"),
-            sub: pipeline(1, "sub"),
-            mul: pipeline(1, "mul"),
-            scale: pipeline(1, "scale"),
-            axpy: pipeline(1, "axpy"),
-            sum_rows: pipeline(2, "sum_rows"),
-            sumsq_rows: pipeline(2, "sumsq_rows"),
-            gaussian: pipeline(3, "gaussian"),
-            sgd: pipeline(4, "sgd"),
-            adamw: pipeline(4, "adamw"),
-            linear_gd: pipeline(5, "gd_runs"),
-            linear_perturb: pipeline(6, "perturbed_loss"),
-            grad_sumsq: pipeline(4, "grad_sumsq"),
-            step_guard: pipeline(4, "step_guard"),
-            l2_pull: pipeline(4, "l2_pull"),
-            encoder_forward: pipeline(7, "encoder_forward"),
-            encoder_backward_wte: pipeline(7, "encoder_backward_wte"),
-            encoder_backward_wpe: pipeline(7, "encoder_backward_wpe"),
-            layernorm_forward: pipeline(8, "layernorm_forward"),
-            layernorm_backward: pipeline(8, "layernorm_backward"),
-            layernorm_backward_params: pipeline(8, "layernorm_backward_params"),
-            rmsnorm_forward: pipeline(8, "rmsnorm_forward"),
-            rmsnorm_backward: pipeline(8, "rmsnorm_backward"),
-            rmsnorm_backward_params: pipeline(8, "rmsnorm_backward_params"),
-            split_heads: pipeline(9, "split_heads"),
-            merge_heads: pipeline(9, "merge_heads"),
-            softmax_forward: pipeline(9, "softmax_forward"),
-            softmax_backward: pipeline(9, "softmax_backward"),
-            gelu_forward: pipeline(10, "gelu_forward"),
-            gelu_backward: pipeline(10, "gelu_backward"),
-            swiglu_forward: pipeline(10, "swiglu_forward"),
-            swiglu_backward: pipeline(10, "swiglu_backward"),
-            rope_forward: pipeline(11, "rope_forward"),
-            crossentropy_forward: pipeline(12, "crossentropy_forward"),
-            loss_mean: pipeline(12, "loss_mean"),
-            crossentropy_backward: pipeline(12, "crossentropy_backward"),
-        }
-    }
-}
-
 /// `groups` workgroups in a grid, folded into 2-D past the per-dimension limit (the shaders
 /// unfold it: index = x + y · groups_x).
-pub(crate) fn grid_groups(groups: usize, max_per_dim: u32) -> [u32; 3] {
+pub fn grid_groups(groups: usize, max_per_dim: u32) -> [u32; 3] {
     let max = max_per_dim as usize;
     if groups <= max {
         [groups as u32, 1, 1]
@@ -585,6 +504,6 @@ pub(crate) fn grid_groups(groups: usize, max_per_dim: u32) -> [u32; 3] {
 }
 
 /// A grid of 256-wide workgroups covering `n` items (see [`grid_groups`]).
-pub(crate) fn grid_1d(n: usize, max_per_dim: u32) -> [u32; 3] {
+pub fn grid_1d(n: usize, max_per_dim: u32) -> [u32; 3] {
     grid_groups(n.div_ceil(256), max_per_dim)
 }

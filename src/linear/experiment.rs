@@ -3,8 +3,9 @@
 
 use super::basis::{singular_values_in_basis, task_basis, task_matrix};
 use super::config::LinearConfig;
-use super::model::{balanced_init, gd_step, linear_forward, matmul, squared_distance, Workspace};
-use super::results::{FinetuneCurve, LinearResults, PerturbCurve};
+use super::model::{balanced_init, gd_step, linear_forward, squared_distance, Workspace};
+use super::results::{FinetuneCurve, FinetuneOutcome, LinearResults, PerturbCurve};
+use crate::cpu::matmul;
 use crate::error::ConfigError;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -85,14 +86,6 @@ pub fn pretrain(config: &LinearConfig, tasks: &Tasks) -> (Vec<Checkpoint>, Optio
     (checkpoints, None)
 }
 
-/// The result of fine-tuning one checkpoint with one (η_ft, λ).
-pub struct FinetuneOutcome {
-    pub pretrain_loss: Option<f64>,
-    pub finetune_loss: Option<f64>,
-    /// Fine-tuning step at which the loss turned non-finite.
-    pub diverged_at: Option<usize>,
-}
-
 /// Gradient descent from a checkpoint on ‖θ − A_ft‖² + λ‖θ − θ₀‖², θ₀ the checkpoint's
 /// product, for `steps` steps with learning rate `lr`.
 pub fn finetune(
@@ -155,8 +148,7 @@ impl Noise {
     /// backends perturb with the same noise.
     pub fn draw(config: &LinearConfig) -> Noise {
         let dh = config.dim * config.hidden;
-        let all =
-            crate::gpu::reference::gaussian(config.seed, 0, 1.0, config.perturb.samples * 2 * dh);
+        let all = crate::cpu::gaussian(config.seed, 0, 1.0, config.perturb.samples * 2 * dh);
         let (z1, z2) = all
             .chunks(2 * dh)
             .map(|c| (c[..dh].to_vec(), c[dh..].to_vec()))

@@ -13,10 +13,11 @@
 
 use super::basis::singular_values_in_basis;
 use super::config::LinearConfig;
-use super::experiment::{expected_perturbed_loss, mean_and_se, FinetuneOutcome, Tasks};
-use super::model::{balanced_init, matmul, squared_distance};
-use super::results::{FinetuneCurve, LinearResults, PerturbCurve};
-use crate::gpu::kernels::{self, GdBatch, GdRun};
+use super::experiment::{expected_perturbed_loss, mean_and_se, Tasks};
+use super::kernels::{self, GdBatch, GdRun};
+use super::model::{balanced_init, squared_distance};
+use super::results::{FinetuneCurve, FinetuneOutcome, LinearResults, PerturbCurve};
+use crate::cpu::matmul;
 use crate::gpu::{Gpu, GpuError};
 
 /// Documented agreement with the CPU path: for every curve, max |gpu − cpu| ≤ TOLERANCE ×
@@ -57,6 +58,26 @@ fn steps_per_dispatch(gpu: &Gpu, d: usize, h: usize) -> Result<usize, GpuError> 
         });
     }
     Ok((LOOP_BUDGET / per_step).clamp(1, MAX_STEPS_PER_DISPATCH))
+}
+
+/// Whether `config` fits `gpu`: its loops fit the adapter's guard and its largest buffers
+/// (checkpoint snapshots, fine-tuning runs' weights and scratch, perturbed losses) its
+/// buffer limits; else the limit it meets.
+pub fn fits(config: &LinearConfig, gpu: &Gpu) -> Result<(), GpuError> {
+    let (d, h) = (config.dim, config.hidden);
+    steps_per_dispatch(gpu, d, h)?;
+    let checkpoints = config.checkpoint_steps().len();
+    let ft_runs = checkpoints * config.finetune.l2.len() * config.finetune.lrs.len();
+    let largest = [
+        (config.pretrain.steps / config.pretrain.checkpoint_every + 1) * 2 * d * h,
+        ft_runs * (d * d + 2 * d * h),
+        checkpoints * config.perturb.gammas.len() * config.perturb.samples,
+        config.perturb.samples * 2 * d * h,
+    ];
+    for len in largest {
+        gpu.check_storage(len)?;
+    }
+    Ok(())
 }
 
 /// What the GPU run cost.
@@ -221,7 +242,7 @@ pub async fn run_gpu(
     };
     let mut rec = gpu.recorder();
     if n_ck > 0 {
-        kernels::gaussian(&mut rec, config.seed, 0, 1.0, &noise)?;
+        crate::gpu::kernels::gaussian(&mut rec, config.seed, 0, 1.0, &noise)?;
         kernels::perturbed_loss(
             &mut rec,
             d,

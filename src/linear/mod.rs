@@ -1,13 +1,16 @@
-//! The paper's two-layer linear transfer model (science.md §2), CPU path.
+//! The paper's two-layer linear transfer model (science.md §2).
 //!
 //! `config` (schema, defaults, validation) → `experiment::run` (pre-training, perturbation,
 //! fine-tuning over flat f32 buffers from `model`) → `results` (plain data) with the
-//! idealized curves of `theory` beside the measured ones.
+//! idealized curves of `theory` beside the measured ones. `gpu` runs the same experiment on
+//! the lab's own WGSL kernels (`kernels`); [`run_on`] picks the backend.
 
 pub mod basis;
 pub mod config;
 pub mod experiment;
 pub mod gpu;
+mod inflection;
+pub mod kernels;
 pub mod model;
 pub mod results;
 pub mod theory;
@@ -16,90 +19,44 @@ pub use config::{Basis, LinearConfig, Spectrum};
 pub use experiment::run;
 pub use results::LinearResults;
 
-use crate::error::ConfigError;
+use crate::backend::{resolve_backend, Backend, BackendChoice};
+use crate::error::Error;
 use crate::gpu::{Gpu, GpuError};
 use results::BackendInfo;
 
-/// Which backend computes the lab: `auto` is the GPU when an adapter exists (and the run
-/// fits its limits), else the CPU.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackendChoice {
-    Cpu,
-    Gpu,
-    Auto,
-}
-
-impl std::str::FromStr for BackendChoice {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "cpu" => Ok(BackendChoice::Cpu),
-            "gpu" => Ok(BackendChoice::Gpu),
-            "auto" => Ok(BackendChoice::Auto),
-            other => Err(format!(
-                "backend must be one of cpu, gpu, auto; got '{other}'"
-            )),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum RunError {
-    Config(ConfigError),
-    Gpu(GpuError),
-}
-
-impl std::fmt::Display for RunError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RunError::Config(e) => e.fmt(f),
-            RunError::Gpu(e) => e.fmt(f),
-        }
-    }
-}
-
-/// Runs the lab on a backend. `gpu` is an already opened device, if the caller has one
-/// (the page keeps one per worker); otherwise one is opened when the GPU is wanted.
+/// Runs the lab where [`resolve_backend`] sends it, on `gpu` (an opened device, if the
+/// caller has one; the page keeps one per worker) or on the CPU. The results' `backend`
+/// says which, and why the CPU when the GPU was possible. Asking for the GPU when there is
+/// none, or when the run does not fit it, is an error.
 pub async fn run_on(
     config: &LinearConfig,
     choice: BackendChoice,
     gpu: Option<&Gpu>,
-) -> Result<LinearResults, RunError> {
-    config.validate().map_err(RunError::Config)?;
-    if choice == BackendChoice::Cpu {
-        let mut r = run(config).map_err(RunError::Config)?;
-        r.backend = Some(BackendInfo::cpu(None));
-        return Ok(r);
-    }
-    let opened;
-    let gpu = match gpu {
-        Some(g) => Ok(g),
-        None => match Gpu::new().await {
-            Ok(g) => {
-                opened = g;
-                Ok(&opened)
-            }
-            Err(e) => Err(e),
-        },
+) -> Result<LinearResults, Error> {
+    config.validate()?;
+    let fits = match gpu {
+        Some(g) => gpu::fits(config, g),
+        None => Ok(()),
     };
-    let attempt = match gpu {
-        Ok(gpu) => gpu::run_gpu(config, gpu).await.map(|(mut r, stats)| {
+    let resolved = resolve_backend(choice, gpu.map(|g| &g.adapter), fits.is_ok());
+    match (resolved.backend, gpu) {
+        (Backend::Gpu, Some(g)) => {
+            let (mut r, stats) = gpu::run_gpu(config, g).await?;
             r.backend = Some(BackendInfo {
                 kind: "gpu".into(),
-                adapter: Some(gpu.adapter.clone()),
+                adapter: Some(g.adapter.clone()),
                 dispatches: Some(stats.dispatches),
                 fallback_reason: None,
             });
-            r
+            Ok(r)
+        }
+        _ if choice == BackendChoice::Gpu => Err(match (gpu, fits) {
+            (Some(_), Err(limit)) => Error::Gpu(limit),
+            _ => Error::Gpu(GpuError::NoAdapter(resolved.reason.unwrap_or_default())),
         }),
-        Err(e) => Err(e),
-    };
-    match (attempt, choice) {
-        (Ok(r), _) => Ok(r),
-        (Err(e), BackendChoice::Gpu) => Err(RunError::Gpu(e)),
-        (Err(e), _) => {
-            let mut r = run(config).map_err(RunError::Config)?;
-            r.backend = Some(BackendInfo::cpu(Some(e.to_string())));
+        _ => {
+            let mut r = run(config)?;
+            r.backend = Some(BackendInfo::cpu(resolved.reason));
             Ok(r)
         }
     }

@@ -3,11 +3,19 @@
 //! not exist because its run diverged is `null`, never a number.
 
 use super::config::LinearConfig;
-use super::experiment::FinetuneOutcome;
+pub use super::inflection::inflection_step;
 use super::theory::{theory_curves, Theory};
 use serde::{Deserialize, Serialize};
 
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// The result of fine-tuning one checkpoint with one (η_ft, λ).
+pub struct FinetuneOutcome {
+    pub pretrain_loss: Option<f64>,
+    pub finetune_loss: Option<f64>,
+    /// Fine-tuning step at which the loss turned non-finite.
+    pub diverged_at: Option<usize>,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinearResults {
@@ -129,27 +137,6 @@ impl FinetuneCurve {
         self.pretrain_loss.push(outcome.pretrain_loss);
         self.finetune_loss.push(outcome.finetune_loss);
         self.diverged_steps.push(outcome.diverged_at);
-    }
-}
-
-/// The inflection of a curve over checkpoints: the step where it is lowest (the first such
-/// step on ties). `None` when the lowest point is the last checkpoint (the curve is still
-/// falling, so no inflection is seen yet) or when no value is finite. Missing (diverged)
-/// values are skipped.
-pub fn inflection_step(steps: &[usize], values: &[Option<f64>]) -> Option<usize> {
-    let mut best: Option<(usize, f64)> = None;
-    for (i, v) in values.iter().enumerate() {
-        if let Some(v) = v.filter(|v| v.is_finite()) {
-            if best.is_none_or(|(_, b)| v < b) {
-                best = Some((i, v));
-            }
-        }
-    }
-    let (i, _) = best?;
-    if i + 1 == steps.len() {
-        None
-    } else {
-        Some(steps[i])
     }
 }
 

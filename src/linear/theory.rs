@@ -12,7 +12,7 @@
 //! curves differ, which is the point of showing both.
 
 use super::config::LinearConfig;
-use super::results::inflection_step;
+use super::inflection::inflection_step;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

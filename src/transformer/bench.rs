@@ -5,11 +5,12 @@
 //! the timed steps have been read back. `now` is a clock in milliseconds.
 
 use super::config::{Mlp, ModelConfig, Norm, Pos};
-use super::engine::Engine;
+use super::engine::{Engine, Stretch, TrainState};
 use super::gpu::{dispatches_per_step, memory_estimate, GpuModel};
 use super::params::Layout;
 use super::train::{Corpus, TrainConfig};
-use crate::gpu::{Gpu, GpuError};
+use crate::error::Error;
+use crate::gpu::Gpu;
 use serde::Serialize;
 
 /// The benchmark's model sizes: about 0.1M, 0.5M and 2M parameters (GPT-2 shaped:
@@ -55,7 +56,7 @@ pub async fn train_throughput(
     batch: usize,
     steps: usize,
     now: &dyn Fn() -> f64,
-) -> Result<Throughput, GpuError> {
+) -> Result<Throughput, Error> {
     let cfg = TrainConfig {
         model: model.clone(),
         batch,
@@ -69,23 +70,28 @@ pub async fn train_throughput(
         None => Engine::cpu(model, batch),
     };
     let layout = Layout::new(model);
-    engine.load(&super::engine::TrainState::fresh(layout.init(0)))?;
+    engine.load(&TrainState::fresh(layout.init(0)))?;
     let mut corpus = Corpus::new(&cfg);
-    let h = cfg.hyper();
-    let batches: Vec<_> = (0..=steps)
-        .map(|_| corpus.next_batch(batch, model.ctx))
-        .collect();
-    let (x, y) = &batches[0];
-    engine.step(x, y, cfg.lr_at(0), &h).await?;
-    engine.take_losses().await?;
+    let lr = cfg.lr();
+    // One warm-up step (pipelines compiled, buffers touched), then the timed steps; each
+    // stretch ends with its losses read back.
+    let warm_up = Stretch {
+        source: corpus.train_source(),
+        lr: &lr,
+        steps: 0..1,
+        hyper: cfg.hyper(),
+        eval: None,
+    };
+    engine.train(warm_up, &mut ()).await?;
     let start = now();
-    for (i, (x, y)) in batches[1..].iter().enumerate() {
-        engine.step(x, y, cfg.lr_at(i + 1), &h).await?;
-        if (i + 1) % engine.readback_every() == 0 {
-            engine.take_losses().await?;
-        }
-    }
-    engine.take_losses().await?;
+    let timed = Stretch {
+        source: corpus.train_source(),
+        lr: &lr,
+        steps: 1..steps + 1,
+        hyper: cfg.hyper(),
+        eval: None,
+    };
+    engine.train(timed, &mut ()).await?;
     let ms = (now() - start).max(1e-3);
     let dispatches = match gpu {
         Some(g) => Some(dispatches_per_step(g, &GpuModel::new(g, model, batch, 1)?)?),

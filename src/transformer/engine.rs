@@ -1,31 +1,23 @@
-//! One training interface over both backends, so every protocol (pre-training, warmup–
-//! stable–decay branches, fine-tuning with an L2 pull toward the pre-trained weights) is
-//! written once: an [`Engine`] takes batches and learning rates step by step, reports
-//! losses in batches (the GPU reads them back every [`READBACK_EVERY`] steps), evaluates
-//! held-out batches, and saves or restores its whole state (weights, AdamW moments, step).
+//! The one owner of training: an [`Engine`] runs stretches of training steps on the CPU
+//! reference or on the GPU — batches drawn from a byte stream, the learning rate from a
+//! [`Lr`] schedule, AdamW with clipping and the divergence guard, an optional L2 pull toward
+//! anchor weights — reading the losses back itself (the GPU every [`READBACK_EVERY`]
+//! steps) and handing them to an [`Observer`], with held-out evaluations in between. It
+//! also saves and restores its whole state (weights, AdamW moments, step), so every
+//! protocol (pre-training, warmup–stable–decay branches, fine-tuning) is written once.
 
 use super::config::ModelConfig;
-use super::gpu::{GpuModel, READBACK_EVERY};
+use super::gpu::{memory_estimate, GpuModel, READBACK_EVERY};
 use super::model::{backward, forward};
+pub use super::optim::Hyper;
+use super::optim::{AdamW, Guard, BETA1, BETA2, DIVERGED_LOSS, EPS};
 use super::params::Layout;
-use super::train::inputs_and_targets;
-use crate::gpu::kernels::{AdamW, Guard};
-use crate::gpu::reference::{adamw, l2_pull, step_guard};
-use crate::gpu::{Gpu, GpuError};
-
-/// The optimizer's settings that stay fixed over a run (AdamW β₁ 0.9, β₂ 0.95, ε 1e-8).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Hyper {
-    pub weight_decay: f64,
-    /// Global gradient-norm clip (0 = none).
-    pub grad_clip: f64,
-    /// λ of the L2 pull toward the anchor weights: gradient += λ·(θ − θ_anchor).
-    pub l2: f64,
-}
-
-pub const BETA1: f32 = 0.9;
-pub const BETA2: f32 = 0.95;
-pub const EPS: f32 = 1e-8;
+use super::schedule::Lr;
+use crate::cpu::{adamw, l2_pull, step_guard};
+use crate::data::{batch, inputs_and_targets, ByteSource};
+use crate::error::Error;
+use crate::gpu::Gpu;
+use std::ops::Range;
 
 /// Everything a run needs to continue exactly where it was.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,11 +42,11 @@ impl TrainState {
     }
 }
 
-/// Losses of the steps since the last [`Engine::take_losses`] (nats per byte), in order,
-/// and the step (counting from 1, in the engine's steps) that diverged, if one did: the
-/// losses stop before it and no update happens from it on.
+/// Losses of the steps since the last read-back (nats per byte), in order, and the step
+/// (counting from 1, in the engine's steps) that diverged, if one did: the losses stop
+/// before it and no update happens from it on.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Losses {
+struct Losses {
     pub losses: Vec<f64>,
     pub diverged_at: Option<usize>,
 }
@@ -78,6 +70,52 @@ pub struct GpuEngine<'g> {
     pending: usize,
     diverged_at: Option<usize>,
     has_anchor: bool,
+}
+
+/// One stretch of training: steps `steps` (0-based, of the schedule `lr`) on batches drawn
+/// from `source`, with held-out evaluations every `eval.every` steps of the stretch (and at
+/// its end).
+pub struct Stretch<'a> {
+    pub source: &'a mut dyn ByteSource,
+    pub lr: &'a Lr,
+    pub steps: Range<usize>,
+    pub hyper: Hyper,
+    pub eval: Option<Eval<'a>>,
+}
+
+/// Held-out evaluation during a stretch.
+pub struct Eval<'a> {
+    pub every: usize,
+    /// Batches of B rows of T + 1 bytes.
+    pub batches: &'a [Vec<u8>],
+}
+
+/// How a stretch ended: the steps done (all of them unless one diverged) and the diverged
+/// step (counting from 1 in the engine's steps, see [`TrainState::step`]), if one did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trained {
+    pub done: usize,
+    pub diverged_at: Option<usize>,
+}
+
+/// What a stretch reports to as it runs. Returning an error stops it (a cancel); the
+/// observer may also wait (a pause in the page).
+#[allow(async_fn_in_trait)]
+pub trait Observer {
+    /// After every loss read-back: the losses of the steps since the last one, in order,
+    /// with `done` steps of the stretch finished.
+    async fn losses(&mut self, done: usize, losses: &[f64]) -> Result<(), Error>;
+    /// After a held-out evaluation (mean loss, nats per byte) at `done` steps.
+    async fn evaluated(&mut self, _done: usize, _loss: f64) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// An observer that wants nothing.
+impl Observer for () {
+    async fn losses(&mut self, _done: usize, _losses: &[f64]) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 // One engine lives per run; the variants' sizes do not matter.
@@ -110,7 +148,8 @@ impl<'g> Engine<'g> {
         cfg: &ModelConfig,
         batch: usize,
         eval_batches: usize,
-    ) -> Result<Engine<'g>, GpuError> {
+    ) -> Result<Engine<'g>, Error> {
+        memory_estimate(cfg, batch, eval_batches).fits(&gpu.limits)?;
         Ok(Engine::Gpu(GpuEngine {
             gpu,
             model: GpuModel::new(gpu, cfg, batch, eval_batches)?,
@@ -136,8 +175,16 @@ impl<'g> Engine<'g> {
         }
     }
 
+    /// (sequences per batch, bytes per sequence).
+    fn batch_shape(&self) -> (usize, usize) {
+        match self {
+            Engine::Cpu(e) => (e.b, e.cfg.ctx),
+            Engine::Gpu(e) => (e.model.b, e.model.t),
+        }
+    }
+
     /// Steps between loss read-backs.
-    pub fn readback_every(&self) -> usize {
+    fn readback_every(&self) -> usize {
         match self {
             Engine::Cpu(_) => 1,
             Engine::Gpu(_) => READBACK_EVERY,
@@ -145,11 +192,18 @@ impl<'g> Engine<'g> {
     }
 
     /// Restores a whole state (and clears any divergence).
-    pub fn load(&mut self, state: &TrainState) -> Result<(), GpuError> {
+    pub fn load(&mut self, state: &TrainState) -> Result<(), Error> {
         match self {
             Engine::Cpu(e) => {
                 if state.params.len() != e.layout.total {
-                    return Err(GpuError::Invalid("state of another model".into()));
+                    return Err(Error::data(
+                        "state",
+                        format!(
+                            "{} parameters for a model of {}",
+                            state.params.len(),
+                            e.layout.total
+                        ),
+                    ));
                 }
                 e.state = state.clone();
                 e.pending.clear();
@@ -168,7 +222,7 @@ impl<'g> Engine<'g> {
     }
 
     /// The whole state now (weights, moments, step).
-    pub async fn state(&self) -> Result<TrainState, GpuError> {
+    pub async fn state(&self) -> Result<TrainState, Error> {
         match self {
             Engine::Cpu(e) => Ok(e.state.clone()),
             Engine::Gpu(e) => {
@@ -184,15 +238,15 @@ impl<'g> Engine<'g> {
     }
 
     /// The weights now.
-    pub async fn params(&self) -> Result<Vec<f32>, GpuError> {
+    pub async fn params(&self) -> Result<Vec<f32>, Error> {
         match self {
             Engine::Cpu(e) => Ok(e.state.params.clone()),
-            Engine::Gpu(e) => e.gpu.read(&e.model.params).await,
+            Engine::Gpu(e) => Ok(e.gpu.read(&e.model.params).await?),
         }
     }
 
     /// Sets the weights the L2 term pulls toward (fine-tuning from pre-trained weights).
-    pub fn set_anchor(&mut self, anchor: &[f32]) -> Result<(), GpuError> {
+    pub fn set_anchor(&mut self, anchor: &[f32]) -> Result<(), Error> {
         match self {
             Engine::Cpu(e) => e.anchor = Some(anchor.to_vec()),
             Engine::Gpu(e) => {
@@ -203,30 +257,60 @@ impl<'g> Engine<'g> {
         Ok(())
     }
 
+    /// Runs a stretch of training (see [`Stretch`]), reporting to `observer`; stops
+    /// after the read-back that finds a diverged step.
+    pub async fn train(
+        &mut self,
+        run: Stretch<'_>,
+        observer: &mut impl Observer,
+    ) -> Result<Trained, Error> {
+        let (b, t) = self.batch_shape();
+        let n = run.steps.len();
+        for (i, step) in run.steps.clone().enumerate() {
+            let rows = batch(run.source, b, t);
+            let (x, y) = inputs_and_targets(&rows, b, t);
+            self.step(&x, &y, run.lr.at(step), &run.hyper).await?;
+            let done = i + 1;
+            let eval_due = run
+                .eval
+                .as_ref()
+                .is_some_and(|e| done % e.every == 0 || done == n);
+            if done % self.readback_every() == 0 || done == n || eval_due {
+                let taken = self.take_losses().await?;
+                observer.losses(done, &taken.losses).await?;
+                if taken.diverged_at.is_some() {
+                    return Ok(Trained {
+                        done,
+                        diverged_at: taken.diverged_at,
+                    });
+                }
+                if let (true, Some(e)) = (eval_due, &run.eval) {
+                    let loss = self.evaluate(e.batches).await?;
+                    observer.evaluated(done, loss).await?;
+                }
+            }
+        }
+        Ok(Trained {
+            done: n,
+            diverged_at: None,
+        })
+    }
+
     /// One training step on inputs `x` and targets `y` (B·T bytes each) at learning rate
     /// `lr`. Its loss comes later, from [`Engine::take_losses`].
-    pub async fn step(&mut self, x: &[u8], y: &[u8], lr: f64, h: &Hyper) -> Result<(), GpuError> {
+    async fn step(&mut self, x: &[u8], y: &[u8], lr: f64, h: &Hyper) -> Result<(), Error> {
         match self {
             Engine::Cpu(e) => {
                 e.step(x, y, lr, h);
                 Ok(())
             }
             Engine::Gpu(e) => {
-                if e.pending == READBACK_EVERY {
-                    return Err(GpuError::Invalid(
-                        "take_losses before more steps: the loss ring is full".into(),
-                    ));
-                }
                 let g = e.gpu;
                 e.model.write_batch(g, x, y)?;
                 let mut rec = g.recorder();
-                let slot = e.pending;
-                e.model
-                    .record_forward(&mut rec, super::gpu::Input::Train, slot)?;
-                e.model.record_backward(&mut rec)?;
                 let l2 = if e.has_anchor { h.l2 as f32 } else { 0.0 };
                 e.model
-                    .record_update(&mut rec, e.step, slot, lr as f32, h, l2)?;
+                    .record_step(&mut rec, e.step, e.pending, lr as f32, h, l2)?;
                 g.submit(rec)?;
                 e.step += 1;
                 e.pending += 1;
@@ -236,7 +320,7 @@ impl<'g> Engine<'g> {
     }
 
     /// Losses of the steps since the last call.
-    pub async fn take_losses(&mut self) -> Result<Losses, GpuError> {
+    async fn take_losses(&mut self) -> Result<Losses, Error> {
         match self {
             Engine::Cpu(e) => Ok(Losses {
                 losses: std::mem::take(&mut e.pending),
@@ -271,7 +355,7 @@ impl<'g> Engine<'g> {
     }
 
     /// Mean loss over held-out batches (each B rows of T + 1 bytes).
-    pub async fn evaluate(&mut self, batches: &[Vec<u8>]) -> Result<f64, GpuError> {
+    pub async fn evaluate(&mut self, batches: &[Vec<u8>]) -> Result<f64, Error> {
         match self {
             Engine::Cpu(e) => {
                 let t = e.cfg.ctx;
@@ -284,7 +368,7 @@ impl<'g> Engine<'g> {
                     .sum();
                 Ok(total / batches.len().max(1) as f64)
             }
-            Engine::Gpu(e) => e.model.evaluate(e.gpu, batches).await,
+            Engine::Gpu(e) => Ok(e.model.evaluate(e.gpu, batches).await?),
         }
     }
 }
@@ -313,7 +397,7 @@ impl CpuEngine {
             l2_pull(h.l2 as f32, &s.params, anchor, &mut self.grads);
         }
         // The same guard as the GPU's (shaders/optimizer.wgsl): stop before updating.
-        let (scale, diverged, _) = step_guard(&self.grads, loss, h.grad_clip);
+        let (scale, diverged, _) = step_guard(&self.grads, loss, h.grad_clip, DIVERGED_LOSS as f64);
         s.step += 1;
         if diverged {
             self.diverged_at = Some(s.step);

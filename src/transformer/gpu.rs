@@ -9,12 +9,14 @@
 //! and [`super::train::train_cpu`], layer for layer.
 
 use super::config::{Mlp, ModelConfig, Norm, Pos};
-use super::engine::{Hyper, BETA1, BETA2, EPS};
 use super::kernels::*;
+use super::optim::{
+    adamw, decay_bits, l2_pull, step_guard, AdamW, Guard, Hyper, BETA1, BETA2, EPS,
+};
 use super::params::{Layout, TensorInfo};
-use super::train::inputs_and_targets;
-use crate::data::VOCAB;
-use crate::gpu::kernels::{self, adamw, add, decay_bits, step_guard, AdamW, Guard};
+use crate::data::{inputs_and_targets, VOCAB};
+use crate::error::{ConfigError, Error};
+use crate::gpu::kernels::{self as generic, add};
 use crate::gpu::{Gpu, GpuError, Recorder, Tensor};
 
 /// Training steps between loss read-backs (the loss ring's size).
@@ -60,6 +62,17 @@ impl MemoryEstimate {
             }
         }
         Ok(())
+    }
+
+    /// [`MemoryEstimate::check`] as the user sees it: a configuration too large for the
+    /// adapter is bad input (a config error on `model` naming the limit and the sizes).
+    pub fn fits(&self, limits: &wgpu::Limits) -> Result<(), Error> {
+        self.check(limits).map_err(|e| {
+            Error::Config(ConfigError::new(
+                "model",
+                format!("the configuration does not fit the GPU: {e}"),
+            ))
+        })
     }
 
     /// "params 0.1 MB, optimizer 0.4 MB, activations 20.3 MB, data 0.1 MB: 21 MB".
@@ -582,14 +595,14 @@ impl GpuModel {
         self.norm_forward(rec, &self.lnf, &self.lnf_stats, &self.x_final, "lnf")?;
         if cfg.tie_embeddings {
             // logits = lnf · wteᵀ.
-            kernels::matmul(
+            generic::matmul(
                 rec,
                 &self.lnf,
                 self.param("wte"),
                 &self.logits,
-                kernels::MatmulSpec {
+                generic::MatmulSpec {
                     trans_b: true,
-                    ..kernels::MatmulSpec::new(n, d, VOCAB)
+                    ..generic::MatmulSpec::new(n, d, VOCAB)
                 },
             )?;
         } else {
@@ -627,22 +640,22 @@ impl GpuModel {
         crossentropy_backward(rec, dlogits, &self.probs, &batch)?;
         if cfg.tie_embeddings {
             // logits = lnf·wteᵀ: dlnf = dlogits·wte, dwte += dlogitsᵀ·lnf.
-            kernels::matmul(
+            generic::matmul(
                 rec,
                 dlogits,
                 self.param("wte"),
                 &self.dln,
-                kernels::MatmulSpec::new(n, VOCAB, d),
+                generic::MatmulSpec::new(n, VOCAB, d),
             )?;
-            kernels::matmul(
+            generic::matmul(
                 rec,
                 dlogits,
                 &self.lnf,
                 self.grad("wte"),
-                kernels::MatmulSpec {
+                generic::MatmulSpec {
                     trans_a: true,
                     beta: 1.0,
-                    ..kernels::MatmulSpec::new(VOCAB, n, d)
+                    ..generic::MatmulSpec::new(VOCAB, n, d)
                 },
             )?;
         } else {
@@ -763,7 +776,7 @@ impl GpuModel {
     /// Records the L2 pull toward the anchor (when `l2` > 0), the step guard (global
     /// norm, clip scale, divergence check of `losses[slot]`) and the AdamW update of step
     /// `step` (0-based) at learning rate `lr`.
-    pub fn record_update(
+    fn record_update(
         &self,
         rec: &mut Recorder,
         step: usize,
@@ -773,7 +786,7 @@ impl GpuModel {
         l2: f32,
     ) -> Result<(), GpuError> {
         if l2 != 0.0 {
-            kernels::l2_pull(rec, l2, &self.params, &self.anchor, &self.grads)?;
+            l2_pull(rec, l2, &self.params, &self.anchor, &self.grads)?;
         }
         step_guard(
             rec,
@@ -805,8 +818,11 @@ impl GpuModel {
         )
     }
 
-    /// Records one whole training step over the uploaded training batch, its loss into
-    /// `losses[slot]`.
+    /// Records one whole training step over the uploaded training batch — forward (its
+    /// loss into `losses[slot]`), backward, the L2 pull toward the anchor (λ = `l2`; 0 for
+    /// none), the step guard and AdamW at learning rate `lr` — so that it is submitted once.
+    /// The only place a GPU training step is put together.
+    #[allow(clippy::too_many_arguments)]
     pub fn record_step(
         &self,
         rec: &mut Recorder,
@@ -814,10 +830,11 @@ impl GpuModel {
         slot: usize,
         lr: f32,
         h: &Hyper,
+        l2: f32,
     ) -> Result<(), GpuError> {
         self.record_forward(rec, Input::Train, slot)?;
         self.record_backward(rec)?;
-        self.record_update(rec, step, slot, lr, h, 0.0)
+        self.record_update(rec, step, slot, lr, h, l2)
     }
 
     /// Mean loss over held-out batches (each B rows of T + 1 bytes), at most as many as
@@ -850,6 +867,6 @@ pub fn dispatches_per_step(gpu: &Gpu, model: &GpuModel) -> Result<usize, GpuErro
         l2: 0.0,
     };
     // Recording only counts: the recording is dropped unsubmitted.
-    model.record_step(&mut rec, 0, 0, 1e-3, &h)?;
+    model.record_step(&mut rec, 0, 0, 1e-3, &h, 0.0)?;
     Ok(rec.dispatches)
 }

@@ -6,8 +6,33 @@
 use super::params::TensorInfo;
 use crate::data::VOCAB;
 use crate::gpu::kernels::{expect_len, matmul, u32_of, MatmulSpec};
-use crate::gpu::{grid_1d, grid_groups, GpuError, Recorder, Tensor, View};
+use crate::gpu::{grid_1d, grid_groups, GpuError, Recorder, Shader, Tensor, View};
 use bytemuck::{Pod, Zeroable};
+
+const ENCODER: Shader = Shader {
+    name: "encoder",
+    source: include_str!("../../shaders/encoder.wgsl"),
+};
+const NORM: Shader = Shader {
+    name: "norm",
+    source: include_str!("../../shaders/norm.wgsl"),
+};
+const ATTENTION: Shader = Shader {
+    name: "attention",
+    source: include_str!("../../shaders/attention.wgsl"),
+};
+const ACTIVATION: Shader = Shader {
+    name: "activation",
+    source: include_str!("../../shaders/activation.wgsl"),
+};
+const ROPE: Shader = Shader {
+    name: "rope",
+    source: include_str!("../../shaders/rope.wgsl"),
+};
+const CROSSENTROPY: Shader = Shader {
+    name: "crossentropy",
+    source: include_str!("../../shaders/crossentropy.wgsl"),
+};
 
 /// Rows (or sorted token positions) one invocation sums at most; longer sums are split
 /// into accumulating dispatches (software drivers stop an invocation after 65,535 loop
@@ -140,7 +165,7 @@ pub fn encoder_forward(
     let uniform = rec.gpu.uniform(&encoder_params(batch, wte, wpe, t_len, d)?);
     let g = grid(rec, batch.n * d);
     rec.dispatch(
-        &rec.gpu.pipelines.encoder_forward,
+        &rec.gpu.pipeline(&ENCODER, "encoder_forward"),
         &[
             (0, batch.buffer),
             (1, &params.buffer),
@@ -173,7 +198,7 @@ pub fn encoder_backward(
         });
         let g = grid(rec, VOCAB * d);
         rec.dispatch(
-            &rec.gpu.pipelines.encoder_backward_wte,
+            &rec.gpu.pipeline(&ENCODER, "encoder_backward_wte"),
             &[
                 (0, batch.buffer),
                 (3, &uniform),
@@ -187,7 +212,7 @@ pub fn encoder_backward(
         let uniform = rec.gpu.uniform(&base);
         let g = grid(rec, t_len * d);
         rec.dispatch(
-            &rec.gpu.pipelines.encoder_backward_wpe,
+            &rec.gpu.pipeline(&ENCODER, "encoder_backward_wpe"),
             &[(3, &uniform), (4, &dout.buffer), (5, &grads.buffer)],
             g,
         )?;
@@ -242,9 +267,9 @@ fn norm_forward(
     expect_len("stats", stats, 2 * rows)?;
     let uniform = rec.gpu.uniform(&norm_params(rows, d, g, b)?);
     let p = if b.is_some() {
-        &rec.gpu.pipelines.layernorm_forward
+        &rec.gpu.pipeline(&NORM, "layernorm_forward")
     } else {
-        &rec.gpu.pipelines.rmsnorm_forward
+        &rec.gpu.pipeline(&NORM, "rmsnorm_forward")
     };
     let g = grid64(rec, rows);
     rec.dispatch(
@@ -282,13 +307,13 @@ fn norm_backward(
     let base = norm_params(rows, d, g, b)?;
     let (input, weights) = if b.is_some() {
         (
-            &rec.gpu.pipelines.layernorm_backward,
-            &rec.gpu.pipelines.layernorm_backward_params,
+            &rec.gpu.pipeline(&NORM, "layernorm_backward"),
+            &rec.gpu.pipeline(&NORM, "layernorm_backward_params"),
         )
     } else {
         (
-            &rec.gpu.pipelines.rmsnorm_backward,
-            &rec.gpu.pipelines.rmsnorm_backward_params,
+            &rec.gpu.pipeline(&NORM, "rmsnorm_backward"),
+            &rec.gpu.pipeline(&NORM, "rmsnorm_backward_params"),
         )
     };
     let uniform = rec.gpu.uniform(&base);
@@ -483,7 +508,7 @@ fn activation(
 /// GELU (tanh approximation), elementwise.
 pub fn gelu_forward(rec: &mut Recorder, out: &Tensor, inp: &Tensor) -> Result<(), GpuError> {
     expect_len("inp", inp, out.len())?;
-    let p = &rec.gpu.pipelines.gelu_forward;
+    let p = &rec.gpu.pipeline(&ACTIVATION, "gelu_forward");
     activation(rec, p, out.len(), 1, &[(0, &inp.buffer), (1, &out.buffer)])
 }
 
@@ -495,7 +520,7 @@ pub fn gelu_backward(
 ) -> Result<(), GpuError> {
     expect_len("inp", inp, dinp.len())?;
     expect_len("dout", dout, dinp.len())?;
-    let p = &rec.gpu.pipelines.gelu_backward;
+    let p = &rec.gpu.pipeline(&ACTIVATION, "gelu_backward");
     activation(
         rec,
         p,
@@ -513,7 +538,7 @@ pub fn swiglu_forward(
     f: usize,
 ) -> Result<(), GpuError> {
     expect_len("inp", inp, 2 * out.len())?;
-    let p = &rec.gpu.pipelines.swiglu_forward;
+    let p = &rec.gpu.pipeline(&ACTIVATION, "swiglu_forward");
     activation(rec, p, out.len(), f, &[(0, &inp.buffer), (1, &out.buffer)])
 }
 
@@ -526,7 +551,7 @@ pub fn swiglu_backward(
 ) -> Result<(), GpuError> {
     expect_len("inp", inp, dinp.len())?;
     expect_len("dout", dout, dinp.len() / 2)?;
-    let p = &rec.gpu.pipelines.swiglu_backward;
+    let p = &rec.gpu.pipeline(&ACTIVATION, "swiglu_backward");
     activation(
         rec,
         p,
@@ -586,7 +611,7 @@ pub fn rope_forward(
     });
     let g = grid(rec, n * d);
     rec.dispatch(
-        &rec.gpu.pipelines.rope_forward,
+        &rec.gpu.pipeline(&ROPE, "rope_forward"),
         &[(0, &qkv.buffer), (1, &table.buffer), (2, &uniform)],
         g,
     )
@@ -664,9 +689,9 @@ fn heads(
     expect_len("heads", heads, parts * s.block())?;
     let uniform = rec.gpu.uniform(&s.params(parts)?);
     let (p, src, dst) = if split {
-        (&rec.gpu.pipelines.split_heads, rows, heads)
+        (&rec.gpu.pipeline(&ATTENTION, "split_heads"), rows, heads)
     } else {
-        (&rec.gpu.pipelines.merge_heads, heads, rows)
+        (&rec.gpu.pipeline(&ATTENTION, "merge_heads"), heads, rows)
     };
     let g = grid(rec, parts * s.block());
     rec.dispatch(p, &[(0, &src.buffer), (1, &dst.buffer), (2, &uniform)], g)
@@ -685,12 +710,12 @@ fn softmax(
     let g = grid64(rec, count);
     match att {
         None if forward => rec.dispatch(
-            &rec.gpu.pipelines.softmax_forward,
+            &rec.gpu.pipeline(&ATTENTION, "softmax_forward"),
             &[(2, &uniform), (3, &rows.buffer)],
             g,
         ),
         Some(att) => rec.dispatch(
-            &rec.gpu.pipelines.softmax_backward,
+            &rec.gpu.pipeline(&ATTENTION, "softmax_backward"),
             &[(2, &uniform), (3, &rows.buffer), (4, &att.buffer)],
             g,
         ),
@@ -848,7 +873,7 @@ pub fn crossentropy_forward(
     let uniform = rec.gpu.uniform(&ce_params(batch, slot)?);
     let g = grid64(rec, batch.n);
     rec.dispatch(
-        &rec.gpu.pipelines.crossentropy_forward,
+        &rec.gpu.pipeline(&CROSSENTROPY, "crossentropy_forward"),
         &[
             (0, &logits.buffer),
             (1, batch.buffer),
@@ -859,7 +884,7 @@ pub fn crossentropy_forward(
         g,
     )?;
     rec.dispatch(
-        &rec.gpu.pipelines.loss_mean,
+        &rec.gpu.pipeline(&CROSSENTROPY, "loss_mean"),
         &[(4, &uniform), (5, &losses.buffer), (6, &row_losses.buffer)],
         [1, 1, 1],
     )
@@ -877,7 +902,7 @@ pub fn crossentropy_backward(
     let uniform = rec.gpu.uniform(&ce_params(batch, 0)?);
     let g = grid(rec, batch.n * VOCAB);
     rec.dispatch(
-        &rec.gpu.pipelines.crossentropy_backward,
+        &rec.gpu.pipeline(&CROSSENTROPY, "crossentropy_backward"),
         &[
             (1, batch.buffer),
             (4, &uniform),

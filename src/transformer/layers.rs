@@ -4,7 +4,7 @@
 //! llm.c does, so shared weights sum their gradients) and *overwrite* input gradients
 //! unless stated otherwise.
 
-use crate::linear::model::{matmul, matmul_tn};
+use crate::cpu::{matmul, matmul_tn};
 
 /// out[b,t,:] = wte[token] (+ wpe[t] when positions are learned).
 pub fn encoder_forward(
@@ -172,7 +172,7 @@ pub fn matmul_backward(
 ) {
     // dinp[i, k] = Σ_j dout[i, j] w[k, j]: a product with wᵀ, formed explicitly.
     let mut wt = vec![0.0f32; oc * c];
-    crate::linear::model::transpose(&mut wt, w, c, oc);
+    crate::cpu::transpose(&mut wt, w, c, oc);
     matmul(dinp, dout, &wt, n, oc, c);
     let mut dw_step = vec![0.0f32; c * oc];
     matmul_tn(&mut dw_step, inp, dout, c, n, oc);

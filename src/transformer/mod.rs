@@ -6,10 +6,12 @@
 //!   against finite differences (tests/transformer_layers.rs, tests/transformer_model.rs).
 //! - `kernels`, `gpu`: the same layers as WGSL kernels of the same names, and the model on
 //!   the GPU with a whole training step in one command buffer, checked against the CPU
-//!   reference (tests/common/transformer_checks.rs).
-//! - `engine`: one step-by-step training interface over both backends (state save and
-//!   restore, L2 pull, held-out evaluation); `train`: schedules, data and the training
-//!   loop; `checkpoint`: safetensors.
+//!   reference (tests/common/transformer_checks.rs); `optim`: AdamW's settings, the
+//!   divergence guard and their GPU kernels.
+//! - `schedule`: the learning-rate schedules (cosine, wsd with its branches, constant).
+//! - `engine`: the one owner of training over both backends (stretches of steps with a
+//!   schedule, loss read-back, evaluation, state save and restore, L2 pull); `train`: the
+//!   `overtrain train` run on it; `checkpoint`: safetensors; `bench`: throughput.
 
 pub mod bench;
 pub mod checkpoint;
@@ -19,5 +21,7 @@ pub mod gpu;
 pub mod kernels;
 pub mod layers;
 pub mod model;
+pub mod optim;
 pub mod params;
+pub mod schedule;
 pub mod train;

@@ -103,7 +103,7 @@ fn maybe<'a>(params: &'a [f32], layout: &Layout, name: &str) -> Option<&'a [f32]
 fn head_weight(cfg: &ModelConfig, params: &[f32], layout: &Layout) -> Vec<f32> {
     if cfg.tie_embeddings {
         let mut w = vec![0.0; cfg.d_model * VOCAB];
-        crate::linear::model::transpose(&mut w, param(params, layout, "wte"), VOCAB, cfg.d_model);
+        crate::cpu::transpose(&mut w, param(params, layout, "wte"), VOCAB, cfg.d_model);
         w
     } else {
         param(params, layout, "lm_head").to_vec()
@@ -279,7 +279,7 @@ pub fn backward(
     );
     if cfg.tie_embeddings {
         let mut dwte = vec![0.0; VOCAB * d];
-        crate::linear::model::transpose(&mut dwte, &dhead, d, VOCAB);
+        crate::cpu::transpose(&mut dwte, &dhead, d, VOCAB);
         add_into(grads, layout, "wte", &dwte);
     } else {
         add_into(grads, layout, "lm_head", &dhead);

@@ -1,28 +1,18 @@
-//! Training on the CPU reference (science.md §3 "Training"): AdamW (β₁ 0.9, β₂ 0.95,
-//! ε 1e-8; weight decay on weight matrices only), global-norm gradient clipping, and the
-//! learning-rate schedules (linear warmup then cosine to zero; warmup–stable–decay;
-//! constant), on the synthetic pre-training language. Deterministic from the seed,
-//! including the data stream.
+//! `overtrain train` (science.md §3 "Training"): a training config, the pre-training
+//! corpus with its held-out batches, and one training run on an [`Engine`] (AdamW, global-
+//! norm clipping, the learning-rate [`Schedule`]) with periodic held-out evaluation.
+//! Deterministic from the seed, including the data stream.
 
 use super::config::ModelConfig;
-use super::engine::{run_ready, Engine, Hyper, TrainState};
+use super::engine::{run_ready, Engine, Eval, Hyper, Observer, Stretch, TrainState};
+use super::schedule::Lr;
+pub use super::schedule::Schedule;
 use crate::data::language::{Language, LanguageSpec};
-use crate::data::{batch, ByteSource, Split};
-use crate::error::{check_int, check_range, ConfigError};
-use crate::gpu::{Gpu, GpuError};
+use crate::data::{batch, inputs_and_targets, ByteSource, Split};
+use crate::error::{check_int, check_range, ConfigError, Error};
+use crate::gpu::Gpu;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-pub enum Schedule {
-    /// Linear warmup, then cosine to zero (the paper's protocol).
-    Cosine,
-    /// Linear warmup, constant, then linear decay to zero over the last `decay_fraction`.
-    Wsd { decay_fraction: f64 },
-    /// Linear warmup, then constant.
-    Constant,
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -85,29 +75,19 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// The learning-rate schedule of the run.
+    pub fn lr(&self) -> Lr {
+        Lr::new(
+            self.schedule.clone(),
+            self.lr,
+            self.warmup_fraction,
+            self.steps,
+        )
+    }
+
     /// The learning rate of step `step` (0-based) of `steps`.
     pub fn lr_at(&self, step: usize) -> f64 {
-        let total = self.steps as f64;
-        let s = step as f64 + 1.0;
-        let warmup = (self.warmup_fraction * total).ceil();
-        if s <= warmup {
-            return self.lr * s / warmup;
-        }
-        match self.schedule {
-            Schedule::Constant => self.lr,
-            Schedule::Cosine => {
-                let progress = (s - warmup) / (total - warmup).max(1.0);
-                self.lr * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
-            }
-            Schedule::Wsd { decay_fraction } => {
-                let decay_start = total * (1.0 - decay_fraction);
-                if s <= decay_start {
-                    self.lr
-                } else {
-                    self.lr * ((total - s) / (total - decay_start).max(1.0)).max(0.0)
-                }
-            }
-        }
+        self.lr().at(step)
     }
 }
 
@@ -157,16 +137,6 @@ impl Corpus {
     }
 }
 
-/// Splits a batch of B rows of T + 1 bytes into inputs and next-byte targets.
-pub fn inputs_and_targets(rows: &[u8], b: usize, t: usize) -> (Vec<u8>, Vec<u8>) {
-    let (mut x, mut y) = (Vec::with_capacity(b * t), Vec::with_capacity(b * t));
-    for row in rows.chunks(t + 1).take(b) {
-        x.extend_from_slice(&row[..t]);
-        y.extend_from_slice(&row[1..]);
-    }
-    (x, y)
-}
-
 impl TrainConfig {
     /// The optimizer settings of this config (no L2 pull: pre-training).
     pub fn hyper(&self) -> Hyper {
@@ -175,6 +145,33 @@ impl TrainConfig {
             grad_clip: self.grad_clip,
             l2: 0.0,
         }
+    }
+}
+
+/// The training log as a run goes: every step's loss (reported to `progress`) and every
+/// evaluation.
+struct Logger<'a> {
+    log: TrainLog,
+    tokens_per_step: usize,
+    progress: &'a mut dyn FnMut(usize, f64),
+}
+
+impl Observer for Logger<'_> {
+    async fn losses(&mut self, _done: usize, losses: &[f64]) -> Result<(), Error> {
+        for &loss in losses {
+            let s = self.log.steps.len() + 1;
+            self.log.steps.push(s);
+            self.log.tokens.push(s * self.tokens_per_step);
+            self.log.train_loss.push(loss);
+            (self.progress)(s, loss);
+        }
+        Ok(())
+    }
+
+    async fn evaluated(&mut self, done: usize, loss: f64) -> Result<(), Error> {
+        self.log.eval_steps.push(done);
+        self.log.eval_loss.push(loss);
+        Ok(())
     }
 }
 
@@ -187,49 +184,39 @@ pub async fn train(
     engine: &mut Engine<'_>,
     cfg: &TrainConfig,
     progress: &mut dyn FnMut(usize, f64),
-) -> Result<(Vec<f32>, TrainLog), GpuError> {
+) -> Result<(Vec<f32>, TrainLog), Error> {
     let layout = engine.layout().clone();
     engine.load(&TrainState::fresh(layout.init(cfg.seed)))?;
     let mut corpus = Corpus::new(cfg);
-    let (b, t) = (cfg.batch, cfg.model.ctx);
-    let h = cfg.hyper();
-    let mut log = TrainLog::default();
-    for step in 0..cfg.steps {
-        let (x, y) = corpus.next_batch(b, t);
-        engine.step(&x, &y, cfg.lr_at(step), &h).await?;
-        let done = step + 1;
-        let eval_due = done % cfg.eval_every == 0 || done == cfg.steps;
-        if done % engine.readback_every() == 0 || eval_due {
-            let taken = engine.take_losses().await?;
-            for loss in taken.losses {
-                let s = log.steps.len() + 1;
-                log.steps.push(s);
-                log.tokens.push(s * b * t);
-                log.train_loss.push(loss);
-                progress(s, loss);
-            }
-            if taken.diverged_at.is_some() {
-                log.diverged_at = taken.diverged_at;
-                break;
-            }
-            if eval_due {
-                log.eval_steps.push(done);
-                log.eval_loss.push(engine.evaluate(&corpus.eval).await?);
-            }
-        }
-    }
-    Ok((engine.params().await?, log))
+    let lr = cfg.lr();
+    let mut logger = Logger {
+        log: TrainLog::default(),
+        tokens_per_step: cfg.batch * cfg.model.ctx,
+        progress,
+    };
+    let run = Stretch {
+        source: corpus.train.as_mut(),
+        lr: &lr,
+        steps: 0..cfg.steps,
+        hyper: cfg.hyper(),
+        eval: Some(Eval {
+            every: cfg.eval_every,
+            batches: &corpus.eval,
+        }),
+    };
+    let trained = engine.train(run, &mut logger).await?;
+    logger.log.diverged_at = trained.diverged_at;
+    Ok((engine.params().await?, logger.log))
 }
 
 /// [`train`] on the CPU reference.
 pub fn train_cpu(
     cfg: &TrainConfig,
     progress: &mut dyn FnMut(usize, f64),
-) -> Result<(Vec<f32>, TrainLog), ConfigError> {
+) -> Result<(Vec<f32>, TrainLog), Error> {
     cfg.validate()?;
     let mut engine = Engine::cpu(&cfg.model, cfg.batch);
-    let result = run_ready(train(&mut engine, cfg, progress));
-    Ok(result.expect("the CPU engine does not fail"))
+    run_ready(train(&mut engine, cfg, progress))
 }
 
 /// [`train`] on a GPU (the config must be valid).
@@ -237,7 +224,7 @@ pub async fn train_gpu(
     gpu: &Gpu,
     cfg: &TrainConfig,
     progress: &mut dyn FnMut(usize, f64),
-) -> Result<(Vec<f32>, TrainLog), GpuError> {
+) -> Result<(Vec<f32>, TrainLog), Error> {
     let mut engine = Engine::gpu(gpu, &cfg.model, cfg.batch, cfg.eval_batches)?;
     train(&mut engine, cfg, progress).await
 }

@@ -3,9 +3,10 @@
 //! pause/resume/cancel through the host's `progress` promise, partial results and
 //! checkpoints), and its plots (on the page's main thread).
 
-use super::{error_value, now_ms, worker_gpu};
+use super::{now_ms, throw, worker_gpu};
+use crate::error::Error;
 use crate::experiment::{
-    self, config::PRESETS, ExperimentConfig, ExperimentResults, Host, Progress, Stop,
+    self, config::PRESETS, ExperimentConfig, ExperimentResults, Host, Progress,
 };
 use crate::transformer::bench::train_throughput;
 use crate::transformer::checkpoint::to_safetensors;
@@ -31,12 +32,12 @@ pub fn experiment_presets() -> String {
     serde_json::Value::Object(map).to_string()
 }
 
-/// `null` when the experiment config is valid, else `{field, message}`.
+/// `null` when the experiment config is valid, else `{kind: "config", field, message}`.
 #[wasm_bindgen]
 pub fn validate_experiment_config(config_json: &str) -> JsValue {
     match ExperimentConfig::from_json(config_json) {
         Ok(_) => JsValue::NULL,
-        Err(e) => error_value(&e),
+        Err(e) => throw(e),
     }
 }
 
@@ -45,7 +46,7 @@ pub fn validate_experiment_config(config_json: &str) -> JsValue {
 /// message}` for an invalid config.
 #[wasm_bindgen]
 pub fn estimate_experiment(config_json: &str) -> Result<String, JsValue> {
-    let c = ExperimentConfig::from_json(config_json).map_err(|e| error_value(&e))?;
+    let c = ExperimentConfig::from_json(config_json).map_err(throw)?;
     let (tokens, flops) = experiment::cost(&c);
     Ok(serde_json::json!({
         "parameters": Layout::new(&c.model).total,
@@ -62,7 +63,7 @@ pub fn estimate_experiment(config_json: &str) -> Result<String, JsValue> {
 /// `backend` ("gpu": this worker's device; checks its limits first), over 2 steps.
 #[wasm_bindgen]
 pub async fn probe_experiment(config_json: String, backend: String) -> Result<f64, JsValue> {
-    let c = ExperimentConfig::from_json(&config_json).map_err(|e| error_value(&e))?;
+    let c = ExperimentConfig::from_json(&config_json).map_err(throw)?;
     let now = || now_ms();
     let gpu = if backend == "gpu" {
         Some(worker_gpu()?)
@@ -71,12 +72,12 @@ pub async fn probe_experiment(config_json: String, backend: String) -> Result<f6
     };
     if let Some(g) = &gpu {
         memory_estimate(&c.model, c.batch, c.eval_batches)
-            .check(&g.limits)
-            .map_err(|e| JsValue::from_str(&e.to_string()))?;
+            .fits(&g.limits)
+            .map_err(throw)?;
     }
     let t = train_throughput(gpu.as_deref(), &c.model, c.batch, 2, &now)
         .await
-        .map_err(|e| JsValue::from_str(&e.to_string()))?;
+        .map_err(throw)?;
     Ok(t.tokens_per_second)
 }
 
@@ -96,20 +97,20 @@ fn method(obj: &JsValue, name: &str) -> Option<js_sys::Function> {
 }
 
 impl Host for PageHost {
-    async fn progress(&mut self, p: &Progress) -> Result<(), Stop> {
+    async fn progress(&mut self, p: &Progress) -> Result<(), Error> {
         let Some(f) = method(&self.host, "progress") else {
             return Ok(());
         };
         let text = serde_json::to_string(p).expect("plain data");
         let out = f
             .call1(&self.host, &JsValue::from_str(&text))
-            .map_err(|_| Stop::Cancelled)?;
+            .map_err(|_| Error::Cancelled)?;
         if let Ok(promise) = out.dyn_into::<js_sys::Promise>() {
             let go_on = wasm_bindgen_futures::JsFuture::from(promise)
                 .await
-                .map_err(|_| Stop::Cancelled)?;
+                .map_err(|_| Error::Cancelled)?;
             if go_on.as_bool() == Some(false) {
-                return Err(Stop::Cancelled);
+                return Err(Error::Cancelled);
             }
         }
         Ok(())
@@ -135,9 +136,9 @@ impl Host for PageHost {
 
 /// Runs an experiment in this worker on `backend` ("gpu": this worker's WebGPU device, or
 /// "cpu"). `resume_json`: the partial results of an unfinished run of the same config,
-/// whose finished budgets are kept. Resolves to the results JSON; rejects with `{field,
-/// message}` for an invalid config, with "cancelled" when the host cancelled, or with a
-/// GPU failure's message.
+/// whose finished budgets are kept. Resolves to the results JSON; rejects with a config
+/// error, a data error (`resume…`: results that do not belong to this config), a cancelled
+/// error when the host cancelled, or a gpu error.
 #[wasm_bindgen]
 pub async fn run_experiment(
     config_json: String,
@@ -145,16 +146,16 @@ pub async fn run_experiment(
     host: JsValue,
     resume_json: Option<String>,
 ) -> Result<String, JsValue> {
-    let config = ExperimentConfig::from_json(&config_json).map_err(|e| error_value(&e))?;
+    let config = ExperimentConfig::from_json(&config_json).map_err(throw)?;
     let resume = match resume_json {
         Some(text) => {
-            let earlier: ExperimentResults = serde_json::from_str(&text)
-                .map_err(|e| JsValue::from_str(&format!("the saved results to resume: {e}")))?;
-            Some(
-                earlier
-                    .resume_for(&config)
-                    .map_err(|e| JsValue::from_str(&e))?,
-            )
+            let earlier: ExperimentResults = serde_json::from_str(&text).map_err(|e| {
+                throw(Error::data(
+                    "resume",
+                    format!("the saved results are not an experiment's: {e}"),
+                ))
+            })?;
+            Some(earlier.resume_for(&config).map_err(throw)?)
         }
         None => None,
     };
@@ -164,8 +165,9 @@ pub async fn run_experiment(
         None
     };
     let mut engine = match &gpu {
-        Some(g) => Engine::gpu(g, &config.model, config.batch, config.eval_batches)
-            .map_err(|e| JsValue::from_str(&e.to_string()))?,
+        Some(g) => {
+            Engine::gpu(g, &config.model, config.batch, config.eval_batches).map_err(throw)?
+        }
         None => Engine::cpu(&config.model, config.batch),
     };
     let mut page = PageHost {
@@ -174,7 +176,7 @@ pub async fn run_experiment(
     };
     let results = experiment::run(&config, &mut engine, &mut page, resume)
         .await
-        .map_err(|e| JsValue::from_str(&e.to_string()))?;
+        .map_err(throw)?;
     Ok(serde_json::to_string(&results).expect("plain data"))
 }
 
@@ -189,10 +191,10 @@ pub fn render_experiment_plots(
     let parse = |text: Option<String>, what: &str| -> Result<Option<ExperimentResults>, JsValue> {
         text.map(|t| serde_json::from_str(&t))
             .transpose()
-            .map_err(|e| JsValue::from_str(&format!("{what}: {e}")))
+            .map_err(|e| throw(Error::data(what, e.to_string())))
     };
     let live = parse(results_json, "results JSON")?;
     let recorded = parse(recorded_json, "recorded results JSON")?;
     let plots = crate::plot::experiment::all_plots(live.as_ref(), recorded.as_ref());
-    serde_wasm_bindgen::to_value(&plots).map_err(|e| JsValue::from_str(&e.to_string()))
+    serde_wasm_bindgen::to_value(&plots).map_err(|e| throw(Error::Io(e.to_string())))
 }

@@ -1,0 +1,12 @@
+//! The CPU numerics both labs share, over flat row-major f32 slices (llm.c style):
+//! matrix products ([`matmul`]), the optimizer's pieces ([`adamw`], [`l2_pull`],
+//! [`step_guard`]) and counter-based Gaussian noise ([`gaussian`]). The GPU kernels of the
+//! same names compute the same things (tests pair them).
+
+mod matmul;
+mod noise;
+mod optim;
+
+pub use matmul::{matmul, matmul_tn, transpose};
+pub use noise::{gaussian, philox};
+pub use optim::{adamw, l2_pull, step_guard, AdamW};

@@ -1,0 +1,54 @@
+//! The optimizer's pieces on the CPU: one AdamW step, the L2 pull toward anchor weights and
+//! the step guard (global-norm clipping and the divergence check). The GPU kernels of the
+//! same names (`shaders/optimizer.wgsl`) compute the same updates.
+
+/// AdamW hyper-parameters for one step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamW {
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+    /// The step number t ≥ 1 (for the bias corrections 1 − β^t).
+    pub step: u32,
+}
+
+/// One AdamW step over a slice: moments m and v updated in place, then
+/// w ← w − lr·(m̂ / (√v̂ + ε) + weight_decay·w). Every element decays; callers apply it per
+/// tensor with that tensor's weight decay (the GPU kernel selects with a bit mask instead).
+pub fn adamw(h: AdamW, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+    let bc1 = 1.0 - h.beta1.powi(h.step as i32);
+    let bc2 = 1.0 - h.beta2.powi(h.step as i32);
+    for i in 0..w.len() {
+        m[i] = h.beta1 * m[i] + (1.0 - h.beta1) * g[i];
+        v[i] = h.beta2 * v[i] + (1.0 - h.beta2) * g[i] * g[i];
+        let update = (m[i] / bc1) / ((v[i] / bc2).sqrt() + h.eps) + h.weight_decay * w[i];
+        w[i] -= h.lr * update;
+    }
+}
+
+/// The step guard: (clip scale, diverged, global norm) of a gradient and its step's loss.
+/// The clip scale is min(1, clip/‖g‖) (clip 0: none); the step counts as diverged when the
+/// norm or the loss is not finite, or the loss exceeds `max_loss`.
+pub fn step_guard(g: &[f32], loss: f64, clip: f64, max_loss: f64) -> (f32, bool, f64) {
+    let norm = g.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
+    let scale = if clip > 0.0 && norm > clip {
+        (clip / norm) as f32
+    } else {
+        1.0
+    };
+    let blown_up = loss > max_loss;
+    (
+        scale,
+        !(norm.is_finite() && loss.is_finite()) || blown_up,
+        norm,
+    )
+}
+
+/// g = g + alpha·(w − anchor): the gradient of (alpha/2)·‖w − anchor‖² added in place.
+pub fn l2_pull(alpha: f32, w: &[f32], anchor: &[f32], g: &mut [f32]) {
+    for ((g, &w), &a) in g.iter_mut().zip(w).zip(anchor) {
+        *g += alpha * (w - a);
+    }
+}

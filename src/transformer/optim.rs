@@ -1,0 +1,259 @@
+//! The optimizer of the transformer's training step: AdamW's fixed settings, the divergence
+//! guard, and their GPU kernels (`shaders/optimizer.wgsl`: AdamW over the flat parameter
+//! buffer with a weight-decay bit mask, the gradient's global norm and the step guard, the
+//! L2 pull toward anchor weights). Their CPU counterparts are the functions of the same
+//! names in [`crate::cpu`].
+
+pub use crate::cpu::AdamW;
+use crate::gpu::kernels::{expect_len, u32_of};
+use crate::gpu::{grid_1d, grid_groups, GpuError, Recorder, Shader, Tensor};
+use bytemuck::{Pod, Zeroable};
+
+const OPTIMIZER: Shader = Shader {
+    name: "optimizer",
+    source: include_str!("../../shaders/optimizer.wgsl"),
+};
+
+/// The optimizer's settings that stay fixed over a run (AdamW β₁ 0.9, β₂ 0.95, ε 1e-8).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hyper {
+    pub weight_decay: f64,
+    /// Global gradient-norm clip (0 = none).
+    pub grad_clip: f64,
+    /// λ of the L2 pull toward the anchor weights: gradient += λ·(θ − θ_anchor).
+    pub l2: f64,
+}
+
+pub const BETA1: f32 = 0.9;
+pub const BETA2: f32 = 0.95;
+pub const EPS: f32 = 1e-8;
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct OptimizerParams {
+    n: u32,
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    weight_decay: f32,
+    bc1: f32,
+    bc2: f32,
+}
+
+impl OptimizerParams {
+    /// The parameters of the one-scalar kernels (sgd, l2_pull, grad_sumsq): n and `lr`.
+    fn scalar(n: usize, lr: f32) -> Result<OptimizerParams, GpuError> {
+        Ok(OptimizerParams {
+            n: u32_of("n", n)?,
+            lr,
+            beta1: 0.0,
+            beta2: 0.0,
+            eps: 0.0,
+            weight_decay: 0.0,
+            bc1: 1.0,
+            bc2: 1.0,
+        })
+    }
+}
+
+/// w = w − lr·g over a flat buffer (tests only).
+#[cfg(feature = "test-kernels")]
+pub fn sgd(rec: &mut Recorder, lr: f32, w: &Tensor, g: &Tensor) -> Result<(), GpuError> {
+    let n = w.len();
+    expect_len("g", g, n)?;
+    let params = OptimizerParams::scalar(n, lr)?;
+    let uniform = rec.gpu.uniform(&params);
+    let grid = grid_1d(n, rec.gpu.limits.max_compute_workgroups_per_dimension);
+    rec.dispatch(
+        &rec.gpu.pipeline(&OPTIMIZER, "sgd"),
+        &[(0, &w.buffer), (1, &g.buffer), (4, &uniform)],
+        grid,
+    )
+}
+
+/// The step guard (see `shaders/optimizer.wgsl`): `[scale, status, norm, loss]` of the
+/// latest step, on the GPU so that a whole training step needs no read-back. status is
+/// 0, or 1 + the first step whose loss or gradient norm was not finite.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct Guard {
+    pub scale: f32,
+    pub status: u32,
+    pub norm: f32,
+    pub loss: f32,
+}
+
+impl Guard {
+    /// A guard that lets every update through unscaled.
+    pub const OPEN: Guard = Guard {
+        scale: 1.0,
+        status: 0,
+        norm: 0.0,
+        loss: 0.0,
+    };
+
+    /// The guard's storage buffer on `gpu`.
+    pub fn buffer(self, gpu: &crate::gpu::Gpu) -> Result<wgpu::Buffer, GpuError> {
+        gpu.storage(&[self])
+    }
+}
+
+/// Packs a per-element weight-decay mask into the bit words [`adamw`] reads.
+pub fn decay_bits(mask: impl IntoIterator<Item = bool>) -> Vec<u32> {
+    let mut words = Vec::new();
+    for (i, on) in mask.into_iter().enumerate() {
+        if i % 32 == 0 {
+            words.push(0);
+        }
+        if on {
+            *words.last_mut().expect("pushed") |= 1 << (i % 32);
+        }
+    }
+    words
+}
+
+/// One AdamW step over flat buffers: w, first moment m and second moment v updated in
+/// place, the gradient scaled by the guard's clip factor, weight decay where `decay` has the
+/// element's bit set; no change at all once the guard's status is set.
+#[allow(clippy::too_many_arguments)]
+pub fn adamw(
+    rec: &mut Recorder,
+    h: AdamW,
+    w: &Tensor,
+    g: &Tensor,
+    m: &Tensor,
+    v: &Tensor,
+    decay: &wgpu::Buffer,
+    guard: &wgpu::Buffer,
+) -> Result<(), GpuError> {
+    let n = w.len();
+    expect_len("g", g, n)?;
+    expect_len("m", m, n)?;
+    expect_len("v", v, n)?;
+    if decay.size() < (n.div_ceil(32) * 4) as u64 {
+        return Err(GpuError::Invalid(format!(
+            "the decay mask needs {} bit words",
+            n.div_ceil(32)
+        )));
+    }
+    if h.step == 0 {
+        return Err(GpuError::Invalid("AdamW steps count from 1".into()));
+    }
+    let params = OptimizerParams {
+        n: u32_of("n", n)?,
+        lr: h.lr,
+        beta1: h.beta1,
+        beta2: h.beta2,
+        eps: h.eps,
+        weight_decay: h.weight_decay,
+        bc1: 1.0 - h.beta1.powi(h.step as i32),
+        bc2: 1.0 - h.beta2.powi(h.step as i32),
+    };
+    let uniform = rec.gpu.uniform(&params);
+    let grid = grid_1d(n, rec.gpu.limits.max_compute_workgroups_per_dimension);
+    rec.dispatch(
+        &rec.gpu.pipeline(&OPTIMIZER, "adamw"),
+        &[
+            (0, &w.buffer),
+            (1, &g.buffer),
+            (2, &m.buffer),
+            (3, &v.buffer),
+            (4, &uniform),
+            (5, decay),
+            (6, guard),
+        ],
+        grid,
+    )
+}
+
+/// g = g + alpha·(w − anchor): the gradient of (alpha/2)·‖w − anchor‖² added in place.
+pub fn l2_pull(
+    rec: &mut Recorder,
+    alpha: f32,
+    w: &Tensor,
+    anchor: &Tensor,
+    g: &Tensor,
+) -> Result<(), GpuError> {
+    let n = w.len();
+    expect_len("anchor", anchor, n)?;
+    expect_len("g", g, n)?;
+    let uniform = rec.gpu.uniform(&OptimizerParams::scalar(n, alpha)?);
+    let grid = grid_1d(n, rec.gpu.limits.max_compute_workgroups_per_dimension);
+    rec.dispatch(
+        &rec.gpu.pipeline(&OPTIMIZER, "l2_pull"),
+        &[
+            (0, &w.buffer),
+            (4, &uniform),
+            (11, &g.buffer),
+            (12, &anchor.buffer),
+        ],
+        grid,
+    )
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct GuardParams {
+    partials: u32,
+    step: u32,
+    clip: f32,
+    loss_slot: u32,
+    max_loss: f32,
+    _pad: [u32; 3],
+}
+
+/// A training loss (nats per byte) above this counts as diverged, like a non-finite one:
+/// four times the loss of guessing uniformly (ln 256 ≈ 5.55) is a model that has blown up,
+/// even when AdamW's bounded steps keep every number finite.
+pub const DIVERGED_LOSS: f32 = 4.0 * 5.545_177;
+
+/// Updates the step guard from the gradient's global norm and the step's loss
+/// (`losses[loss_slot]`): clip scale min(1, clip/‖g‖) (clip 0 = none), and the status
+/// when either is not finite or the loss exceeds [`DIVERGED_LOSS`]. `partials` holds one f32 per 256 gradients.
+#[allow(clippy::too_many_arguments)]
+pub fn step_guard(
+    rec: &mut Recorder,
+    g: &Tensor,
+    partials: &Tensor,
+    losses: &Tensor,
+    loss_slot: usize,
+    step: usize,
+    clip: f32,
+    guard: &wgpu::Buffer,
+) -> Result<(), GpuError> {
+    let n = g.len();
+    let groups = n.div_ceil(256);
+    expect_len("partials", partials, groups)?;
+    if loss_slot >= losses.len() {
+        return Err(GpuError::Invalid(format!(
+            "loss slot {loss_slot} of {}",
+            losses.len()
+        )));
+    }
+    let sumsq = rec.gpu.uniform(&OptimizerParams::scalar(n, 0.0)?);
+    let grid = grid_groups(groups, rec.gpu.limits.max_compute_workgroups_per_dimension);
+    rec.dispatch(
+        &rec.gpu.pipeline(&OPTIMIZER, "grad_sumsq"),
+        &[(1, &g.buffer), (4, &sumsq), (7, &partials.buffer)],
+        grid,
+    )?;
+    let params = rec.gpu.uniform(&GuardParams {
+        partials: u32_of("partials", groups)?,
+        step: u32_of("step", step)?,
+        clip,
+        loss_slot: loss_slot as u32,
+        max_loss: DIVERGED_LOSS,
+        _pad: [0; 3],
+    });
+    rec.dispatch(
+        &rec.gpu.pipeline(&OPTIMIZER, "step_guard"),
+        &[
+            (7, &partials.buffer),
+            (8, guard),
+            (9, &params),
+            (10, &losses.buffer),
+        ],
+        [1, 1, 1],
+    )
+}
