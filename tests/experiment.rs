@@ -5,9 +5,10 @@
 //! tests/common/transformer_checks.rs.)
 
 use overtrain::experiment::results::inflection;
-use overtrain::experiment::{self, ExperimentConfig, Host, Progress, Protocol, Stop};
+use overtrain::experiment::{self, ExperimentConfig, Host, Progress, Protocol};
 use overtrain::transformer::engine::{run_ready, Engine};
 use overtrain::transformer::params::Layout;
+use overtrain::Error;
 
 /// Records every progress report.
 #[derive(Default)]
@@ -17,7 +18,7 @@ struct Recorder {
 }
 
 impl Host for Recorder {
-    async fn progress(&mut self, p: &Progress) -> Result<(), Stop> {
+    async fn progress(&mut self, p: &Progress) -> Result<(), Error> {
         self.reports.push(p.clone());
         Ok(())
     }

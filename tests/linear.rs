@@ -1,11 +1,11 @@
 //! Native tests of the linear transfer lab (science.md §2): the CPU reference against
 //! finite differences and closed forms, determinism, validation, and the paper's claims.
 
+use overtrain::cpu::{matmul, matmul_tn, transpose};
 use overtrain::linear::config::limits;
 use overtrain::linear::experiment::{expected_perturbed_loss, perturbed_loss, Checkpoint, Noise};
 use overtrain::linear::model::{
-    balanced_init, linear_backward, linear_forward, loss_backward, matmul, matmul_tn,
-    squared_distance, transpose, Workspace,
+    balanced_init, linear_backward, linear_forward, loss_backward, squared_distance, Workspace,
 };
 use overtrain::linear::results::inflection_step;
 use overtrain::linear::{run, Basis, LinearConfig, Spectrum};

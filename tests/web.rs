@@ -10,18 +10,25 @@ mod transformer_checks;
 
 use overtrain::gpu::Gpu;
 use overtrain::web::{
-    default_linear_config, render_linear_plots, run_linear, validate_linear_config,
+    default_linear_config, field_schema, render_linear_plots, resolve_backend, run_experiment,
+    run_linear, validate_linear_config,
 };
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn field_of(err: &JsValue) -> String {
-    js_sys::Reflect::get(err, &"field".into())
+/// A thrown error's property (`kind`, `message`, `field`), "" when absent.
+fn prop(err: &JsValue, name: &str) -> String {
+    js_sys::Reflect::get(err, &name.into())
         .unwrap()
         .as_string()
-        .unwrap()
+        .unwrap_or_default()
+}
+
+fn field_of(err: &JsValue) -> String {
+    assert_eq!(prop(err, "kind"), "config", "{err:?}");
+    prop(err, "field")
 }
 
 #[wasm_bindgen_test]
@@ -62,6 +69,94 @@ fn invalid_configs_come_back_as_field_errors() {
         let thrown = run_linear(json).expect_err(json);
         assert_eq!(field_of(&thrown), field, "{json}");
     }
+}
+
+/// Each kind of error reaches the page as its kind: a resume of results that belong to
+/// another config is a data error on `resume` (not a GPU failure), a host that cancels
+/// gives a cancelled error, a bad config a config error naming its field.
+#[wasm_bindgen_test]
+async fn errors_cross_into_the_page_with_their_kind() {
+    use overtrain::experiment::{self, ExperimentConfig};
+    use overtrain::transformer::engine::{run_ready, Engine};
+    let micro = r#"{"batch": 2, "eval_batches": 1,
+        "model": {"n_layer": 1, "d_model": 8, "n_head": 2, "d_ff": 16, "ctx": 8},
+        "pretrain": {"budgets": [32, 64]}, "perturb": {"gammas": [1.0], "draws": 1},
+        "finetune": {"lrs": [0.01], "steps": 2, "seeds": 1}}"#;
+    let config = ExperimentConfig::from_json(micro).unwrap();
+    struct Quiet;
+    impl experiment::Host for Quiet {
+        async fn progress(&mut self, _: &experiment::Progress) -> Result<(), overtrain::Error> {
+            Ok(())
+        }
+        fn now_ms(&self) -> f64 {
+            0.0
+        }
+    }
+    let mut engine = Engine::cpu(&config.model, config.batch);
+    let earlier = run_ready(experiment::run(&config, &mut engine, &mut Quiet, None)).unwrap();
+    let other = micro.replace(r#""batch": 2"#, r#""batch": 2, "seed": 5"#);
+    let host = js_sys::Object::new();
+    let resumed = run_experiment(
+        other.clone(),
+        "cpu".into(),
+        host.clone().into(),
+        Some(serde_json::to_string(&earlier).unwrap()),
+    )
+    .await
+    .expect_err("results of another config");
+    assert_eq!(prop(&resumed, "kind"), "data", "{resumed:?}");
+    assert_eq!(prop(&resumed, "field"), "resume");
+    assert!(prop(&resumed, "message").contains("another config"));
+    let cancel = js_sys::Function::new_no_args("return Promise.resolve(false);");
+    js_sys::Reflect::set(&host, &"progress".into(), &cancel).unwrap();
+    let cancelled = run_experiment(other, "cpu".into(), host.into(), None)
+        .await
+        .expect_err("cancelled by the host");
+    assert_eq!(prop(&cancelled, "kind"), "cancelled", "{cancelled:?}");
+    let invalid = run_experiment(
+        r#"{"batch": 0}"#.into(),
+        "cpu".into(),
+        js_sys::Object::new().into(),
+        None,
+    )
+    .await
+    .expect_err("invalid");
+    assert_eq!(field_of(&invalid), "batch");
+}
+
+/// The page builds its forms from the schema: every field named once, with a label.
+#[wasm_bindgen_test]
+fn the_field_schema_and_the_backend_rule_are_exported() {
+    let schema: serde_json::Value = serde_json::from_str(&field_schema()).unwrap();
+    let lr = schema["transformer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["fields"].as_array().unwrap())
+        .find(|f| f["path"] == "pretrain.lr")
+        .expect("pretrain.lr in the schema");
+    assert_eq!(lr["max"], 1.0);
+    assert!(!lr["label"].as_str().unwrap().is_empty());
+    assert_eq!(schema["presets"].as_array().unwrap().len(), 3);
+    let software = serde_wasm_bindgen::to_value(&serde_json::json!({
+        "name": "SwiftShader", "backend": "BrowserWebGpu", "device_type": "Cpu", "driver": "",
+        "software": true, "max_buffer_size": 1u64 << 28,
+        "max_storage_buffer_binding_size": 1u64 << 27,
+        "max_compute_workgroups_per_dimension": 65535,
+        "max_compute_invocations_per_workgroup": 256,
+        "max_compute_workgroup_storage_size": 16384
+    }))
+    .unwrap();
+    let pick = |choice: &str, adapter: &JsValue, fits: bool| {
+        let r = resolve_backend(choice, adapter.clone(), fits);
+        (prop(&r, "backend"), prop(&r, "reason"))
+    };
+    assert_eq!(pick("gpu", &software, true).0, "gpu");
+    let (backend, reason) = pick("auto", &software, true);
+    assert_eq!(backend, "cpu");
+    assert!(reason.contains("software"), "{reason}");
+    assert_eq!(pick("auto", &JsValue::NULL, true).0, "cpu");
+    assert_eq!(pick("gpu", &software, false).0, "cpu");
 }
 
 #[wasm_bindgen_test]

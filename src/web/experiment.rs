@@ -3,7 +3,7 @@
 //! pause/resume/cancel through the host's `progress` promise, partial results and
 //! checkpoints), and its plots (on the page's main thread).
 
-use super::{now_ms, throw, worker_gpu};
+use super::common::{now_ms, throw, worker_gpu};
 use crate::error::Error;
 use crate::experiment::{
     self, config::PRESETS, ExperimentConfig, ExperimentResults, Host, Progress,

@@ -1,7 +1,7 @@
 //! The transformer's wasm entry points: training in the page's Web Worker on WebGPU or on
 //! the CPU reference (the fallback without an adapter), and the throughput benchmark.
 
-use super::{now_ms, throw, worker_gpu};
+use super::common::{now_ms, throw, worker_gpu};
 use crate::gpu::Gpu;
 use crate::transformer::bench::{sizes, train_throughput};
 use crate::transformer::gpu::memory_estimate;

@@ -3,8 +3,13 @@
 //! linear lab on the GPU against the CPU path.
 #![allow(dead_code)]
 
-use overtrain::gpu::kernels::{self, AdamW, Guard, MatmulSpec};
-use overtrain::gpu::{reference, Gpu, GpuError};
+#[path = "reference.rs"]
+mod reference;
+
+use overtrain::cpu;
+use overtrain::gpu::kernels::{self, MatmulSpec};
+use overtrain::gpu::{Gpu, GpuError};
+use overtrain::transformer::optim::{self, AdamW, Guard, DIVERGED_LOSS};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -181,7 +186,7 @@ pub async fn gaussian_noise_is_counter_based_and_matches_reference(g: &Gpu) {
     parts.extend(g.read(&second).await.unwrap());
     assert_eq!(z, parts);
     // The CPU generator gives the same numbers up to the GPU's transcendental precision.
-    assert_close(&z, &reference::gaussian(seed, 7, 1.0, n), 2e-4, "gaussian");
+    assert_close(&z, &cpu::gaussian(seed, 7, 1.0, n), 2e-4, "gaussian");
     // And they are standard normal.
     let mean = z.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
     let var = z.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n as f64;
@@ -196,7 +201,7 @@ pub async fn gaussian_noise_is_counter_based_and_matches_reference(g: &Gpu) {
     assert_ne!(o[..], z[..8]);
     assert_close(
         &o,
-        &reference::gaussian(seed + 1, 7, 0.5, 8),
+        &cpu::gaussian(seed + 1, 7, 0.5, 8),
         2e-4,
         "scaled gaussian",
     );
@@ -216,7 +221,7 @@ pub async fn optimizers_match_reference(g: &Gpu) {
         let mut ws = w0.clone();
         // Every third element without weight decay; gradients halved by the guard.
         let decays = |i: usize| !i.is_multiple_of(3);
-        let mask = g.storage(&kernels::decay_bits((0..n).map(decays))).unwrap();
+        let mask = g.storage(&optim::decay_bits((0..n).map(decays))).unwrap();
         let guard = Guard {
             scale: 0.5,
             ..Guard::OPEN
@@ -235,8 +240,8 @@ pub async fn optimizers_match_reference(g: &Gpu) {
                 step,
             };
             let mut rec = g.recorder();
-            kernels::adamw(&mut rec, h, &tw, &tg, &tm, &tv, &mask, &guard).unwrap();
-            kernels::sgd(&mut rec, 0.1, &ts, &tg).unwrap();
+            optim::adamw(&mut rec, h, &tw, &tg, &tm, &tv, &mask, &guard).unwrap();
+            optim::sgd(&mut rec, 0.1, &ts, &tg).unwrap();
             g.submit(rec).unwrap();
             for i in 0..n {
                 let hi = AdamW {
@@ -245,7 +250,7 @@ pub async fn optimizers_match_reference(g: &Gpu) {
                 };
                 let gi = [grad[i] * 0.5];
                 let (wi, mi, vi) = (&mut w[i..=i], &mut m[i..=i], &mut v[i..=i]);
-                reference::adamw(hi, wi, &gi, mi, vi);
+                cpu::adamw(hi, wi, &gi, mi, vi);
             }
             reference::sgd(0.1, &mut ws, &grad);
         }
@@ -271,11 +276,12 @@ pub async fn step_guard_matches_reference(g: &Gpu) {
         let losses = g.upload(&[0.0, loss], &[2]).unwrap();
         let guard = Guard::OPEN.buffer(g).unwrap();
         let mut rec = g.recorder();
-        kernels::step_guard(&mut rec, &tg, &partials, &losses, 1, 6, clip, &guard).unwrap();
+        optim::step_guard(&mut rec, &tg, &partials, &losses, 1, 6, clip, &guard).unwrap();
         g.submit(rec).unwrap();
         let words = g.read_u32(&guard, 4).await.unwrap();
         let got: Guard = bytemuck::cast_slice::<u32, Guard>(&words)[0];
-        let (scale, diverged, norm) = reference::step_guard(&grad, loss as f64, clip as f64);
+        let (scale, diverged, norm) =
+            cpu::step_guard(&grad, loss as f64, clip as f64, DIVERGED_LOSS as f64);
         assert!(
             ((got.norm as f64 - norm) / norm).abs() < 1e-5,
             "norm {got:?} vs {norm}"

@@ -7,9 +7,9 @@
 
 use overtrain::gpu::{Gpu, GpuError};
 use overtrain::transformer::config::{Mlp, ModelConfig, Norm, Pos};
-use overtrain::transformer::engine::Hyper;
 use overtrain::transformer::gpu::{memory_estimate, GpuModel, Input};
 use overtrain::transformer::model::{backward, forward};
+use overtrain::transformer::optim::Hyper;
 use overtrain::transformer::train::{train_cpu, train_gpu, Schedule, TrainConfig};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -264,7 +264,7 @@ pub async fn transformer_updates_stop_at_a_non_finite_step(g: &Gpu) {
     model.load(g, &params).unwrap();
     let mut rec = g.recorder();
     model
-        .record_step(&mut rec, 0, 0, 1e-2, &train.hyper())
+        .record_step(&mut rec, 0, 0, 1e-2, &train.hyper(), 0.0)
         .unwrap();
     g.submit(rec).unwrap();
     assert_eq!(model.read_guard(g).await.unwrap().status, 0);
@@ -279,7 +279,7 @@ pub async fn transformer_updates_stop_at_a_non_finite_step(g: &Gpu) {
     for step in 0..2 {
         let mut rec = g.recorder();
         model
-            .record_step(&mut rec, step, step, 1e-2, &train.hyper())
+            .record_step(&mut rec, step, step, 1e-2, &train.hyper(), 0.0)
             .unwrap();
         g.submit(rec).unwrap();
     }
@@ -298,10 +298,37 @@ pub async fn transformer_updates_stop_at_a_non_finite_step(g: &Gpu) {
         .for_each(|(i, (a, p))| assert_eq!(a, p, "parameter {i} changed after divergence"));
 }
 
+/// A byte stream that replays fixed bytes (rows of T + 1 bytes, one batch after another).
+struct Replay {
+    bytes: Vec<u8>,
+    pos: usize,
+}
+
+impl overtrain::data::ByteSource for Replay {
+    fn fill(&mut self, out: &mut [u8]) {
+        for o in out {
+            *o = self.bytes[self.pos % self.bytes.len()];
+            self.pos += 1;
+        }
+    }
+}
+
+/// Collects a stretch's losses.
+#[derive(Default)]
+struct Losses(Vec<f64>);
+
+impl overtrain::transformer::engine::Observer for Losses {
+    async fn losses(&mut self, _done: usize, losses: &[f64]) -> Result<(), overtrain::Error> {
+        self.0.extend(losses);
+        Ok(())
+    }
+}
+
 /// Fine-tuning's pieces on both engines: a restored state (weights, moments, step), the
 /// L2 pull toward an anchor, and continuing from a saved state reproduces the same steps.
 pub async fn transformer_engine_state_and_l2_pull_match_the_cpu(g: &Gpu) {
-    use overtrain::transformer::engine::{Engine, TrainState};
+    use overtrain::transformer::engine::{Engine, Stretch, TrainState};
+    use overtrain::transformer::schedule::{Lr, Schedule};
     let (cfg, b) = configs().remove(1);
     let t = cfg.ctx;
     let h = Hyper {
@@ -315,34 +342,57 @@ pub async fn transformer_engine_state_and_l2_pull_match_the_cpu(g: &Gpu) {
     start.m.iter_mut().for_each(|m| *m = 1e-3);
     start.v.iter_mut().for_each(|v| *v = 1e-4);
     start.step = 7;
-    let batches: Vec<_> = (0..6).map(|i| random_batch(b * t, 70 + i)).collect();
+    let lr = Lr {
+        schedule: Schedule::Constant,
+        peak: 1e-2,
+        warmup: 0,
+        total: 6,
+    };
+    // Six batches of B rows of T + 1 bytes: three before the saved state, three after.
+    let rows = random_batch(6 * b * (t + 1), 70).0;
+    let source = |from_batch: usize| Replay {
+        bytes: rows.clone(),
+        pos: from_batch * b * (t + 1),
+    };
+    async fn run(
+        engine: &mut Engine<'_>,
+        mut source: Replay,
+        lr: &Lr,
+        steps: std::ops::Range<usize>,
+        hyper: Hyper,
+    ) -> Vec<f64> {
+        let mut losses = Losses::default();
+        let stretch = Stretch {
+            source: &mut source,
+            lr,
+            steps,
+            hyper,
+            eval: None,
+        };
+        engine.train(stretch, &mut losses).await.unwrap();
+        losses.0
+    }
     let mut cpu = Engine::cpu(&cfg, b);
     let mut gpu = Engine::gpu(g, &cfg, b, 1).unwrap();
     let mut results = Vec::new();
     for engine in [&mut cpu, &mut gpu] {
         engine.load(&start).unwrap();
         engine.set_anchor(&anchor).unwrap();
-        for (x, y) in &batches[..3] {
-            engine.step(x, y, 1e-2, &h).await.unwrap();
-        }
-        let first = engine.take_losses().await.unwrap();
+        let first = run(engine, source(0), &lr, 0..3, h).await;
         let saved = engine.state().await.unwrap();
         assert_eq!(saved.step, 10);
         let mut again = Vec::new();
         for _ in 0..2 {
             engine.load(&saved).unwrap();
-            for (x, y) in &batches[3..] {
-                engine.step(x, y, 1e-2, &h).await.unwrap();
-            }
-            again.push(engine.take_losses().await.unwrap());
+            again.push(run(engine, source(3), &lr, 3..6, h).await);
         }
         assert_eq!(again[0], again[1], "a restored state continues identically");
         results.push((first, again.remove(0), engine.state().await.unwrap()));
     }
     let (c, gg) = (&results[0], &results[1]);
     for (a, b) in [(&c.0, &gg.0), (&c.1, &gg.1)] {
-        assert_eq!(a.losses.len(), 3);
-        for (x, y) in a.losses.iter().zip(&b.losses) {
+        assert_eq!(a.len(), 3);
+        for (x, y) in a.iter().zip(b) {
             assert!(((x - y) / x).abs() < TOLERANCE as f64, "loss {x} vs {y}");
         }
     }
@@ -355,12 +405,8 @@ pub async fn transformer_engine_state_and_l2_pull_match_the_cpu(g: &Gpu) {
     let mut pulled = Engine::cpu(&cfg, b);
     pulled.load(&start).unwrap();
     pulled.set_anchor(&anchor).unwrap();
-    for (x, y) in &batches[..3] {
-        free.step(x, y, 1e-2, &Hyper { l2: 0.0, ..h })
-            .await
-            .unwrap();
-        pulled.step(x, y, 1e-2, &h).await.unwrap();
-    }
+    run(&mut free, source(0), &lr, 0..3, Hyper { l2: 0.0, ..h }).await;
+    run(&mut pulled, source(0), &lr, 0..3, h).await;
     let (free_w, pulled_w) = (free.params().await.unwrap(), pulled.params().await.unwrap());
     let dist = |w: &[f32]| {
         w.iter()
@@ -381,7 +427,7 @@ impl overtrain::experiment::Host for Quiet {
     async fn progress(
         &mut self,
         _: &overtrain::experiment::Progress,
-    ) -> Result<(), overtrain::experiment::Stop> {
+    ) -> Result<(), overtrain::Error> {
         Ok(())
     }
     fn now_ms(&self) -> f64 {

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Re-runs a recorded preset (docs/results/NAME/results.json) with the CLI on the CPU and
+# checks that every number matches the record (the wall time aside). Not part of the test
+# command for `paper` (16 minutes on a 2-core machine); Quick is also checked by
+# tests/recorded.rs. Usage: scripts/reproduce.sh quick|paper
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+name="${1:?usage: scripts/reproduce.sh quick|paper}"
+record="docs/results/$name/results.json"
+[ -f "$record" ] || die "no record at $record"
+cargo build --release --quiet
+out="$(mktemp -d)/results.json"
+say "running the $name preset on the CPU (the record took $(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["elapsed_s"]))' "$record") s)"
+./target/release/overtrain experiment --preset "$name" --backend cpu --out "$out"
+python3 - "$record" "$out" <<'PY'
+import json, sys
+want, got = (json.load(open(p)) for p in sys.argv[1:3])
+for r in (want, got):
+    r.pop("elapsed_s")
+bad = [k for k in want if want[k] != got.get(k)]
+if bad or set(want) != set(got):
+    sys.exit(f"differs from the record in: {', '.join(bad) or 'its fields'}")
+print(f"reproduced number for number: every field but elapsed_s ({len(json.dumps(want))} bytes)")
+PY
