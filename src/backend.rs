@@ -65,7 +65,7 @@ pub fn resolve_backend(
             a.name
         )),
         (BackendChoice::Auto, Some(a)) if a.software => cpu(format!(
-            "{} is a software adapter, slower than the CPU path (choose the GPU to use it anyway)",
+            "{} is a software adapter, slower than the CPU path; choose the GPU backend to use it anyway",
             a.name
         )),
         _ => Resolved {

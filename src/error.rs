@@ -201,13 +201,27 @@ pub fn check_len(field: &str, len: usize, lo: usize, hi: usize) -> Result<(), Co
     }
 }
 
-/// Parses a JSON config object (omitted fields take their defaults). Errors name the field
-/// as a dotted path; `integer_range` gives the allowed range of integer fields, quoted when
-/// the document has something else there.
-pub fn parse_json<T: serde::de::DeserializeOwned>(
+/// At most this many characters of a value or message are quoted back in an error (a 2 MB
+/// string in a config must not come back whole).
+const QUOTE_MAX: usize = 200;
+
+/// `text` cut to [`QUOTE_MAX`] characters, with "…" when cut.
+pub fn quote(text: &str) -> String {
+    match text.char_indices().nth(QUOTE_MAX) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+/// Parses a JSON config object (omitted fields take their defaults). A UTF-8 byte-order
+/// mark is skipped. Errors name the field as a dotted path, or the line and column:
+/// anything but one JSON object (an array, content after the object), a config section
+/// given as an array, a value of the wrong type (quoting what `fields` allows there).
+pub fn parse_json<T: serde::de::DeserializeOwned + serde::Serialize + Default>(
     text: &str,
-    integer_range: fn(&str) -> Option<String>,
+    fields: &[crate::schema::Group],
 ) -> Result<T, ConfigError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // serde would also accept a JSON array of the fields in order: only objects are configs.
     let first = text.trim_start().chars().next();
     if first.is_some() && first != Some('{') {
@@ -217,7 +231,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
         ));
     }
     let de = &mut serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let config: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         use serde_json::error::Category;
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -230,13 +244,62 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
             inner.classify(),
             Category::Syntax | Category::Eof | Category::Io
         );
+        let inner = quote(&inner.to_string());
         if syntax && field.is_empty() {
             return ConfigError::new("", format!("malformed JSON: {inner}"));
         }
-        let message = match integer_range(&field) {
-            Some(range) => format!("must be an integer in {range} ({inner})"),
-            None => inner.to_string(),
+        let message = match crate::schema::hint(fields, &field) {
+            Some(allowed) => format!("must be {allowed} ({inner})"),
+            None => inner,
         };
-        ConfigError::new(field, message)
-    })
+        ConfigError::new(quote(&field), message)
+    })?;
+    de.end().map_err(|e| {
+        ConfigError::new(
+            "",
+            format!(
+                "malformed JSON: content after the config object at line {} column {}",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    // serde reads a struct from an array too, by position: a section must be an object.
+    let given: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| ConfigError::new("", format!("malformed JSON: {}", quote(&e.to_string()))))?;
+    let shape = serde_json::to_value(T::default()).expect("plain data");
+    sections_are_objects(&given, &shape, "")?;
+    Ok(config)
+}
+
+/// Every object of `shape` (the default config) that `given` has is an object there too.
+fn sections_are_objects(
+    given: &serde_json::Value,
+    shape: &serde_json::Value,
+    path: &str,
+) -> Result<(), ConfigError> {
+    let (Some(given), Some(shape)) = (given.as_object(), shape.as_object()) else {
+        return Ok(());
+    };
+    for (key, want) in shape {
+        let Some(got) = given.get(key) else { continue };
+        let field = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        if want.is_object() && !got.is_object() {
+            let kind = match got {
+                serde_json::Value::Array(_) => "an array",
+                serde_json::Value::Null => "null",
+                _ => "a single value",
+            };
+            return Err(ConfigError::new(
+                field,
+                format!("must be a JSON object {{ … }}, got {kind}"),
+            ));
+        }
+        sections_are_objects(got, want, &field)?;
+    }
+    Ok(())
 }

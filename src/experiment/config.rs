@@ -2,6 +2,7 @@
 
 use crate::data::tasks::{UserText, BUILT_IN};
 use crate::error::{check_int, check_len, check_range, ConfigError};
+use crate::schema::{field, Group, Kind::*};
 use crate::transformer::config::{Mlp, ModelConfig, Norm, Pos};
 use serde::{Deserialize, Serialize};
 
@@ -200,7 +201,7 @@ impl ExperimentConfig {
 
     /// Parses a JSON document (omitted fields take the Quick preset's values) and validates.
     pub fn from_json(text: &str) -> Result<ExperimentConfig, ConfigError> {
-        let config: ExperimentConfig = crate::error::parse_json(text, |_| None)?;
+        let config: ExperimentConfig = crate::error::parse_json(text, &fields())?;
         config.validate()?;
         Ok(config)
     }
@@ -319,4 +320,150 @@ impl ExperimentConfig {
         check_range("finetune.grad_clip", f.grad_clip, 0.0, false, 1e6)?;
         Ok(())
     }
+}
+
+/// The transformer lab's fields (this config's), as the page shows them (see
+/// [`crate::schema`]).
+pub fn fields() -> Vec<Group> {
+    vec![
+        Group {
+            title: "Model",
+            fields: vec![
+                field("model.n_layer", "Layers", Int)
+                    .range(1.0, 24.0)
+                    .help("Transformer blocks, each attention then an MLP."),
+                field("model.d_model", "Width", Int)
+                    .range(2.0, 1024.0)
+                    .help("Size of each byte's vector (d_model); a multiple of the number of heads."),
+                field("model.n_head", "Attention heads", Int)
+                    .range(1.0, 64.0)
+                    .help("Each head attends with d_model / heads dimensions."),
+                field("model.d_ff", "MLP width", Int)
+                    .range(1.0, 8192.0)
+                    .help("Hidden size of each MLP (d_ff), usually 4 × the width."),
+                field("model.ctx", "Context (bytes)", Int)
+                    .range(2.0, 2048.0)
+                    .help("How many bytes the model sees at once."),
+                field("model.norm", "Normalization", Choice)
+                    .choices(&["layernorm", "rmsnorm"])
+                    .help("LayerNorm (GPT-2) or RMSNorm (Llama)."),
+                field("model.mlp", "MLP activation", Choice)
+                    .choices(&["gelu", "swiglu"])
+                    .help("GELU (GPT-2) or SwiGLU (Llama; doubles the MLP's first matrix)."),
+                field("model.pos", "Positions", Choice)
+                    .choices(&["learned", "rope"])
+                    .help("Learned position vectors, or rotary embeddings (RoPE)."),
+                field("model.tie_embeddings", "Tie embeddings", Bool)
+                    .help("The output layer reuses the byte embeddings."),
+            ],
+        },
+        Group {
+            title: "Data",
+            fields: vec![
+                field("seed", "Seed", Int)
+                    .at_least(0.0)
+                    .help("Seeds the synthetic language, the initial weights and the noise."),
+                field("batch", "Batch (sequences)", Int)
+                    .range(1.0, 1024.0)
+                    .help("Sequences per training step, in pre-training and fine-tuning."),
+                field("eval_batches", "Held-out batches", Int)
+                    .range(1.0, 256.0)
+                    .help("Batches of unseen text behind every perplexity."),
+            ],
+        },
+        Group {
+            title: "Pre-training",
+            fields: vec![
+                field("pretrain.protocol", "Protocol", Choice)
+                    .choices(&["independent", "wsd"])
+                    .help("independent: one run per budget, cosine to zero (the paper's). wsd: one warmup–stable run, branched and decayed at each budget."),
+                field("pretrain.budgets", "Token budgets", List)
+                    .at_most(MAX_BUDGET_TOKENS as f64)
+                    .help("Comma-separated, increasing: how many bytes each pre-training run sees (at least one step of batch × context)."),
+                field("pretrain.lr", "Peak learning rate", Number)
+                    .above(0.0, 1.0)
+                    .help("AdamW's learning rate after warmup."),
+                field("pretrain.warmup_fraction", "Warmup fraction", Number)
+                    .range(0.0, 0.5)
+                    .help("Share of each run spent raising the learning rate linearly."),
+                field("pretrain.decay_fraction", "Decay fraction (wsd)", Number)
+                    .above(0.0, 1.0)
+                    .help("wsd only: the share of each budget spent decaying to zero."),
+                field("pretrain.weight_decay", "Weight decay", Number)
+                    .range(0.0, 10.0)
+                    .help("AdamW's decoupled weight decay, on weight matrices only."),
+                field("pretrain.grad_clip", "Gradient clip", Number)
+                    .range(0.0, 1e6)
+                    .help("Largest global gradient norm (0: no clipping)."),
+            ],
+        },
+        Group {
+            title: "Gaussian perturbation",
+            fields: vec![
+                field("perturb.gammas", "Noise scales γ", List)
+                    .above(0.0, 100.0)
+                    .help("Comma-separated; each weight gets γ × its initial spread × a standard normal draw."),
+                field("perturb.draws", "Draws", Int)
+                    .range(1.0, 64.0)
+                    .help("Random perturbations averaged per budget and γ."),
+                field("perturb.perturb_constant", "Perturb norms and biases", Bool)
+                    .help("Also add noise (spread 0.02) to the tensors that start constant."),
+            ],
+        },
+        Group {
+            title: "Fine-tuning",
+            fields: vec![
+                field("finetune.task", "Task", Choice)
+                    .choices(&["shifted", "code", "facts", "arithmetic", "user"])
+                    .help("What each pre-trained model is fine-tuned on; user: your own text below."),
+                field("finetune.user_text", "Your text", Text)
+                    .help("At least 2 KB of text, for task \"user\"."),
+                field("finetune.lrs", "Learning rates", List)
+                    .above(0.0, 1.0)
+                    .help("Comma-separated peak learning rates; one curve each."),
+                field("finetune.l2", "Pull to pre-trained λ", List)
+                    .range(0.0, 100.0)
+                    .help("Comma-separated; λ‖θ − θ_pre‖² keeps the model near its pre-trained weights."),
+                field("finetune.steps", "Steps", Int)
+                    .range(1.0, 1e6)
+                    .help("Fine-tuning steps of each run."),
+                field("finetune.seeds", "Repeats", Int)
+                    .range(1.0, 16.0)
+                    .help("Runs per setting with different data orders; the plots show their mean and spread."),
+                field("finetune.warmup_fraction", "Warmup fraction", Number)
+                    .range(0.0, 0.5)
+                    .help("Share of each fine-tuning run spent raising the learning rate."),
+                field("finetune.weight_decay", "Weight decay", Number)
+                    .range(0.0, 10.0)
+                    .help("AdamW's decoupled weight decay, on weight matrices only."),
+                field("finetune.grad_clip", "Gradient clip", Number)
+                    .range(0.0, 1e6)
+                    .help("Largest global gradient norm (0: no clipping)."),
+            ],
+        },
+    ]
+}
+
+/// A preset as the page lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Preset {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub config: ExperimentConfig,
+}
+
+/// The presets, in the order the page lists them.
+pub fn presets() -> Vec<Preset> {
+    [
+        ("micro", "Micro (seconds)"),
+        ("quick", "Quick (minutes)"),
+        ("paper", "Paper-like (about 20 minutes on a CPU)"),
+    ]
+    .into_iter()
+    .map(|(name, label)| Preset {
+        name,
+        label,
+        config: ExperimentConfig::preset(name).expect("a preset"),
+    })
+    .collect()
 }

@@ -3,6 +3,7 @@
 //! README, the CLI and the page quote the same numbers.
 
 use crate::error::{check_int, check_len, check_range, ConfigError};
+use crate::schema::{field, Group, Kind::*};
 use serde::{Deserialize, Serialize};
 
 /// Documented caps. They keep one recompute bounded (a page must never hang for minutes).
@@ -136,24 +137,81 @@ impl Default for PerturbConfig {
 }
 
 /// Allowed range of each integer field, quoted when JSON gives a non-integer there.
-fn integer_range(field: &str) -> Option<String> {
+/// The linear lab's fields, as the page shows them (see [`crate::schema`]).
+pub fn fields() -> Vec<Group> {
     use limits::*;
-    Some(match field {
-        "seed" => format!("0..={}", u64::MAX),
-        "dim" => format!("1..={DIM_MAX}"),
-        "hidden" => format!("1..={HIDDEN_MAX}"),
-        "pretrain.steps" => format!("1..={PRETRAIN_STEPS_MAX}"),
-        "pretrain.checkpoint_every" => "1..=pretrain.steps".to_string(),
-        "finetune.steps" => format!("1..={FINETUNE_STEPS_MAX}"),
-        "perturb.samples" => format!("1..={SAMPLES_MAX}"),
-        _ => return None,
-    })
+    vec![
+        Group {
+            title: "Model and tasks",
+            fields: vec![
+                field("seed", "Seed", Int)
+                    .at_least(0.0)
+                    .help("Seeds the random task directions and the noise."),
+                field("dim", "Dimension d", Int)
+                    .range(1.0, DIM_MAX as f64)
+                    .slider(2.0, 64.0, 1.0)
+                    .help("Number of task directions (input = output size)."),
+                field("hidden", "Hidden width h", Int)
+                    .range(1.0, HIDDEN_MAX as f64)
+                    .slider(1.0, 64.0, 1.0),
+                field("basis", "Task basis", Choice)
+                    .choices(&["random", "identity"])
+                    .help("Shared singular vectors U, V: random rotations, or the identity (every direction independent)."),
+                field("init_scale", "Init scale ε", Number)
+                    .above(0.0, INIT_SCALE_MAX)
+                    .help("Small balanced start W₁ = W₂ = εI: what makes learning one direction at a time."),
+            ],
+        },
+        Group {
+            title: "Pre-training (gradient descent on A_pre)",
+            fields: vec![
+                field("pretrain.spectrum", "Spectrum s", Spectrum)
+                    .help("Strength of each direction of A_pre."),
+                field("pretrain.lr", "Learning rate η_pt", Number)
+                    .above(0.0, LR_MAX)
+                    .slider(0.005, 0.2, 0.005),
+                field("pretrain.steps", "Steps T", Int)
+                    .range(1.0, PRETRAIN_STEPS_MAX as f64)
+                    .slider(100.0, 5000.0, 100.0),
+                field("pretrain.checkpoint_every", "Checkpoint every", Int)
+                    .at_least(1.0)
+                    .help("Each checkpoint is perturbed and fine-tuned (at most one checkpoint per step, 1,000 in all)."),
+            ],
+        },
+        Group {
+            title: "Fine-tuning (on A_ft, from every checkpoint)",
+            fields: vec![
+                field("finetune.spectrum", "Spectrum f", Spectrum)
+                    .help("Strength of each direction of A_ft (same directions as A_pre)."),
+                field("finetune.lrs", "Learning rates η_ft", List)
+                    .above(0.0, LR_MAX)
+                    .help("Comma-separated; one curve each."),
+                field("finetune.steps", "Steps K", Int)
+                    .range(1.0, FINETUNE_STEPS_MAX as f64)
+                    .slider(10.0, 1000.0, 10.0),
+                field("finetune.l2", "Pull to pre-trained λ", List)
+                    .range(0.0, L2_MAX)
+                    .help("Comma-separated; λ‖θ − θ₀‖² keeps the model near its checkpoint."),
+            ],
+        },
+        Group {
+            title: "Gaussian perturbation",
+            fields: vec![
+                field("perturb.gammas", "Noise scales γ", List)
+                    .range(0.0, GAMMA_MAX)
+                    .help("Comma-separated; W ← W + γZ, Z standard normal."),
+                field("perturb.samples", "Draws M", Int)
+                    .range(1.0, SAMPLES_MAX as f64)
+                    .slider(1.0, 200.0, 1.0),
+            ],
+        },
+    ]
 }
 
 impl LinearConfig {
     /// Parses a JSON document (omitted fields take defaults) and validates it.
     pub fn from_json(text: &str) -> Result<LinearConfig, ConfigError> {
-        let config: LinearConfig = crate::error::parse_json(text, integer_range)?;
+        let config: LinearConfig = crate::error::parse_json(text, &fields())?;
         config.validate()?;
         Ok(config)
     }

@@ -54,7 +54,7 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Parses a JSON document (omitted fields take defaults) and validates it.
     pub fn from_json(text: &str) -> Result<TrainConfig, ConfigError> {
-        let config: TrainConfig = crate::error::parse_json(text, |_| None)?;
+        let config: TrainConfig = crate::error::parse_json(text, &[])?;
         config.validate()?;
         Ok(config)
     }

@@ -16,10 +16,16 @@ pub(crate) fn throw(e: impl Into<Error>) -> JsValue {
 }
 
 /// Every config field of both labs (label, help, kind, range) and the transformer lab's
-/// presets, as JSON (see [`crate::schema`]): the page builds its forms from it.
+/// presets, as JSON `{linear: [group], transformer: [group], presets: [{name, label,
+/// config}]}` (see [`crate::schema`]): the page builds its forms from it.
 #[wasm_bindgen]
 pub fn field_schema() -> String {
-    serde_json::to_string(&crate::schema::schema()).expect("plain data")
+    serde_json::json!({
+        "linear": crate::linear::config::fields(),
+        "transformer": crate::experiment::config::fields(),
+        "presets": crate::experiment::config::presets(),
+    })
+    .to_string()
 }
 
 /// Where a run goes (see [`crate::backend::resolve_backend`]): `choice` "auto", "gpu" or
