@@ -223,11 +223,16 @@ pub fn parse_json<T: serde::de::DeserializeOwned + serde::Serialize + Default>(
 ) -> Result<T, ConfigError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     // serde would also accept a JSON array of the fields in order: only objects are configs.
-    let first = text.trim_start().chars().next();
-    if first.is_some() && first != Some('{') {
+    let rest = text.trim_start();
+    if rest.chars().next().is_some_and(|c| c != '{') {
+        let before = &text[..text.len() - rest.len()];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
         return Err(ConfigError::new(
             "",
-            "malformed JSON: the config must be a JSON object { … }",
+            format!(
+                "malformed JSON at line {line} column {column}: the config must be a JSON object {{ … }}"
+            ),
         ));
     }
     let de = &mut serde_json::Deserializer::from_str(text);

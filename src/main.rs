@@ -19,6 +19,25 @@ fn main() {}
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
+    /// A line on stderr. A closed or full stderr cannot report anything, so its errors are
+    /// ignored: never a panic, whatever happens to the terminal or pipe.
+    macro_rules! say {
+        ($($arg:tt)*) => {{
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), $($arg)*);
+        }};
+    }
+
+    /// A progress line on stderr, without a newline (see [`say`]).
+    macro_rules! say_inline {
+        ($($arg:tt)*) => {{
+            use std::io::Write as _;
+            let mut err = std::io::stderr();
+            let _ = write!(err, $($arg)*);
+            let _ = err.flush();
+        }};
+    }
+
     use overtrain::backend::{resolve_backend, Backend, BackendChoice};
     use overtrain::gpu::Gpu;
     use overtrain::linear::{self, LinearConfig};
@@ -76,16 +95,30 @@ mod cli {
         Failure::Run(Error::Io(message))
     }
 
+    /// Writes `text` and a newline to stdout; a closed or full stdout is an I/O failure
+    /// (exit 1), not a panic.
+    fn print_out(text: &str) -> Result<(), Failure> {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{text}")
+            .and_then(|()| out.flush())
+            .map_err(|e| io(format!("cannot write to standard output: {e}")))
+    }
+
     pub fn main() -> ExitCode {
         let args: Vec<String> = std::env::args().skip(1).collect();
         match run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(Failure::Usage(msg)) => {
-                eprintln!("error: {msg}");
+                say!("error: {msg}");
                 ExitCode::from(2)
             }
+            Err(Failure::Run(Error::Cancelled)) => {
+                say!("stopped (Ctrl-C)");
+                ExitCode::from(Error::Cancelled.exit_code())
+            }
             Err(Failure::Run(e)) => {
-                eprintln!("error: {e}");
+                say!("error: {e}");
                 ExitCode::from(e.exit_code())
             }
         }
@@ -96,10 +129,7 @@ mod cli {
             Some("linear") => linear_command(&args[1..]),
             Some("train") => train_command(&args[1..]),
             Some("experiment") => experiment_command(&args[1..]),
-            Some("-h") | Some("--help") | Some("help") => {
-                println!("{USAGE}");
-                Ok(())
-            }
+            Some("-h") | Some("--help") | Some("help") => print_out(USAGE),
             Some(other) => Err(Failure::Usage(format!(
                 "unknown command '{other}'\n{USAGE}"
             ))),
@@ -153,7 +183,7 @@ mod cli {
                             .map_err(|e| Failure::Usage(format!("{e}\n{USAGE}")))?
                     }
                     "-h" | "--help" => {
-                        println!("{USAGE}");
+                        print_out(USAGE)?;
                         return Ok(None);
                     }
                     other => {
@@ -195,7 +225,7 @@ mod cli {
             Ok(g) => Ok(Some(g)),
             Err(e) if choice == BackendChoice::Gpu => Err(e.into()),
             Err(e) => {
-                eprintln!("auto: {e}; running on the CPU");
+                say!("auto: {e}; running on the CPU");
                 Ok(None)
             }
         }
@@ -221,37 +251,193 @@ mod cli {
             Backend::Gpu => Ok(Some(gpu)),
             Backend::Cpu => {
                 let why = resolved.reason.unwrap_or_default();
-                eprintln!("auto: {why}; running on the CPU");
+                say!("auto: {why}; running on the CPU");
                 Ok(None)
             }
         }
     }
 
+    /// Set by Ctrl-C (SIGINT): `train` and `experiment` stop at their next loss read-back,
+    /// save what is finished and exit with 130. A second Ctrl-C exits at once.
+    static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+    fn catch_interrupts() {
+        use std::sync::atomic::Ordering;
+        let _ = ctrlc::set_handler(|| {
+            if INTERRUPTED.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+    }
+
+    fn interrupted() -> Result<(), Error> {
+        if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(Error::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// This machine's memory in bytes (Linux: /proc/meminfo), if it can be read.
+    fn machine_memory() -> Option<u64> {
+        let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+        let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    }
+
+    /// Refuses, before anything is allocated, a run on the CPU that needs more memory than
+    /// this machine has (a config error on `model`, exit 2, naming the sizes).
+    fn check_cpu_memory(
+        memory: &overtrain::transformer::gpu::MemoryEstimate,
+    ) -> Result<(), Failure> {
+        let Some(have) = machine_memory() else {
+            return Ok(());
+        };
+        if memory.total() > have {
+            return Err(overtrain::ConfigError::new(
+                "model",
+                format!(
+                    "training on the CPU needs {:.1} GB ({}), this machine has {:.1} GB: \
+                     shrink the model, the batch or the context",
+                    memory.total() as f64 / 1e9,
+                    memory.describe(),
+                    have as f64 / 1e9
+                ),
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// "45 s", "12 min", "3.2 h", "41 days".
+    fn duration(seconds: f64) -> String {
+        match seconds {
+            s if s < 90.0 => format!("{s:.0} s"),
+            s if s < 5400.0 => format!("{:.0} min", s / 60.0),
+            s if s < 172_800.0 => format!("{:.1} h", s / 3600.0),
+            s => format!("{:.0} days", s / 86_400.0),
+        }
+    }
+
+    /// Says how long `tokens` training tokens will take on the CPU, from two timed steps of
+    /// the model (`device` None) — before a run that may be long.
+    fn say_cpu_estimate(
+        model: &overtrain::transformer::config::ModelConfig,
+        batch: usize,
+        tokens: f64,
+    ) -> Result<(), Failure> {
+        let start = Instant::now();
+        let now = || start.elapsed().as_secs_f64() * 1e3;
+        let probe = pollster::block_on(overtrain::transformer::bench::train_throughput(
+            None, model, batch, 1, &now,
+        ))?;
+        say!(
+            "estimated time on the CPU: {} ({:.0} training tokens at {:.0} tokens/s)",
+            duration(tokens / probe.tokens_per_second),
+            tokens,
+            probe.tokens_per_second
+        );
+        Ok(())
+    }
+
+    /// Plain data as pretty JSON.
+    fn pretty<T: serde::Serialize>(value: &T) -> String {
+        serde_json::to_string_pretty(value).expect("plain data")
+    }
+
+    /// Writes an output file so that an interruption never leaves half of it: a regular
+    /// file or a new path through a temporary file beside it, renamed over it. A symlink
+    /// is followed to the file it names; a device, pipe or other special file is written
+    /// in place (as the shell's `>` would: `--out /dev/null` works).
+    fn write_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), Failure> {
+        let fail = |e: std::io::Error| io(format!("cannot write '{}': {e}", path.display()));
+        let mut target = path.to_path_buf();
+        for _ in 0..40 {
+            match std::fs::symlink_metadata(&target) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    let link = std::fs::read_link(&target).map_err(fail)?;
+                    target = match target.parent() {
+                        Some(dir) if link.is_relative() => dir.join(link),
+                        _ => link,
+                    };
+                }
+                _ => break,
+            }
+        }
+        match std::fs::metadata(&target) {
+            Ok(m) if m.is_dir() => Err(io(format!(
+                "cannot write '{}': it is a directory",
+                path.display()
+            ))),
+            Ok(m) if !m.is_file() => std::fs::write(&target, bytes).map_err(fail),
+            _ => {
+                let name = target
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_else(|| "out".into());
+                let tmp = target.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+                let written =
+                    std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, &target));
+                if written.is_err() {
+                    let _ = std::fs::remove_file(&tmp);
+                }
+                written.map_err(fail)
+            }
+        }
+    }
+
     /// `overtrain train`: trains a small transformer on the synthetic pre-training language
-    /// and writes DIR/config.json, DIR/model.safetensors and DIR/log.json.
+    /// and writes DIR/config.json, DIR/model.safetensors and DIR/log.json, each atomically.
+    /// log.json says `"status": "running"` from the start (a run killed before it finished
+    /// leaves that, and no stale model.safetensors), then `done` or, after Ctrl-C,
+    /// `interrupted` (the weights then are those of the last step taken).
     fn train_command(args: &[String]) -> Result<(), Failure> {
-        use overtrain::transformer::{checkpoint, gpu, params::Layout, train};
+        use overtrain::transformer::{checkpoint, gpu, model, params::Layout, train};
         let Some(options) = Options::parse(args, &[])? else {
             return Ok(());
         };
         if options.print_default {
             let text =
                 serde_json::to_string_pretty(&train::TrainConfig::default()).expect("plain data");
-            println!("{text}");
-            return Ok(());
+            return print_out(&text);
         }
         let (text, out) = options.config_and_out()?;
         let config = train::TrainConfig::from_json(&text)?;
+        catch_interrupts();
         let layout = Layout::new(&config.model);
         let memory = gpu::memory_estimate(&config.model, config.batch, config.eval_batches);
-        eprintln!(
-            "model: {} parameters; memory {}",
+        say!(
+            "model: {} parameters; GPU memory {}",
             layout.total,
             memory.describe()
         );
         let device = choose_device(options.backend, |g| memory.fits(&g.limits))?;
+        if device.is_none() {
+            check_cpu_memory(&model::cpu_memory_estimate(
+                &config.model,
+                config.batch,
+                config.eval_batches,
+            ))?;
+            let tokens = (config.steps * config.batch * config.model.ctx) as f64;
+            say_cpu_estimate(&config.model, config.batch, tokens)?;
+        }
         std::fs::create_dir_all(&out)
             .map_err(|e| io(format!("cannot create '{}': {e}", out.display())))?;
+        write_file(&out.join("config.json"), pretty(&config).as_bytes())?;
+        write_file(
+            &out.join("log.json"),
+            pretty(&train::TrainLog::default()).as_bytes(),
+        )?;
+        match std::fs::remove_file(out.join("model.safetensors")) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io(format!(
+                    "cannot replace '{}': {e}",
+                    out.join("model.safetensors").display()
+                )))
+            }
+            _ => {}
+        }
         let start = Instant::now();
         let mut last_print = 0.0f64;
         let total = config.steps;
@@ -262,18 +448,19 @@ mod cli {
                 last_print = elapsed;
                 let eta = elapsed / step as f64 * (total - step) as f64;
                 let rate = (step * tokens_per_step) as f64 / elapsed.max(1e-9);
-                eprint!(
+                say_inline!(
                     "\rstep {step}/{total}  loss {loss:.3}  {rate:.0} tok/s  ETA {eta:.0} s   "
                 );
             }
+            interrupted()
         };
         let (params, log) = match &device {
             None => {
-                eprintln!("training on the CPU");
+                say!("training on the CPU");
                 train::train_cpu(&config, &mut progress)?
             }
             Some(g) => {
-                eprintln!(
+                say!(
                     "training on the GPU: {} ({}{})",
                     g.adapter.name,
                     g.adapter.backend,
@@ -282,35 +469,25 @@ mod cli {
                 pollster::block_on(train::train_gpu(g, &config, &mut progress))?
             }
         };
-        eprintln!();
-        let write = |name: &str, bytes: &[u8]| {
-            let path = out.join(name);
-            std::fs::write(&path, bytes)
-                .map_err(|e| io(format!("cannot write '{}': {e}", path.display())))
-        };
-        write(
-            "config.json",
-            serde_json::to_string_pretty(&config)
-                .expect("plain data")
-                .as_bytes(),
-        )?;
-        write(
-            "model.safetensors",
+        say!();
+        write_file(
+            &out.join("model.safetensors"),
             &checkpoint::to_safetensors(&config.model, &layout, &params),
         )?;
-        write(
-            "log.json",
-            serde_json::to_string_pretty(&log)
-                .expect("plain data")
-                .as_bytes(),
-        )?;
+        write_file(&out.join("log.json"), pretty(&log).as_bytes())?;
         if let Some(step) = log.diverged_at {
-            eprintln!(
-                "diverged at step {step}: stopped before its update, kept the last good weights"
+            say!("diverged at step {step}: stopped before its update, kept the last good weights");
+        }
+        if log.status == train::RunStatus::Interrupted {
+            say!(
+                "interrupted after {} steps: the weights of that step and the log are in {}",
+                log.steps.len(),
+                out.display()
             );
+            return Err(Error::Cancelled.into());
         }
         if let (Some(step), Some(loss)) = (log.eval_steps.last(), log.eval_loss.last()) {
-            eprintln!(
+            say!(
                 "held-out loss {loss:.3} nats/byte (perplexity {:.2}) after {step} steps, {:.1} s -> {}",
                 loss.exp(),
                 start.elapsed().as_secs_f64(),
@@ -327,15 +504,6 @@ mod cli {
         start: Instant,
         last_print: f64,
         out: PathBuf,
-    }
-
-    /// Writes `text` to `path` through a temporary file, so that an interruption never
-    /// leaves half a results file behind.
-    fn write_atomically(path: &std::path::Path, text: &str) -> Result<(), String> {
-        let tmp = path.with_extension("partial.tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| format!("cannot write '{}': {e}", path.display()))
     }
 
     /// One line per finished budget: its base, perturbed and fine-tuned perplexities.
@@ -371,7 +539,7 @@ mod cli {
                 self.last_print = elapsed;
                 let eta = elapsed / p.work_done.max(1e-9) * (p.work_total - p.work_done);
                 let loss = p.loss.map(|l| format!("  loss {l:.3}")).unwrap_or_default();
-                eprint!(
+                say_inline!(
                     "\r\x1b[K{:>3.0}%  {} ({}/{}){loss}  ETA {eta:.0} s",
                     100.0 * p.work_done / p.work_total,
                     p.label,
@@ -379,13 +547,12 @@ mod cli {
                     p.steps
                 );
             }
-            Ok(())
+            interrupted()
         }
         fn budget_done(&mut self, partial: &overtrain::experiment::ExperimentResults) {
-            eprintln!("\r\x1b[K{}", budget_summary(partial));
-            let json = serde_json::to_string_pretty(partial).expect("plain data");
-            if let Err(e) = write_atomically(&self.out, &json) {
-                eprintln!("warning: the results so far are not saved: {e}");
+            say!("\r\x1b[K{}", budget_summary(partial));
+            if let Err(Failure::Run(e)) = write_file(&self.out, pretty(partial).as_bytes()) {
+                say!("warning: the results so far are not saved: {e}");
             }
         }
         fn now_ms(&self) -> f64 {
@@ -396,15 +563,14 @@ mod cli {
     /// `overtrain experiment`: the catastrophic-overtraining experiment on transformers.
     fn experiment_command(args: &[String]) -> Result<(), Failure> {
         use overtrain::experiment::{self, ExperimentConfig};
-        use overtrain::transformer::{engine::Engine, gpu::memory_estimate};
+        use overtrain::transformer::{engine::Engine, gpu::memory_estimate, model};
         let Some(options) = Options::parse(args, &["--svg", "--resume"])? else {
             return Ok(());
         };
         if options.print_default {
             let text =
                 serde_json::to_string_pretty(&ExperimentConfig::default()).expect("plain data");
-            println!("{text}");
-            return Ok(());
+            return print_out(&text);
         }
         let out = options
             .out
@@ -427,6 +593,7 @@ mod cli {
                 )))
             }
         };
+        catch_interrupts();
         let resume = if options.resume {
             resume_from(&out, &config)?
         } else {
@@ -435,8 +602,8 @@ mod cli {
         let memory = memory_estimate(&config.model, config.batch, config.eval_batches);
         let layout = overtrain::transformer::params::Layout::new(&config.model);
         let budgets = &config.pretrain.budgets;
-        eprintln!(
-            "model: {} parameters; budgets {} to {} tokens ({:.0} to {:.0} tokens per parameter); memory {}",
+        say!(
+            "model: {} parameters; budgets {} to {} tokens ({:.0} to {:.0} tokens per parameter); GPU memory {}",
             layout.total,
             budgets[0],
             budgets[budgets.len() - 1],
@@ -445,40 +612,57 @@ mod cli {
             memory.describe()
         );
         let device = choose_device(options.backend, |g| memory.fits(&g.limits))?;
+        if device.is_none() {
+            check_cpu_memory(&model::cpu_memory_estimate(
+                &config.model,
+                config.batch,
+                config.eval_batches,
+            ))?;
+            say_cpu_estimate(&config.model, config.batch, experiment::cost(&config).0)?;
+        }
         let mut engine = match &device {
             Some(g) => Engine::gpu(g, &config.model, config.batch, config.eval_batches)?,
             None => Engine::cpu(&config.model, config.batch),
         };
-        eprintln!("running on the {}", engine.describe());
+        say!("running on the {}", engine.describe());
         let mut host = Stderr {
             start: Instant::now(),
             last_print: -1.0,
             out: out.clone(),
         };
-        let results = pollster::block_on(experiment::run(&config, &mut engine, &mut host, resume))?;
-        eprint!("\r\x1b[K"); // clears the last progress line
-        let json = serde_json::to_string_pretty(&results).expect("plain data");
-        write_atomically(&out, &json).map_err(io)?;
+        let run = pollster::block_on(experiment::run(&config, &mut engine, &mut host, resume));
+        say_inline!("\r\x1b[K"); // clears the last progress line
+        let results = match run {
+            Err(Error::Cancelled) => {
+                say!(
+                    "interrupted: the finished budgets are saved in '{}'; add --resume to continue",
+                    out.display()
+                );
+                return Err(Error::Cancelled.into());
+            }
+            other => other?,
+        };
+        write_file(&out, pretty(&results).as_bytes())?;
         if let Some(dir) = &options.svg {
             plot::write_svgs(dir, plot::experiment::all_plots(Some(&results), None)).map_err(io)?;
         }
         let infl = |b: Option<u64>| b.map_or("none".to_string(), |b| b.to_string());
         for p in &results.perturb {
-            eprintln!(
+            say!(
                 "perturbation γ = {}: inflection {}",
                 p.gamma,
                 infl(p.inflection_budget)
             );
         }
         for f in &results.finetune {
-            eprintln!(
+            say!(
                 "fine-tuning lr {} λ {}: inflection {}",
                 f.lr,
                 f.l2,
                 infl(f.inflection_budget)
             );
         }
-        eprintln!(
+        say!(
             "experiment: {} budgets in {:.1} s on the {} -> {}",
             results.budgets.len(),
             results.elapsed_s,
@@ -497,7 +681,7 @@ mod cli {
         let text = match std::fs::read_to_string(out) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                eprintln!(
+                say!(
                     "--resume: no results at '{}' yet; starting from the first budget",
                     out.display()
                 );
@@ -519,7 +703,7 @@ mod cli {
             }
             other => other,
         })?;
-        eprintln!(
+        say!(
             "--resume: {done} of {} budgets already done in '{}'",
             config.pretrain.budgets.len(),
             out.display()
@@ -533,8 +717,7 @@ mod cli {
         };
         if options.print_default {
             let text = serde_json::to_string_pretty(&LinearConfig::default()).expect("plain data");
-            println!("{text}");
-            return Ok(());
+            return print_out(&text);
         }
         let (text, out) = options.config_and_out()?;
         let (backend, svg) = (options.backend, options.svg);
@@ -545,14 +728,13 @@ mod cli {
         let mut results = pollster::block_on(linear::run_on(&config, backend, gpu.as_ref()))?;
         results.elapsed_ms = Some(start.elapsed().as_secs_f64() * 1e3);
 
-        std::fs::write(&out, results.to_json())
-            .map_err(|e| io(format!("cannot write '{}': {e}", out.display())))?;
+        write_file(&out, results.to_json().as_bytes())?;
         if let Some(pd) = results.pretrain_diverged_at {
-            eprintln!("warning: pre-training diverged at step {pd}");
+            say!("warning: pre-training diverged at step {pd}");
         }
         for c in &results.finetune {
             if let Some(step) = c.diverged_at {
-                eprintln!(
+                say!(
                 "warning: fine-tuning with lr {} and l2 {} diverged at step {step} (from checkpoints {:?})",
                 c.lr, c.l2, c.diverged_checkpoints
             );
@@ -579,7 +761,7 @@ mod cli {
             },
             None => "CPU".to_string(),
         };
-        eprintln!(
+        say!(
             "linear lab: {} checkpoints, {} fine-tuning runs, {:.1} ms on the {backend} -> {}",
             results.steps.len(),
             results.steps.len() * results.finetune.len(),

@@ -198,10 +198,10 @@ mod training {
             eval_every: 2,
             ..micro()
         };
-        let a = train_cpu(&c, &mut |_, _| {}).unwrap();
-        let b = train_cpu(&c, &mut |_, _| {}).unwrap();
+        let a = train_cpu(&c, &mut |_, _| Ok(())).unwrap();
+        let b = train_cpu(&c, &mut |_, _| Ok(())).unwrap();
         assert_eq!(a, b);
-        let other = train_cpu(&TrainConfig { seed: 1, ..c }, &mut |_, _| {}).unwrap();
+        let other = train_cpu(&TrainConfig { seed: 1, ..c }, &mut |_, _| Ok(())).unwrap();
         assert_ne!(a.0, other.0);
     }
 
@@ -209,7 +209,11 @@ mod training {
     fn training_brings_heldout_loss_well_below_uniform() {
         let c = micro();
         let mut seen = 0;
-        let (_, log) = train_cpu(&c, &mut |_, _| seen += 1).unwrap();
+        let (_, log) = train_cpu(&c, &mut |_, _| {
+            seen += 1;
+            Ok(())
+        })
+        .unwrap();
         assert_eq!(seen, c.steps);
         assert_eq!(log.eval_steps, vec![100, 200, 300]);
         let uniform = 256f64.ln();
@@ -234,7 +238,7 @@ mod training {
             eval_every: 30,
             ..micro()
         };
-        let (params, log) = train_cpu(&c, &mut |_, _| {}).unwrap();
+        let (params, log) = train_cpu(&c, &mut |_, _| Ok(())).unwrap();
         if let Some(step) = log.diverged_at {
             assert!((1..=30).contains(&step));
             assert_eq!(log.train_loss.len(), step - 1);

@@ -406,3 +406,48 @@ pub fn backward(
         add_into(grads, layout, "wpe", &dwpe);
     }
 }
+
+/// What the CPU path holds for this model trained on batches of `b` sequences, in bytes,
+/// computed before anything is allocated (the CLI refuses what exceeds the machine):
+/// the parameters; their gradients, AdamW's two moments and the copies a run keeps (the
+/// anchor of fine-tuning, the pre-trained and initial weights, a saved state); the
+/// activations the forward pass keeps for the backward pass, with the backward pass's
+/// scratch; and the token batches.
+pub fn cpu_memory_estimate(
+    cfg: &ModelConfig,
+    b: usize,
+    eval_batches: usize,
+) -> super::gpu::MemoryEstimate {
+    let bytes = |floats: usize| (floats as u64).saturating_mul(4);
+    let p = Layout::new(cfg).total;
+    let (d, h, f, t) = (cfg.d_model, cfg.n_head, cfg.d_ff, cfg.ctx);
+    let n = b.saturating_mul(t);
+    let fc_out = if cfg.mlp == Mlp::Swiglu { 2 * f } else { f };
+    let att = b.saturating_mul(h).saturating_mul(t).saturating_mul(t);
+    let per_layer = n.saturating_mul(8 * d + 4 + fc_out + f).saturating_add(att);
+    let logits = n.saturating_mul(VOCAB);
+    let kept = per_layer
+        .saturating_mul(cfg.n_layer)
+        .saturating_add(n.saturating_mul(d + 2))
+        .saturating_add(logits.saturating_mul(2));
+    // The backward pass: a layer's worth of gradients, the logits' gradient, the head.
+    let scratch = per_layer
+        .saturating_add(logits)
+        .saturating_add(2 * d * VOCAB);
+    let (largest_buffer, largest) = [
+        ("attention weights", att),
+        ("logits", logits),
+        ("parameters", p),
+    ]
+    .into_iter()
+    .max_by_key(|x| x.1)
+    .expect("three buffers");
+    super::gpu::MemoryEstimate {
+        parameters: bytes(p),
+        optimizer: bytes(p.saturating_mul(7)),
+        activations: bytes(kept.saturating_add(scratch)),
+        data: (n.saturating_add(b)).saturating_mul(2 + eval_batches) as u64,
+        largest_buffer: largest_buffer.to_string(),
+        largest_bytes: bytes(largest),
+    }
+}

@@ -102,6 +102,20 @@ pub struct TrainLog {
     /// The step (counting from 1) whose loss or gradient was not finite; training stopped
     /// before its update.
     pub diverged_at: Option<usize>,
+    /// `running` in the log written when training starts (a log left so belongs to a run
+    /// that was killed), then `done`, or `interrupted` (stopped by the user: the weights are
+    /// those after the last step taken).
+    #[serde(default)]
+    pub status: RunStatus,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    #[default]
+    Running,
+    Done,
+    Interrupted,
 }
 
 /// The pre-training language of a seed, and its fixed held-out evaluation batches.
@@ -153,7 +167,7 @@ impl TrainConfig {
 struct Logger<'a> {
     log: TrainLog,
     tokens_per_step: usize,
-    progress: &'a mut dyn FnMut(usize, f64),
+    progress: &'a mut dyn FnMut(usize, f64) -> Result<(), Error>,
 }
 
 impl Observer for Logger<'_> {
@@ -163,7 +177,7 @@ impl Observer for Logger<'_> {
             self.log.steps.push(s);
             self.log.tokens.push(s * self.tokens_per_step);
             self.log.train_loss.push(loss);
-            (self.progress)(s, loss);
+            (self.progress)(s, loss)?;
         }
         Ok(())
     }
@@ -177,13 +191,14 @@ impl Observer for Logger<'_> {
 
 /// Trains from a fresh init on `engine`: the config's data, schedule and AdamW, held-out
 /// evaluation every `eval_every` steps. `progress(step, train_loss)` is called for every
-/// step (on the GPU in bursts, at each loss read-back). A non-finite loss or gradient
-/// stops training before that step's update (`diverged_at` = that step, counting from 1),
-/// so the parameters stay the last finite ones.
+/// step (on the GPU in bursts, at each loss read-back); [`Error::Cancelled`] from it stops
+/// training there (status `interrupted`, the weights so far). A non-finite loss or
+/// gradient stops training before that step's update (`diverged_at` = that step, counting
+/// from 1), so the parameters stay the last finite ones.
 pub async fn train(
     engine: &mut Engine<'_>,
     cfg: &TrainConfig,
-    progress: &mut dyn FnMut(usize, f64),
+    progress: &mut dyn FnMut(usize, f64) -> Result<(), Error>,
 ) -> Result<(Vec<f32>, TrainLog), Error> {
     let layout = engine.layout().clone();
     engine.load(&TrainState::fresh(layout.init(cfg.seed)))?;
@@ -204,15 +219,21 @@ pub async fn train(
             batches: &corpus.eval,
         }),
     };
-    let trained = engine.train(run, &mut logger).await?;
-    logger.log.diverged_at = trained.diverged_at;
+    match engine.train(run, &mut logger).await {
+        Ok(trained) => {
+            logger.log.diverged_at = trained.diverged_at;
+            logger.log.status = RunStatus::Done;
+        }
+        Err(Error::Cancelled) => logger.log.status = RunStatus::Interrupted,
+        Err(e) => return Err(e),
+    }
     Ok((engine.params().await?, logger.log))
 }
 
 /// [`train`] on the CPU reference.
 pub fn train_cpu(
     cfg: &TrainConfig,
-    progress: &mut dyn FnMut(usize, f64),
+    progress: &mut dyn FnMut(usize, f64) -> Result<(), Error>,
 ) -> Result<(Vec<f32>, TrainLog), Error> {
     cfg.validate()?;
     let mut engine = Engine::cpu(&cfg.model, cfg.batch);
@@ -223,7 +244,7 @@ pub fn train_cpu(
 pub async fn train_gpu(
     gpu: &Gpu,
     cfg: &TrainConfig,
-    progress: &mut dyn FnMut(usize, f64),
+    progress: &mut dyn FnMut(usize, f64) -> Result<(), Error>,
 ) -> Result<(Vec<f32>, TrainLog), Error> {
     let mut engine = Engine::gpu(gpu, &cfg.model, cfg.batch, cfg.eval_batches)?;
     train(&mut engine, cfg, progress).await

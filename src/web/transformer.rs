@@ -37,6 +37,7 @@ pub async fn train_transformer(
     let memory = memory_estimate(&config.model, config.batch, config.eval_batches);
     let mut report = |step: usize, loss: f64| {
         let _ = progress.call2(&JsValue::NULL, &(step as f64).into(), &loss.into());
+        Ok(())
     };
     let start = now_ms();
     let (_, log, name) = if backend == "gpu" {

@@ -192,11 +192,14 @@ fn micro_train_config(cfg: ModelConfig) -> TrainConfig {
 pub async fn transformer_training_on_the_gpu_matches_the_cpu_for_20_steps(g: &Gpu) {
     for (cfg, _) in configs().into_iter().take(2) {
         let train = micro_train_config(cfg);
-        let (cpu_params, cpu) = train_cpu(&train, &mut |_, _| {}).unwrap();
+        let (cpu_params, cpu) = train_cpu(&train, &mut |_, _| Ok(())).unwrap();
         let mut seen = Vec::new();
-        let (gpu_params, gpu) = train_gpu(g, &train, &mut |s, _| seen.push(s))
-            .await
-            .unwrap();
+        let (gpu_params, gpu) = train_gpu(g, &train, &mut |s, _| {
+            seen.push(s);
+            Ok(())
+        })
+        .await
+        .unwrap();
         assert_eq!(
             seen,
             (1..=20).collect::<Vec<_>>(),
