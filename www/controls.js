@@ -1,54 +1,18 @@
-// The linear lab's controls: one entry per config field, built into the form, read back
-// into a config object, and able to show an error next to any field.
+// A form built from the field schema (www/schema.js) — both labs use it: one control per
+// config field with its label, help and allowed range, read back into a config object,
+// and able to show an error next to any field.
+import { rangeText } from './schema.js';
 
-const GROUPS = [
-  {
-    title: 'Model and tasks',
-    fields: [
-      { path: 'seed', label: 'Seed', kind: 'int', min: 0, help: 'Seeds the random task directions and the noise.' },
-      { path: 'dim', label: 'Dimension d', kind: 'int', min: 1, max: 256, slider: [2, 64, 1], help: 'Number of task directions (input = output size).' },
-      { path: 'hidden', label: 'Hidden width h', kind: 'int', min: 1, max: 256, slider: [1, 64, 1] },
-      { path: 'basis', label: 'Task basis', kind: 'select', options: ['random', 'identity'], help: 'Shared singular vectors U, V: random rotations, or the identity (every direction independent).' },
-      { path: 'init_scale', label: 'Init scale ε', kind: 'number', min: 0, max: 1, help: 'Small balanced start W₁ = W₂ = εI: what makes learning one direction at a time.' },
-    ],
-  },
-  {
-    title: 'Pre-training (gradient descent on A_pre)',
-    fields: [
-      { path: 'pretrain.spectrum', label: 'Spectrum s', kind: 'spectrum', help: 'Strength of each direction of A_pre.' },
-      { path: 'pretrain.lr', label: 'Learning rate η_pt', kind: 'number', min: 0, max: 10, slider: [0.005, 0.2, 0.005] },
-      { path: 'pretrain.steps', label: 'Steps T', kind: 'int', min: 1, max: 100000, slider: [100, 5000, 100] },
-      { path: 'pretrain.checkpoint_every', label: 'Checkpoint every', kind: 'int', min: 1, help: 'Each checkpoint is perturbed and fine-tuned.' },
-    ],
-  },
-  {
-    title: 'Fine-tuning (on A_ft, from every checkpoint)',
-    fields: [
-      { path: 'finetune.spectrum', label: 'Spectrum f', kind: 'spectrum', help: 'Strength of each direction of A_ft (same directions as A_pre).' },
-      { path: 'finetune.lrs', label: 'Learning rates η_ft', kind: 'list', help: 'Comma-separated; one curve each.' },
-      { path: 'finetune.steps', label: 'Steps K', kind: 'int', min: 1, max: 10000, slider: [10, 1000, 10] },
-      { path: 'finetune.l2', label: 'Pull to pre-trained λ', kind: 'list', help: 'Comma-separated; λ‖θ − θ₀‖² keeps the model near its checkpoint.' },
-    ],
-  },
-  {
-    title: 'Gaussian perturbation',
-    fields: [
-      { path: 'perturb.gammas', label: 'Noise scales γ', kind: 'list', help: 'Comma-separated; W ← W + γZ, Z standard normal.' },
-      { path: 'perturb.samples', label: 'Draws M', kind: 'int', min: 1, max: 1000, slider: [1, 200, 1] },
-    ],
-  },
-];
-
+/** The linear lab's spectrum: its kind chooses the parameter (key, label). */
 const SPECTRUM_PARAM = { power: ['exponent', 'Exponent a (s_i = i^−a)'], flat: ['value', 'Value c (s_i = c)'], values: ['values', 'Values (comma-separated, d of them)'] };
 
-function getPath(obj, path) { return path.split('.').reduce((o, k) => (o == null ? undefined : o[k]), obj); }
-function setPath(obj, path, value) {
+export function getPath(obj, path) { return path.split('.').reduce((o, k) => (o == null ? undefined : o[k]), obj); }
+export function setPath(obj, path, value) {
   const keys = path.split('.');
   let o = obj;
   for (const k of keys.slice(0, -1)) o = o[k] ??= {};
   o[keys.at(-1)] = value;
 }
-const idFor = (path) => `f-${path.replace(/[^a-z0-9]+/gi, '-')}`;
 
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
@@ -60,94 +24,121 @@ function el(tag, attrs = {}, ...children) {
   return e;
 }
 
-export class Controls {
-  /** Builds the form; `onChange()` is called after every edit. */
-  constructor(form, onChange) {
+/** Leaves of a config that no field covers (e.g. `schema_version`), kept as they are. */
+function uncovered(config, paths, prefix = '') {
+  const out = {};
+  for (const [k, v] of Object.entries(config ?? {})) {
+    const path = prefix ? `${prefix}.${k}` : k;
+    if (paths.has(path)) continue;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      const inner = uncovered(v, paths, path);
+      if (Object.keys(inner).length) out[k] = inner;
+    } else out[k] = v;
+  }
+  return out;
+}
+
+export class SchemaForm {
+  /**
+   * Builds the form from `groups` ([{title, fields}] of the schema). `idFor(path)`: the id
+   * of a field's control; `event`: the input event that counts as an edit ('input': every
+   * keystroke, 'change'); `onChange()` after every edit.
+   */
+  constructor(form, groups, { idFor, event = 'input', onChange }) {
     this.form = form;
+    this.idFor = idFor;
+    this.event = event;
     this.onChange = onChange;
-    this.rows = new Map(); // field path -> {row, error, inputs}
-    for (const group of GROUPS) {
+    this.rows = new Map(); // path → {row, error, input, field, slider?, relabel?}
+    this.fixed = {};
+    for (const group of groups) {
       const fs = el('fieldset', {}, el('legend', { text: group.title }));
       for (const f of group.fields) {
         if (f.kind === 'spectrum') this.#spectrum(fs, f); else this.#field(fs, f);
       }
       form.append(fs);
     }
-    const theory = el('input', { type: 'checkbox', id: 'f-show-theory', checked: true });
-    const row = el('div', { class: 'field' }, el('label', { for: 'f-show-theory', text: 'Show idealized theory curves' }), theory);
-    form.append(el('fieldset', {}, el('legend', { text: 'Display' }), row));
-    this.theory = theory;
-    theory.addEventListener('change', () => onChange({ displayOnly: true }));
+    this.paths = new Set(groups.flatMap((g) => g.fields.map((f) => f.path)));
   }
 
-  #row(fs, path, labelText, input, help) {
-    const error = el('div', { class: 'error', role: 'alert', id: `${idFor(path)}-error`, hidden: true });
+  #row(fs, path, labelText, input, notes = []) {
+    const error = el('div', { class: 'error', role: 'alert', id: `${input.id}-error`, hidden: true });
     const row = el('div', { class: 'field', 'data-field': path }, el('label', { for: input.id, text: labelText }), input);
-    if (help) row.append(el('div', { class: 'help', text: help }));
+    for (const [cls, text] of notes) if (text) row.append(el('div', { class: cls, id: `${input.id}-${cls}`, text }));
     row.append(error);
-    input.setAttribute('aria-describedby', error.id);
+    input.setAttribute('aria-describedby', [...row.querySelectorAll('.help, .range, .error')].map((e) => e.id).join(' '));
     fs.append(row);
     this.rows.set(path, { row, error, input });
     return row;
   }
 
   #field(fs, f) {
-    const id = idFor(f.path);
+    const id = this.idFor(f.path);
     let input;
-    if (f.kind === 'select') {
-      input = el('select', { id, name: f.path }, ...f.options.map((o) => el('option', { value: o, text: o })));
+    if (f.kind === 'choice') {
+      input = el('select', { id, name: f.path }, ...f.values.map((o) => el('option', { value: o, text: o })));
+    } else if (f.kind === 'bool') {
+      input = el('input', { id, name: f.path, type: 'checkbox' });
+    } else if (f.kind === 'text') {
+      input = el('textarea', { id, name: f.path, placeholder: f.help ?? undefined });
+    } else if (f.kind === 'list') {
+      input = el('input', { id, name: f.path, type: 'text', inputmode: 'decimal' });
     } else {
-      input = el('input', { id, name: f.path, type: f.kind === 'list' ? 'text' : 'number', min: f.min, max: f.max, step: f.kind === 'int' ? 1 : 'any', inputmode: f.kind === 'list' ? 'decimal' : undefined });
+      input = el('input', { id, name: f.path, type: 'number', min: f.min, max: f.max, step: f.kind === 'int' ? 1 : 'any' });
     }
-    input.addEventListener(f.kind === 'select' ? 'change' : 'input', () => this.onChange({}));
-    const row = this.#row(fs, f.path, f.label, input, f.help);
+    const event = f.kind === 'choice' || f.kind === 'bool' ? 'change' : this.event;
+    input.addEventListener(event, () => this.onChange());
+    const range = rangeText(f);
+    this.#row(fs, f.path, f.label, input, [['help', f.help], ['range', range && `Allowed: ${range}`]]);
+    const r = this.rows.get(f.path);
+    r.field = f;
     if (f.slider) {
       const [min, max, step] = f.slider;
       const slider = el('input', { type: 'range', min, max, step, 'aria-label': `${f.label} slider`, id: `${id}-slider` });
-      slider.addEventListener('input', () => { input.value = slider.value; this.onChange({}); });
+      slider.addEventListener('input', () => { input.value = slider.value; this.onChange(); });
       input.addEventListener('input', () => { slider.value = input.value; });
-      row.insertBefore(slider, row.querySelector('.help, .error'));
-      this.rows.get(f.path).slider = slider;
+      r.row.insertBefore(slider, r.row.querySelector('.help, .range, .error'));
+      r.slider = slider;
     }
-    this.rows.get(f.path).spec = f;
   }
 
   #spectrum(fs, f) {
-    const kind = el('select', { id: idFor(`${f.path}.kind`), name: `${f.path}.kind` }, ...Object.keys(SPECTRUM_PARAM).map((k) => el('option', { value: k, text: k })));
-    const param = el('input', { id: idFor(`${f.path}.param`), name: `${f.path}.param`, type: 'text', inputmode: 'decimal' });
-    this.#row(fs, f.path, f.label, kind, f.help).dataset.kind = 'spectrum';
+    const kinds = f.values ?? Object.keys(SPECTRUM_PARAM);
+    const kind = el('select', { id: this.idFor(`${f.path}.kind`), name: `${f.path}.kind` }, ...kinds.map((k) => el('option', { value: k, text: k })));
+    const param = el('input', { id: this.idFor(`${f.path}.param`), name: `${f.path}.param`, type: 'text', inputmode: 'decimal' });
+    this.#row(fs, f.path, f.label, kind, [['help', f.help]]).dataset.kind = 'spectrum';
     const paramRow = this.#row(fs, `${f.path}.param`, '', param);
     const relabel = () => { paramRow.querySelector('label').textContent = SPECTRUM_PARAM[kind.value][1]; };
-    kind.addEventListener('change', () => { relabel(); param.value = kind.value === 'values' ? '' : '1'; this.onChange({}); });
-    param.addEventListener('input', () => this.onChange({}));
-    this.rows.get(f.path).spec = f;
-    this.rows.get(f.path).relabel = relabel;
+    kind.addEventListener('change', () => { relabel(); param.value = kind.value === 'values' ? '' : '1'; this.onChange(); });
+    param.addEventListener(this.event, () => this.onChange());
+    Object.assign(this.rows.get(f.path), { field: f, relabel });
   }
 
   /** Puts a config's values into the controls. */
   set(config) {
+    this.fixed = uncovered(config, this.paths);
     for (const [path, r] of this.rows) {
-      if (!r.spec) continue;
+      if (!r.field) continue;
       const v = getPath(config, path);
-      if (r.spec.kind === 'spectrum') {
+      const { kind } = r.field;
+      if (kind === 'spectrum') {
         r.input.value = v.kind;
         const [key] = SPECTRUM_PARAM[v.kind];
         this.rows.get(`${path}.param`).input.value = Array.isArray(v[key]) ? v[key].join(', ') : String(v[key]);
         r.relabel();
-      } else if (r.spec.kind === 'list') {
-        r.input.value = v.join(', ');
-      } else {
+      } else if (kind === 'list') r.input.value = v.join(', ');
+      else if (kind === 'bool') r.input.checked = Boolean(v);
+      else if (kind === 'text') r.input.value = v ?? '';
+      else {
         r.input.value = String(v);
         if (r.slider) r.slider.value = String(v);
       }
     }
   }
 
-  get showTheory() { return this.theory.checked; }
-
   /** Reads the controls into a config. Returns {config} or {errors: [{field, message}]}. */
   read() {
-    const config = {};
+    const config = structuredClone(this.fixed);
     const errors = [];
     const num = (path, text, int) => {
       const t = text.trim();
@@ -158,26 +149,30 @@ export class Controls {
     };
     const list = (path, text) => text.split(/[\s,;]+/).filter((s) => s !== '').map((s, i) => num(`${path}[${i}]`, s, false));
     for (const [path, r] of this.rows) {
-      if (!r.spec) continue;
-      const { kind } = r.spec;
+      if (!r.field) continue;
+      const { kind } = r.field;
+      const text = r.input.value;
       if (kind === 'spectrum') {
-        const k = r.input.value;
-        const [key] = SPECTRUM_PARAM[k];
-        const text = this.rows.get(`${path}.param`).input.value;
-        setPath(config, path, { kind: k, [key]: k === 'values' ? list(`${path}.values`, text) : num(`${path}.${key}`, text, false) });
-      } else if (kind === 'select') setPath(config, path, r.input.value);
-      else if (kind === 'list') setPath(config, path, list(path, r.input.value));
-      else setPath(config, path, num(path, r.input.value, kind === 'int'));
+        const [key] = SPECTRUM_PARAM[text];
+        const param = this.rows.get(`${path}.param`).input.value;
+        setPath(config, path, { kind: text, [key]: text === 'values' ? list(`${path}.values`, param) : num(`${path}.${key}`, param, false) });
+      } else if (kind === 'choice') setPath(config, path, text);
+      else if (kind === 'bool') setPath(config, path, r.input.checked);
+      else if (kind === 'text') setPath(config, path, text === '' ? null : text);
+      else if (kind === 'list') setPath(config, path, list(path, text));
+      else setPath(config, path, num(path, text, kind === 'int'));
     }
     return errors.length ? { errors } : { config };
   }
 
-  /** The control row an error path belongs to (`finetune.lrs[1]` → finetune.lrs). */
+  /** The control row an error's field belongs to (`finetune.lrs[1]` → finetune.lrs), or null. */
   rowFor(field) {
+    if (!field) return null;
     const base = field.replace(/\[\d+\]/g, '');
-    if (this.rows.has(base) && this.rows.get(base).spec?.kind !== 'spectrum') return this.rows.get(base);
-    const m = base.match(/^(pretrain|finetune)\.spectrum(\.(.*))?$/);
-    if (m) return this.rows.get(m[3] && m[3] !== 'kind' ? `${m[1]}.spectrum.param` : `${m[1]}.spectrum`);
+    const r = this.rows.get(base);
+    if (r && r.field?.kind !== 'spectrum') return r;
+    const m = base.match(/^(.*\.spectrum)(\.(.*))?$/);
+    if (m && this.rows.has(m[1])) return this.rows.get(m[3] && m[3] !== 'kind' ? `${m[1]}.param` : m[1]);
     return null;
   }
 

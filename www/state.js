@@ -6,12 +6,13 @@
 // numbers, booleans or plain strings (nothing is inserted as HTML or executed). Pure
 // functions, no DOM.
 
-/** Page-level keys besides the two labs' configs, with their allowed values. */
+/** Page-level keys besides the two labs' configs, with their allowed values (`preset`: the
+ * schema's preset names). */
 export const PAGE_KEYS = {
   lab: ['linear', 'transformer'],
   embed: ['0', '1'],
   backend: ['auto', 'gpu', 'cpu'],
-  preset: ['micro', 'quick', 'paper'],
+  preset: null,
   exercise: null, // an exercise id (checked by the page)
   plots: null, // embed: comma-separated plot names
   controls: null, // embed: comma-separated linear-lab field paths
@@ -50,7 +51,6 @@ export function encodeState({ lab, linear, transformer, page = {} }) {
   return parts.join('&');
 }
 
-function getPath(obj, path) { return path.split('.').reduce((o, k) => (o == null ? undefined : o[k]), obj); }
 function setPath(obj, path, value) {
   const keys = path.split('.');
   let o = obj;
@@ -58,21 +58,36 @@ function setPath(obj, path, value) {
   o[keys.at(-1)] = value;
 }
 
-/** Parses `text` like the default value `like`; undefined when it does not fit. */
-function parseLike(text, like) {
-  if (typeof like === 'number') {
-    if (text.trim() === '') return undefined;
-    const x = Number(text);
-    return Number.isFinite(x) ? x : undefined;
+/** Parses `text` as a value of a schema field; undefined when it does not fit. */
+function parseField(text, field) {
+  switch (field.kind) {
+    case 'int':
+    case 'number': {
+      if (text.trim() === '') return undefined;
+      const x = Number(text);
+      return Number.isFinite(x) && (field.kind === 'number' || Number.isInteger(x)) ? x : undefined;
+    }
+    case 'list': {
+      if (text.trim() === '') return [];
+      const xs = text.split(',').map((t) => (t.trim() === '' ? NaN : Number(t.trim())));
+      return xs.every((x) => Number.isFinite(x)) && xs.length <= 64 ? xs : undefined;
+    }
+    case 'bool':
+      return text === 'true' ? true : text === 'false' ? false : undefined;
+    case 'choice':
+      return field.values.includes(text) ? text : undefined;
+    case 'text':
+      return text.length <= 100_000 ? text : undefined;
+    default:
+      return undefined;
   }
-  if (typeof like === 'boolean') return text === 'true' ? true : text === 'false' ? false : undefined;
-  if (Array.isArray(like)) {
-    if (text.trim() === '') return [];
-    const xs = text.split(',').map((t) => Number(t.trim()));
-    return xs.every((x) => Number.isFinite(x)) && xs.length <= 64 ? xs : undefined;
-  }
-  if (like === null || typeof like === 'string') return text.length <= 100_000 ? text : undefined;
-  return undefined;
+}
+
+/** path → field of a lab's schema groups (spectrum fields excluded: see below). */
+function fieldsByPath(groups) {
+  const map = new Map();
+  for (const f of groups.flatMap((g) => g.fields)) if (f.kind !== 'spectrum') map.set(f.path, f);
+  return map;
 }
 
 function decodePart(s) {
@@ -83,21 +98,29 @@ function decodePart(s) {
   }
 }
 
-/** A spectrum field of the linear lab: its kind chooses which parameter key applies. */
-function isSpectrumKey(path) {
-  return /^(pretrain|finetune)\.spectrum\.(kind|exponent|value|values)$/.test(path);
+/** A spectrum field's part (`pretrain.spectrum.kind`): [field path, part], or null. Its
+ * kind chooses which parameter key applies. */
+function spectrumPart(key, spectra) {
+  const m = key.match(/^(.+)\.(kind|exponent|value|values)$/);
+  return m && spectra.has(m[1]) ? [m[1], m[2]] : null;
 }
 
 /**
  * Decodes a hash into {lab, page, linear, transformer, ignored: [key]} over the given
- * defaults (copied, never mutated). `ignored` names every unknown key and malformed value.
+ * defaults (copied, never mutated). Only the schema's fields are known, each parsed by its
+ * kind; `ignored` names every unknown key and malformed value. `schema`: the field schema
+ * (www/schema.js).
  */
-export function decodeState(hash, { linear: linearDefaults, transformer: transformerDefaults }) {
+export function decodeState(hash, { linear: linearDefaults, transformer: transformerDefaults, schema }) {
   const linear = structuredClone(linearDefaults);
   const transformer = structuredClone(transformerDefaults);
   const page = {};
   const ignored = [];
-  const spectra = {}; // prefix → {kind, exponent, value, values}
+  const linearFields = fieldsByPath(schema.linear);
+  const transformerFields = fieldsByPath(schema.transformer);
+  const spectrumFields = new Set(schema.linear.flatMap((g) => g.fields).filter((f) => f.kind === 'spectrum').map((f) => f.path));
+  const presets = schema.presets.map((p) => p.name);
+  const spectra = {}; // field path → {kind, exponent, value, values}
   let text = typeof hash === 'string' ? hash : '';
   if (text.startsWith('#')) text = text.slice(1);
   if (text.length > 200_000) return { lab: 'linear', page, linear, transformer, ignored: ['(the hash is too long)'] };
@@ -108,42 +131,38 @@ export function decodeState(hash, { linear: linearDefaults, transformer: transfo
     const value = decodePart(eq < 0 ? '' : part.slice(eq + 1));
     if (key === null || value === null) { ignored.push(part.slice(0, 40)); continue; }
     if (Object.hasOwn(PAGE_KEYS, key)) {
-      const allowed = PAGE_KEYS[key];
+      const allowed = key === 'preset' ? presets : PAGE_KEYS[key];
       if (allowed && !allowed.includes(value)) ignored.push(key);
       else if (!allowed && !/^[\w.,-]{0,200}$/.test(value)) ignored.push(key);
       else page[key] = value;
       continue;
     }
-    if (key.startsWith('tx.')) {
-      const path = key.slice(3);
-      const like = path.includes('__proto__') || path === 'schema_version' ? undefined : getPath(transformerDefaults, path);
-      const parsed = like === undefined || (like !== null && typeof like === 'object' && !Array.isArray(like)) ? undefined : parseLike(value, like);
-      if (parsed === undefined) ignored.push(key);
-      else setPath(transformer, path, parsed);
-      continue;
-    }
-    if (isSpectrumKey(key)) {
-      const [prefix, , field] = key.split('.');
+    const tx = key.startsWith('tx.');
+    const path = tx ? key.slice(3) : key;
+    const spectral = tx ? null : spectrumPart(key, spectrumFields);
+    if (spectral) {
+      const [prefix, name] = spectral;
       spectra[prefix] ??= {};
-      if (field === 'kind') {
+      if (name === 'kind') {
         if (Object.hasOwn(SPECTRUM_KINDS, value)) spectra[prefix].kind = value; else ignored.push(key);
       } else {
-        const parsed = parseLike(value, field === 'values' ? [] : 0);
-        if (parsed === undefined) ignored.push(key); else spectra[prefix][field] = parsed;
+        const parsed = parseField(value, { kind: name === 'values' ? 'list' : 'number' });
+        if (parsed === undefined) ignored.push(key); else spectra[prefix][name] = parsed;
       }
       continue;
     }
-    const like = key.includes('__proto__') ? undefined : getPath(linearDefaults, key);
-    const parsed = like === undefined || (like !== null && typeof like === 'object' && !Array.isArray(like)) ? undefined : parseLike(value, like);
+    const field = (tx ? transformerFields : linearFields).get(path);
+    const parsed = field ? parseField(value, field) : undefined;
     if (parsed === undefined) ignored.push(key);
-    else setPath(linear, key, parsed);
+    else setPath(tx ? transformer : linear, path, parsed);
   }
-  for (const [prefix, s] of Object.entries(spectra)) {
-    const kind = s.kind ?? linear[prefix].spectrum.kind;
+  for (const [path, s] of Object.entries(spectra)) {
+    const current = path.split('.').reduce((o, k) => o?.[k], linear);
+    const kind = s.kind ?? current.kind;
     const param = SPECTRUM_KINDS[kind];
-    const value = s[param] ?? (linear[prefix].spectrum.kind === kind ? linear[prefix].spectrum[param] : undefined);
-    if (value === undefined) { ignored.push(`${prefix}.spectrum.${param}`); continue; }
-    linear[prefix].spectrum = { kind, [param]: value };
+    const value = s[param] ?? (current.kind === kind ? current[param] : undefined);
+    if (value === undefined) { ignored.push(`${path}.${param}`); continue; }
+    setPath(linear, path, { kind, [param]: value });
   }
   const lab = page.lab ?? 'linear';
   return { lab, page, linear, transformer, ignored };

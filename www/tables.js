@@ -1,6 +1,6 @@
 // The plots' figures, and the numbers behind every plot, as columns per checkpoint (linear
 // lab) or per budget (transformer lab): shown as an HTML table under each plot (built with
-// textContent only) and exported as CSV.
+// textContent only) and exported as CSV (www/exports.js).
 
 /** An empty <figure> for plot `name`: the SVG holder and a caption {title, text}. */
 export function plotFigure(name, spec) {
@@ -60,10 +60,6 @@ export function experimentTable(name, r) {
     for (const t of r.tuned) cols.push([`l2_${t.l2}_lr`, t.lr], [`l2_${t.l2}_pretrain_ppl`, t.pretrain_ppl], [`l2_${t.l2}_id_ppl`, t.id_ppl]);
   }
   return { header: cols.map((c) => c[0]), rows: r.budgets.map((_, i) => cols.map((c) => c[1][i])) };
-}
-
-export function toCsv({ header, rows }) {
-  return `${[header.join(','), ...rows.map((row) => row.map((v) => (v ?? '')).join(','))].join('\n')}\n`;
 }
 
 const cell = (v) => (v === null || v === undefined ? '—' : typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(5)) : String(v));

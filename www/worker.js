@@ -1,50 +1,29 @@
-// The Web Worker that runs every computation, so the page never freezes.
-// Protocol, page → worker:
-//   {type: 'init-gpu'}                          open WebGPU in this worker (worker 0 only)
-//   {id, config: JSON text, backend: 'cpu', shard, shards}   one CPU shard of a run
-//   {id, config: JSON text, backend: 'gpu'}                  a whole run on WebGPU
-//   {type: 'train', id, config: JSON text, backend: 'cpu' | 'gpu'}   train a transformer
-//   {type: 'probe', id, config, backend}   time two training steps of an experiment's model
-//   {type: 'experiment', id, config, backend, resume?: results JSON of an unfinished run};
-//   then {type: 'pause' | 'resume' | 'cancel'}
-// worker → page: {type: 'ready'} once; {type: 'gpu', adapter} | {type: 'gpu', error};
-//   per run {type: 'result', id, shard, results: JSON text}
-//   per training {type: 'train-progress', id, step, loss} for every step, then
-//   {type: 'trained', id, result: JSON text ({log, backend, memory, elapsed_ms})}
-//   {type: 'probe', id, tokens_per_second} | {type: 'probe', id, error}
-//   per experiment {type: 'exp-progress', id, progress: JSON text} (at most every 50 ms),
-//   {type: 'exp-partial', id, results} after each budget, {type: 'exp-checkpoint', id,
-//   budget, bytes: Uint8Array (safetensors)}, then {type: 'exp-done', id, results}
-//   | {type: 'exp-cancelled', id}
-//   | {type: 'invalid', id, error: {field, message}} | {type: 'gpu-failed', id, message}
-//   | {type: 'panic', id, message} (the worker then closes; the page starts a new one).
+// The Web Worker that runs every computation, so the page never freezes. The messages it
+// takes and sends are described and built in www/protocol.js.
 import init, { init_gpu, run_linear_gpu, run_linear_shard, train_transformer, probe_experiment, run_experiment } from './pkg/overtrain.js';
+import { MSG, reply } from './protocol.js';
 
 let panicMessage = null;
 globalThis.__overtrainPanic = (message) => { panicMessage = message; };
 
 const ready = init().then(
-  () => postMessage({ type: 'ready' }),
-  (e) => postMessage({ type: 'panic', id: null, message: `could not load WebAssembly: ${e}` }),
+  () => postMessage(reply.ready()),
+  (e) => { postMessage(reply.panic(null, `could not load WebAssembly: ${e}`)); close(); },
 );
 
+/** Reports a failed request: a panic closes this worker; anything else is a typed error. */
 function fail(id, e) {
   if (panicMessage !== null) {
-    postMessage({ type: 'panic', id, message: panicMessage });
+    postMessage(reply.panic(id, panicMessage));
     close();
-  } else if (e && typeof e === 'object' && 'field' in e) {
-    postMessage({ type: 'invalid', id, error: { field: e.field, message: e.message } });
-  } else if (typeof e === 'string') {
-    postMessage({ type: 'gpu-failed', id, message: e });
   } else {
-    postMessage({ type: 'panic', id, message: String(e) });
-    close();
+    postMessage(reply.error(id, e));
   }
 }
 
 // The running experiment's controls, set by pause/resume/cancel messages. The experiment
 // yields to this worker's event loop at least every 50 ms (in its progress callback), so
-// these messages get through even during a CPU run.
+// these messages, and the linear lab's requests, get through even during a CPU run.
 let control = null;
 const yieldToEvents = () => new Promise((resolve) => {
   const channel = new MessageChannel();
@@ -61,7 +40,7 @@ async function experiment(id, config, backend, resume) {
       const done = text.includes('"phase":"done"');
       if (done || now - c.lastPost > 50) {
         c.lastPost = now;
-        postMessage({ type: 'exp-progress', id, progress: text });
+        postMessage(reply.expProgress(id, text));
       }
       if (!c.paused && !c.cancelled && now - c.lastYield < 50) return undefined;
       return (async () => {
@@ -71,66 +50,73 @@ async function experiment(id, config, backend, resume) {
         return !c.cancelled;
       })();
     },
-    partial(text) { postMessage({ type: 'exp-partial', id, results: text }); },
-    checkpoint(budget, bytes) { postMessage({ type: 'exp-checkpoint', id, budget, bytes }, [bytes.buffer]); },
+    partial(text) { postMessage(reply.expPartial(id, text)); },
+    checkpoint(budget, bytes) { postMessage(reply.expCheckpoint(id, budget, bytes), [bytes.buffer]); },
   };
   try {
-    postMessage({ type: 'exp-done', id, results: await run_experiment(config, backend, host, resume ?? undefined) });
-  } catch (e) {
-    if (c.cancelled && String(e) === 'cancelled') postMessage({ type: 'exp-cancelled', id });
-    else fail(id, e);
+    postMessage(reply.expDone(id, await run_experiment(config, backend, host, resume ?? undefined)));
   } finally {
     if (control === c) control = null;
   }
 }
 
+async function initGpu() {
+  if (!('gpu' in navigator)) {
+    postMessage(reply.gpuError({ kind: 'gpu', message: 'this browser has no WebGPU (navigator.gpu is missing)', field: null }));
+    return;
+  }
+  try {
+    // What the browser tells about the adapter (wgpu cannot see it): "google swiftshader".
+    const probe = await navigator.gpu.requestAdapter();
+    const info = probe?.info ?? {};
+    const description = [info.vendor, info.architecture, info.device].filter(Boolean).join(' ') || info.description || '';
+    const software = Boolean(info.isFallbackAdapter) || /swiftshader|llvmpipe|lavapipe/i.test(description);
+    postMessage(reply.gpu(await init_gpu(description, software)));
+  } catch (e) {
+    if (panicMessage !== null) fail(null, e);
+    else postMessage(reply.gpuError(reply.error(null, e).error));
+  }
+}
+
 onmessage = async (event) => {
   const msg = event.data;
-  if (msg.type === 'pause' || msg.type === 'resume' || msg.type === 'cancel') {
-    if (!control) return;
-    if (msg.type === 'pause') control.paused = true;
-    else {
-      if (msg.type === 'cancel') control.cancelled = true;
+  switch (msg.type) {
+    case MSG.PAUSE:
+      if (control) control.paused = true;
+      return;
+    case MSG.RESUME:
+    case MSG.CANCEL:
+      if (!control) return;
+      if (msg.type === MSG.CANCEL) control.cancelled = true;
       control.paused = false;
       control.wake?.();
-    }
-    return;
+      return;
+    default:
   }
   await ready;
-  if (msg.type === 'init-gpu') {
-    if (!('gpu' in navigator)) {
-      postMessage({ type: 'gpu', error: 'this browser has no WebGPU (navigator.gpu is missing)' });
-      return;
-    }
-    try {
-      // What the browser tells about the adapter (wgpu cannot see it): "google swiftshader".
-      const probe = await navigator.gpu.requestAdapter();
-      const info = probe?.info ?? {};
-      const description = [info.vendor, info.architecture, info.device].filter(Boolean).join(' ') || info.description || '';
-      const software = Boolean(info.isFallbackAdapter) || /swiftshader|llvmpipe|lavapipe/i.test(description);
-      postMessage({ type: 'gpu', adapter: await init_gpu(description, software) });
-    } catch (e) {
-      postMessage({ type: 'gpu', error: typeof e === 'string' ? e : String(e) });
-    }
-    return;
-  }
-  const { id, config, backend, shard, shards } = msg;
+  const { id, config, backend } = msg;
   try {
-    if (msg.type === 'experiment') {
-      await experiment(id, config, backend, msg.resume);
-    } else if (msg.type === 'probe') {
-      try {
-        postMessage({ type: 'probe', id, tokens_per_second: await probe_experiment(config, backend) });
-      } catch (e) {
-        postMessage({ type: 'probe', id, error: typeof e === 'string' ? e : (e?.message ?? String(e)) });
+    switch (msg.type) {
+      case MSG.INIT_GPU:
+        await initGpu();
+        break;
+      case MSG.EXPERIMENT:
+        await experiment(id, config, backend, msg.resume);
+        break;
+      case MSG.PROBE:
+        postMessage(reply.probeResult(id, await probe_experiment(config, backend)));
+        break;
+      case MSG.TRAIN: {
+        const progress = (step, loss) => postMessage(reply.trainProgress(id, step, loss));
+        postMessage(reply.trained(id, await train_transformer(config, backend, progress)));
+        break;
       }
-    } else if (msg.type === 'train') {
-      const progress = (step, loss) => postMessage({ type: 'train-progress', id, step, loss });
-      postMessage({ type: 'trained', id, result: await train_transformer(config, backend, progress) });
-    } else if (backend === 'gpu') {
-      postMessage({ type: 'result', id, shard: 0, results: await run_linear_gpu(config) });
-    } else {
-      postMessage({ type: 'result', id, shard, results: run_linear_shard(config, shard, shards) });
+      case MSG.LINEAR:
+        if (backend === 'gpu') postMessage(reply.linearResult(id, 0, await run_linear_gpu(config)));
+        else postMessage(reply.linearResult(id, msg.shard, run_linear_shard(config, msg.shard, msg.shards)));
+        break;
+      default:
+        postMessage(reply.error(id ?? null, { kind: 'io', message: `unknown request ${JSON.stringify(msg.type)}` }));
     }
   } catch (e) {
     fail(id, e);

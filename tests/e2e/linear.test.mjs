@@ -61,7 +61,7 @@ test('an invalid value shows the field\'s error and keeps the last good plots', 
   ];
   for (const [selector, value, field, message] of cases) {
     await page.fill(selector, value);
-    const error = page.locator(`[data-field="${field}"] .error`);
+    const error = page.locator(`#controls [data-field="${field}"] .error`);
     await error.waitFor({ state: 'visible' });
     const text = await error.textContent();
     assert.ok(text.startsWith(field), `error names the field: ${text}`);
@@ -74,7 +74,7 @@ test('an invalid value shows the field\'s error and keeps the last good plots', 
   // A spectrum with the wrong number of values points at the spectrum's parameter.
   await page.selectOption('#f-pretrain-spectrum-kind', 'values');
   await page.fill('#f-pretrain-spectrum-param', '1, 0.5');
-  const err = page.locator('[data-field="pretrain.spectrum.param"] .error');
+  const err = page.locator('#controls [data-field="pretrain.spectrum.param"] .error');
   await err.waitFor({ state: 'visible' });
   assert.match(await err.textContent(), /pretrain\.spectrum\.values: must have exactly dim = 20 entries, got 2/);
   assert.equal(Number(await page.evaluate(() => document.getElementById('plots').dataset.rendered)), first);

@@ -1,15 +1,21 @@
 // The URL-hash state (www/state.js) without a browser: every field of both labs round-trips,
 // and thousands of random and malformed hashes never throw, never pollute prototypes and
-// only ever yield plain values.
+// only ever yield plain values. The defaults and the field schema come from the built wasm
+// module (dist/, loaded in Node), as the page gets them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import { encodeState, decodeState } from '../../www/state.js';
 
-const BIN = process.env.OVERTRAIN_BIN ?? 'target/debug/overtrain';
+const pkg = new URL('../../dist/www/pkg/', import.meta.url);
+const wasm = await import(new URL('overtrain.js', pkg));
+wasm.initSync({ module: fs.readFileSync(new URL('overtrain_bg.wasm', pkg)) });
+const { loadSchema } = await import(new URL('../schema.js', pkg));
+const schema = loadSchema();
 const defaults = {
-  linear: JSON.parse(execFileSync(BIN, ['linear', '--print-default-config'], { cwd: new URL('../..', import.meta.url) })),
-  transformer: JSON.parse(execFileSync(BIN, ['experiment', '--print-default-config'], { cwd: new URL('../..', import.meta.url) })),
+  linear: JSON.parse(wasm.default_linear_config()),
+  transformer: schema.presets.find((p) => p.name === 'quick').config,
+  schema,
 };
 
 function leaves(obj, prefix = '') {
@@ -24,15 +30,19 @@ function setPath(obj, path, value) {
   for (const k of keys.slice(0, -1)) o = o[k];
   o[keys.at(-1)] = value;
 }
-/** A different value of the same type. */
-function vary(path, v) {
-  if (typeof v === 'number') return Number.isInteger(v) ? v + 3 : v * 1.5 + 0.25;
-  if (typeof v === 'boolean') return !v;
-  if (Array.isArray(v)) return [...v, 0.125];
-  if (path.endsWith('protocol')) return v === 'wsd' ? 'independent' : 'wsd';
-  if (path.endsWith('spectrum.kind')) return null; // varied through the whole spectrum below
-  return `${v ?? ''}x y&z=1,2 ü`;
+/** A different value of a schema field's kind (another of a choice's values). */
+function vary(field, v) {
+  switch (field.kind) {
+    case 'int': return v + 3;
+    case 'number': return v * 1.5 + 0.25;
+    case 'bool': return !v;
+    case 'list': return [...v, 0.125];
+    case 'choice': return field.values.find((x) => x !== v);
+    case 'text': return `${v ?? ''}x y&z=1,2 ü`;
+    default: throw new Error(`no variation for ${field.path} (${field.kind})`);
+  }
 }
+const getPath = (obj, path) => path.split('.').reduce((o, k) => o?.[k], obj);
 
 test('every field of both labs round-trips through the hash', () => {
   const base = { lab: 'transformer', linear: defaults.linear, transformer: defaults.transformer, page: { backend: 'cpu', preset: 'quick' } };
@@ -43,18 +53,30 @@ test('every field of both labs round-trips through the hash', () => {
   assert.equal(plain.lab, 'transformer');
   assert.deepEqual(plain.page, { backend: 'cpu', preset: 'quick', lab: 'transformer' });
   for (const lab of ['linear', 'transformer']) {
-    for (const [path, v] of leaves(defaults[lab])) {
+    const fields = schema[lab].flatMap((g) => g.fields);
+    // The schema knows every field of the config (spectra as a whole).
+    const known = fields.map((f) => f.path);
+    for (const [path] of leaves(defaults[lab])) {
       if (path === 'schema_version') continue;
-      const changed = vary(path, v);
-      if (changed === null) continue;
+      assert.ok(known.includes(path) || known.some((k) => path.startsWith(`${k}.`)), `${lab}: ${path} is in the schema`);
+    }
+    for (const field of fields) {
+      if (field.kind === 'spectrum') continue; // varied through every kind below
       const config = structuredClone(defaults[lab]);
-      setPath(config, path, changed);
+      const changed = vary(field, getPath(config, field.path));
+      assert.notDeepEqual(changed, getPath(config, field.path), field.path);
+      setPath(config, field.path, changed);
       const state = { ...base, [lab]: config };
       const back = decodeState(encodeState(state), defaults);
-      assert.deepEqual(back.ignored, [], path);
-      assert.deepEqual(back[lab], config, `${lab}: ${path}`);
+      assert.deepEqual(back.ignored, [], field.path);
+      assert.deepEqual(back[lab], config, `${lab}: ${field.path}`);
     }
   }
+  // A choice outside the schema's values is ignored, and named.
+  const choice = schema.transformer.flatMap((g) => g.fields).find((f) => f.kind === 'choice');
+  const outside = decodeState(`tx.${choice.path}=nonsense`, defaults);
+  assert.deepEqual(outside.ignored, [`tx.${choice.path}`]);
+  assert.deepEqual(outside.transformer, defaults.transformer);
   // Each spectrum kind of the linear lab.
   for (const spectrum of [{ kind: 'flat', value: 0.5 }, { kind: 'values', values: [3, 2, 1] }, { kind: 'power', exponent: 2 }]) {
     const config = structuredClone(defaults.linear);
@@ -93,6 +115,7 @@ test('random and malformed hashes never throw and name what they ignore', () => 
       }
     }
     assert.equal({}.polluted, undefined, `prototype polluted by ${hash}`);
+    assert.equal(Object.prototype.polluted, undefined);
   }
   const bad = decodeState('dim=abc&nonsense=1&lab=elsewhere&tx.model.d_model=<b>&finetune.lrs=1,x', defaults);
   assert.deepEqual(bad.ignored.sort(), ['dim', 'finetune.lrs', 'lab', 'nonsense', 'tx.model.d_model']);

@@ -10,25 +10,27 @@ const MICRO = JSON.stringify({
   model: { n_layer: 1, d_model: 16, n_head: 2, d_ff: 32, ctx: 16 },
 });
 
-/** Trains in a fresh worker of the page; resolves to {result, steps} or {error}. */
+/** Trains in a fresh worker of the page (messages built by www/protocol.js); resolves to
+ * {result, steps} or {error: the failure message}. */
 function trainInWorker(page, config, backend) {
   return page.evaluate(async ({ config, backend }) => {
+    const { MSG, request } = await import(new URL('./www/protocol.js', location.href));
     const worker = new Worker(new URL('./www/worker.js', location.href), { type: 'module' });
     const steps = [];
     const done = new Promise((resolve) => {
       worker.onerror = (e) => resolve({ error: `the worker failed: ${e.message}` });
       worker.onmessage = (e) => {
         const m = e.data;
-        if (m.type === 'gpu' && backend === 'gpu') {
-          if (m.error) resolve({ error: m.error });
-          else worker.postMessage({ type: 'train', id: 1, config, backend });
-        } else if (m.type === 'train-progress') steps.push([m.step, m.loss]);
-        else if (m.type === 'trained') resolve({ result: JSON.parse(m.result), steps });
-        else if (m.type === 'gpu-failed' || m.type === 'panic' || m.type === 'invalid') resolve({ error: m });
+        if (m.type === MSG.GPU && backend === 'gpu') {
+          if (m.error) resolve({ error: m });
+          else worker.postMessage(request.train(1, config, backend));
+        } else if (m.type === MSG.TRAIN_PROGRESS) steps.push([m.step, m.loss]);
+        else if (m.type === MSG.TRAINED) resolve({ result: JSON.parse(m.result), steps });
+        else if (m.type === MSG.ERROR || m.type === MSG.PANIC) resolve({ error: m });
       };
     });
-    if (backend === 'gpu') worker.postMessage({ type: 'init-gpu' });
-    else worker.postMessage({ type: 'train', id: 1, config, backend });
+    if (backend === 'gpu') worker.postMessage(request.initGpu());
+    else worker.postMessage(request.train(1, config, backend));
     const out = await done;
     worker.terminate();
     return out;
@@ -59,7 +61,8 @@ test('a transformer trains in the page\'s worker on the CPU and on WebGPU, with 
     });
 
     const invalid = await trainInWorker(page, JSON.stringify({ model: { d_model: 30, n_head: 4 } }), 'cpu');
-    assert.equal(invalid.error.type, 'invalid');
+    assert.equal(invalid.error.type, 'error');
+    assert.equal(invalid.error.error.kind, 'config');
     assert.equal(invalid.error.error.field, 'model.d_model');
     assert.deepEqual(problems, { consoleErrors: [], pageErrors: [], foreignRequests: [] });
   } finally {

@@ -23,6 +23,8 @@ test('the page runs the linear lab on WebGPU and says which adapter ran', async 
     await page.waitForFunction(() => document.body.dataset.webgpu !== undefined, null, { timeout: 60_000 });
     assert.equal(await page.evaluate(() => document.body.dataset.webgpu), 'software', 'SwiftShader is a software adapter');
     assert.match(await page.textContent('#backend-info'), /WebGPU adapter: .*swiftshader.*software GPU: expect slow training/i);
+    // Auto keeps a software adapter off this lab, and says why (the wasm's backend rule).
+    assert.match(await page.textContent('#backend-info'), /The lab runs on the CPU \(WebAssembly\): \S/);
     await page.waitForFunction(() => Number(document.getElementById('plots').dataset.rendered || 0) > 0, null, { timeout: 60_000 });
     await micro(page);
     const before = await rendered(page);
@@ -32,6 +34,7 @@ test('the page runs the linear lab on WebGPU and says which adapter ran', async 
       before,
       { timeout: 120_000 },
     );
+    assert.doesNotMatch(await page.textContent('#backend-info'), /runs on the CPU/, 'a chosen WebGPU runs there');
     assert.match(await page.textContent('#status'), /Computed in \d+ ms on WebGPU \(google swiftshader, a software GPU; \d+ dispatches\)/);
     assert.equal(await plotCount(page), 4);
     // A change recomputes on WebGPU too.
@@ -53,7 +56,7 @@ test('without WebGPU the page says so and runs on the CPU', async () => {
     const { page, problems } = await openPage(browser, server.url);
     await page.waitForFunction(() => Number(document.getElementById('plots').dataset.rendered || 0) > 0, null, { timeout: 60_000 });
     assert.equal(await page.evaluate(() => document.body.dataset.webgpu), 'none');
-    assert.match(await page.textContent('#backend-info'), /WebGPU is not available here .*the lab runs on the CPU \(WebAssembly\)/);
+    assert.match(await page.textContent('#backend-info'), /WebGPU is not available here .*The lab runs on the CPU \(WebAssembly\): \S/, 'with the reason');
     assert.match(await page.textContent('#status'), /on the CPU \(WebAssembly/);
     assert.equal(await plotCount(page), 4);
     assert.equal(await page.evaluate(() => document.body.dataset.backend), 'cpu');

@@ -1,0 +1,216 @@
+// The linear transfer lab: its form (from the field schema), runs on the shared worker pool
+// (www/runner.js), the four plots (drawn by the wasm on this thread), notices, the backend
+// line, and the results download.
+import { validate_linear_config, render_linear_plots } from './pkg/overtrain.js';
+import { SchemaForm } from './controls.js';
+import { chooseBackend } from './runner.js';
+import { linearTable, plotFigure, tableView } from './tables.js';
+import { downloadJson } from './exports.js';
+
+export const PLOTS = {
+  sensitivity: {
+    title: 'Base loss and sensitivity',
+    text: 'Black: the pre-training loss, falling as the network learns more directions. Colours: the sensitivity — how much a random nudge of the weights (noise of scale γ) raises that loss. It grows the longer we pre-train: the learned weights are larger, so the same nudge does more damage.',
+  },
+  perturbed: {
+    title: 'Loss after a Gaussian perturbation',
+    text: 'Pre-training helps the perturbed model at first, then the growing sensitivity wins: the loss bottoms out (dot: the inflection point) and rises again. Larger noise γ brings the bottom earlier. Solid: average over M random draws; dashed: the exact expectation.',
+  },
+  finetuned: {
+    title: 'After fine-tuning each checkpoint',
+    text: 'Every checkpoint is fine-tuned on the second task with learning rate η (colour), optionally pulled toward its pre-trained weights with strength λ (dashed). Left: how well the fine-tuned model still does the pre-training task. It is U-shaped: past the dot, more pre-training makes the fine-tuned model worse — catastrophic overtraining. A larger η moves the dot earlier; λ > 0 delays it but costs fine-tuning loss (right). Grey dotted: the idealized theory.',
+  },
+  singular_values: {
+    title: 'Directions learned one at a time',
+    text: 'The strength of the network along each task direction (blue: the largest target, red: the smallest). A small initialization makes it learn the directions one at a time, largest first — so pre-training time counts how many directions have been learned.',
+  },
+};
+
+const $ = (id) => document.getElementById(id);
+const notice = (text, cls = 'notice') => Object.assign(document.createElement('div'), { className: cls, textContent: text });
+const sentence = (text) => text.replace(/[.\s]+$/, '');
+
+export class LinearLab {
+  /** `onChange()`: after every valid edit (the page rewrites the URL then). */
+  constructor({ runner, schema, defaults, onChange }) {
+    this.runner = runner;
+    this.defaults = defaults;
+    this.onChange = onChange;
+    this.results = null; // JSON text of the last good run
+    this.lastRun = null; // config text + backend of the last run asked for
+    this.gpuFailure = null; // a WebGPU failure (typed error): the lab stays on the CPU
+
+    this.plotsEl = $('plots');
+    this.figures = Object.fromEntries(Object.keys(PLOTS).map((n) => [n, plotFigure(n, PLOTS[n])]));
+    this.plotsEl.append(...Object.values(this.figures));
+
+    this.controls = new SchemaForm($('controls'), schema.linear, {
+      idFor: (path) => `f-${path.replace(/[^a-z0-9]+/gi, '-')}`,
+      event: 'input',
+      onChange: () => this.update(),
+    });
+    const theory = document.createElement('input');
+    Object.assign(theory, { type: 'checkbox', id: 'f-show-theory', checked: true });
+    const row = document.createElement('div');
+    row.className = 'field';
+    row.append(Object.assign(document.createElement('label'), { htmlFor: theory.id, textContent: 'Show idealized theory curves' }), theory);
+    const fs = document.createElement('fieldset');
+    fs.append(Object.assign(document.createElement('legend'), { textContent: 'Display' }), row);
+    $('controls').append(fs);
+    this.theory = theory;
+    theory.addEventListener('change', () => this.draw());
+    this.controls.set(defaults);
+
+    $('reset').addEventListener('click', () => { this.controls.set(defaults); this.update(); });
+    $('download').addEventListener('click', () => this.results && downloadJson('overtrain-linear-results.json', this.results));
+    $('gpu-continue').addEventListener('click', () => {
+      $('gpu-failure').hidden = true;
+      $('f-backend').value = 'cpu';
+      this.#rerun();
+    });
+    $('f-backend').addEventListener('change', () => {
+      this.gpuFailure = null;
+      $('gpu-failure').hidden = true;
+      this.#rerun();
+    });
+    runner.onGpu((adapter) => {
+      document.body.dataset.webgpu = adapter ? (adapter.software ? 'software' : 'hardware') : 'none';
+      this.#rerun(); // the backend may change
+    });
+  }
+
+  #status(text, busy = false) {
+    $('status').textContent = text;
+    $('status').classList.toggle('busy', busy);
+  }
+
+  /** The backend a run goes to now, {backend, reason} (the wasm's rule). */
+  backend() {
+    const choice = this.gpuFailure ? 'cpu' : $('f-backend').value;
+    return chooseBackend(choice, this.runner.gpu, true);
+  }
+
+  #describeBackend() {
+    const box = $('backend-info');
+    const gpu = this.runner.gpu;
+    if (gpu === undefined) { box.textContent = 'Looking for WebGPU…'; return; }
+    const { backend, reason } = this.backend();
+    let text;
+    if (gpu === null) text = `WebGPU is not available here (${this.runner.gpuError?.message ?? 'no adapter'}).`;
+    else text = `WebGPU adapter: ${gpu.name} (${gpu.device_type})${gpu.software ? ' — a software GPU: expect slow training' : ''}.`;
+    if (backend === 'cpu') text += ` The lab runs on the CPU (WebAssembly)${reason ? `: ${sentence(reason)}` : ''}.`;
+    box.textContent = text;
+  }
+
+  #rerun() {
+    this.lastRun = null;
+    this.update();
+  }
+
+  /** The config as the controls hold it (null while a field is invalid). */
+  config() {
+    return this.controls.read().config ?? null;
+  }
+
+  setConfig(config) { this.controls.set(config); }
+
+  get showTheory() { return this.theory.checked; }
+
+  draw() {
+    if (!this.results) return;
+    const plots = render_linear_plots(this.results, JSON.stringify({ width: 640, height: 400, show_theory: this.showTheory }));
+    const parsed = JSON.parse(this.results);
+    for (const [name, svgText] of plots) {
+      const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
+      const fig = this.figures[name];
+      fig.querySelector('.svg').replaceChildren(document.importNode(doc.documentElement, true));
+      fig.querySelector('details.table-view')?.remove();
+      fig.append(tableView(linearTable(name, parsed), PLOTS[name].title));
+    }
+    this.plotsEl.dataset.rendered = String(Number(this.plotsEl.dataset.rendered || 0) + 1);
+  }
+
+  #notices(results) {
+    const out = [];
+    if (results.pretrain_diverged_at != null) out.push(`Pre-training diverged at step ${results.pretrain_diverged_at}: the curves stop at the last finite checkpoint. Lower the pre-training learning rate.`);
+    for (const c of results.finetune) {
+      if (c.diverged_at != null) out.push(`Fine-tuning with η = ${c.lr}, λ = ${c.l2} diverged at step ${c.diverged_at} (from the checkpoints at steps ${c.diverged_checkpoints.join(', ')}); those points are not plotted.`);
+    }
+    $('notices').replaceChildren(...out.map((t) => notice(t)));
+  }
+
+  /** Shows errors next to their fields, and those without one above the plots. */
+  #showErrors(errors) {
+    const orphans = this.controls.showErrors(errors);
+    $('notices').querySelectorAll('.notice.error').forEach((n) => n.remove());
+    for (const o of orphans) $('notices').prepend(notice(`${o.field || 'config'}: ${o.message}`, 'notice error'));
+  }
+
+  /** Validates the controls and, when they changed, runs them. */
+  update() {
+    this.#describeBackend();
+    const read = this.controls.read();
+    let errors = read.errors ?? [];
+    let configText = null;
+    if (!errors.length) {
+      configText = JSON.stringify(read.config);
+      const err = validate_linear_config(configText);
+      if (err) errors = [err];
+    }
+    this.#showErrors(errors);
+    if (errors.length) { this.#status('Fix the highlighted field; the plots show the last valid settings.'); return; }
+    this.onChange();
+    if (this.runner.gpu === undefined) { this.#status('Looking for WebGPU…', true); return; }
+    const { backend } = this.backend();
+    if (configText + backend === this.lastRun) return;
+    this.lastRun = configText + backend;
+    this.plotsEl.classList.add('stale');
+    this.#status(backend === 'gpu' ? 'Computing on WebGPU…' : 'Computing…', true);
+    this.runner.runLinear(configText, backend, {
+      onResult: (text, job) => this.#result(text, job),
+      onError: (error) => this.#failed(error),
+      onPanic: () => { this.lastRun = null; this.plotsEl.classList.remove('stale'); this.#status('Stopped by an internal error.'); },
+    });
+  }
+
+  #result(resultsText, job) {
+    const wall = performance.now() - job.started; // workers + merge, before drawing
+    this.plotsEl.classList.remove('stale');
+    this.results = resultsText;
+    const results = JSON.parse(resultsText);
+    this.#notices(results);
+    this.draw();
+    const runs = results.steps.length * results.finetune.length;
+    const n = job.slots.length;
+    let where = `the CPU (WebAssembly, ${n} worker${n > 1 ? 's' : ''})`;
+    if (results.backend?.kind === 'gpu') {
+      const a = results.backend.adapter;
+      where = `WebGPU (${a.name}${a.software ? ', a software GPU' : ''}; ${results.backend.dispatches} dispatches)`;
+    }
+    this.#status(`Computed in ${wall.toFixed(0)} ms on ${where} · ${results.steps.length} checkpoints · ${runs} fine-tuning runs`);
+    document.body.dataset.backend = results.backend?.kind === 'gpu' ? 'webgpu' : 'cpu';
+    document.body.dataset.lastRunMs = String(results.elapsed_ms);
+    document.body.dataset.lastRoundTripMs = String(wall);
+  }
+
+  /** A failed run, by the error's kind. */
+  #failed(error) {
+    this.plotsEl.classList.remove('stale');
+    this.lastRun = null;
+    if (error.kind === 'config') {
+      this.#showErrors([error]);
+      this.#status('Fix the highlighted field; the plots show the last valid settings.');
+    } else if (error.kind === 'gpu') {
+      this.gpuFailure = error;
+      const box = $('gpu-failure');
+      box.hidden = false;
+      box.querySelector('.message').textContent = `WebGPU failed: ${error.message}`;
+      this.#status('WebGPU failed; the plots show the last results.');
+      if ($('f-backend').value !== 'gpu') this.update(); // auto: go on on the CPU
+    } else if (error.kind === 'cancelled') {
+      this.#status('Cancelled.');
+    } else {
+      this.#status(`The run failed: ${error.message}`);
+    }
+  }
+}

@@ -1,0 +1,108 @@
+// The messages between the page and its Web Workers (www/worker.js), in one place: their
+// type names, one constructor per message, and the typed error every failure becomes.
+// Both sides import this module; nothing else spells a message type.
+//
+// Page → worker (every request but init-gpu and the experiment controls carries an `id`,
+// which each answer repeats; the page ignores answers to ids it no longer waits for):
+//   init-gpu                                open WebGPU in this worker (worker 0 only)
+//   linear {id, config, backend, shard?, shards?}
+//                                           the linear lab: one CPU shard of a run
+//                                           (backend 'cpu'), or the whole run on WebGPU
+//   train {id, config, backend}             train one transformer (tests, benchmarks)
+//   probe {id, config, backend}             time two training steps of an experiment's model
+//   experiment {id, config, backend, resume}
+//                                           run a transformer-lab experiment; `resume`: the
+//                                           results JSON of an unfinished run of it, or null
+//   pause | resume | cancel                 control the experiment this worker runs
+// Worker → page:
+//   ready                                   once, when the wasm module is loaded
+//   gpu {adapter} | gpu {error}             the answer to init-gpu (error: a typed error)
+//   linear-result {id, shard, results}      a shard's (or the GPU run's) results JSON
+//   train-progress {id, step, loss}         every training step, then
+//   trained {id, result}                    ({log, backend, memory, elapsed_ms} as JSON)
+//   probe-result {id, tokens_per_second}
+//   exp-progress {id, progress}             JSON, at most every 50 ms
+//   exp-partial {id, results}               the results so far, after each budget
+//   exp-checkpoint {id, budget, bytes}      a budget's pre-trained weights (safetensors)
+//   exp-done {id, results}
+//   error {id, error: {kind, message, field}}
+//                                           any request failed; `kind` (below) says how,
+//                                           and the page decides by it alone
+//   panic {id, message}                     a bug in the wasm; the worker then closes and
+//                                           the page starts a new one
+
+export const MSG = Object.freeze({
+  INIT_GPU: 'init-gpu',
+  LINEAR: 'linear',
+  TRAIN: 'train',
+  PROBE: 'probe',
+  EXPERIMENT: 'experiment',
+  PAUSE: 'pause',
+  RESUME: 'resume',
+  CANCEL: 'cancel',
+  READY: 'ready',
+  GPU: 'gpu',
+  LINEAR_RESULT: 'linear-result',
+  TRAIN_PROGRESS: 'train-progress',
+  TRAINED: 'trained',
+  PROBE_RESULT: 'probe-result',
+  EXP_PROGRESS: 'exp-progress',
+  EXP_PARTIAL: 'exp-partial',
+  EXP_CHECKPOINT: 'exp-checkpoint',
+  EXP_DONE: 'exp-done',
+  ERROR: 'error',
+  PANIC: 'panic',
+});
+
+/**
+ * The kinds of error (the wasm throws them as {kind, message, field?}):
+ * - config: bad input in a config; `field` is its dotted path (shown next to its control)
+ * - gpu: WebGPU failed (device lost, validation, a limit): the page offers the CPU
+ * - data: input that is not a config is inconsistent, e.g. saved results that do not
+ *   belong to the config being resumed (`field`: the part, e.g. "resume")
+ * - cancelled: the user cancelled
+ * - io: anything else outside the page's control
+ */
+export const ERROR_KINDS = Object.freeze(['config', 'gpu', 'data', 'cancelled', 'io']);
+
+/** A typed error {kind, message, field} from whatever a wasm call threw. */
+export function typedError(e) {
+  if (e && typeof e === 'object' && ERROR_KINDS.includes(e.kind)) {
+    return { kind: e.kind, message: String(e.message ?? ''), field: e.field ? String(e.field) : null };
+  }
+  // TEMPORARY until the wasm contract lands: today's wasm throws {field, message} for a
+  // config and a string for the rest.
+  if (e && typeof e === 'object' && 'field' in e) return { kind: 'config', message: String(e.message), field: e.field || null };
+  if (typeof e === 'string') return { kind: e === 'cancelled' ? 'cancelled' : 'gpu', message: e, field: null };
+  // Not one of the wasm's typed errors (a JS exception in the worker itself).
+  return { kind: 'io', message: e instanceof Error ? e.message : String(e), field: null };
+}
+
+/** Requests, page → worker. */
+export const request = {
+  initGpu: () => ({ type: MSG.INIT_GPU }),
+  linear: (id, config, backend, shard = 0, shards = 1) => ({ type: MSG.LINEAR, id, config, backend, shard, shards }),
+  train: (id, config, backend) => ({ type: MSG.TRAIN, id, config, backend }),
+  probe: (id, config, backend) => ({ type: MSG.PROBE, id, config, backend }),
+  experiment: (id, config, backend, resume = null) => ({ type: MSG.EXPERIMENT, id, config, backend, resume }),
+  pause: () => ({ type: MSG.PAUSE }),
+  resume: () => ({ type: MSG.RESUME }),
+  cancel: () => ({ type: MSG.CANCEL }),
+};
+
+/** Answers, worker → page. */
+export const reply = {
+  ready: () => ({ type: MSG.READY }),
+  gpu: (adapter) => ({ type: MSG.GPU, adapter }),
+  gpuError: (error) => ({ type: MSG.GPU, error }),
+  linearResult: (id, shard, results) => ({ type: MSG.LINEAR_RESULT, id, shard, results }),
+  trainProgress: (id, step, loss) => ({ type: MSG.TRAIN_PROGRESS, id, step, loss }),
+  trained: (id, result) => ({ type: MSG.TRAINED, id, result }),
+  probeResult: (id, tokensPerSecond) => ({ type: MSG.PROBE_RESULT, id, tokens_per_second: tokensPerSecond }),
+  expProgress: (id, progress) => ({ type: MSG.EXP_PROGRESS, id, progress }),
+  expPartial: (id, results) => ({ type: MSG.EXP_PARTIAL, id, results }),
+  expCheckpoint: (id, budget, bytes) => ({ type: MSG.EXP_CHECKPOINT, id, budget, bytes }),
+  expDone: (id, results) => ({ type: MSG.EXP_DONE, id, results }),
+  error: (id, e) => ({ type: MSG.ERROR, id, error: typedError(e) }),
+  panic: (id, message) => ({ type: MSG.PANIC, id, message }),
+};

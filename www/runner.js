@@ -1,0 +1,204 @@
+// One pool of Web Workers (www/worker.js) for both labs, and one WebGPU device: worker 0
+// opens it (init-gpu) and runs everything that needs it — the linear lab on WebGPU, the
+// transformer lab's probes and experiment. The linear lab's CPU runs are split into one
+// shard per free worker and merged here.
+//
+// The linear lab asks for one run at a time: a newer request replaces a queued one, and a
+// run that has taken more than 1.5 s is abandoned for it. Abandoning never kills the
+// experiment: only workers 1… are restarted (they never run one); worker 0 finishes the
+// abandoned part and its answer is ignored by id. While worker 0 runs an experiment, the
+// linear lab's shards go to the other workers (when there are any).
+import * as wasm from './pkg/overtrain.js';
+import { MSG, request, typedError } from './protocol.js';
+
+/**
+ * Where a run goes: the wasm's rule (`resolve_backend`) for a choice ('auto' | 'gpu' |
+ * 'cpu'), the adapter (null: no WebGPU) and whether the run fits its limits. Returns
+ * {backend: 'cpu' | 'gpu', reason: why it ended up on the CPU, or null}.
+ */
+export function chooseBackend(choice, adapter, fits) {
+  if (typeof wasm.resolve_backend === 'function') return wasm.resolve_backend(choice, adapter ?? null, fits);
+  // TEMPORARY until the wasm exports the rule.
+  if (choice === 'cpu') return { backend: 'cpu', reason: null };
+  if (!adapter) return { backend: 'cpu', reason: 'no WebGPU here' };
+  if (!fits) return { backend: 'cpu', reason: 'the run exceeds the adapter\'s limits' };
+  if (choice === 'auto' && adapter.software) return { backend: 'cpu', reason: 'auto uses the CPU on a software GPU, which is faster for this lab; choose WebGPU to run on it' };
+  return { backend: 'gpu', reason: null };
+}
+
+const ABANDON_AFTER_MS = 1500;
+/** Answers that end a request of worker 0 (its handler is then dropped). */
+const FINAL = new Set([MSG.EXP_DONE, MSG.TRAINED, MSG.PROBE_RESULT, MSG.ERROR, MSG.PANIC]);
+
+export class Runner {
+  /** `fatal(message)`: shows an internal error (a panic, a worker that failed to load). */
+  constructor({ fatal, size = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) }) {
+    this.fatal = fatal;
+    this.size = size;
+    this.nextId = 1;
+    this.gpu = undefined; // undefined: not known yet; null: none; else the adapter
+    this.gpuError = null; // a typed error when there is no WebGPU
+    this.gpuListeners = [];
+    this.gpuReady = new Promise((resolve) => { this.resolveGpu = resolve; });
+    this.handlers = new Map(); // id → onMessage, for worker 0's requests
+    this.job = null; // the linear run: {id, config, backend, started, slots, parts, pending, handlers}
+    this.queued = null;
+    this.slots = Array.from({ length: size }, (_, i) => this.#spawn(i));
+  }
+
+  #spawn(i) {
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    const slot = { worker, linear: null, tasks: new Set(), ready: false };
+    worker.onmessage = (e) => this.#message(slot, e.data);
+    worker.onerror = (e) => this.#crashed(slot, `a computation worker failed (${e.message || 'unknown error'})`);
+    if (i === 0) worker.postMessage(request.initGpu());
+    return slot;
+  }
+
+  /** Replaces the worker of `slot` with a fresh one (worker 0 opens WebGPU again). */
+  #respawn(slot) {
+    const i = this.slots.indexOf(slot);
+    slot.worker.terminate();
+    this.slots[i] = this.#spawn(i);
+  }
+
+  /** Calls `fn(adapter, error)` now if WebGPU is known, and whenever worker 0 reports it. */
+  onGpu(fn) {
+    this.gpuListeners.push(fn);
+    if (this.gpu !== undefined) fn(this.gpu, this.gpuError);
+  }
+
+  /**
+   * Runs the linear lab's config (JSON text) on `backend` ('cpu' or 'gpu', as resolved by
+   * the page). `handlers`: {onResult(resultsText, job), onError(typedError, job),
+   * onPanic(message)}.
+   */
+  runLinear(config, backend, handlers) {
+    this.queued = { config, backend, handlers };
+    if (this.job && performance.now() - this.job.started > ABANDON_AFTER_MS) this.#abandon();
+    this.#next();
+  }
+
+  #abandon() {
+    const { id } = this.job;
+    this.job = null;
+    for (const slot of this.slots.slice(1)) if (slot.linear === id) this.#respawn(slot);
+  }
+
+  /** The workers a CPU run is split over: free ones, sparing worker 0 while it runs an
+   * experiment when another is free. */
+  #freeSlots() {
+    const free = this.slots.filter((s) => s.linear === null);
+    const spared = free.filter((s) => s !== this.slots[0] || s.tasks.size === 0);
+    return spared.length ? spared : free;
+  }
+
+  #next() {
+    if (this.job || !this.queued) return;
+    const { config, backend, handlers } = this.queued;
+    const slots = backend === 'gpu' ? (this.slots[0].linear === null ? [this.slots[0]] : []) : this.#freeSlots();
+    if (!slots.length) return; // an abandoned part still runs on them; its answer frees one
+    this.queued = null;
+    const id = this.nextId++;
+    this.job = { id, config, backend, started: performance.now(), slots, parts: new Array(slots.length), pending: slots.length, handlers };
+    slots.forEach((slot, shard) => {
+      slot.linear = id;
+      slot.worker.postMessage(request.linear(id, config, backend, shard, slots.length));
+    });
+  }
+
+  /** A linear-lab answer from `slot`. */
+  #linear(slot, msg) {
+    if (slot.linear === msg.id) slot.linear = null;
+    const job = this.job;
+    if (!job || job.id !== msg.id) { this.#next(); return; } // a part of an abandoned run
+    if (msg.type === MSG.ERROR) {
+      this.job = null; // the other parts' answers are ignored when they come
+      job.handlers.onError(msg.error, job);
+    } else {
+      job.parts[msg.shard] = msg.results;
+      if (--job.pending > 0) return;
+      this.job = null;
+      let merged = job.parts[0];
+      let failed = null;
+      if (job.parts.length > 1) {
+        try {
+          merged = wasm.merge_linear_shards(`[${job.parts.join(',')}]`);
+        } catch (e) {
+          failed = typedError(e);
+        }
+      }
+      if (failed) job.handlers.onError(failed, job); else job.handlers.onResult(merged, job);
+    }
+    this.#next();
+  }
+
+  /**
+   * Sends a request to worker 0 (the one holding WebGPU): `build(id)` makes the message
+   * (request.* of www/protocol.js); `onMessage(msg)` gets every answer to it, up to its
+   * final one (done, result, error or panic). Returns the id.
+   */
+  send(build, onMessage) {
+    const id = this.nextId++;
+    const slot = this.slots[0];
+    this.handlers.set(id, onMessage);
+    slot.tasks.add(id);
+    slot.worker.postMessage(build(id));
+    return id;
+  }
+
+  /** Pause, resume or cancel worker 0's experiment (request.pause() etc.). */
+  control(message) {
+    this.slots[0].worker.postMessage(message);
+  }
+
+  #message(slot, msg) {
+    if (!this.slots.includes(slot)) return; // a worker already replaced
+    switch (msg.type) {
+      case MSG.READY:
+        slot.ready = true;
+        return;
+      case MSG.GPU:
+        this.gpu = msg.adapter ?? null;
+        this.gpuError = msg.error ?? null;
+        this.resolveGpu(this.gpu);
+        for (const fn of this.gpuListeners) fn(this.gpu, this.gpuError);
+        return;
+      case MSG.PANIC:
+        this.#crashed(slot, msg.message);
+        return;
+      case MSG.LINEAR_RESULT:
+        this.#linear(slot, msg);
+        return;
+      default:
+    }
+    if (msg.type === MSG.ERROR && slot.linear === msg.id) { this.#linear(slot, msg); return; }
+    const handler = this.handlers.get(msg.id);
+    if (!handler) return;
+    if (FINAL.has(msg.type)) {
+      this.handlers.delete(msg.id);
+      slot.tasks.delete(msg.id);
+    }
+    handler(msg);
+  }
+
+  /** A worker panicked or failed: say so, end what ran on it, start a new one. */
+  #crashed(slot, message) {
+    this.fatal(message);
+    const job = this.job;
+    if (job?.slots.includes(slot)) {
+      this.job = null;
+      job.handlers.onPanic?.(message);
+    }
+    const lost = [...slot.tasks];
+    // A worker that never loaded the wasm would fail again: it is not replaced.
+    if (slot.ready) this.#respawn(slot);
+    else { slot.worker.terminate(); slot.linear = -1; }
+    for (const id of lost) {
+      const handler = this.handlers.get(id);
+      this.handlers.delete(id);
+      handler?.({ type: MSG.PANIC, id, message });
+    }
+    this.#next();
+  }
+}
