@@ -80,7 +80,7 @@ export class SchemaForm {
     } else if (f.kind === 'bool') {
       input = el('input', { id, name: f.path, type: 'checkbox' });
     } else if (f.kind === 'text') {
-      input = el('textarea', { id, name: f.path, placeholder: f.help ?? undefined });
+      input = el('textarea', { id, name: f.path });
     } else if (f.kind === 'list') {
       input = el('input', { id, name: f.path, type: 'text', inputmode: 'decimal' });
     } else {

@@ -70,10 +70,6 @@ export function typedError(e) {
   if (e && typeof e === 'object' && ERROR_KINDS.includes(e.kind)) {
     return { kind: e.kind, message: String(e.message ?? ''), field: e.field ? String(e.field) : null };
   }
-  // TEMPORARY until the wasm contract lands: today's wasm throws {field, message} for a
-  // config and a string for the rest.
-  if (e && typeof e === 'object' && 'field' in e) return { kind: 'config', message: String(e.message), field: e.field || null };
-  if (typeof e === 'string') return { kind: e === 'cancelled' ? 'cancelled' : 'gpu', message: e, field: null };
   // Not one of the wasm's typed errors (a JS exception in the worker itself).
   return { kind: 'io', message: e instanceof Error ? e.message : String(e), field: null };
 }

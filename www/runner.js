@@ -4,11 +4,12 @@
 // shard per free worker and merged here.
 //
 // The linear lab asks for one run at a time: a newer request replaces a queued one, and a
-// run that has taken more than 1.5 s is abandoned for it. Abandoning never kills the
-// experiment: only workers 1… are restarted (they never run one); worker 0 finishes the
-// abandoned part and its answer is ignored by id. While worker 0 runs an experiment, the
-// linear lab's shards go to the other workers (when there are any).
-import * as wasm from './pkg/overtrain.js';
+// run that has taken more than 1.5 s is abandoned for it: the workers computing it are
+// restarted, except one that also runs something else (worker 0 with the transformer
+// lab's experiment or probe), which finishes its part while its answer is ignored by id —
+// so abandoning never kills an experiment. While worker 0 runs an experiment, the linear
+// lab's shards go to the other workers (when there are any).
+import { merge_linear_shards, resolve_backend } from './pkg/overtrain.js';
 import { MSG, request, typedError } from './protocol.js';
 
 /**
@@ -17,13 +18,8 @@ import { MSG, request, typedError } from './protocol.js';
  * {backend: 'cpu' | 'gpu', reason: why it ended up on the CPU, or null}.
  */
 export function chooseBackend(choice, adapter, fits) {
-  if (typeof wasm.resolve_backend === 'function') return wasm.resolve_backend(choice, adapter ?? null, fits);
-  // TEMPORARY until the wasm exports the rule.
-  if (choice === 'cpu') return { backend: 'cpu', reason: null };
-  if (!adapter) return { backend: 'cpu', reason: 'no WebGPU here' };
-  if (!fits) return { backend: 'cpu', reason: 'the run exceeds the adapter\'s limits' };
-  if (choice === 'auto' && adapter.software) return { backend: 'cpu', reason: 'auto uses the CPU on a software GPU, which is faster for this lab; choose WebGPU to run on it' };
-  return { backend: 'gpu', reason: null };
+  const { backend, reason } = resolve_backend(choice, adapter ?? null, fits);
+  return { backend, reason: reason ?? null };
 }
 
 const ABANDON_AFTER_MS = 1500;
@@ -82,7 +78,7 @@ export class Runner {
   #abandon() {
     const { id } = this.job;
     this.job = null;
-    for (const slot of this.slots.slice(1)) if (slot.linear === id) this.#respawn(slot);
+    for (const slot of this.slots) if (slot.linear === id && slot.tasks.size === 0) this.#respawn(slot);
   }
 
   /** The workers a CPU run is split over: free ones, sparing worker 0 while it runs an
@@ -123,7 +119,7 @@ export class Runner {
       let failed = null;
       if (job.parts.length > 1) {
         try {
-          merged = wasm.merge_linear_shards(`[${job.parts.join(',')}]`);
+          merged = merge_linear_shards(`[${job.parts.join(',')}]`);
         } catch (e) {
           failed = typedError(e);
         }
@@ -158,12 +154,16 @@ export class Runner {
       case MSG.READY:
         slot.ready = true;
         return;
-      case MSG.GPU:
+      case MSG.GPU: {
+        // A restarted worker 0 opens the device again: listeners hear only of a change.
+        const known = this.gpu !== undefined;
+        const same = known && JSON.stringify(msg.adapter ?? null) === JSON.stringify(this.gpu);
         this.gpu = msg.adapter ?? null;
         this.gpuError = msg.error ?? null;
         this.resolveGpu(this.gpu);
-        for (const fn of this.gpuListeners) fn(this.gpu, this.gpuError);
+        if (!same) for (const fn of this.gpuListeners) fn(this.gpu, this.gpuError);
         return;
+      }
       case MSG.PANIC:
         this.#crashed(slot, msg.message);
         return;

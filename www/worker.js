@@ -1,7 +1,7 @@
 // The Web Worker that runs every computation, so the page never freezes. The messages it
 // takes and sends are described and built in www/protocol.js.
 import init, { init_gpu, run_linear_gpu, run_linear_shard, train_transformer, probe_experiment, run_experiment } from './pkg/overtrain.js';
-import { MSG, reply } from './protocol.js';
+import { MSG, reply, typedError } from './protocol.js';
 
 let panicMessage = null;
 globalThis.__overtrainPanic = (message) => { panicMessage = message; };
@@ -60,6 +60,9 @@ async function experiment(id, config, backend, resume) {
   }
 }
 
+// Opening WebGPU (init-gpu) is asynchronous: requests for the GPU wait for it.
+let gpuOpened = Promise.resolve();
+
 async function initGpu() {
   if (!('gpu' in navigator)) {
     postMessage(reply.gpuError({ kind: 'gpu', message: 'this browser has no WebGPU (navigator.gpu is missing)', field: null }));
@@ -74,7 +77,7 @@ async function initGpu() {
     postMessage(reply.gpu(await init_gpu(description, software)));
   } catch (e) {
     if (panicMessage !== null) fail(null, e);
-    else postMessage(reply.gpuError(reply.error(null, e).error));
+    else postMessage(reply.gpuError(typedError(e)));
   }
 }
 
@@ -95,11 +98,13 @@ onmessage = async (event) => {
   }
   await ready;
   const { id, config, backend } = msg;
+  if (msg.type === MSG.INIT_GPU) {
+    gpuOpened = initGpu();
+    return;
+  }
+  if (backend === 'gpu') await gpuOpened;
   try {
     switch (msg.type) {
-      case MSG.INIT_GPU:
-        await initGpu();
-        break;
       case MSG.EXPERIMENT:
         await experiment(id, config, backend, msg.resume);
         break;
