@@ -30,6 +30,12 @@ async function main() {
   let linear = null;
   let lab = null;
 
+  /** The current lab's plots, as the share dialog offers them: "after fine-tuning" first. */
+  const sharedPlots = () => {
+    const names = Object.keys(currentLab === 'transformer' ? lab.figures : linear.figures);
+    return ['finetuned', ...names.filter((n) => n !== 'finetuned')];
+  };
+
   // The whole state in the URL hash (www/state.js): read on load and on hashchange,
   // rewritten (replaceState, no history spam) after every valid change.
   const syncHash = () => {
@@ -41,7 +47,7 @@ async function main() {
     if (embed) Object.assign(page, { embed: '1', plots: embed.plots.join(','), controls: embed.controls.join(',') });
     const hash = encodeState({ lab: currentLab, linear: linearConfig, transformer, page });
     if (location.hash.slice(1) !== hash) history.replaceState(null, '', `#${hash}`);
-    shareDialog.update(location.href, currentLab);
+    shareDialog.update(location.href, sharedPlots());
   };
   linear = new LinearLab({ runner, schema, defaults, onChange: syncHash });
   lab = new TransformerLab({ runner, schema, fatal, onChange: syncHash });
@@ -95,7 +101,7 @@ async function main() {
   window.addEventListener('hashchange', () => {
     if (!embed) { apply(location.hash); linear.update(); }
   });
-  $('share-open').addEventListener('click', () => shareDialog.open(location.href, currentLab));
+  $('share-open').addEventListener('click', () => shareDialog.open(location.href, sharedPlots()));
 
   // Guided exercises: set a lab up, then check an answer against the student's own run.
   const openExercises = (open) => {

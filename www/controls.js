@@ -2,17 +2,11 @@
 // config field with its label, help and allowed range, read back into a config object,
 // and able to show an error next to any field.
 import { rangeText } from './schema.js';
+import { SPECTRUM_KINDS, getPath, setPath } from './state.js';
 
-/** The linear lab's spectrum: its kind chooses the parameter (key, label). */
-const SPECTRUM_PARAM = { power: ['exponent', 'Exponent a (s_i = i^−a)'], flat: ['value', 'Value c (s_i = c)'], values: ['values', 'Values (comma-separated, d of them)'] };
+/** The label of a spectrum's parameter, by the spectrum's kind. */
+const SPECTRUM_LABEL = { power: 'Exponent a (s_i = i^−a)', flat: 'Value c (s_i = c)', values: 'Values (comma-separated, d of them)' };
 
-export function getPath(obj, path) { return path.split('.').reduce((o, k) => (o == null ? undefined : o[k]), obj); }
-export function setPath(obj, path, value) {
-  const keys = path.split('.');
-  let o = obj;
-  for (const k of keys.slice(0, -1)) o = o[k] ??= {};
-  o[keys.at(-1)] = value;
-}
 
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
@@ -103,12 +97,12 @@ export class SchemaForm {
   }
 
   #spectrum(fs, f) {
-    const kinds = f.values ?? Object.keys(SPECTRUM_PARAM);
+    const kinds = f.values ?? Object.keys(SPECTRUM_KINDS);
     const kind = el('select', { id: this.idFor(`${f.path}.kind`), name: `${f.path}.kind` }, ...kinds.map((k) => el('option', { value: k, text: k })));
     const param = el('input', { id: this.idFor(`${f.path}.param`), name: `${f.path}.param`, type: 'text', inputmode: 'decimal' });
     this.#row(fs, f.path, f.label, kind, [['help', f.help]]).dataset.kind = 'spectrum';
     const paramRow = this.#row(fs, `${f.path}.param`, '', param);
-    const relabel = () => { paramRow.querySelector('label').textContent = SPECTRUM_PARAM[kind.value][1]; };
+    const relabel = () => { paramRow.querySelector('label').textContent = SPECTRUM_LABEL[kind.value]; };
     kind.addEventListener('change', () => { relabel(); param.value = kind.value === 'values' ? '' : '1'; this.onChange(); });
     param.addEventListener(this.event, () => this.onChange());
     Object.assign(this.rows.get(f.path), { field: f, relabel });
@@ -123,7 +117,7 @@ export class SchemaForm {
       const { kind } = r.field;
       if (kind === 'spectrum') {
         r.input.value = v.kind;
-        const [key] = SPECTRUM_PARAM[v.kind];
+        const key = SPECTRUM_KINDS[v.kind];
         this.rows.get(`${path}.param`).input.value = Array.isArray(v[key]) ? v[key].join(', ') : String(v[key]);
         r.relabel();
       } else if (kind === 'list') r.input.value = v.join(', ');
@@ -153,7 +147,7 @@ export class SchemaForm {
       const { kind } = r.field;
       const text = r.input.value;
       if (kind === 'spectrum') {
-        const [key] = SPECTRUM_PARAM[text];
+        const key = SPECTRUM_KINDS[text];
         const param = this.rows.get(`${path}.param`).input.value;
         setPath(config, path, { kind: text, [key]: text === 'values' ? list(`${path}.values`, param) : num(`${path}.${key}`, param, false) });
       } else if (kind === 'choice') setPath(config, path, text);

@@ -2,11 +2,6 @@
 // that embeds chosen plots of it in a blog post (embed=1: plots and a compact control strip
 // only, sized to the frame). Values are set as text, never as HTML.
 
-const PLOTS = {
-  linear: ['finetuned', 'perturbed', 'sensitivity', 'singular_values'],
-  transformer: ['finetuned', 'perturbed', 'finetuned_change', 'base', 'tuned'],
-};
-
 function el(tag, props = {}) {
   return Object.assign(document.createElement(tag), props);
 }
@@ -48,15 +43,15 @@ class ShareDialog {
     Object.assign(this, { d, link, plot, snippet });
   }
 
-  /** Keeps an open dialog in step with the page's state. */
-  update(href, lab) {
+  /** Keeps an open dialog in step with the page's state; `plots`: the current lab's plot
+   * names, the one to offer first first. */
+  update(href, plots) {
     this.href = href;
     if (!this.d?.open) return;
-    this.#fill(lab);
+    this.#fill(plots);
   }
 
-  #fill(lab) {
-    const names = PLOTS[lab];
+  #fill(names) {
     if ([...this.plot.options].map((o) => o.value).join() !== names.join()) {
       this.plot.replaceChildren(...names.map((n) => el('option', { value: n, textContent: n })));
     }
@@ -66,10 +61,10 @@ class ShareDialog {
     this.snippet.value = embedSnippet(this.href, this.plot.value);
   }
 
-  open(href, lab) {
+  open(href, plots) {
     if (!this.d) this.#build();
     this.href = href;
-    this.#fill(lab);
+    this.#fill(plots);
     this.d.showModal();
   }
 }

@@ -18,7 +18,8 @@ export const PAGE_KEYS = {
   controls: null, // embed: comma-separated linear-lab field paths
 };
 
-const SPECTRUM_KINDS = { power: 'exponent', flat: 'value', values: 'values' };
+/** The linear lab's spectrum: its kind chooses its parameter's key. */
+export const SPECTRUM_KINDS = { power: 'exponent', flat: 'value', values: 'values' };
 
 /** Flattens a config into [path, value] leaves (objects recurse; arrays are leaves). */
 function leaves(obj, prefix = '') {
@@ -51,7 +52,10 @@ export function encodeState({ lab, linear, transformer, page = {} }) {
   return parts.join('&');
 }
 
-function setPath(obj, path, value) {
+/** The value at a dotted config path (`pretrain.lr`), or undefined. */
+export function getPath(obj, path) { return path.split('.').reduce((o, k) => (o == null ? undefined : o[k]), obj); }
+/** Sets the value at a dotted config path, making the objects on the way. */
+export function setPath(obj, path, value) {
   const keys = path.split('.');
   let o = obj;
   for (const k of keys.slice(0, -1)) o = o[k] ??= {};
@@ -157,7 +161,7 @@ export function decodeState(hash, { linear: linearDefaults, transformer: transfo
     else setPath(tx ? transformer : linear, path, parsed);
   }
   for (const [path, s] of Object.entries(spectra)) {
-    const current = path.split('.').reduce((o, k) => o?.[k], linear);
+    const current = getPath(linear, path);
     const kind = s.kind ?? current.kind;
     const param = SPECTRUM_KINDS[kind];
     const value = s[param] ?? (current.kind === kind ? current[param] : undefined);
