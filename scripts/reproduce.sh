@@ -2,16 +2,20 @@
 # Re-runs a recorded preset (docs/results/NAME/results.json) with the CLI on the CPU and
 # checks that every number matches the record (the wall time aside). Not part of the test
 # command for `paper` (16 minutes on a 2-core machine); Quick is also checked by
-# tests/recorded.rs. Usage: scripts/reproduce.sh quick|paper
+# tests/recorded.rs. Usage: scripts/reproduce.sh quick|paper [experiment options, e.g.
+# --threads 2]
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
-name="${1:?usage: scripts/reproduce.sh quick|paper}"
+name="${1:?usage: scripts/reproduce.sh quick|paper [--threads N]}"
+shift
 record="docs/results/$name/results.json"
 [ -f "$record" ] || die "no record at $record"
 cargo build --release --quiet
 out="$(mktemp -d)/results.json"
 say "running the $name preset on the CPU (the record took $(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["elapsed_s"]))' "$record") s)"
-./target/release/overtrain experiment --preset "$name" --backend cpu --out "$out"
+start=$(date +%s.%N)
+./target/release/overtrain experiment --preset "$name" --backend cpu --out "$out" "$@"
+say "took $(python3 -c "print(round($(date +%s.%N) - $start, 1))") s"
 python3 - "$record" "$out" <<'PY'
 import json, sys
 want, got = (json.load(open(p)) for p in sys.argv[1:3])

@@ -48,7 +48,7 @@ mod cli {
     use std::time::Instant;
 
     const USAGE: &str = "usage:
-  overtrain experiment (--preset quick|paper | --config EXP.json) --out RESULTS.json [--svg DIR] [--backend cpu|gpu|auto] [--resume]
+  overtrain experiment (--preset quick|paper | --config EXP.json) --out RESULTS.json [--svg DIR] [--backend cpu|gpu|auto] [--resume] [--threads N]
   overtrain experiment --print-default-config
   overtrain train --config TRAIN.json --out DIR [--backend cpu|gpu|auto]
   overtrain train --print-default-config
@@ -64,6 +64,9 @@ mod cli {
   --svg DIR                also write the plots as SVG files into DIR
   --resume                 experiment: continue the unfinished run whose results are in --out
                            (results are written there after every budget)
+  --threads N              experiment on the CPU: run its independent units (budgets,
+                           perturbations, fine-tuning runs) on N threads (default: every
+                           core); the results are the same for every N
   --print-default-config   print the default config and exit";
 
     /// Why a command failed: its arguments (exit 2), or the run (the exit code of its
@@ -146,6 +149,7 @@ mod cli {
         backend: BackendChoice,
         print_default: bool,
         resume: bool,
+        threads: Option<usize>,
     }
 
     impl Options {
@@ -160,6 +164,7 @@ mod cli {
                 backend: BackendChoice::Auto,
                 print_default: false,
                 resume: false,
+                threads: None,
             };
             let mut it = args.iter();
             while let Some(arg) = it.next() {
@@ -175,6 +180,18 @@ mod cli {
                         o.svg = Some(PathBuf::from(value("--svg")?))
                     }
                     "--resume" if allowed.contains(&"--resume") => o.resume = true,
+                    "--threads" if allowed.contains(&"--threads") => {
+                        let text = value("--threads")?;
+                        o.threads = match text.parse::<usize>() {
+                            Ok(n) if (1..=1024).contains(&n) => Some(n),
+                            _ => {
+                                return Err(Failure::Usage(format!(
+                                    "--threads must be an integer in 1..=1024, got '{}'",
+                                    overtrain::error::quote(&text)
+                                )))
+                            }
+                        };
+                    }
                     "--preset" => o.preset = Some(value("--preset")?),
                     "--print-default-config" => o.print_default = true,
                     "--backend" => {
@@ -564,7 +581,7 @@ mod cli {
     fn experiment_command(args: &[String]) -> Result<(), Failure> {
         use overtrain::experiment::{self, ExperimentConfig};
         use overtrain::transformer::{engine::Engine, gpu::memory_estimate, model};
-        let Some(options) = Options::parse(args, &["--svg", "--resume"])? else {
+        let Some(options) = Options::parse(args, &["--svg", "--resume", "--threads"])? else {
             return Ok(());
         };
         if options.print_default {
@@ -620,17 +637,28 @@ mod cli {
             ))?;
             say_cpu_estimate(&config.model, config.batch, experiment::cost(&config).0)?;
         }
-        let mut engine = match &device {
-            Some(g) => Engine::gpu(g, &config.model, config.batch, config.eval_batches)?,
-            None => Engine::cpu(&config.model, config.batch),
-        };
-        say!("running on the {}", engine.describe());
         let mut host = Stderr {
             start: Instant::now(),
             last_print: -1.0,
             out: out.clone(),
         };
-        let run = pollster::block_on(experiment::run(&config, &mut engine, &mut host, resume));
+        let run = match &device {
+            Some(g) => {
+                let mut engine = Engine::gpu(g, &config.model, config.batch, config.eval_batches)?;
+                say!("running on the {}", engine.describe());
+                pollster::block_on(experiment::run(&config, &mut engine, &mut host, resume))
+            }
+            None => {
+                let threads = options
+                    .threads
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+                say!(
+                    "running on the CPU, {threads} thread{}",
+                    if threads > 1 { "s" } else { "" }
+                );
+                pollster::block_on(experiment::run_threads(&config, threads, &mut host, resume))
+            }
+        };
         say_inline!("\r\x1b[K"); // clears the last progress line
         let results = match run {
             Err(Error::Cancelled) => {

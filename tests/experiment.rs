@@ -362,3 +362,118 @@ fn a_recorded_run_is_drawn_dashed_beside_the_live_run_or_alone() {
         assert!(a.contains("<polyline") && a.len() > 2000, "{name}: {a}");
     }
 }
+
+#[test]
+fn units_on_several_threads_give_the_serial_results_bit_for_bit() {
+    use overtrain::experiment::run_threads;
+    for protocol in [Protocol::Independent, Protocol::Wsd] {
+        let mut cfg = micro();
+        cfg.pretrain.protocol = protocol;
+        let (serial, _) = run(&cfg);
+        for threads in [2, 3, 5] {
+            let mut host = Recorder::default();
+            let parallel = pollster::block_on(run_threads(&cfg, threads, &mut host, None)).unwrap();
+            let (mut a, mut b) = (
+                serde_json::to_value(&serial).unwrap(),
+                serde_json::to_value(&parallel).unwrap(),
+            );
+            a.as_object_mut().unwrap().remove("elapsed_s");
+            b.as_object_mut().unwrap().remove("elapsed_s");
+            assert_eq!(a, b, "{protocol:?}, {threads} threads");
+            assert_eq!(host.partials, 3, "each budget reported, in order");
+            let last = host.reports.last().unwrap();
+            assert_eq!(last.phase, "done");
+            assert!((last.work_done - last.work_total).abs() < 1e-6, "{last:?}");
+            // Progress never runs backwards past the total.
+            assert!(host
+                .reports
+                .iter()
+                .all(|p| p.work_done <= p.work_total + 1e-6));
+        }
+        // Resuming on threads gives the same results too.
+        let mut partial = serial.raw.clone();
+        partial.base.truncate(1);
+        partial.train_loss.truncate(1);
+        partial.diverged.truncate(1);
+        partial.perturb.truncate(1);
+        partial.finetune.truncate(1);
+        let mut host = Recorder::default();
+        let resumed = pollster::block_on(run_threads(&cfg, 2, &mut host, Some(partial))).unwrap();
+        assert_eq!(resumed.raw, serial.raw, "{protocol:?}");
+    }
+}
+
+#[test]
+fn a_cancel_stops_every_thread() {
+    use overtrain::experiment::run_threads;
+    /// Cancels at the fifth progress report.
+    #[derive(Default)]
+    struct Cancel(usize);
+    impl Host for Cancel {
+        async fn progress(&mut self, _: &Progress) -> Result<(), Error> {
+            self.0 += 1;
+            if self.0 >= 5 {
+                Err(Error::Cancelled)
+            } else {
+                Ok(())
+            }
+        }
+        fn now_ms(&self) -> f64 {
+            0.0
+        }
+    }
+    let err = pollster::block_on(run_threads(&micro(), 3, &mut Cancel::default(), None));
+    assert_eq!(err.unwrap_err(), Error::Cancelled);
+}
+
+/// What the page's worker pool does: a schedule on one side, units run elsewhere with
+/// their inputs and outputs crossing as JSON, handed out and returned in another order.
+#[test]
+fn units_run_from_json_in_any_ready_order_give_the_serial_results() {
+    use overtrain::experiment::{run_unit, Output, Scheduler, UnitProgress, Watch};
+    struct Nothing;
+    impl Watch for Nothing {
+        async fn unit_progress(&mut self, _: &UnitProgress) -> Result<(), Error> {
+            Ok(())
+        }
+    }
+    for protocol in [Protocol::Independent, Protocol::Wsd] {
+        let mut cfg = micro();
+        cfg.pretrain.protocol = protocol;
+        let (serial, _) = run(&cfg);
+        let mut schedule = Scheduler::new(&cfg, None, "CPU", 0.0).unwrap();
+        let mut engine = Engine::cpu(&cfg.model, cfg.batch);
+        let mut partials = 0;
+        while !schedule.finished() {
+            // Take every ready unit, then finish them last-first.
+            let mut batch = Vec::new();
+            while let Some(job) = schedule.next() {
+                batch.push(serde_json::to_string(&job).unwrap());
+            }
+            for text in batch.into_iter().rev() {
+                let (unit, input): (experiment::Unit, Option<Output>) =
+                    serde_json::from_str(&text).unwrap();
+                let output = run_ready(run_unit(
+                    &cfg,
+                    unit,
+                    input.as_ref(),
+                    &mut engine,
+                    &mut Nothing,
+                ))
+                .unwrap();
+                let output: Output =
+                    serde_json::from_str(&serde_json::to_string(&output).unwrap()).unwrap();
+                partials += schedule
+                    .done(unit, output, 0.0)
+                    .iter()
+                    .filter(|e| matches!(e, experiment::Event::BudgetDone(_)))
+                    .count();
+            }
+        }
+        assert_eq!(partials, 3);
+        let r = schedule.results(0.0);
+        assert_eq!(r.raw, serial.raw, "{protocol:?}");
+        assert_eq!(r.finetune, serial.finetune);
+        assert_eq!(r.perturb, serial.perturb);
+    }
+}

@@ -15,6 +15,7 @@
 //! pause — or stop the experiment) and the partial results after each budget.
 
 pub mod config;
+pub mod plan;
 pub mod results;
 
 pub use config::{ExperimentConfig, Protocol};
@@ -26,8 +27,9 @@ use crate::data::{batch, ByteSource, Split};
 use crate::error::Error;
 use crate::transformer::engine::{Engine, Hyper, Observer, Stretch, TrainState};
 use crate::transformer::params::Layout;
-use crate::transformer::schedule::{decay_steps, Lr, Schedule};
+use crate::transformer::schedule::{Lr, Schedule};
 use crate::transformer::train::{Corpus, TrainConfig};
+pub use plan::{work_total, Unit};
 pub use results::Raw;
 use results::*;
 use serde::Serialize;
@@ -63,39 +65,6 @@ pub trait Host {
     fn checkpoint(&mut self, _budget_index: usize, _params: &[f32]) {}
     /// Milliseconds on some clock.
     fn now_ms(&self) -> f64;
-}
-
-/// Evaluation costs about a third of a training step per batch (forward only).
-const EVAL_COST: f64 = 1.0 / 3.0;
-
-/// Total work of an experiment, in training-step equivalents.
-pub fn work_total(cfg: &ExperimentConfig) -> f64 {
-    let steps = cfg.budget_steps();
-    let stable = match cfg.pretrain.protocol {
-        Protocol::Independent => 0.0,
-        Protocol::Wsd => {
-            let last = *steps.last().expect("validated: budgets");
-            (last - decay_steps(last, cfg.pretrain.decay_fraction)) as f64
-        }
-    };
-    stable + (0..steps.len()).map(|b| budget_work(cfg, b)).sum::<f64>()
-}
-
-/// The work of budget `b` besides wsd's shared stable run: its own pre-training (the whole
-/// run, or the decay branch), evaluation, perturbation and fine-tuning.
-fn budget_work(cfg: &ExperimentConfig, b: usize) -> f64 {
-    let s = cfg.budget_steps()[b];
-    let pretrain = match cfg.pretrain.protocol {
-        Protocol::Independent => s,
-        Protocol::Wsd => decay_steps(s, cfg.pretrain.decay_fraction),
-    } as f64;
-    let evals = cfg.eval_batches as f64 * EVAL_COST;
-    let f = &cfg.finetune;
-    let runs = (f.lrs.len() * f.l2.len() * f.seeds) as f64;
-    pretrain
-        + evals
-        + cfg.perturb.gammas.len() as f64 * cfg.perturb.draws as f64 * evals
-        + runs * (f.steps as f64 + 2.0 * evals)
 }
 
 /// Training tokens of an experiment (pre-training and fine-tuning) and its approximate
@@ -237,151 +206,6 @@ impl Raw {
     }
 }
 
-/// wsd's one warmup–stable run: its data stream, state and position carry across budgets.
-struct StableRun {
-    corpus: Corpus,
-    state: TrainState,
-    /// Steps taken so far.
-    pos: usize,
-    losses: Vec<f64>,
-    diverged: Option<usize>,
-}
-
-/// The experiment's shared state while it runs.
-struct Run<'a, 'g, H: Host> {
-    cfg: &'a ExperimentConfig,
-    engine: &'a mut Engine<'g>,
-    host: &'a mut H,
-    work_done: f64,
-    work_total: f64,
-    budget_index: usize,
-}
-
-/// The experiment's observer of one stretch of training: keeps its losses, counts its work
-/// and reports progress to the host.
-struct Reporter<'r, H: Host> {
-    host: &'r mut H,
-    work_done: &'r mut f64,
-    progress: Progress,
-    losses: &'r mut Vec<f64>,
-}
-
-impl<H: Host> Observer for Reporter<'_, H> {
-    async fn losses(&mut self, done: usize, losses: &[f64]) -> Result<(), Error> {
-        *self.work_done += losses.len() as f64;
-        self.losses.extend(losses);
-        self.progress.step = done;
-        self.progress.loss = self.losses.last().copied();
-        self.progress.work_done = *self.work_done;
-        self.host.progress(&self.progress).await
-    }
-}
-
-impl<H: Host> Run<'_, '_, H> {
-    fn progress(
-        &self,
-        phase: &'static str,
-        label: &str,
-        step: usize,
-        steps: usize,
-        loss: Option<f64>,
-    ) -> Progress {
-        Progress {
-            phase,
-            budget_index: self.budget_index,
-            budgets: self.cfg.pretrain.budgets.len(),
-            label: label.to_string(),
-            step,
-            steps,
-            loss,
-            work_done: self.work_done,
-            work_total: self.work_total,
-        }
-    }
-
-    async fn report(
-        &mut self,
-        phase: &'static str,
-        label: &str,
-        step: usize,
-        steps: usize,
-        loss: Option<f64>,
-    ) -> Result<(), Error> {
-        let p = self.progress(phase, label, step, steps, loss);
-        self.host.progress(&p).await
-    }
-
-    /// Trains steps `steps` of the schedule `lr` on `source`; appends their losses;
-    /// returns the diverged step (counting from 1) if one did.
-    #[allow(clippy::too_many_arguments)]
-    async fn train(
-        &mut self,
-        phase: &'static str,
-        label: &str,
-        source: &mut dyn ByteSource,
-        lr: &Lr,
-        steps: std::ops::Range<usize>,
-        hyper: Hyper,
-        losses: &mut Vec<f64>,
-    ) -> Result<Option<usize>, Error> {
-        let n = steps.len();
-        let mut reporter = Reporter {
-            progress: self.progress(phase, label, 0, n, None),
-            host: &mut *self.host,
-            work_done: &mut self.work_done,
-            losses,
-        };
-        let run = Stretch {
-            source,
-            lr,
-            steps,
-            hyper,
-            eval: None,
-        };
-        let trained = self.engine.train(run, &mut reporter).await?;
-        // Count the steps a divergence skipped as done, for the ETA.
-        self.work_done += (n - trained.done) as f64;
-        Ok(trained.diverged_at)
-    }
-
-    /// Continues the stable run to step `to` of the wsd schedule `lr` (nothing once it
-    /// diverged or is there).
-    async fn advance_stable(
-        &mut self,
-        stable: &mut StableRun,
-        to: usize,
-        label: &str,
-        lr: &Lr,
-        h: Hyper,
-    ) -> Result<(), Error> {
-        if stable.diverged.is_some() || to <= stable.pos {
-            return Ok(());
-        }
-        self.engine.load(&stable.state)?;
-        let source = stable.corpus.train_source();
-        stable.diverged = self
-            .train(
-                "pretrain",
-                label,
-                source,
-                lr,
-                stable.pos..to,
-                h,
-                &mut stable.losses,
-            )
-            .await?;
-        stable.state = self.engine.state().await?;
-        stable.pos = to;
-        Ok(())
-    }
-
-    async fn evaluate(&mut self, batches: &[Vec<u8>]) -> Result<f64, Error> {
-        let loss = self.engine.evaluate(batches).await?;
-        self.work_done += batches.len() as f64 * EVAL_COST;
-        Ok(loss.exp())
-    }
-}
-
 /// A fine-tuning task's train stream (repeat `stream`) or its held-out stream.
 fn task_stream(cfg: &ExperimentConfig, split: Split, stream: u64) -> Box<dyn ByteSource> {
     let f = &cfg.finetune;
@@ -430,23 +254,45 @@ pub fn perturbed(params: &[f32], sigma: &[f32], gamma: f64, seed: u64, draw: usi
         .collect()
 }
 
-/// Runs the whole experiment on `engine` (sized for `cfg.batch` and `cfg.eval_batches`).
-/// `resume`: the raw measurements of an earlier, unfinished run of the same config (its
-/// results' `raw`): its finished budgets are kept and not run again (wsd re-runs only the
-/// stable phase up to the next branch point).
-pub async fn run<H: Host>(
-    cfg: &ExperimentConfig,
-    engine: &mut Engine<'_>,
-    host: &mut H,
-    resume: Option<Raw>,
-) -> Result<ExperimentResults, Error> {
-    let start = host.now_ms();
-    let backend = engine.describe();
-    let layout = engine.layout().clone();
-    let pcfg = &cfg.pretrain;
-    // The pre-training language's corpus (its training stream from the start, and the
-    // held-out batches every budget is evaluated on).
-    let corpus = || {
+/// What the units of one experiment share: its config and everything derived from it
+/// once (held-out batches, the initial weights, the perturbation scales).
+struct Context {
+    cfg: ExperimentConfig,
+    layout: Layout,
+    /// The pre-training language's held-out batches, behind every pre-training perplexity.
+    heldout: Vec<Vec<u8>>,
+    /// The fine-tuning task's held-out batches.
+    task_heldout: Vec<Vec<u8>>,
+    init: Vec<f32>,
+    sigma: Vec<f32>,
+    /// wsd: the linear warmup, over `warmup_fraction` of the first budget.
+    wsd_warmup: usize,
+}
+
+impl Context {
+    fn new(cfg: &ExperimentConfig) -> Context {
+        let layout = Layout::new(&cfg.model);
+        let task_heldout = {
+            let mut s = task_stream(cfg, Split::Heldout, 0);
+            (0..cfg.eval_batches)
+                .map(|_| batch(s.as_mut(), cfg.batch, cfg.model.ctx))
+                .collect()
+        };
+        let steps = cfg.budget_steps();
+        Context {
+            heldout: Context::corpus(cfg).eval,
+            task_heldout,
+            init: layout.init(cfg.seed),
+            sigma: noise_scale(&layout, cfg.perturb.perturb_constant),
+            wsd_warmup: ((cfg.pretrain.warmup_fraction * steps[0] as f64).ceil() as usize).max(1),
+            layout,
+            cfg: cfg.clone(),
+        }
+    }
+
+    /// The pre-training language's corpus: its training stream from the start, and the
+    /// held-out batches.
+    fn corpus(cfg: &ExperimentConfig) -> Corpus {
         Corpus::new(&TrainConfig {
             seed: cfg.seed,
             model: cfg.model.clone(),
@@ -454,195 +300,725 @@ pub async fn run<H: Host>(
             eval_batches: cfg.eval_batches,
             ..TrainConfig::default()
         })
-    };
-    let pre_hyper = Hyper {
-        weight_decay: pcfg.weight_decay,
-        grad_clip: pcfg.grad_clip,
-        l2: 0.0,
-    };
-    let steps = cfg.budget_steps();
-    let heldout = corpus().eval;
-    let task_heldout: Vec<Vec<u8>> = {
-        let mut s = task_stream(cfg, Split::Heldout, 0);
-        (0..cfg.eval_batches)
-            .map(|_| batch(s.as_mut(), cfg.batch, cfg.model.ctx))
-            .collect()
-    };
-    let init = layout.init(cfg.seed);
-    let sigma = noise_scale(&layout, cfg.perturb.perturb_constant);
-    // Resuming: the finished budgets' measurements come from the earlier run.
-    let mut data = resume.unwrap_or_default();
-    let skip = data.base.len().min(steps.len());
-    let mut run = Run {
-        cfg,
-        engine,
-        host,
-        work_done: 0.0,
-        work_total: work_total(cfg),
-        budget_index: 0,
-    };
-    // wsd's linear warmup: over `warmup_fraction` of the first budget.
-    let wsd_warmup = ((pcfg.warmup_fraction * steps[0] as f64).ceil() as usize).max(1);
-    let mut stable = StableRun {
-        corpus: corpus(),
-        state: TrainState::fresh(init.clone()),
-        pos: 0,
-        losses: Vec::new(),
-        diverged: None,
-    };
-    // wsd: budget b's schedule is the stable run's, decaying over its last steps; its
-    // steps before the decay are the stable run's, those after are its branch.
-    let wsd = |total: usize| Lr {
-        schedule: Schedule::Wsd {
-            decay_fraction: pcfg.decay_fraction,
-        },
-        peak: pcfg.lr,
-        warmup: wsd_warmup,
-        total,
-    };
-    for (bi, &s_total) in steps.iter().enumerate() {
-        run.budget_index = bi;
-        let label = format!("budget {}/{}: pre-training", bi + 1, steps.len());
-        if bi < skip {
-            // Finished in the earlier run: wsd still needs its stable phase for what follows.
-            if pcfg.protocol == Protocol::Wsd {
-                let branch_at = s_total - decay_steps(s_total, pcfg.decay_fraction);
-                let label = format!("budget {}/{}: stable phase (resuming)", bi + 1, steps.len());
-                run.advance_stable(&mut stable, branch_at, &label, &wsd(s_total), pre_hyper)
-                    .await?;
-            }
-            run.work_done += budget_work(cfg, bi);
-            continue;
+    }
+
+    /// The training stream with its first `skip` batches drawn.
+    fn train_stream_from(&self, skip: usize) -> Corpus {
+        let mut corpus = Context::corpus(&self.cfg);
+        for _ in 0..skip {
+            batch(corpus.train_source(), self.cfg.batch, self.cfg.model.ctx);
         }
-        let mut losses = Vec::new();
-        let diverged = match pcfg.protocol {
-            Protocol::Independent => {
-                let mut corpus = corpus();
-                let lr = Lr::new(Schedule::Cosine, pcfg.lr, pcfg.warmup_fraction, s_total);
-                run.engine.load(&TrainState::fresh(init.clone()))?;
-                run.train(
-                    "pretrain",
-                    &label,
-                    corpus.train_source(),
-                    &lr,
-                    0..s_total,
-                    pre_hyper,
-                    &mut losses,
-                )
-                .await?
+        corpus
+    }
+
+    /// wsd: budget b's schedule. Its steps before the branch point are the stable run's,
+    /// those after are its decay branch.
+    fn wsd(&self, b: usize) -> Lr {
+        Lr {
+            schedule: Schedule::Wsd {
+                decay_fraction: self.cfg.pretrain.decay_fraction,
+            },
+            peak: self.cfg.pretrain.lr,
+            warmup: self.wsd_warmup,
+            total: self.cfg.budget_steps()[b],
+        }
+    }
+
+    fn pre_hyper(&self) -> Hyper {
+        Hyper {
+            weight_decay: self.cfg.pretrain.weight_decay,
+            grad_clip: self.cfg.pretrain.grad_clip,
+            l2: 0.0,
+        }
+    }
+}
+
+/// What a unit hands on (see [`plan::Unit`]); it crosses between the page's workers and
+/// into shard files as JSON (f32 and f64 values round-trip exactly).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Output {
+    /// wsd's stable run at budget b's branch point: its whole state, every loss so far.
+    Stable {
+        state: TrainState,
+        losses: Vec<f64>,
+        diverged: Option<usize>,
+    },
+    /// Budget b's pre-trained weights and measurements.
+    Pretrained {
+        params: Vec<f32>,
+        base: f64,
+        losses: Vec<f64>,
+        diverged: Option<usize>,
+    },
+    /// Perplexity per γ and draw.
+    Perturbed { ppl: Vec<Vec<f64>> },
+    /// (pre-training, task) perplexity; None when the run diverged.
+    Finetuned { run: FinetuneRun },
+}
+
+/// Where a running unit is (what crosses from a worker to the [`Scheduler`]).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct UnitProgress {
+    pub label: String,
+    pub step: usize,
+    pub steps: usize,
+    pub loss: Option<f64>,
+    /// Work of the unit done so far (training-step equivalents).
+    pub work: f64,
+}
+
+/// Hears a running unit's progress (at every loss read-back and evaluation); an error
+/// (a cancel) stops the unit, and it may wait (a pause in the page).
+#[allow(async_fn_in_trait)]
+pub trait Watch {
+    async fn unit_progress(&mut self, p: &UnitProgress) -> Result<(), Error>;
+}
+
+/// Passes a stretch of training's losses on as unit progress.
+struct Stretching<'w, W: Watch> {
+    watch: &'w mut W,
+    progress: UnitProgress,
+    losses: &'w mut Vec<f64>,
+}
+
+impl<W: Watch> Observer for Stretching<'_, W> {
+    async fn losses(&mut self, done: usize, losses: &[f64]) -> Result<(), Error> {
+        self.losses.extend(losses);
+        self.progress.work += losses.len() as f64;
+        self.progress.step = done;
+        self.progress.loss = self.losses.last().copied();
+        self.watch.unit_progress(&self.progress).await
+    }
+}
+
+/// Trains steps `steps` of the schedule `lr` on `source`, appending their losses to
+/// `losses`; returns the diverged step (counting from 1) if one did.
+#[allow(clippy::too_many_arguments)]
+async fn stretch<W: Watch>(
+    engine: &mut Engine<'_>,
+    watch: &mut W,
+    progress: &mut UnitProgress,
+    source: &mut dyn ByteSource,
+    lr: &Lr,
+    steps: std::ops::Range<usize>,
+    hyper: Hyper,
+    losses: &mut Vec<f64>,
+) -> Result<Option<usize>, Error> {
+    progress.steps = steps.len();
+    progress.step = 0;
+    let mut observer = Stretching {
+        watch,
+        progress: progress.clone(),
+        losses,
+    };
+    let run = Stretch {
+        source,
+        lr,
+        steps,
+        hyper,
+        eval: None,
+    };
+    let trained = engine.train(run, &mut observer).await?;
+    *progress = observer.progress;
+    Ok(trained.diverged_at)
+}
+
+/// Perplexity of `engine`'s weights on held-out batches.
+async fn perplexity(engine: &mut Engine<'_>, batches: &[Vec<u8>]) -> Result<f64, Error> {
+    Ok(engine.evaluate(batches).await?.exp())
+}
+
+/// Runs one unit on `engine` from `input`, the output of the unit it needs.
+async fn execute<W: Watch>(
+    ctx: &Context,
+    unit: Unit,
+    input: Option<&Output>,
+    engine: &mut Engine<'_>,
+    watch: &mut W,
+) -> Result<Output, Error> {
+    let cfg = &ctx.cfg;
+    let n = cfg.pretrain.budgets.len();
+    let b = unit.budget();
+    let steps = cfg.budget_steps();
+    let mut progress = UnitProgress {
+        label: String::new(),
+        step: 0,
+        steps: 0,
+        loss: None,
+        work: 0.0,
+    };
+    let pretrained = || match input {
+        Some(Output::Pretrained { params, .. }) => Ok(params),
+        _ => Err(Error::data(
+            unit.id(),
+            "needs its budget's pre-trained weights",
+        )),
+    };
+    match unit {
+        Unit::Stable { budget } => {
+            progress.label = format!("budget {}/{n}: stable phase", b + 1);
+            let (state, mut losses, diverged) = match input {
+                Some(Output::Stable {
+                    state,
+                    losses,
+                    diverged,
+                }) => (state.clone(), losses.clone(), *diverged),
+                None => (TrainState::fresh(ctx.init.clone()), Vec::new(), None),
+                Some(_) => return Err(Error::data(unit.id(), "needs the stable run")),
+            };
+            let from = if budget == 0 {
+                0
+            } else {
+                plan::branch_at(cfg, budget - 1)
+            };
+            let to = plan::branch_at(cfg, budget);
+            if diverged.is_some() || to <= from {
+                return Ok(Output::Stable {
+                    state,
+                    losses,
+                    diverged,
+                });
             }
-            Protocol::Wsd => {
-                let lr = wsd(s_total);
-                let branch_at = s_total - decay_steps(s_total, pcfg.decay_fraction);
-                // Continue the stable run to this budget's branch point.
-                let label_s = format!("budget {}/{}: stable phase", bi + 1, steps.len());
-                run.advance_stable(&mut stable, branch_at, &label_s, &lr, pre_hyper)
-                    .await?;
-                run.engine.load(&stable.state)?;
-                losses.extend(&stable.losses);
-                if stable.diverged.is_some() {
-                    stable.diverged
-                } else {
-                    // The decay branch: the same data stream from the branch point.
-                    let mut branch = corpus();
-                    for _ in 0..branch_at {
-                        branch.next_batch(cfg.batch, cfg.model.ctx);
-                    }
-                    run.train(
-                        "pretrain",
-                        &label,
-                        branch.train_source(),
+            engine.load(&state)?;
+            let mut corpus = ctx.train_stream_from(from);
+            let lr = ctx.wsd(budget);
+            let diverged = stretch(
+                engine,
+                watch,
+                &mut progress,
+                corpus.train_source(),
+                &lr,
+                from..to,
+                ctx.pre_hyper(),
+                &mut losses,
+            )
+            .await?;
+            Ok(Output::Stable {
+                state: engine.state().await?,
+                losses,
+                diverged,
+            })
+        }
+        Unit::Pretrain { budget } => {
+            progress.label = format!("budget {}/{n}: pre-training", b + 1);
+            let mut losses = Vec::new();
+            let diverged = match cfg.pretrain.protocol {
+                Protocol::Independent => {
+                    let mut corpus = Context::corpus(cfg);
+                    let lr = Lr::new(
+                        Schedule::Cosine,
+                        cfg.pretrain.lr,
+                        cfg.pretrain.warmup_fraction,
+                        steps[budget],
+                    );
+                    engine.load(&TrainState::fresh(ctx.init.clone()))?;
+                    stretch(
+                        engine,
+                        watch,
+                        &mut progress,
+                        corpus.train_source(),
                         &lr,
-                        branch_at..s_total,
-                        pre_hyper,
+                        0..steps[budget],
+                        ctx.pre_hyper(),
                         &mut losses,
                     )
                     .await?
                 }
-            }
-        };
-        let pretrained = run.engine.params().await?;
-        run.host.checkpoint(bi, &pretrained);
-        data.base.push(run.evaluate(&heldout).await?);
-        data.train_loss.push(losses);
-        data.diverged.push(diverged);
-
-        // Perturbation: the same draws z at every budget (common random numbers).
-        let mut per_gamma = Vec::new();
-        for &gamma in &cfg.perturb.gammas {
-            let mut draws = Vec::new();
-            for m in 0..cfg.perturb.draws {
-                let noisy = perturbed(&pretrained, &sigma, gamma, cfg.seed, m);
-                run.engine.load(&TrainState::fresh(noisy))?;
-                draws.push(run.evaluate(&heldout).await?);
-                let label = format!(
-                    "budget {}/{}: perturbation γ = {gamma}",
-                    bi + 1,
-                    steps.len()
-                );
-                run.report("perturb", &label, m + 1, cfg.perturb.draws, None)
-                    .await?;
-            }
-            per_gamma.push(draws);
-        }
-        data.perturb.push(per_gamma);
-
-        // Fine-tuning from the pre-trained weights, fresh AdamW state.
-        let f = &cfg.finetune;
-        let mut per_l2 = Vec::new();
-        for &l2 in &f.l2 {
-            let mut per_lr = Vec::new();
-            for &lr in &f.lrs {
-                let mut per_seed = Vec::new();
-                let ft = Lr::new(Schedule::Cosine, lr, f.warmup_fraction, f.steps);
-                let h = Hyper {
-                    weight_decay: f.weight_decay,
-                    grad_clip: f.grad_clip,
-                    l2,
-                };
-                for seed in 0..f.seeds {
-                    run.engine.load(&TrainState::fresh(pretrained.clone()))?;
-                    run.engine.set_anchor(&pretrained)?;
-                    let mut source = task_stream(cfg, Split::Train, seed as u64);
-                    let label = format!(
-                        "budget {}/{}: fine-tuning lr {lr} λ {l2} seed {seed}",
-                        bi + 1,
-                        steps.len()
-                    );
-                    let mut ft_losses = Vec::new();
-                    let diverged = run
-                        .train(
-                            "finetune",
-                            &label,
-                            source.as_mut(),
-                            &ft,
-                            0..f.steps,
-                            h,
-                            &mut ft_losses,
+                Protocol::Wsd => {
+                    let Some(Output::Stable {
+                        state,
+                        losses: stable,
+                        diverged,
+                    }) = input
+                    else {
+                        return Err(Error::data(unit.id(), "needs the stable run"));
+                    };
+                    engine.load(state)?;
+                    losses.extend(stable);
+                    if diverged.is_some() {
+                        *diverged
+                    } else {
+                        // The decay branch: the same data stream from the branch point.
+                        let branch_at = plan::branch_at(cfg, budget);
+                        let mut corpus = ctx.train_stream_from(branch_at);
+                        stretch(
+                            engine,
+                            watch,
+                            &mut progress,
+                            corpus.train_source(),
+                            &ctx.wsd(budget),
+                            branch_at..steps[budget],
+                            ctx.pre_hyper(),
+                            &mut losses,
                         )
-                        .await?;
-                    per_seed.push(match diverged {
-                        Some(_) => {
-                            run.work_done += 2.0 * cfg.eval_batches as f64 * EVAL_COST;
-                            None
-                        }
-                        None => {
-                            let pre = run.evaluate(&heldout).await?;
-                            let id = run.evaluate(&task_heldout).await?;
-                            Some((pre, id))
-                        }
-                    });
+                        .await?
+                    }
                 }
-                per_lr.push(per_seed);
-            }
-            per_l2.push(per_lr);
+            };
+            let params = engine.params().await?;
+            let base = perplexity(engine, &ctx.heldout).await?;
+            Ok(Output::Pretrained {
+                params,
+                base,
+                losses,
+                diverged,
+            })
         }
-        data.finetune.push(per_l2);
-        let elapsed = (run.host.now_ms() - start) / 1e3;
-        let partial = data.results(cfg, layout.total, &backend, elapsed);
-        run.host.budget_done(&partial);
+        Unit::Perturb { .. } => {
+            let params = pretrained()?;
+            let per_eval = ctx.heldout.len() as f64 * plan::EVAL_COST;
+            let mut per_gamma = Vec::new();
+            for &gamma in &cfg.perturb.gammas {
+                progress.label = format!("budget {}/{n}: perturbation γ = {gamma}", b + 1);
+                let mut draws = Vec::new();
+                for m in 0..cfg.perturb.draws {
+                    let noisy = perturbed(params, &ctx.sigma, gamma, cfg.seed, m);
+                    engine.load(&TrainState::fresh(noisy))?;
+                    draws.push(perplexity(engine, &ctx.heldout).await?);
+                    progress.step = m + 1;
+                    progress.steps = cfg.perturb.draws;
+                    progress.work += per_eval;
+                    watch.unit_progress(&progress).await?;
+                }
+                per_gamma.push(draws);
+            }
+            Ok(Output::Perturbed { ppl: per_gamma })
+        }
+        Unit::Finetune { l2, lr, seed, .. } => {
+            let params = pretrained()?;
+            let f = &cfg.finetune;
+            let (l2, lr) = (f.l2[l2], f.lrs[lr]);
+            progress.label = format!(
+                "budget {}/{n}: fine-tuning lr {lr} λ {l2} seed {seed}",
+                b + 1
+            );
+            let schedule = Lr::new(Schedule::Cosine, lr, f.warmup_fraction, f.steps);
+            let hyper = Hyper {
+                weight_decay: f.weight_decay,
+                grad_clip: f.grad_clip,
+                l2,
+            };
+            engine.load(&TrainState::fresh(params.clone()))?;
+            engine.set_anchor(params)?;
+            let mut source = task_stream(cfg, Split::Train, seed as u64);
+            let diverged = stretch(
+                engine,
+                watch,
+                &mut progress,
+                source.as_mut(),
+                &schedule,
+                0..f.steps,
+                hyper,
+                &mut Vec::new(),
+            )
+            .await?;
+            Ok(Output::Finetuned {
+                run: match diverged {
+                    Some(_) => None,
+                    None => Some((
+                        perplexity(engine, &ctx.heldout).await?,
+                        perplexity(engine, &ctx.task_heldout).await?,
+                    )),
+                },
+            })
+        }
     }
-    run.report("done", "finished", 1, 1, None).await?;
-    let elapsed = (run.host.now_ms() - start) / 1e3;
-    Ok(data.results(cfg, layout.total, &backend, elapsed))
+}
+
+/// What the units' outputs add up to, as they arrive: a pre-trained checkpoint, or the
+/// results so far once a budget's last unit is done (budgets complete in order).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Checkpoint(usize, Vec<f32>),
+    BudgetDone(Box<ExperimentResults>),
+}
+
+/// Tells the host of what happened.
+fn deliver<H: Host>(host: &mut H, events: Vec<Event>) {
+    for e in events {
+        match e {
+            Event::Checkpoint(b, params) => host.checkpoint(b, &params),
+            Event::BudgetDone(partial) => host.budget_done(&partial),
+        }
+    }
+}
+
+/// The one schedule of an experiment's units, whoever runs them: hands out the units in
+/// the order of [`plan::plan`] as their inputs become ready, keeps the outputs later units
+/// need, and turns the outputs into measurements budget by budget, in order. The serial
+/// run, the threads and the page's Web Workers all go through it.
+pub struct Scheduler {
+    ctx: std::sync::Arc<Context>,
+    /// Units not handed out yet, in plan order.
+    waiting: Vec<Unit>,
+    /// Units handed out and not done, with their work done so far.
+    running: std::collections::HashMap<Unit, f64>,
+    outputs: std::collections::HashMap<Unit, Output>,
+    data: Raw,
+    backend: String,
+    start_ms: f64,
+    /// Work of the finished units.
+    work_done: f64,
+    work_total: f64,
+    /// Per budget, its units (besides the stable phase) still to finish.
+    remaining: Vec<usize>,
+    /// Hand out the ready unit with the most work first (the longest pre-training runs
+    /// start at once, so several workers finish together) rather than in plan order
+    /// (budgets finish in order, so partial results come early).
+    pub longest_first: bool,
+}
+
+impl Scheduler {
+    /// The schedule of `cfg`; `resume`: the raw measurements of an earlier, unfinished run of
+    /// it, whose finished budgets are kept (wsd still re-runs their stable phases).
+    pub fn new(
+        cfg: &ExperimentConfig,
+        resume: Option<Raw>,
+        backend: &str,
+        now_ms: f64,
+    ) -> Result<Scheduler, Error> {
+        let ctx = std::sync::Arc::new(Context::new(cfg));
+        let data = resume.unwrap_or_default();
+        data.check(cfg)?;
+        let skip = data.base.len();
+        let wanted = |u: &Unit| u.budget() >= skip || matches!(u, Unit::Stable { .. });
+        let all = plan::plan(cfg);
+        let mut remaining = vec![0; cfg.pretrain.budgets.len()];
+        for u in all
+            .iter()
+            .filter(|u| wanted(u) && !matches!(u, Unit::Stable { .. }))
+        {
+            remaining[u.budget()] += 1;
+        }
+        Ok(Scheduler {
+            // The finished budgets' work counts as done.
+            work_done: all.iter().filter(|u| !wanted(u)).map(|u| u.work(cfg)).sum(),
+            work_total: plan::work_total(cfg),
+            waiting: all.into_iter().filter(wanted).collect(),
+            running: Default::default(),
+            outputs: Default::default(),
+            data,
+            backend: backend.to_string(),
+            start_ms: now_ms,
+            remaining,
+            longest_first: false,
+            ctx,
+        })
+    }
+
+    /// The next unit whose input is ready, with that input; None when none is ready now
+    /// (all handed out, or waiting for a running unit).
+    pub fn next(&mut self) -> Option<(Unit, Option<Output>)> {
+        let cfg = &self.ctx.cfg;
+        let ready = |u: &&Unit| {
+            u.needs(cfg)
+                .is_none_or(|need| self.outputs.contains_key(&need))
+        };
+        let i = if self.longest_first {
+            // The first of the ready units with the most work (max_by keeps the last).
+            let (i, _) = self
+                .waiting
+                .iter()
+                .enumerate()
+                .filter(|(_, u)| ready(u))
+                .rev()
+                .max_by(|(_, a), (_, b)| a.work(cfg).total_cmp(&b.work(cfg)))?;
+            i
+        } else {
+            self.waiting.iter().position(|u| ready(&u))?
+        };
+        let unit = self.waiting.remove(i);
+        self.running.insert(unit, 0.0);
+        let input = unit.needs(cfg).and_then(|u| self.outputs.get(&u).cloned());
+        Some((unit, input))
+    }
+
+    /// Whether every unit is done.
+    pub fn finished(&self) -> bool {
+        self.waiting.is_empty() && self.running.is_empty()
+    }
+
+    /// Units handed out and not done.
+    pub fn running(&self) -> usize {
+        self.running.len()
+    }
+
+    /// The experiment's progress after a running unit's report.
+    pub fn progress(&mut self, unit: &Unit, p: &UnitProgress) -> Progress {
+        if let Some(work) = self.running.get_mut(unit) {
+            *work = p.work;
+        }
+        Progress {
+            phase: unit.phase(),
+            budget_index: unit.budget(),
+            budgets: self.ctx.cfg.pretrain.budgets.len(),
+            label: p.label.clone(),
+            step: p.step,
+            steps: p.steps,
+            loss: p.loss,
+            work_done: self.work_done + self.running.values().sum::<f64>(),
+            work_total: self.work_total,
+        }
+    }
+
+    /// Takes a unit's output; returns the checkpoint it makes and the budgets it completes.
+    pub fn done(&mut self, unit: Unit, output: Output, now_ms: f64) -> Vec<Event> {
+        let cfg = &self.ctx.cfg;
+        let f = &cfg.finetune;
+        self.running.remove(&unit);
+        self.work_done += unit.work(cfg);
+        let mut events = Vec::new();
+        if let (Unit::Pretrain { budget }, Output::Pretrained { params, .. }) = (&unit, &output) {
+            events.push(Event::Checkpoint(*budget, params.clone()));
+        }
+        self.outputs.insert(unit, output);
+        if !matches!(unit, Unit::Stable { .. }) {
+            self.remaining[unit.budget()] -= 1;
+        }
+        while self.data.base.len() < cfg.pretrain.budgets.len() {
+            let b = self.data.base.len();
+            if self.remaining[b] > 0 {
+                break;
+            }
+            let Some(Output::Pretrained {
+                base,
+                losses,
+                diverged,
+                ..
+            }) = self.outputs.get(&Unit::Pretrain { budget: b })
+            else {
+                break;
+            };
+            let Some(Output::Perturbed { ppl: per_gamma }) =
+                self.outputs.get(&Unit::Perturb { budget: b })
+            else {
+                break;
+            };
+            self.data.base.push(*base);
+            self.data.train_loss.push(losses.clone());
+            self.data.diverged.push(*diverged);
+            self.data.perturb.push(per_gamma.clone());
+            let run = |l2, lr, seed| match self.outputs.get(&Unit::Finetune {
+                budget: b,
+                l2,
+                lr,
+                seed,
+            }) {
+                Some(Output::Finetuned { run }) => *run,
+                _ => None,
+            };
+            let per_l2 = (0..f.l2.len())
+                .map(|l2| {
+                    (0..f.lrs.len())
+                        .map(|lr| (0..f.seeds).map(|seed| run(l2, lr, seed)).collect())
+                        .collect()
+                })
+                .collect();
+            self.data.finetune.push(per_l2);
+            // What later units need stays (the stable run); this budget's are done with.
+            self.outputs
+                .retain(|u, _| u.budget() != b || matches!(u, Unit::Stable { .. }));
+            events.push(Event::BudgetDone(Box::new(self.results(now_ms))));
+        }
+        events
+    }
+
+    /// The results so far (every finished budget).
+    pub fn results(&self, now_ms: f64) -> ExperimentResults {
+        let elapsed = (now_ms - self.start_ms) / 1e3;
+        self.data
+            .results(&self.ctx.cfg, self.ctx.layout.total, &self.backend, elapsed)
+    }
+
+    /// The last progress report: everything done.
+    fn finished_progress(&self) -> Progress {
+        let n = self.ctx.cfg.pretrain.budgets.len();
+        Progress {
+            phase: "done",
+            budget_index: n.saturating_sub(1),
+            budgets: n,
+            label: "finished".into(),
+            step: 1,
+            steps: 1,
+            loss: None,
+            work_done: self.work_done,
+            work_total: self.work_total,
+        }
+    }
+}
+
+/// The serial executor's view of a running unit: progress straight to the host.
+struct Serial<'s, H: Host> {
+    schedule: &'s mut Scheduler,
+    host: &'s mut H,
+    unit: Unit,
+}
+
+impl<H: Host> Watch for Serial<'_, H> {
+    async fn unit_progress(&mut self, p: &UnitProgress) -> Result<(), Error> {
+        let progress = self.schedule.progress(&self.unit, p);
+        self.host.progress(&progress).await
+    }
+}
+
+/// Runs the whole experiment on `engine` (sized for `cfg.batch` and `cfg.eval_batches`),
+/// its units one after another in the order of [`plan::plan`]. `resume`: the raw
+/// measurements of an earlier, unfinished run of the same config (its results' `raw`,
+/// checked with [`Raw::check`]): its finished budgets are kept and not run again (wsd
+/// re-runs only the stable phase up to the next branch point).
+pub async fn run<H: Host>(
+    cfg: &ExperimentConfig,
+    engine: &mut Engine<'_>,
+    host: &mut H,
+    resume: Option<Raw>,
+) -> Result<ExperimentResults, Error> {
+    let mut schedule = Scheduler::new(cfg, resume, &engine.describe(), host.now_ms())?;
+    let ctx = schedule.ctx.clone();
+    while let Some((unit, input)) = schedule.next() {
+        let mut watch = Serial {
+            schedule: &mut schedule,
+            host,
+            unit,
+        };
+        let output = execute(&ctx, unit, input.as_ref(), engine, &mut watch).await?;
+        let events = schedule.done(unit, output, host.now_ms());
+        deliver(host, events);
+    }
+    host.progress(&schedule.finished_progress()).await?;
+    Ok(schedule.results(host.now_ms()))
+}
+
+/// Runs one unit on `engine`, as each of the page's Web Workers does (their schedule is a
+/// [`Scheduler`] on the page): `watch` hears its progress.
+pub async fn run_unit<W: Watch>(
+    cfg: &ExperimentConfig,
+    unit: Unit,
+    input: Option<&Output>,
+    engine: &mut Engine<'_>,
+    watch: &mut W,
+) -> Result<Output, Error> {
+    let ctx = Context::new(cfg);
+    execute(&ctx, unit, input, engine, watch).await
+}
+
+/// Runs the experiment on the CPU with its units spread over `threads` threads (each with
+/// its own engine), handed out by the one [`Scheduler`]. Every unit is a pure function of
+/// its input, so the results are bit for bit those of [`run`] on one thread; the host hears
+/// progress and each finished budget, in budget order, from this thread, and an error from
+/// its `progress` (a cancel) stops every thread.
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn run_threads<H: Host>(
+    cfg: &ExperimentConfig,
+    threads: usize,
+    host: &mut H,
+    resume: Option<Raw>,
+) -> Result<ExperimentResults, Error> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::mpsc;
+    use std::sync::{Arc, Mutex};
+
+    if threads <= 1 {
+        let mut engine = Engine::cpu(&cfg.model, cfg.batch);
+        return run(cfg, &mut engine, host, resume).await;
+    }
+    enum Message {
+        Progress(Unit, UnitProgress),
+        Done(Unit, Result<Output, Error>),
+    }
+    /// A worker thread's view of its unit: progress to the main thread; stops once
+    /// cancelled.
+    struct Relay {
+        unit: Unit,
+        messages: mpsc::Sender<Message>,
+        cancel: Arc<AtomicBool>,
+    }
+    impl Watch for Relay {
+        async fn unit_progress(&mut self, p: &UnitProgress) -> Result<(), Error> {
+            if self.cancel.load(Ordering::SeqCst) {
+                return Err(Error::Cancelled);
+            }
+            let _ = self.messages.send(Message::Progress(self.unit, p.clone()));
+            Ok(())
+        }
+    }
+
+    let mut schedule = Scheduler::new(cfg, resume, "CPU", host.now_ms())?;
+    schedule.longest_first = true;
+    let ctx = schedule.ctx.clone();
+    let (job_tx, job_rx) = mpsc::channel::<(Unit, Option<Output>)>();
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (message_tx, message_rx) = mpsc::channel::<Message>();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (ctx, jobs, messages, cancel) = (
+                ctx.clone(),
+                job_rx.clone(),
+                message_tx.clone(),
+                cancel.clone(),
+            );
+            std::thread::spawn(move || {
+                let mut engine = Engine::cpu(&ctx.cfg.model, ctx.cfg.batch);
+                loop {
+                    let job = jobs.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    let Ok((unit, input)) = job else { break };
+                    let mut relay = Relay {
+                        unit,
+                        messages: messages.clone(),
+                        cancel: cancel.clone(),
+                    };
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        crate::transformer::engine::run_ready(execute(
+                            &ctx,
+                            unit,
+                            input.as_ref(),
+                            &mut engine,
+                            &mut relay,
+                        ))
+                    }))
+                    .unwrap_or_else(|_| Err(Error::Io(format!("{} failed (a bug)", unit.id()))));
+                    if messages.send(Message::Done(unit, result)).is_err() {
+                        break;
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(message_tx);
+
+    let outcome = loop {
+        while schedule.running() < threads {
+            let Some(job) = schedule.next() else { break };
+            if job_tx.send(job).is_err() {
+                break;
+            }
+        }
+        if schedule.finished() {
+            break Ok(());
+        }
+        match message_rx.recv() {
+            Ok(Message::Progress(unit, p)) => {
+                let progress = schedule.progress(&unit, &p);
+                if let Err(e) = host.progress(&progress).await {
+                    break Err(e);
+                }
+            }
+            Ok(Message::Done(unit, Ok(output))) => {
+                let events = schedule.done(unit, output, host.now_ms());
+                deliver(host, events);
+            }
+            Ok(Message::Done(_, Err(e))) => break Err(e),
+            Err(_) => break Err(Error::Io("the worker threads stopped".into())),
+        }
+    };
+    // Stop the threads: no more jobs; the running units stop at their next read-back.
+    cancel.store(outcome.is_err(), Ordering::SeqCst);
+    drop(job_tx);
+    for w in workers {
+        let _ = w.join();
+    }
+    outcome?;
+    host.progress(&schedule.finished_progress()).await?;
+    Ok(schedule.results(host.now_ms()))
 }

@@ -20,7 +20,7 @@ use crate::gpu::Gpu;
 use std::ops::Range;
 
 /// Everything a run needs to continue exactly where it was.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainState {
     pub params: Vec<f32>,
     pub m: Vec<f32>,
@@ -191,7 +191,8 @@ impl<'g> Engine<'g> {
         }
     }
 
-    /// Restores a whole state (and clears any divergence).
+    /// Restores a whole state, and clears any divergence and the anchor, so that what runs
+    /// next does not depend on what ran before on this engine.
     pub fn load(&mut self, state: &TrainState) -> Result<(), Error> {
         match self {
             Engine::Cpu(e) => {
@@ -208,6 +209,7 @@ impl<'g> Engine<'g> {
                 e.state = state.clone();
                 e.pending.clear();
                 e.diverged_at = None;
+                e.anchor = None;
             }
             Engine::Gpu(e) => {
                 let g = e.gpu;
@@ -216,6 +218,7 @@ impl<'g> Engine<'g> {
                 e.step = state.step;
                 e.pending = 0;
                 e.diverged_at = None;
+                e.has_anchor = false;
             }
         }
         Ok(())

@@ -98,22 +98,8 @@ fn method(obj: &JsValue, name: &str) -> Option<js_sys::Function> {
 
 impl Host for PageHost {
     async fn progress(&mut self, p: &Progress) -> Result<(), Error> {
-        let Some(f) = method(&self.host, "progress") else {
-            return Ok(());
-        };
         let text = serde_json::to_string(p).expect("plain data");
-        let out = f
-            .call1(&self.host, &JsValue::from_str(&text))
-            .map_err(|_| Error::Cancelled)?;
-        if let Ok(promise) = out.dyn_into::<js_sys::Promise>() {
-            let go_on = wasm_bindgen_futures::JsFuture::from(promise)
-                .await
-                .map_err(|_| Error::Cancelled)?;
-            if go_on.as_bool() == Some(false) {
-                return Err(Error::Cancelled);
-            }
-        }
-        Ok(())
+        await_host(&self.host, &text).await
     }
     fn budget_done(&mut self, partial: &ExperimentResults) {
         if let Some(f) = method(&self.host, "partial") {
@@ -148,15 +134,7 @@ pub async fn run_experiment(
 ) -> Result<String, JsValue> {
     let config = ExperimentConfig::from_json(&config_json).map_err(throw)?;
     let resume = match resume_json {
-        Some(text) => {
-            let earlier: ExperimentResults = serde_json::from_str(&text).map_err(|e| {
-                throw(Error::data(
-                    "resume",
-                    format!("the saved results are not an experiment's: {e}"),
-                ))
-            })?;
-            Some(earlier.resume_for(&config).map_err(throw)?)
-        }
+        Some(text) => Some(resume_of(&text, &config)?),
         None => None,
     };
     let gpu = if backend == "gpu" {
@@ -197,4 +175,190 @@ pub fn render_experiment_plots(
     let recorded = parse(recorded_json, "recorded results JSON")?;
     let plots = crate::plot::experiment::all_plots(live.as_ref(), recorded.as_ref());
     serde_wasm_bindgen::to_value(&plots).map_err(|e| throw(Error::Io(e.to_string())))
+}
+
+/// An experiment's schedule on the page's main thread, so that its units run on a pool of
+/// Web Workers (each with [`run_experiment_unit`]): `next()` hands out a ready unit,
+/// `progress()` turns a unit's report into the experiment's, `done()` takes a unit's output
+/// and returns what it completes. The numbers are those of a run on one worker, bit for
+/// bit, whatever the pool's size (see [`crate::experiment::Scheduler`]).
+#[wasm_bindgen]
+pub struct ExperimentSchedule {
+    schedule: experiment::Scheduler,
+    config: ExperimentConfig,
+}
+
+#[wasm_bindgen]
+impl ExperimentSchedule {
+    /// The schedule of `config_json` (backend: what the results say ran them, e.g. "CPU");
+    /// `resume_json`: the partial results of an unfinished run of the same config. Throws a
+    /// config error, or a data error (`resume…`) for results of another config.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        config_json: &str,
+        backend: &str,
+        resume_json: Option<String>,
+    ) -> Result<ExperimentSchedule, JsValue> {
+        let config = ExperimentConfig::from_json(config_json).map_err(throw)?;
+        let resume = match resume_json {
+            Some(text) => Some(resume_of(&text, &config)?),
+            None => None,
+        };
+        let schedule =
+            experiment::Scheduler::new(&config, resume, backend, now_ms()).map_err(throw)?;
+        Ok(ExperimentSchedule { schedule, config })
+    }
+
+    /// The next unit whose input is ready, as JSON `{unit, input}` (`input`: the output of
+    /// the unit it starts from, or null); undefined when none is ready now.
+    pub fn next(&mut self) -> Option<String> {
+        let (unit, input) = self.schedule.next()?;
+        Some(serde_json::json!({"unit": unit, "input": input}).to_string())
+    }
+
+    /// Whether every unit is done.
+    pub fn finished(&self) -> bool {
+        self.schedule.finished()
+    }
+
+    /// Units handed out and not done.
+    pub fn running(&self) -> usize {
+        self.schedule.running()
+    }
+
+    /// The experiment's progress (JSON) after a running unit's report (JSON, from
+    /// [`run_experiment_unit`]'s host).
+    pub fn progress(&mut self, unit_json: &str, report_json: &str) -> Result<String, JsValue> {
+        let unit: experiment::Unit = parse(unit_json, "unit")?;
+        let report: experiment::UnitProgress = parse(report_json, "progress")?;
+        let p = self.schedule.progress(&unit, &report);
+        Ok(serde_json::to_string(&p).expect("plain data"))
+    }
+
+    /// Takes a unit's output (JSON); returns what it completes, in order:
+    /// `[{type: "checkpoint", budget, bytes: Uint8Array (safetensors)} | {type: "partial",
+    /// results: JSON text}]`.
+    pub fn done(&mut self, unit_json: &str, output_json: &str) -> Result<js_sys::Array, JsValue> {
+        let unit: experiment::Unit = parse(unit_json, "unit")?;
+        let output: experiment::Output = parse(output_json, "output")?;
+        let out = js_sys::Array::new();
+        for event in self.schedule.done(unit, output, now_ms()) {
+            let item = js_sys::Object::new();
+            let set = |k: &str, v: &JsValue| {
+                let _ = js_sys::Reflect::set(&item, &k.into(), v);
+            };
+            match event {
+                experiment::Event::Checkpoint(budget, params) => {
+                    let layout = Layout::new(&self.config.model);
+                    let bytes = to_safetensors(&self.config.model, &layout, &params);
+                    set("type", &"checkpoint".into());
+                    set("budget", &(budget as f64).into());
+                    set("bytes", &js_sys::Uint8Array::from(bytes.as_slice()).into());
+                }
+                experiment::Event::BudgetDone(partial) => {
+                    set("type", &"partial".into());
+                    set(
+                        "results",
+                        &serde_json::to_string(&partial).expect("plain data").into(),
+                    );
+                }
+            }
+            out.push(&item);
+        }
+        Ok(out)
+    }
+
+    /// The results so far (JSON).
+    pub fn results(&self) -> String {
+        serde_json::to_string(&self.schedule.results(now_ms())).expect("plain data")
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, JsValue> {
+    serde_json::from_str(text).map_err(|e| {
+        throw(Error::data(
+            what,
+            crate::error::quote(&format!("not a valid {what}: {e}")),
+        ))
+    })
+}
+
+/// The raw measurements of an earlier run's results JSON, checked against `config`.
+fn resume_of(text: &str, config: &ExperimentConfig) -> Result<experiment::Raw, JsValue> {
+    let earlier: ExperimentResults = serde_json::from_str(text).map_err(|e| {
+        throw(Error::data(
+            "resume",
+            format!("the saved results are not an experiment's: {e}"),
+        ))
+    })?;
+    earlier.resume_for(config).map_err(throw)
+}
+
+/// A worker's host of one unit: `host.progress(reportJSON)` returns nothing (go on) or a
+/// promise of a boolean (false: cancel), awaited there — the worker's pause.
+struct PageUnitHost {
+    host: JsValue,
+}
+
+impl experiment::Watch for PageUnitHost {
+    async fn unit_progress(&mut self, p: &experiment::UnitProgress) -> Result<(), Error> {
+        let text = serde_json::to_string(p).expect("plain data");
+        await_host(&self.host, &text).await
+    }
+}
+
+/// Calls `host.progress(text)`; awaits a returned promise; false (or a throw) cancels.
+async fn await_host(host: &JsValue, text: &str) -> Result<(), Error> {
+    let Some(f) = method(host, "progress") else {
+        return Ok(());
+    };
+    let out = f
+        .call1(host, &JsValue::from_str(text))
+        .map_err(|_| Error::Cancelled)?;
+    if let Ok(promise) = out.dyn_into::<js_sys::Promise>() {
+        let go_on = wasm_bindgen_futures::JsFuture::from(promise)
+            .await
+            .map_err(|_| Error::Cancelled)?;
+        if go_on.as_bool() == Some(false) {
+            return Err(Error::Cancelled);
+        }
+    }
+    Ok(())
+}
+
+/// Runs one unit of an experiment in this worker on `backend` ("gpu": this worker's WebGPU
+/// device, or "cpu"): `unit_json` and `input_json` as [`ExperimentSchedule::next`] gave
+/// them. `host.progress(reportJSON)` hears the unit's progress and may return a promise of
+/// a boolean (false: cancel), like [`run_experiment`]'s host. Resolves to the unit's output
+/// (JSON) for [`ExperimentSchedule::done`].
+#[wasm_bindgen]
+pub async fn run_experiment_unit(
+    config_json: String,
+    unit_json: String,
+    input_json: Option<String>,
+    backend: String,
+    host: JsValue,
+) -> Result<String, JsValue> {
+    let config = ExperimentConfig::from_json(&config_json).map_err(throw)?;
+    let unit: experiment::Unit = parse(&unit_json, "unit")?;
+    let input: Option<experiment::Output> = match input_json {
+        Some(text) => Some(parse(&text, "input")?),
+        None => None,
+    };
+    let gpu = if backend == "gpu" {
+        Some(worker_gpu()?)
+    } else {
+        None
+    };
+    let mut engine = match &gpu {
+        Some(g) => {
+            Engine::gpu(g, &config.model, config.batch, config.eval_batches).map_err(throw)?
+        }
+        None => Engine::cpu(&config.model, config.batch),
+    };
+    let mut watch = PageUnitHost { host };
+    let output = experiment::run_unit(&config, unit, input.as_ref(), &mut engine, &mut watch)
+        .await
+        .map_err(throw)?;
+    Ok(serde_json::to_string(&output).expect("plain data"))
 }
