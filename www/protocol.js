@@ -11,9 +11,17 @@
 //   train {id, config, backend}             train one transformer (tests, benchmarks)
 //   probe {id, config, backend}             time two training steps of an experiment's model
 //   experiment {id, config, backend, resume}
-//                                           run a transformer-lab experiment; `resume`: the
-//                                           results JSON of an unfinished run of it, or null
-//   pause | resume | cancel                 control the experiment this worker runs
+//                                           run a whole transformer-lab experiment (the
+//                                           page does so on WebGPU); `resume`: the results
+//                                           JSON of an unfinished run of it, or null
+//   unit {id, config, backend, unit, input} run one unit of an experiment (JSON, as the
+//                                           wasm's ExperimentSchedule.next() gave it;
+//                                           `input`: the output it starts from, or null)
+//   pause | resume                          every experiment and unit this worker runs
+//                                           waits at its next progress report until resumed
+//   cancel {id?}                            stop request `id` (an experiment or unit, running
+//                                           or not started yet), or, without an id, all of
+//                                           them; it answers with a cancelled error
 // Worker → page:
 //   ready                                   once, when the wasm module is loaded
 //   gpu {adapter} | gpu {error}             the answer to init-gpu (error: a typed error)
@@ -25,6 +33,8 @@
 //   exp-partial {id, results}               the results so far, after each budget
 //   exp-checkpoint {id, budget, bytes}      a budget's pre-trained weights (safetensors)
 //   exp-done {id, results}
+//   unit-progress {id, report}              a unit's progress (JSON), at most every 50 ms
+//   unit-done {id, output}                  the unit's output (JSON) for the schedule
 //   error {id, error: {kind, message, field}}
 //                                           any request failed; `kind` (below) says how,
 //                                           and the page decides by it alone
@@ -37,6 +47,7 @@ export const MSG = Object.freeze({
   TRAIN: 'train',
   PROBE: 'probe',
   EXPERIMENT: 'experiment',
+  UNIT: 'unit',
   PAUSE: 'pause',
   RESUME: 'resume',
   CANCEL: 'cancel',
@@ -50,6 +61,8 @@ export const MSG = Object.freeze({
   EXP_PARTIAL: 'exp-partial',
   EXP_CHECKPOINT: 'exp-checkpoint',
   EXP_DONE: 'exp-done',
+  UNIT_PROGRESS: 'unit-progress',
+  UNIT_DONE: 'unit-done',
   ERROR: 'error',
   PANIC: 'panic',
 });
@@ -81,9 +94,10 @@ export const request = {
   train: (id, config, backend) => ({ type: MSG.TRAIN, id, config, backend }),
   probe: (id, config, backend) => ({ type: MSG.PROBE, id, config, backend }),
   experiment: (id, config, backend, resume = null) => ({ type: MSG.EXPERIMENT, id, config, backend, resume }),
+  unit: (id, config, backend, unit, input = null) => ({ type: MSG.UNIT, id, config, backend, unit, input }),
   pause: () => ({ type: MSG.PAUSE }),
   resume: () => ({ type: MSG.RESUME }),
-  cancel: () => ({ type: MSG.CANCEL }),
+  cancel: (id = null) => ({ type: MSG.CANCEL, id }),
 };
 
 /** Answers, worker → page. */
@@ -99,6 +113,9 @@ export const reply = {
   expPartial: (id, results) => ({ type: MSG.EXP_PARTIAL, id, results }),
   expCheckpoint: (id, budget, bytes) => ({ type: MSG.EXP_CHECKPOINT, id, budget, bytes }),
   expDone: (id, results) => ({ type: MSG.EXP_DONE, id, results }),
+  unitProgress: (id, report) => ({ type: MSG.UNIT_PROGRESS, id, report }),
+  unitDone: (id, output) => ({ type: MSG.UNIT_DONE, id, output }),
   error: (id, e) => ({ type: MSG.ERROR, id, error: typedError(e) }),
+  cancelled: (id) => ({ type: MSG.ERROR, id, error: { kind: 'cancelled', message: 'cancelled', field: null } }),
   panic: (id, message) => ({ type: MSG.PANIC, id, message }),
 };

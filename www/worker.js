@@ -1,6 +1,6 @@
 // The Web Worker that runs every computation, so the page never freezes. The messages it
 // takes and sends are described and built in www/protocol.js.
-import init, { init_gpu, run_linear_gpu, run_linear_shard, train_transformer, probe_experiment, run_experiment } from './pkg/overtrain.js';
+import init, { init_gpu, run_linear_gpu, run_linear_shard, train_transformer, probe_experiment, run_experiment, run_experiment_unit } from './pkg/overtrain.js';
 import { MSG, reply, typedError } from './protocol.js';
 
 let panicMessage = null;
@@ -21,43 +21,62 @@ function fail(id, e) {
   }
 }
 
-// The running experiment's controls, set by pause/resume/cancel messages. The experiment
-// yields to this worker's event loop at least every 50 ms (in its progress callback), so
-// these messages, and the linear lab's requests, get through even during a CPU run.
-let control = null;
+// Pause and cancel. The experiment and its units yield to this worker's event loop at
+// least every 50 ms (in their progress callback), so these messages, and the linear lab's
+// requests, get through even during a CPU run. Pause is the worker's: every experiment or
+// unit it runs waits at its next progress report until resumed. Cancel is per request:
+// `runs` holds each experiment or unit from the moment its message arrives (so a cancel
+// that comes before it starts is not lost) to its answer.
+let paused = false;
+let wakers = [];
+const runs = new Map(); // id → {cancelled}
+
 const yieldToEvents = () => new Promise((resolve) => {
   const channel = new MessageChannel();
   channel.port1.onmessage = () => resolve();
   channel.port2.postMessage(0);
 });
 
-async function experiment(id, config, backend, resume) {
-  control = { paused: false, cancelled: false, wake: null, lastYield: performance.now(), lastPost: 0 };
-  const c = control;
-  const host = {
+function wake() {
+  const waiting = wakers;
+  wakers = [];
+  for (const w of waiting) w();
+}
+
+/** The wasm's host of a run: `progress(json)` posts `post(json)` at most every 50 ms
+ * (always when `final(json)`), and returns a promise (false: cancel) when it yields. */
+function progressHost(run, post, final = () => false) {
+  let lastYield = performance.now();
+  let lastPost = 0;
+  return {
     progress(text) {
       const now = performance.now();
-      const done = text.includes('"phase":"done"');
-      if (done || now - c.lastPost > 50) {
-        c.lastPost = now;
-        postMessage(reply.expProgress(id, text));
+      if (final(text) || now - lastPost > 50) {
+        lastPost = now;
+        post(text);
       }
-      if (!c.paused && !c.cancelled && now - c.lastYield < 50) return undefined;
+      if (!paused && !run.cancelled && now - lastYield < 50) return undefined;
       return (async () => {
         await yieldToEvents();
-        while (c.paused && !c.cancelled) await new Promise((resolve) => { c.wake = resolve; });
-        c.lastYield = performance.now();
-        return !c.cancelled;
+        while (paused && !run.cancelled) await new Promise((resolve) => wakers.push(resolve));
+        lastYield = performance.now();
+        return !run.cancelled;
       })();
     },
-    partial(text) { postMessage(reply.expPartial(id, text)); },
-    checkpoint(budget, bytes) { postMessage(reply.expCheckpoint(id, budget, bytes), [bytes.buffer]); },
   };
-  try {
-    postMessage(reply.expDone(id, await run_experiment(config, backend, host, resume ?? undefined)));
-  } finally {
-    if (control === c) control = null;
-  }
+}
+
+async function experiment(id, run, config, backend, resume) {
+  const host = progressHost(run, (text) => postMessage(reply.expProgress(id, text)), (text) => text.includes('"phase":"done"'));
+  host.partial = (text) => postMessage(reply.expPartial(id, text));
+  host.checkpoint = (budget, bytes) => postMessage(reply.expCheckpoint(id, budget, bytes), [bytes.buffer]);
+  postMessage(reply.expDone(id, await run_experiment(config, backend, host, resume ?? undefined)));
+}
+
+async function unit(id, run, msg) {
+  const host = progressHost(run, (text) => postMessage(reply.unitProgress(id, text)));
+  const output = await run_experiment_unit(msg.config, msg.unit, msg.input ?? undefined, msg.backend, host);
+  postMessage(reply.unitDone(id, output));
 }
 
 // Opening WebGPU (init-gpu) is asynchronous: requests for the GPU wait for it.
@@ -85,17 +104,23 @@ onmessage = async (event) => {
   const msg = event.data;
   switch (msg.type) {
     case MSG.PAUSE:
-      if (control) control.paused = true;
+      paused = true;
       return;
     case MSG.RESUME:
+      paused = false;
+      wake();
+      return;
     case MSG.CANCEL:
-      if (!control) return;
-      if (msg.type === MSG.CANCEL) control.cancelled = true;
-      control.paused = false;
-      control.wake?.();
+      for (const [id, run] of runs) if (msg.id == null || msg.id === id) run.cancelled = true;
+      // A cancelled run does not wait for a resume; the others still do. With nothing
+      // left running, the pause ends too (it was the cancelled experiment's).
+      if ([...runs.values()].every((r) => r.cancelled)) paused = false;
+      wake();
       return;
     default:
   }
+  const run = msg.type === MSG.EXPERIMENT || msg.type === MSG.UNIT ? { cancelled: false } : null;
+  if (run) runs.set(msg.id, run);
   await ready;
   const { id, config, backend } = msg;
   if (msg.type === MSG.INIT_GPU) {
@@ -104,9 +129,16 @@ onmessage = async (event) => {
   }
   if (backend === 'gpu') await gpuOpened;
   try {
+    if (run?.cancelled) {
+      postMessage(reply.cancelled(id));
+      return;
+    }
     switch (msg.type) {
       case MSG.EXPERIMENT:
-        await experiment(id, config, backend, msg.resume);
+        await experiment(id, run, config, backend, msg.resume);
+        break;
+      case MSG.UNIT:
+        await unit(id, run, msg);
         break;
       case MSG.PROBE:
         postMessage(reply.probeResult(id, await probe_experiment(config, backend)));
@@ -125,5 +157,7 @@ onmessage = async (event) => {
     }
   } catch (e) {
     fail(id, e);
+  } finally {
+    if (run) runs.delete(id);
   }
 };
