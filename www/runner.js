@@ -1,14 +1,20 @@
 // One pool of Web Workers (www/worker.js) for both labs, and one WebGPU device: worker 0
 // opens it (init-gpu) and runs everything that needs it — the linear lab on WebGPU, the
-// transformer lab's probes and experiment. The linear lab's CPU runs are split into one
-// shard per free worker and merged here.
+// transformer lab's probes and its experiment on WebGPU. The linear lab's CPU runs are
+// split into one shard per free worker and merged here; the transformer lab's CPU
+// experiments run as units of work on every worker (www/experiment-run.js).
+//
+// The pool has one worker per core (at most 4): navigator.hardwareConcurrency, or the
+// page's `?workers=N` query parameter (1 to 16; tests and benchmarks force the size with
+// it), or globalThis.__overtrainWorkers set before the page's scripts run.
 //
 // The linear lab asks for one run at a time: a newer request replaces a queued one, and a
 // run that has taken more than 1.5 s is abandoned for it: the workers computing it are
-// restarted, except one that also runs something else (worker 0 with the transformer
-// lab's experiment or probe), which finishes its part while its answer is ignored by id —
-// so abandoning never kills an experiment. While worker 0 runs an experiment, the linear
-// lab's shards go to the other workers (when there are any).
+// restarted, except one that also runs something else (an experiment, a unit of one, a
+// probe), which finishes its part while its answer is ignored by id — so abandoning never
+// kills an experiment. While worker 0 runs an experiment, the linear lab's shards go to
+// the other workers (when there are any); a worker running a unit runs a shard given to it
+// between two of the unit's progress reports.
 import { merge_linear_shards, resolve_backend } from './pkg/overtrain.js';
 import { MSG, request, typedError } from './protocol.js';
 
@@ -22,13 +28,21 @@ export function chooseBackend(choice, adapter, fits) {
   return { backend, reason: reason ?? null };
 }
 
+/** The pool's size: `?workers=N` in the page's address, or globalThis.__overtrainWorkers
+ * (1 to 16), else one worker per core, at most 4. */
+export function poolSize() {
+  const forced = Number(new URLSearchParams(globalThis.location?.search ?? '').get('workers') ?? globalThis.__overtrainWorkers);
+  if (Number.isInteger(forced) && forced >= 1 && forced <= 16) return forced;
+  return Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
+}
+
 const ABANDON_AFTER_MS = 1500;
-/** Answers that end a request of worker 0 (its handler is then dropped). */
-const FINAL = new Set([MSG.EXP_DONE, MSG.TRAINED, MSG.PROBE_RESULT, MSG.ERROR, MSG.PANIC]);
+/** Answers that end a request (its handler is then dropped). */
+const FINAL = new Set([MSG.EXP_DONE, MSG.UNIT_DONE, MSG.TRAINED, MSG.PROBE_RESULT, MSG.ERROR, MSG.PANIC]);
 
 export class Runner {
   /** `fatal(message)`: shows an internal error (a panic, a worker that failed to load). */
-  constructor({ fatal, size = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) }) {
+  constructor({ fatal, size = poolSize() }) {
     this.fatal = fatal;
     this.size = size;
     this.nextId = 1;
@@ -36,7 +50,7 @@ export class Runner {
     this.gpuError = null; // a typed error when there is no WebGPU
     this.gpuListeners = [];
     this.gpuReady = new Promise((resolve) => { this.resolveGpu = resolve; });
-    this.handlers = new Map(); // id → onMessage, for worker 0's requests
+    this.handlers = new Map(); // id → onMessage, for requests sent with send()
     this.job = null; // the linear run: {id, config, backend, started, slots, parts, pending, handlers}
     this.queued = null;
     this.slots = Array.from({ length: size }, (_, i) => this.#spawn(i));
@@ -44,7 +58,7 @@ export class Runner {
 
   #spawn(i) {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-    const slot = { worker, linear: null, tasks: new Set(), ready: false };
+    const slot = { worker, linear: null, tasks: new Set(), ready: false, dead: false };
     worker.onmessage = (e) => this.#message(slot, e.data);
     worker.onerror = (e) => this.#crashed(slot, `a computation worker failed (${e.message || 'unknown error'})`);
     if (i === 0) worker.postMessage(request.initGpu());
@@ -130,22 +144,27 @@ export class Runner {
   }
 
   /**
-   * Sends a request to worker 0 (the one holding WebGPU): `build(id)` makes the message
-   * (request.* of www/protocol.js); `onMessage(msg)` gets every answer to it, up to its
-   * final one (done, result, error or panic). Returns the id.
+   * Sends a request to worker `index` (0, the default, holds WebGPU): `build(id)` makes the
+   * message (request.* of www/protocol.js); `onMessage(msg)` gets every answer to it, up to
+   * its final one (done, result, error or panic). Returns the id.
    */
-  send(build, onMessage) {
+  send(build, onMessage, index = 0) {
     const id = this.nextId++;
-    const slot = this.slots[0];
+    const slot = this.slots[index];
     this.handlers.set(id, onMessage);
     slot.tasks.add(id);
     slot.worker.postMessage(build(id));
     return id;
   }
 
-  /** Pause, resume or cancel worker 0's experiment (request.pause() etc.). */
+  /** Whether worker `index` can take requests (one that never loaded the wasm cannot). */
+  alive(index) {
+    return !this.slots[index].dead;
+  }
+
+  /** Pause, resume or cancel what the workers run (request.pause() etc.), in every worker. */
   control(message) {
-    this.slots[0].worker.postMessage(message);
+    for (const slot of this.slots) if (!slot.dead) slot.worker.postMessage(message);
   }
 
   #message(slot, msg) {
@@ -193,7 +212,7 @@ export class Runner {
     const lost = [...slot.tasks];
     // A worker that never loaded the wasm would fail again: it is not replaced.
     if (slot.ready) this.#respawn(slot);
-    else { slot.worker.terminate(); slot.linear = -1; }
+    else { slot.worker.terminate(); slot.linear = -1; slot.dead = true; }
     for (const id of lost) {
       const handler = this.handlers.get(id);
       this.handlers.delete(id);

@@ -1,12 +1,15 @@
 // The transformer lab: the experiment's form and presets (from the field schema), the cost
-// estimate, start / pause / resume / cancel of one experiment on the shared worker pool's
-// worker 0 (www/runner.js), progress with ETA and live loss, the five plots (drawn by the
-// wasm on this thread) beside a preset's recorded run, its exports (www/exports.js) and
-// the experiments kept in this browser (www/persist.js).
+// estimate, start / pause / resume / cancel of one experiment on the shared worker pool
+// (www/experiment-run.js: its units over every worker on the CPU, the whole on worker 0 on
+// WebGPU), progress with ETA and live loss, the five plots (drawn by the wasm on this
+// thread) beside a preset's recorded run, its exports (www/exports.js) and the experiments
+// kept in this browser (www/persist.js).
 import { validate_experiment_config, estimate_experiment, render_experiment_plots } from './pkg/overtrain.js';
 import { SchemaForm } from './controls.js';
 import { chooseBackend } from './runner.js';
 import { MSG, request } from './protocol.js';
+import { runExperiment } from './experiment-run.js';
+import { makespan } from './plan.js';
 import { experimentTable, plotFigure, tableView } from './tables.js';
 import { downloadBytes, downloadCsv, downloadJson, downloadPng, downloadSvg } from './exports.js';
 import { RecordWriter, listSaved, newRecord } from './persist.js';
@@ -51,8 +54,8 @@ function canonical(value) {
   return JSON.stringify(sort(value));
 }
 
-/** A sparkline of the last 300 training losses. */
-function sparkline(box, losses, loss) {
+/** A sparkline of the last 300 training losses (of the run `label`, when given). */
+function sparkline(box, losses, loss, runLabel = null) {
   const lo = Math.min(...losses);
   const hi = Math.max(...losses);
   const w = 240;
@@ -67,7 +70,7 @@ function sparkline(box, losses, loss) {
   line.setAttribute('stroke', '#1f77b4');
   svg.append(line);
   const label = document.createElement('span');
-  label.textContent = ` training loss ${loss.toFixed(3)} nats/byte`;
+  label.textContent = ` training loss ${loss.toFixed(3)} nats/byte${runLabel ? ` (${runLabel})` : ''}`;
   box.replaceChildren(svg, label);
 }
 
@@ -79,7 +82,7 @@ export class TransformerLab {
     this.onChange = onChange ?? (() => {});
     this.presets = Object.fromEntries(schema.presets.map((p) => [p.name, p.config]));
     this.recorded = []; // [{config (canonical JSON), text}]: recorded CLI runs of the presets
-    this.running = null; // {id, started, paused, writer, resume}
+    this.running = null; // {exec (www/experiment-run.js), started, paused, writer, resume, …}
     this.results = null; // JSON text of the user's run on show
     this.shown = null; // JSON text of what the plots show: this.results or a recorded run
     this.svgs = {};
@@ -178,13 +181,18 @@ export class TransformerLab {
     this.start({ resume: rec });
   }
 
+  /** Adds (or replaces) budget `budget`'s checkpoint button, in budget order (on several
+   * workers the pre-training runs finish in any order). */
   #checkpointButton(budget, bytes) {
     const btn = document.createElement('button');
     btn.type = 'button';
     btn.textContent = `Checkpoint ${budget + 1}`;
     btn.dataset.checkpoint = String(budget);
     btn.addEventListener('click', () => downloadBytes(`overtrain-budget-${budget + 1}.safetensors`, bytes));
-    $('tx-checkpoints').append(btn);
+    const box = $('tx-checkpoints');
+    box.querySelector(`[data-checkpoint="${budget}"]`)?.remove();
+    const after = [...box.children].find((b) => Number(b.dataset.checkpoint) > budget);
+    box.insertBefore(btn, after ?? null);
   }
 
   /** Applies a state from the URL: a config (already over the preset's defaults). */
@@ -298,9 +306,17 @@ export class TransformerLab {
     if (m.id !== this.probeId || !this.estimate || m.type === MSG.PANIC) return;
     const box = $('tx-estimate');
     if (m.type === MSG.ERROR) { box.textContent += ` — ${m.error.message}`; return; }
-    const seconds = this.estimate.tokens / m.tokens_per_second;
+    // On the CPU the units run on every worker: the time is that of the schedule's longest
+    // worker (www/plan.js makespan), at the probe's speed of one worker.
+    const workers = this.backend().backend === 'cpu' ? this.runner.size : 1;
+    const config = JSON.parse(this.configText);
+    const steps = workers > 1 ? makespan(config, workers) : this.estimate.work_steps;
+    const seconds = steps * this.estimate.tokens_per_step / m.tokens_per_second;
     box.dataset.tokensPerSecond = String(m.tokens_per_second);
-    box.textContent = `${box.textContent.replace(/ · about .*$/, '')} · about ${fmt.time(seconds)} at ${fmt.si(m.tokens_per_second)} tokens/s`;
+    box.dataset.seconds = String(seconds);
+    box.dataset.workers = String(workers);
+    const on = workers > 1 ? ` on ${workers} workers` : '';
+    box.textContent = `${box.textContent.replace(/ · about .*$/, '')} · about ${fmt.time(seconds)}${on} at ${fmt.si(m.tokens_per_second)} tokens/s${workers > 1 ? ' each' : ''}`;
   }
 
   /** Starts the experiment of the controls; `resume`: a saved unfinished record of it. */
@@ -312,13 +328,17 @@ export class TransformerLab {
       ? { ...resume, status: 'running' }
       : newRecord({ label: `${$('tx-preset').selectedOptions[0].textContent.replace(/ \(.*$/, '')}, ${fmt.si(this.estimate.parameters)} parameters`, config: text, backend: this.backend().backend, budgets: parsed.pretrain.budgets.length });
     const writer = new RecordWriter(record, (e) => this.fatal(`could not save the experiment in this browser: ${e}`));
-    const run = { id: null, started: performance.now(), paused: false, writer, resume: Boolean(resume), losses: [] };
+    const run = {
+      exec: null, started: performance.now(), paused: false, pausedAt: 0, pausedMs: 0, cancelled: false,
+      writer, resume: Boolean(resume), losses: new Map(), followed: null, first: null,
+    };
     this.running = run;
     writer.save().then(() => this.#listSaved());
     this.results = null;
     this.failed = null;
     $('tx-gpu-failure').hidden = true;
     $('tx-checkpoints').replaceChildren();
+    (record.checkpoints ?? []).forEach((bytes, i) => { if (bytes) this.#checkpointButton(i, bytes); });
     $('tx-exports').hidden = true;
     this.#drawRecorded(parsed); // on show until the first budget is done
     $('tx-start').disabled = true;
@@ -331,8 +351,26 @@ export class TransformerLab {
     delete document.body.dataset.errorKind;
     this.runner.gpuReady.then(() => {
       if (this.running !== run) return;
+      if (run.cancelled) { this.#failed(run, { kind: 'cancelled', message: 'cancelled', field: null }); return; }
       const { backend } = this.backend();
-      run.id = this.runner.send((id) => request.experiment(id, text, backend, resume?.results ?? null), (m) => this.#message(run, m));
+      const live = (fn) => (...args) => { if (this.running === run) fn(...args); };
+      run.exec = runExperiment(this.runner, {
+        config: text,
+        backend,
+        resume: resume?.results ?? null,
+        handlers: {
+          onProgress: live((p, units) => this.#progress(run, p, units)),
+          onPartial: live((results) => this.#partial(run, results)),
+          onCheckpoint: live((budget, bytes) => this.#checkpoint(run, budget, bytes)),
+          onDone: live((results) => this.#done(run, results)),
+          onError: live((error) => this.#failed(run, error)),
+          onPanic: live(() => {
+            run.writer.save({ status: 'failed' });
+            this.#stopped(run, 'Stopped by an internal error.', 'failed');
+          }),
+        },
+      });
+      if (run.paused) run.exec.pause();
     });
   }
 
@@ -340,17 +378,29 @@ export class TransformerLab {
     const run = this.running;
     if (!run) return;
     run.paused = !run.paused;
-    this.runner.control(run.paused ? request.pause() : request.resume());
+    if (run.paused) {
+      run.pausedAt = performance.now();
+      run.exec?.pause();
+    } else {
+      run.pausedMs += performance.now() - run.pausedAt;
+      run.exec?.resume();
+    }
     $('tx-pause').textContent = run.paused ? 'Resume' : 'Pause';
     document.body.dataset.experiment = run.paused ? 'paused' : 'running';
     if (run.paused) $('tx-status').textContent = `Paused. ${$('tx-status').textContent}`;
   }
 
   cancel() {
-    if (this.running) this.runner.control(request.cancel());
+    const run = this.running;
+    if (!run || run.cancelled) return;
+    run.cancelled = true;
+    $('tx-cancel').disabled = true;
+    $('tx-pause').disabled = true;
+    run.exec?.cancel();
   }
 
-  #stopped(text, state) {
+  #stopped(run, text, state) {
+    if (this.running !== run) return;
     this.running = null;
     $('tx-start').disabled = !this.configText;
     $('tx-pause').disabled = true;
@@ -358,6 +408,7 @@ export class TransformerLab {
     $('tx-pause').textContent = 'Pause';
     $('tx-status').textContent = text;
     document.body.dataset.experiment = state;
+    run.writer.written.then(() => this.#listSaved());
   }
 
   /** Draws the user's results (null: none, only `recorded`) with the recorded run of the
@@ -397,55 +448,58 @@ export class TransformerLab {
     $('tx-notices').replaceChildren(...notes.map((t) => notice(t)));
   }
 
-  /** An answer about the running experiment `run`. */
-  #message(run, m) {
-    if (this.running !== run) return;
-    const { writer } = run;
-    switch (m.type) {
-      case MSG.EXP_PROGRESS: {
-        const p = JSON.parse(m.progress);
-        const frac = p.work_total > 0 ? p.work_done / p.work_total : 0;
-        $('tx-progress').value = frac;
-        const elapsed = (performance.now() - run.started) / 1000;
-        const eta = frac > 0.001 ? elapsed / frac * (1 - frac) : NaN;
-        if (!run.paused) $('tx-status').textContent = `${(100 * frac).toFixed(0)}% · ${p.label} (${p.step}/${p.steps}) · ETA ${Number.isFinite(eta) ? fmt.time(eta) : '…'}`;
-        if (p.loss != null) {
-          run.losses.push(p.loss);
-          if (run.losses.length > 300) run.losses.splice(0, run.losses.length - 300);
-          sparkline($('tx-live'), run.losses, p.loss);
-        }
-        break;
-      }
-      case MSG.EXP_PARTIAL:
-        this.#draw(m.results);
-        writer.save({ results: m.results, finished: JSON.parse(m.results).budgets.length });
-        break;
-      case MSG.EXP_CHECKPOINT: {
-        this.#checkpointButton(m.budget, m.bytes);
-        const checkpoints = [...(writer.record.checkpoints ?? [])];
-        checkpoints[m.budget] = m.bytes;
-        writer.save({ checkpoints });
-        break;
-      }
-      case MSG.EXP_DONE: {
-        this.#draw(m.results);
-        const r = JSON.parse(m.results);
-        writer.save({ results: m.results, finished: r.budgets.length, status: 'done' });
-        this.#stopped(`Done in ${fmt.time(r.elapsed_s)} on ${r.backend} · ${r.budgets.length} budgets`, 'done');
-        $('tx-progress').value = 1;
-        break;
-      }
-      case MSG.ERROR:
-        this.#failed(run, m.error);
-        break;
-      case MSG.PANIC:
-        writer.save({ status: 'failed' });
-        this.#stopped('Stopped by an internal error.', 'failed');
-        break;
-      default:
-        return;
+  /** The experiment's progress `p`, and its running units' latest reports. */
+  #progress(run, p, units) {
+    const frac = p.work_total > 0 ? p.work_done / p.work_total : 0;
+    $('tx-progress').value = frac;
+    // The ETA from the rate of this run (a resumed run starts past its finished budgets),
+    // not counting the time it was paused.
+    run.first ??= { frac, at: performance.now() };
+    const active = (performance.now() - run.first.at - run.pausedMs) / 1000;
+    const rate = (frac - run.first.frac) / Math.max(active, 1e-3);
+    const eta = frac - run.first.frac > 0.001 ? (1 - frac) / rate : NaN;
+    const what = units.length ? units.map((u) => `${u.label} (${u.step}/${u.steps})`).join('; ') : `${p.label} (${p.step}/${p.steps})`;
+    if (!run.paused) $('tx-status').textContent = `${(100 * frac).toFixed(0)}% · ${what} · ETA ${Number.isFinite(eta) ? fmt.time(eta) : '…'}`;
+    // The live loss of one unit at a time: the one followed while it runs, else the
+    // running unit with the most steps (a pre-training run when there is one).
+    const live = new Set(units.map((u) => u.key));
+    for (const key of run.losses.keys()) if (!live.has(key)) run.losses.delete(key);
+    for (const u of units) {
+      if (u.loss == null) continue;
+      const losses = run.losses.get(u.key) ?? [];
+      if (losses.at(-1) !== u.loss) losses.push(u.loss);
+      if (losses.length > 300) losses.splice(0, losses.length - 300);
+      run.losses.set(u.key, losses);
     }
-    if (this.running !== run) writer.written.then(() => this.#listSaved());
+    if (!run.losses.has(run.followed)) {
+      const withLoss = units.filter((u) => run.losses.has(u.key));
+      run.followed = withLoss.reduce((a, u) => (!a || u.steps > a.steps ? u : a), null)?.key ?? null;
+    }
+    const followed = units.find((u) => u.key === run.followed);
+    if (followed) sparkline($('tx-live'), run.losses.get(followed.key), followed.loss, units.length > 1 ? followed.label : null);
+  }
+
+  /** A finished budget: the results so far, drawn and saved. */
+  #partial(run, results) {
+    this.#draw(results);
+    run.writer.save({ results, finished: JSON.parse(results).budgets.length });
+  }
+
+  /** A budget's pre-trained weights: a download button, and saved. */
+  #checkpoint(run, budget, bytes) {
+    this.#checkpointButton(budget, bytes);
+    const checkpoints = [...(run.writer.record.checkpoints ?? [])];
+    checkpoints[budget] = bytes;
+    run.writer.save({ checkpoints });
+  }
+
+  #done(run, results) {
+    this.#draw(results);
+    const r = JSON.parse(results);
+    run.writer.save({ results, finished: r.budgets.length, status: 'done' });
+    const on = run.exec.workers > 1 ? ` (${run.exec.workers} workers)` : '';
+    this.#stopped(run, `Done in ${fmt.time(r.elapsed_s)} on ${r.backend}${on} · ${r.budgets.length} budgets`, 'done');
+    $('tx-progress').value = 1;
   }
 
   /** The experiment failed: what the page says and offers depends on the error's kind. */
@@ -453,24 +507,24 @@ export class TransformerLab {
     document.body.dataset.errorKind = error.kind;
     if (error.kind === 'cancelled') {
       run.writer.save({ status: 'cancelled' });
-      this.#stopped('Cancelled; the plots show the budgets that finished (kept below, to resume later).', 'cancelled');
+      this.#stopped(run, 'Cancelled; the plots show the budgets that finished (kept below, to resume later).', 'cancelled');
       return;
     }
     run.writer.save({ status: 'failed' });
     if (error.kind === 'config') {
       this.#showErrors([error]);
-      this.#stopped('Fix the highlighted field.', 'failed');
+      this.#stopped(run, 'Fix the highlighted field.', 'failed');
     } else if (error.kind === 'gpu') {
       this.failed = run.writer.record;
       const box = $('tx-gpu-failure');
       box.hidden = false;
       box.querySelector('.message').textContent = `WebGPU failed: ${error.message}`;
-      this.#stopped('WebGPU failed; the plots show the budgets that finished.', 'failed');
+      this.#stopped(run, 'WebGPU failed; the plots show the budgets that finished.', 'failed');
     } else if (error.kind === 'data') {
       const what = run.resume ? 'Cannot resume this saved experiment' : 'The experiment\'s data is inconsistent';
-      this.#stopped(`${what}: ${error.message}`, 'failed');
+      this.#stopped(run, `${what}: ${error.message}`, 'failed');
     } else {
-      this.#stopped(`The experiment failed: ${error.message}`, 'failed');
+      this.#stopped(run, `The experiment failed: ${error.message}`, 'failed');
     }
   }
 }

@@ -1,0 +1,259 @@
+// One transformer-lab experiment on the shared worker pool (www/runner.js), with pause,
+// resume and cancel:
+//
+// - On the CPU, as units of work over every worker of the pool: the wasm's
+//   ExperimentSchedule lives on this thread and says which units are ready; each idle
+//   worker gets one (run_experiment_unit in www/worker.js), chosen by www/plan.js's
+//   pickUnit; each worker's progress reports feed the schedule's progress, and each unit's
+//   output goes back to the schedule, whose events are the finished budgets' partial results
+//   and the pre-trained checkpoints. Every unit is a pure function of its input, so the
+//   results are the same, bit for bit, on any number of workers.
+// - On WebGPU, the whole experiment on worker 0 (run_experiment), the worker that holds the
+//   page's one device: units on one device would run one after another anyway.
+//
+// Either way the caller hears the same things: `handlers` = {onProgress(progress, units),
+// onPartial(resultsText), onCheckpoint(budget, bytes), onDone(resultsText),
+// onError(typedError), onPanic(message)}, where `progress` is the experiment's progress
+// (phase, label, step, steps, loss, work_done, work_total…) and `units` the running units'
+// latest reports [{key, label, step, steps, loss}] (one on WebGPU). After onDone, onError or
+// onPanic nothing more comes. A cancel ends in onError({kind: 'cancelled'}) once every
+// worker has stopped its unit; the budgets finished before it were delivered by onPartial.
+import { ExperimentSchedule } from './pkg/overtrain.js';
+import { MSG, request, typedError } from './protocol.js';
+import { pickUnit, planUnits, unitKey, unitWork } from './plan.js';
+
+const CANCELLED = Object.freeze({ kind: 'cancelled', message: 'cancelled', field: null });
+
+/**
+ * Starts experiment `config` (JSON text) on `backend` ('cpu' | 'gpu'), from `resume` (the
+ * results JSON of an unfinished run of it, or null). `pool`: the Runner (or anything with
+ * its size, alive(i), send(build, onMessage, i) and control(message)). Returns the run's
+ * controls {pause(), resume(), cancel(), workers}.
+ */
+export function runExperiment(pool, { config, backend, resume = null, handlers }) {
+  return backend === 'gpu' ? new WholeRun(pool, config, resume, handlers) : new UnitRun(pool, config, resume, handlers);
+}
+
+/** The whole experiment in worker 0 (WebGPU). */
+class WholeRun {
+  constructor(pool, config, resume, handlers) {
+    this.pool = pool;
+    this.handlers = handlers;
+    this.workers = 1;
+    this.over = false;
+    this.id = pool.send((id) => request.experiment(id, config, 'gpu', resume), (m) => this.#message(m));
+  }
+
+  #message(m) {
+    if (this.over) return;
+    const h = this.handlers;
+    switch (m.type) {
+      case MSG.EXP_PROGRESS: {
+        const p = JSON.parse(m.progress);
+        h.onProgress(p, [{ key: 'experiment', label: p.label, step: p.step, steps: p.steps, loss: p.loss }]);
+        break;
+      }
+      case MSG.EXP_PARTIAL: h.onPartial(m.results); break;
+      case MSG.EXP_CHECKPOINT: h.onCheckpoint(m.budget, m.bytes); break;
+      case MSG.EXP_DONE: this.over = true; h.onDone(m.results); break;
+      case MSG.ERROR: this.over = true; h.onError(m.error); break;
+      case MSG.PANIC: this.over = true; h.onPanic(m.message); break;
+      default:
+    }
+  }
+
+  pause() { this.pool.control(request.pause()); }
+  resume() { this.pool.control(request.resume()); }
+  cancel() { this.pool.control(request.cancel(this.id)); }
+}
+
+/**
+ * `{"input": …, "unit": {…}}` (ExperimentSchedule.next()) split into the unit's JSON and
+ * the input's JSON text (null when there is none), without parsing the input: it goes to a
+ * worker as the wasm wrote it.
+ */
+export function splitNext(text) {
+  const tail = text.match(/,"unit":(\{[^{}]*\})\}$/);
+  if (tail && text.startsWith('{"input":')) {
+    const input = text.slice('{"input":'.length, tail.index);
+    return { unitJson: tail[1], input: input === 'null' ? null : input };
+  }
+  const head = text.match(/^\{"unit":(\{[^{}]*\}),"input":/);
+  if (head && text.endsWith('}')) {
+    const input = text.slice(head[0].length, -1);
+    return { unitJson: head[1], input: input === 'null' ? null : input };
+  }
+  // Another layout: parse it all (numbers keep their values; the input is written anew).
+  const { unit, input } = JSON.parse(text);
+  return { unitJson: JSON.stringify(unit), input: input == null ? null : JSON.stringify(input) };
+}
+
+/** The experiment's units over every worker of the pool (the CPU). */
+class UnitRun {
+  constructor(pool, configText, resume, handlers) {
+    this.pool = pool;
+    this.configText = configText;
+    this.config = JSON.parse(configText);
+    this.handlers = handlers;
+    this.workers = pool.size;
+    this.queue = []; // units taken from the schedule and not sent yet: {unit, unitJson, input, work}
+    this.running = new Map(); // request id → {index (worker), entry, report}
+    this.paused = false;
+    this.ending = null; // once stopping: {error} or {panic}, delivered when no unit runs
+    this.over = false;
+    try {
+      this.schedule = new ExperimentSchedule(configText, 'CPU', resume ?? undefined);
+    } catch (e) {
+      this.schedule = null;
+      this.ending = { error: typedError(e) };
+    }
+    // The work of every unit not started yet, for pickUnit.
+    const skip = resume && this.schedule ? JSON.parse(resume).budgets.length : 0;
+    this.remaining = planUnits(this.config, skip).reduce((s, u) => s + unitWork(this.config, u), 0);
+    // The caller hears nothing before this returns.
+    queueMicrotask(() => this.#pump());
+  }
+
+  pause() {
+    if (this.over || this.paused) return;
+    this.paused = true;
+    this.pool.control(request.pause());
+  }
+
+  resume() {
+    if (this.over || !this.paused) return;
+    this.paused = false;
+    this.pool.control(request.resume());
+    this.#pump();
+  }
+
+  cancel() {
+    this.#stop({ error: CANCELLED });
+  }
+
+  /** Takes every ready unit from the schedule, hands units to the idle workers, and ends
+   * the run when it is over. */
+  #pump() {
+    if (this.over) return;
+    if (this.ending) { this.#settle(); return; }
+    if (this.paused) return;
+    try {
+      for (let text; (text = this.schedule.next()) !== undefined;) {
+        const { unitJson, input } = splitNext(text);
+        const unit = JSON.parse(unitJson);
+        // Units that start from the same output share one copy of it.
+        const same = input === null ? null : this.queue.find((e) => e.input !== null && e.input.length === input.length && e.input === input);
+        this.queue.push({ unit, unitJson, input: same ? same.input : input, work: unitWork(this.config, unit) });
+      }
+    } catch (e) {
+      this.#stop({ error: typedError(e) });
+      return;
+    }
+    const busy = new Set([...this.running.values()].map((r) => r.index));
+    for (let i = 0; i < this.pool.size && this.queue.length; i++) {
+      if (busy.has(i) || !this.pool.alive(i)) continue;
+      const entry = pickUnit(this.queue, this.remaining, this.workers);
+      this.queue.splice(this.queue.indexOf(entry), 1);
+      this.remaining -= entry.work;
+      const r = { index: i, entry, report: null };
+      const id = this.pool.send((rid) => request.unit(rid, this.configText, 'cpu', entry.unitJson, entry.input), (m) => this.#message(id, r, m), i);
+      this.running.set(id, r);
+    }
+    if (this.running.size > 0) return;
+    if (this.schedule.finished()) {
+      const results = this.schedule.results();
+      this.#close();
+      this.handlers.onDone(results);
+    } else {
+      const what = this.queue.length ? 'no computation worker is left to run it' : 'no unit of it is ready (a bug)';
+      this.#stop({ error: { kind: 'io', message: `the experiment cannot go on: ${what}`, field: null } });
+    }
+  }
+
+  #message(id, r, m) {
+    if (this.over || !this.running.has(id)) return;
+    switch (m.type) {
+      case MSG.UNIT_PROGRESS: {
+        if (this.ending) return;
+        r.report = JSON.parse(m.report);
+        let p;
+        try {
+          p = JSON.parse(this.schedule.progress(r.entry.unitJson, m.report));
+        } catch (e) {
+          this.#stop({ error: typedError(e) });
+          return;
+        }
+        this.handlers.onProgress(p, this.#units());
+        return;
+      }
+      case MSG.UNIT_DONE:
+        this.running.delete(id);
+        // A unit that finished while the run was stopping is not used.
+        if (!this.ending) this.#done(r.entry, m.output);
+        this.#pump();
+        return;
+      case MSG.ERROR:
+        this.running.delete(id);
+        // Cancelled units are expected while stopping; any other error ends the run.
+        if (!(this.ending && m.error.kind === 'cancelled')) this.#stop({ error: m.error });
+        this.#pump();
+        return;
+      case MSG.PANIC:
+        this.running.delete(id);
+        this.#stop({ panic: m.message });
+        this.#pump();
+        return;
+      default:
+    }
+  }
+
+  /** A unit's output: to the schedule, and what it completes to the caller. */
+  #done(entry, output) {
+    let events;
+    try {
+      events = this.schedule.done(entry.unitJson, output);
+    } catch (e) {
+      this.#stop({ error: typedError(e) });
+      return;
+    }
+    for (const event of events) {
+      if (event.type === 'checkpoint') this.handlers.onCheckpoint(event.budget, event.bytes);
+      else if (event.type === 'partial') this.handlers.onPartial(event.results);
+    }
+  }
+
+  /** The running units' latest reports, by worker. */
+  #units() {
+    return [...this.running.values()]
+      .filter((r) => r.report)
+      .sort((a, b) => a.index - b.index)
+      .map(({ entry, report }) => ({ key: unitKey(entry.unit), label: report.label, step: report.step, steps: report.steps, loss: report.loss }));
+  }
+
+  /** Stops the run: no more units are handed out, and every running one is cancelled; the
+   * first reason is delivered once none runs. */
+  #stop(reason) {
+    if (this.over || this.ending) return;
+    this.ending = reason;
+    this.queue = [];
+    for (const id of this.running.keys()) this.pool.control(request.cancel(id));
+    this.#settle();
+  }
+
+  #settle() {
+    if (this.over || this.running.size > 0) return;
+    const { error, panic } = this.ending;
+    this.#close();
+    if (panic !== undefined) this.handlers.onPanic(panic);
+    else this.handlers.onError(error);
+  }
+
+  #close() {
+    this.over = true;
+    this.queue = [];
+    this.schedule?.free();
+    this.schedule = null;
+    // Workers paused for this run go on (and idle ones stop waiting for a resume).
+    if (this.paused) this.pool.control(request.resume());
+  }
+}
