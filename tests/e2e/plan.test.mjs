@@ -1,0 +1,205 @@
+// The page's side of the experiment's units (no browser; the wasm module loaded in Node, as
+// in state.test.mjs): www/plan.js mirrors the wasm's plan and each unit's work, and
+// www/experiment-run.js runs the wasm's ExperimentSchedule over a pool of workers — here a
+// fake pool whose "workers" run run_experiment_unit in this process, interleaved at every
+// progress report — with the same results on 1 and 3 workers, pause, cancel and resume.
+// Reads dist/ (scripts/serve.sh or build_site makes it).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+
+const www = new URL('../../dist/www/', import.meta.url);
+const wasm = await import(new URL('pkg/overtrain.js', www));
+wasm.initSync({ module: fs.readFileSync(new URL('pkg/overtrain_bg.wasm', www)) });
+const { planUnits, unitWork, unitKey, makespan, pickUnit, planOrder } = await import(new URL('plan.js', www));
+const { runExperiment, splitNext } = await import(new URL('experiment-run.js', www));
+const { MSG } = await import(new URL('protocol.js', www));
+
+const presets = JSON.parse(wasm.experiment_presets());
+const wsd = (c) => ({ ...c, pretrain: { ...c.pretrain, protocol: 'wsd' } });
+const configs = { ...presets, micro_wsd: wsd(presets.micro), quick_wsd: wsd(presets.quick), paper_wsd: wsd(presets.paper) };
+
+test('the plan mirror: every unit and its work as the wasm counts them', () => {
+  for (const [name, c] of Object.entries(configs)) {
+    const units = planUnits(c);
+    const work = units.reduce((s, u) => s + unitWork(c, u), 0);
+    const est = JSON.parse(wasm.estimate_experiment(JSON.stringify(c)));
+    assert.ok(Math.abs(work - est.work_steps) < 1e-6 * est.work_steps, `${name}: ${work} vs ${est.work_steps}`);
+    assert.deepEqual([...units].sort(planOrder), units, `${name}: planUnits is in plan order`);
+    assert.equal(makespan(c, 1), work);
+    for (const n of [2, 3, 4]) {
+      const t = makespan(c, n);
+      assert.ok(t >= work / n - 1e-6 && t <= work, `${name}: makespan on ${n} workers ${t} of ${work}`);
+    }
+  }
+  // The schedule hands out, at the start, exactly the units that need nothing.
+  for (const [name, c] of Object.entries(configs)) {
+    const s = new wasm.ExperimentSchedule(JSON.stringify(c), 'CPU', undefined);
+    const first = [];
+    for (let t; (t = s.next()) !== undefined;) first.push(JSON.parse(splitNext(t).unitJson));
+    s.free();
+    const expected = planUnits(c).filter((u) => (c.pretrain.protocol === 'wsd' ? u.kind === 'stable' && u.budget === 0 : u.kind === 'pretrain'));
+    assert.deepEqual(first.map(unitKey), expected.map(unitKey), name);
+  }
+  // Quick on 2 workers: the largest pre-training run starts early enough to end together.
+  const q = presets.quick;
+  const w = planUnits(q).reduce((s, u) => s + unitWork(q, u), 0);
+  assert.ok(makespan(q, 2) < 0.52 * w, `quick on 2 workers: ${makespan(q, 2) / w}`);
+});
+
+test('pickUnit: plan order on one worker; the longest unit first only when it would end last', () => {
+  const e = (kind, budget, work) => ({ unit: { kind, budget }, work });
+  const ready = [e('pretrain', 2, 40), e('pretrain', 0, 10), e('pretrain', 1, 20)];
+  assert.equal(pickUnit(ready, 70, 1), ready[1]);
+  assert.equal(pickUnit(ready, 70, 2), ready[0], '40 × 2 ≥ 0.9 × 70');
+  assert.equal(pickUnit(ready, 200, 2), ready[1], '40 × 2 < 0.9 × 200');
+});
+
+test('splitNext keeps the input as the wasm wrote it', () => {
+  assert.deepEqual(splitNext('{"input":null,"unit":{"budget":0,"kind":"pretrain"}}'), { unitJson: '{"budget":0,"kind":"pretrain"}', input: null });
+  assert.deepEqual(splitNext('{"input":{"Pretrained":{"params":[-0.0,1e-7]}},"unit":{"budget":1,"kind":"perturb"}}'), { unitJson: '{"budget":1,"kind":"perturb"}', input: '{"Pretrained":{"params":[-0.0,1e-7]}}' });
+  assert.deepEqual(splitNext('{"unit":{"budget":1,"kind":"perturb"},"input":[1]}'), { unitJson: '{"budget":1,"kind":"perturb"}', input: '[1]' });
+});
+
+/** A pool of `size` fake workers in this process: each request runs run_experiment_unit,
+ * yielding to the event loop at every progress report, so the workers interleave. */
+function fakePool(size) {
+  let nextId = 1;
+  const runs = new Map();
+  const pool = {
+    size,
+    paused: false,
+    wakers: [],
+    log: [], // {unit, worker} as sent
+    busy: new Set(),
+    maxBusy: 0,
+    alive: () => true,
+    send(build, onMessage, index = 0) {
+      const id = nextId++;
+      const msg = build(id);
+      assert.equal(msg.type, MSG.UNIT);
+      assert.ok(!pool.busy.has(index), `worker ${index} gets one unit at a time`);
+      pool.busy.add(index);
+      pool.maxBusy = Math.max(pool.maxBusy, pool.busy.size);
+      pool.log.push({ unit: JSON.parse(msg.unit), worker: index });
+      const run = { cancelled: false };
+      runs.set(id, run);
+      const host = {
+        progress(text) {
+          setImmediate(() => onMessage({ type: MSG.UNIT_PROGRESS, id, report: text }));
+          return (async () => {
+            await new Promise((r) => setImmediate(r));
+            while (pool.paused && !run.cancelled) await new Promise((r) => pool.wakers.push(r));
+            return !run.cancelled;
+          })();
+        },
+      };
+      setImmediate(async () => {
+        let answer;
+        try {
+          answer = { type: MSG.UNIT_DONE, id, output: await wasm.run_experiment_unit(msg.config, msg.unit, msg.input ?? undefined, msg.backend, host) };
+        } catch (e) {
+          answer = { type: MSG.ERROR, id, error: { kind: e.kind, message: e.message, field: e.field ?? null } };
+        }
+        runs.delete(id);
+        pool.busy.delete(index);
+        setImmediate(() => onMessage(answer));
+      });
+      return id;
+    },
+    control(m) {
+      if (m.type === MSG.PAUSE) pool.paused = true;
+      if (m.type === MSG.RESUME || m.type === MSG.CANCEL) {
+        if (m.type === MSG.RESUME) pool.paused = false;
+        if (m.type === MSG.CANCEL) for (const [id, r] of runs) if (m.id == null || m.id === id) r.cancelled = true;
+        const w = pool.wakers;
+        pool.wakers = [];
+        w.forEach((f) => f());
+      }
+    },
+  };
+  return pool;
+}
+
+/** Runs `config` on `pool`; resolves to {results | error, partials, checkpoints, progress}. */
+function run(pool, config, { resume = null, onProgress } = {}) {
+  return new Promise((resolve) => {
+    const seen = { partials: [], checkpoints: [], progress: [] };
+    const exec = runExperiment(pool, {
+      config: JSON.stringify(config),
+      backend: 'cpu',
+      resume,
+      handlers: {
+        onProgress: (p, units) => { seen.progress.push(p); onProgress?.(exec, p, units, seen); },
+        onPartial: (r) => seen.partials.push(r),
+        onCheckpoint: (b, bytes) => seen.checkpoints.push([b, bytes.length]),
+        onDone: (results) => resolve({ ...seen, results }),
+        onError: (error) => resolve({ ...seen, error }),
+        onPanic: (message) => resolve({ ...seen, error: { kind: 'panic', message } }),
+      },
+    });
+  });
+}
+
+const withoutTime = (text) => { const r = JSON.parse(text); delete r.elapsed_s; return r; };
+
+test('the units over 1 and 3 workers give the same results; pause, cancel and resume', async () => {
+  const micro = presets.micro;
+  const one = fakePool(1);
+  const a = await run(one, micro);
+  assert.equal(a.error, undefined, JSON.stringify(a.error));
+  const three = fakePool(3);
+  const b = await run(three, micro);
+  assert.equal(b.error, undefined, JSON.stringify(b.error));
+  assert.deepEqual(withoutTime(b.results), withoutTime(a.results), 'every field but elapsed_s');
+  assert.equal(three.maxBusy, 3, 'three units ran at once');
+  // wsd (a chain of stable phases, each branch from it) too.
+  const w1 = await run(fakePool(1), configs.micro_wsd);
+  const w3 = await run(fakePool(3), configs.micro_wsd);
+  assert.equal(w3.error, undefined, JSON.stringify(w3.error));
+  assert.deepEqual(withoutTime(w3.results), withoutTime(w1.results), 'wsd: every field but elapsed_s');
+  assert.deepEqual(one.log.map((l) => unitKey(l.unit)), planUnits(micro).map(unitKey), 'one worker: the plan order');
+  assert.deepEqual(b.partials.map((p) => JSON.parse(p).budgets.length), [1, 2, 3, 4], 'budgets finish in order');
+  assert.deepEqual(b.checkpoints.map(([budget]) => budget).sort(), [0, 1, 2, 3]);
+  const last = b.progress.at(-1);
+  assert.ok(last.work_done <= last.work_total && last.work_total > 0);
+
+  // Pause: no unit progresses; resume: it goes on; cancel: every unit stops, the finished
+  // budgets were delivered.
+  const pool = fakePool(2);
+  let pausedAt = null;
+  let resumed = false;
+  const c = await run(pool, micro, {
+    onProgress: (exec, p, units, seen) => {
+      if (pausedAt === null && seen.partials.length >= 1) {
+        pausedAt = seen.progress.length;
+        exec.pause();
+        setTimeout(() => {
+          const during = seen.progress.length;
+          setTimeout(() => {
+            assert.ok(seen.progress.length - during <= 2, 'no progress while paused');
+            resumed = true;
+            exec.resume();
+          }, 100);
+        }, 50);
+      } else if (resumed && seen.partials.length >= 2) {
+        exec.cancel();
+      }
+    },
+  });
+  assert.equal(c.error?.kind, 'cancelled', JSON.stringify(c.error));
+  assert.ok(c.partials.length >= 2 && c.partials.length < 4, `finished budgets kept: ${c.partials.length}`);
+  assert.equal(pool.busy.size, 0, 'every worker stopped');
+
+  // Resume from the cancelled run's partial results: the same final results.
+  const resumedRun = fakePool(2);
+  const d = await run(resumedRun, micro, { resume: c.partials.at(-1) });
+  assert.equal(d.error, undefined, JSON.stringify(d.error));
+  assert.deepEqual(withoutTime(d.results), withoutTime(a.results));
+  const skipped = JSON.parse(c.partials.at(-1)).budgets.length;
+  assert.ok(resumedRun.log.every((l) => l.unit.budget >= skipped), 'finished budgets are not run again');
+
+  // Results of another config: a data error, before any unit runs.
+  const e = await run(fakePool(2), micro, { resume: fs.readFileSync(new URL('../../docs/results/quick/results.json', import.meta.url), 'utf8') });
+  assert.equal(e.error?.kind, 'data');
+});
