@@ -1,16 +1,19 @@
 // The transformer lab in the page (headless Chromium): a micro preset runs to completion
-// and draws every plot; every export downloads a valid file; pause, resume and cancel
-// work; invalid fields are named next to their control.
+// and draws every plot; every export downloads a valid file; its units on 2 workers give
+// the results of 1 worker; pause, resume and cancel work on several workers; invalid fields
+// are named next to their control. `?workers=N` sets the pool's size (www/runner.js).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import { startServer, launch, openPage } from './harness.mjs';
+import { startServer, launch, openPage, WATCH_WORKERS } from './harness.mjs';
 
 const state = (page) => page.evaluate(() => document.body.dataset.experiment);
 const progress = (page) => page.evaluate(() => Number(document.getElementById('tx-progress').value));
 
-async function openLab(browser, url) {
-  const opened = await openPage(browser, url);
+async function openLab(browser, url, { workers } = {}) {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+  await context.addInitScript(WATCH_WORKERS);
+  const opened = await openPage(context, workers ? new URL(`?workers=${workers}`, url).href : url);
   await opened.page.click('#tab-transformer');
   await opened.page.waitForSelector('#transformer-lab:not([hidden])');
   return opened;
@@ -65,28 +68,93 @@ test('a micro experiment runs to completion in the page, draws every plot and ex
   }
 });
 
-test('pause stops the progress, resume continues it, cancel ends the experiment', async () => {
+/** The workers' unit messages so far (WATCH_WORKERS). */
+const pool = (page) => page.evaluate(() => globalThis.__pool.workers.map((w) => ({ ...w })));
+const sum = (workers, key) => workers.reduce((s, w) => s + w[key], 0);
+
+/** Runs the Micro preset on the CPU in a page with a pool of `workers`; resolves to its
+ * results JSON (as the export button saves it) and the workers' unit counts. */
+async function runMicro(browser, url, workers) {
+  const { page, problems } = await openLab(browser, url, { workers });
+  await page.selectOption('#tx-preset', 'micro');
+  await page.selectOption('#tx-backend', 'cpu');
+  await page.waitForFunction(() => /tokens\/s/.test(document.getElementById('tx-estimate').textContent), null, { timeout: 60_000 });
+  await page.click('#tx-start');
+  await page.waitForFunction(() => document.body.dataset.experiment === 'done', null, { timeout: 300_000 });
+  const results = JSON.parse((await downloadText(page, '#tx-export-json')).bytes.toString());
+  const status = await page.textContent('#tx-status');
+  assert.deepEqual(problems, { consoleErrors: [], pageErrors: [], foreignRequests: [] });
+  const units = await pool(page);
+  await page.context().close();
+  return { results, units, status };
+}
+
+test('the Micro preset on 2 workers gives the results of 1 worker, every field but the time', async () => {
   const server = await startServer();
   const browser = await launch({ webgpu: false });
   try {
-    const { page, problems } = await openLab(browser, server.url);
+    const one = await runMicro(browser, server.url, 1);
+    const two = await runMicro(browser, server.url, 2);
+    assert.equal(one.units.length, 1);
+    assert.equal(two.units.length, 2);
+    assert.ok(two.units.every((w) => w.units > 0), `both workers ran units: ${JSON.stringify(two.units)}`);
+    assert.equal(sum(two.units, 'units'), sum(one.units, 'units'), 'the same units');
+    assert.match(two.status, /Done in .* on CPU \(2 workers\) · 4 budgets/);
+    assert.ok(one.results.elapsed_s > 0 && two.results.elapsed_s > 0);
+    const untimed = (r) => ({ ...r, elapsed_s: null });
+    assert.deepEqual(untimed(two.results), untimed(one.results));
+    assert.equal(JSON.stringify(untimed(two.results)), JSON.stringify(untimed(one.results)), 'the same JSON text');
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
+
+test('on 2 workers, pause stops every worker, resume continues, cancel stops them all and keeps the finished budgets', async () => {
+  const server = await startServer();
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, problems } = await openLab(browser, server.url, { workers: 2 });
     await page.selectOption('#tx-preset', 'quick');
     await page.click('#tx-start');
-    await page.waitForFunction(() => Number(document.getElementById('tx-progress').value) > 0.001, null, { timeout: 120_000 });
+    // Both workers at work, and the first budget finished.
+    await page.waitForFunction(() => globalThis.__pool.workers.every((w) => w.progress > 0) && Number(document.getElementById('tx-plots').dataset.rendered || 0) > 0, null, { timeout: 300_000 });
     await page.click('#tx-pause');
     assert.equal(await state(page), 'paused');
     await page.waitForTimeout(500); // messages in flight settle
     const paused = await progress(page);
+    const atPause = await pool(page);
     await page.waitForTimeout(2000);
     assert.equal(await progress(page), paused, 'no progress while paused');
+    assert.deepEqual(await pool(page), atPause, 'no worker reports, starts or ends a unit while paused');
     assert.equal(await page.textContent('#tx-pause'), 'Resume');
+    assert.match(await page.textContent('#tx-status'), /^Paused\./);
     await page.click('#tx-pause');
     assert.equal(await state(page), 'running');
     await page.waitForFunction((p) => Number(document.getElementById('tx-progress').value) > p, paused, { timeout: 60_000 });
+    await page.waitForFunction((before) => globalThis.__pool.workers.every((w, i) => w.progress > before[i].progress), atPause, { timeout: 60_000 });
+    // Cancel: every running unit answers "cancelled", and then nothing more comes.
+    const beforeCancel = await pool(page);
     await page.click('#tx-cancel');
     await page.waitForFunction(() => document.body.dataset.experiment === 'cancelled', null, { timeout: 60_000 });
     assert.match(await page.textContent('#tx-status'), /Cancelled/);
+    const atCancel = await pool(page);
+    const cancelled = sum(atCancel, 'cancelled') - sum(beforeCancel, 'cancelled');
+    const started = sum(atCancel, 'units') - sum(beforeCancel, 'units');
+    assert.ok(cancelled >= 1, 'running units were cancelled');
+    assert.equal(sum(atCancel, 'units'), sum(atCancel, 'done') + sum(atCancel, 'cancelled'), `every unit sent has answered (${started} started during the cancel)`);
+    await page.waitForTimeout(1000);
+    assert.deepEqual(await pool(page), atCancel, 'no worker goes on');
     assert.equal(await page.isDisabled('#tx-start'), false, 'a new experiment can start');
+    // The finished budgets are kept, to resume later.
+    const rec = await page.evaluate(async () => {
+      const { store } = await import(new URL('./www/persist.js', location.href));
+      const r = (await store.all()).at(-1);
+      return { status: r.status, finished: r.finished, budgets: JSON.parse(r.results).budgets.length };
+    });
+    assert.equal(rec.status, 'cancelled');
+    assert.ok(rec.finished >= 1 && rec.finished === rec.budgets, JSON.stringify(rec));
+    await page.waitForSelector('#tx-saved li[data-status=cancelled] button[data-action=resume]');
     assert.deepEqual(problems, { consoleErrors: [], pageErrors: [], foreignRequests: [] });
   } finally {
     await browser.close();

@@ -48,3 +48,31 @@ export async function openPage(browser, url) {
   await page.goto(url);
   return { page, problems };
 }
+
+/**
+ * An init script (context.addInitScript) that watches the page's Web Workers before any
+ * page script runs: globalThis.__pool.workers[i] = {units: unit requests sent to it,
+ * progress: unit-progress answers, done: unit-done answers, cancelled: cancelled errors}.
+ */
+export const WATCH_WORKERS = () => {
+  globalThis.__pool = { workers: [] };
+  const Base = globalThis.Worker;
+  globalThis.Worker = class extends Base {
+    constructor(...args) {
+      super(...args);
+      const w = { units: 0, progress: 0, done: 0, cancelled: 0 };
+      globalThis.__pool.workers.push(w);
+      this.addEventListener('message', (e) => {
+        const m = e.data;
+        if (m?.type === 'unit-progress') w.progress++;
+        else if (m?.type === 'unit-done') w.done++;
+        else if (m?.type === 'error' && m.error?.kind === 'cancelled') w.cancelled++;
+      });
+      this.watched = w;
+    }
+    postMessage(m, ...rest) {
+      if (m?.type === 'unit') this.watched.units++;
+      return super.postMessage(m, ...rest);
+    }
+  };
+};

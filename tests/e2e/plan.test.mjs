@@ -191,6 +191,21 @@ test('the units over 1 and 3 workers give the same results; pause, cancel and re
   assert.ok(c.partials.length >= 2 && c.partials.length < 4, `finished budgets kept: ${c.partials.length}`);
   assert.equal(pool.busy.size, 0, 'every worker stopped');
 
+  // Cancel while paused: every unit stops, and the workers are not left paused.
+  const pausedPool = fakePool(2);
+  let asked = false;
+  const p = await run(pausedPool, micro, {
+    onProgress: (exec) => {
+      if (asked) return;
+      asked = true;
+      exec.pause();
+      setTimeout(() => exec.cancel(), 50);
+    },
+  });
+  assert.equal(p.error?.kind, 'cancelled');
+  assert.equal(pausedPool.busy.size, 0, 'every worker stopped');
+  assert.equal(pausedPool.paused, false, 'no worker is left paused');
+
   // Resume from the cancelled run's partial results: the same final results.
   const resumedRun = fakePool(2);
   const d = await run(resumedRun, micro, { resume: c.partials.at(-1) });
