@@ -476,7 +476,8 @@ export class TransformerLab {
       run.followed = withLoss.reduce((a, u) => (!a || u.steps > a.steps ? u : a), null)?.key ?? null;
     }
     const followed = units.find((u) => u.key === run.followed);
-    if (followed) sparkline($('tx-live'), run.losses.get(followed.key), followed.loss, units.length > 1 ? followed.label : null);
+    const losses = run.losses.get(run.followed);
+    if (followed && followed.loss != null) sparkline($('tx-live'), losses, losses.at(-1), units.length > 1 ? followed.label : null);
   }
 
   /** A finished budget: the results so far, drawn and saved. */

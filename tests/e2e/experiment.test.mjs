@@ -162,6 +162,52 @@ test('on 2 workers, pause stops every worker, resume continues, cancel stops the
   }
 });
 
+test('on WebGPU the whole experiment runs on worker 0 (one device), and pauses', async () => {
+  const server = await startServer();
+  const browser = await launch({ webgpu: true });
+  try {
+    const { page, problems } = await openLab(browser, server.url, { workers: 2 });
+    await page.selectOption('#tx-preset', 'micro');
+    // A tiny experiment: SwiftShader trains at a few hundred tokens/s.
+    await page.evaluate(() => {
+      const c = globalThis.__overtrainLab.config();
+      Object.assign(c, { eval_batches: 1 });
+      Object.assign(c.pretrain, { budgets: [1024, 2048] });
+      Object.assign(c.perturb, { gammas: [1], draws: 1 });
+      Object.assign(c.finetune, { steps: 4, seeds: 1, lrs: [0.001] });
+      globalThis.__overtrainLab.setState({ config: c });
+    });
+    await page.selectOption('#tx-backend', 'gpu');
+    await page.waitForFunction(() => /tokens\/s/.test(document.getElementById('tx-estimate').textContent), null, { timeout: 120_000 });
+    assert.match(await page.textContent('#tx-backend-info'), /^Runs on WebGPU/);
+    assert.doesNotMatch(await page.textContent('#tx-estimate'), /workers/, 'one device: no pool in the estimate');
+    await page.click('#tx-start');
+    await page.waitForFunction(() => Number(document.getElementById('tx-progress').value) > 0, null, { timeout: 120_000 });
+    await page.click('#tx-pause');
+    // The worker pauses at its next progress report, which on SwiftShader may come a second
+    // or more later (one report is posted on the way): wait for a quiet second first.
+    let paused = await progress(page);
+    for (let i = 0; i < 10; i++) {
+      await page.waitForTimeout(1000);
+      const now = await progress(page);
+      if (now === paused) break;
+      paused = now;
+    }
+    await page.waitForTimeout(2000);
+    assert.equal(await progress(page), paused, 'no progress while paused');
+    await page.click('#tx-pause');
+    await page.waitForFunction(() => document.body.dataset.experiment === 'done', null, { timeout: 300_000 });
+    assert.match(await page.textContent('#tx-status'), /Done in .* on GPU: .* · 2 budgets/);
+    assert.doesNotMatch(await page.textContent('#tx-status'), /workers/);
+    assert.equal(sum(await pool(page), 'units'), 0, 'no units: the whole experiment in one worker');
+    assert.equal(await page.$$eval('#tx-checkpoints button', (b) => b.length), 2);
+    assert.deepEqual(problems, { consoleErrors: [], pageErrors: [], foreignRequests: [] });
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
+
 test('invalid experiment fields are named next to their control and block the start', async () => {
   const server = await startServer();
   const browser = await launch({ webgpu: false });
