@@ -260,6 +260,7 @@ export class TransformerLab {
     this.#showErrors(errors);
     if (errors.length) {
       $('tx-estimate').textContent = 'Fix the highlighted field to see what this experiment costs.';
+      this.estimateLine = null;
       $('tx-start').disabled = true;
       return null;
     }
@@ -275,10 +276,15 @@ export class TransformerLab {
     if (gpu && m.largest_bytes > this.#bufferLimit(gpu)) {
       line += ` — too large for WebGPU here: the ${m.largest_buffer} buffer needs ${(m.largest_bytes / 1e6).toFixed(0)} MB, the adapter allows ${(this.#bufferLimit(gpu) / 1e6).toFixed(0)} MB per buffer`;
     }
-    $('tx-estimate').textContent = line;
+    // The same config and line again (a field's change event on blur, a repeated GPU
+    // report): the estimate and its timing stand, and the buttons below it stay put.
+    if (line !== this.estimateLine || text !== this.configText) {
+      $('tx-estimate').textContent = line;
+      this.estimateLine = line;
+      this.#probe(text);
+    }
     $('tx-backend-info').textContent = gpu === undefined ? 'Looking for WebGPU…' : backend === 'gpu' ? `Runs on WebGPU (${gpu.name}).` : `Runs on the CPU (WebAssembly)${reason ? `: ${sentence(reason)}` : ''}.`;
     $('tx-start').disabled = Boolean(this.running);
-    this.#probe(text);
     this.configText = text;
     this.#showRecorded();
     this.onChange();

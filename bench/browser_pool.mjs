@@ -1,0 +1,58 @@
+// Benchmark (not a test): the transformer lab's experiment in headless Chromium on a pool of
+// 1 and of 2 Web Workers (the page's `?workers=N`), the Quick preset cut to its first
+// `budgets` budgets (6: the whole preset), on the CPU path. For each pool size: the page's
+// estimate before the run (its two-step probe × the schedule's time on N workers) and the
+// run's time (the results' elapsed_s, from the schedule's start to its last unit); runs
+// alternate between the sizes, and medians are printed with the ratio of 2 workers to 1.
+// usage: node bench/browser_pool.mjs [runs] [budgets]   (needs dist/: scripts/serve.sh's build)
+import { startServer, launch } from '../tests/e2e/harness.mjs';
+
+const runs = Number(process.argv[2] ?? 3);
+const budgets = Number(process.argv[3] ?? 4);
+const sizes = [1, 2];
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+
+const server = await startServer();
+const browser = await launch({ webgpu: false });
+const rows = Object.fromEntries(sizes.map((n) => [n, { estimate: [], elapsed: [], tokensPerSecond: [] }]));
+let config = null;
+try {
+  for (let r = 0; r < runs; r++) {
+    for (const n of r % 2 ? [...sizes].reverse() : sizes) {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(new URL(`?workers=${n}`, server.url).href);
+      await page.click('#tab-transformer');
+      await page.selectOption('#tx-preset', 'quick');
+      await page.selectOption('#tx-backend', 'cpu');
+      // The preset's own estimate first, then the cut config's.
+      await page.waitForFunction(() => document.getElementById('tx-estimate').dataset.seconds, null, { timeout: 120_000 });
+      await page.evaluate(() => { delete document.getElementById('tx-estimate').dataset.seconds; });
+      const all = await page.inputValue('#x-pretrain-budgets');
+      await page.fill('#x-pretrain-budgets', all.split(',').slice(0, budgets).join(','));
+      await page.dispatchEvent('#x-pretrain-budgets', 'change');
+      await page.waitForFunction((w) => document.getElementById('tx-estimate').dataset.seconds && document.getElementById('tx-estimate').dataset.workers === String(w), n, { timeout: 120_000 });
+      const est = await page.$eval('#tx-estimate', (e) => ({ seconds: Number(e.dataset.seconds), tps: Number(e.dataset.tokensPerSecond), text: e.textContent }));
+      await page.click('#tx-start');
+      if (await page.evaluate(() => document.body.dataset.experiment) !== 'running') throw new Error('the experiment did not start');
+      await page.waitForFunction(() => document.body.dataset.experiment === 'done', null, { timeout: 3_600_000 });
+      const results = JSON.parse(await page.evaluate(() => globalThis.__overtrainLab.results));
+      config ??= results.config;
+      rows[n].estimate.push(est.seconds);
+      rows[n].elapsed.push(results.elapsed_s);
+      rows[n].tokensPerSecond.push(est.tps);
+      console.log(JSON.stringify({ run: r + 1, workers: n, estimate_s: +est.seconds.toFixed(1), elapsed_s: +results.elapsed_s.toFixed(1), probe_tokens_per_second: Math.round(est.tps) }));
+      await context.close();
+    }
+  }
+  console.log(JSON.stringify({ browser: browser.version(), budgets: config.pretrain.budgets, runs }));
+  console.log('| workers | estimate (median) | run time (median) | probe tokens/s (median) |');
+  console.log('|---|---|---|---|');
+  for (const n of sizes) console.log(`| ${n} | ${median(rows[n].estimate).toFixed(1)} s | ${median(rows[n].elapsed).toFixed(1)} s | ${median(rows[n].tokensPerSecond).toFixed(0)} |`);
+  const ratio = median(rows[2].elapsed) / median(rows[1].elapsed);
+  const estRatio = median(rows[2].estimate) / median(rows[1].estimate);
+  console.log(`2 workers / 1 worker: run time ${(100 * ratio).toFixed(0)}%, estimate ${(100 * estRatio).toFixed(0)}%`);
+} finally {
+  await browser.close();
+  await server.close();
+}
