@@ -20,7 +20,7 @@
 // worker has stopped its unit; the budgets finished before it were delivered by onPartial.
 import { ExperimentSchedule } from './pkg/overtrain.js';
 import { MSG, request, typedError } from './protocol.js';
-import { pickUnit, planUnits, unitKey, unitWork } from './plan.js';
+import { pickUnit, planUnits, unitKey, unitLevel, unitWork } from './plan.js';
 
 const CANCELLED = Object.freeze({ kind: 'cancelled', message: 'cancelled', field: null });
 
@@ -96,7 +96,7 @@ class UnitRun {
     this.config = JSON.parse(configText);
     this.handlers = handlers;
     this.workers = pool.size;
-    this.queue = []; // units taken from the schedule and not sent yet: {unit, unitJson, input, work}
+    this.queue = []; // units taken from the schedule and not sent yet: {unit, unitJson, input, work, level}
     this.running = new Map(); // request id → {index (worker), entry, report}
     this.paused = false;
     this.ending = null; // once stopping: {error} or {panic}, delivered when no unit runs
@@ -143,7 +143,7 @@ class UnitRun {
         const unit = JSON.parse(unitJson);
         // Units that start from the same output share one copy of it.
         const same = input === null ? null : this.queue.find((e) => e.input !== null && e.input.length === input.length && e.input === input);
-        this.queue.push({ unit, unitJson, input: same ? same.input : input, work: unitWork(this.config, unit) });
+        this.queue.push({ unit, unitJson, input: same ? same.input : input, work: unitWork(this.config, unit), level: unitLevel(this.config, unit) });
       }
     } catch (e) {
       this.#stop({ error: typedError(e) });

@@ -54,6 +54,41 @@ export function unitNeeds(c, u) {
   return { kind: 'pretrain', budget: u.budget };
 }
 
+/**
+ * The work from the start of unit `u` to the end of the longest chain of units that need
+ * it, in training-step equivalents (its "bottom level"): wsd's stable phase b leads to the
+ * next stable phase and to budget b's decay, a pre-trained model to its perturbation and
+ * fine-tuning runs.
+ */
+export function unitLevel(c, u) {
+  const work = unitWork(c, u);
+  const b = u.budget;
+  switch (u.kind) {
+    case 'stable': {
+      const decay = unitLevel(c, { kind: 'pretrain', budget: b });
+      let chain = 0;
+      // The stable phases after this one, iteratively (a long chain of budgets).
+      for (let next = b + 1, before = 0; next < c.pretrain.budgets.length; next++) {
+        before += unitWork(c, { kind: 'stable', budget: next });
+        chain = Math.max(chain, before + unitWork(c, { kind: 'pretrain', budget: next }) + after(c));
+      }
+      return work + Math.max(decay, chain);
+    }
+    case 'pretrain':
+      return work + after(c);
+    default:
+      return work;
+  }
+}
+
+/** The longest unit that starts from a pre-trained model. */
+function after(c) {
+  const perturb = unitWork(c, { kind: 'perturb', budget: 0 });
+  const f = c.finetune;
+  const finetune = f.l2.length * f.lrs.length * f.seeds > 0 ? unitWork(c, { kind: 'finetune', budget: 0 }) : 0;
+  return Math.max(perturb, finetune);
+}
+
 /** Every unit of config `c` a run still has to do, in plan order; `skip`: budgets already
  * finished (a resumed run), whose units are not run again — except wsd's stable phases. */
 export function planUnits(c, skip = 0) {
@@ -73,21 +108,22 @@ export function planUnits(c, skip = 0) {
 }
 
 /**
- * Which ready unit an idle worker takes: the one with the most work when it is long
- * enough to end the run last (its work × `workers` ≥ 0.9 × the work not started yet, so the
- * largest pre-training runs start early and the workers finish together), else the first
- * in the plan's order (so budgets finish, and partial results come, in order and early).
- * One worker takes them in the plan's order, as one worker always did. `ready`: entries
- * {unit, work}; `remaining`: the work of every unit not started yet (ready or not).
+ * Which ready unit an idle worker takes: the one with the longest chain of work ahead
+ * (`unitLevel`) when that chain is long enough to end the run last (its level × `workers` ≥
+ * 0.9 × the work not started yet — so the largest pre-training runs and wsd's chain of
+ * stable phases start early and the workers finish together), else the first in the plan's
+ * order (so budgets finish, and partial results come, in order and early). One worker takes
+ * them in the plan's order, as one worker always did. `ready`: entries {unit, level};
+ * `remaining`: the work of every unit not started yet (ready or not).
  */
 export function pickUnit(ready, remaining, workers) {
   let first = ready[0];
   let longest = ready[0];
   for (const e of ready) {
     if (planOrder(e.unit, first.unit) < 0) first = e;
-    if (e.work > longest.work || (e.work === longest.work && planOrder(e.unit, longest.unit) < 0)) longest = e;
+    if (e.level > longest.level || (e.level === longest.level && planOrder(e.unit, longest.unit) < 0)) longest = e;
   }
-  return workers > 1 && longest.work * workers >= 0.9 * remaining ? longest : first;
+  return workers > 1 && longest.level * workers >= 0.9 * remaining ? longest : first;
 }
 
 /**
@@ -97,13 +133,12 @@ export function pickUnit(ready, remaining, workers) {
  * `planUnits`.
  */
 export function makespan(c, workers, skip = 0) {
-  const units = planUnits(c, skip).map((unit) => ({ unit, key: unitKey(unit), need: unitNeeds(c, unit), work: unitWork(c, unit) }));
+  const units = planUnits(c, skip).map((unit) => ({ unit, key: unitKey(unit), need: unitNeeds(c, unit), work: unitWork(c, unit), level: unitLevel(c, unit) }));
   let remaining = units.reduce((s, u) => s + u.work, 0);
   if (workers <= 1 || units.length > 20000) {
     if (workers <= 1) return remaining;
     // Too many units to simulate cheaply: the bound of the longest chain and an even split.
-    const chain = Math.max(...units.map((u) => u.work + (u.need ? unitWork(c, u.need) : 0)));
-    return Math.max(remaining / workers, chain);
+    return Math.max(remaining / workers, ...units.filter((u) => !u.need).map((u) => u.level));
   }
   const done = new Set();
   let waiting = units;

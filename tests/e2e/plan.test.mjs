@@ -11,7 +11,7 @@ import fs from 'node:fs';
 const www = new URL('../../dist/www/', import.meta.url);
 const wasm = await import(new URL('pkg/overtrain.js', www));
 wasm.initSync({ module: fs.readFileSync(new URL('pkg/overtrain_bg.wasm', www)) });
-const { planUnits, unitWork, unitKey, makespan, pickUnit, planOrder } = await import(new URL('plan.js', www));
+const { planUnits, unitWork, unitLevel, unitKey, makespan, pickUnit, planOrder } = await import(new URL('plan.js', www));
 const { runExperiment, splitNext } = await import(new URL('experiment-run.js', www));
 const { MSG } = await import(new URL('protocol.js', www));
 
@@ -41,14 +41,22 @@ test('the plan mirror: every unit and its work as the wasm counts them', () => {
     const expected = planUnits(c).filter((u) => (c.pretrain.protocol === 'wsd' ? u.kind === 'stable' && u.budget === 0 : u.kind === 'pretrain'));
     assert.deepEqual(first.map(unitKey), expected.map(unitKey), name);
   }
+  // A unit's level: its work and the longest chain after it.
+  const q0 = presets.quick;
+  const ft = unitWork(q0, { kind: 'finetune', budget: 0, l2: 0, lr: 0, seed: 0 });
+  assert.equal(unitLevel(q0, { kind: 'pretrain', budget: 5 }), unitWork(q0, { kind: 'pretrain', budget: 5 }) + ft);
+  assert.equal(unitLevel(q0, { kind: 'perturb', budget: 5 }), unitWork(q0, { kind: 'perturb', budget: 5 }));
+  const qw = configs.quick_wsd;
+  const stables = [0, 1, 2, 3, 4, 5].reduce((s, b) => s + unitWork(qw, { kind: 'stable', budget: b }), 0);
+  assert.equal(unitLevel(qw, { kind: 'stable', budget: 0 }), stables + unitWork(qw, { kind: 'pretrain', budget: 5 }) + ft, 'wsd: the chain of stable phases');
   // Quick on 2 workers: the largest pre-training run starts early enough to end together.
   const q = presets.quick;
   const w = planUnits(q).reduce((s, u) => s + unitWork(q, u), 0);
   assert.ok(makespan(q, 2) < 0.52 * w, `quick on 2 workers: ${makespan(q, 2) / w}`);
 });
 
-test('pickUnit: plan order on one worker; the longest unit first only when it would end last', () => {
-  const e = (kind, budget, work) => ({ unit: { kind, budget }, work });
+test('pickUnit: plan order on one worker; the longest chain first only when it would end last', () => {
+  const e = (kind, budget, level) => ({ unit: { kind, budget }, level });
   const ready = [e('pretrain', 2, 40), e('pretrain', 0, 10), e('pretrain', 1, 20)];
   assert.equal(pickUnit(ready, 70, 1), ready[1]);
   assert.equal(pickUnit(ready, 70, 2), ready[0], '40 × 2 ≥ 0.9 × 70');
