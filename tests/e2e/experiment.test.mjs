@@ -184,16 +184,17 @@ test('on WebGPU the whole experiment runs on worker 0 (one device), and pauses',
     await page.click('#tx-start');
     await page.waitForFunction(() => Number(document.getElementById('tx-progress').value) > 0, null, { timeout: 120_000 });
     await page.click('#tx-pause');
-    // The worker pauses at its next progress report, which on SwiftShader may come a second
-    // or more later (one report is posted on the way): wait for a quiet second first.
+    // The worker pauses at its next progress report, which on SwiftShader (on a busy
+    // machine) may come seconds later (one report is posted on the way): wait for a quiet
+    // 3 s first.
     let paused = await progress(page);
     for (let i = 0; i < 10; i++) {
-      await page.waitForTimeout(1000);
+      await page.waitForTimeout(3000);
       const now = await progress(page);
       if (now === paused) break;
       paused = now;
     }
-    await page.waitForTimeout(2000);
+    await page.waitForTimeout(3000);
     assert.equal(await progress(page), paused, 'no progress while paused');
     await page.click('#tx-pause');
     await page.waitForFunction(() => document.body.dataset.experiment === 'done', null, { timeout: 300_000 });
