@@ -4,7 +4,10 @@
 // estimate before the run (its two-step probe × the schedule's time on N workers) and the
 // run's time (the results' elapsed_s, from the schedule's start to its last unit); runs
 // alternate between the sizes, and medians are printed with the ratio of 2 workers to 1.
+// Each run's line has the machine's 1-minute load average before and after it: on a
+// shared machine, other processes' load takes cores from the pool.
 // usage: node bench/browser_pool.mjs [runs] [budgets]   (needs dist/: scripts/serve.sh's build)
+import os from 'node:os';
 import { startServer, launch } from '../tests/e2e/harness.mjs';
 
 const runs = Number(process.argv[2] ?? 3);
@@ -25,14 +28,18 @@ try {
       await page.click('#tab-transformer');
       await page.selectOption('#tx-preset', 'quick');
       await page.selectOption('#tx-backend', 'cpu');
-      // The preset's own estimate first, then the cut config's.
-      await page.waitForFunction(() => document.getElementById('tx-estimate').dataset.seconds, null, { timeout: 120_000 });
-      await page.evaluate(() => { delete document.getElementById('tx-estimate').dataset.seconds; });
       const all = await page.inputValue('#x-pretrain-budgets');
       await page.fill('#x-pretrain-budgets', all.split(',').slice(0, budgets).join(','));
       await page.dispatchEvent('#x-pretrain-budgets', 'change');
-      await page.waitForFunction((w) => document.getElementById('tx-estimate').dataset.seconds && document.getElementById('tx-estimate').dataset.workers === String(w), n, { timeout: 120_000 });
+      // The estimate of the cut config (its line, then its timing: a probe's answer that
+      // comes before the change would carry the preset's).
+      const line = (await page.textContent('#tx-estimate')).replace(/ · about .*$/, '');
+      await page.waitForFunction(({ w, line }) => {
+        const e = document.getElementById('tx-estimate');
+        return e.textContent.startsWith(`${line} · about`) && e.dataset.workers === String(w);
+      }, { w: n, line }, { timeout: 120_000 });
       const est = await page.$eval('#tx-estimate', (e) => ({ seconds: Number(e.dataset.seconds), tps: Number(e.dataset.tokensPerSecond), text: e.textContent }));
+      const loadBefore = os.loadavg()[0];
       await page.click('#tx-start');
       if (await page.evaluate(() => document.body.dataset.experiment) !== 'running') throw new Error('the experiment did not start');
       await page.waitForFunction(() => document.body.dataset.experiment === 'done', null, { timeout: 3_600_000 });
@@ -41,7 +48,7 @@ try {
       rows[n].estimate.push(est.seconds);
       rows[n].elapsed.push(results.elapsed_s);
       rows[n].tokensPerSecond.push(est.tps);
-      console.log(JSON.stringify({ run: r + 1, workers: n, estimate_s: +est.seconds.toFixed(1), elapsed_s: +results.elapsed_s.toFixed(1), probe_tokens_per_second: Math.round(est.tps) }));
+      console.log(JSON.stringify({ run: r + 1, workers: n, estimate_s: +est.seconds.toFixed(1), elapsed_s: +results.elapsed_s.toFixed(1), probe_tokens_per_second: Math.round(est.tps), budgets: results.budgets.length, load_before: +loadBefore.toFixed(2), load_after: +os.loadavg()[0].toFixed(2) }));
       await context.close();
     }
   }
