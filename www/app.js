@@ -6,7 +6,7 @@ import { loadSchema } from './schema.js';
 import { Runner } from './runner.js';
 import { LinearLab } from './linear-lab.js';
 import { TransformerLab } from './transformer-lab.js';
-import { encodeState, decodeState } from './state.js';
+import { encodeState, decodeState, ignoredNotice } from './state.js';
 import { shareDialog } from './share.js';
 import { exerciseById } from './exercises.js';
 import { buildExercises } from './exercise-panel.js';
@@ -79,7 +79,7 @@ async function main() {
     show(state.lab);
     const box = $('url-notice');
     box.hidden = state.ignored.length === 0;
-    box.textContent = state.ignored.length ? `Ignored from the link (unknown or malformed): ${state.ignored.join(', ')}.` : '';
+    box.textContent = ignoredNotice(state.ignored);
     if (state.page.embed === '1') enterEmbed(state);
   };
   const enterEmbed = (state) => {
