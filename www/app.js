@@ -98,8 +98,10 @@ async function main() {
     strip.querySelector('a').href = full.href;
     syncHash();
   };
+  // Counts the hashes applied (load and every change), for tests to wait on.
+  const applied = () => { document.body.dataset.hashApplied = String(Number(document.body.dataset.hashApplied || 0) + 1); };
   window.addEventListener('hashchange', () => {
-    if (!embed) { apply(location.hash); linear.update(); }
+    if (!embed) { apply(location.hash); linear.update(); applied(); }
   });
   $('share-open').addEventListener('click', () => shareDialog.open(location.href, sharedPlots()));
 
@@ -127,6 +129,7 @@ async function main() {
   apply(location.hash);
   if (wanted) { openExercises(true); $(`exercise-${wanted.id}`).scrollIntoView(); }
   linear.update();
+  applied();
 }
 
 main().catch((e) => fatal(e?.message ?? String(e)));

@@ -408,7 +408,7 @@ export class TransformerLab {
         $('tx-progress').value = frac;
         const elapsed = (performance.now() - run.started) / 1000;
         const eta = frac > 0.001 ? elapsed / frac * (1 - frac) : NaN;
-        if (!run.paused) $('tx-status').textContent = `${(100 * frac).toFixed(0)}% · ${p.label} (${p.step}/${p.steps}) · ETA ${Number.isFinite(eta) ? fmt.time(eta) : '…'}`;
+        if (!run.paused) $('tx-status').textContent = `${(100 * frac).toFixed(0)}% · ${p.label} (${p.step}/${p.steps}) · ${fmt.time(elapsed)} elapsed · ETA ${Number.isFinite(eta) ? fmt.time(eta) : '…'}`;
         if (p.loss != null) {
           run.losses.push(p.loss);
           if (run.losses.length > 300) run.losses.splice(0, run.losses.length - 300);
