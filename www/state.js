@@ -1,10 +1,11 @@
 // The page's whole state in the URL hash, TensorFlow-Playground style: readable key=value
 // pairs (`lab=linear&dim=16&pretrain.lr=0.05&finetune.lrs=0.01,0.03&tx.model.d_model=16`).
 // Linear-lab fields are written by their config path, transformer-lab fields with the prefix
-// `tx.`, lists comma-separated. Decoding never throws: unknown keys and malformed values are
-// ignored and returned by name, so the page can say which; values are only ever parsed as
-// numbers, booleans or plain strings (nothing is inserted as HTML or executed). Pure
-// functions, no DOM.
+// `tx.`, lists comma-separated. Decoding never throws: unknown keys (any key that is not a
+// field schema's own path), malformed values and values outside a field's range are ignored
+// and returned by name, so the page can say which, and the rest is applied; values are only
+// ever parsed as numbers, booleans or plain strings (nothing is inserted as HTML or
+// executed). Pure functions, no DOM.
 
 /** Page-level keys besides the two labs' configs, with their allowed values (`preset`: the
  * schema's preset names). */
@@ -86,19 +87,26 @@ export function setPath(obj, path, value) {
   return true;
 }
 
-/** Parses `text` as a value of a schema field; undefined when it does not fit. */
+/** Whether a number is within a schema field's range (min, or above it when min_open; max). */
+function inRange(x, field) {
+  if (field.min != null && (field.min_open ? !(x > field.min) : !(x >= field.min))) return false;
+  return field.max == null || x <= field.max;
+}
+
+/** Parses `text` as a value of a schema field; undefined when it does not fit (malformed, or
+ * out of the field's range: a link's value the form would refuse keeps the default). */
 function parseField(text, field) {
   switch (field.kind) {
     case 'int':
     case 'number': {
       if (text.trim() === '') return undefined;
       const x = Number(text);
-      return Number.isFinite(x) && (field.kind === 'number' || Number.isInteger(x)) ? x : undefined;
+      return Number.isFinite(x) && (field.kind === 'number' || Number.isInteger(x)) && inRange(x, field) ? x : undefined;
     }
     case 'list': {
       if (text.trim() === '') return [];
       const xs = text.split(',').map((t) => (t.trim() === '' ? NaN : Number(t.trim())));
-      return xs.every((x) => Number.isFinite(x)) && xs.length <= 64 ? xs : undefined;
+      return xs.every((x) => Number.isFinite(x) && inRange(x, field)) && xs.length <= 64 ? xs : undefined;
     }
     case 'bool':
       return text === 'true' ? true : text === 'false' ? false : undefined;
@@ -218,5 +226,5 @@ export function ignoredNotice(ignored) {
   };
   const names = ignored.slice(0, 20).map(clean);
   const more = ignored.length > 20 ? ` and ${ignored.length - 20} more` : '';
-  return `Ignored from the link (unknown or malformed): ${names.join(', ')}${more}. The rest of the link is applied.`;
+  return `Ignored from the link (unknown, malformed or out of range): ${names.join(', ')}${more}. The rest of the link is applied.`;
 }

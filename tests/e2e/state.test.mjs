@@ -184,3 +184,14 @@ test('a spectrum parameter of another kind is named; a too-long link keeps the p
   assert.doesNotMatch(notice, /\u0000/);
   assert.equal(ignoredNotice([]), '');
 });
+
+test('values outside a field\'s range are named and keep the default; the valid ones apply', () => {
+  const out = decodeState('dim=300&pretrain.lr=0&finetune.lrs=0.01,11&tx.model.d_model=1&perturb.samples=1e308&hidden=12&tx.finetune.lrs=0.5', defaults);
+  assert.deepEqual(out.ignored, ['dim', 'pretrain.lr', 'finetune.lrs', 'tx.model.d_model', 'perturb.samples']);
+  assert.equal(out.linear.dim, defaults.linear.dim);
+  assert.equal(out.linear.pretrain.lr, defaults.linear.pretrain.lr);
+  assert.deepEqual(out.linear.finetune.lrs, defaults.linear.finetune.lrs);
+  assert.equal(out.transformer.model.d_model, defaults.transformer.model.d_model);
+  assert.equal(out.linear.hidden, 12);
+  assert.deepEqual(out.transformer.finetune.lrs, [0.5]);
+});
