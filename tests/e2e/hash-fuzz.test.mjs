@@ -207,6 +207,7 @@ for (const seed of SEEDS) {
     const links = Array.from({ length: COUNT }, () => generate(r));
     const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
     await context.addInitScript(RECORD);
+    await context.addInitScript(`globalThis.__inspect = ${inspect.toString()};`);
     const { page, problems } = await openPage(context, server.url);
     await page.waitForFunction(() => document.body.dataset.linear === 'done', null, { timeout: 60_000 });
     const base = await page.evaluate(inspect, '#f-dim');
@@ -214,15 +215,24 @@ for (const seed of SEEDS) {
     try {
       for (const [i, link] of links.entries()) {
         const label = `seed ${seed}, link ${i}`;
-        const step = await page.evaluate((h) => {
+        // One round trip: set the hash, wait in the page until it settled, inspect.
+        const got = await page.evaluate(async ({ hash, selector }) => {
           const before = location.hash;
           const applied = Number(document.body.dataset.hashApplied);
-          location.hash = h;
-          return { changed: location.hash !== before, applied };
-        }, link.hash);
-        if (!step.changed) continue; // the same hash as now: no change to apply
-        await page.waitForFunction((n) => Number(document.body.dataset.hashApplied) > n && !['running', 'waiting'].includes(document.body.dataset.linear), step.applied, { timeout: 60_000 });
-        const got = await page.evaluate(inspect, link.selector);
+          location.hash = hash;
+          if (location.hash === before) return null; // the same hash as now: nothing to apply
+          const started = performance.now();
+          await new Promise((resolve, reject) => {
+            const poll = () => {
+              if (Number(document.body.dataset.hashApplied) > applied && !['running', 'waiting'].includes(document.body.dataset.linear)) resolve();
+              else if (performance.now() - started > 60_000) reject(new Error(`not settled in 60 s (state ${document.body.dataset.linear})`));
+              else setTimeout(poll, 5);
+            };
+            poll();
+          });
+          return globalThis.__inspect(selector);
+        }, { hash: link.hash, selector: link.selector }).catch((e) => { throw new Error(`${label}: ${e.message}\n  link: #${link.hash.slice(0, 500)}`); });
+        if (!got) continue;
         if (got.state === 'done') runs++;
         check(label, got, base, link, problems);
 
