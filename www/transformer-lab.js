@@ -148,6 +148,8 @@ export class TransformerLab {
   /** Draws the recorded run of `config` alone, or hides the plots when there is none. */
   #drawRecorded(config) {
     const recorded = this.#recordedFor(config);
+    if (recorded && recorded === this.recordedOnShow) return; // drawn already
+    this.recordedOnShow = null;
     if (recorded) this.#draw(null, recorded);
     else for (const f of Object.values(this.figures)) f.hidden = true;
     $('tx-recorded-note').hidden = !recorded;
@@ -283,24 +285,32 @@ export class TransformerLab {
     $('tx-notices').replaceChildren(...orphans.map((o) => notice(`${o.field || 'config'}: ${o.message}`, 'notice error')));
   }
 
-  /** Times two steps on worker 0, for the time estimate (not while running). */
+  /** Times two steps on worker 0, for the time estimate (not while running); the same
+   * config on the same backend is timed once. */
   #probe(text) {
     clearTimeout(this.probeTimer);
     this.probeTimer = setTimeout(async () => {
       await this.runner.gpuReady;
       if (this.running) return;
       const { backend } = this.backend();
-      this.probeId = this.runner.send((id) => request.probe(id, text, backend), (m) => this.#probed(m));
+      const key = `${backend} ${text}`;
+      if (this.probed?.key === key) { this.#showSpeed(this.probed.tokensPerSecond); return; }
+      this.probeId = this.runner.send((id) => request.probe(id, text, backend), (m) => this.#probed(m, key));
     }, 300);
   }
 
-  #probed(m) {
+  #probed(m, key) {
     if (m.id !== this.probeId || !this.estimate || m.type === MSG.PANIC) return;
+    if (m.type === MSG.ERROR) { $('tx-estimate').textContent += ` — ${m.error.message}`; return; }
+    this.probed = { key, tokensPerSecond: m.tokens_per_second };
+    this.#showSpeed(m.tokens_per_second);
+  }
+
+  #showSpeed(tokensPerSecond) {
     const box = $('tx-estimate');
-    if (m.type === MSG.ERROR) { box.textContent += ` — ${m.error.message}`; return; }
-    const seconds = this.estimate.tokens / m.tokens_per_second;
-    box.dataset.tokensPerSecond = String(m.tokens_per_second);
-    box.textContent = `${box.textContent.replace(/ · about .*$/, '')} · about ${fmt.time(seconds)} at ${fmt.si(m.tokens_per_second)} tokens/s`;
+    const seconds = this.estimate.tokens / tokensPerSecond;
+    box.dataset.tokensPerSecond = String(tokensPerSecond);
+    box.textContent = `${box.textContent.replace(/ · about .*$/, '')} · about ${fmt.time(seconds)} at ${fmt.si(tokensPerSecond)} tokens/s`;
   }
 
   /** Starts the experiment of the controls; `resume`: a saved unfinished record of it. */
@@ -374,6 +384,7 @@ export class TransformerLab {
     // The plots' own exports (SVG, PNG, CSV) hold what is shown: the user's run or the recorded one.
     const shown = resultsText ?? recorded;
     this.shown = shown;
+    this.recordedOnShow = resultsText ? null : recorded;
     for (const [name, svgText] of plots) {
       this.svgs[name] = svgText;
       const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
@@ -408,7 +419,7 @@ export class TransformerLab {
         $('tx-progress').value = frac;
         const elapsed = (performance.now() - run.started) / 1000;
         const eta = frac > 0.001 ? elapsed / frac * (1 - frac) : NaN;
-        if (!run.paused) $('tx-status').textContent = `${(100 * frac).toFixed(0)}% · ${p.label} (${p.step}/${p.steps}) · ETA ${Number.isFinite(eta) ? fmt.time(eta) : '…'}`;
+        if (!run.paused) $('tx-status').textContent = `${(100 * frac).toFixed(0)}% · ${p.label} (${p.step}/${p.steps}) · ${fmt.time(elapsed)} elapsed · ETA ${Number.isFinite(eta) ? fmt.time(eta) : '…'}`;
         if (p.loss != null) {
           run.losses.push(p.loss);
           if (run.losses.length > 300) run.losses.splice(0, run.losses.length - 300);

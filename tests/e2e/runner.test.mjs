@@ -36,11 +36,16 @@ test('one pool and one WebGPU device serve both labs; an abandoned linear run le
     await page.click('#tx-start');
     await page.waitForFunction(() => Number(document.getElementById('tx-progress').value) > 0.001, null, { timeout: 120_000 });
 
-    // Long linear runs, each replaced by the next after more than 1.5 s (abandoned).
+    // Long linear runs, each replaced by the next after more than 1.5 s (abandoned). (Both
+    // are estimated above 2 s, so each waits for "Run".)
     await page.click('#tab-linear');
     const rendered = await page.evaluate(() => Number(document.getElementById('plots').dataset.rendered));
     for (const steps of ['20000', '20100', '600']) {
       await page.fill('#f-pretrain-steps', steps);
+      if (steps !== '600') {
+        await page.waitForSelector('#run-gate:not([hidden])');
+        await page.click('#run-heavy');
+      }
       await page.waitForTimeout(2000);
     }
     await page.waitForFunction((c) => Number(document.getElementById('plots').dataset.rendered) > c, rendered, { timeout: 120_000 });

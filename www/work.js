@@ -1,0 +1,46 @@
+// How heavy a linear-lab run is, before running it: its multiply-adds (the same count as
+// the Rust side's `LinearConfig::work()`, src/linear/config.rs, whose cap is 2e11) and an
+// estimate of its time. A run estimated above AUTO_RUN_MAX_S waits for the reader's "Run"
+// (www/linear-lab.js); lighter ones start by themselves. Pure functions, no DOM.
+
+/**
+ * A conservative rate, in multiply-adds per second, for the whole run: about half of what
+ * one WebAssembly worker does on a 2024 laptop or server core (5–9 × 10⁹ measured for
+ * `run_linear`, dim 20–128), and the page splits a CPU run over 2–4 workers — so most
+ * devices are faster than the estimate, and a slow phone is about as fast.
+ */
+export const RATE = 3e9;
+/** Runs estimated above this many seconds do not start by themselves (6 × 10⁹ multiply-adds). */
+export const AUTO_RUN_MAX_S = 2;
+
+/** Number of checkpoints: steps 0, every, 2·every, …, and the last step. */
+function checkpoints(steps, every) {
+  const e = Math.max(1, every);
+  const n = Math.floor(steps / e) + 1;
+  return (n - 1) * e === steps ? n : n + 1;
+}
+
+/** Multiply-adds of one run of a (valid) linear config: pre-training, the perturbation
+ * draws and every fine-tuning run — `LinearConfig::work()`. */
+export function linearWork(c) {
+  const d = c.dim;
+  const h = c.hidden;
+  const step = 3 * d * d * h;
+  const n = checkpoints(c.pretrain.steps, c.pretrain.checkpoint_every);
+  const runs = n * c.finetune.lrs.length * c.finetune.l2.length;
+  const perturb = n * c.perturb.gammas.length * c.perturb.samples * d * d * h;
+  return step * (c.pretrain.steps + runs * c.finetune.steps) + perturb;
+}
+
+/** The estimated seconds of a run of `work` multiply-adds. */
+export const estimateSeconds = (work) => work / RATE;
+
+/** A duration as the page says it: "3 s", "2 min". */
+export const durationText = (s) => (s < 90 ? `${Math.max(1, Math.round(s))} s` : `${Math.round(s / 60)} min`);
+
+/** A count of multiply-adds as a reader writes it: "1.9 × 10¹¹". */
+export function workText(work) {
+  const exp = Math.floor(Math.log10(work));
+  const sup = String(exp).replace(/\d/g, (d) => '⁰¹²³⁴⁵⁶⁷⁸⁹'[d]);
+  return `${(work / 10 ** exp).toFixed(1)} × 10${sup}`;
+}
