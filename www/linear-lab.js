@@ -4,12 +4,12 @@
 // for the "Run" button; a run of more than a second shows its elapsed time. The lab's state
 // is in `document.body.dataset.linear`: 'waiting' (for WebGPU), 'invalid', 'gated',
 // 'running', 'done' or 'failed'.
-import { validate_linear_config, render_linear_plots } from './pkg/overtrain.js';
+import { validate_linear_config, render_linear_plots, linear_work } from './pkg/overtrain.js';
 import { SchemaForm } from './controls.js';
 import { chooseBackend } from './runner.js';
 import { linearTable, plotFigure, tableView } from './tables.js';
 import { downloadJson } from './exports.js';
-import { AUTO_RUN_MAX_S, linearWork, estimateSeconds, durationText, workText } from './work.js';
+import { AUTO_RUN_MAX_S, estimateSeconds, durationText, workText } from './work.js';
 
 export const PLOTS = {
   sensitivity: {
@@ -225,11 +225,13 @@ export class LinearLab {
       this.#state(this.seq === this.answered ? this.lastState : 'running');
       return;
     }
-    const estimate = estimateSeconds(linearWork(read.config));
+    // configText is valid here (checked above), so linear_work does not throw.
+    const work = linear_work(configText);
+    const estimate = estimateSeconds(work);
     if (estimate > AUTO_RUN_MAX_S && this.approved !== configText) {
       // Heavy: it waits for the reader (a link must not freeze the page for a minute).
       this.plotsEl.classList.add('stale');
-      this.#gate(`This run needs ${workText(linearWork(read.config))} multiply-adds: about ${durationText(estimate)} of computing (a cautious estimate; runs under ${AUTO_RUN_MAX_S} s start by themselves).`, configText);
+      this.#gate(`This run needs ${workText(work)} multiply-adds: about ${durationText(estimate)} of computing (a cautious estimate; runs under ${AUTO_RUN_MAX_S} s start by themselves).`, configText);
       if (!this.busy) this.#status(this.results ? 'Not run yet: the plots show the last settings that ran.' : 'Not run yet.');
       this.#state('gated');
       return;

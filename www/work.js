@@ -1,6 +1,6 @@
-// How heavy a linear-lab run is, before running it: its multiply-adds (the same count as
-// the Rust side's `LinearConfig::work()`, src/linear/config.rs, whose cap is 2e11) and an
-// estimate of its time. A run estimated above AUTO_RUN_MAX_S waits for the reader's "Run"
+// How heavy a linear-lab run is, before running it: an estimate of the time of its
+// multiply-adds (counted by the wasm's `linear_work`, the Rust side's `LinearConfig::work()`,
+// whose cap is 2e11). A run estimated above AUTO_RUN_MAX_S waits for the reader's "Run"
 // (www/linear-lab.js); lighter ones start by themselves. Pure functions, no DOM.
 
 /**
@@ -12,25 +12,6 @@
 export const RATE = 3e9;
 /** Runs estimated above this many seconds do not start by themselves (6 × 10⁹ multiply-adds). */
 export const AUTO_RUN_MAX_S = 2;
-
-/** Number of checkpoints: steps 0, every, 2·every, …, and the last step. */
-function checkpoints(steps, every) {
-  const e = Math.max(1, every);
-  const n = Math.floor(steps / e) + 1;
-  return (n - 1) * e === steps ? n : n + 1;
-}
-
-/** Multiply-adds of one run of a (valid) linear config: pre-training, the perturbation
- * draws and every fine-tuning run — `LinearConfig::work()`. */
-export function linearWork(c) {
-  const d = c.dim;
-  const h = c.hidden;
-  const step = 3 * d * d * h;
-  const n = checkpoints(c.pretrain.steps, c.pretrain.checkpoint_every);
-  const runs = n * c.finetune.lrs.length * c.finetune.l2.length;
-  const perturb = n * c.perturb.gammas.length * c.perturb.samples * d * d * h;
-  return step * (c.pretrain.steps + runs * c.finetune.steps) + perturb;
-}
 
 /** The estimated seconds of a run of `work` multiply-adds. */
 export const estimateSeconds = (work) => work / RATE;
