@@ -718,7 +718,7 @@ impl Scheduler {
 
     /// The next unit whose input is ready, with that input; None when none is ready now
     /// (all handed out, or waiting for a running unit).
-    pub fn next(&mut self) -> Option<(Unit, Option<Output>)> {
+    pub fn take_ready(&mut self) -> Option<(Unit, Option<Output>)> {
         let cfg = &self.ctx.cfg;
         let ready = |u: &&Unit| {
             u.needs(cfg)
@@ -916,7 +916,7 @@ pub async fn drive<H: Host>(
     host: &mut H,
 ) -> Result<(), Error> {
     let ctx = schedule.ctx.clone();
-    while let Some((unit, input)) = schedule.next() {
+    while let Some((unit, input)) = schedule.take_ready() {
         let mut watch = Serial {
             schedule: &mut *schedule,
             host: &mut *host,
@@ -1046,7 +1046,9 @@ pub async fn drive_threads<H: Host>(
 
     let outcome = loop {
         while schedule.running() < threads {
-            let Some(job) = schedule.next() else { break };
+            let Some(job) = schedule.take_ready() else {
+                break;
+            };
             if job_tx.send(job).is_err() {
                 break;
             }

@@ -15,10 +15,15 @@
 use super::config::ExperimentConfig;
 use super::plan::{self, Unit};
 use super::results::ExperimentResults;
-use super::run::{Host, Output, Scheduler};
+#[cfg(not(target_arch = "wasm32"))]
+use super::run::Host;
+use super::run::{Output, Scheduler};
 use crate::error::Error;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::transformer::checkpoint;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::transformer::engine::TrainState;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::transformer::params::Layout;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -192,6 +197,7 @@ pub struct PartUnit {
 pub const PART_KIND: &str = "overtrain experiment part";
 
 /// An output without its bulk (weights, optimizer state), as a part file keeps it.
+#[cfg(not(target_arch = "wasm32"))]
 fn slim(output: Output) -> Output {
     match output {
         Output::Pretrained {
