@@ -7,6 +7,6 @@ mod matmul;
 mod noise;
 mod optim;
 
-pub use matmul::{matmul, matmul_tn, transpose};
+pub use matmul::{matmul, matmul_acc, matmul_tn, matmul_tn_acc, transpose};
 pub use noise::{gaussian, philox};
 pub use optim::{adamw, l2_pull, step_guard, AdamW};
