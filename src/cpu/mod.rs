@@ -6,6 +6,7 @@
 mod matmul;
 mod noise;
 mod optim;
+pub mod simd;
 
 pub use matmul::{matmul, matmul_acc, matmul_tn, matmul_tn_acc, transpose};
 pub use noise::{gaussian, philox};
