@@ -436,3 +436,60 @@ pub fn transpose(out: &mut [f32], a: &[f32], m: usize, n: usize) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kernel this CPU can run gives the same bits as the portable one, for shapes
+    /// that exercise every block size and remainder.
+    #[test]
+    fn every_kernel_gives_the_same_bits() {
+        let mut seed = 1u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        for &(m, k, n) in &[
+            (37, 29, 75),
+            (64, 32, 96),
+            (9, 130, 33),
+            (1, 1, 1),
+            (8, 0, 3),
+            (21, 7, 49),
+        ] {
+            let a: Vec<f32> = (0..m * k).map(|_| next()).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| next()).collect();
+            let base: Vec<f32> = (0..m * n).map(|_| next()).collect();
+            let run = |kernel: &dyn Fn(&mut [f32])| {
+                let mut out = base.clone();
+                kernel(&mut out);
+                out.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+            };
+            macro_rules! all_kernels {
+                ($ta:literal, $acc:literal) => {{
+                    let want = run(&|o| matmul_blocks::<$ta, $acc, 2, 16>(o, &a, &b, m, k, n));
+                    #[cfg(target_arch = "x86_64")]
+                    {
+                        if std::arch::is_x86_feature_detected!("avx2") {
+                            let got = run(&|o| unsafe {
+                                x86::matmul_avx2::<$ta, $acc>(o, &a, &b, m, k, n)
+                            });
+                            assert_eq!(got, want, "avx2 {m}×{k}×{n}");
+                        }
+                        if std::arch::is_x86_feature_detected!("avx512f") {
+                            let got = run(&|o| unsafe {
+                                x86::matmul_avx512::<$ta, $acc>(o, &a, &b, m, k, n)
+                            });
+                            assert_eq!(got, want, "avx512 {m}×{k}×{n}");
+                        }
+                    }
+                }};
+            }
+            all_kernels!(false, false);
+            all_kernels!(true, false);
+            all_kernels!(false, true);
+            all_kernels!(true, true);
+        }
+    }
+}
