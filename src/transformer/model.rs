@@ -547,11 +547,18 @@ pub fn cpu_memory_estimate(
     let fc_out = if cfg.mlp == Mlp::Swiglu { 2 * f } else { f };
     let att = b.saturating_mul(h).saturating_mul(t).saturating_mul(t);
     let per_layer = n.saturating_mul(8 * d + 4 + fc_out + f).saturating_add(att);
+    // Kept across steps as well: each layer's projection output and GELU's tanh, the head.
+    let tanh = if cfg.mlp == Mlp::Gelu { f } else { 0 };
+    let kept_extra = n
+        .saturating_mul(d + tanh)
+        .saturating_mul(cfg.n_layer)
+        .saturating_add(d * VOCAB);
     let logits = n.saturating_mul(VOCAB);
     let kept = per_layer
         .saturating_mul(cfg.n_layer)
         .saturating_add(n.saturating_mul(d + 2))
-        .saturating_add(logits.saturating_mul(2));
+        .saturating_add(logits.saturating_mul(2))
+        .saturating_add(kept_extra);
     // The backward pass: a layer's worth of gradients, the logits' gradient, the head.
     let scratch = per_layer
         .saturating_add(logits)
