@@ -87,10 +87,14 @@ for name, what in [("jax", "all cores"), ("jax_1thread", "1 core")]:
     s, whole = med[name]
     print(f"| JAX jit, {what}, {steps} steps after warm-up | {s:.2f} | {tokens / s:,.0f} |")
     print(f"| JAX jit, {what}, whole process (import, compile, warm-up) | {whole:.2f} | {tokens / whole:,.0f} |")
-ot = tokens / med["overtrain"][0]
+# Speed ratios (tokens/s of overtrain over the other), from the medians and, more robust
+# on a shared machine whose load changes between rounds, the median of each round's ratio.
 print()
-for name in ["jax", "jax_1thread"]:
-    print(f"overtrain / {name} (steady state): {ot / (tokens / med[name][0]):.2f}×")
-if "overtrain_base" in med:
-    print(f"overtrain / overtrain_base: {med['overtrain_base'][0] / med['overtrain'][0]:.2f}×")
+ours = [r[0] for r in rows["overtrain"]]
+for name in ["jax", "jax_1thread", "overtrain_base"]:
+    if name in rows:
+        theirs = [r[0] for r in rows[name]]
+        paired = statistics.median(t / o for t, o in zip(theirs, ours))
+        print(f"overtrain / {name} tokens/s: {med[name][0] / med['overtrain'][0]:.2f}× (medians), "
+              f"{paired:.2f}× (median of the rounds' ratios)")
 PY
