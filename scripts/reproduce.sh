@@ -3,7 +3,8 @@
 # checks that every number matches the record (the wall time aside). Not part of the test
 # command for `paper` (16 minutes on a 2-core machine); Quick is also checked by
 # tests/recorded.rs. Usage: scripts/reproduce.sh quick|paper [experiment options, e.g.
-# --threads 2]
+# --threads 2]; or scripts/reproduce.sh NAME --shards N: the preset in N shards (one after
+# another, sharing checkpoints) and `overtrain merge`.
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 name="${1:?usage: scripts/reproduce.sh quick|paper [--threads N]}"
@@ -14,7 +15,17 @@ cargo build --release --quiet
 out="$(mktemp -d)/results.json"
 say "running the $name preset on the CPU (the record took $(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["elapsed_s"]))' "$record") s)"
 start=$(date +%s.%N)
-./target/release/overtrain experiment --preset "$name" --backend cpu --out "$out" "$@"
+if [ "${1:-}" = "--shards" ]; then
+  n="${2:?--shards N}"
+  dir="$(dirname "$out")"
+  for k in $(seq 0 $((n - 1))); do
+    ./target/release/overtrain experiment --preset "$name" --shard "$k/$n" \
+      --checkpoints "$dir/checkpoints" --out "$dir/part-$k.json"
+  done
+  ./target/release/overtrain merge --out "$out" "$dir"/part-*.json
+else
+  ./target/release/overtrain experiment --preset "$name" --backend cpu --out "$out" "$@"
+fi
 say "took $(python3 -c "print(round($(date +%s.%N) - $start, 1))") s"
 python3 - "$record" "$out" <<'PY'
 import json, sys

@@ -1,13 +1,32 @@
 """A static file server for the built site (dist/): explicit MIME types (.wasm must be
-application/wasm for streaming compilation), no caching, loopback only.
+application/wasm for streaming compilation), no caching, loopback only, and the security
+headers a static host should send (README, "Share, embed, teach"): the page's
+Content-Security-Policy (read from the <meta> tag of the served index.html, so the two
+never differ), X-Content-Type-Options: nosniff and Referrer-Policy: no-referrer. No
+X-Frame-Options or frame-ancestors: the page is meant to be embedded in iframes.
 
 usage: python3 scripts/serve.py --dir dist [--port 8080] [--quiet]
 --port 0 picks a free port; the first line printed is always "Serving overtrain at URL".
 """
 import argparse
 import functools
+import html
 import http.server
+import os
+import re
 import sys
+
+META_CSP = re.compile(
+    r'<meta\s+http-equiv="Content-Security-Policy"\s+content="([^"]*)"', re.IGNORECASE)
+
+
+def page_csp(directory):
+    """The Content-Security-Policy of the <meta> tag in directory/index.html."""
+    with open(os.path.join(directory, "index.html"), encoding="utf-8") as f:
+        m = META_CSP.search(f.read())
+    if not m:
+        sys.exit(f"serve.py: no Content-Security-Policy <meta> tag in {directory}/index.html")
+    return " ".join(html.unescape(m.group(1)).split())
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -22,9 +41,13 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         ".html": "text/html; charset=utf-8",
     }
     quiet = False
+    csp = None
 
     def end_headers(self):
         self.send_header("Cache-Control", "no-cache")
+        self.send_header("Content-Security-Policy", self.csp)
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
         super().end_headers()
 
     def log_message(self, fmt, *args):
@@ -39,6 +62,7 @@ def main():
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args()
     Handler.quiet = a.quiet
+    Handler.csp = page_csp(a.dir)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), functools.partial(Handler, directory=a.dir))
     print(f"Serving overtrain at http://127.0.0.1:{server.server_address[1]}/", flush=True)
     try:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: native `cargo test`, the wasm tests in headless Chromium
-# (wasm-bindgen-test) and the end-to-end tests of the built page (playwright-core driving
-# Debian's Chromium). Installs what is missing; exits non-zero on any failure.
+# Runs every test: native `cargo test`, a sharded experiment on a local single-node Slurm
+# (scripts/slurm-local.sh), the wasm tests in headless Chromium (wasm-bindgen-test) and the
+# end-to-end tests of the built page (playwright-core driving Debian's Chromium). Installs
+# what is missing; exits non-zero on any failure.
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
@@ -19,6 +20,9 @@ ensure_rust_wasm
 
 say "native tests (cargo test)"
 cargo test
+
+say "a sharded experiment on a local single-node Slurm (job array + merge), against an unsharded run"
+OVERTRAIN_BIN="$ROOT/target/debug/overtrain" "$ROOT/scripts/slurm-local.sh" 3
 
 say "wasm tests in headless Chromium (wasm-bindgen-test)"
 WASM_BINDGEN_TEST_TIMEOUT=900 \

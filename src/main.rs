@@ -49,6 +49,9 @@ mod cli {
 
     const USAGE: &str = "usage:
   overtrain experiment (--preset quick|paper | --config EXP.json) --out RESULTS.json [--svg DIR] [--backend cpu|gpu|auto] [--resume] [--threads N]
+  overtrain experiment (--preset NAME | --config EXP.json) --plan [--shard K/N]
+  overtrain experiment (--preset NAME | --config EXP.json) --shard K/N|slurm --out PART.json [--checkpoints DIR] [--threads N]
+  overtrain merge --out RESULTS.json [--svg DIR] PART.json…
   overtrain experiment --print-default-config
   overtrain train --config TRAIN.json --out DIR [--backend cpu|gpu|auto]
   overtrain train --print-default-config
@@ -67,6 +70,13 @@ mod cli {
   --threads N              experiment on the CPU: run its independent units (budgets,
                            perturbations, fine-tuning runs) on N threads (default: every
                            core); the results are the same for every N
+  --plan                   experiment: print its units of work (id, kind, budget, lr, λ, seed,
+                           estimated FLOPs; with --shard K/N, shard K's) and their count
+  --shard K/N              experiment: run only shard K's units (of N, 0 ≤ K < N, balanced by
+                           cost) and write their raw outputs to --out as a part for merge;
+                           'slurm' takes K and N from SLURM_ARRAY_TASK_ID and _COUNT
+  --checkpoints DIR        with --shard: share pre-trained checkpoints through DIR (a shared
+                           filesystem) instead of recomputing those of other shards
   --print-default-config   print the default config and exit";
 
     /// Why a command failed: its arguments (exit 2), or the run (the exit code of its
@@ -132,6 +142,7 @@ mod cli {
             Some("linear") => linear_command(&args[1..]),
             Some("train") => train_command(&args[1..]),
             Some("experiment") => experiment_command(&args[1..]),
+            Some("merge") => merge_command(&args[1..]),
             Some("-h") | Some("--help") | Some("help") => print_out(USAGE),
             Some(other) => Err(Failure::Usage(format!(
                 "unknown command '{other}'\n{USAGE}"
@@ -150,6 +161,11 @@ mod cli {
         print_default: bool,
         resume: bool,
         threads: Option<usize>,
+        plan: bool,
+        shard: Option<String>,
+        checkpoints: Option<PathBuf>,
+        /// `merge`: the part files.
+        files: Vec<PathBuf>,
     }
 
     impl Options {
@@ -165,6 +181,10 @@ mod cli {
                 print_default: false,
                 resume: false,
                 threads: None,
+                plan: false,
+                shard: None,
+                checkpoints: None,
+                files: Vec::new(),
             };
             let mut it = args.iter();
             while let Some(arg) = it.next() {
@@ -192,6 +212,11 @@ mod cli {
                             }
                         };
                     }
+                    "--plan" if allowed.contains(&"--plan") => o.plan = true,
+                    "--shard" if allowed.contains(&"--shard") => o.shard = Some(value("--shard")?),
+                    "--checkpoints" if allowed.contains(&"--checkpoints") => {
+                        o.checkpoints = Some(PathBuf::from(value("--checkpoints")?))
+                    }
                     "--preset" => o.preset = Some(value("--preset")?),
                     "--print-default-config" => o.print_default = true,
                     "--backend" => {
@@ -203,8 +228,14 @@ mod cli {
                         print_out(USAGE)?;
                         return Ok(None);
                     }
+                    file if allowed.contains(&"FILES") && !file.starts_with('-') => {
+                        o.files.push(PathBuf::from(file))
+                    }
                     other => {
-                        return Err(Failure::Usage(format!("unknown option '{other}'\n{USAGE}")))
+                        return Err(Failure::Usage(format!(
+                            "unknown option '{}'\n{USAGE}",
+                            overtrain::error::quote(other)
+                        )))
                     }
                 }
             }
@@ -213,14 +244,23 @@ mod cli {
 
         /// The config text (`-` reads stdin) and the output path, both required.
         fn config_and_out(&self) -> Result<(String, PathBuf), Failure> {
+            let text = self.config_text()?;
+            Ok((text, self.out()?))
+        }
+
+        /// The output path, required.
+        fn out(&self) -> Result<PathBuf, Failure> {
+            self.out
+                .clone()
+                .ok_or_else(|| Failure::Usage(format!("--out is required\n{USAGE}")))
+        }
+
+        /// The config text (`-` reads stdin), required.
+        fn config_text(&self) -> Result<String, Failure> {
             let path = self
                 .config
                 .as_ref()
                 .ok_or_else(|| Failure::Usage(format!("--config is required\n{USAGE}")))?;
-            let out = self
-                .out
-                .clone()
-                .ok_or_else(|| Failure::Usage(format!("--out is required\n{USAGE}")))?;
             let text = if path == "-" {
                 std::io::read_to_string(std::io::stdin())
                     .map_err(|e| io(format!("cannot read config from stdin: {e}")))?
@@ -228,7 +268,7 @@ mod cli {
                 std::fs::read_to_string(path)
                     .map_err(|e| Failure::Usage(format!("cannot read config '{path}': {e}")))?
             };
-            Ok((text, out))
+            Ok(text)
         }
     }
 
@@ -577,11 +617,177 @@ mod cli {
         }
     }
 
+    /// `--shard K/N`, or `slurm` (K and N from the Slurm array task's environment).
+    fn shard_of(text: &str) -> Result<overtrain::experiment::shard::Shard, Failure> {
+        use overtrain::experiment::shard::Shard;
+        let shard = if text == "slurm" {
+            Shard::from_slurm(|name| std::env::var(name).ok())
+        } else {
+            text.parse()
+        };
+        shard.map_err(Failure::Usage)
+    }
+
+    /// `--plan`: every unit of work (or shard K's), one line each, and their count.
+    fn print_plan(
+        config: &overtrain::experiment::ExperimentConfig,
+        shard: Option<overtrain::experiment::shard::Shard>,
+    ) -> Result<(), Failure> {
+        use overtrain::experiment::shard::plan_lines;
+        let lines = plan_lines(config, shard.map(|s| s.n));
+        let show = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        let mut text = String::from("id\tkind\tbudget\tlr\tl2\tseed\tflops\tshard\n");
+        let mut count = 0;
+        let mut flops = 0.0;
+        for l in &lines {
+            if shard.is_some_and(|s| l.shard != Some(s.k)) {
+                continue;
+            }
+            count += 1;
+            flops += l.flops;
+            let kind = serde_json::to_value(l.unit).expect("plain data")["kind"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            text += &format!(
+                "{}\t{kind}\t{}\t{}\t{}\t{}\t{:.3e}\t{}\n",
+                l.id,
+                l.budget_tokens,
+                show(l.lr.map(|x| x.to_string())),
+                show(l.l2.map(|x| x.to_string())),
+                show(l.seed.map(|x| x.to_string())),
+                l.flops,
+                show(l.shard.map(|x| x.to_string()))
+            );
+        }
+        text += &format!("{count} units, {flops:.3e} FLOPs");
+        print_out(&text)
+    }
+
+    /// `--shard K/N --out PART.json`: runs shard K's units on the CPU and writes its part.
+    fn shard_command(
+        config: &overtrain::experiment::ExperimentConfig,
+        shard: overtrain::experiment::shard::Shard,
+        options: &Options,
+        out: &std::path::Path,
+    ) -> Result<(), Failure> {
+        use overtrain::experiment::shard::{run_shard, Checkpoints};
+        if options.backend == BackendChoice::Gpu || options.resume {
+            return Err(Failure::Usage(
+                "--shard runs on the CPU and starts afresh (no --backend gpu, no --resume)".into(),
+            ));
+        }
+        check_cpu_memory(&overtrain::transformer::model::cpu_memory_estimate(
+            &config.model,
+            config.batch,
+            config.eval_batches,
+        ))?;
+        catch_interrupts();
+        let checkpoints = options
+            .checkpoints
+            .as_deref()
+            .map(|dir| Checkpoints::new(dir, config))
+            .transpose()?;
+        let threads = options
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        say!(
+            "shard {}/{}: {} of {} units, on {threads} thread{}{}",
+            shard.k,
+            shard.n,
+            overtrain::experiment::shard::assign(config, shard.n)
+                .values()
+                .filter(|&&s| s == shard.k)
+                .count(),
+            overtrain::experiment::plan::plan(config).len(),
+            if threads > 1 { "s" } else { "" },
+            if checkpoints.is_some() {
+                ", sharing checkpoints"
+            } else {
+                ""
+            }
+        );
+        let mut host = Stderr {
+            start: Instant::now(),
+            last_print: -1.0,
+            out: std::path::PathBuf::new(),
+        };
+        let part = pollster::block_on(run_shard(
+            config,
+            shard,
+            threads,
+            checkpoints.as_ref(),
+            &mut host,
+        ));
+        say_inline!("\r\x1b[K");
+        let part = part?;
+        write_file(out, pretty(&part).as_bytes())?;
+        say!(
+            "shard {}/{}: {} units in {:.1} s -> {}",
+            shard.k,
+            shard.n,
+            part.units.len(),
+            part.elapsed_s,
+            out.display()
+        );
+        Ok(())
+    }
+
+    /// `overtrain merge --out RESULTS.json PART…`: an experiment's results from its shards.
+    fn merge_command(args: &[String]) -> Result<(), Failure> {
+        use overtrain::experiment::shard::{merge, Part};
+        let Some(options) = Options::parse(args, &["--svg", "FILES"])? else {
+            return Ok(());
+        };
+        let out = options.out()?;
+        if options.files.is_empty() {
+            return Err(Failure::Usage(format!("give the part files\n{USAGE}")));
+        }
+        let mut parts = Vec::new();
+        for path in &options.files {
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Failure::Usage(format!("cannot read '{name}': {e}")))?;
+            let part: Part =
+                serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| {
+                    Error::data(
+                        name.clone(),
+                        format!(
+                            "not an experiment part: {}",
+                            overtrain::error::quote(&e.to_string())
+                        ),
+                    )
+                })?;
+            parts.push((name, part));
+        }
+        let results = merge(&parts)?;
+        write_file(&out, pretty(&results).as_bytes())?;
+        if let Some(dir) = &options.svg {
+            plot::write_svgs(dir, plot::experiment::all_plots(Some(&results), None)).map_err(io)?;
+        }
+        say!(
+            "merged {} parts: {} budgets, {:.1} s of compute -> {}",
+            parts.len(),
+            results.budgets.len(),
+            results.elapsed_s,
+            out.display()
+        );
+        Ok(())
+    }
+
     /// `overtrain experiment`: the catastrophic-overtraining experiment on transformers.
     fn experiment_command(args: &[String]) -> Result<(), Failure> {
         use overtrain::experiment::{self, ExperimentConfig};
         use overtrain::transformer::{engine::Engine, gpu::memory_estimate, model};
-        let Some(options) = Options::parse(args, &["--svg", "--resume", "--threads"])? else {
+        let allowed = [
+            "--svg",
+            "--resume",
+            "--threads",
+            "--plan",
+            "--shard",
+            "--checkpoints",
+        ];
+        let Some(options) = Options::parse(args, &allowed)? else {
             return Ok(());
         };
         if options.print_default {
@@ -589,10 +795,6 @@ mod cli {
                 serde_json::to_string_pretty(&ExperimentConfig::default()).expect("plain data");
             return print_out(&text);
         }
-        let out = options
-            .out
-            .clone()
-            .ok_or_else(|| Failure::Usage(format!("--out is required\n{USAGE}")))?;
         let config = match (&options.preset, &options.config) {
             (Some(name), None) => ExperimentConfig::preset(name).ok_or_else(|| {
                 Failure::Usage(format!(
@@ -600,16 +802,21 @@ mod cli {
                     experiment::config::PRESETS.join(", ")
                 ))
             })?,
-            (None, Some(_)) => {
-                let (text, _) = options.config_and_out()?;
-                ExperimentConfig::from_json(&text)?
-            }
+            (None, Some(_)) => ExperimentConfig::from_json(&options.config_text()?)?,
             _ => {
                 return Err(Failure::Usage(format!(
                     "give either --preset or --config\n{USAGE}"
                 )))
             }
         };
+        let shard = options.shard.as_deref().map(shard_of).transpose()?;
+        if options.plan {
+            return print_plan(&config, shard);
+        }
+        let out = options.out()?;
+        if let Some(shard) = shard {
+            return shard_command(&config, shard, &options, &out);
+        }
         catch_interrupts();
         let resume = if options.resume {
             resume_from(&out, &config)?

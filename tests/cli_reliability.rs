@@ -54,7 +54,8 @@ fn resuming_an_inconsistent_results_file_is_refused_naming_the_part() {
     assert!(out.status.success(), "{}", stderr(&out));
     let full: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
-    let edits: [(&str, fn(&mut serde_json::Value)); 5] = [
+    type Edit = fn(&mut serde_json::Value);
+    let edits: [(&str, Edit); 5] = [
         ("resume.raw.train_loss", |r| {
             r["raw"]["train_loss"].as_array_mut().unwrap().clear()
         }),

@@ -447,7 +447,7 @@ fn units_run_from_json_in_any_ready_order_give_the_serial_results() {
         while !schedule.finished() {
             // Take every ready unit, then finish them last-first.
             let mut batch = Vec::new();
-            while let Some(job) = schedule.next() {
+            while let Some(job) = schedule.take_ready() {
                 batch.push(serde_json::to_string(&job).unwrap());
             }
             for text in batch.into_iter().rev() {

@@ -1,11 +1,11 @@
 //! The recorded Quick preset (docs/results/quick, made with `overtrain experiment --preset
-//! quick --backend cpu`) is a contract: the CPU path reproduces it number for number (every
-//! field but the wall time). The Paper-like record takes 16 minutes here; its check is
-//! `scripts/reproduce.sh paper`.
+//! quick --backend cpu` on one thread) is a contract: the CPU path reproduces it number for
+//! number (every field but the wall time) — here on 2 threads, which must not change a
+//! number (tests/experiment.rs holds threads to one thread on small configs). The
+//! Paper-like record takes 16 minutes here; its check is `scripts/reproduce.sh paper`.
 #![cfg(not(target_arch = "wasm32"))]
 
-use overtrain::experiment::{self, ExperimentConfig, ExperimentResults, Host, Progress};
-use overtrain::transformer::engine::{run_ready, Engine};
+use overtrain::experiment::{run_threads, ExperimentConfig, ExperimentResults, Host, Progress};
 use overtrain::Error;
 
 struct Quiet;
@@ -32,8 +32,7 @@ fn the_recorded_quick_preset_reproduces_number_for_number() {
     let recorded: ExperimentResults = serde_json::from_str(&text).unwrap();
     let config = ExperimentConfig::preset("quick").unwrap();
     assert_eq!(recorded.config, config, "the record is of the Quick preset");
-    let mut engine = Engine::cpu(&config.model, config.batch);
-    let results = run_ready(experiment::run(&config, &mut engine, &mut Quiet, None)).unwrap();
+    let results = pollster::block_on(run_threads(&config, 2, &mut Quiet, None)).unwrap();
     let (got, want) = (comparable(&results), comparable(&recorded));
     for key in want.as_object().unwrap().keys() {
         assert!(got[key] == want[key], "{key} differs from the record");

@@ -138,14 +138,18 @@ fn the_field_schema_and_the_backend_rule_are_exported() {
     assert_eq!(lr["max"], 1.0);
     assert!(!lr["label"].as_str().unwrap().is_empty());
     assert_eq!(schema["presets"].as_array().unwrap().len(), 3);
-    let software = serde_wasm_bindgen::to_value(&serde_json::json!({
-        "name": "SwiftShader", "backend": "BrowserWebGpu", "device_type": "Cpu", "driver": "",
-        "software": true, "max_buffer_size": 1u64 << 28,
-        "max_storage_buffer_binding_size": 1u64 << 27,
-        "max_compute_workgroups_per_dimension": 65535,
-        "max_compute_invocations_per_workgroup": 256,
-        "max_compute_workgroup_storage_size": 16384
-    }))
+    // A plain object, as init_gpu resolves to (JSON.parse, not a serde map).
+    let software = js_sys::JSON::parse(
+        &serde_json::json!({
+            "name": "SwiftShader", "backend": "BrowserWebGpu", "device_type": "Cpu", "driver": "",
+            "software": true, "max_buffer_size": 1u64 << 28,
+            "max_storage_buffer_binding_size": 1u64 << 27,
+            "max_compute_workgroups_per_dimension": 65535,
+            "max_compute_invocations_per_workgroup": 256,
+            "max_compute_workgroup_storage_size": 16384
+        })
+        .to_string(),
+    )
     .unwrap();
     let pick = |choice: &str, adapter: &JsValue, fits: bool| {
         let r = resolve_backend(choice, adapter.clone(), fits);

@@ -6,7 +6,7 @@ import { loadSchema } from './schema.js';
 import { Runner } from './runner.js';
 import { LinearLab } from './linear-lab.js';
 import { TransformerLab } from './transformer-lab.js';
-import { encodeState, decodeState } from './state.js';
+import { encodeState, decodeState, ignoredNotice } from './state.js';
 import { shareDialog } from './share.js';
 import { exerciseById } from './exercises.js';
 import { buildExercises } from './exercise-panel.js';
@@ -79,7 +79,7 @@ async function main() {
     show(state.lab);
     const box = $('url-notice');
     box.hidden = state.ignored.length === 0;
-    box.textContent = state.ignored.length ? `Ignored from the link (unknown or malformed): ${state.ignored.join(', ')}.` : '';
+    box.textContent = ignoredNotice(state.ignored);
     if (state.page.embed === '1') enterEmbed(state);
   };
   const enterEmbed = (state) => {
@@ -98,8 +98,10 @@ async function main() {
     strip.querySelector('a').href = full.href;
     syncHash();
   };
+  // Counts the hashes applied (load and every change), for tests to wait on.
+  const applied = () => { document.body.dataset.hashApplied = String(Number(document.body.dataset.hashApplied || 0) + 1); };
   window.addEventListener('hashchange', () => {
-    if (!embed) { apply(location.hash); linear.update(); }
+    if (!embed) { apply(location.hash); linear.update(); applied(); }
   });
   $('share-open').addEventListener('click', () => shareDialog.open(location.href, sharedPlots()));
 
@@ -127,6 +129,7 @@ async function main() {
   apply(location.hash);
   if (wanted) { openExercises(true); $(`exercise-${wanted.id}`).scrollIntoView(); }
   linear.update();
+  applied();
 }
 
 main().catch((e) => fatal(e?.message ?? String(e)));

@@ -1,11 +1,15 @@
 // The linear transfer lab: its form (from the field schema), runs on the shared worker pool
 // (www/runner.js), the four plots (drawn by the wasm on this thread), notices, the backend
-// line, and the results download.
-import { validate_linear_config, render_linear_plots } from './pkg/overtrain.js';
+// line, and the results download. A run estimated above AUTO_RUN_MAX_S (www/work.js) waits
+// for the "Run" button; a run of more than a second shows its elapsed time. The lab's state
+// is in `document.body.dataset.linear`: 'waiting' (for WebGPU), 'invalid', 'gated',
+// 'running', 'done' or 'failed'.
+import { validate_linear_config, render_linear_plots, linear_work } from './pkg/overtrain.js';
 import { SchemaForm } from './controls.js';
 import { chooseBackend } from './runner.js';
 import { linearTable, plotFigure, tableView } from './tables.js';
 import { downloadJson } from './exports.js';
+import { AUTO_RUN_MAX_S, estimateSeconds, durationText, workText } from './work.js';
 
 export const PLOTS = {
   sensitivity: {
@@ -39,6 +43,12 @@ export class LinearLab {
     this.results = null; // JSON text of the last good run
     this.lastRun = null; // config text + backend of the last run asked for
     this.gpuFailure = null; // a WebGPU failure (typed error): the lab stays on the CPU
+    this.approved = null; // config text of a heavy run the reader asked for ("Run")
+    this.gated = false; // the controls' config is heavy and waits for "Run"
+    this.seq = 0; // requests sent; only the latest one's answer ends the 'running' state
+    this.answered = 0;
+    this.doneStatus = ''; // the status line of the last finished run
+    this.busy = null; // {started, label, estimate, timer} while the latest run computes
 
     this.plotsEl = $('plots');
     this.figures = Object.fromEntries(Object.keys(PLOTS).map((n) => [n, plotFigure(n, PLOTS[n])]));
@@ -62,6 +72,10 @@ export class LinearLab {
     this.controls.set(defaults);
 
     $('reset').addEventListener('click', () => { this.controls.set(defaults); this.update(); });
+    $('run-heavy').addEventListener('click', () => {
+      this.approved = this.gated ? this.gated : null;
+      this.update();
+    });
     $('download').addEventListener('click', () => this.results && downloadJson('overtrain-linear-results.json', this.results));
     $('gpu-continue').addEventListener('click', () => {
       $('gpu-failure').hidden = true;
@@ -82,6 +96,40 @@ export class LinearLab {
   #status(text, busy = false) {
     $('status').textContent = text;
     $('status').classList.toggle('busy', busy);
+    $('status').classList.toggle('long', false);
+  }
+
+  #state(state) { document.body.dataset.linear = state; }
+
+  /** Shows (text) or hides (null) the heavy run's estimate and its "Run" button. */
+  #gate(text, config = null) {
+    this.gated = text ? config : false;
+    $('run-gate').hidden = !text;
+    $('run-gate').querySelector('.message').textContent = text ?? '';
+  }
+
+  /** The latest run's busy state: after a second, its elapsed time, every half second. */
+  #startBusy(label, estimate) {
+    this.#stopBusy();
+    this.#status(label, true);
+    const busy = { started: performance.now(), label, estimate };
+    busy.timer = setInterval(() => {
+      const s = (performance.now() - busy.started) / 1000;
+      if (s < 1 || this.busy !== busy) return;
+      const est = estimate > AUTO_RUN_MAX_S ? ` (about ${durationText(estimate)} estimated)` : '';
+      $('status').textContent = `${label} ${Math.floor(s)} s${est}`;
+      $('status').classList.add('long');
+      $('plots').setAttribute('aria-busy', 'true');
+    }, 250);
+    this.busy = busy;
+  }
+
+  #stopBusy() {
+    if (!this.busy) return;
+    clearInterval(this.busy.timer);
+    this.busy = null;
+    $('status').classList.remove('long', 'busy');
+    $('plots').removeAttribute('aria-busy');
   }
 
   /** The backend a run goes to now, {backend, reason} (the wasm's rule). */
@@ -158,24 +206,68 @@ export class LinearLab {
       if (err) errors = [err];
     }
     this.#showErrors(errors);
-    if (errors.length) { this.#status('Fix the highlighted field; the plots show the last valid settings.'); return; }
+    if (errors.length) {
+      this.#gate(null);
+      if (!this.busy) this.#status('Fix the highlighted field; the plots show the last valid settings.');
+      this.#state('invalid');
+      return;
+    }
     this.onChange();
-    if (this.runner.gpu === undefined) { this.#status('Looking for WebGPU…', true); return; }
+    if (this.runner.gpu === undefined) { this.#status('Looking for WebGPU…', true); this.#state('waiting'); return; }
     const { backend } = this.backend();
-    if (configText + backend === this.lastRun) return;
+    if (configText + backend === this.lastRun) {
+      // Back to the settings of the latest run: nothing to ask or run.
+      this.#gate(null);
+      if (this.seq === this.answered) {
+        this.plotsEl.classList.remove('stale');
+        this.#status(this.doneStatus);
+      }
+      this.#state(this.seq === this.answered ? this.lastState : 'running');
+      return;
+    }
+    // configText is valid here (checked above), so linear_work does not throw.
+    const work = linear_work(configText);
+    const estimate = estimateSeconds(work);
+    if (estimate > AUTO_RUN_MAX_S && this.approved !== configText) {
+      // Heavy: it waits for the reader (a link must not freeze the page for a minute).
+      this.plotsEl.classList.add('stale');
+      this.#gate(`This run needs ${workText(work)} multiply-adds: about ${durationText(estimate)} of computing (a cautious estimate; runs under ${AUTO_RUN_MAX_S} s start by themselves).`, configText);
+      if (!this.busy) this.#status(this.results ? 'Not run yet: the plots show the last settings that ran.' : 'Not run yet.');
+      this.#state('gated');
+      return;
+    }
+    this.#gate(null);
+    this.approved = null; // a "Run" is for one run: coming back to these settings asks again
     this.lastRun = configText + backend;
     this.plotsEl.classList.add('stale');
-    this.#status(backend === 'gpu' ? 'Computing on WebGPU…' : 'Computing…', true);
+    const seq = ++this.seq;
+    this.#startBusy(backend === 'gpu' ? 'Computing on WebGPU…' : 'Computing…', estimate);
+    this.#state('running');
     this.runner.runLinear(configText, backend, {
-      onResult: (text, job) => this.#result(text, job),
-      onError: (error) => this.#failed(error),
-      onPanic: () => { this.lastRun = null; this.plotsEl.classList.remove('stale'); this.#status('Stopped by an internal error.'); },
+      onResult: (text, job) => this.#result(text, job, seq),
+      onError: (error) => this.#failed(error, seq),
+      onPanic: () => {
+        this.lastRun = null;
+        this.#answered(seq, 'failed');
+        this.plotsEl.classList.remove('stale');
+        this.#status('Stopped by an internal error.');
+      },
     });
   }
 
-  #result(resultsText, job) {
+  /** The answer to request `seq` came: the latest one ends the busy state. */
+  #answered(seq, state) {
+    if (seq !== this.seq) return;
+    this.answered = seq;
+    this.lastState = state;
+    this.#stopBusy();
+    if (!this.gated) this.#state(state);
+  }
+
+  #result(resultsText, job, seq) {
     const wall = performance.now() - job.started; // workers + merge, before drawing
-    this.plotsEl.classList.remove('stale');
+    this.#answered(seq, 'done');
+    if (!this.gated) this.plotsEl.classList.remove('stale');
     this.results = resultsText;
     const results = JSON.parse(resultsText);
     this.#notices(results);
@@ -187,14 +279,16 @@ export class LinearLab {
       const a = results.backend.adapter;
       where = `WebGPU (${a.name}${a.software ? ', a software GPU' : ''}; ${results.backend.dispatches} dispatches)`;
     }
-    this.#status(`Computed in ${wall.toFixed(0)} ms on ${where} · ${results.steps.length} checkpoints · ${runs} fine-tuning runs`);
+    this.doneStatus = `Computed in ${wall.toFixed(0)} ms on ${where} · ${results.steps.length} checkpoints · ${runs} fine-tuning runs`;
+    if (!this.busy) this.#status(this.gated ? `${this.doneStatus} (earlier settings; the current ones wait for Run)` : this.doneStatus);
     document.body.dataset.backend = results.backend?.kind === 'gpu' ? 'webgpu' : 'cpu';
     document.body.dataset.lastRunMs = String(results.elapsed_ms);
     document.body.dataset.lastRoundTripMs = String(wall);
   }
 
   /** A failed run, by the error's kind. */
-  #failed(error) {
+  #failed(error, seq) {
+    this.#answered(seq, 'failed');
     this.plotsEl.classList.remove('stale');
     this.lastRun = null;
     if (error.kind === 'config') {

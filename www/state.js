@@ -1,10 +1,11 @@
 // The page's whole state in the URL hash, TensorFlow-Playground style: readable key=value
 // pairs (`lab=linear&dim=16&pretrain.lr=0.05&finetune.lrs=0.01,0.03&tx.model.d_model=16`).
 // Linear-lab fields are written by their config path, transformer-lab fields with the prefix
-// `tx.`, lists comma-separated. Decoding never throws: unknown keys and malformed values are
-// ignored and returned by name, so the page can say which; values are only ever parsed as
-// numbers, booleans or plain strings (nothing is inserted as HTML or executed). Pure
-// functions, no DOM.
+// `tx.`, lists comma-separated. Decoding never throws: unknown keys (any key that is not a
+// field schema's own path), malformed values and values outside a field's range are ignored
+// and returned by name, so the page can say which, and the rest is applied; values are only
+// ever parsed as numbers, booleans or plain strings (nothing is inserted as HTML or
+// executed). Pure functions, no DOM.
 
 /** Page-level keys besides the two labs' configs, with their allowed values (`preset`: the
  * schema's preset names). */
@@ -52,29 +53,60 @@ export function encodeState({ lab, linear, transformer, page = {} }) {
   return parts.join('&');
 }
 
-/** The value at a dotted config path (`pretrain.lr`), or undefined. */
-export function getPath(obj, path) { return path.split('.').reduce((o, k) => (o == null ? undefined : o[k]), obj); }
-/** Sets the value at a dotted config path, making the objects on the way. */
-export function setPath(obj, path, value) {
-  const keys = path.split('.');
+/** Path segments that reach object internals; never read or written from a path. */
+const UNSAFE = new Set(['__proto__', 'prototype', 'constructor']);
+/** A segment a config path may have: an identifier that is not an object internal (nor
+ * any name an object inherits: `toString`, `hasOwnProperty`, …). */
+const safeSegment = (k) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) && !UNSAFE.has(k) && !(k in Object.prototype);
+const isRecord = (o) => o !== null && typeof o === 'object' && !Array.isArray(o);
+
+/** The value at a dotted config path (`pretrain.lr`), or undefined. Only own properties of
+ * plain objects are followed, never an array's or a prototype's (`length`, `__proto__`,
+ * `constructor`, …). */
+export function getPath(obj, path) {
   let o = obj;
-  for (const k of keys.slice(0, -1)) o = o[k] ??= {};
+  for (const k of String(path).split('.')) {
+    if (!isRecord(o) || !safeSegment(k) || !Object.hasOwn(o, k)) return undefined;
+    o = o[k];
+  }
+  return o;
+}
+/** Sets the value at a dotted config path, making the objects on the way. Returns false
+ * (and writes nothing) when a segment is not a plain identifier, reaches object internals,
+ * or passes through something that is not a plain object (an array, a number). */
+export function setPath(obj, path, value) {
+  const keys = String(path).split('.');
+  if (!isRecord(obj) || !keys.every(safeSegment)) return false;
+  let o = obj;
+  for (const k of keys.slice(0, -1)) {
+    if (!Object.hasOwn(o, k) || o[k] === null || o[k] === undefined) o[k] = {};
+    if (!isRecord(o[k])) return false;
+    o = o[k];
+  }
   o[keys.at(-1)] = value;
+  return true;
 }
 
-/** Parses `text` as a value of a schema field; undefined when it does not fit. */
+/** Whether a number is within a schema field's range (min, or above it when min_open; max). */
+function inRange(x, field) {
+  if (field.min != null && (field.min_open ? !(x > field.min) : !(x >= field.min))) return false;
+  return field.max == null || x <= field.max;
+}
+
+/** Parses `text` as a value of a schema field; undefined when it does not fit (malformed, or
+ * out of the field's range: a link's value the form would refuse keeps the default). */
 function parseField(text, field) {
   switch (field.kind) {
     case 'int':
     case 'number': {
       if (text.trim() === '') return undefined;
       const x = Number(text);
-      return Number.isFinite(x) && (field.kind === 'number' || Number.isInteger(x)) ? x : undefined;
+      return Number.isFinite(x) && (field.kind === 'number' || Number.isInteger(x)) && inRange(x, field) ? x : undefined;
     }
     case 'list': {
       if (text.trim() === '') return [];
       const xs = text.split(',').map((t) => (t.trim() === '' ? NaN : Number(t.trim())));
-      return xs.every((x) => Number.isFinite(x)) && xs.length <= 64 ? xs : undefined;
+      return xs.every((x) => Number.isFinite(x) && inRange(x, field)) && xs.length <= 64 ? xs : undefined;
     }
     case 'bool':
       return text === 'true' ? true : text === 'false' ? false : undefined;
@@ -109,6 +141,9 @@ function spectrumPart(key, spectra) {
   return m && spectra.has(m[1]) ? [m[1], m[2]] : null;
 }
 
+/** The longest hash read (characters after '#'); a longer one is read up to here. */
+export const MAX_HASH = 200_000;
+
 /**
  * Decodes a hash into {lab, page, linear, transformer, ignored: [key]} over the given
  * defaults (copied, never mutated). Only the schema's fields are known, each parsed by its
@@ -124,10 +159,14 @@ export function decodeState(hash, { linear: linearDefaults, transformer: transfo
   const transformerFields = fieldsByPath(schema.transformer);
   const spectrumFields = new Set(schema.linear.flatMap((g) => g.fields).filter((f) => f.kind === 'spectrum').map((f) => f.path));
   const presets = schema.presets.map((p) => p.name);
-  const spectra = {}; // field path → {kind, exponent, value, values}
+  const spectra = Object.create(null); // field path → {kind, exponent, value, values}
   let text = typeof hash === 'string' ? hash : '';
   if (text.startsWith('#')) text = text.slice(1);
-  if (text.length > 200_000) return { lab: 'linear', page, linear, transformer, ignored: ['(the hash is too long)'] };
+  if (text.length > MAX_HASH) {
+    // Too long: the parts that fit are read, the rest is named.
+    text = text.slice(0, text.lastIndexOf('&', MAX_HASH) + 1);
+    ignored.push('(the end of the link: too long)');
+  }
   for (const part of text.split('&')) {
     if (part === '') continue;
     const eq = part.indexOf('=');
@@ -146,7 +185,7 @@ export function decodeState(hash, { linear: linearDefaults, transformer: transfo
     const spectral = tx ? null : spectrumPart(key, spectrumFields);
     if (spectral) {
       const [prefix, name] = spectral;
-      spectra[prefix] ??= {};
+      spectra[prefix] ??= Object.create(null);
       if (name === 'kind') {
         if (Object.hasOwn(SPECTRUM_KINDS, value)) spectra[prefix].kind = value; else ignored.push(key);
       } else {
@@ -157,17 +196,35 @@ export function decodeState(hash, { linear: linearDefaults, transformer: transfo
     }
     const field = (tx ? transformerFields : linearFields).get(path);
     const parsed = field ? parseField(value, field) : undefined;
-    if (parsed === undefined) ignored.push(key);
-    else setPath(tx ? transformer : linear, path, parsed);
+    if (parsed === undefined || !setPath(tx ? transformer : linear, path, parsed)) ignored.push(key);
   }
-  for (const [path, s] of Object.entries(spectra)) {
+  for (const path of Object.keys(spectra)) {
+    const s = spectra[path];
     const current = getPath(linear, path);
+    if (!current || !Object.hasOwn(SPECTRUM_KINDS, current.kind)) { ignored.push(path); continue; }
     const kind = s.kind ?? current.kind;
     const param = SPECTRUM_KINDS[kind];
     const value = s[param] ?? (current.kind === kind ? current[param] : undefined);
+    // A parameter of another kind (`values=…` for a power law) is named, not dropped silently.
+    for (const other of Object.values(SPECTRUM_KINDS)) if (other !== param && s[other] !== undefined) ignored.push(`${path}.${other}`);
     if (value === undefined) { ignored.push(`${path}.${param}`); continue; }
     setPath(linear, path, { kind, [param]: value });
   }
   const lab = page.lab ?? 'linear';
   return { lab, page, linear, transformer, ignored };
+}
+
+/**
+ * The notice for a link's ignored parts, as plain text (the page sets it as textContent):
+ * each name shortened to 60 characters with control characters replaced, at most 20 names.
+ */
+export function ignoredNotice(ignored) {
+  if (!ignored.length) return '';
+  const clean = (name) => {
+    const s = String(name).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '\ufffd');
+    return s.length > 60 ? `${s.slice(0, 59)}…` : s;
+  };
+  const names = ignored.slice(0, 20).map(clean);
+  const more = ignored.length > 20 ? ` and ${ignored.length - 20} more` : '';
+  return `Ignored from the link (unknown, malformed or out of range): ${names.join(', ')}${more}. The rest of the link is applied.`;
 }

@@ -151,6 +151,8 @@ export class TransformerLab {
   /** Draws the recorded run of `config` alone, or hides the plots when there is none. */
   #drawRecorded(config) {
     const recorded = this.#recordedFor(config);
+    if (recorded && recorded === this.recordedOnShow) return; // drawn already
+    this.recordedOnShow = null;
     if (recorded) this.#draw(null, recorded);
     else for (const f of Object.values(this.figures)) f.hidden = true;
     $('tx-recorded-note').hidden = !recorded;
@@ -297,32 +299,40 @@ export class TransformerLab {
     $('tx-notices').replaceChildren(...orphans.map((o) => notice(`${o.field || 'config'}: ${o.message}`, 'notice error')));
   }
 
-  /** Times two steps on worker 0, for the time estimate (not while running). */
+  /** Times two steps on worker 0, for the time estimate (not while running); the same
+   * config on the same backend is timed once. */
   #probe(text) {
     clearTimeout(this.probeTimer);
     this.probeTimer = setTimeout(async () => {
       await this.runner.gpuReady;
       if (this.running) return;
       const { backend } = this.backend();
-      this.probeId = this.runner.send((id) => request.probe(id, text, backend), (m) => this.#probed(m));
+      const key = `${backend} ${text}`;
+      if (this.probed?.key === key) { this.#showSpeed(this.probed.tokensPerSecond); return; }
+      this.probeId = this.runner.send((id) => request.probe(id, text, backend), (m) => this.#probed(m, key));
     }, 300);
   }
 
-  #probed(m) {
+  #probed(m, key) {
     if (m.id !== this.probeId || !this.estimate || m.type === MSG.PANIC) return;
+    if (m.type === MSG.ERROR) { $('tx-estimate').textContent += ` — ${m.error.message}`; return; }
+    this.probed = { key, tokensPerSecond: m.tokens_per_second };
+    this.#showSpeed(m.tokens_per_second);
+  }
+
+  #showSpeed(tokensPerSecond) {
     const box = $('tx-estimate');
-    if (m.type === MSG.ERROR) { box.textContent += ` — ${m.error.message}`; return; }
     // On the CPU the units run on every worker: the time is that of the schedule's longest
     // worker (www/plan.js makespan), at the probe's speed of one worker.
     const workers = this.backend().backend === 'cpu' ? this.runner.size : 1;
     const config = JSON.parse(this.configText);
     const steps = workers > 1 ? makespan(config, workers) : this.estimate.work_steps;
-    const seconds = steps * this.estimate.tokens_per_step / m.tokens_per_second;
-    box.dataset.tokensPerSecond = String(m.tokens_per_second);
+    const seconds = steps * this.estimate.tokens_per_step / tokensPerSecond;
+    box.dataset.tokensPerSecond = String(tokensPerSecond);
     box.dataset.seconds = String(seconds);
     box.dataset.workers = String(workers);
     const on = workers > 1 ? ` on ${workers} workers` : '';
-    box.textContent = `${box.textContent.replace(/ · about .*$/, '')} · about ${fmt.time(seconds)}${on} at ${fmt.si(m.tokens_per_second)} tokens/s${workers > 1 ? ' each' : ''}`;
+    box.textContent = `${box.textContent.replace(/ · about .*$/, '')} · about ${fmt.time(seconds)}${on} at ${fmt.si(tokensPerSecond)} tokens/s${workers > 1 ? ' each' : ''}`;
   }
 
   /** Starts the experiment of the controls; `resume`: a saved unfinished record of it. */
@@ -431,6 +441,7 @@ export class TransformerLab {
     // The plots' own exports (SVG, PNG, CSV) hold what is shown: the user's run or the recorded one.
     const shown = resultsText ?? recorded;
     this.shown = shown;
+    this.recordedOnShow = resultsText ? null : recorded;
     for (const [name, svgText] of plots) {
       this.svgs[name] = svgText;
       const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');

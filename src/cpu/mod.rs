@@ -6,7 +6,8 @@
 mod matmul;
 mod noise;
 mod optim;
+pub mod simd;
 
-pub use matmul::{matmul, matmul_tn, transpose};
+pub use matmul::{matmul, matmul_acc, matmul_tn, matmul_tn_acc, transpose};
 pub use noise::{gaussian, philox};
 pub use optim::{adamw, l2_pull, step_guard, AdamW};

@@ -8,7 +8,7 @@
 
 use super::config::ModelConfig;
 use super::gpu::{memory_estimate, GpuModel, READBACK_EVERY};
-use super::model::{backward, forward};
+use super::model::{backward_with, forward_into, Activations, Scratch};
 pub use super::optim::Hyper;
 use super::optim::{AdamW, Guard, BETA1, BETA2, DIVERGED_LOSS, EPS};
 use super::params::Layout;
@@ -60,6 +60,9 @@ pub struct CpuEngine {
     anchor: Option<Vec<f32>>,
     pending: Vec<f64>,
     diverged_at: Option<usize>,
+    /// The forward and backward passes' buffers, reused by every step.
+    acts: Activations,
+    scratch: Scratch,
 }
 
 pub struct GpuEngine<'g> {
@@ -138,6 +141,8 @@ impl<'g> Engine<'g> {
             anchor: None,
             pending: Vec::new(),
             diverged_at: None,
+            acts: Activations::new(cfg, batch, cfg.ctx),
+            scratch: Scratch::default(),
         })
     }
 
@@ -366,7 +371,16 @@ impl<'g> Engine<'g> {
                     .iter()
                     .map(|rows| {
                         let (x, y) = inputs_and_targets(rows, e.b, t);
-                        forward(&e.cfg, &e.layout, &e.state.params, &x, &y, e.b, t).0
+                        forward_into(
+                            &mut e.acts,
+                            &e.cfg,
+                            &e.layout,
+                            &e.state.params,
+                            &x,
+                            &y,
+                            e.b,
+                            t,
+                        )
                     })
                     .sum();
                 Ok(total / batches.len().max(1) as f64)
@@ -383,15 +397,25 @@ impl CpuEngine {
         }
         let t = self.cfg.ctx;
         let s = &mut self.state;
-        let (loss, acts) = forward(&self.cfg, &self.layout, &s.params, x, y, self.b, t);
+        let loss = forward_into(
+            &mut self.acts,
+            &self.cfg,
+            &self.layout,
+            &s.params,
+            x,
+            y,
+            self.b,
+            t,
+        );
         self.grads.fill(0.0);
         if loss.is_finite() {
-            backward(
+            backward_with(
+                &mut self.scratch,
                 &self.cfg,
                 &self.layout,
                 &s.params,
                 &mut self.grads,
-                &acts,
+                &self.acts,
                 x,
                 y,
             );

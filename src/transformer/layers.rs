@@ -4,7 +4,7 @@
 //! llm.c does, so shared weights sum their gradients) and *overwrite* input gradients
 //! unless stated otherwise.
 
-use crate::cpu::{matmul, matmul_tn};
+use crate::cpu::{matmul, matmul_tn_acc, simd, transpose};
 
 /// out[b,t,:] = wte[token] (+ wpe[t] when positions are learned).
 pub fn encoder_forward(
@@ -70,17 +70,22 @@ pub fn layernorm_forward(
     b: &[f32],
     d: usize,
 ) {
-    for n in 0..mean.len() {
-        let x = &inp[n * d..(n + 1) * d];
-        let m = x.iter().map(|&v| v as f64).sum::<f64>() / d as f64;
-        let var = x.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / d as f64;
-        let s = 1.0 / (var + NORM_EPS as f64).sqrt();
-        for i in 0..d {
-            out[n * d + i] = ((x[i] as f64 - m) * s) as f32 * g[i] + b[i];
-        }
-        mean[n] = m as f32;
-        rstd[n] = s as f32;
-    }
+    simd::run(
+        #[inline(always)]
+        || {
+            for n in 0..mean.len() {
+                let x = &inp[n * d..(n + 1) * d];
+                let m = x.iter().map(|&v| v as f64).sum::<f64>() / d as f64;
+                let var = x.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / d as f64;
+                let s = 1.0 / (var + NORM_EPS as f64).sqrt();
+                for i in 0..d {
+                    out[n * d + i] = ((x[i] as f64 - m) * s) as f32 * g[i] + b[i];
+                }
+                mean[n] = m as f32;
+                rstd[n] = s as f32;
+            }
+        },
+    )
 }
 
 /// LayerNorm backward: overwrites dinp, accumulates dg and db.
@@ -96,26 +101,31 @@ pub fn layernorm_backward(
     rstd: &[f32],
     d: usize,
 ) {
-    for n in 0..mean.len() {
-        let (x, dy) = (&inp[n * d..(n + 1) * d], &dout[n * d..(n + 1) * d]);
-        let (m, s) = (mean[n], rstd[n]);
-        let (mut dnorm_mean, mut dnorm_norm_mean) = (0.0f32, 0.0f32);
-        for i in 0..d {
-            let norm = (x[i] - m) * s;
-            let dnorm = g[i] * dy[i];
-            dnorm_mean += dnorm;
-            dnorm_norm_mean += dnorm * norm;
-        }
-        dnorm_mean /= d as f32;
-        dnorm_norm_mean /= d as f32;
-        for i in 0..d {
-            let norm = (x[i] - m) * s;
-            let dnorm = g[i] * dy[i];
-            db[i] += dy[i];
-            dg[i] += norm * dy[i];
-            dinp[n * d + i] = (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s;
-        }
-    }
+    simd::run(
+        #[inline(always)]
+        || {
+            for n in 0..mean.len() {
+                let (x, dy) = (&inp[n * d..(n + 1) * d], &dout[n * d..(n + 1) * d]);
+                let (m, s) = (mean[n], rstd[n]);
+                let (mut dnorm_mean, mut dnorm_norm_mean) = (0.0f32, 0.0f32);
+                for i in 0..d {
+                    let norm = (x[i] - m) * s;
+                    let dnorm = g[i] * dy[i];
+                    dnorm_mean += dnorm;
+                    dnorm_norm_mean += dnorm * norm;
+                }
+                dnorm_mean /= d as f32;
+                dnorm_norm_mean /= d as f32;
+                for i in 0..d {
+                    let norm = (x[i] - m) * s;
+                    let dnorm = g[i] * dy[i];
+                    db[i] += dy[i];
+                    dg[i] += norm * dy[i];
+                    dinp[n * d + i] = (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s;
+                }
+            }
+        },
+    )
 }
 
 /// RMSNorm over each row of D: out = x·rstd·g with rstd = 1/√(mean(x²) + ε).
@@ -170,15 +180,27 @@ pub fn matmul_backward(
     c: usize,
     oc: usize,
 ) {
-    // dinp[i, k] = Σ_j dout[i, j] w[k, j]: a product with wᵀ, formed explicitly.
     let mut wt = vec![0.0f32; oc * c];
-    crate::cpu::transpose(&mut wt, w, c, oc);
-    matmul(dinp, dout, &wt, n, oc, c);
-    let mut dw_step = vec![0.0f32; c * oc];
-    matmul_tn(&mut dw_step, inp, dout, c, n, oc);
-    for (a, b) in dw.iter_mut().zip(&dw_step) {
-        *a += b;
-    }
+    transpose(&mut wt, w, c, oc);
+    matmul_backward_t(dinp, dw, dout, inp, &wt, n, c, oc);
+}
+
+/// [`matmul_backward`] given wᵀ (OC×C) instead of w: dinp = dout·wt (overwritten);
+/// dw += inpᵀ·dout, each element `dw + (inpᵀ·dout)`.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_backward_t(
+    dinp: &mut [f32],
+    dw: &mut [f32],
+    dout: &[f32],
+    inp: &[f32],
+    wt: &[f32],
+    n: usize,
+    c: usize,
+    oc: usize,
+) {
+    // dinp[i, k] = Σ_j dout[i, j] w[k, j]: a product with wᵀ, formed explicitly.
+    matmul(dinp, dout, wt, n, oc, c);
+    matmul_tn_acc(dw, inp, dout, c, n, oc);
 }
 
 /// GELU, tanh approximation (GPT-2): 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))).
@@ -189,6 +211,26 @@ pub fn gelu_forward(out: &mut [f32], inp: &[f32]) {
     }
 }
 
+/// [`gelu_forward`] that also keeps each tanh for [`gelu_backward_kept`] (the same values
+/// the backward pass would compute again).
+pub fn gelu_forward_keep(out: &mut [f32], tanh: &mut [f32], inp: &[f32]) {
+    const S: f32 = 0.797_884_6;
+    simd::run(
+        #[inline(always)]
+        || {
+            for (t, &x) in tanh.iter_mut().zip(inp) {
+                *t = S * (x + 0.044715 * x * x * x);
+            }
+            for t in tanh.iter_mut() {
+                *t = t.tanh();
+            }
+            for ((o, &x), &t) in out.iter_mut().zip(inp).zip(tanh.iter()) {
+                *o = 0.5 * x * (1.0 + t);
+            }
+        },
+    )
+}
+
 pub fn gelu_backward(dinp: &mut [f32], inp: &[f32], dout: &[f32]) {
     const S: f32 = 0.797_884_6;
     for ((di, &x), &dy) in dinp.iter_mut().zip(inp).zip(dout) {
@@ -197,6 +239,20 @@ pub fn gelu_backward(dinp: &mut [f32], inp: &[f32], dout: &[f32]) {
         let du = S * (1.0 + 3.0 * 0.044715 * x * x);
         *di = dy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du);
     }
+}
+
+/// [`gelu_backward`] with the tanh values kept by [`gelu_forward_keep`].
+pub fn gelu_backward_kept(dinp: &mut [f32], inp: &[f32], tanh: &[f32], dout: &[f32]) {
+    const S: f32 = 0.797_884_6;
+    simd::run(
+        #[inline(always)]
+        || {
+            for (((di, &x), &t), &dy) in dinp.iter_mut().zip(inp).zip(tanh).zip(dout) {
+                let du = S * (1.0 + 3.0 * 0.044715 * x * x);
+                *di = dy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du);
+            }
+        },
+    )
 }
 
 /// SwiGLU: each input row is [gate (F) | up (F)]; out = silu(gate)·up (N×F).
@@ -269,6 +325,140 @@ pub fn attention_forward(
     d: usize,
     h: usize,
 ) {
+    simd::run(
+        #[inline(always)]
+        || match d / h {
+            4 => attention_forward_hs::<4>(out, att, qkv, b, t_len, d, h),
+            8 => attention_forward_hs::<8>(out, att, qkv, b, t_len, d, h),
+            16 => attention_forward_hs::<16>(out, att, qkv, b, t_len, d, h),
+            32 => attention_forward_hs::<32>(out, att, qkv, b, t_len, d, h),
+            _ => attention_forward_impl(out, att, qkv, b, t_len, d, h),
+        },
+    )
+}
+
+/// Query rows that [`attention_forward_hs`] and [`attention_backward_hs`] handle together:
+/// their sums are independent, so they advance side by side.
+const ROWS: usize = 4;
+
+/// [`attention_forward`] for a head size known at compile time (a head's row is then a
+/// few whole vectors): the scores of a query for all keys at once (keys transposed and
+/// padded to 16), and the weighted sums of ROWS queries at once. Every element is the same
+/// sum, in the same order, as in [`attention_forward_impl`].
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // constant bounds, unrolled
+fn attention_forward_hs<const HS: usize>(
+    out: &mut [f32],
+    att: &mut [f32],
+    qkv: &[f32],
+    b: usize,
+    t_len: usize,
+    d: usize,
+    h: usize,
+) {
+    let scale = 1.0 / (HS as f32).sqrt();
+    let tp = t_len.next_multiple_of(16);
+    let mut kt = vec![0.0f32; HS * tp]; // padding stays 0
+    let mut srow = vec![0.0f32; tp];
+    for bi in 0..b {
+        for head in 0..h {
+            let row = |t: usize| (bi * t_len + t) * 3 * d + head * HS;
+            // Keys in blocks of 16, each transposed: kt[(c·HS + i)·16 + j] = k[16c + j][i].
+            for t2 in 0..t_len {
+                let (c, j) = (t2 / 16, t2 % 16);
+                for (i, &k) in qkv[row(t2) + d..][..HS].iter().enumerate() {
+                    kt[(c * HS + i) * 16 + j] = k;
+                }
+            }
+            let att = &mut att[(bi * h + head) * t_len * t_len..][..t_len * t_len];
+            for (t, a) in att.chunks_exact_mut(t_len).enumerate() {
+                // s = q·k summed over i from −0.0 (as Iterator::sum adds), then scaled; the
+                // padding's lanes are computed and never read.
+                let w = (t + 1).next_multiple_of(16);
+                for (sc, kc) in srow[..w].chunks_exact_mut(16).zip(kt.chunks_exact(16 * HS)) {
+                    let q: &[f32; HS] = qkv[row(t)..][..HS].try_into().unwrap();
+                    let mut acc = [-0.0f32; 16];
+                    for (&qi, k) in q.iter().zip(kc.chunks_exact(16)) {
+                        for j in 0..16 {
+                            acc[j] += qi * k[j];
+                        }
+                    }
+                    for j in 0..16 {
+                        sc[j] = acc[j] * scale;
+                    }
+                }
+                let s = &srow[..=t];
+                let max = max_of(s);
+                let (past, future) = a.split_at_mut(t + 1);
+                let mut sum = 0.0f32;
+                for (v, &x) in past.iter_mut().zip(s) {
+                    *v = (x - max).exp();
+                    sum += *v;
+                }
+                for v in past.iter_mut() {
+                    *v /= sum;
+                }
+                future.fill(0.0);
+            }
+            // out[t] = Σ_{t2 ≤ t} a[t, t2]·v[t2] from 0, in t2 order.
+            let att = &*att;
+            let v = |t2: usize| -> &[f32; HS] { qkv[row(t2) + 2 * d..][..HS].try_into().unwrap() };
+            let out_row = |t: usize| (bi * t_len + t) * d + head * HS;
+            let mut t0 = 0;
+            while t0 + ROWS <= t_len {
+                let a = |r: usize, t2: usize| att[(t0 + r) * t_len + t2];
+                let mut acc = [[0.0f32; HS]; ROWS];
+                for t2 in 0..=t0 {
+                    let v = v(t2);
+                    for r in 0..ROWS {
+                        let a = a(r, t2);
+                        for i in 0..HS {
+                            acc[r][i] += a * v[i];
+                        }
+                    }
+                }
+                // The triangle: key t0 + j only for rows r ≥ j (constant bounds, unrolled).
+                for j in 1..ROWS {
+                    let v = v(t0 + j);
+                    for r in 0..ROWS {
+                        if r >= j {
+                            let a = a(r, t0 + j);
+                            for i in 0..HS {
+                                acc[r][i] += a * v[i];
+                            }
+                        }
+                    }
+                }
+                for (r, acc) in acc.iter().enumerate() {
+                    out[out_row(t0 + r)..][..HS].copy_from_slice(acc);
+                }
+                t0 += ROWS;
+            }
+            for t in t0..t_len {
+                let mut acc = [0.0f32; HS];
+                for t2 in 0..=t {
+                    let (a, v) = (att[t * t_len + t2], v(t2));
+                    for i in 0..HS {
+                        acc[i] += a * v[i];
+                    }
+                }
+                out[out_row(t)..][..HS].copy_from_slice(&acc);
+            }
+        }
+    }
+}
+
+/// The general case of [`attention_forward`] (any head size), row by row.
+#[inline(always)]
+fn attention_forward_impl(
+    out: &mut [f32],
+    att: &mut [f32],
+    qkv: &[f32],
+    b: usize,
+    t_len: usize,
+    d: usize,
+    h: usize,
+) {
     let hs = d / h;
     let scale = 1.0 / (hs as f32).sqrt();
     for bi in 0..b {
@@ -307,6 +497,191 @@ pub fn attention_forward(
 /// Attention backward: overwrites dqkv.
 #[allow(clippy::too_many_arguments)]
 pub fn attention_backward(
+    dqkv: &mut [f32],
+    dout: &[f32],
+    qkv: &[f32],
+    att: &[f32],
+    b: usize,
+    t_len: usize,
+    d: usize,
+    h: usize,
+) {
+    simd::run(
+        #[inline(always)]
+        || match d / h {
+            4 => attention_backward_hs::<4>(dqkv, dout, qkv, att, b, t_len, d, h),
+            8 => attention_backward_hs::<8>(dqkv, dout, qkv, att, b, t_len, d, h),
+            16 => attention_backward_hs::<16>(dqkv, dout, qkv, att, b, t_len, d, h),
+            32 => attention_backward_hs::<32>(dqkv, dout, qkv, att, b, t_len, d, h),
+            _ => attention_backward_impl(dqkv, dout, qkv, att, b, t_len, d, h),
+        },
+    )
+}
+
+/// [`attention_backward`] for a head size known at compile time, in three passes per head:
+/// the score gradients ds of each query (over all keys at once, values transposed and
+/// padded to 16), then dq = ds·k for ROWS queries at once, then dk = dsᵀ·q and dv = aᵀ·dy
+/// for ROWS keys at once. Every element is the same sum, in the same order, as in
+/// [`attention_backward_impl`]: dq over keys, dk and dv over queries, each ascending from 0.
+#[inline(always)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)] // constant bounds, unrolled
+fn attention_backward_hs<const HS: usize>(
+    dqkv: &mut [f32],
+    dout: &[f32],
+    qkv: &[f32],
+    att: &[f32],
+    b: usize,
+    t_len: usize,
+    d: usize,
+    h: usize,
+) {
+    let scale = 1.0 / (HS as f32).sqrt();
+    let tp = t_len.next_multiple_of(16);
+    dqkv.fill(0.0);
+    let mut vt = vec![0.0f32; HS * tp]; // padding stays 0
+    let mut drow = vec![0.0f32; tp];
+    let mut ds = vec![0.0f32; t_len * t_len];
+    for bi in 0..b {
+        for head in 0..h {
+            let row = |t: usize| (bi * t_len + t) * 3 * d + head * HS;
+            let dy = |t: usize| -> &[f32; HS] {
+                dout[(bi * t_len + t) * d + head * HS..][..HS]
+                    .try_into()
+                    .unwrap()
+            };
+            // Values in blocks of 16, each transposed (as the keys in the forward pass).
+            for t2 in 0..t_len {
+                let (c, j) = (t2 / 16, t2 % 16);
+                for (i, &v) in qkv[row(t2) + 2 * d..][..HS].iter().enumerate() {
+                    vt[(c * HS + i) * 16 + j] = v;
+                }
+            }
+            let att = &att[(bi * h + head) * t_len * t_len..][..t_len * t_len];
+            for t in 0..t_len {
+                let a = &att[t * t_len..][..=t];
+                // datt = dy·v over i from −0.0 (as Iterator::sum adds), all keys at once.
+                let w = (t + 1).next_multiple_of(16);
+                let y = dy(t);
+                for (sc, vc) in drow[..w].chunks_exact_mut(16).zip(vt.chunks_exact(16 * HS)) {
+                    let mut acc = [-0.0f32; 16];
+                    for (&yi, v) in y.iter().zip(vc.chunks_exact(16)) {
+                        for j in 0..16 {
+                            acc[j] += yi * v[j];
+                        }
+                    }
+                    sc.copy_from_slice(&acc);
+                }
+                let datt = &drow[..=t];
+                // softmax backward: ds = a ⊙ (datt − Σ a·datt).
+                let dot: f32 = a.iter().zip(datt).map(|(x, y)| x * y).sum();
+                for ((g, &at), &dt) in ds[t * t_len..][..=t].iter_mut().zip(a).zip(datt) {
+                    *g = at * (dt - dot) * scale;
+                }
+            }
+            // dq[t] = Σ_{t2 ≤ t} ds[t, t2]·k[t2], added to dqkv's zero.
+            let k = |t2: usize| -> &[f32; HS] { qkv[row(t2) + d..][..HS].try_into().unwrap() };
+            let mut t0 = 0;
+            while t0 + ROWS <= t_len {
+                let g = |r: usize, t2: usize| ds[(t0 + r) * t_len + t2];
+                let mut acc = [[0.0f32; HS]; ROWS];
+                for t2 in 0..=t0 {
+                    let k = k(t2);
+                    for r in 0..ROWS {
+                        let g = g(r, t2);
+                        for i in 0..HS {
+                            acc[r][i] += g * k[i];
+                        }
+                    }
+                }
+                for j in 1..ROWS {
+                    let k = k(t0 + j);
+                    for r in 0..ROWS {
+                        if r >= j {
+                            let g = g(r, t0 + j);
+                            for i in 0..HS {
+                                acc[r][i] += g * k[i];
+                            }
+                        }
+                    }
+                }
+                for (r, acc) in acc.iter().enumerate() {
+                    for (g, &x) in dqkv[row(t0 + r)..][..HS].iter_mut().zip(acc) {
+                        *g += x;
+                    }
+                }
+                t0 += ROWS;
+            }
+            for t in t0..t_len {
+                let mut acc = [0.0f32; HS];
+                for t2 in 0..=t {
+                    let (g, k) = (ds[t * t_len + t2], k(t2));
+                    for i in 0..HS {
+                        acc[i] += g * k[i];
+                    }
+                }
+                for (g, &x) in dqkv[row(t)..][..HS].iter_mut().zip(&acc) {
+                    *g += x;
+                }
+            }
+            // dk[t2] = Σ_{t ≥ t2} ds[t, t2]·q[t] and dv[t2] = Σ_{t ≥ t2} a[t, t2]·dy[t],
+            // from 0 in t order (dqkv's k and v parts get nothing else).
+            let q = |t: usize| -> &[f32; HS] { qkv[row(t)..][..HS].try_into().unwrap() };
+            let mut c0 = 0;
+            while c0 + ROWS <= t_len {
+                let mut acc_k = [[0.0f32; HS]; ROWS];
+                let mut acc_v = [[0.0f32; HS]; ROWS];
+                // Query c0 + j only for keys c0 + r with r ≤ j (constant bounds, unrolled).
+                for j in 0..ROWS - 1 {
+                    let t = c0 + j;
+                    let (q, y) = (q(t), dy(t));
+                    for r in 0..ROWS {
+                        if r <= j {
+                            let (g, a) = (ds[t * t_len + c0 + r], att[t * t_len + c0 + r]);
+                            for i in 0..HS {
+                                acc_k[r][i] += g * q[i];
+                                acc_v[r][i] += a * y[i];
+                            }
+                        }
+                    }
+                }
+                for t in c0 + ROWS - 1..t_len {
+                    let (q, y) = (q(t), dy(t));
+                    for r in 0..ROWS {
+                        let (g, a) = (ds[t * t_len + c0 + r], att[t * t_len + c0 + r]);
+                        for i in 0..HS {
+                            acc_k[r][i] += g * q[i];
+                            acc_v[r][i] += a * y[i];
+                        }
+                    }
+                }
+                for r in 0..ROWS {
+                    dqkv[row(c0 + r) + d..][..HS].copy_from_slice(&acc_k[r]);
+                    dqkv[row(c0 + r) + 2 * d..][..HS].copy_from_slice(&acc_v[r]);
+                }
+                c0 += ROWS;
+            }
+            for t2 in c0..t_len {
+                let mut acc_k = [0.0f32; HS];
+                let mut acc_v = [0.0f32; HS];
+                for t in t2..t_len {
+                    let (q, y) = (q(t), dy(t));
+                    let (g, a) = (ds[t * t_len + t2], att[t * t_len + t2]);
+                    for i in 0..HS {
+                        acc_k[i] += g * q[i];
+                        acc_v[i] += a * y[i];
+                    }
+                }
+                dqkv[row(t2) + d..][..HS].copy_from_slice(&acc_k);
+                dqkv[row(t2) + 2 * d..][..HS].copy_from_slice(&acc_v);
+            }
+        }
+    }
+}
+
+/// The general case of [`attention_backward`] (any head size), row by row.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn attention_backward_impl(
     dqkv: &mut [f32],
     dout: &[f32],
     qkv: &[f32],
@@ -365,25 +740,91 @@ pub fn attention_backward(
 /// Softmax cross-entropy of each row of logits (N×V) against its target; keeps probs.
 /// Returns the mean loss (nats per token).
 pub fn crossentropy_forward(probs: &mut [f32], logits: &[f32], targets: &[u8], v: usize) -> f64 {
+    simd::run(
+        #[inline(always)]
+        || crossentropy_forward_impl(probs, logits, targets, v),
+    )
+}
+
+#[inline(always)]
+fn crossentropy_forward_impl(probs: &mut [f32], logits: &[f32], targets: &[u8], v: usize) -> f64 {
+    // Rows in groups of G: each row's normalizer is its own sum in order, but the G sums
+    // advance together, so their additions overlap instead of waiting on one another.
+    const G: usize = 4;
     let mut total = 0.0f64;
-    let mut e = vec![0.0f64; v]; // exp(z − max) of one row, computed once
-    for (n, &target) in targets.iter().enumerate() {
-        let z = &logits[n * v..(n + 1) * v];
-        let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        for (e, &x) in e.iter_mut().zip(z) {
-            *e = ((x - max) as f64).exp();
+    let mut e = vec![0.0f64; G * v]; // exp(z − max) of each row of the group, computed once
+    for (group, targets) in targets.chunks(G).enumerate() {
+        let rows = targets.len();
+        let mut max = [0.0f32; G];
+        for (r, (max, e)) in max.iter_mut().zip(e.chunks_exact_mut(v)).enumerate() {
+            if r == rows {
+                break;
+            }
+            let n = group * G + r;
+            let z = &logits[n * v..(n + 1) * v];
+            *max = max_of(z);
+            for (e, &x) in e.iter_mut().zip(z) {
+                *e = ((x - *max) as f64).exp();
+            }
         }
-        let sum: f64 = e.iter().sum();
-        for (p, &e) in probs[n * v..(n + 1) * v].iter_mut().zip(&e) {
-            *p = (e / sum) as f32;
+        // Σ e from −0.0, as Iterator::sum adds.
+        let mut sum = [-0.0f64; G];
+        if rows == G {
+            let (e0, rest) = e.split_at(v);
+            let (e1, rest) = rest.split_at(v);
+            let (e2, e3) = rest.split_at(v);
+            for (((&a, &b), &c), &d) in e0.iter().zip(e1).zip(e2).zip(e3) {
+                sum[0] += a;
+                sum[1] += b;
+                sum[2] += c;
+                sum[3] += d;
+            }
+        } else {
+            for (sum, e) in sum.iter_mut().zip(e.chunks_exact(v)).take(rows) {
+                *sum = e.iter().sum();
+            }
         }
-        total += sum.ln() - (z[target as usize] - max) as f64;
+        for (r, &target) in targets.iter().enumerate() {
+            let n = group * G + r;
+            let e = &e[r * v..(r + 1) * v];
+            for (p, &e) in probs[n * v..(n + 1) * v].iter_mut().zip(e) {
+                *p = (e / sum[r]) as f32;
+            }
+            total += sum[r].ln() - (logits[n * v + target as usize] - max[r]) as f64;
+        }
     }
     total / targets.len() as f64
 }
 
+/// The largest of `z` (−∞ if empty), taken 16 lanes at a time: a maximum does not depend on
+/// the order it is taken in, except for which zero of ±0 it returns, and z − max is then the
+/// same for every element but a zero, whose exponential is 1 either way.
+#[inline(always)]
+fn max_of(z: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; 16];
+    let chunks = z.chunks_exact(16);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (l, &x) in lanes.iter_mut().zip(chunk) {
+            *l = l.max(x);
+        }
+    }
+    for (l, &x) in lanes.iter_mut().zip(rest) {
+        *l = l.max(x);
+    }
+    lanes.iter().fold(f32::NEG_INFINITY, |m, &l| m.max(l))
+}
+
 /// dlogits (overwritten) of the mean cross-entropy: (probs − onehot(target)) / N.
 pub fn crossentropy_backward(dlogits: &mut [f32], probs: &[f32], targets: &[u8], v: usize) {
+    simd::run(
+        #[inline(always)]
+        || crossentropy_backward_impl(dlogits, probs, targets, v),
+    )
+}
+
+#[inline(always)]
+fn crossentropy_backward_impl(dlogits: &mut [f32], probs: &[f32], targets: &[u8], v: usize) {
     let scale = 1.0 / targets.len() as f32;
     for (n, &target) in targets.iter().enumerate() {
         for (i, (dl, &p)) in dlogits[n * v..(n + 1) * v]

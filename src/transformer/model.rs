@@ -5,28 +5,89 @@
 use super::config::{Mlp, ModelConfig, Norm, Pos};
 use super::layers::*;
 use super::params::Layout;
+use crate::cpu::{matmul, matmul_tn_acc, transpose};
 use crate::data::VOCAB;
 
 /// Everything the backward pass needs from the forward pass, for B sequences of T bytes.
+/// [`forward_into`] reuses one across steps (no allocation, no zeroing).
 pub struct Activations {
     pub b: usize,
     pub t: usize,
     /// Residual stream entering each layer, and leaving the last (n_layer + 1 entries).
     x: Vec<Vec<f32>>,
-    ln1: Vec<Vec<f32>>,
-    ln1_stats: Vec<(Vec<f32>, Vec<f32>)>,
-    qkv: Vec<Vec<f32>>,
-    att: Vec<Vec<f32>>,
-    atty: Vec<Vec<f32>>,
-    x_mid: Vec<Vec<f32>>,
-    ln2: Vec<Vec<f32>>,
-    ln2_stats: Vec<(Vec<f32>, Vec<f32>)>,
-    fc: Vec<Vec<f32>>,
-    act: Vec<Vec<f32>>,
+    layers: Vec<LayerActs>,
     lnf: Vec<f32>,
     lnf_stats: (Vec<f32>, Vec<f32>),
+    /// The head as a D×V matrix (wteᵀ when tied).
+    head: Vec<f32>,
     pub logits: Vec<f32>,
     pub probs: Vec<f32>,
+}
+
+struct LayerActs {
+    ln1: Vec<f32>,
+    ln1_stats: (Vec<f32>, Vec<f32>),
+    qkv: Vec<f32>,
+    att: Vec<f32>,
+    atty: Vec<f32>,
+    /// attn.proj's output, then MLP's (scratch).
+    proj: Vec<f32>,
+    x_mid: Vec<f32>,
+    ln2: Vec<f32>,
+    ln2_stats: (Vec<f32>, Vec<f32>),
+    fc: Vec<f32>,
+    act: Vec<f32>,
+    /// GELU's tanh of each fc output, kept for the backward pass (empty for SwiGLU).
+    tanh: Vec<f32>,
+}
+
+impl Activations {
+    /// Buffers for `cfg` on batches of `b` sequences of `t` bytes.
+    pub fn new(cfg: &ModelConfig, b: usize, t: usize) -> Activations {
+        let (d, h, f) = (cfg.d_model, cfg.n_head, cfg.d_ff);
+        let n = b * t;
+        let fc_out = if cfg.mlp == Mlp::Swiglu { 2 * f } else { f };
+        let z = |len: usize| vec![0.0f32; len];
+        Activations {
+            b,
+            t,
+            x: (0..=cfg.n_layer).map(|_| z(n * d)).collect(),
+            layers: (0..cfg.n_layer)
+                .map(|_| LayerActs {
+                    ln1: z(n * d),
+                    ln1_stats: (z(n), z(n)),
+                    qkv: z(n * 3 * d),
+                    att: z(b * h * t * t),
+                    atty: z(n * d),
+                    proj: z(n * d),
+                    x_mid: z(n * d),
+                    ln2: z(n * d),
+                    ln2_stats: (z(n), z(n)),
+                    fc: z(n * fc_out),
+                    act: z(n * f),
+                    tanh: z(if cfg.mlp == Mlp::Gelu { n * f } else { 0 }),
+                })
+                .collect(),
+            lnf: z(n * d),
+            lnf_stats: (z(n), z(n)),
+            head: z(d * VOCAB),
+            logits: z(n * VOCAB),
+            probs: z(n * VOCAB),
+        }
+    }
+
+    fn fits(&self, cfg: &ModelConfig, b: usize, t: usize) -> bool {
+        self.b == b
+            && self.t == t
+            && self.layers.len() == cfg.n_layer
+            && self.head.len() == cfg.d_model * VOCAB
+            && self.layers.first().is_none_or(|l| {
+                l.act.len() == b * t * cfg.d_ff
+                    && l.fc.len() == l.act.len() * if cfg.mlp == Mlp::Swiglu { 2 } else { 1 }
+                    && l.att.len() == b * cfg.n_head * t * t
+                    && l.tanh.len() == if cfg.mlp == Mlp::Gelu { l.act.len() } else { 0 }
+            })
+    }
 }
 
 fn norm_forward(
@@ -91,6 +152,10 @@ fn param<'a>(params: &'a [f32], layout: &Layout, name: &str) -> &'a [f32] {
     &params[layout.get(name).range()]
 }
 
+fn param_mut<'a>(params: &'a mut [f32], layout: &Layout, name: &str) -> &'a mut [f32] {
+    &mut params[layout.get(name).range()]
+}
+
 fn maybe<'a>(params: &'a [f32], layout: &Layout, name: &str) -> Option<&'a [f32]> {
     layout
         .tensors
@@ -99,14 +164,10 @@ fn maybe<'a>(params: &'a [f32], layout: &Layout, name: &str) -> Option<&'a [f32]
         .map(|t| &params[t.range()])
 }
 
-/// The language-model head as a D×V matrix: lm_head, or wteᵀ when tied.
-fn head_weight(cfg: &ModelConfig, params: &[f32], layout: &Layout) -> Vec<f32> {
-    if cfg.tie_embeddings {
-        let mut w = vec![0.0; cfg.d_model * VOCAB];
-        crate::cpu::transpose(&mut w, param(params, layout, "wte"), VOCAB, cfg.d_model);
-        w
-    } else {
-        param(params, layout, "lm_head").to_vec()
+/// out[i] = a[i] + b[i].
+fn add(out: &mut [f32], a: &[f32], b: &[f32]) {
+    for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
+        *o = a + b;
     }
 }
 
@@ -121,138 +182,147 @@ pub fn forward(
     b: usize,
     t: usize,
 ) -> (f64, Activations) {
+    let mut acts = Activations::new(cfg, b, t);
+    let loss = forward_into(&mut acts, cfg, layout, params, tokens, targets, b, t);
+    (loss, acts)
+}
+
+/// [`forward`] into `acts`, which is reallocated only when it was made for another shape.
+#[allow(clippy::too_many_arguments)]
+pub fn forward_into(
+    acts: &mut Activations,
+    cfg: &ModelConfig,
+    layout: &Layout,
+    params: &[f32],
+    tokens: &[u8],
+    targets: &[u8],
+    b: usize,
+    t: usize,
+) -> f64 {
     let (d, h, f) = (cfg.d_model, cfg.n_head, cfg.d_ff);
     let n = b * t;
     assert!(tokens.len() == n && targets.len() == n && t <= cfg.ctx);
     let fc_out = if cfg.mlp == Mlp::Swiglu { 2 * f } else { f };
-    let stats = || (vec![0.0; n], vec![0.0; n]);
-    let mut acts = Activations {
-        b,
-        t,
-        x: Vec::new(),
-        ln1: Vec::new(),
-        ln1_stats: Vec::new(),
-        qkv: Vec::new(),
-        att: Vec::new(),
-        atty: Vec::new(),
-        x_mid: Vec::new(),
-        ln2: Vec::new(),
-        ln2_stats: Vec::new(),
-        fc: Vec::new(),
-        act: Vec::new(),
-        lnf: vec![0.0; n * d],
-        lnf_stats: stats(),
-        logits: vec![0.0; n * VOCAB],
-        probs: vec![0.0; n * VOCAB],
-    };
-    let mut x = vec![0.0; n * d];
+    if !acts.fits(cfg, b, t) {
+        *acts = Activations::new(cfg, b, t);
+    }
     let wpe = if cfg.pos == Pos::Learned {
         Some(param(params, layout, "wpe"))
     } else {
         None
     };
-    encoder_forward(&mut x, tokens, param(params, layout, "wte"), wpe, t, d);
+    encoder_forward(
+        &mut acts.x[0],
+        tokens,
+        param(params, layout, "wte"),
+        wpe,
+        t,
+        d,
+    );
     for l in 0..cfg.n_layer {
         let name = |s: &str| format!("h.{l}.{s}");
-        let mut ln1 = vec![0.0; n * d];
-        let mut st1 = stats();
+        let (done, next) = acts.x.split_at_mut(l + 1);
+        let (x, x_next) = (&done[l], &mut next[0]);
+        let la = &mut acts.layers[l];
         norm_forward(
             cfg,
-            &mut ln1,
-            &mut st1,
-            &x,
+            &mut la.ln1,
+            &mut la.ln1_stats,
+            x,
             param(params, layout, &name("ln1.g")),
             maybe(params, layout, &name("ln1.b")),
         );
-        let mut qkv = vec![0.0; n * 3 * d];
         matmul_forward(
-            &mut qkv,
-            &ln1,
+            &mut la.qkv,
+            &la.ln1,
             param(params, layout, &name("attn.qkv")),
             n,
             d,
             3 * d,
         );
         if cfg.pos == Pos::Rope {
-            rope_forward(&mut qkv, t, d, h, false);
+            rope_forward(&mut la.qkv, t, d, h, false);
         }
-        let (mut atty, mut att) = (vec![0.0; n * d], vec![0.0; b * h * t * t]);
-        attention_forward(&mut atty, &mut att, &qkv, b, t, d, h);
-        let mut proj = vec![0.0; n * d];
+        attention_forward(&mut la.atty, &mut la.att, &la.qkv, b, t, d, h);
         matmul_forward(
-            &mut proj,
-            &atty,
+            &mut la.proj,
+            &la.atty,
             param(params, layout, &name("attn.proj")),
             n,
             d,
             d,
         );
-        let x_mid: Vec<f32> = x.iter().zip(&proj).map(|(a, p)| a + p).collect();
-        let mut ln2 = vec![0.0; n * d];
-        let mut st2 = stats();
+        add(&mut la.x_mid, x, &la.proj);
         norm_forward(
             cfg,
-            &mut ln2,
-            &mut st2,
-            &x_mid,
+            &mut la.ln2,
+            &mut la.ln2_stats,
+            &la.x_mid,
             param(params, layout, &name("ln2.g")),
             maybe(params, layout, &name("ln2.b")),
         );
-        let mut fc = vec![0.0; n * fc_out];
         matmul_forward(
-            &mut fc,
-            &ln2,
+            &mut la.fc,
+            &la.ln2,
             param(params, layout, &name("mlp.fc")),
             n,
             d,
             fc_out,
         );
-        let mut act = vec![0.0; n * f];
         match cfg.mlp {
-            Mlp::Gelu => gelu_forward(&mut act, &fc),
-            Mlp::Swiglu => swiglu_forward(&mut act, &fc, f),
+            Mlp::Gelu => gelu_forward_keep(&mut la.act, &mut la.tanh, &la.fc),
+            Mlp::Swiglu => swiglu_forward(&mut la.act, &la.fc, f),
         }
-        let mut mlp = vec![0.0; n * d];
         matmul_forward(
-            &mut mlp,
-            &act,
+            &mut la.proj,
+            &la.act,
             param(params, layout, &name("mlp.proj")),
             n,
             f,
             d,
         );
-        let x_next: Vec<f32> = x_mid.iter().zip(&mlp).map(|(a, m)| a + m).collect();
-        acts.x.push(std::mem::replace(&mut x, x_next));
-        acts.ln1.push(ln1);
-        acts.ln1_stats.push(st1);
-        acts.qkv.push(qkv);
-        acts.att.push(att);
-        acts.atty.push(atty);
-        acts.x_mid.push(x_mid);
-        acts.ln2.push(ln2);
-        acts.ln2_stats.push(st2);
-        acts.fc.push(fc);
-        acts.act.push(act);
+        add(x_next, &la.x_mid, &la.proj);
     }
     norm_forward(
         cfg,
         &mut acts.lnf,
         &mut acts.lnf_stats,
-        &x,
+        &acts.x[cfg.n_layer],
         param(params, layout, "lnf.g"),
         maybe(params, layout, "lnf.b"),
     );
-    acts.x.push(x);
-    matmul_forward(
-        &mut acts.logits,
-        &acts.lnf,
-        &head_weight(cfg, params, layout),
-        n,
-        d,
-        VOCAB,
-    );
-    let loss = crossentropy_forward(&mut acts.probs, &acts.logits, targets, VOCAB);
-    (loss, acts)
+    // The language-model head as a D×V matrix: lm_head, or wteᵀ when tied.
+    if cfg.tie_embeddings {
+        transpose(&mut acts.head, param(params, layout, "wte"), VOCAB, d);
+    } else {
+        acts.head.copy_from_slice(param(params, layout, "lm_head"));
+    }
+    matmul_forward(&mut acts.logits, &acts.lnf, &acts.head, n, d, VOCAB);
+    crossentropy_forward(&mut acts.probs, &acts.logits, targets, VOCAB)
+}
+
+/// The backward pass's buffers, reused across steps by [`backward_with`].
+#[derive(Default)]
+pub struct Scratch {
+    dlogits: Vec<f32>,
+    /// A weight transposed (OC×C) for its input gradient.
+    wt: Vec<f32>,
+    /// The gradient of the residual stream (N×D) and of its branch inputs.
+    dx: Vec<f32>,
+    dmid: Vec<f32>,
+    dnorm: Vec<f32>,
+    dbranch: Vec<f32>,
+    dact: Vec<f32>,
+    dfc: Vec<f32>,
+    dqkv: Vec<f32>,
+    dwte: Vec<f32>,
+    dwpe: Vec<f32>,
+}
+
+/// `v` resized to `len` (its contents are overwritten by the caller).
+fn sized(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    v.resize(len, 0.0);
+    &mut v[..len]
 }
 
 /// Backward pass: accumulates every parameter's gradient of the mean cross-entropy into
@@ -266,144 +336,196 @@ pub fn backward(
     tokens: &[u8],
     targets: &[u8],
 ) {
+    let mut scratch = Scratch::default();
+    backward_with(
+        &mut scratch,
+        cfg,
+        layout,
+        params,
+        grads,
+        acts,
+        tokens,
+        targets,
+    );
+}
+
+/// [`backward`] with buffers reused from earlier calls.
+#[allow(clippy::too_many_arguments)]
+pub fn backward_with(
+    s: &mut Scratch,
+    cfg: &ModelConfig,
+    layout: &Layout,
+    params: &[f32],
+    grads: &mut [f32],
+    acts: &Activations,
+    tokens: &[u8],
+    targets: &[u8],
+) {
     let (d, h, f) = (cfg.d_model, cfg.n_head, cfg.d_ff);
     let (b, t) = (acts.b, acts.t);
     let n = b * t;
     let fc_out = if cfg.mlp == Mlp::Swiglu { 2 * f } else { f };
-    let mut dlogits = vec![0.0; n * VOCAB];
-    crossentropy_backward(&mut dlogits, &acts.probs, targets, VOCAB);
-    let head = head_weight(cfg, params, layout);
-    let (mut dlnf, mut dhead) = (vec![0.0; n * d], vec![0.0; d * VOCAB]);
-    matmul_backward(
-        &mut dlnf, &mut dhead, &dlogits, &acts.lnf, &head, n, d, VOCAB,
-    );
+    let dlogits = sized(&mut s.dlogits, n * VOCAB);
+    crossentropy_backward(dlogits, &acts.probs, targets, VOCAB);
+    // The head: dlnf = dlogits·headᵀ, where headᵀ (V×D) is wte itself when tied; the head's
+    // gradient lnfᵀ·dlogits, which for a tied head goes to wte transposed: dlogitsᵀ·lnf
+    // (the same products, summed over the rows in the same order).
+    let dlnf = sized(&mut s.dnorm, n * d);
     if cfg.tie_embeddings {
-        let mut dwte = vec![0.0; VOCAB * d];
-        crate::cpu::transpose(&mut dwte, &dhead, d, VOCAB);
-        add_into(grads, layout, "wte", &dwte);
+        matmul(dlnf, dlogits, param(params, layout, "wte"), n, VOCAB, d);
+        matmul_tn_acc(
+            param_mut(grads, layout, "wte"),
+            dlogits,
+            &acts.lnf,
+            VOCAB,
+            n,
+            d,
+        );
     } else {
-        add_into(grads, layout, "lm_head", &dhead);
+        let wt = sized(&mut s.wt, VOCAB * d);
+        transpose(wt, &acts.head, d, VOCAB);
+        matmul_backward_t(
+            dlnf,
+            param_mut(grads, layout, "lm_head"),
+            dlogits,
+            &acts.lnf,
+            wt,
+            n,
+            d,
+            VOCAB,
+        );
     }
-    let mut dx = vec![0.0; n * d];
+    let dx = sized(&mut s.dx, n * d);
     norm_backward(
         cfg,
-        &mut dx,
+        dx,
         grads,
         layout,
         "lnf",
-        &dlnf,
+        dlnf,
         &acts.x[cfg.n_layer],
         params,
         &acts.lnf_stats,
     );
+    // A linear layer's input gradient (overwritten) and weight gradient (accumulated).
+    let linear = |wt: &mut Vec<f32>,
+                  grads: &mut [f32],
+                  name: &str,
+                  dinp: &mut [f32],
+                  dout: &[f32],
+                  inp: &[f32],
+                  c: usize,
+                  oc: usize| {
+        let wt = sized(wt, oc * c);
+        transpose(wt, param(params, layout, name), c, oc);
+        matmul_backward_t(
+            dinp,
+            param_mut(grads, layout, name),
+            dout,
+            inp,
+            wt,
+            n,
+            c,
+            oc,
+        );
+    };
     for l in (0..cfg.n_layer).rev() {
         let name = |s: &str| format!("h.{l}.{s}");
+        let la = &acts.layers[l];
         // MLP branch: x_next = x_mid + mlp(norm2(x_mid)).
-        let (mut dact, mut dw) = (vec![0.0; n * f], vec![0.0; f * d]);
-        matmul_backward(
-            &mut dact,
-            &mut dw,
-            &dx,
-            &acts.act[l],
-            param(params, layout, &name("mlp.proj")),
-            n,
-            f,
-            d,
-        );
-        add_into(grads, layout, &name("mlp.proj"), &dw);
-        let mut dfc = vec![0.0; n * fc_out];
+        let dact = sized(&mut s.dact, n * f);
+        linear(&mut s.wt, grads, &name("mlp.proj"), dact, dx, &la.act, f, d);
+        let dfc = sized(&mut s.dfc, n * fc_out);
         match cfg.mlp {
-            Mlp::Gelu => gelu_backward(&mut dfc, &acts.fc[l], &dact),
-            Mlp::Swiglu => swiglu_backward(&mut dfc, &acts.fc[l], &dact, f),
+            Mlp::Gelu => gelu_backward_kept(dfc, &la.fc, &la.tanh, dact),
+            Mlp::Swiglu => swiglu_backward(dfc, &la.fc, dact, f),
         }
-        let (mut dln2, mut dw) = (vec![0.0; n * d], vec![0.0; d * fc_out]);
-        matmul_backward(
-            &mut dln2,
-            &mut dw,
-            &dfc,
-            &acts.ln2[l],
-            param(params, layout, &name("mlp.fc")),
-            n,
+        let dln2 = sized(&mut s.dnorm, n * d);
+        linear(
+            &mut s.wt,
+            grads,
+            &name("mlp.fc"),
+            dln2,
+            dfc,
+            &la.ln2,
             d,
             fc_out,
         );
-        add_into(grads, layout, &name("mlp.fc"), &dw);
-        let mut dmid = vec![0.0; n * d];
+        let dmid = sized(&mut s.dmid, n * d);
         norm_backward(
             cfg,
-            &mut dmid,
+            dmid,
             grads,
             layout,
             &format!("h.{l}.ln2"),
-            &dln2,
-            &acts.x_mid[l],
+            dln2,
+            &la.x_mid,
             params,
-            &acts.ln2_stats[l],
+            &la.ln2_stats,
         );
-        for (a, b) in dmid.iter_mut().zip(&dx) {
+        for (a, b) in dmid.iter_mut().zip(dx.iter()) {
             *a += b;
         }
         // Attention branch: x_mid = x + proj(attention(qkv(norm1(x)))).
-        let (mut datty, mut dw) = (vec![0.0; n * d], vec![0.0; d * d]);
-        matmul_backward(
-            &mut datty,
-            &mut dw,
-            &dmid,
-            &acts.atty[l],
-            param(params, layout, &name("attn.proj")),
-            n,
+        let datty = sized(&mut s.dbranch, n * d);
+        linear(
+            &mut s.wt,
+            grads,
+            &name("attn.proj"),
+            datty,
+            dmid,
+            &la.atty,
             d,
             d,
         );
-        add_into(grads, layout, &name("attn.proj"), &dw);
-        let mut dqkv = vec![0.0; n * 3 * d];
-        attention_backward(&mut dqkv, &datty, &acts.qkv[l], &acts.att[l], b, t, d, h);
+        let dqkv = sized(&mut s.dqkv, n * 3 * d);
+        attention_backward(dqkv, datty, &la.qkv, &la.att, b, t, d, h);
         if cfg.pos == Pos::Rope {
-            rope_backward(&mut dqkv, t, d, h);
+            rope_backward(dqkv, t, d, h);
         }
-        let (mut dln1, mut dw) = (vec![0.0; n * d], vec![0.0; d * 3 * d]);
-        matmul_backward(
-            &mut dln1,
-            &mut dw,
-            &dqkv,
-            &acts.ln1[l],
-            param(params, layout, &name("attn.qkv")),
-            n,
+        let dln1 = sized(&mut s.dnorm, n * d);
+        linear(
+            &mut s.wt,
+            grads,
+            &name("attn.qkv"),
+            dln1,
+            dqkv,
+            &la.ln1,
             d,
             3 * d,
         );
-        add_into(grads, layout, &name("attn.qkv"), &dw);
-        let mut dx_prev = vec![0.0; n * d];
+        // dx ← norm1's input gradient + dmid.
         norm_backward(
             cfg,
-            &mut dx_prev,
+            dx,
             grads,
             layout,
             &format!("h.{l}.ln1"),
-            &dln1,
+            dln1,
             &acts.x[l],
             params,
-            &acts.ln1_stats[l],
+            &la.ln1_stats,
         );
-        for (a, b) in dx_prev.iter_mut().zip(&dmid) {
+        for (a, b) in dx.iter_mut().zip(dmid.iter()) {
             *a += b;
         }
-        dx = dx_prev;
     }
-    let mut dwte = vec![0.0; VOCAB * d];
-    let mut dwpe = vec![0.0; cfg.ctx * d];
+    let dwte = sized(&mut s.dwte, VOCAB * d);
+    dwte.fill(0.0);
+    let dwpe = sized(&mut s.dwpe, cfg.ctx * d);
+    dwpe.fill(0.0);
     let learned = cfg.pos == Pos::Learned;
     encoder_backward(
-        &mut dwte,
-        if learned { Some(&mut dwpe) } else { None },
-        &dx,
+        dwte,
+        if learned { Some(&mut *dwpe) } else { None },
+        dx,
         tokens,
         t,
         d,
     );
-    add_into(grads, layout, "wte", &dwte);
+    add_into(grads, layout, "wte", dwte);
     if learned {
-        add_into(grads, layout, "wpe", &dwpe);
+        add_into(grads, layout, "wpe", dwpe);
     }
 }
 
@@ -425,11 +547,18 @@ pub fn cpu_memory_estimate(
     let fc_out = if cfg.mlp == Mlp::Swiglu { 2 * f } else { f };
     let att = b.saturating_mul(h).saturating_mul(t).saturating_mul(t);
     let per_layer = n.saturating_mul(8 * d + 4 + fc_out + f).saturating_add(att);
+    // Kept across steps as well: each layer's projection output and GELU's tanh, the head.
+    let tanh = if cfg.mlp == Mlp::Gelu { f } else { 0 };
+    let kept_extra = n
+        .saturating_mul(d + tanh)
+        .saturating_mul(cfg.n_layer)
+        .saturating_add(d * VOCAB);
     let logits = n.saturating_mul(VOCAB);
     let kept = per_layer
         .saturating_mul(cfg.n_layer)
         .saturating_add(n.saturating_mul(d + 2))
-        .saturating_add(logits.saturating_mul(2));
+        .saturating_add(logits.saturating_mul(2))
+        .saturating_add(kept_extra);
     // The backward pass: a layer's worth of gradients, the logits' gradient, the head.
     let scratch = per_layer
         .saturating_add(logits)

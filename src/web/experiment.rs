@@ -212,7 +212,7 @@ impl ExperimentSchedule {
     /// The next unit whose input is ready, as JSON `{unit, input}` (`input`: the output of
     /// the unit it starts from, or null); undefined when none is ready now.
     pub fn next(&mut self) -> Option<String> {
-        let (unit, input) = self.schedule.next()?;
+        let (unit, input) = self.schedule.take_ready()?;
         Some(serde_json::json!({"unit": unit, "input": input}).to_string())
     }
 

@@ -24,6 +24,14 @@ pub fn validate_linear_config(config_json: &str) -> JsValue {
     }
 }
 
+/// The multiply-adds a (valid) run of the config makes — pre-training, the perturbation
+/// draws and every fine-tuning run, as the work cap counts them (`LinearConfig::work`) —
+/// for the page's estimate before it runs; throws a config error for an invalid config.
+#[wasm_bindgen]
+pub fn linear_work(config_json: &str) -> Result<f64, JsValue> {
+    Ok(LinearConfig::from_json(config_json).map_err(throw)?.work())
+}
+
 /// Runs the linear lab. Returns the results JSON, or throws `{kind: "config", field, message}`.
 #[wasm_bindgen]
 pub fn run_linear(config_json: &str) -> Result<String, JsValue> {

@@ -33,6 +33,11 @@ async function abandonLinearRuns(page) {
   const before = await rendered(page);
   for (const steps of ['20000', '20100', '600']) {
     await page.fill('#f-pretrain-steps', steps);
+    // Runs estimated above 2 s wait for "Run".
+    if (steps !== '600') {
+      await page.waitForSelector('#run-gate:not([hidden])');
+      await page.click('#run-heavy');
+    }
     await page.waitForTimeout(2000);
   }
   await page.waitForFunction((c) => Number(document.getElementById('plots').dataset.rendered) > c, before, { timeout: 180_000 });

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { encodeState, decodeState } from '../../www/state.js';
+import { encodeState, decodeState, getPath as statePath, setPath as setStatePath, ignoredNotice, MAX_HASH } from '../../www/state.js';
 
 const pkg = new URL('../../dist/www/pkg/', import.meta.url);
 const wasm = await import(new URL('overtrain.js', pkg));
@@ -120,4 +120,78 @@ test('random and malformed hashes never throw and name what they ignore', () => 
   const bad = decodeState('dim=abc&nonsense=1&lab=elsewhere&tx.model.d_model=<b>&finetune.lrs=1,x', defaults);
   assert.deepEqual(bad.ignored.sort(), ['dim', 'finetune.lrs', 'lab', 'nonsense', 'tx.model.d_model']);
   assert.deepEqual(bad.linear, defaults.linear, 'ignored values keep the defaults');
+});
+
+/** Own enumerable and non-enumerable keys of the built-in prototypes a path could reach. */
+const protoKeys = () => [Object.prototype, Array.prototype, Function.prototype, String.prototype, Number.prototype]
+  .map((p) => Object.getOwnPropertyNames(p).sort().join(','));
+
+test('keys that reach object internals are named and ignored; the rest of the link is applied', () => {
+  const before = protoKeys();
+  const hostile = ['tx.model.__proto__.x', 'constructor.prototype.y', 'finetune.lrs.length', '__proto__', '__proto__.x',
+    'tx.__proto__', 'prototype', 'constructor', 'length', 'dim.constructor', 'pretrain.spectrum.__proto__.kind',
+    'pretrain.spectrum.constructor', 'pretrain.__proto__.kind', 'tx.model.constructor.name', 'finetune.lrs.0',
+    'tx.finetune.lrs.length', 'toString', 'hasOwnProperty', 'tx.hasOwnProperty', 'valueOf.x'];
+  const hash = [...hostile.map((k) => `${k}=3`), 'dim=8', 'finetune.lrs=0.02,0.04', 'tx.model.d_model=24', 'backend=cpu'].join('&');
+  let out;
+  assert.doesNotThrow(() => { out = decodeState(hash, defaults); });
+  assert.deepEqual(out.ignored, hostile, 'each hostile key is named, in order');
+  assert.equal(out.linear.dim, 8);
+  assert.deepEqual(out.linear.finetune.lrs, [0.02, 0.04]);
+  assert.equal(out.transformer.model.d_model, 24);
+  assert.equal(out.page.backend, 'cpu');
+  assert.deepEqual(protoKeys(), before, 'no built-in prototype gained a property');
+  assert.equal([].x, undefined);
+  assert.equal({}.y, undefined);
+  // Re-encoding keeps the valid settings and drops the hostile keys.
+  const again = encodeState({ lab: out.lab, linear: out.linear, transformer: out.transformer, page: out.page });
+  assert.match(again, /(^|&)dim=8(&|$)/);
+  assert.doesNotMatch(again, /__proto__|constructor|prototype|length=/);
+});
+
+test('the path helpers only follow own plain-object keys', () => {
+  const before = protoKeys();
+  const config = structuredClone(defaults.linear);
+  for (const path of ['__proto__', '__proto__.polluted', 'constructor', 'constructor.prototype.polluted', 'finetune.lrs.length',
+    'finetune.lrs.0', 'toString', 'pretrain.hasOwnProperty', 'dim.toFixed', 'prototype', '', 'pretrain..lr']) {
+    assert.equal(statePath(config, path), undefined, `read ${path}`);
+    assert.equal(setStatePath(config, path, 7), false, `write ${path}`);
+  }
+  assert.deepEqual(config, defaults.linear, 'nothing was written');
+  assert.deepEqual(protoKeys(), before, 'no built-in prototype gained a property');
+  assert.equal({}.polluted, undefined);
+  assert.equal(statePath(config, 'pretrain.lr'), defaults.linear.pretrain.lr);
+  assert.equal(setStatePath(config, 'pretrain.lr', 0.5), true);
+  assert.equal(config.pretrain.lr, 0.5);
+  const fresh = {};
+  assert.equal(setStatePath(fresh, 'a.b.c', 1), true);
+  assert.deepEqual(fresh, { a: { b: { c: 1 } } });
+});
+
+test('a spectrum parameter of another kind is named; a too-long link keeps the parts that fit; the notice is bounded text', () => {
+  const other = decodeState('pretrain.spectrum.values=1,2&dim=9', defaults);
+  assert.deepEqual(other.ignored, ['pretrain.spectrum.values']);
+  assert.deepEqual(other.linear.pretrain.spectrum, defaults.linear.pretrain.spectrum);
+  assert.equal(other.linear.dim, 9);
+  const long = decodeState(`dim=7&tx.model.d_model=24&junk=${'x'.repeat(MAX_HASH)}`, defaults);
+  assert.equal(long.linear.dim, 7, 'the valid parts of a too-long link are kept');
+  assert.equal(long.transformer.model.d_model, 24);
+  assert.equal(long.ignored.length, 1);
+  const notice = ignoredNotice([...Array.from({ length: 25 }, (_, i) => `k${i}`), `a\u0000b${'y'.repeat(500)}`]);
+  assert.ok(notice.length < 600, notice);
+  assert.match(notice, /k0, k1/);
+  assert.match(notice, /and 6 more/);
+  assert.doesNotMatch(notice, /\u0000/);
+  assert.equal(ignoredNotice([]), '');
+});
+
+test('values outside a field\'s range are named and keep the default; the valid ones apply', () => {
+  const out = decodeState('dim=300&pretrain.lr=0&finetune.lrs=0.01,11&tx.model.d_model=1&perturb.samples=1e308&hidden=12&tx.finetune.lrs=0.5', defaults);
+  assert.deepEqual(out.ignored, ['dim', 'pretrain.lr', 'finetune.lrs', 'tx.model.d_model', 'perturb.samples']);
+  assert.equal(out.linear.dim, defaults.linear.dim);
+  assert.equal(out.linear.pretrain.lr, defaults.linear.pretrain.lr);
+  assert.deepEqual(out.linear.finetune.lrs, defaults.linear.finetune.lrs);
+  assert.equal(out.transformer.model.d_model, defaults.transformer.model.d_model);
+  assert.equal(out.linear.hidden, 12);
+  assert.deepEqual(out.transformer.finetune.lrs, [0.5]);
 });

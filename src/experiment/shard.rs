@@ -1,0 +1,468 @@
+//! An experiment over several processes — a Slurm job array — and back: the units of work
+//! (see [`super::plan`]) are assigned to N shards balanced by their estimated cost; each
+//! shard runs its own and writes a part file of their raw outputs; [`merge`] checks that
+//! the parts are of one config and cover every unit exactly once, and gives the results an
+//! unsharded run gives, number for number.
+//!
+//! A unit whose input is produced on another shard (fine-tuning and perturbation need their
+//! budget's pre-trained weights; a wsd branch needs the stable run) gets it from the
+//! checkpoint directory when one is given and holds it (`--checkpoints DIR` on a shared
+//! filesystem: each shard writes the checkpoints it computes there, as safetensors), and
+//! otherwise recomputes it — deterministically, so the numbers do not change, at the cost
+//! of that pre-training run once more. The assignment keeps a budget's units with its
+//! pre-training where the balance allows, so little is recomputed either way.
+
+use super::config::ExperimentConfig;
+use super::plan::{self, Unit};
+use super::results::ExperimentResults;
+#[cfg(not(target_arch = "wasm32"))]
+use super::run::Host;
+use super::run::{Output, Scheduler};
+use crate::error::Error;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::transformer::checkpoint;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::transformer::engine::TrainState;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::transformer::params::Layout;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Shard `k` of `n` (0-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub k: usize,
+    pub n: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    /// "K/N" with 0 ≤ K < N.
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let bad = || {
+            format!(
+                "--shard must be K/N with 0 ≤ K < N (or slurm), got '{}'",
+                crate::error::quote(s)
+            )
+        };
+        let (k, n) = s.split_once('/').ok_or_else(bad)?;
+        let (k, n): (usize, usize) = (k.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+        if n == 0 || k >= n || n > 100_000 {
+            return Err(bad());
+        }
+        Ok(Shard { k, n })
+    }
+}
+
+impl Shard {
+    /// The shard of a Slurm array task: K from `SLURM_ARRAY_TASK_ID` (minus
+    /// `SLURM_ARRAY_TASK_MIN`, if set), N from `SLURM_ARRAY_TASK_COUNT`.
+    pub fn from_slurm(env: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
+        let var = |name: &str| -> Result<usize, String> {
+            let v = env(name).ok_or_else(|| {
+                format!("--shard slurm: {name} is not set (run it as a Slurm array task)")
+            })?;
+            v.trim().parse().map_err(|_| {
+                format!(
+                    "--shard slurm: {name} is '{}', not a number",
+                    crate::error::quote(&v)
+                )
+            })
+        };
+        let id = var("SLURM_ARRAY_TASK_ID")?;
+        let min = env("SLURM_ARRAY_TASK_MIN").map_or(Ok(0), |_| var("SLURM_ARRAY_TASK_MIN"))?;
+        let n = var("SLURM_ARRAY_TASK_COUNT")?;
+        format!("{}/{n}", id.saturating_sub(min)).parse()
+    }
+}
+
+/// The units a unit needs that are not its own: its chain of inputs, nearest first.
+fn chain(cfg: &ExperimentConfig, unit: Unit) -> Vec<Unit> {
+    let mut out = Vec::new();
+    let mut u = unit;
+    while let Some(need) = u.needs(cfg) {
+        out.push(need);
+        u = need;
+    }
+    out
+}
+
+/// Which shard runs each unit: greedily, the costliest unit first, each to the shard
+/// where it ends earliest — counting the work of inputs that shard would have to
+/// recompute — so shards balance and a budget's units stay with its pre-training.
+pub fn assign(cfg: &ExperimentConfig, n: usize) -> BTreeMap<Unit, usize> {
+    let units = plan::plan(cfg);
+    let mut order: Vec<usize> = (0..units.len()).collect();
+    order.sort_by(|&a, &b| {
+        units[b]
+            .work(cfg)
+            .total_cmp(&units[a].work(cfg))
+            .then(a.cmp(&b))
+    });
+    let mut load = vec![0.0f64; n];
+    // Units each shard runs or recomputes.
+    let mut has: Vec<BTreeSet<Unit>> = vec![BTreeSet::new(); n];
+    let mut assigned = BTreeMap::new();
+    for i in order {
+        let unit = units[i];
+        let extra = |s: usize| -> f64 {
+            chain(cfg, unit)
+                .iter()
+                .filter(|u| !has[s].contains(u))
+                .map(|u| u.work(cfg))
+                .sum()
+        };
+        let best = (0..n)
+            .min_by(|&a, &b| {
+                (load[a] + extra(a))
+                    .total_cmp(&(load[b] + extra(b)))
+                    .then(a.cmp(&b))
+            })
+            .expect("n ≥ 1");
+        load[best] += unit.work(cfg) + extra(best);
+        has[best].insert(unit);
+        has[best].extend(chain(cfg, unit));
+        assigned.insert(unit, best);
+    }
+    assigned
+}
+
+/// One line of `--plan`: what a unit is and what it costs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanLine {
+    pub id: String,
+    pub unit: Unit,
+    pub budget_tokens: u64,
+    pub lr: Option<f64>,
+    pub l2: Option<f64>,
+    pub seed: Option<usize>,
+    /// Estimated floating-point operations.
+    pub flops: f64,
+    /// Its shard, when the plan is for N shards.
+    pub shard: Option<usize>,
+}
+
+/// Every unit with its cost (and shard, for `n` shards), in plan order.
+pub fn plan_lines(cfg: &ExperimentConfig, n: Option<usize>) -> Vec<PlanLine> {
+    let (_, flops) = super::run::cost(cfg);
+    let total = plan::work_total(cfg);
+    let per_work = if total > 0.0 { flops / total } else { 0.0 };
+    let shards = n.map(|n| assign(cfg, n));
+    let f = &cfg.finetune;
+    plan::plan(cfg)
+        .into_iter()
+        .map(|unit| {
+            let (lr, l2, seed) = match unit {
+                Unit::Finetune { l2, lr, seed, .. } => {
+                    (Some(f.lrs[lr]), Some(f.l2[l2]), Some(seed))
+                }
+                _ => (None, None, None),
+            };
+            PlanLine {
+                id: unit.id(),
+                unit,
+                budget_tokens: cfg.pretrain.budgets[unit.budget()],
+                lr,
+                l2,
+                seed,
+                flops: unit.work(cfg) * per_work,
+                shard: shards.as_ref().map(|s| s[&unit]),
+            }
+        })
+        .collect()
+}
+
+/// A shard's part file: the raw outputs of its units (pre-trained weights and optimizer
+/// states left out: the merge does not need them, the checkpoint directory keeps them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Part {
+    /// "overtrain experiment part".
+    pub kind: String,
+    pub schema_version: u32,
+    pub config: ExperimentConfig,
+    pub shard: Shard,
+    pub units: Vec<PartUnit>,
+    pub backend: String,
+    pub elapsed_s: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartUnit {
+    pub unit: Unit,
+    pub output: Output,
+}
+
+pub const PART_KIND: &str = "overtrain experiment part";
+
+/// An output without its bulk (weights, optimizer state), as a part file keeps it.
+#[cfg(not(target_arch = "wasm32"))]
+fn slim(output: Output) -> Output {
+    match output {
+        Output::Pretrained {
+            base,
+            losses,
+            diverged,
+            ..
+        } => Output::Pretrained {
+            params: Vec::new(),
+            base,
+            losses,
+            diverged,
+        },
+        Output::Stable {
+            losses, diverged, ..
+        } => Output::Stable {
+            state: TrainState::fresh(Vec::new()),
+            losses,
+            diverged,
+        },
+        other => other,
+    }
+}
+
+/// A short, stable name for a config (FNV-1a of its JSON), so that one checkpoint
+/// directory can serve several experiments without mixing them.
+pub fn config_key(cfg: &ExperimentConfig) -> String {
+    let text = serde_json::to_string(cfg).expect("plain data");
+    let hash = text.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    });
+    format!("{hash:016x}")
+}
+
+/// Where a shard keeps and finds checkpoints (pre-trained weights as safetensors with
+/// their measurements beside them as JSON; wsd's stable states as JSON).
+#[cfg(not(target_arch = "wasm32"))]
+pub struct Checkpoints {
+    dir: std::path::PathBuf,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Checkpoints {
+    pub fn new(root: &std::path::Path, cfg: &ExperimentConfig) -> Result<Checkpoints, Error> {
+        let dir = root.join(config_key(cfg));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| Error::Io(format!("cannot create '{}': {e}", dir.display())))?;
+        Ok(Checkpoints { dir })
+    }
+
+    fn path(&self, unit: &Unit, ext: &str) -> std::path::PathBuf {
+        self.dir
+            .join(format!("{}.{ext}", unit.id().replace('/', "-")))
+    }
+
+    /// Writes through a temporary file and a rename, so a reader never sees half a file.
+    fn write(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
+        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+        std::fs::write(&tmp, bytes)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| Error::Io(format!("cannot write '{}': {e}", path.display())))
+    }
+
+    /// Keeps a pre-trained or stable output for other shards (once).
+    pub fn save(&self, cfg: &ExperimentConfig, unit: &Unit, output: &Output) -> Result<(), Error> {
+        match output {
+            Output::Pretrained { params, .. } => {
+                let meta = self.path(unit, "json");
+                if meta.exists() {
+                    return Ok(());
+                }
+                let layout = Layout::new(&cfg.model);
+                Checkpoints::write(
+                    &self.path(unit, "safetensors"),
+                    &checkpoint::to_safetensors(&cfg.model, &layout, params),
+                )?;
+                // The measurements last: their file marks the checkpoint complete.
+                let slim = serde_json::to_vec(&slim(output.clone())).expect("plain data");
+                Checkpoints::write(&meta, &slim)
+            }
+            Output::Stable { .. } => {
+                let path = self.path(unit, "json");
+                if path.exists() {
+                    return Ok(());
+                }
+                Checkpoints::write(&path, &serde_json::to_vec(output).expect("plain data"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A checkpoint another shard wrote, if it is there (and whole).
+    pub fn load(&self, cfg: &ExperimentConfig, unit: &Unit) -> Result<Option<Output>, Error> {
+        let meta = self.path(unit, "json");
+        let text = match std::fs::read(&meta) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::Io(format!("cannot read '{}': {e}", meta.display()))),
+        };
+        let bad = |m: String| Error::data(format!("checkpoint {}", meta.display()), m);
+        let output: Output = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+        match output {
+            Output::Pretrained {
+                base,
+                losses,
+                diverged,
+                ..
+            } => {
+                let path = self.path(unit, "safetensors");
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| Error::Io(format!("cannot read '{}': {e}", path.display())))?;
+                let (model, params) = checkpoint::from_safetensors(&bytes).map_err(bad)?;
+                if model != cfg.model {
+                    return Err(bad("a checkpoint of another model".into()));
+                }
+                Ok(Some(Output::Pretrained {
+                    params,
+                    base,
+                    losses,
+                    diverged,
+                }))
+            }
+            stable @ Output::Stable { .. } => Ok(Some(stable)),
+            _ => Err(bad("not a checkpoint".into())),
+        }
+    }
+}
+
+/// Runs shard `shard` of the experiment on the CPU (`threads` threads): its units, after
+/// getting the inputs they need from other shards' units from `checkpoints` or by running
+/// those units here. Returns its part.
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn run_shard<H: Host>(
+    cfg: &ExperimentConfig,
+    shard: Shard,
+    threads: usize,
+    checkpoints: Option<&Checkpoints>,
+    host: &mut H,
+) -> Result<Part, Error> {
+    let start = host.now_ms();
+    let assigned = assign(cfg, shard.n);
+    let mine: Vec<Unit> = plan::plan(cfg)
+        .into_iter()
+        .filter(|u| assigned[u] == shard.k)
+        .collect();
+    // The inputs from elsewhere: from a checkpoint when one holds it, else recomputed here
+    // (with whatever it needs in turn).
+    let mut given: Vec<(Unit, Output)> = Vec::new();
+    let mut recompute: Vec<Unit> = Vec::new();
+    for u in &mine {
+        for need in chain(cfg, *u) {
+            if mine.contains(&need) || given.iter().any(|(g, _)| *g == need) {
+                break;
+            }
+            if recompute.contains(&need) {
+                continue;
+            }
+            match checkpoints
+                .map(|c| c.load(cfg, &need))
+                .transpose()?
+                .flatten()
+            {
+                Some(output) => {
+                    given.push((need, output));
+                    break;
+                }
+                None => recompute.push(need),
+            }
+        }
+    }
+    let units: Vec<Unit> = mine.iter().chain(&recompute).copied().collect();
+    let mut schedule = Scheduler::for_units(cfg, &units, given, "CPU", host.now_ms())?;
+    schedule.longest_first = true;
+    super::run::drive_threads(&mut schedule, threads, host).await?;
+    let mut units = Vec::new();
+    for (unit, output) in schedule.kept() {
+        if let Some(c) = checkpoints {
+            c.save(cfg, &unit, &output)?;
+        }
+        if mine.contains(&unit) {
+            units.push(PartUnit {
+                unit,
+                output: slim(output),
+            });
+        }
+    }
+    units.sort_by_key(|u| u.unit);
+    Ok(Part {
+        kind: PART_KIND.into(),
+        schema_version: super::config::SCHEMA_VERSION,
+        config: cfg.clone(),
+        shard,
+        units,
+        backend: "CPU".into(),
+        elapsed_s: (host.now_ms() - start) / 1e3,
+    })
+}
+
+/// The results of an experiment from its shards' parts: they must be of one config and
+/// cover every unit exactly once (the error names what is missing or repeated, and where).
+/// The numbers are those of an unsharded run; `elapsed_s` is the parts' total.
+pub fn merge(parts: &[(String, Part)]) -> Result<ExperimentResults, Error> {
+    let Some((first_name, first)) = parts.first() else {
+        return Err(Error::data("parts", "no part files given"));
+    };
+    let cfg = &first.config;
+    let mut seen: BTreeMap<Unit, (&str, &Output)> = BTreeMap::new();
+    for (name, part) in parts {
+        if part.kind != PART_KIND {
+            return Err(Error::data(
+                name.clone(),
+                "not an overtrain experiment part",
+            ));
+        }
+        if part.config != *cfg {
+            return Err(Error::data(
+                name.clone(),
+                format!("belongs to another config than {first_name}"),
+            ));
+        }
+        for u in &part.units {
+            if let Some((other, _)) = seen.insert(u.unit, (name, &u.output)) {
+                return Err(Error::data(
+                    name.clone(),
+                    format!("unit {} is also in {other}", u.unit.id()),
+                ));
+            }
+        }
+    }
+    let all = plan::plan(cfg);
+    let missing: Vec<String> = all
+        .iter()
+        .filter(|u| !seen.contains_key(u))
+        .map(Unit::id)
+        .collect();
+    if !missing.is_empty() {
+        let shown = missing
+            .iter()
+            .take(8)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = if missing.len() > 8 {
+            format!(" and {} more", missing.len() - 8)
+        } else {
+            String::new()
+        };
+        return Err(Error::data(
+            "parts",
+            format!("{} units are in no part: {shown}{more}", missing.len()),
+        ));
+    }
+    if let Some(extra) = seen.keys().find(|u| !all.contains(u)) {
+        return Err(Error::data(
+            seen[extra].0.to_string(),
+            format!("unit {} is not of this config", extra.id()),
+        ));
+    }
+    let backends: BTreeSet<&str> = parts.iter().map(|(_, p)| p.backend.as_str()).collect();
+    let backend = backends.into_iter().collect::<Vec<_>>().join(" + ");
+    let mut schedule = Scheduler::new(cfg, None, &backend, 0.0)?;
+    for unit in all {
+        schedule.done(unit, seen[&unit].1.clone(), 0.0);
+    }
+    let mut results = schedule.results(0.0);
+    results.elapsed_s = parts.iter().map(|(_, p)| p.elapsed_s).sum();
+    Ok(results)
+}
