@@ -1,5 +1,5 @@
-// The MLP's nonlinearities, paired with gelu_*/swiglu_* of src/transformer/layers.rs.
-//   gelu (tanh approximation): out = 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))
+// SwiGLU, paired with swiglu_* of src/transformer/layers.rs. (GELU is fused into the
+// MLP's matrix products: shaders/gelu.wgsl, shaders/matmul_epilogue.wgsl.)
 //   swiglu: each input row is [gate (F) | up (F)]; out = silu(gate)·up (N × F)
 // Backward passes overwrite dinp.
 
@@ -10,35 +10,11 @@ struct Params { n: u32, f: u32, _pad0: u32, _pad1: u32 }
 @group(0) @binding(2) var<uniform> p: Params;
 @group(0) @binding(3) var<storage, read> dout: array<f32>;
 
-const S: f32 = 0.7978846; // √(2/π)
-
 fn index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
     return gid.x + gid.y * groups.x * 256u;
 }
 
-// tanh saturates to ±1 in f32 well before |u| = 15; clamping avoids inf/inf in drivers
-// that compute it from exponentials.
-fn tanh_safe(u: f32) -> f32 { return tanh(clamp(u, -15.0, 15.0)); }
-
 fn sigmoid(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
-
-@compute @workgroup_size(256)
-fn gelu_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = index(gid, groups);
-    if (i >= p.n) { return; }
-    let x = inp[i];
-    out[i] = 0.5 * x * (1.0 + tanh_safe(S * (x + 0.044715 * x * x * x)));
-}
-
-@compute @workgroup_size(256)
-fn gelu_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let i = index(gid, groups);
-    if (i >= p.n) { return; }
-    let x = inp[i];
-    let t = tanh_safe(S * (x + 0.044715 * x * x * x));
-    let du = S * (1.0 + 3.0 * 0.044715 * x * x);
-    out[i] = dout[i] * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du);
-}
 
 // i runs over the N × F outputs.
 @compute @workgroup_size(256)

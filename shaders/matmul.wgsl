@@ -1,4 +1,4 @@
-// Tiled matrix multiplication, batched over a leading dimension:
+// Register-tiled matrix multiplication, batched over a leading dimension:
 //   out[b] = alpha * op(A[b]) · op(B[b]) + beta * out[b]
 // op(X) is X or Xᵀ (trans_a / trans_b); every matrix is a row-major f32 array, batch b at
 // offset b * stride. Shapes need not be multiples of the tile: out-of-range tile elements
@@ -8,6 +8,13 @@
 // gradients are used in place inside one flat buffer. Only the slice [k_begin, k_end) of
 // the inner dimension is summed: the host splits long sums into several dispatches (with
 // beta = 1 after the first) to stay inside per-invocation loop limits of software drivers.
+//
+// A workgroup of 16 × 16 invocations computes a 64 × 64 block of the output, each
+// invocation a 4 × 4 block held in registers; the inner dimension goes 16 at a time
+// through two 16 × 64 tiles in workgroup memory (8 KiB: within WebGPU's guaranteed 16 KiB
+// and 256 invocations, so no adapter needs another size). Each output's sum runs over k in
+// increasing order. `product` is shared with the epilogue entry points of
+// shaders/matmul_epilogue.wgsl, which the transformer appends to this file.
 
 struct Params {
     m: u32, k: u32, n: u32, batch: u32,
@@ -16,6 +23,8 @@ struct Params {
     alpha: f32, beta: f32,
     offset_a: u32, offset_b: u32, offset_out: u32,
     k_begin: u32, k_end: u32,
+    // An epilogue's extra operand (a residual, a pre-activation, an activation's output).
+    offset_aux: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -23,9 +32,10 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
-const TILE: u32 = 16u;
-var<workgroup> tile_a: array<array<f32, 16>, 16>;
-var<workgroup> tile_b: array<array<f32, 16>, 16>;
+const BLOCK: u32 = 64u; // outputs per workgroup side
+const TK: u32 = 16u; // inner-dimension step
+var<workgroup> tile_a: array<array<f32, 64>, 16>; // [k][row]
+var<workgroup> tile_b: array<array<f32, 64>, 16>; // [k][col]
 
 // Element (row, col) of op(A) (m×k) in batch `bi`, zero outside.
 fn load_a(bi: u32, row: u32, col: u32) -> f32 {
@@ -43,25 +53,54 @@ fn load_b(bi: u32, row: u32, col: u32) -> f32 {
     return b[p.offset_b + bi * p.stride_b + idx];
 }
 
-@compute @workgroup_size(16, 16, 1)
-fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-    let row = wg.y * TILE + lid.y;
-    let col = wg.x * TILE + lid.x;
+// This invocation's 4 × 4 block of op(A)·op(B) over [k_begin, k_end): rows
+// wg.y·64 + lid.y·4 + i, columns wg.x·64 + lid.x·4 + (0..3) in acc[i].
+fn product(wg: vec3<u32>, lid: vec3<u32>) -> array<vec4<f32>, 4> {
     let bi = wg.z;
-    var acc = 0.0;
-    for (var k0 = p.k_begin; k0 < p.k_end; k0 = k0 + TILE) {
-        tile_a[lid.y][lid.x] = load_a(bi, row, k0 + lid.x);
-        tile_b[lid.y][lid.x] = load_b(bi, k0 + lid.y, col);
+    let row0 = wg.y * BLOCK;
+    let col0 = wg.x * BLOCK;
+    let t = lid.y * 16u + lid.x;
+    var acc: array<vec4<f32>, 4>;
+    for (var k0 = p.k_begin; k0 < p.k_end; k0 = k0 + TK) {
+        // 16 × 64 values of each tile, 4 per invocation; neighbouring invocations read
+        // neighbouring addresses when A and B are not transposed.
+        for (var q = 0u; q < 4u; q = q + 1u) {
+            let e = t + q * 256u;
+            tile_a[e % TK][e / TK] = load_a(bi, row0 + e / TK, k0 + e % TK);
+            tile_b[e / BLOCK][e % BLOCK] = load_b(bi, k0 + e / BLOCK, col0 + e % BLOCK);
+        }
         workgroupBarrier();
-        for (var i = 0u; i < TILE; i = i + 1u) {
-            acc = acc + tile_a[lid.y][i] * tile_b[i][lid.x];
+        for (var kk = 0u; kk < TK; kk = kk + 1u) {
+            let c = lid.x * 4u;
+            let bv = vec4<f32>(tile_b[kk][c], tile_b[kk][c + 1u], tile_b[kk][c + 2u], tile_b[kk][c + 3u]);
+            let r = lid.y * 4u;
+            acc[0] = acc[0] + tile_a[kk][r] * bv;
+            acc[1] = acc[1] + tile_a[kk][r + 1u] * bv;
+            acc[2] = acc[2] + tile_a[kk][r + 2u] * bv;
+            acc[3] = acc[3] + tile_a[kk][r + 3u] * bv;
         }
         workgroupBarrier();
     }
-    if (row < p.m && col < p.n) {
-        let o = p.offset_out + bi * p.stride_out + row * p.n + col;
-        var result = p.alpha * acc;
-        if (p.beta != 0.0) { result = result + p.beta * out[o]; }
-        out[o] = result;
+    return acc;
+}
+
+// The output element (row, col) of batch bi: its index, or -1 when out of range.
+fn out_index(bi: u32, row: u32, col: u32) -> i32 {
+    if (row >= p.m || col >= p.n) { return -1; }
+    return i32(bi * p.stride_out + row * p.n + col);
+}
+
+@compute @workgroup_size(16, 16, 1)
+fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let acc = product(wg, lid);
+    for (var i = 0u; i < 4u; i = i + 1u) {
+        for (var j = 0u; j < 4u; j = j + 1u) {
+            let idx = out_index(wg.z, wg.y * BLOCK + lid.y * 4u + i, wg.x * BLOCK + lid.x * 4u + j);
+            if (idx < 0) { continue; }
+            let o = p.offset_out + u32(idx);
+            var result = p.alpha * acc[i][j];
+            if (p.beta != 0.0) { result = result + p.beta * out[o]; }
+            out[o] = result;
+        }
     }
 }

@@ -7,7 +7,7 @@
 // stats holds mean[0..N] then rstd[N..2N] (rmsnorm leaves mean unused). g and b live in
 // the flat parameter buffer at off_g/off_b, their gradients at the same offsets of grads.
 
-struct Params { rows: u32, d: u32, off_g: u32, off_b: u32, r_begin: u32, r_end: u32, _pad0: u32, _pad1: u32 }
+struct Params { rows: u32, d: u32, off_g: u32, off_b: u32, r_begin: u32, r_end: u32, residual: u32, _pad0: u32 }
 
 @group(0) @binding(0) var<storage, read> inp: array<f32>;
 @group(0) @binding(1) var<storage, read> params: array<f32>;
@@ -17,6 +17,14 @@ struct Params { rows: u32, d: u32, off_g: u32, off_b: u32, r_begin: u32, r_end: 
 @group(0) @binding(5) var<storage, read> dout: array<f32>;
 @group(0) @binding(6) var<storage, read> saved: array<f32>;
 @group(0) @binding(7) var<storage, read_write> grads: array<f32>;
+// The input gradients add this when p.residual = 1: the gradient reaching the norm's input
+// around it, by the residual stream (the add fused).
+@group(0) @binding(8) var<storage, read> dres: array<f32>;
+
+fn residual(i: u32) -> f32 {
+    if (p.residual != 0u) { return dres[i]; }
+    return 0.0;
+}
 
 const EPS: f32 = 1e-5;
 
@@ -60,7 +68,8 @@ fn rmsnorm_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     stats[p.rows + n] = rstd;
 }
 
-// Input gradients (overwrite out = dinp); `saved` holds the forward pass's stats.
+// Input gradients (overwrite out = dinp, + dres when p.residual = 1); `saved` holds the
+// forward pass's stats.
 @compute @workgroup_size(64)
 fn layernorm_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let n = row_index(gid, groups);
@@ -81,7 +90,7 @@ fn layernorm_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(nu
     for (var i = 0u; i < p.d; i = i + 1u) {
         let norm = (inp[base + i] - mean) * rstd;
         let dnorm = params[p.off_g + i] * dout[base + i];
-        out[base + i] = (dnorm - dnorm_mean - norm * dnorm_norm_mean) * rstd;
+        out[base + i] = (dnorm - dnorm_mean - norm * dnorm_norm_mean) * rstd + residual(base + i);
     }
 }
 
@@ -97,7 +106,7 @@ fn rmsnorm_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
     }
     for (var i = 0u; i < p.d; i = i + 1u) {
         let x = inp[base + i];
-        out[base + i] = dout[base + i] * params[p.off_g + i] * s - x * s * s * s * dot / f32(p.d);
+        out[base + i] = dout[base + i] * params[p.off_g + i] * s - x * s * s * s * dot / f32(p.d) + residual(base + i);
     }
 }
 

@@ -54,4 +54,6 @@ native_tests!(
     transformer_updates_stop_at_a_non_finite_step,
     transformer_engine_state_and_l2_pull_match_the_cpu,
     experiment_on_the_gpu_matches_the_cpu,
+    transformer_steady_state_steps_create_nothing,
+    transformer_blocks_take_few_dispatches,
 );

@@ -2,9 +2,10 @@
 // resume and cancel:
 //
 // - On the CPU, as units of work over every worker of the pool: the wasm's
-//   ExperimentSchedule lives on this thread and says which units are ready; each idle
-//   worker gets one (run_experiment_unit in www/worker.js), chosen by www/plan.js's
-//   pickUnit; each worker's progress reports feed the schedule's progress, and each unit's
+//   ExperimentSchedule lives on this thread and hands each idle worker the unit it runs
+//   next (run_experiment_unit in www/worker.js; which unit first is the schedule's choice,
+//   src/experiment/plan.rs `choose`); each worker's progress reports feed the schedule's
+//   progress, and each unit's
 //   output goes back to the schedule, whose events are the finished budgets' partial results
 //   and the pre-trained checkpoints. Every unit is a pure function of its input, so the
 //   results are the same, bit for bit, on any number of workers.
@@ -20,7 +21,6 @@
 // worker has stopped its unit; the budgets finished before it were delivered by onPartial.
 import { ExperimentSchedule } from './pkg/overtrain.js';
 import { MSG, request, typedError } from './protocol.js';
-import { pickUnit, planUnits, unitKey, unitLevel, unitWork } from './plan.js';
 
 const CANCELLED = Object.freeze({ kind: 'cancelled', message: 'cancelled', field: null });
 
@@ -93,23 +93,18 @@ class UnitRun {
   constructor(pool, configText, resume, handlers) {
     this.pool = pool;
     this.configText = configText;
-    this.config = JSON.parse(configText);
     this.handlers = handlers;
     this.workers = pool.size;
-    this.queue = []; // units taken from the schedule and not sent yet: {unit, unitJson, input, work, level}
-    this.running = new Map(); // request id → {index (worker), entry, report}
+    this.running = new Map(); // request id → {index (worker), unitJson, report}
     this.paused = false;
     this.ending = null; // once stopping: {error} or {panic}, delivered when no unit runs
     this.over = false;
     try {
-      this.schedule = new ExperimentSchedule(configText, 'CPU', resume ?? undefined);
+      this.schedule = new ExperimentSchedule(configText, 'CPU', resume ?? undefined, pool.size);
     } catch (e) {
       this.schedule = null;
       this.ending = { error: typedError(e) };
     }
-    // The work of every unit not started yet, for pickUnit.
-    const skip = resume && this.schedule ? JSON.parse(resume).budgets.length : 0;
-    this.remaining = planUnits(this.config, skip).reduce((s, u) => s + unitWork(this.config, u), 0);
     // The caller hears nothing before this returns.
     queueMicrotask(() => this.#pump());
   }
@@ -131,32 +126,26 @@ class UnitRun {
     this.#stop({ error: CANCELLED });
   }
 
-  /** Takes every ready unit from the schedule, hands units to the idle workers, and ends
-   * the run when it is over. */
+  /** Hands each idle worker the unit the schedule gives it, and ends the run when it is
+   * over. */
   #pump() {
     if (this.over) return;
     if (this.ending) { this.#settle(); return; }
     if (this.paused) return;
-    try {
-      for (let text; (text = this.schedule.next()) !== undefined;) {
-        const { unitJson, input } = splitNext(text);
-        const unit = JSON.parse(unitJson);
-        // Units that start from the same output share one copy of it.
-        const same = input === null ? null : this.queue.find((e) => e.input !== null && e.input.length === input.length && e.input === input);
-        this.queue.push({ unit, unitJson, input: same ? same.input : input, work: unitWork(this.config, unit), level: unitLevel(this.config, unit) });
-      }
-    } catch (e) {
-      this.#stop({ error: typedError(e) });
-      return;
-    }
     const busy = new Set([...this.running.values()].map((r) => r.index));
-    for (let i = 0; i < this.pool.size && this.queue.length; i++) {
+    for (let i = 0; i < this.pool.size; i++) {
       if (busy.has(i) || !this.pool.alive(i)) continue;
-      const entry = pickUnit(this.queue, this.remaining, this.workers);
-      this.queue.splice(this.queue.indexOf(entry), 1);
-      this.remaining -= entry.work;
-      const r = { index: i, entry, report: null };
-      const id = this.pool.send((rid) => request.unit(rid, this.configText, 'cpu', entry.unitJson, entry.input), (m) => this.#message(id, r, m), i);
+      let text;
+      try {
+        text = this.schedule.next();
+      } catch (e) {
+        this.#stop({ error: typedError(e) });
+        return;
+      }
+      if (text === undefined) break;
+      const { unitJson, input } = splitNext(text);
+      const r = { index: i, unitJson, report: null };
+      const id = this.pool.send((rid) => request.unit(rid, this.configText, 'cpu', unitJson, input), (m) => this.#message(id, r, m), i);
       this.running.set(id, r);
     }
     if (this.running.size > 0) return;
@@ -165,7 +154,7 @@ class UnitRun {
       this.#close();
       this.handlers.onDone(results);
     } else {
-      const what = this.queue.length ? 'no computation worker is left to run it' : 'no unit of it is ready (a bug)';
+      const what = this.pool.size > 0 && ![...Array(this.pool.size).keys()].some((i) => this.pool.alive(i)) ? 'no computation worker is left to run it' : 'no unit of it is ready (a bug)';
       this.#stop({ error: { kind: 'io', message: `the experiment cannot go on: ${what}`, field: null } });
     }
   }
@@ -178,7 +167,7 @@ class UnitRun {
         r.report = JSON.parse(m.report);
         let p;
         try {
-          p = JSON.parse(this.schedule.progress(r.entry.unitJson, m.report));
+          p = JSON.parse(this.schedule.progress(r.unitJson, m.report));
         } catch (e) {
           this.#stop({ error: typedError(e) });
           return;
@@ -189,7 +178,7 @@ class UnitRun {
       case MSG.UNIT_DONE:
         this.running.delete(id);
         // A unit that finished while the run was stopping is not used.
-        if (!this.ending) this.#done(r.entry, m.output);
+        if (!this.ending) this.#done(r.unitJson, m.output);
         this.#pump();
         return;
       case MSG.ERROR:
@@ -208,10 +197,10 @@ class UnitRun {
   }
 
   /** A unit's output: to the schedule, and what it completes to the caller. */
-  #done(entry, output) {
+  #done(unitJson, output) {
     let events;
     try {
-      events = this.schedule.done(entry.unitJson, output);
+      events = this.schedule.done(unitJson, output);
     } catch (e) {
       this.#stop({ error: typedError(e) });
       return;
@@ -227,7 +216,7 @@ class UnitRun {
     return [...this.running.values()]
       .filter((r) => r.report)
       .sort((a, b) => a.index - b.index)
-      .map(({ entry, report }) => ({ key: unitKey(entry.unit), label: report.label, step: report.step, steps: report.steps, loss: report.loss }));
+      .map(({ unitJson, report }) => ({ key: unitJson, label: report.label, step: report.step, steps: report.steps, loss: report.loss }));
   }
 
   /** Stops the run: no more units are handed out, and every running one is cancelled; the
@@ -235,7 +224,6 @@ class UnitRun {
   #stop(reason) {
     if (this.over || this.ending) return;
     this.ending = reason;
-    this.queue = [];
     for (const id of this.running.keys()) this.pool.control(request.cancel(id));
     this.#settle();
   }
@@ -250,7 +238,6 @@ class UnitRun {
 
   #close() {
     this.over = true;
-    this.queue = [];
     this.schedule?.free();
     this.schedule = null;
     // Workers paused for this run go on (and idle ones stop waiting for a resume).

@@ -9,7 +9,6 @@ import { SchemaForm } from './controls.js';
 import { chooseBackend } from './runner.js';
 import { MSG, request } from './protocol.js';
 import { runExperiment } from './experiment-run.js';
-import { makespan } from './plan.js';
 import { experimentTable, plotFigure, tableView } from './tables.js';
 import { downloadBytes, downloadCsv, downloadJson, downloadPng, downloadSvg } from './exports.js';
 import { RecordWriter, listSaved, newRecord } from './persist.js';
@@ -266,7 +265,7 @@ export class TransformerLab {
       $('tx-start').disabled = true;
       return null;
     }
-    const est = JSON.parse(estimate_experiment(text));
+    const est = JSON.parse(estimate_experiment(text, this.runner.size));
     this.estimate = est;
     const gpu = this.runner.gpu;
     const { backend, reason } = this.backend();
@@ -322,11 +321,10 @@ export class TransformerLab {
 
   #showSpeed(tokensPerSecond) {
     const box = $('tx-estimate');
-    // On the CPU the units run on every worker: the time is that of the schedule's longest
-    // worker (www/plan.js makespan), at the probe's speed of one worker.
-    const workers = this.backend().backend === 'cpu' ? this.runner.size : 1;
-    const config = JSON.parse(this.configText);
-    const steps = workers > 1 ? makespan(config, workers) : this.estimate.work_steps;
+    // On the CPU the units run on every worker: the time is that of the schedule on the
+    // pool's workers (the wasm's estimate), at the probe's speed of one worker.
+    const workers = this.backend().backend === 'cpu' ? this.estimate.workers : 1;
+    const steps = workers > 1 ? this.estimate.steps_on_workers : this.estimate.work_steps;
     const seconds = steps * this.estimate.tokens_per_step / tokensPerSecond;
     box.dataset.tokensPerSecond = String(tokensPerSecond);
     box.dataset.seconds = String(seconds);

@@ -96,6 +96,29 @@ impl Unit {
         }
     }
 
+    /// The work from this unit's start to the end of the longest chain of units that need
+    /// it, in training-step equivalents (its "bottom level"): wsd's stable phase b leads to
+    /// the next stable phase and to budget b's decay, a pre-trained model to its
+    /// perturbation and fine-tuning runs.
+    pub fn level(&self, cfg: &ExperimentConfig) -> f64 {
+        let work = self.work(cfg);
+        match *self {
+            Unit::Stable { budget } => {
+                let decay = Unit::Pretrain { budget }.level(cfg);
+                // The stable phases after this one, each with its own decay after it.
+                let (mut chain, mut before) = (0.0f64, 0.0);
+                for next in budget + 1..cfg.pretrain.budgets.len() {
+                    before += Unit::Stable { budget: next }.work(cfg);
+                    let decay = Unit::Pretrain { budget: next }.work(cfg) + after_pretrain(cfg);
+                    chain = chain.max(before + decay);
+                }
+                work + decay.max(chain)
+            }
+            Unit::Pretrain { .. } => work + after_pretrain(cfg),
+            Unit::Perturb { .. } | Unit::Finetune { .. } => work,
+        }
+    }
+
     /// A short name: `pretrain/2`, `finetune/2/l2-0/lr-1/seed-2`.
     pub fn id(&self) -> String {
         match *self {
@@ -151,4 +174,163 @@ pub fn plan(cfg: &ExperimentConfig) -> Vec<Unit> {
 /// Total work of an experiment, in training-step equivalents.
 pub fn work_total(cfg: &ExperimentConfig) -> f64 {
     plan(cfg).iter().map(|u| u.work(cfg)).sum()
+}
+
+/// The longest unit that starts from a pre-trained model.
+fn after_pretrain(cfg: &ExperimentConfig) -> f64 {
+    let f = &cfg.finetune;
+    let perturb = Unit::Perturb { budget: 0 }.work(cfg);
+    let finetunes = f.l2.len() * f.lrs.len() * f.seeds;
+    let finetune = if finetunes > 0 {
+        Unit::Finetune {
+            budget: 0,
+            l2: 0,
+            lr: 0,
+            seed: 0,
+        }
+        .work(cfg)
+    } else {
+        0.0
+    };
+    perturb.max(finetune)
+}
+
+/// Which of the `ready` units (in plan order) an idle worker of `workers` takes: the one
+/// with the longest chain of work ahead ([`Unit::level`]) when that chain is long enough to
+/// end the run last (its level × `workers` ≥ 0.9 × `remaining`, the work of every unit not
+/// handed out yet) — so the largest pre-training runs and wsd's chain of stable phases start
+/// early and the workers finish together — else the first in plan order, so budgets finish,
+/// and partial results come, in order and early. One worker takes them in plan order.
+pub fn choose(cfg: &ExperimentConfig, ready: &[Unit], remaining: f64, workers: usize) -> usize {
+    if workers <= 1 {
+        return 0;
+    }
+    let (mut best, mut level) = (0, f64::NEG_INFINITY);
+    for (i, u) in ready.iter().enumerate() {
+        let l = u.level(cfg);
+        if l > level {
+            (best, level) = (i, l);
+        }
+    }
+    if level * workers as f64 >= 0.9 * remaining {
+        best
+    } else {
+        0
+    }
+}
+
+/// The units a run still has to do when its first `skip` budgets are finished (a resumed
+/// run): not those budgets' units, except wsd's stable phases (the chain goes through them).
+pub fn units_after(cfg: &ExperimentConfig, skip: usize) -> Vec<Unit> {
+    plan(cfg)
+        .into_iter()
+        .filter(|u| u.budget() >= skip || matches!(u, Unit::Stable { .. }))
+        .collect()
+}
+
+/// Above this many units, [`makespan`] bounds the time instead of simulating it.
+const SIMULATED_UNITS: usize = 5000;
+
+/// The time of a run of `cfg` on `workers` workers, in training-step equivalents of one
+/// worker: the units handed out by [`choose`] as they become ready, each taking its work
+/// (a list-scheduling simulation, overheads not counted); the page's estimate for its
+/// worker pool. `skip` as in [`units_after`].
+pub fn makespan(cfg: &ExperimentConfig, workers: usize, skip: usize) -> f64 {
+    let mut waiting = units_after(cfg, skip);
+    let mut remaining: f64 = waiting.iter().map(|u| u.work(cfg)).sum();
+    if workers <= 1 {
+        return remaining;
+    }
+    if waiting.len() > SIMULATED_UNITS {
+        // The longest chain, or an even split of the work.
+        let chain = waiting
+            .iter()
+            .filter(|u| u.needs(cfg).is_none())
+            .map(|u| u.level(cfg))
+            .fold(0.0, f64::max);
+        return chain.max(remaining / workers as f64);
+    }
+    let mut done = std::collections::HashSet::new();
+    let mut running: Vec<(f64, Unit)> = Vec::new();
+    let mut t = 0.0;
+    loop {
+        while running.len() < workers {
+            let ready: Vec<usize> = (0..waiting.len())
+                .filter(|&i| waiting[i].needs(cfg).is_none_or(|n| done.contains(&n)))
+                .collect();
+            if ready.is_empty() {
+                break;
+            }
+            let units: Vec<Unit> = ready.iter().map(|&i| waiting[i]).collect();
+            let u = waiting.remove(ready[choose(cfg, &units, remaining, workers)]);
+            remaining -= u.work(cfg);
+            running.push((t + u.work(cfg), u));
+        }
+        // The unit that ends first (the first handed out among equals).
+        let Some(next) = (0..running.len()).min_by(|&a, &b| running[a].0.total_cmp(&running[b].0))
+        else {
+            break;
+        };
+        let (end, u) = running.remove(next);
+        t = end;
+        done.insert(u);
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wsd(mut c: ExperimentConfig) -> ExperimentConfig {
+        c.pretrain.protocol = Protocol::Wsd;
+        c
+    }
+
+    #[test]
+    fn makespan_lies_between_an_even_split_and_one_worker() {
+        for name in crate::experiment::config::PRESETS {
+            let c = ExperimentConfig::preset(name).unwrap();
+            for c in [c.clone(), wsd(c)] {
+                let work = work_total(&c);
+                assert_eq!(makespan(&c, 1, 0), work);
+                for n in 2..=4 {
+                    let t = makespan(&c, n, 0);
+                    assert!(t >= work / n as f64 - 1e-6 && t <= work, "{name} on {n}: {t} of {work}");
+                }
+                // A resumed run has less left to do.
+                assert!(makespan(&c, 2, 1) < makespan(&c, 2, 0));
+            }
+        }
+        // Quick on 2 workers: the largest pre-training run starts early enough to end with
+        // the rest.
+        let q = ExperimentConfig::preset("quick").unwrap();
+        let ratio = makespan(&q, 2, 0) / work_total(&q);
+        assert!(ratio < 0.52, "quick on 2 workers: {ratio}");
+    }
+
+    #[test]
+    fn level_is_the_longest_chain_ahead() {
+        let q = ExperimentConfig::preset("quick").unwrap();
+        let ft = Unit::Finetune { budget: 0, l2: 0, lr: 0, seed: 0 }.work(&q);
+        let last = q.pretrain.budgets.len() - 1;
+        let pre = Unit::Pretrain { budget: last };
+        assert_eq!(pre.level(&q), pre.work(&q) + ft);
+        let perturb = Unit::Perturb { budget: last };
+        assert_eq!(perturb.level(&q), perturb.work(&q));
+        let w = wsd(q);
+        let stables: f64 = (0..=last).map(|b| Unit::Stable { budget: b }.work(&w)).sum();
+        let decay = Unit::Pretrain { budget: last }.work(&w);
+        assert_eq!(Unit::Stable { budget: 0 }.level(&w), stables + decay + ft);
+    }
+
+    #[test]
+    fn choose_takes_plan_order_unless_the_longest_chain_would_end_last() {
+        let q = ExperimentConfig::preset("quick").unwrap();
+        let ready: Vec<Unit> = (0..3).map(|budget| Unit::Pretrain { budget }).collect();
+        let longest = ready[2].level(&q);
+        assert_eq!(choose(&q, &ready, 10.0 * longest, 1), 0, "one worker: plan order");
+        assert_eq!(choose(&q, &ready, longest, 2), 2, "2 × level ≥ 0.9 × remaining");
+        assert_eq!(choose(&q, &ready, 10.0 * longest, 2), 0, "2 × level < 0.9 × remaining");
+    }
 }

@@ -645,10 +645,11 @@ pub struct Scheduler {
     work_total: f64,
     /// Per budget, its units (besides the stable phase) still to finish.
     remaining: Vec<usize>,
-    /// Hand out the ready unit with the most work first (the longest pre-training runs
-    /// start at once, so several workers finish together) rather than in plan order
-    /// (budgets finish in order, so partial results come early).
-    pub longest_first: bool,
+    /// How many workers run the units: more than one, and a ready unit whose chain of work
+    /// would end the run last goes first ([`plan::choose`]); one, and units go in plan order.
+    pub workers: usize,
+    /// Work of the units not handed out yet.
+    work_waiting: f64,
     /// A shard's schedule (see [`Scheduler::for_units`]): every output is kept, in the
     /// order done, and no budget is assembled (its other units run elsewhere).
     kept: Option<Vec<(Unit, Output)>>,
@@ -676,18 +677,20 @@ impl Scheduler {
         {
             remaining[u.budget()] += 1;
         }
+        let waiting: Vec<Unit> = all.iter().copied().filter(wanted).collect();
         Ok(Scheduler {
+            work_waiting: waiting.iter().map(|u| u.work(cfg)).sum(),
             // The finished budgets' work counts as done.
             work_done: all.iter().filter(|u| !wanted(u)).map(|u| u.work(cfg)).sum(),
             work_total: plan::work_total(cfg),
-            waiting: all.into_iter().filter(wanted).collect(),
+            waiting,
             running: Default::default(),
             outputs: Default::default(),
             data,
             backend: backend.to_string(),
             start_ms: now_ms,
             remaining,
-            longest_first: false,
+            workers: 1,
             kept: None,
             ctx,
         })
@@ -706,6 +709,7 @@ impl Scheduler {
         s.waiting.retain(|u| units.contains(u));
         s.work_done = 0.0;
         s.work_total = s.waiting.iter().map(|u| u.work(cfg)).sum();
+        s.work_waiting = s.work_total;
         s.outputs.extend(given);
         s.kept = Some(Vec::new());
         Ok(s)
@@ -720,24 +724,19 @@ impl Scheduler {
     /// (all handed out, or waiting for a running unit).
     pub fn take_ready(&mut self) -> Option<(Unit, Option<Output>)> {
         let cfg = &self.ctx.cfg;
-        let ready = |u: &&Unit| {
-            u.needs(cfg)
-                .is_none_or(|need| self.outputs.contains_key(&need))
-        };
-        let i = if self.longest_first {
-            // The first of the ready units with the most work (max_by keeps the last).
-            let (i, _) = self
-                .waiting
-                .iter()
-                .enumerate()
-                .filter(|(_, u)| ready(u))
-                .rev()
-                .max_by(|(_, a), (_, b)| a.work(cfg).total_cmp(&b.work(cfg)))?;
-            i
-        } else {
-            self.waiting.iter().position(|u| ready(&u))?
-        };
-        let unit = self.waiting.remove(i);
+        let ready: Vec<usize> = (0..self.waiting.len())
+            .filter(|&i| {
+                let need = self.waiting[i].needs(cfg);
+                need.is_none_or(|need| self.outputs.contains_key(&need))
+            })
+            .collect();
+        if ready.is_empty() {
+            return None;
+        }
+        let units: Vec<Unit> = ready.iter().map(|&i| self.waiting[i]).collect();
+        let pick = plan::choose(cfg, &units, self.work_waiting, self.workers);
+        let unit = self.waiting.remove(ready[pick]);
+        self.work_waiting -= unit.work(cfg);
         self.running.insert(unit, 0.0);
         let input = unit.needs(cfg).and_then(|u| self.outputs.get(&u).cloned());
         Some((unit, input))
@@ -959,7 +958,7 @@ pub async fn run_threads<H: Host>(
         return run(cfg, &mut engine, host, resume).await;
     }
     let mut schedule = Scheduler::new(cfg, resume, "CPU", host.now_ms())?;
-    schedule.longest_first = true;
+    schedule.workers = threads;
     drive_threads(&mut schedule, threads, host).await?;
     host.progress(&schedule.finished_progress()).await?;
     Ok(schedule.results(host.now_ms()))

@@ -370,7 +370,7 @@ pub async fn run_shard<H: Host>(
     }
     let units: Vec<Unit> = mine.iter().chain(&recompute).copied().collect();
     let mut schedule = Scheduler::for_units(cfg, &units, given, "CPU", host.now_ms())?;
-    schedule.longest_first = true;
+    schedule.workers = threads;
     super::run::drive_threads(&mut schedule, threads, host).await?;
     let mut units = Vec::new();
     for (unit, output) in schedule.kept() {

@@ -1,8 +1,9 @@
 //! The kernels both labs use, one thin wrapper each: check shapes and limits, write the
 //! parameters, record the dispatch (nothing is submitted here; see [`super::Recorder`]).
-//! `matmul` (the CPU counterpart: [`crate::cpu::matmul`]), `add`, and `gaussian`
-//! ([`crate::cpu::gaussian`]). The other elementwise and reduction kernels exist for the
-//! kernel tests only, behind the cargo feature `test-kernels` (the page's build leaves it off).
+//! `matmul` (the CPU counterpart: [`crate::cpu::matmul`]; with an epilogue a lab fuses
+//! into its output: [`matmul_then`]) and `gaussian` ([`crate::cpu::gaussian`]). The
+//! elementwise and reduction kernels exist for the kernel tests only, behind the cargo
+//! feature `test-kernels` (the page's build leaves it off).
 
 use super::{grid_1d, GpuError, Recorder, Shader, Tensor, View};
 use bytemuck::{Pod, Zeroable};
@@ -11,6 +12,7 @@ const MATMUL: Shader = Shader {
     name: "matmul",
     source: include_str!("../../shaders/matmul.wgsl"),
 };
+#[cfg(feature = "test-kernels")]
 const ELEMENTWISE: Shader = Shader {
     name: "elementwise",
     source: include_str!("../../shaders/elementwise.wgsl"),
@@ -80,6 +82,8 @@ struct MatmulParams {
     offset_out: u32,
     k_begin: u32,
     k_end: u32,
+    offset_aux: u32,
+    _pad: [u32; 3],
 }
 
 pub fn expect_len<'a>(name: &str, t: impl Into<View<'a>>, len: usize) -> Result<(), GpuError> {
@@ -111,18 +115,47 @@ pub fn matmul<'a>(
     out: impl Into<View<'a>>,
     s: MatmulSpec,
 ) -> Result<(), GpuError> {
+    matmul_then(rec, a, b, out, s, None)
+}
+
+/// What a product does besides writing its output, fused into one of its dispatches: the
+/// entry point `entry` of `shader` (shaders/matmul.wgsl with epilogue entry points
+/// appended) with `aux` bound at `binding` (indexed like the output), in the sum's first
+/// dispatch (`first`: a residual added to the product) or its last (a function of the
+/// finished sum).
+pub struct Epilogue<'a> {
+    pub shader: &'static Shader,
+    pub entry: &'static str,
+    pub binding: u32,
+    pub aux: View<'a>,
+    pub first: bool,
+}
+
+/// [`matmul`] with an [`Epilogue`].
+pub fn matmul_then<'a>(
+    rec: &mut Recorder,
+    a: impl Into<View<'a>>,
+    b: impl Into<View<'a>>,
+    out: impl Into<View<'a>>,
+    s: MatmulSpec,
+    epilogue: Option<Epilogue<'a>>,
+) -> Result<(), GpuError> {
     let (a, b, out) = (a.into(), b.into(), out.into());
     expect_len("A", a, s.batch * s.m * s.k)?;
     expect_len("B", b, s.batch * s.k * s.n)?;
     expect_len("out", out, s.batch * s.m * s.n)?;
+    if let Some(e) = &epilogue {
+        expect_len(e.entry, e.aux, s.batch * s.m * s.n)?;
+    }
     let grid = [
-        s.n.div_ceil(16) as u32,
-        s.m.div_ceil(16) as u32,
+        s.n.div_ceil(64) as u32,
+        s.m.div_ceil(64) as u32,
         u32_of("batch", s.batch)?,
     ];
     let mut k_begin = 0;
     loop {
         let k_end = (k_begin + MATMUL_K_CHUNK).min(s.k);
+        let (first, last) = (k_begin == 0, k_end >= s.k);
         let params = MatmulParams {
             m: u32_of("m", s.m)?,
             k: u32_of("k", s.k)?,
@@ -134,20 +167,26 @@ pub fn matmul<'a>(
             stride_b: u32_of("k·n", s.k * s.n)?,
             stride_out: u32_of("m·n", s.m * s.n)?,
             alpha: s.alpha,
-            beta: if k_begin == 0 { s.beta } else { 1.0 },
+            beta: if first { s.beta } else { 1.0 },
             offset_a: u32_of("offset of A", a.offset)?,
             offset_b: u32_of("offset of B", b.offset)?,
             offset_out: u32_of("offset of out", out.offset)?,
             k_begin: k_begin as u32,
             k_end: k_end as u32,
+            offset_aux: u32_of("offset of aux", epilogue.as_ref().map_or(0, |e| e.aux.offset))?,
+            _pad: [0; 3],
         };
-        let uniform = rec.gpu.uniform(&params);
-        let p = rec.gpu.pipeline(&MATMUL, "matmul");
-        rec.dispatch(
-            &p,
-            &[(0, a.buffer), (1, b.buffer), (2, out.buffer), (3, &uniform)],
-            grid,
-        )?;
+        let uniform = rec.uniform(&params);
+        let mut bindings = vec![(0, a.buffer), (1, b.buffer), (2, out.buffer), (3, &uniform)];
+        let fused = epilogue.as_ref().filter(|e| if e.first { first } else { last });
+        let p = match fused {
+            Some(e) => {
+                bindings.push((e.binding, e.aux.buffer));
+                rec.gpu.pipeline(e.shader, e.entry)
+            }
+            None => rec.gpu.pipeline(&MATMUL, "matmul"),
+        };
+        rec.dispatch(&p, &bindings, grid)?;
         k_begin = k_end;
         if k_begin >= s.k {
             return Ok(());
@@ -163,6 +202,7 @@ struct ElementwiseParams {
     _pad: [u32; 2],
 }
 
+#[cfg(feature = "test-kernels")]
 /// out = x ∘ y for the elementwise kernel `entry` ("add", "sub", "mul").
 fn binary(
     rec: &mut Recorder,
@@ -174,7 +214,7 @@ fn binary(
     let n = out.len();
     expect_len("x", x, n)?;
     expect_len("y", y, n)?;
-    let uniform = rec.gpu.uniform(&ElementwiseParams {
+    let uniform = rec.uniform(&ElementwiseParams {
         n: u32_of("n", n)?,
         alpha: 0.0,
         _pad: [0; 2],
@@ -194,6 +234,7 @@ fn binary(
 }
 
 /// out = x + y.
+#[cfg(feature = "test-kernels")]
 pub fn add(rec: &mut Recorder, x: &Tensor, y: &Tensor, out: &Tensor) -> Result<(), GpuError> {
     binary(rec, "add", x, y, out)
 }
@@ -232,7 +273,7 @@ fn unary(
 ) -> Result<(), GpuError> {
     let n = out.len();
     expect_len("x", x, n)?;
-    let uniform = rec.gpu.uniform(&ElementwiseParams {
+    let uniform = rec.uniform(&ElementwiseParams {
         n: u32_of("n", n)?,
         alpha,
         _pad: [0; 2],
@@ -264,7 +305,7 @@ fn reduce_rows(
 ) -> Result<(), GpuError> {
     expect_len("x", x, rows * cols)?;
     expect_len("out", out, rows)?;
-    let uniform = rec.gpu.uniform(&ReduceParams {
+    let uniform = rec.uniform(&ReduceParams {
         rows: u32_of("rows", rows)?,
         cols: u32_of("cols", cols)?,
         _pad: [0; 2],
@@ -328,7 +369,7 @@ pub fn gaussian(
         scale,
         _pad: [0; 2],
     };
-    let uniform = rec.gpu.uniform(&params);
+    let uniform = rec.uniform(&params);
     let grid = grid_1d(n, rec.gpu.limits.max_compute_workgroups_per_dimension);
     rec.dispatch(
         &rec.gpu.pipeline(&NOISE, "gaussian"),

@@ -146,6 +146,19 @@ pub struct Gpu {
     pipelines: Mutex<PipelineCache>,
     /// The first uncaptured WebGPU error or device loss, reported by the next submit/read.
     fault: Arc<Mutex<Option<GpuError>>>,
+    /// What this runtime has created so far (a steady-state training step creates nothing).
+    created: Mutex<Created>,
+    /// Read-back buffers, by size, kept for the next read of that size.
+    staging: Mutex<Vec<wgpu::Buffer>>,
+}
+
+/// Counts of the WebGPU objects a [`Gpu`] has created: buffers (storage, uniform, read-back),
+/// bind groups and compute pipelines.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Created {
+    pub buffers: usize,
+    pub bind_groups: usize,
+    pub pipelines: usize,
 }
 
 impl Gpu {
@@ -210,6 +223,8 @@ impl Gpu {
             limits,
             pipelines: Mutex::new(PipelineCache::default()),
             fault,
+            created: Mutex::new(Created::default()),
+            staging: Mutex::new(Vec::new()),
         };
         gpu.check()?;
         Ok(gpu)
@@ -221,6 +236,15 @@ impl Gpu {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// What this runtime has created so far.
+    pub fn created(&self) -> Created {
+        *self.created.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn count(&self, f: impl FnOnce(&mut Created)) {
+        f(&mut self.created.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
     /// The compute pipeline of `entry` in `shader`, compiled on first use and kept (its
@@ -254,6 +278,8 @@ impl Gpu {
         cache
             .pipelines
             .insert((shader.name, entry), pipeline.clone());
+        drop(cache);
+        self.count(|c| c.pipelines += 1);
         pipeline
     }
 
@@ -297,6 +323,7 @@ impl Gpu {
     pub fn zeros(&self, shape: &[usize]) -> Result<Tensor, GpuError> {
         let len: usize = shape.iter().product();
         let bytes = self.check_storage(len)?;
+        self.count(|c| c.buffers += 1);
         let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: None,
             size: bytes,
@@ -316,6 +343,7 @@ impl Gpu {
         let bytes: &[u8] = bytemuck::cast_slice(data);
         self.check_storage(bytes.len().div_ceil(4))?;
         let contents: &[u8] = if bytes.is_empty() { &[0u8; 4] } else { bytes };
+        self.count(|c| c.buffers += 1);
         Ok(self
             .device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
@@ -351,21 +379,37 @@ impl Gpu {
         Ok(())
     }
 
-    /// Starts recording a command buffer.
+    /// Starts recording a command buffer; every uniform buffer and bind group it needs is
+    /// created anew (for one-off work; see [`Gpu::recorder_with`]).
     pub fn recorder(&self) -> Recorder<'_> {
+        self.recorder_of(None)
+    }
+
+    /// Starts recording a command buffer that reuses what `program` kept from the last
+    /// recording of the same sequence of dispatches (a training step, an evaluation).
+    pub fn recorder_with<'g>(&'g self, program: &'g Mutex<Program>) -> Recorder<'g> {
+        self.recorder_of(Some(program.lock().unwrap_or_else(|p| p.into_inner())))
+    }
+
+    fn recorder_of<'g>(&'g self, program: Option<std::sync::MutexGuard<'g, Program>>) -> Recorder<'g> {
         Recorder {
             gpu: self,
             encoder: self
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None }),
+            pass: None,
             dispatches: 0,
+            program,
+            uniforms: 0,
         }
     }
 
     /// Submits a recording; returns how many dispatches it held.
-    pub fn submit(&self, recorder: Recorder<'_>) -> Result<usize, GpuError> {
+    pub fn submit(&self, mut recorder: Recorder<'_>) -> Result<usize, GpuError> {
         let n = recorder.dispatches;
-        self.queue.submit(Some(recorder.encoder.finish()));
+        recorder.end_pass();
+        let Recorder { encoder, .. } = recorder;
+        self.queue.submit(Some(encoder.finish()));
         self.check()?;
         Ok(n)
     }
@@ -374,11 +418,19 @@ impl Gpu {
     pub async fn read(&self, tensor: &Tensor) -> Result<Vec<f32>, GpuError> {
         let len = tensor.len();
         let bytes = (len.max(1) * 4) as u64;
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
+        let kept = {
+            let mut pool = self.staging.lock().unwrap_or_else(|p| p.into_inner());
+            let i = pool.iter().position(|b| b.size() == bytes);
+            i.map(|i| pool.swap_remove(i))
+        };
+        let staging = kept.unwrap_or_else(|| {
+            self.count(|c| c.buffers += 1);
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("readback"),
+                size: bytes,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
         });
         let mut encoder = self
             .device
@@ -408,16 +460,23 @@ impl Gpu {
             bytemuck::cast_slice::<u8, f32>(&view)[..len].to_vec()
         };
         staging.unmap();
+        let mut pool = self.staging.lock().unwrap_or_else(|p| p.into_inner());
+        // A few sizes are read in a loop (losses, the step guard); keep those.
+        if pool.len() < 8 {
+            pool.push(staging);
+        }
         Ok(values)
     }
 
-    /// Creates a small uniform buffer for one dispatch's parameters.
+    /// Creates a small uniform buffer for one dispatch's parameters (see
+    /// [`Recorder::uniform`], which reuses them).
     pub fn uniform<T: bytemuck::Pod>(&self, params: &T) -> wgpu::Buffer {
+        self.count(|c| c.buffers += 1);
         self.device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: None,
                 contents: bytemuck::bytes_of(params),
-                usage: wgpu::BufferUsages::UNIFORM,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             })
     }
 
@@ -437,22 +496,94 @@ impl Gpu {
     }
 }
 
-/// A command buffer being recorded: kernels append dispatches, [`Gpu::submit`] sends it.
+/// What recording one sequence of dispatches created, kept to be used again the next time
+/// the same sequence is recorded (a model keeps one for its training step and one for its
+/// evaluation): each dispatch's bind group and each uniform buffer, by position in the
+/// recording. A uniform whose value changed (the step's learning rate, its loss slot) is
+/// rewritten with `queue.write_buffer`; a dispatch whose pipeline or buffers changed gets a
+/// new bind group. So a steady-state training step creates no buffer and no bind group.
+#[derive(Default)]
+pub struct Program {
+    uniforms: Vec<(wgpu::Buffer, Vec<u8>)>,
+    bound: Vec<Bound>,
+}
+
+/// One dispatch's bind group and what it binds.
+struct Bound {
+    pipeline: wgpu::ComputePipeline,
+    buffers: Vec<(u32, wgpu::Buffer)>,
+    group: wgpu::BindGroup,
+}
+
+/// A command buffer being recorded: kernels append dispatches (in one compute pass, which
+/// ends only for a copy or a clear), [`Gpu::submit`] sends it.
 pub struct Recorder<'g> {
     pub gpu: &'g Gpu,
+    /// Before the encoder: a pass ends (drops) before its encoder.
+    pass: Option<wgpu::ComputePass<'static>>,
     encoder: wgpu::CommandEncoder,
     /// Dispatches recorded so far.
     pub dispatches: usize,
+    program: Option<std::sync::MutexGuard<'g, Program>>,
+    /// Uniform buffers asked for so far.
+    uniforms: usize,
 }
 
 impl Recorder<'_> {
+    fn end_pass(&mut self) {
+        self.pass = None;
+    }
+
     /// Records zeroing a tensor (a buffer clear, not a dispatch).
     pub fn clear(&mut self, tensor: &Tensor) {
+        self.end_pass();
         self.encoder.clear_buffer(&tensor.buffer, 0, None);
     }
 
-    /// Records one dispatch of `pipeline` over `grid` workgroups with `buffers` bound at
-    /// binding indices 0, 1, … in order (the pipeline's layout is derived from its shader).
+    /// Records copying `len` f32 values between buffers (element offsets).
+    pub fn copy(&mut self, from: View, to: View) {
+        self.end_pass();
+        let bytes = (from.len.min(to.len) * 4) as u64;
+        self.encoder.copy_buffer_to_buffer(
+            from.buffer,
+            (from.offset * 4) as u64,
+            to.buffer,
+            (to.offset * 4) as u64,
+            bytes,
+        );
+    }
+
+    /// A uniform buffer holding `params` for the next dispatch: made once per position in
+    /// a recording with a [`Program`] (rewritten only when its value changed), else anew.
+    pub fn uniform<T: bytemuck::Pod>(&mut self, params: &T) -> wgpu::Buffer {
+        let bytes = bytemuck::bytes_of(params);
+        let i = self.uniforms;
+        self.uniforms += 1;
+        let Some(program) = self.program.as_mut() else {
+            return self.gpu.uniform(params);
+        };
+        match program.uniforms.get_mut(i) {
+            Some((buffer, kept)) if kept.len() == bytes.len() => {
+                if kept.as_slice() != bytes {
+                    self.gpu.queue.write_buffer(buffer, 0, bytes);
+                    kept.copy_from_slice(bytes);
+                }
+                buffer.clone()
+            }
+            slot => {
+                let buffer = self.gpu.uniform(params);
+                let entry = (buffer.clone(), bytes.to_vec());
+                match slot {
+                    Some(s) => *s = entry,
+                    None => program.uniforms.push(entry),
+                }
+                buffer
+            }
+        }
+    }
+
+    /// Records one dispatch of `pipeline` over `grid` workgroups with each buffer bound at
+    /// its binding index (the pipeline's layout is derived from its shader).
     pub fn dispatch(
         &mut self,
         pipeline: &wgpu::ComputePipeline,
@@ -463,6 +594,60 @@ impl Recorder<'_> {
         if grid.contains(&0) {
             return Ok(());
         }
+        let i = self.dispatches;
+        let same = |b: &Bound| {
+            b.pipeline == *pipeline
+                && b.buffers.len() == bindings.len()
+                && b.buffers
+                    .iter()
+                    .zip(bindings)
+                    .all(|((i, x), (j, y))| i == j && x == *y)
+        };
+        let kept = self
+            .program
+            .as_ref()
+            .and_then(|p| p.bound.get(i))
+            .filter(|b| same(b))
+            .map(|b| b.group.clone());
+        let group = match kept {
+            Some(group) => group,
+            None => {
+                let group = self.bind_group(pipeline, bindings);
+                if let Some(program) = self.program.as_mut() {
+                    let bound = Bound {
+                        pipeline: pipeline.clone(),
+                        buffers: bindings.iter().map(|(i, b)| (*i, (*b).clone())).collect(),
+                        group: group.clone(),
+                    };
+                    if i < program.bound.len() {
+                        program.bound[i] = bound;
+                    } else {
+                        program.bound.push(bound);
+                    }
+                }
+                group
+            }
+        };
+        let pass = self.pass.get_or_insert_with(|| {
+            self.encoder
+                .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: None,
+                    timestamp_writes: None,
+                })
+                .forget_lifetime()
+        });
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &group, &[]);
+        pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+        self.dispatches += 1;
+        Ok(())
+    }
+
+    fn bind_group(
+        &self,
+        pipeline: &wgpu::ComputePipeline,
+        bindings: &[(u32, &wgpu::Buffer)],
+    ) -> wgpu::BindGroup {
         let entries: Vec<wgpu::BindGroupEntry> = bindings
             .iter()
             .map(|(binding, buffer)| wgpu::BindGroupEntry {
@@ -470,25 +655,12 @@ impl Recorder<'_> {
                 resource: buffer.as_entire_binding(),
             })
             .collect();
-        let bind_group = self
-            .gpu
-            .device
-            .create_bind_group(&wgpu::BindGroupDescriptor {
-                label: None,
-                layout: &pipeline.get_bind_group_layout(0),
-                entries: &entries,
-            });
-        let mut pass = self
-            .encoder
-            .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: None,
-                timestamp_writes: None,
-            });
-        pass.set_pipeline(pipeline);
-        pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
-        self.dispatches += 1;
-        Ok(())
+        self.gpu.count(|c| c.bind_groups += 1);
+        self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        })
     }
 }
 

@@ -93,7 +93,7 @@ pub fn gd_runs(
         runs: u32_of("runs", b.run_count)?,
         _pad: 0,
     };
-    let uniform = rec.gpu.uniform(&params);
+    let uniform = rec.uniform(&params);
     let grid = grid_groups(
         b.run_count,
         rec.gpu.limits.max_compute_workgroups_per_dimension,
@@ -152,7 +152,7 @@ pub fn perturbed_loss(
         draws: u32_of("draws", draws)?,
         _pad: [0; 3],
     };
-    let uniform = rec.gpu.uniform(&params);
+    let uniform = rec.uniform(&params);
     let total = checkpoints * g * draws;
     let grid = grid_groups(total, rec.gpu.limits.max_compute_workgroups_per_dimension);
     let p = rec.gpu.pipeline(&LINEAR_PERTURB, "perturbed_loss");

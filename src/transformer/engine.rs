@@ -315,7 +315,7 @@ impl<'g> Engine<'g> {
             Engine::Gpu(e) => {
                 let g = e.gpu;
                 e.model.write_batch(g, x, y)?;
-                let mut rec = g.recorder();
+                let mut rec = g.recorder_with(&e.model.step_program);
                 let l2 = if e.has_anchor { h.l2 as f32 } else { 0.0 };
                 e.model
                     .record_step(&mut rec, e.step, e.pending, lr as f32, h, l2)?;

@@ -16,8 +16,9 @@ use super::optim::{
 use super::params::{Layout, TensorInfo};
 use crate::data::{inputs_and_targets, VOCAB};
 use crate::error::{ConfigError, Error};
-use crate::gpu::kernels::{self as generic, add};
-use crate::gpu::{Gpu, GpuError, Recorder, Tensor};
+use crate::gpu::kernels as generic;
+use crate::gpu::{Gpu, GpuError, Program, Recorder, Tensor};
+use std::sync::Mutex;
 
 /// Training steps between loss read-backs (the loss ring's size).
 pub const READBACK_EVERY: usize = 16;
@@ -124,7 +125,6 @@ fn plan(cfg: &ModelConfig, b: usize, eval_batches: usize) -> Plan {
         ("qkv", 3 * n * d),
         ("qkv heads", 3 * n * d),
         ("attention", att),
-        ("attention heads out", n * d),
         ("attention out", n * d),
         ("x mid", n * d),
         ("ln2", n * d),
@@ -144,13 +144,10 @@ fn plan(cfg: &ModelConfig, b: usize, eval_batches: usize) -> Plan {
         ("probs", n * v),
         ("row losses", n),
         ("dx", n * d),
-        ("dmid", n * d),
         ("dln", n * d),
         ("branch", n * d),
         ("dqkv", 3 * n * d),
-        ("dqkv heads", 3 * n * d),
         ("dattention", att),
-        ("dattention heads", n * d),
         ("dfc", n * fc_out),
         ("dact", n * f),
     ]);
@@ -212,7 +209,6 @@ struct LayerActs {
     qkv: Tensor,
     qkvh: Tensor,
     att: Tensor,
-    yh: Tensor,
     atty: Tensor,
     x_mid: Tensor,
     ln2: Tensor,
@@ -251,15 +247,16 @@ pub struct GpuModel {
     pub probs: Tensor,
     row_losses: Tensor,
     dx: Tensor,
-    dmid: Tensor,
     dln: Tensor,
     branch: Tensor,
     dqkv: Tensor,
-    dqkvh: Tensor,
     datt: Tensor,
-    dyh: Tensor,
     dfc: Tensor,
     dact: Tensor,
+    /// The bind groups and uniforms of the training step and of the evaluation, made on
+    /// their first recording and reused (see [`Program`]).
+    pub step_program: Mutex<Program>,
+    eval_program: Mutex<Program>,
 }
 
 /// Which batch a forward pass reads: the training batch, or held-out batch e.
@@ -294,7 +291,6 @@ impl GpuModel {
                 qkv: z(3 * n * d)?,
                 qkvh: z(3 * n * d)?,
                 att: z(b * h * t * t)?,
-                yh: z(n * d)?,
                 atty: z(n * d)?,
                 x_mid: z(n * d)?,
                 ln2: z(n * d)?,
@@ -335,15 +331,14 @@ impl GpuModel {
             probs: z(n * VOCAB)?,
             row_losses: z(n)?,
             dx: z(n * d)?,
-            dmid: z(n * d)?,
             dln: z(n * d)?,
             branch: z(n * d)?,
             dqkv: z(3 * n * d)?,
-            dqkvh: z(3 * n * d)?,
             datt: z(b * h * t * t)?,
-            dyh: z(n * d)?,
             dfc: z(n * fc_out)?,
             dact: z(n * f)?,
+            step_program: Mutex::default(),
+            eval_program: Mutex::default(),
             cfg: cfg.clone(),
             layout,
             b,
@@ -476,6 +471,7 @@ impl GpuModel {
         &self,
         rec: &mut Recorder,
         dinp: &Tensor,
+        residual: Option<&Tensor>,
         dout: &Tensor,
         inp: &Tensor,
         stats: &Tensor,
@@ -487,9 +483,13 @@ impl GpuModel {
         match self.cfg.norm {
             Norm::Layernorm => {
                 let b = self.tensor(&format!("{prefix}.b"));
-                layernorm_backward(rec, dinp, grads, dout, inp, params, g, b, stats, n, d)
+                layernorm_backward(
+                    rec, dinp, residual, grads, dout, inp, params, g, b, stats, n, d,
+                )
             }
-            Norm::Rmsnorm => rmsnorm_backward(rec, dinp, grads, dout, inp, params, g, stats, n, d),
+            Norm::Rmsnorm => {
+                rmsnorm_backward(rec, dinp, residual, grads, dout, inp, params, g, stats, n, d)
+            }
         }
     }
 
@@ -541,56 +541,48 @@ impl GpuModel {
                 d,
                 3 * d,
             )?;
-            if let Some(table) = &self.rope {
-                rope_forward(rec, &a.qkv, table, t, d, cfg.n_head, false)?;
-            }
             attention_forward(
                 rec,
                 &a.atty,
                 &a.att,
                 &a.qkvh,
-                &a.yh,
                 &a.qkv,
+                self.rope.as_ref(),
                 self.attention_shape(),
             )?;
-            matmul_forward(
+            matmul_residual_forward(
                 rec,
-                &self.branch,
+                &a.x_mid,
                 &a.atty,
                 self.param(&name("attn.proj")),
+                &a.x,
                 n,
                 d,
                 d,
             )?;
-            add(rec, &a.x, &self.branch, &a.x_mid)?;
             self.norm_forward(rec, &a.ln2, &a.ln2_stats, &a.x_mid, &name("ln2"))?;
-            matmul_forward(
-                rec,
-                &a.fc,
-                &a.ln2,
-                self.param(&name("mlp.fc")),
-                n,
-                d,
-                fc_out,
-            )?;
+            let fc = self.param(&name("mlp.fc"));
             match cfg.mlp {
-                Mlp::Gelu => gelu_forward(rec, &a.act, &a.fc)?,
-                Mlp::Swiglu => swiglu_forward(rec, &a.act, &a.fc, f)?,
+                Mlp::Gelu => matmul_gelu_forward(rec, &a.fc, &a.act, &a.ln2, fc, n, d, fc_out)?,
+                Mlp::Swiglu => {
+                    matmul_forward(rec, &a.fc, &a.ln2, fc, n, d, fc_out)?;
+                    swiglu_forward(rec, &a.act, &a.fc, f)?;
+                }
             }
-            matmul_forward(
-                rec,
-                &self.branch,
-                &a.act,
-                self.param(&name("mlp.proj")),
-                n,
-                f,
-                d,
-            )?;
             let next = match self.layers.get(l + 1) {
                 Some(next) => &next.x,
                 None => &self.x_final,
             };
-            add(rec, &a.x_mid, &self.branch, next)?;
+            matmul_residual_forward(
+                rec,
+                next,
+                &a.act,
+                self.param(&name("mlp.proj")),
+                &a.x_mid,
+                n,
+                f,
+                d,
+            )?;
         }
         self.norm_forward(rec, &self.lnf, &self.lnf_stats, &self.x_final, "lnf")?;
         if cfg.tie_embeddings {
@@ -674,6 +666,7 @@ impl GpuModel {
         self.norm_backward(
             rec,
             &self.dx,
+            None,
             &self.dln,
             &self.x_final,
             &self.lnf_stats,
@@ -682,21 +675,15 @@ impl GpuModel {
         for (l, a) in self.layers.iter().enumerate().rev() {
             let name = |s: &str| format!("h.{l}.{s}");
             // MLP branch: x_next = x_mid + mlp(norm2(x_mid)).
-            let w = self.param(&name("mlp.proj"));
-            matmul_backward(
-                rec,
-                &self.dact,
-                self.grad(&name("mlp.proj")),
-                &self.dx,
-                &a.act,
-                w,
-                n,
-                f,
-                d,
-            )?;
+            let (w, dw) = (self.param(&name("mlp.proj")), self.grad(&name("mlp.proj")));
             match cfg.mlp {
-                Mlp::Gelu => gelu_backward(rec, &self.dfc, &a.fc, &self.dact)?,
-                Mlp::Swiglu => swiglu_backward(rec, &self.dfc, &a.fc, &self.dact, f)?,
+                Mlp::Gelu => {
+                    matmul_gelu_backward(rec, &self.dfc, dw, &self.dx, &a.act, w, &a.fc, n, f, d)?
+                }
+                Mlp::Swiglu => {
+                    matmul_backward(rec, &self.dact, dw, &self.dx, &a.act, w, n, f, d)?;
+                    swiglu_backward(rec, &self.dfc, &a.fc, &self.dact, f)?;
+                }
             }
             let w = self.param(&name("mlp.fc"));
             matmul_backward(
@@ -710,16 +697,17 @@ impl GpuModel {
                 d,
                 fc_out,
             )?;
+            // d(x_mid): through the norm, plus dx around it (the residual stream).
             self.norm_backward(
                 rec,
-                &self.dmid,
+                &self.branch,
+                Some(&self.dx),
                 &self.dln,
                 &a.x_mid,
                 &a.ln2_stats,
                 &name("ln2"),
             )?;
-            add(rec, &self.dmid, &self.dx, &self.branch)?;
-            // branch now holds d(x_mid). Attention branch: x_mid = x + proj(attn(qkv(norm1(x)))).
+            // branch holds d(x_mid). Attention branch: x_mid = x + proj(attn(qkv(norm1(x)))).
             let w = self.param(&name("attn.proj"));
             matmul_backward(
                 rec,
@@ -735,17 +723,13 @@ impl GpuModel {
             attention_backward(
                 rec,
                 &self.dqkv,
-                &self.dqkvh,
                 &self.datt,
-                &self.dyh,
                 &self.dln,
                 &a.qkvh,
                 &a.att,
+                self.rope.as_ref(),
                 self.attention_shape(),
             )?;
-            if let Some(table) = &self.rope {
-                rope_backward(rec, &self.dqkv, table, t, d, cfg.n_head)?;
-            }
             let w = self.param(&name("attn.qkv"));
             matmul_backward(
                 rec,
@@ -758,8 +742,9 @@ impl GpuModel {
                 d,
                 3 * d,
             )?;
-            self.norm_backward(rec, &self.dmid, &self.dln, &a.x, &a.ln1_stats, &name("ln1"))?;
-            add(rec, &self.dmid, &self.branch, &self.dx)?;
+            // dx: through the norm, plus d(x_mid) around the attention branch.
+            let ln1 = name("ln1");
+            self.norm_backward(rec, &self.dx, Some(&self.branch), &self.dln, &a.x, &a.ln1_stats, &ln1)?;
         }
         encoder_backward(
             rec,
@@ -841,7 +826,7 @@ impl GpuModel {
     /// the model was sized for.
     pub async fn evaluate(&self, gpu: &Gpu, batches: &[Vec<u8>]) -> Result<f64, GpuError> {
         self.write_heldout(gpu, batches)?;
-        let mut rec = gpu.recorder();
+        let mut rec = gpu.recorder_with(&self.eval_program);
         for e in 0..batches.len() {
             self.record_forward(&mut rec, Input::Heldout(e), READBACK_EVERY + e)?;
         }
@@ -858,15 +843,44 @@ impl GpuModel {
     }
 }
 
-/// Dispatches of one training step of a model (for the benchmarks and the page).
-pub fn dispatches_per_step(gpu: &Gpu, model: &GpuModel) -> Result<usize, GpuError> {
-    let mut rec = gpu.recorder();
+/// Dispatches of one training step of a model, by part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dispatches {
+    pub forward: usize,
+    pub backward: usize,
+    /// The L2 pull, the step guard and AdamW.
+    pub update: usize,
+}
+
+impl Dispatches {
+    pub fn total(&self) -> usize {
+        self.forward + self.backward + self.update
+    }
+}
+
+/// Counts the dispatches of one training step of `model` (with the L2 pull when `l2`);
+/// recording only counts: nothing is submitted.
+pub fn dispatches(gpu: &Gpu, model: &GpuModel, l2: bool) -> Result<Dispatches, GpuError> {
     let h = Hyper {
         weight_decay: 0.1,
         grad_clip: 1.0,
-        l2: 0.0,
+        l2: if l2 { 0.1 } else { 0.0 },
     };
-    // Recording only counts: the recording is dropped unsubmitted.
-    model.record_step(&mut rec, 0, 0, 1e-3, &h, 0.0)?;
-    Ok(rec.dispatches)
+    let mut rec = gpu.recorder();
+    model.record_forward(&mut rec, Input::Train, 0)?;
+    let forward = rec.dispatches;
+    model.record_backward(&mut rec)?;
+    let backward = rec.dispatches - forward;
+    model.record_update(&mut rec, 0, 0, 1e-3, &h, h.l2 as f32)?;
+    let update = rec.dispatches - forward - backward;
+    Ok(Dispatches {
+        forward,
+        backward,
+        update,
+    })
+}
+
+/// Dispatches of one training step of a model (for the benchmarks and the page).
+pub fn dispatches_per_step(gpu: &Gpu, model: &GpuModel) -> Result<usize, GpuError> {
+    Ok(dispatches(gpu, model, false)?.total())
 }

@@ -5,7 +5,7 @@
 
 use super::params::TensorInfo;
 use crate::data::VOCAB;
-use crate::gpu::kernels::{expect_len, matmul, u32_of, MatmulSpec};
+use crate::gpu::kernels::{expect_len, matmul, matmul_then, u32_of, Epilogue, MatmulSpec};
 use crate::gpu::{grid_1d, grid_groups, GpuError, Recorder, Shader, Tensor, View};
 use bytemuck::{Pod, Zeroable};
 
@@ -25,9 +25,14 @@ const ACTIVATION: Shader = Shader {
     name: "activation",
     source: include_str!("../../shaders/activation.wgsl"),
 };
-const ROPE: Shader = Shader {
-    name: "rope",
-    source: include_str!("../../shaders/rope.wgsl"),
+/// The matmul with the transformer's epilogues (residual add, GELU and its gradient).
+const MATMUL_EPILOGUE: Shader = Shader {
+    name: "matmul_epilogue",
+    source: concat!(
+        include_str!("../../shaders/matmul.wgsl"),
+        include_str!("../../shaders/gelu.wgsl"),
+        include_str!("../../shaders/matmul_epilogue.wgsl")
+    ),
 };
 const CROSSENTROPY: Shader = Shader {
     name: "crossentropy",
@@ -162,7 +167,7 @@ pub fn encoder_forward(
     d: usize,
 ) -> Result<(), GpuError> {
     expect_len("out", out, batch.n * d)?;
-    let uniform = rec.gpu.uniform(&encoder_params(batch, wte, wpe, t_len, d)?);
+    let uniform = rec.uniform(&encoder_params(batch, wte, wpe, t_len, d)?);
     let g = grid(rec, batch.n * d);
     rec.dispatch(
         &rec.gpu.pipeline(&ENCODER, "encoder_forward"),
@@ -191,7 +196,7 @@ pub fn encoder_backward(
     expect_len("dout", dout, batch.n * d)?;
     let base = encoder_params(batch, wte, wpe, t_len, d)?;
     for (begin, end) in chunks(batch.n) {
-        let uniform = rec.gpu.uniform(&EncoderParams {
+        let uniform = rec.uniform(&EncoderParams {
             n_begin: begin as u32,
             n_end: end as u32,
             ..base
@@ -209,7 +214,7 @@ pub fn encoder_backward(
         )?;
     }
     if wpe.is_some() {
-        let uniform = rec.gpu.uniform(&base);
+        let uniform = rec.uniform(&base);
         let g = grid(rec, t_len * d);
         rec.dispatch(
             &rec.gpu.pipeline(&ENCODER, "encoder_backward_wpe"),
@@ -229,7 +234,9 @@ struct NormParams {
     off_b: u32,
     r_begin: u32,
     r_end: u32,
-    _pad: [u32; 2],
+    /// 1: the input gradient adds a residual gradient (binding 8).
+    residual: u32,
+    _pad: u32,
 }
 
 fn norm_params(
@@ -245,7 +252,8 @@ fn norm_params(
         off_b: u32_of("bias offset", b.map_or(0, |b| b.offset))?,
         r_begin: 0,
         r_end: 0,
-        _pad: [0; 2],
+        residual: 0,
+        _pad: 0,
     })
 }
 
@@ -265,7 +273,7 @@ fn norm_forward(
     expect_len("out", out, rows * d)?;
     expect_len("inp", inp, rows * d)?;
     expect_len("stats", stats, 2 * rows)?;
-    let uniform = rec.gpu.uniform(&norm_params(rows, d, g, b)?);
+    let uniform = rec.uniform(&norm_params(rows, d, g, b)?);
     let p = if b.is_some() {
         &rec.gpu.pipeline(&NORM, "layernorm_forward")
     } else {
@@ -285,11 +293,14 @@ fn norm_forward(
     )
 }
 
-/// Overwrites dinp; accumulates the gain (and bias) gradients.
+/// Overwrites dinp with the input gradient, plus `residual` when given (the gradient that
+/// reaches the norm's input around it, by the residual stream: the add fused); accumulates
+/// the gain (and bias) gradients.
 #[allow(clippy::too_many_arguments)]
 fn norm_backward(
     rec: &mut Recorder,
     dinp: &Tensor,
+    residual: Option<&Tensor>,
     grads: &Tensor,
     dout: &Tensor,
     inp: &Tensor,
@@ -316,7 +327,13 @@ fn norm_backward(
             &rec.gpu.pipeline(&NORM, "rmsnorm_backward_params"),
         )
     };
-    let uniform = rec.gpu.uniform(&base);
+    if let Some(r) = residual {
+        expect_len("residual", r, rows * d)?;
+    }
+    let uniform = rec.uniform(&NormParams {
+        residual: residual.is_some() as u32,
+        ..base
+    });
     let grid_rows = grid64(rec, rows);
     rec.dispatch(
         input,
@@ -327,11 +344,13 @@ fn norm_backward(
             (4, &uniform),
             (5, &dout.buffer),
             (6, &stats.buffer),
+            // Without a residual, any read-only buffer (not read).
+            (8, &residual.unwrap_or(dout).buffer),
         ],
         grid_rows,
     )?;
     for (begin, end) in chunks(rows) {
-        let uniform = rec.gpu.uniform(&NormParams {
+        let uniform = rec.uniform(&NormParams {
             r_begin: begin as u32,
             r_end: end as u32,
             ..base
@@ -372,6 +391,7 @@ pub fn layernorm_forward(
 pub fn layernorm_backward(
     rec: &mut Recorder,
     dinp: &Tensor,
+    residual: Option<&Tensor>,
     grads: &Tensor,
     dout: &Tensor,
     inp: &Tensor,
@@ -385,6 +405,7 @@ pub fn layernorm_backward(
     norm_backward(
         rec,
         dinp,
+        residual,
         grads,
         dout,
         inp,
@@ -417,6 +438,7 @@ pub fn rmsnorm_forward(
 pub fn rmsnorm_backward(
     rec: &mut Recorder,
     dinp: &Tensor,
+    residual: Option<&Tensor>,
     grads: &Tensor,
     dout: &Tensor,
     inp: &Tensor,
@@ -426,7 +448,7 @@ pub fn rmsnorm_backward(
     rows: usize,
     d: usize,
 ) -> Result<(), GpuError> {
-    norm_backward(rec, dinp, grads, dout, inp, params, g, None, stats, rows, d)
+    norm_backward(rec, dinp, residual, grads, dout, inp, params, g, None, stats, rows, d)
 }
 
 /// out (N×OC) = inp (N×C) · w (C×OC).
@@ -479,6 +501,93 @@ pub fn matmul_backward<'a>(
     )
 }
 
+/// out (N×OC) = residual + inp (N×C) · w (C×OC): a residual stream's update in the
+/// product's dispatch (`matmul_forward` then an add, fused).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_residual_forward<'a>(
+    rec: &mut Recorder,
+    out: impl Into<View<'a>>,
+    inp: impl Into<View<'a>>,
+    w: impl Into<View<'a>>,
+    residual: impl Into<View<'a>>,
+    n: usize,
+    c: usize,
+    oc: usize,
+) -> Result<(), GpuError> {
+    let epilogue = Epilogue {
+        shader: &MATMUL_EPILOGUE,
+        entry: "matmul_residual",
+        binding: 4,
+        aux: residual.into(),
+        first: true,
+    };
+    matmul_then(rec, inp, w, out, MatmulSpec::new(n, c, oc), Some(epilogue))
+}
+
+/// fc (N×OC) = inp (N×C) · w (C×OC) and act = gelu(fc), in one dispatch
+/// (`matmul_forward` then `gelu_forward`, fused).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_gelu_forward<'a>(
+    rec: &mut Recorder,
+    fc: impl Into<View<'a>>,
+    act: impl Into<View<'a>>,
+    inp: impl Into<View<'a>>,
+    w: impl Into<View<'a>>,
+    n: usize,
+    c: usize,
+    oc: usize,
+) -> Result<(), GpuError> {
+    let epilogue = Epilogue {
+        shader: &MATMUL_EPILOGUE,
+        entry: "matmul_gelu",
+        binding: 5,
+        aux: act.into(),
+        first: false,
+    };
+    matmul_then(rec, inp, w, fc, MatmulSpec::new(n, c, oc), Some(epilogue))
+}
+
+/// [`matmul_backward`] of a layer whose input is gelu(pre): dpre = gelu'(pre) ∘ (dout·wᵀ)
+/// (overwritten; `matmul_backward` then `gelu_backward`, fused); dw += inpᵀ·dout.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_gelu_backward<'a>(
+    rec: &mut Recorder,
+    dpre: impl Into<View<'a>>,
+    dw: impl Into<View<'a>>,
+    dout: impl Into<View<'a>>,
+    inp: impl Into<View<'a>>,
+    w: impl Into<View<'a>>,
+    pre: impl Into<View<'a>>,
+    n: usize,
+    c: usize,
+    oc: usize,
+) -> Result<(), GpuError> {
+    let dout = dout.into();
+    let epilogue = Epilogue {
+        shader: &MATMUL_EPILOGUE,
+        entry: "matmul_gelu_backward",
+        binding: 4,
+        aux: pre.into(),
+        first: false,
+    };
+    let spec = MatmulSpec {
+        trans_b: true,
+        ..MatmulSpec::new(n, oc, c)
+    };
+    matmul_then(rec, dout, w, dpre, spec, Some(epilogue))?;
+    matmul(
+        rec,
+        inp,
+        dout,
+        dw,
+        MatmulSpec {
+            trans_a: true,
+            beta: 1.0,
+            ..MatmulSpec::new(c, n, oc)
+        },
+    )
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct ActivationParams {
@@ -494,7 +603,7 @@ fn activation(
     f: usize,
     bindings: &[(u32, &wgpu::Buffer)],
 ) -> Result<(), GpuError> {
-    let uniform = rec.gpu.uniform(&ActivationParams {
+    let uniform = rec.uniform(&ActivationParams {
         n: u32_of("n", items)?,
         f: u32_of("f", f)?,
         _pad: [0; 2],
@@ -503,31 +612,6 @@ fn activation(
     all.push((2, &uniform));
     let g = grid(rec, items);
     rec.dispatch(pipeline, &all, g)
-}
-
-/// GELU (tanh approximation), elementwise.
-pub fn gelu_forward(rec: &mut Recorder, out: &Tensor, inp: &Tensor) -> Result<(), GpuError> {
-    expect_len("inp", inp, out.len())?;
-    let p = &rec.gpu.pipeline(&ACTIVATION, "gelu_forward");
-    activation(rec, p, out.len(), 1, &[(0, &inp.buffer), (1, &out.buffer)])
-}
-
-pub fn gelu_backward(
-    rec: &mut Recorder,
-    dinp: &Tensor,
-    inp: &Tensor,
-    dout: &Tensor,
-) -> Result<(), GpuError> {
-    expect_len("inp", inp, dinp.len())?;
-    expect_len("dout", dout, dinp.len())?;
-    let p = &rec.gpu.pipeline(&ACTIVATION, "gelu_backward");
-    activation(
-        rec,
-        p,
-        dinp.len(),
-        1,
-        &[(0, &inp.buffer), (1, &dinp.buffer), (3, &dout.buffer)],
-    )
 }
 
 /// SwiGLU: rows of [gate F | up F] → silu(gate)·up (N×F).
@@ -561,7 +645,8 @@ pub fn swiglu_backward(
     )
 }
 
-/// The rotation table of [`rope_forward`]: cos of every (t, i) of T × hs/2, then sin, from
+/// The rotation table of rotary positions (`rope_forward` of the CPU layers, fused into
+/// [`attention_forward`]): cos of every (t, i) of T × hs/2, then sin, from
 /// the CPU reference's own [`super::layers::rope_sin_cos`].
 pub fn rope_table(t_len: usize, hs: usize) -> Vec<f32> {
     let half = hs / 2;
@@ -576,58 +661,6 @@ pub fn rope_table(t_len: usize, hs: usize) -> Vec<f32> {
     table
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Pod, Zeroable)]
-struct RopeParams {
-    n: u32,
-    t_len: u32,
-    d: u32,
-    hs: u32,
-    inverse: u32,
-    _pad: [u32; 3],
-}
-
-/// Rotates q and k in place inside qkv (N rows of [q | k | v]); `inverse` rotates back.
-pub fn rope_forward(
-    rec: &mut Recorder,
-    qkv: &Tensor,
-    table: &Tensor,
-    t_len: usize,
-    d: usize,
-    h: usize,
-    inverse: bool,
-) -> Result<(), GpuError> {
-    let hs = d / h;
-    let n = qkv.len() / (3 * d);
-    expect_len("qkv", qkv, n * 3 * d)?;
-    expect_len("rope table", table, t_len * hs)?;
-    let uniform = rec.gpu.uniform(&RopeParams {
-        n: u32_of("n", n)?,
-        t_len: u32_of("t", t_len)?,
-        d: u32_of("d", d)?,
-        hs: u32_of("hs", hs)?,
-        inverse: inverse as u32,
-        _pad: [0; 3],
-    });
-    let g = grid(rec, n * d);
-    rec.dispatch(
-        &rec.gpu.pipeline(&ROPE, "rope_forward"),
-        &[(0, &qkv.buffer), (1, &table.buffer), (2, &uniform)],
-        g,
-    )
-}
-
-/// The backward of [`rope_forward`]: rotates the q and k gradients back.
-pub fn rope_backward(
-    rec: &mut Recorder,
-    dqkv: &Tensor,
-    table: &Tensor,
-    t_len: usize,
-    d: usize,
-    h: usize,
-) -> Result<(), GpuError> {
-    rope_forward(rec, dqkv, table, t_len, d, h, true)
-}
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -636,8 +669,9 @@ struct AttentionParams {
     t_len: u32,
     h: u32,
     hs: u32,
-    parts: u32,
-    _pad: [u32; 3],
+    scale: f32,
+    rope: u32,
+    _pad: [u32; 2],
 }
 
 /// The shape of one attention call: B sequences of T positions, width D in H heads.
@@ -657,178 +691,108 @@ impl AttentionShape {
     fn block(&self) -> usize {
         self.b * self.t * self.d
     }
-    fn params(&self, parts: usize) -> Result<AttentionParams, GpuError> {
+    /// Rows of attention weights: one per batch, head and position.
+    fn rows(&self) -> usize {
+        self.b * self.h * self.t
+    }
+    fn params(&self, rope: bool) -> Result<AttentionParams, GpuError> {
         Ok(AttentionParams {
             b: u32_of("b", self.b)?,
             t_len: u32_of("t", self.t)?,
             h: u32_of("h", self.h)?,
             hs: u32_of("hs", self.hs())?,
-            parts: parts as u32,
-            _pad: [0; 3],
+            // The CPU reference's scale, bit for bit.
+            scale: 1.0 / (self.hs() as f32).sqrt(),
+            rope: rope as u32,
+            _pad: [0; 2],
         })
     }
-    /// The batched product over the B·H heads: m×k by k×n.
-    fn spec(&self, m: usize, k: usize, n: usize) -> MatmulSpec {
-        MatmulSpec {
-            batch: self.b * self.h,
-            ..MatmulSpec::new(m, k, n)
-        }
+}
+
+/// The rotary table's length for a shape (T × hs/2 cosines, then as many sines).
+fn check_rope(rope: Option<&Tensor>, s: AttentionShape) -> Result<(), GpuError> {
+    match rope {
+        Some(table) => expect_len("rope table", table, s.t * s.hs()),
+        None => Ok(()),
     }
 }
 
-/// Moves `parts` blocks of D columns between N × (parts·D) rows and head-major order.
-fn heads(
-    rec: &mut Recorder,
-    split: bool,
-    rows: &Tensor,
-    heads: &Tensor,
-    s: AttentionShape,
-    parts: usize,
-) -> Result<(), GpuError> {
-    expect_len("rows", rows, parts * s.block())?;
-    expect_len("heads", heads, parts * s.block())?;
-    let uniform = rec.gpu.uniform(&s.params(parts)?);
-    let (p, src, dst) = if split {
-        (&rec.gpu.pipeline(&ATTENTION, "split_heads"), rows, heads)
-    } else {
-        (&rec.gpu.pipeline(&ATTENTION, "merge_heads"), heads, rows)
-    };
-    let g = grid(rec, parts * s.block());
-    rec.dispatch(p, &[(0, &src.buffer), (1, &dst.buffer), (2, &uniform)], g)
-}
-
-fn softmax(
-    rec: &mut Recorder,
-    forward: bool,
-    rows: &Tensor,
-    att: Option<&Tensor>,
-    s: AttentionShape,
-) -> Result<(), GpuError> {
-    expect_len("scores", rows, s.b * s.h * s.t * s.t)?;
-    let uniform = rec.gpu.uniform(&s.params(1)?);
-    let count = s.b * s.h * s.t;
-    let g = grid64(rec, count);
-    match att {
-        None if forward => rec.dispatch(
-            &rec.gpu.pipeline(&ATTENTION, "softmax_forward"),
-            &[(2, &uniform), (3, &rows.buffer)],
-            g,
-        ),
-        Some(att) => rec.dispatch(
-            &rec.gpu.pipeline(&ATTENTION, "softmax_backward"),
-            &[(2, &uniform), (3, &rows.buffer), (4, &att.buffer)],
-            g,
-        ),
-        None => Err(GpuError::Invalid(
-            "softmax backward needs the attention weights".into(),
-        )),
-    }
-}
-
-/// Causal multi-head self-attention. qkv: N rows of [q | k | v]; out: N×D; keeps the
-/// head-major q, k, v (`qkvh`, 3·N·D), the softmax weights (`att`, B·H·T·T) and the
-/// head-major output (`yh`, N·D) for the backward pass.
+/// Causal multi-head self-attention in one dispatch. qkv: N rows of [q | k | v]; out: N×D;
+/// keeps the head-major q, k, v (`qkvh`, 3·N·D) and the softmax weights (`att`, B·H·T·T)
+/// for the backward pass. `rope`: the rotary table ([`rope_table`]), when q and k are
+/// rotated by position (`rope_forward` fused).
 #[allow(clippy::too_many_arguments)]
 pub fn attention_forward(
     rec: &mut Recorder,
     out: &Tensor,
     att: &Tensor,
     qkvh: &Tensor,
-    yh: &Tensor,
     qkv: &Tensor,
+    rope: Option<&Tensor>,
     s: AttentionShape,
 ) -> Result<(), GpuError> {
-    let (block, t, hs) = (s.block(), s.t, s.hs());
-    heads(rec, true, qkv, qkvh, s, 3)?;
-    let scale = 1.0 / (hs as f32).sqrt();
-    matmul(
-        rec,
-        qkvh.slice(0, block),
-        qkvh.slice(block, block),
-        att,
-        MatmulSpec {
-            trans_b: true,
-            alpha: scale,
-            ..s.spec(t, hs, t)
-        },
-    )?;
-    softmax(rec, true, att, None, s)?;
-    matmul(rec, att, qkvh.slice(2 * block, block), yh, s.spec(t, t, hs))?;
-    heads(rec, false, out, yh, s, 1)
+    check_rope(rope, s)?;
+    expect_len("qkv", qkv, 3 * s.block())?;
+    expect_len("qkvh", qkvh, 3 * s.block())?;
+    expect_len("att", att, s.rows() * s.t)?;
+    expect_len("out", out, s.block())?;
+    let uniform = rec.uniform(&s.params(rope.is_some())?);
+    let p = rec.gpu.pipeline(&ATTENTION, "attention_forward");
+    let g = grid64(rec, s.rows());
+    rec.dispatch(
+        &p,
+        &[
+            (0, &uniform),
+            (1, &qkv.buffer),
+            (2, &qkvh.buffer),
+            (3, &att.buffer),
+            (4, &out.buffer),
+            // Without rotary positions, any read-only buffer (not read).
+            (6, &rope.unwrap_or(qkv).buffer),
+        ],
+        g,
+    )
 }
 
-/// Attention backward: overwrites dqkv; uses `dqkvh` (3·N·D), `datt` (B·H·T·T) and `dyh`
-/// (N·D) as scratch.
+/// Attention backward in two dispatches (by query row, then by key row): overwrites dqkv
+/// (N rows of [dq | dk | dv]); `datt` (B·H·T·T) is scratch for the scores' gradient. With
+/// `rope`, dq and dk are rotated back (`rope_backward` fused).
 #[allow(clippy::too_many_arguments)]
 pub fn attention_backward(
     rec: &mut Recorder,
     dqkv: &Tensor,
-    dqkvh: &Tensor,
     datt: &Tensor,
-    dyh: &Tensor,
     dout: &Tensor,
     qkvh: &Tensor,
     att: &Tensor,
+    rope: Option<&Tensor>,
     s: AttentionShape,
 ) -> Result<(), GpuError> {
-    let (block, t, hs) = (s.block(), s.t, s.hs());
-    let scale = 1.0 / (hs as f32).sqrt();
-    let (q, k, v) = (
-        qkvh.slice(0, block),
-        qkvh.slice(block, block),
-        qkvh.slice(2 * block, block),
-    );
-    let (dq, dk, dv) = (
-        dqkvh.slice(0, block),
-        dqkvh.slice(block, block),
-        dqkvh.slice(2 * block, block),
-    );
-    heads(rec, true, dout, dyh, s, 1)?;
-    // y = att·v: datt = dy·vᵀ, dv = attᵀ·dy.
-    matmul(
-        rec,
-        dyh,
-        v,
-        datt,
-        MatmulSpec {
-            trans_b: true,
-            ..s.spec(t, hs, t)
-        },
-    )?;
-    matmul(
-        rec,
-        att,
-        dyh,
-        dv,
-        MatmulSpec {
-            trans_a: true,
-            ..s.spec(t, t, hs)
-        },
-    )?;
-    softmax(rec, false, datt, Some(att), s)?;
-    // scores = q·kᵀ·scale: dq = dscores·k·scale, dk = dscoresᵀ·q·scale.
-    matmul(
-        rec,
-        datt,
-        k,
-        dq,
-        MatmulSpec {
-            alpha: scale,
-            ..s.spec(t, t, hs)
-        },
-    )?;
-    matmul(
-        rec,
-        datt,
-        q,
-        dk,
-        MatmulSpec {
-            trans_a: true,
-            alpha: scale,
-            ..s.spec(t, t, hs)
-        },
-    )?;
-    heads(rec, false, dqkv, dqkvh, s, 3)
+    check_rope(rope, s)?;
+    expect_len("dqkv", dqkv, 3 * s.block())?;
+    expect_len("datt", datt, s.rows() * s.t)?;
+    expect_len("dout", dout, s.block())?;
+    expect_len("qkvh", qkvh, 3 * s.block())?;
+    expect_len("att", att, s.rows() * s.t)?;
+    let uniform = rec.uniform(&s.params(rope.is_some())?);
+    let g = grid64(rec, s.rows());
+    for entry in ["attention_backward_query", "attention_backward_key"] {
+        let p = rec.gpu.pipeline(&ATTENTION, entry);
+        rec.dispatch(
+            &p,
+            &[
+                (0, &uniform),
+                (1, &dout.buffer),
+                (2, &qkvh.buffer),
+                (3, &att.buffer),
+                (4, &dqkv.buffer),
+                (5, &datt.buffer),
+                (6, &rope.unwrap_or(dout).buffer),
+            ],
+            g,
+        )?;
+    }
+    Ok(())
 }
 
 #[repr(C)]
@@ -870,7 +834,7 @@ pub fn crossentropy_forward(
             losses.len()
         )));
     }
-    let uniform = rec.gpu.uniform(&ce_params(batch, slot)?);
+    let uniform = rec.uniform(&ce_params(batch, slot)?);
     let g = grid64(rec, batch.n);
     rec.dispatch(
         &rec.gpu.pipeline(&CROSSENTROPY, "crossentropy_forward"),
@@ -899,7 +863,7 @@ pub fn crossentropy_backward(
 ) -> Result<(), GpuError> {
     expect_len("dlogits", dlogits, batch.n * VOCAB)?;
     expect_len("probs", probs, batch.n * VOCAB)?;
-    let uniform = rec.gpu.uniform(&ce_params(batch, 0)?);
+    let uniform = rec.uniform(&ce_params(batch, 0)?);
     let g = grid(rec, batch.n * VOCAB);
     rec.dispatch(
         &rec.gpu.pipeline(&CROSSENTROPY, "crossentropy_backward"),

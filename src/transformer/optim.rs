@@ -63,7 +63,7 @@ pub fn sgd(rec: &mut Recorder, lr: f32, w: &Tensor, g: &Tensor) -> Result<(), Gp
     let n = w.len();
     expect_len("g", g, n)?;
     let params = OptimizerParams::scalar(n, lr)?;
-    let uniform = rec.gpu.uniform(&params);
+    let uniform = rec.uniform(&params);
     let grid = grid_1d(n, rec.gpu.limits.max_compute_workgroups_per_dimension);
     rec.dispatch(
         &rec.gpu.pipeline(&OPTIMIZER, "sgd"),
@@ -150,7 +150,7 @@ pub fn adamw(
         bc1: 1.0 - h.beta1.powi(h.step as i32),
         bc2: 1.0 - h.beta2.powi(h.step as i32),
     };
-    let uniform = rec.gpu.uniform(&params);
+    let uniform = rec.uniform(&params);
     let grid = grid_1d(n, rec.gpu.limits.max_compute_workgroups_per_dimension);
     rec.dispatch(
         &rec.gpu.pipeline(&OPTIMIZER, "adamw"),
@@ -178,7 +178,7 @@ pub fn l2_pull(
     let n = w.len();
     expect_len("anchor", anchor, n)?;
     expect_len("g", g, n)?;
-    let uniform = rec.gpu.uniform(&OptimizerParams::scalar(n, alpha)?);
+    let uniform = rec.uniform(&OptimizerParams::scalar(n, alpha)?);
     let grid = grid_1d(n, rec.gpu.limits.max_compute_workgroups_per_dimension);
     rec.dispatch(
         &rec.gpu.pipeline(&OPTIMIZER, "l2_pull"),
@@ -231,14 +231,14 @@ pub fn step_guard(
             losses.len()
         )));
     }
-    let sumsq = rec.gpu.uniform(&OptimizerParams::scalar(n, 0.0)?);
+    let sumsq = rec.uniform(&OptimizerParams::scalar(n, 0.0)?);
     let grid = grid_groups(groups, rec.gpu.limits.max_compute_workgroups_per_dimension);
     rec.dispatch(
         &rec.gpu.pipeline(&OPTIMIZER, "grad_sumsq"),
         &[(1, &g.buffer), (4, &sumsq), (7, &partials.buffer)],
         grid,
     )?;
-    let params = rec.gpu.uniform(&GuardParams {
+    let params = rec.uniform(&GuardParams {
         partials: u32_of("partials", groups)?,
         step: u32_of("step", step)?,
         clip,

@@ -42,10 +42,13 @@ pub fn validate_experiment_config(config_json: &str) -> JsValue {
 }
 
 /// What an experiment costs before it starts: `{parameters, tokens, flops, work_steps,
-/// tokens_per_step, memory}` as JSON (memory: the GPU path's buffers); throws `{field,
-/// message}` for an invalid config.
+/// tokens_per_step, memory, workers, steps_on_workers}` as JSON (memory: the GPU path's
+/// buffers; `steps_on_workers`: the time of its units on `workers` workers, in steps of
+/// one, as [`ExperimentSchedule`] hands them out); throws `{field, message}` for an invalid
+/// config.
 #[wasm_bindgen]
-pub fn estimate_experiment(config_json: &str) -> Result<String, JsValue> {
+pub fn estimate_experiment(config_json: &str, workers: Option<usize>) -> Result<String, JsValue> {
+    let workers = workers.unwrap_or(1).max(1);
     let c = ExperimentConfig::from_json(config_json).map_err(throw)?;
     let (tokens, flops) = experiment::cost(&c);
     Ok(serde_json::json!({
@@ -55,6 +58,8 @@ pub fn estimate_experiment(config_json: &str) -> Result<String, JsValue> {
         "work_steps": experiment::work_total(&c),
         "tokens_per_step": c.tokens_per_step(),
         "memory": memory_estimate(&c.model, c.batch, c.eval_batches),
+        "workers": workers,
+        "steps_on_workers": experiment::plan::makespan(&c, workers, 0),
     })
     .to_string())
 }
@@ -190,7 +195,8 @@ pub struct ExperimentSchedule {
 
 #[wasm_bindgen]
 impl ExperimentSchedule {
-    /// The schedule of `config_json` (backend: what the results say ran them, e.g. "CPU");
+    /// The schedule of `config_json` (backend: what the results say ran them, e.g. "CPU")
+    /// for `workers` workers (which unit goes first depends on it, never a number);
     /// `resume_json`: the partial results of an unfinished run of the same config. Throws a
     /// config error, or a data error (`resume…`) for results of another config.
     #[wasm_bindgen(constructor)]
@@ -198,18 +204,20 @@ impl ExperimentSchedule {
         config_json: &str,
         backend: &str,
         resume_json: Option<String>,
+        workers: Option<usize>,
     ) -> Result<ExperimentSchedule, JsValue> {
         let config = ExperimentConfig::from_json(config_json).map_err(throw)?;
         let resume = match resume_json {
             Some(text) => Some(resume_of(&text, &config)?),
             None => None,
         };
-        let schedule =
+        let mut schedule =
             experiment::Scheduler::new(&config, resume, backend, now_ms()).map_err(throw)?;
+        schedule.workers = workers.unwrap_or(1).max(1);
         Ok(ExperimentSchedule { schedule, config })
     }
 
-    /// The next unit whose input is ready, as JSON `{unit, input}` (`input`: the output of
+    /// The unit an idle worker runs next, as JSON `{unit, input}` (`input`: the output of
     /// the unit it starts from, or null); undefined when none is ready now.
     pub fn next(&mut self) -> Option<String> {
         let (unit, input) = self.schedule.take_ready()?;

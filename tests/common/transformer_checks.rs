@@ -478,3 +478,94 @@ pub async fn experiment_on_the_gpu_matches_the_cpu(g: &Gpu) {
     }
     assert!(gpu.backend.starts_with("GPU"), "{}", gpu.backend);
 }
+
+/// Set up once: after the first stretch (which compiles the pipelines and makes the step's
+/// and the evaluation's bind groups and uniforms), more training steps, loss read-backs
+/// and evaluations create no buffer, no bind group and no pipeline — the per-step values
+/// (learning rate, step, loss slot) reach the GPU by `queue.write_buffer`.
+pub async fn transformer_steady_state_steps_create_nothing(_shared: &Gpu) {
+    // A device of its own: the other tests create objects on the shared one meanwhile.
+    let own = Gpu::new().await.expect("a second device on the same adapter");
+    let g = &own;
+    use overtrain::transformer::engine::{Engine, Eval, Stretch};
+    use overtrain::transformer::schedule::{Lr, Schedule};
+    let (cfg, b) = configs().remove(0);
+    let t = cfg.ctx;
+    let h = Hyper {
+        weight_decay: 0.1,
+        grad_clip: 1.0,
+        l2: 0.0,
+    };
+    let lr = Lr {
+        schedule: Schedule::Cosine,
+        peak: 1e-2,
+        warmup: 2,
+        total: 60,
+    };
+    let rows = random_batch(8 * b * (t + 1), 80).0;
+    let heldout = vec![rows[..b * (t + 1)].to_vec()];
+    let mut source = Replay { bytes: rows, pos: 0 };
+    let mut engine = Engine::gpu(g, &cfg, b, 1).unwrap();
+    // Warm-up: 20 steps (pipelines, the step's and the evaluation's bind groups).
+    {
+        let stretch = Stretch {
+            source: &mut source,
+            lr: &lr,
+            steps: 0..20,
+            hyper: h,
+            eval: Some(Eval {
+                every: 10,
+                batches: &heldout,
+            }),
+        };
+        engine.train(stretch, &mut Losses::default()).await.unwrap();
+    }
+    let before = g.created();
+    let mut losses = Losses::default();
+    let stretch = Stretch {
+        source: &mut source,
+        lr: &lr,
+        steps: 20..60,
+        hyper: h,
+        eval: Some(Eval {
+            every: 10,
+            batches: &heldout,
+        }),
+    };
+    engine.train(stretch, &mut losses).await.unwrap();
+    let after = g.created();
+    assert_eq!(losses.0.len(), 40, "every step's loss came back");
+    assert!(losses.0.iter().all(|l| l.is_finite()));
+    assert_eq!(
+        after, before,
+        "40 steady-state steps, their loss read-backs and 4 evaluations created objects"
+    );
+    log(&format!(
+        "steady state: 40 steps created nothing (set-up: {} buffers, {} bind groups, {} pipelines)",
+        before.buffers, before.bind_groups, before.pipelines
+    ));
+}
+
+/// Fused kernels: at most 8 dispatches per transformer block forward and 16 backward, for
+/// every norm, MLP and position choice (measured as the difference between 2 blocks and 1).
+pub async fn transformer_blocks_take_few_dispatches(g: &Gpu) {
+    use overtrain::transformer::gpu::dispatches;
+    for (cfg, b) in configs() {
+        let count = |layers: usize| {
+            let c = ModelConfig {
+                n_layer: layers,
+                ..cfg.clone()
+            };
+            dispatches(g, &GpuModel::new(g, &c, b, 1).unwrap(), false).unwrap()
+        };
+        let (one, two) = (count(1), count(2));
+        let forward = two.forward - one.forward;
+        let backward = two.backward - one.backward;
+        log(&format!(
+            "{:?} {:?} {:?}: per block {forward} forward, {backward} backward; a 2-block step {} ({} forward, {} backward, {} update)",
+            cfg.norm, cfg.mlp, cfg.pos, two.total(), two.forward, two.backward, two.update
+        ));
+        assert!(forward <= 8, "{forward} dispatches per block forward");
+        assert!(backward <= 16, "{backward} dispatches per block backward");
+    }
+}

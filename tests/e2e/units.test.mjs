@@ -1,9 +1,10 @@
 // The page's side of the experiment's units (no browser; the wasm module loaded in Node, as
-// in state.test.mjs): www/plan.js mirrors the wasm's plan and each unit's work, and
-// www/experiment-run.js runs the wasm's ExperimentSchedule over a pool of workers — here a
-// fake pool whose "workers" run run_experiment_unit in this process, interleaved at every
-// progress report — with the same results on 1 and 3 workers, pause, cancel and resume.
-// Reads dist/ (scripts/serve.sh or build_site makes it).
+// in state.test.mjs): the wasm's estimate for the worker pool, and www/experiment-run.js
+// running the wasm's ExperimentSchedule over a pool of workers — here a fake pool whose
+// "workers" run run_experiment_unit in this process, interleaved at every progress report —
+// with the same results on 1 and 3 workers, pause, cancel and resume. (Which unit goes
+// first is src/experiment/plan.rs `choose`, tested there.) Reads dist/ (scripts/serve.sh or
+// build_site makes it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -11,56 +12,42 @@ import fs from 'node:fs';
 const www = new URL('../../dist/www/', import.meta.url);
 const wasm = await import(new URL('pkg/overtrain.js', www));
 wasm.initSync({ module: fs.readFileSync(new URL('pkg/overtrain_bg.wasm', www)) });
-const { planUnits, unitWork, unitLevel, unitKey, makespan, pickUnit, planOrder } = await import(new URL('plan.js', www));
 const { runExperiment, splitNext } = await import(new URL('experiment-run.js', www));
 const { MSG } = await import(new URL('protocol.js', www));
 
 const presets = JSON.parse(wasm.experiment_presets());
 const wsd = (c) => ({ ...c, pretrain: { ...c.pretrain, protocol: 'wsd' } });
 const configs = { ...presets, micro_wsd: wsd(presets.micro), quick_wsd: wsd(presets.quick), paper_wsd: wsd(presets.paper) };
+/** A unit's JSON with its keys sorted (comparable whatever the order they came in). */
+const key = (u) => JSON.stringify(Object.fromEntries(Object.entries(u).sort()));
 
-test('the plan mirror: every unit and its work as the wasm counts them', () => {
+test('the estimate on N workers, and the units the schedule hands out first', () => {
   for (const [name, c] of Object.entries(configs)) {
-    const units = planUnits(c);
-    const work = units.reduce((s, u) => s + unitWork(c, u), 0);
-    const est = JSON.parse(wasm.estimate_experiment(JSON.stringify(c)));
-    assert.ok(Math.abs(work - est.work_steps) < 1e-6 * est.work_steps, `${name}: ${work} vs ${est.work_steps}`);
-    assert.deepEqual([...units].sort(planOrder), units, `${name}: planUnits is in plan order`);
-    assert.equal(makespan(c, 1), work);
+    const one = JSON.parse(wasm.estimate_experiment(JSON.stringify(c), 1));
+    assert.equal(one.steps_on_workers, one.work_steps, name);
     for (const n of [2, 3, 4]) {
-      const t = makespan(c, n);
-      assert.ok(t >= work / n - 1e-6 && t <= work, `${name}: makespan on ${n} workers ${t} of ${work}`);
+      const est = JSON.parse(wasm.estimate_experiment(JSON.stringify(c), n));
+      const t = est.steps_on_workers;
+      assert.ok(t >= est.work_steps / n - 1e-6 && t <= est.work_steps, `${name}: ${t} steps on ${n} workers of ${est.work_steps}`);
+    }
+    // At the start, exactly the units that need nothing; on one worker in plan order.
+    const budgets = c.pretrain.budgets.map((_, budget) => budget);
+    const expected = c.pretrain.protocol === 'wsd' ? [{ budget: 0, kind: 'stable' }] : budgets.map((budget) => ({ budget, kind: 'pretrain' }));
+    for (const n of [1, 2]) {
+      const s = new wasm.ExperimentSchedule(JSON.stringify(c), 'CPU', undefined, n);
+      const first = [];
+      for (let t; (t = s.next()) !== undefined;) first.push(JSON.parse(splitNext(t).unitJson));
+      s.free();
+      if (n === 1) assert.deepEqual(first.map(key), expected.map(key), name);
+      else assert.deepEqual(first.map(key).sort(), expected.map(key).sort(), name);
     }
   }
-  // The schedule hands out, at the start, exactly the units that need nothing.
-  for (const [name, c] of Object.entries(configs)) {
-    const s = new wasm.ExperimentSchedule(JSON.stringify(c), 'CPU', undefined);
-    const first = [];
-    for (let t; (t = s.next()) !== undefined;) first.push(JSON.parse(splitNext(t).unitJson));
-    s.free();
-    const expected = planUnits(c).filter((u) => (c.pretrain.protocol === 'wsd' ? u.kind === 'stable' && u.budget === 0 : u.kind === 'pretrain'));
-    assert.deepEqual(first.map(unitKey), expected.map(unitKey), name);
-  }
-  // A unit's level: its work and the longest chain after it.
-  const q0 = presets.quick;
-  const ft = unitWork(q0, { kind: 'finetune', budget: 0, l2: 0, lr: 0, seed: 0 });
-  assert.equal(unitLevel(q0, { kind: 'pretrain', budget: 5 }), unitWork(q0, { kind: 'pretrain', budget: 5 }) + ft);
-  assert.equal(unitLevel(q0, { kind: 'perturb', budget: 5 }), unitWork(q0, { kind: 'perturb', budget: 5 }));
-  const qw = configs.quick_wsd;
-  const stables = [0, 1, 2, 3, 4, 5].reduce((s, b) => s + unitWork(qw, { kind: 'stable', budget: b }), 0);
-  assert.equal(unitLevel(qw, { kind: 'stable', budget: 0 }), stables + unitWork(qw, { kind: 'pretrain', budget: 5 }) + ft, 'wsd: the chain of stable phases');
-  // Quick on 2 workers: the largest pre-training run starts early enough to end together.
-  const q = presets.quick;
-  const w = planUnits(q).reduce((s, u) => s + unitWork(q, u), 0);
-  assert.ok(makespan(q, 2) < 0.52 * w, `quick on 2 workers: ${makespan(q, 2) / w}`);
-});
-
-test('pickUnit: plan order on one worker; the longest chain first only when it would end last', () => {
-  const e = (kind, budget, level) => ({ unit: { kind, budget }, level });
-  const ready = [e('pretrain', 2, 40), e('pretrain', 0, 10), e('pretrain', 1, 20)];
-  assert.equal(pickUnit(ready, 70, 1), ready[1]);
-  assert.equal(pickUnit(ready, 70, 2), ready[0], '40 × 2 ≥ 0.9 × 70');
-  assert.equal(pickUnit(ready, 200, 2), ready[1], '40 × 2 < 0.9 × 200');
+  // Quick on 2 workers: the largest pre-training run first, so both end together.
+  const q = JSON.parse(wasm.estimate_experiment(JSON.stringify(presets.quick), 2));
+  assert.ok(q.steps_on_workers < 0.52 * q.work_steps, `quick on 2 workers: ${q.steps_on_workers / q.work_steps}`);
+  const s = new wasm.ExperimentSchedule(JSON.stringify(presets.quick), 'CPU', undefined, 2);
+  assert.equal(JSON.parse(splitNext(s.next()).unitJson).budget, presets.quick.pretrain.budgets.length - 1);
+  s.free();
 });
 
 test('splitNext keeps the input as the wasm wrote it', () => {
@@ -166,7 +153,11 @@ test('the units over 1 and 3 workers give the same results; pause, cancel and re
   const w3 = await run(fakePool(3), configs.micro_wsd);
   assert.equal(w3.error, undefined, JSON.stringify(w3.error));
   assert.deepEqual(withoutTime(w3.results), withoutTime(w1.results), 'wsd: every field but elapsed_s');
-  assert.deepEqual(one.log.map((l) => unitKey(l.unit)), planUnits(micro).map(unitKey), 'one worker: the plan order');
+  // One worker: budget by budget, pre-training, perturbation, fine-tuning by λ, lr, seed.
+  const f = micro.finetune;
+  const order = micro.pretrain.budgets.flatMap((_, budget) => [{ budget, kind: 'pretrain' }, { budget, kind: 'perturb' },
+    ...f.l2.flatMap((_, l2) => f.lrs.flatMap((_, lr) => [...Array(f.seeds).keys()].map((seed) => ({ budget, kind: 'finetune', l2, lr, seed }))))]);
+  assert.deepEqual(one.log.map((l) => key(l.unit)), order.map(key), 'one worker: the plan order');
   assert.deepEqual(b.partials.map((p) => JSON.parse(p).budgets.length), [1, 2, 3, 4], 'budgets finish in order');
   assert.deepEqual(b.checkpoints.map(([budget]) => budget).sort(), [0, 1, 2, 3]);
   const last = b.progress.at(-1);
