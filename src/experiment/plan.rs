@@ -298,8 +298,10 @@ mod tests {
                     let t = makespan(&c, n, 0);
                     assert!(t >= work / n as f64 - 1e-6 && t <= work, "{name} on {n}: {t} of {work}");
                 }
-                // A resumed run has less left to do.
-                assert!(makespan(&c, 2, 1) < makespan(&c, 2, 0));
+                // A resumed run has less left to do (on 2 workers the longest chain may
+                // still set the time).
+                assert!(makespan(&c, 1, 1) < makespan(&c, 1, 0));
+                assert!(makespan(&c, 2, 1) <= makespan(&c, 2, 0));
             }
         }
         // Quick on 2 workers: the largest pre-training run starts early enough to end with

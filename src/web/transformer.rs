@@ -59,13 +59,21 @@ pub async fn train_transformer(
 }
 
 /// Benchmark (not used by the page): training throughput of the benchmark's model sizes
-/// on this page's WebGPU device (opened here) and on the CPU path, as JSON rows.
+/// (`only`: one of them, e.g. "0.1M") on this page's WebGPU device (opened here) and on
+/// the CPU path, as JSON rows.
 #[wasm_bindgen]
-pub async fn bench_transformer(batch: usize, steps: usize) -> Result<String, JsValue> {
+pub async fn bench_transformer(
+    batch: usize,
+    steps: usize,
+    only: Option<String>,
+) -> Result<String, JsValue> {
     let gpu = Gpu::new().await.map_err(throw)?;
     let now = || now_ms();
     let mut rows = Vec::new();
     for (name, model) in sizes() {
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
         let g = train_throughput(Some(&gpu), &model, batch, steps, &now)
             .await
             .map_err(throw)?;

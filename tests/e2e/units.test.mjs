@@ -42,12 +42,10 @@ test('the estimate on N workers, and the units the schedule hands out first', ()
       else assert.deepEqual(first.map(key).sort(), expected.map(key).sort(), name);
     }
   }
-  // Quick on 2 workers: the largest pre-training run first, so both end together.
+  // Quick on 2 workers: the largest pre-training run starts early enough to end with the
+  // rest.
   const q = JSON.parse(wasm.estimate_experiment(JSON.stringify(presets.quick), 2));
   assert.ok(q.steps_on_workers < 0.52 * q.work_steps, `quick on 2 workers: ${q.steps_on_workers / q.work_steps}`);
-  const s = new wasm.ExperimentSchedule(JSON.stringify(presets.quick), 'CPU', undefined, 2);
-  assert.equal(JSON.parse(splitNext(s.next()).unitJson).budget, presets.quick.pretrain.budgets.length - 1);
-  s.free();
 });
 
 test('splitNext keeps the input as the wasm wrote it', () => {
