@@ -1,8 +1,10 @@
 //! The CPU numerics both labs share, over flat row-major f32 slices (llm.c style):
 //! matrix products ([`matmul`]), the optimizer's pieces ([`adamw`], [`l2_pull`],
-//! [`step_guard`]) and counter-based Gaussian noise ([`gaussian`]). The GPU kernels of the
+//! [`step_guard`]), counter-based Gaussian noise ([`gaussian`]) and the transformer's
+//! `exp`/`tanh` ([`math`]). The GPU kernels of the
 //! same names compute the same things (tests pair them).
 
+pub mod math;
 mod matmul;
 mod noise;
 mod optim;

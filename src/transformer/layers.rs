@@ -4,7 +4,7 @@
 //! llm.c does, so shared weights sum their gradients) and *overwrite* input gradients
 //! unless stated otherwise.
 
-use crate::cpu::{matmul, matmul_tn_acc, simd, transpose};
+use crate::cpu::{math, matmul, matmul_tn_acc, simd, transpose};
 
 /// out[b,t,:] = wte[token] (+ wpe[t] when positions are learned).
 pub fn encoder_forward(
@@ -207,7 +207,7 @@ pub fn matmul_backward_t(
 pub fn gelu_forward(out: &mut [f32], inp: &[f32]) {
     const S: f32 = 0.797_884_6; // √(2/π)
     for (o, &x) in out.iter_mut().zip(inp) {
-        *o = 0.5 * x * (1.0 + (S * (x + 0.044715 * x * x * x)).tanh());
+        *o = 0.5 * x * (1.0 + math::tanh(S * (x + 0.044715 * x * x * x)));
     }
 }
 
@@ -222,7 +222,7 @@ pub fn gelu_forward_keep(out: &mut [f32], tanh: &mut [f32], inp: &[f32]) {
                 *t = S * (x + 0.044715 * x * x * x);
             }
             for t in tanh.iter_mut() {
-                *t = t.tanh();
+                *t = math::tanh(*t);
             }
             for ((o, &x), &t) in out.iter_mut().zip(inp).zip(tanh.iter()) {
                 *o = 0.5 * x * (1.0 + t);
@@ -235,7 +235,7 @@ pub fn gelu_backward(dinp: &mut [f32], inp: &[f32], dout: &[f32]) {
     const S: f32 = 0.797_884_6;
     for ((di, &x), &dy) in dinp.iter_mut().zip(inp).zip(dout) {
         let u = S * (x + 0.044715 * x * x * x);
-        let t = u.tanh();
+        let t = math::tanh(u);
         let du = S * (1.0 + 3.0 * 0.044715 * x * x);
         *di = dy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du);
     }
@@ -260,7 +260,7 @@ pub fn swiglu_forward(out: &mut [f32], inp: &[f32], f: usize) {
     for (n, row) in out.chunks_mut(f).enumerate() {
         let (gate, up) = inp[n * 2 * f..(n + 1) * 2 * f].split_at(f);
         for i in 0..f {
-            let sig = 1.0 / (1.0 + (-gate[i]).exp());
+            let sig = 1.0 / (1.0 + math::exp(-gate[i]));
             row[i] = gate[i] * sig * up[i];
         }
     }
@@ -271,7 +271,7 @@ pub fn swiglu_backward(dinp: &mut [f32], inp: &[f32], dout: &[f32], f: usize) {
         let (gate, up) = inp[n * 2 * f..(n + 1) * 2 * f].split_at(f);
         let (dgate, dup) = dinp[n * 2 * f..(n + 1) * 2 * f].split_at_mut(f);
         for i in 0..f {
-            let sig = 1.0 / (1.0 + (-gate[i]).exp());
+            let sig = 1.0 / (1.0 + math::exp(-gate[i]));
             let silu = gate[i] * sig;
             dup[i] = dy[i] * silu;
             dgate[i] = dy[i] * up[i] * sig * (1.0 + gate[i] * (1.0 - sig));
@@ -392,7 +392,7 @@ fn attention_forward_hs<const HS: usize>(
                 let (past, future) = a.split_at_mut(t + 1);
                 let mut sum = 0.0f32;
                 for (v, &x) in past.iter_mut().zip(s) {
-                    *v = (x - max).exp();
+                    *v = math::exp(x - max);
                     sum += *v;
                 }
                 for v in past.iter_mut() {
@@ -475,7 +475,7 @@ fn attention_forward_impl(
                 }
                 let mut sum = 0.0f32;
                 for v in a.iter_mut().take(t + 1) {
-                    *v = (*v - max).exp();
+                    *v = math::exp(*v - max);
                     sum += *v;
                 }
                 for (t2, v) in a.iter_mut().enumerate() {
@@ -752,7 +752,7 @@ fn crossentropy_forward_impl(probs: &mut [f32], logits: &[f32], targets: &[u8], 
     // advance together, so their additions overlap instead of waiting on one another.
     const G: usize = 4;
     let mut total = 0.0f64;
-    let mut e = vec![0.0f64; G * v]; // exp(z − max) of each row of the group, computed once
+    let mut e = vec![0.0f32; G * v]; // exp(z − max) of each row of the group, computed once
     for (group, targets) in targets.chunks(G).enumerate() {
         let rows = targets.len();
         let mut max = [0.0f32; G];
@@ -764,11 +764,11 @@ fn crossentropy_forward_impl(probs: &mut [f32], logits: &[f32], targets: &[u8], 
             let z = &logits[n * v..(n + 1) * v];
             *max = max_of(z);
             for (e, &x) in e.iter_mut().zip(z) {
-                *e = ((x - *max) as f64).exp();
+                *e = math::exp(x - *max);
             }
         }
         // Σ e from −0.0, as Iterator::sum adds.
-        let mut sum = [-0.0f64; G];
+        let mut sum = [-0.0f32; G];
         if rows == G {
             let (e0, rest) = e.split_at(v);
             let (e1, rest) = rest.split_at(v);
@@ -787,10 +787,11 @@ fn crossentropy_forward_impl(probs: &mut [f32], logits: &[f32], targets: &[u8], 
         for (r, &target) in targets.iter().enumerate() {
             let n = group * G + r;
             let e = &e[r * v..(r + 1) * v];
+            let inv = 1.0 / sum[r];
             for (p, &e) in probs[n * v..(n + 1) * v].iter_mut().zip(e) {
-                *p = (e / sum[r]) as f32;
+                *p = e * inv;
             }
-            total += sum[r].ln() - (logits[n * v + target as usize] - max[r]) as f64;
+            total += (sum[r] as f64).ln() - (logits[n * v + target as usize] - max[r]) as f64;
         }
     }
     total / targets.len() as f64
