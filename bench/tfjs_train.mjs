@@ -104,19 +104,25 @@ const browser = await launch({ webgpu: true });
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 try {
   const context = await browser.newContext();
-  // TF.js from bench/tfjs/node_modules, at a same-origin path (the page's CSP allows only its own scripts).
-  await context.route(/\/tfjs\/[^/]+\.js$/, (route) => {
+  // TF.js from bench/tfjs/node_modules on a page of its own at a path of the same origin
+  // (not served by the site: TF.js needs 'unsafe-eval', which the site's CSP forbids).
+  await context.route(/\/bench-tfjs\/.*$/, (route) => {
     const name = new URL(route.request().url()).pathname.split('/').pop();
+    if (name === '' || name === 'index.html') {
+      return route.fulfill({ status: 200, contentType: 'text/html', body: '<!doctype html><title>TF.js</title><script src="tf.min.js"></script><script src="tf-backend-webgpu.min.js"></script>' });
+    }
     const file = scripts[name];
     if (!file) return route.fulfill({ status: 404 });
     return route.fulfill({ status: 200, contentType: 'text/javascript', body: fs.readFileSync(file) });
   });
-  const page = await context.newPage();
   const errors = [];
+  const tfPage = await context.newPage();
+  tfPage.on('pageerror', (e) => errors.push(`TF.js page: ${e}`));
+  await tfPage.goto(`${server.url}bench-tfjs/index.html`);
+  await tfPage.waitForFunction(() => typeof globalThis.tf?.setBackend === 'function');
+  const page = await context.newPage();
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(`${server.url}www/`);
-  await page.addScriptTag({ url: `${server.url}www/tfjs/tf.min.js` });
-  await page.addScriptTag({ url: `${server.url}www/tfjs/tf-backend-webgpu.min.js` });
   const adapter = await page.evaluate(async () => {
     const a = await navigator.gpu?.requestAdapter();
     const info = a?.info ?? {};
@@ -126,7 +132,7 @@ try {
   console.log(JSON.stringify({ browser: browser.version(), adapter, cpu: os.cpus()[0].model, cores: os.cpus().length, steps, rounds }));
   const rows = { tfjs: [], ours: [], ratio: [] };
   for (let r = 0; r < rounds; r++) {
-    const tfjs = await page.evaluate(tfjsTrain, { steps });
+    const tfjs = await tfPage.evaluate(tfjsTrain, { steps });
     const ours = await page.evaluate(oursTrain, { steps });
     rows.tfjs.push(tfjs.tokens_per_second);
     rows.ours.push(ours.tokens_per_second);
