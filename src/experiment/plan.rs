@@ -296,7 +296,10 @@ mod tests {
                 assert_eq!(makespan(&c, 1, 0), work);
                 for n in 2..=4 {
                     let t = makespan(&c, n, 0);
-                    assert!(t >= work / n as f64 - 1e-6 && t <= work, "{name} on {n}: {t} of {work}");
+                    assert!(
+                        t >= work / n as f64 - 1e-6 && t <= work,
+                        "{name} on {n}: {t} of {work}"
+                    );
                 }
                 // A resumed run has less left to do (on 2 workers the longest chain may
                 // still set the time).
@@ -314,14 +317,22 @@ mod tests {
     #[test]
     fn level_is_the_longest_chain_ahead() {
         let q = ExperimentConfig::preset("quick").unwrap();
-        let ft = Unit::Finetune { budget: 0, l2: 0, lr: 0, seed: 0 }.work(&q);
+        let ft = Unit::Finetune {
+            budget: 0,
+            l2: 0,
+            lr: 0,
+            seed: 0,
+        }
+        .work(&q);
         let last = q.pretrain.budgets.len() - 1;
         let pre = Unit::Pretrain { budget: last };
         assert_eq!(pre.level(&q), pre.work(&q) + ft);
         let perturb = Unit::Perturb { budget: last };
         assert_eq!(perturb.level(&q), perturb.work(&q));
         let w = wsd(q);
-        let stables: f64 = (0..=last).map(|b| Unit::Stable { budget: b }.work(&w)).sum();
+        let stables: f64 = (0..=last)
+            .map(|b| Unit::Stable { budget: b }.work(&w))
+            .sum();
         let decay = Unit::Pretrain { budget: last }.work(&w);
         assert_eq!(Unit::Stable { budget: 0 }.level(&w), stables + decay + ft);
     }
@@ -331,8 +342,20 @@ mod tests {
         let q = ExperimentConfig::preset("quick").unwrap();
         let ready: Vec<Unit> = (0..3).map(|budget| Unit::Pretrain { budget }).collect();
         let longest = ready[2].level(&q);
-        assert_eq!(choose(&q, &ready, 10.0 * longest, 1), 0, "one worker: plan order");
-        assert_eq!(choose(&q, &ready, longest, 2), 2, "2 × level ≥ 0.9 × remaining");
-        assert_eq!(choose(&q, &ready, 10.0 * longest, 2), 0, "2 × level < 0.9 × remaining");
+        assert_eq!(
+            choose(&q, &ready, 10.0 * longest, 1),
+            0,
+            "one worker: plan order"
+        );
+        assert_eq!(
+            choose(&q, &ready, longest, 2),
+            2,
+            "2 × level ≥ 0.9 × remaining"
+        );
+        assert_eq!(
+            choose(&q, &ready, 10.0 * longest, 2),
+            0,
+            "2 × level < 0.9 × remaining"
+        );
     }
 }

@@ -173,12 +173,17 @@ pub fn matmul_then<'a>(
             offset_out: u32_of("offset of out", out.offset)?,
             k_begin: k_begin as u32,
             k_end: k_end as u32,
-            offset_aux: u32_of("offset of aux", epilogue.as_ref().map_or(0, |e| e.aux.offset))?,
+            offset_aux: u32_of(
+                "offset of aux",
+                epilogue.as_ref().map_or(0, |e| e.aux.offset),
+            )?,
             _pad: [0; 3],
         };
         let uniform = rec.uniform(&params);
         let mut bindings = vec![(0, a.buffer), (1, b.buffer), (2, out.buffer), (3, &uniform)];
-        let fused = epilogue.as_ref().filter(|e| if e.first { first } else { last });
+        let fused = epilogue
+            .as_ref()
+            .filter(|e| if e.first { first } else { last });
         let p = match fused {
             Some(e) => {
                 bindings.push((e.binding, e.aux.buffer));

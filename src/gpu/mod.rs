@@ -391,7 +391,10 @@ impl Gpu {
         self.recorder_of(Some(program.lock().unwrap_or_else(|p| p.into_inner())))
     }
 
-    fn recorder_of<'g>(&'g self, program: Option<std::sync::MutexGuard<'g, Program>>) -> Recorder<'g> {
+    fn recorder_of<'g>(
+        &'g self,
+        program: Option<std::sync::MutexGuard<'g, Program>>,
+    ) -> Recorder<'g> {
         Recorder {
             gpu: self,
             encoder: self
@@ -656,11 +659,13 @@ impl Recorder<'_> {
             })
             .collect();
         self.gpu.count(|c| c.bind_groups += 1);
-        self.gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: None,
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &entries,
-        })
+        self.gpu
+            .device
+            .create_bind_group(&wgpu::BindGroupDescriptor {
+                label: None,
+                layout: &pipeline.get_bind_group_layout(0),
+                entries: &entries,
+            })
     }
 }
 

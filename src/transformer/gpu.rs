@@ -487,9 +487,9 @@ impl GpuModel {
                     rec, dinp, residual, grads, dout, inp, params, g, b, stats, n, d,
                 )
             }
-            Norm::Rmsnorm => {
-                rmsnorm_backward(rec, dinp, residual, grads, dout, inp, params, g, stats, n, d)
-            }
+            Norm::Rmsnorm => rmsnorm_backward(
+                rec, dinp, residual, grads, dout, inp, params, g, stats, n, d,
+            ),
         }
     }
 
@@ -744,7 +744,15 @@ impl GpuModel {
             )?;
             // dx: through the norm, plus d(x_mid) around the attention branch.
             let ln1 = name("ln1");
-            self.norm_backward(rec, &self.dx, Some(&self.branch), &self.dln, &a.x, &a.ln1_stats, &ln1)?;
+            self.norm_backward(
+                rec,
+                &self.dx,
+                Some(&self.branch),
+                &self.dln,
+                &a.x,
+                &a.ln1_stats,
+                &ln1,
+            )?;
         }
         encoder_backward(
             rec,

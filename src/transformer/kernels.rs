@@ -448,7 +448,9 @@ pub fn rmsnorm_backward(
     rows: usize,
     d: usize,
 ) -> Result<(), GpuError> {
-    norm_backward(rec, dinp, residual, grads, dout, inp, params, g, None, stats, rows, d)
+    norm_backward(
+        rec, dinp, residual, grads, dout, inp, params, g, None, stats, rows, d,
+    )
 }
 
 /// out (N×OC) = inp (N×C) · w (C×OC).
@@ -660,7 +662,6 @@ pub fn rope_table(t_len: usize, hs: usize) -> Vec<f32> {
     }
     table
 }
-
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]

@@ -485,7 +485,9 @@ pub async fn experiment_on_the_gpu_matches_the_cpu(g: &Gpu) {
 /// (learning rate, step, loss slot) reach the GPU by `queue.write_buffer`.
 pub async fn transformer_steady_state_steps_create_nothing(_shared: &Gpu) {
     // A device of its own: the other tests create objects on the shared one meanwhile.
-    let own = Gpu::new().await.expect("a second device on the same adapter");
+    let own = Gpu::new()
+        .await
+        .expect("a second device on the same adapter");
     let g = &own;
     use overtrain::transformer::engine::{Engine, Eval, Stretch};
     use overtrain::transformer::schedule::{Lr, Schedule};
@@ -504,7 +506,10 @@ pub async fn transformer_steady_state_steps_create_nothing(_shared: &Gpu) {
     };
     let rows = random_batch(8 * b * (t + 1), 80).0;
     let heldout = vec![rows[..b * (t + 1)].to_vec()];
-    let mut source = Replay { bytes: rows, pos: 0 };
+    let mut source = Replay {
+        bytes: rows,
+        pos: 0,
+    };
     let mut engine = Engine::gpu(g, &cfg, b, 1).unwrap();
     // Warm-up: 20 steps (pipelines, the step's and the evaluation's bind groups).
     {
