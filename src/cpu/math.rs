@@ -9,14 +9,8 @@
 /// 2^n from its bits). Below −87 it returns e^−87 (1.6e−38) rather than underflowing.
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
-    // Comparisons with NaN are false: NaN stays NaN.
-    let x = if x < -87.0 {
-        -87.0
-    } else if x > 88.0 {
-        88.0
-    } else {
-        x
-    };
+    // clamp keeps NaN.
+    let x = x.clamp(-87.0, 88.0);
     // n = round(x / ln 2), to nearest even, by adding and subtracting 1.5 · 2^23.
     const ROUND: f32 = 12_582_912.0;
     let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
@@ -42,8 +36,8 @@ pub fn tanh(u: f32) -> f32 {
     let a = u.abs();
     let z = u * u;
     let small =
-        ((((-5.704_988_7e-3 * z + 2.063_908_9e-2) * z - 5.373_971_6e-2) * z + 0.133_314_42) * z
-            - 0.333_332_82)
+        ((((-5.704_988_7e-3 * z + 2.063_909e-2) * z - 5.373_971_6e-2) * z + 0.133_314_42) * z
+            - 0.333_332_8)
             * z
             * u
             + u;
