@@ -490,17 +490,7 @@ pub fn matmul_backward<'a>(
             ..MatmulSpec::new(n, oc, c)
         },
     )?;
-    matmul(
-        rec,
-        inp,
-        dout,
-        dw,
-        MatmulSpec {
-            trans_a: true,
-            beta: 1.0,
-            ..MatmulSpec::new(c, n, oc)
-        },
-    )
+    weight_grad(rec, dw, inp, dout, n, c, oc)
 }
 
 /// out (N×OC) = residual + inp (N×C) · w (C×OC): a residual stream's update in the
@@ -577,17 +567,25 @@ pub fn matmul_gelu_backward<'a>(
         ..MatmulSpec::new(n, oc, c)
     };
     matmul_then(rec, dout, w, dpre, spec, Some(epilogue))?;
-    matmul(
-        rec,
-        inp,
-        dout,
-        dw,
-        MatmulSpec {
-            trans_a: true,
-            beta: 1.0,
-            ..MatmulSpec::new(c, n, oc)
-        },
-    )
+    weight_grad(rec, dw, inp, dout, n, c, oc)
+}
+
+/// dw (C×OC) += inpᵀ·dout: a linear layer's weight gradient, accumulated.
+fn weight_grad<'a>(
+    rec: &mut Recorder,
+    dw: impl Into<View<'a>>,
+    inp: impl Into<View<'a>>,
+    dout: View<'a>,
+    n: usize,
+    c: usize,
+    oc: usize,
+) -> Result<(), GpuError> {
+    let spec = MatmulSpec {
+        trans_a: true,
+        beta: 1.0,
+        ..MatmulSpec::new(c, n, oc)
+    };
+    matmul(rec, inp, dout, dw, spec)
 }
 
 #[repr(C)]
