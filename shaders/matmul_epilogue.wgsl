@@ -13,27 +13,27 @@
 @group(0) @binding(4) var<storage, read> aux: array<f32>;
 @group(0) @binding(5) var<storage, read_write> act: array<f32>;
 
-@compute @workgroup_size(16, 16, 1)
+@compute @workgroup_size(8, 8, 1)
 fn matmul_residual(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let acc = product(wg, lid);
-    for (var i = 0u; i < 4u; i = i + 1u) {
-        for (var j = 0u; j < 4u; j = j + 1u) {
-            let idx = out_index(wg.z, wg.y * BLOCK + lid.y * 4u + i, wg.x * BLOCK + lid.x * 4u + j);
+    for (var i = 0u; i < TPI; i = i + 1u) {
+        for (var j = 0u; j < TPI; j = j + 1u) {
+            let idx = out_index(wg.z, wg.y * BLOCK + lid.y * TPI + i, wg.x * BLOCK + lid.x * TPI + j);
             if (idx < 0) { continue; }
-            out[p.offset_out + u32(idx)] = p.alpha * acc[i][j] + aux[p.offset_aux + u32(idx)];
+            out[p.offset_out + u32(idx)] = p.alpha * acc[2u * i + j / 4u][j % 4u] + aux[p.offset_aux + u32(idx)];
         }
     }
 }
 
-@compute @workgroup_size(16, 16, 1)
+@compute @workgroup_size(8, 8, 1)
 fn matmul_gelu(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let acc = product(wg, lid);
-    for (var i = 0u; i < 4u; i = i + 1u) {
-        for (var j = 0u; j < 4u; j = j + 1u) {
-            let idx = out_index(wg.z, wg.y * BLOCK + lid.y * 4u + i, wg.x * BLOCK + lid.x * 4u + j);
+    for (var i = 0u; i < TPI; i = i + 1u) {
+        for (var j = 0u; j < TPI; j = j + 1u) {
+            let idx = out_index(wg.z, wg.y * BLOCK + lid.y * TPI + i, wg.x * BLOCK + lid.x * TPI + j);
             if (idx < 0) { continue; }
             let o = p.offset_out + u32(idx);
-            var result = p.alpha * acc[i][j];
+            var result = p.alpha * acc[2u * i + j / 4u][j % 4u];
             if (p.beta != 0.0) { result = result + p.beta * out[o]; }
             out[o] = result;
             act[p.offset_aux + u32(idx)] = gelu(result);
@@ -41,15 +41,15 @@ fn matmul_gelu(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     }
 }
 
-@compute @workgroup_size(16, 16, 1)
+@compute @workgroup_size(8, 8, 1)
 fn matmul_gelu_backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let acc = product(wg, lid);
-    for (var i = 0u; i < 4u; i = i + 1u) {
-        for (var j = 0u; j < 4u; j = j + 1u) {
-            let idx = out_index(wg.z, wg.y * BLOCK + lid.y * 4u + i, wg.x * BLOCK + lid.x * 4u + j);
+    for (var i = 0u; i < TPI; i = i + 1u) {
+        for (var j = 0u; j < TPI; j = j + 1u) {
+            let idx = out_index(wg.z, wg.y * BLOCK + lid.y * TPI + i, wg.x * BLOCK + lid.x * TPI + j);
             if (idx < 0) { continue; }
             let o = p.offset_out + u32(idx);
-            var result = p.alpha * acc[i][j];
+            var result = p.alpha * acc[2u * i + j / 4u][j % 4u];
             if (p.beta != 0.0) { result = result + p.beta * out[o]; }
             out[o] = result * gelu_grad(aux[p.offset_aux + u32(idx)]);
         }

@@ -1,7 +1,9 @@
 // Parameter updates over flat buffers (parameters, gradients and optimizer state share one
 // layout, so one dispatch updates every tensor of a model).
 //   sgd:   w = w - lr * g
-//   grad_sumsq:  partials[wg] = Σ g² over each workgroup's 256 gradients
+//   grad_sumsq:  partials[i] = Σ_s g[i + s·P]² over the P partials' invocations: strided, so
+//                neighbouring invocations read neighbouring gradients, and without a
+//                workgroup barrier (which software adapters run slowly)
 //   step_guard:  (one workgroup) norm = √Σ partials; the clip scale min(1, clip / norm);
 //                the first step whose loss or gradient norm is not finite, or whose loss
 //                exceeds max_loss (a blown-up model) → status
@@ -62,13 +64,13 @@ fn workgroup_sum(lid: u32, x: f32) -> f32 {
 }
 
 @compute @workgroup_size(256)
-fn grad_sumsq(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
-              @builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn grad_sumsq(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = index(gid, groups);
-    var x = 0.0;
-    if (i < p.n) { x = g[i] * g[i]; }
-    let total = workgroup_sum(lid, x);
-    if (lid == 0u) { partials[wg.x + wg.y * groups.x] = total; }
+    let stride = gp.partials;
+    if (i >= stride) { return; }
+    var acc = 0.0;
+    for (var j = i; j < p.n; j = j + stride) { acc = acc + g[j] * g[j]; }
+    partials[i] = acc;
 }
 
 @compute @workgroup_size(256)

@@ -208,9 +208,15 @@ struct GuardParams {
 /// even when AdamW's bounded steps keep every number finite.
 pub const DIVERGED_LOSS: f32 = 4.0 * 5.545_177;
 
+/// How many partial sums of squares the gradient's norm is gathered in: one per invocation
+/// of `grad_sumsq`, each over about 64 gradients (at least one workgroup's worth).
+pub fn sumsq_partials(n: usize) -> usize {
+    n.div_ceil(64).div_ceil(256).max(1) * 256
+}
+
 /// Updates the step guard from the gradient's global norm and the step's loss
 /// (`losses[loss_slot]`): clip scale min(1, clip/‖g‖) (clip 0 = none), and the status
-/// when either is not finite or the loss exceeds [`DIVERGED_LOSS`]. `partials` holds one f32 per 256 gradients.
+/// when either is not finite or the loss exceeds [`DIVERGED_LOSS`]. `partials` holds [`sumsq_partials`] values.
 #[allow(clippy::too_many_arguments)]
 pub fn step_guard(
     rec: &mut Recorder,
@@ -223,7 +229,7 @@ pub fn step_guard(
     guard: &wgpu::Buffer,
 ) -> Result<(), GpuError> {
     let n = g.len();
-    let groups = n.div_ceil(256);
+    let groups = sumsq_partials(n);
     expect_len("partials", partials, groups)?;
     if loss_slot >= losses.len() {
         return Err(GpuError::Invalid(format!(
@@ -232,12 +238,6 @@ pub fn step_guard(
         )));
     }
     let sumsq = rec.uniform(&OptimizerParams::scalar(n, 0.0)?);
-    let grid = grid_groups(groups, rec.gpu.limits.max_compute_workgroups_per_dimension);
-    rec.dispatch(
-        &rec.gpu.pipeline(&OPTIMIZER, "grad_sumsq"),
-        &[(1, &g.buffer), (4, &sumsq), (7, &partials.buffer)],
-        grid,
-    )?;
     let params = rec.uniform(&GuardParams {
         partials: u32_of("partials", groups)?,
         step: u32_of("step", step)?,
@@ -246,6 +246,20 @@ pub fn step_guard(
         max_loss: DIVERGED_LOSS,
         _pad: [0; 3],
     });
+    let grid = grid_groups(
+        groups.div_ceil(256),
+        rec.gpu.limits.max_compute_workgroups_per_dimension,
+    );
+    rec.dispatch(
+        &rec.gpu.pipeline(&OPTIMIZER, "grad_sumsq"),
+        &[
+            (1, &g.buffer),
+            (4, &sumsq),
+            (7, &partials.buffer),
+            (9, &params),
+        ],
+        grid,
+    )?;
     rec.dispatch(
         &rec.gpu.pipeline(&OPTIMIZER, "step_guard"),
         &[

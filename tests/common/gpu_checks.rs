@@ -272,7 +272,7 @@ pub async fn step_guard_matches_reference(g: &Gpu) {
     ] {
         let grad = random(&mut rng, n);
         let tg = g.upload(&grad, &[n]).unwrap();
-        let partials = g.zeros(&[n.div_ceil(256)]).unwrap();
+        let partials = g.zeros(&[optim::sumsq_partials(n)]).unwrap();
         let losses = g.upload(&[0.0, loss], &[2]).unwrap();
         let guard = Guard::OPEN.buffer(g).unwrap();
         let mut rec = g.recorder();
