@@ -150,6 +150,8 @@ pub struct Gpu {
     created: Mutex<Created>,
     /// Read-back buffers, by size, kept for the next read of that size.
     staging: Mutex<Vec<wgpu::Buffer>>,
+    /// Command buffers of computation submitted so far (read-back copies not counted).
+    submissions: std::sync::atomic::AtomicUsize,
 }
 
 /// Counts of the WebGPU objects a [`Gpu`] has created: buffers (storage, uniform, read-back),
@@ -225,6 +227,7 @@ impl Gpu {
             fault,
             created: Mutex::new(Created::default()),
             staging: Mutex::new(Vec::new()),
+            submissions: Default::default(),
         };
         gpu.check()?;
         Ok(gpu)
@@ -236,6 +239,12 @@ impl Gpu {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// Command buffers of computation submitted so far: one per [`Gpu::submit`], plus one
+    /// per [`Recorder::end_part`] of a recording with a [`Program`].
+    pub fn submissions(&self) -> usize {
+        self.submissions.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// What this runtime has created so far.
@@ -386,7 +395,8 @@ impl Gpu {
     }
 
     /// Starts recording a command buffer that reuses what `program` kept from the last
-    /// recording of the same sequence of dispatches (a training step, an evaluation).
+    /// recording of the same sequence of dispatches (a training step, an evaluation). Such
+    /// a recording is long, so it is submitted in parts: see [`Recorder::end_part`].
     pub fn recorder_with<'g>(&'g self, program: &'g Mutex<Program>) -> Recorder<'g> {
         self.recorder_of(Some(program.lock().unwrap_or_else(|p| p.into_inner())))
     }
@@ -404,6 +414,7 @@ impl Gpu {
             dispatches: 0,
             program,
             uniforms: 0,
+            part_start: 0,
         }
     }
 
@@ -413,6 +424,8 @@ impl Gpu {
         recorder.end_pass();
         let Recorder { encoder, .. } = recorder;
         self.queue.submit(Some(encoder.finish()));
+        self.submissions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.check()?;
         Ok(n)
     }
@@ -530,11 +543,38 @@ pub struct Recorder<'g> {
     program: Option<std::sync::MutexGuard<'g, Program>>,
     /// Uniform buffers asked for so far.
     uniforms: usize,
+    /// Dispatches recorded before the current part began (see [`Recorder::end_part`]).
+    part_start: usize,
 }
 
 impl Recorder<'_> {
     fn end_pass(&mut self) {
         self.pass = None;
+    }
+
+    /// Ends a part of a long recording (a transformer block's forward or backward pass):
+    /// a recording with a [`Program`] submits what it holds here and goes on in a new
+    /// command buffer, so that no submission runs for long — a browser may stop a GPU
+    /// that works on one command buffer for over a second or so, and a step of a large
+    /// model on a slow adapter takes far longer. Parts cost no object: the program's
+    /// uniforms and bind groups are still reused by position. Other recordings (one-off
+    /// work, and counting a step's dispatches) are left whole.
+    pub fn end_part(&mut self) {
+        if self.program.is_none() || self.dispatches == self.part_start {
+            return;
+        }
+        self.end_pass();
+        let encoder = std::mem::replace(
+            &mut self.encoder,
+            self.gpu
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None }),
+        );
+        self.gpu.queue.submit(Some(encoder.finish()));
+        self.gpu
+            .submissions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.part_start = self.dispatches;
     }
 
     /// Records zeroing a tensor (a buffer clear, not a dispatch).

@@ -1,9 +1,11 @@
 //! The transformer on the GPU: parameters, gradients and AdamW moments in flat buffers with
 //! the named offsets of [`Layout`] (llm.c style), every activation in its own buffer, and a
-//! whole training step — forward, backward, gradient clipping, update — recorded into one
-//! command buffer and submitted once. Losses stay on the GPU in a small ring of slots that
-//! the host reads back every [`READBACK_EVERY`] steps; a step guard on the GPU stops the
-//! updates at the first non-finite loss or gradient, so no read-back is needed per step.
+//! whole training step — forward, backward, gradient clipping, update — recorded at once
+//! and submitted in parts, one per transformer block forward and backward (so that no
+//! submission runs long; see [`Recorder::end_part`]). Losses stay on the GPU in a small
+//! ring of slots that the host reads back every [`READBACK_EVERY`] steps; a step guard on
+//! the GPU stops the updates at the first non-finite loss or gradient, so no read-back is
+//! needed per step.
 //!
 //! The step, top to bottom, mirrors [`super::model::forward`]/[`super::model::backward`]
 //! and [`super::train::train_cpu`], layer for layer.
@@ -586,6 +588,7 @@ impl GpuModel {
                 f,
                 d,
             )?;
+            rec.end_part();
         }
         self.norm_forward(rec, &self.lnf, &self.lnf_stats, &self.x_final, "lnf")?;
         if cfg.tie_embeddings {
@@ -756,6 +759,7 @@ impl GpuModel {
                 &a.ln1_stats,
                 &ln1,
             )?;
+            rec.end_part();
         }
         encoder_backward(
             rec,
@@ -816,7 +820,7 @@ impl GpuModel {
 
     /// Records one whole training step over the uploaded training batch — forward (its
     /// loss into `losses[slot]`), backward, the L2 pull toward the anchor (λ = `l2`; 0 for
-    /// none), the step guard and AdamW at learning rate `lr` — so that it is submitted once.
+    /// none), the step guard and AdamW at learning rate `lr` — recorded at once, in 2·L + 1 parts.
     /// The only place a GPU training step is put together.
     #[allow(clippy::too_many_arguments)]
     pub fn record_step(

@@ -526,6 +526,7 @@ pub async fn transformer_steady_state_steps_create_nothing(_shared: &Gpu) {
         engine.train(stretch, &mut Losses::default()).await.unwrap();
     }
     let before = g.created();
+    let submitted = g.submissions();
     let mut losses = Losses::default();
     let stretch = Stretch {
         source: &mut source,
@@ -544,6 +545,15 @@ pub async fn transformer_steady_state_steps_create_nothing(_shared: &Gpu) {
     assert_eq!(
         after, before,
         "40 steady-state steps, their loss read-backs and 4 evaluations created objects"
+    );
+    // Short submissions: a step in one part per block forward and backward plus the
+    // head and update (2L + 1), an evaluation in one part per block plus the head (L + 1).
+    let l = cfg.n_layer;
+    assert!(l >= 2, "a model of several blocks");
+    assert_eq!(
+        g.submissions() - submitted,
+        40 * (2 * l + 1) + 4 * (l + 1),
+        "each step and evaluation submitted block by block"
     );
     log(&format!(
         "steady state: 40 steps created nothing (set-up: {} buffers, {} bind groups, {} pipelines)",
