@@ -466,9 +466,9 @@ impl Gpu {
             .await
             .map_err(|_| GpuError::Lost("the read-back was cancelled".into()))?;
         self.check()?;
-        mapped.map_err(|e| {
-            GpuError::Validation(format!("could not map the read-back buffer: {e}"))
-        })?;
+        // A read-back buffer of our own fails to map only when the device is gone (its
+        // validation errors were checked just above); the loss callback may come later.
+        mapped.map_err(|e| GpuError::Lost(format!("a result could not be read back ({e})")))?;
         let values = {
             let view = staging.get_mapped_range(..).map_err(|e| {
                 GpuError::Validation(format!("could not read the mapped buffer: {e:?}"))

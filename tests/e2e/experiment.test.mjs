@@ -1,7 +1,8 @@
 // The transformer lab in the page (headless Chromium): a micro preset runs to completion
 // and draws every plot; every export downloads a valid file; its units on 2 workers give
-// the results of 1 worker; pause, resume and cancel work on several workers; invalid fields
-// are named next to their control. `?workers=N` sets the pool's size (www/runner.js).
+// the results of 1 worker; pause, resume and cancel work on several workers; a lost WebGPU
+// device is offered the CPU and the run continues there; invalid fields are named next to
+// their control. `?workers=N` sets the pool's size (www/runner.js).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -203,6 +204,62 @@ test('on WebGPU the whole experiment runs on worker 0 (one device), and pauses',
     assert.equal(sum(await pool(page), 'units'), 0, 'no units: the whole experiment in one worker');
     assert.equal(await page.$$eval('#tx-checkpoints button', (b) => b.length), 2);
     assert.deepEqual(problems, { consoleErrors: [], pageErrors: [], foreignRequests: [] });
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
+
+test('when the WebGPU device is lost mid-run, the page offers the CPU and continues from the finished budgets', async (t) => {
+  const server = await startServer();
+  const browser = await launch({ webgpu: true });
+  try {
+    const { page, problems } = await openLab(browser, server.url);
+    await page.selectOption('#tx-preset', 'micro');
+    await page.evaluate(() => {
+      const c = globalThis.__overtrainLab.config();
+      Object.assign(c, { eval_batches: 1 });
+      Object.assign(c.pretrain, { budgets: [1024, 2048, 4096] });
+      Object.assign(c.perturb, { gammas: [1], draws: 1 });
+      Object.assign(c.finetune, { steps: 4, seeds: 1, lrs: [0.001] });
+      globalThis.__overtrainLab.setState({ config: c });
+    });
+    await page.selectOption('#tx-backend', 'gpu');
+    await page.waitForFunction(() => /tokens\/s/.test(document.getElementById('tx-estimate').textContent), null, { timeout: 120_000 });
+    // The device lives in a worker, inside the wasm: remember it as it records work, so
+    // the test can destroy it (what a driver reset or a browser's GPU watchdog does).
+    for (const w of page.workers()) {
+      await w.evaluate(() => {
+        if (!globalThis.GPUDevice) return;
+        const record = GPUDevice.prototype.createCommandEncoder;
+        GPUDevice.prototype.createCommandEncoder = function (...args) {
+          globalThis.__device = this;
+          return record.apply(this, args);
+        };
+      });
+    }
+    await page.click('#tx-start');
+    await page.waitForFunction(() => document.querySelectorAll('#tx-checkpoints button').length >= 1, null, { timeout: 300_000 });
+    let destroyed = 0;
+    for (const w of page.workers()) {
+      destroyed += await w.evaluate(() => (globalThis.__device ? (globalThis.__device.destroy(), 1) : 0));
+    }
+    assert.equal(destroyed, 1, 'one device, in one worker');
+    await page.waitForSelector('#tx-gpu-failure:not([hidden])', { timeout: 120_000 });
+    assert.match(await page.textContent('#tx-gpu-failure .message'), /^WebGPU failed: the GPU device was lost/);
+    assert.match(await page.textContent('#tx-status'), /WebGPU failed; the plots show the budgets that finished/);
+    const kept = await page.$$eval('#tx-checkpoints button', (b) => b.length);
+    assert.ok(kept >= 1 && kept < 3, `the finished budgets are kept (${kept})`);
+    t.diagnostic(`${await page.textContent('#tx-gpu-failure .message')}; ${kept} budget(s) kept`);
+    await page.click('#tx-gpu-continue');
+    await page.waitForFunction(() => document.body.dataset.experiment === 'done', null, { timeout: 300_000 });
+    assert.equal(await page.inputValue('#tx-backend'), 'cpu');
+    assert.match(await page.textContent('#tx-status'), /Done in .* 3 budgets/);
+    assert.equal(await page.$$eval('#tx-checkpoints button', (b) => b.length), 3);
+    assert.deepEqual(problems.pageErrors, []);
+    assert.deepEqual(problems.foreignRequests, []);
+    // Chromium reports the lost device on the console; nothing else may appear there.
+    for (const e of problems.consoleErrors) assert.match(e, /destroy|lost/i, e);
   } finally {
     await browser.close();
     await server.close();
