@@ -29,19 +29,12 @@ fn crossentropy_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(
     losses[n] = log(sum) - (logits[base + y] - m);
 }
 
-var<workgroup> partial: array<f32, 256>;
-
 @compute @workgroup_size(256)
 fn loss_mean(@builtin(local_invocation_index) lid: u32) {
     var acc = 0.0;
     for (var n = lid; n < p.n; n = n + 256u) { acc = acc + row_losses[n]; }
-    partial[lid] = acc;
-    workgroupBarrier();
-    for (var width = 128u; width > 0u; width = width / 2u) {
-        if (lid < width) { partial[lid] = partial[lid] + partial[lid + width]; }
-        workgroupBarrier();
-    }
-    if (lid == 0u) { out[p.slot] = partial[0] / f32(p.n); }
+    let total = workgroup_sum(lid, acc);
+    if (lid == 0u) { out[p.slot] = total / f32(p.n); }
 }
 
 @compute @workgroup_size(256)

@@ -11,8 +11,6 @@ struct PerturbParams { d: u32, h: u32, checkpoints: u32, gammas: u32, draws: u32
 @group(0) @binding(4) var<storage, read_write> losses: array<f32>; // (c, γ, m) row-major
 @group(0) @binding(5) var<uniform> pp: PerturbParams;
 
-var<workgroup> partial: array<f32, 256>;
-
 @compute @workgroup_size(256)
 fn perturbed_loss(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>,
                   @builtin(local_invocation_index) lid: u32) {
@@ -42,11 +40,6 @@ fn perturbed_loss(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups)
             acc = acc + r * r;
         }
     }
-    partial[lid] = acc;
-    workgroupBarrier();
-    for (var width = 128u; width > 0u; width = width / 2u) {
-        if (lid < width) { partial[lid] = partial[lid] + partial[lid + width]; }
-        workgroupBarrier();
-    }
-    if (lid == 0u && idx < total) { losses[idx] = partial[0]; }
+    let sum = workgroup_sum(lid, acc);
+    if (lid == 0u && idx < total) { losses[idx] = sum; }
 }

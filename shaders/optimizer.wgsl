@@ -51,18 +51,6 @@ fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) g
     if (i < p.n) { w[i] = w[i] - p.lr * g[i]; }
 }
 
-var<workgroup> scratch: array<f32, 256>;
-
-fn workgroup_sum(lid: u32, x: f32) -> f32 {
-    scratch[lid] = x;
-    workgroupBarrier();
-    for (var width = 128u; width > 0u; width = width / 2u) {
-        if (lid < width) { scratch[lid] = scratch[lid] + scratch[lid + width]; }
-        workgroupBarrier();
-    }
-    return scratch[0];
-}
-
 @compute @workgroup_size(256)
 fn grad_sumsq(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = index(gid, groups);

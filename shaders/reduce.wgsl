@@ -1,15 +1,13 @@
 // Per-row reductions of a row-major rows×cols f32 matrix (a whole tensor is one row):
 //   sum_rows: out[r] = Σ_c x[r, c]      sumsq_rows: out[r] = Σ_c x[r, c]²
-// One workgroup of 256 per row: each invocation strides over the columns, then a tree
-// reduction in workgroup memory. Rows beyond 65535 use the grid's y dimension.
+// One workgroup of 256 per row: each invocation strides over the columns, then
+// workgroup_sum (shaders/workgroup_sum.wgsl). Rows beyond 65535 use the grid's y dimension.
 
 struct Params { rows: u32, cols: u32, _pad0: u32, _pad1: u32 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
-
-var<workgroup> partial: array<f32, 256>;
 
 fn reduce_row(row: u32, lid: u32, square: bool) {
     var acc = 0.0;
@@ -19,13 +17,8 @@ fn reduce_row(row: u32, lid: u32, square: bool) {
             if (square) { acc = acc + v * v; } else { acc = acc + v; }
         }
     }
-    partial[lid] = acc;
-    workgroupBarrier();
-    for (var width = 128u; width > 0u; width = width / 2u) {
-        if (lid < width) { partial[lid] = partial[lid] + partial[lid + width]; }
-        workgroupBarrier();
-    }
-    if (lid == 0u && row < p.rows) { out[row] = partial[0]; }
+    let sum = workgroup_sum(lid, acc);
+    if (lid == 0u && row < p.rows) { out[row] = sum; }
 }
 
 @compute @workgroup_size(256)

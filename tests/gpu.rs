@@ -23,6 +23,19 @@ fn gpu() -> &'static Gpu {
     })
 }
 
+/// Mesa's lavapipe offers subgroups, so natively both paths of the reductions are tested
+/// (reductions_match_the_cpu_on_both_paths); an adapter without them would leave the
+/// subgroup path untested, which this says loudly rather than passing quietly.
+#[test]
+fn the_subgroup_path_is_exercised() {
+    let a = &gpu().adapter;
+    assert!(
+        gpu().subgroups,
+        "adapter {} offers no subgroups: the subgroup path of workgroup_sum is not tested here",
+        a.name
+    );
+}
+
 macro_rules! native_tests {
     ($module:ident: $($name:ident),* $(,)?) => {$(
         #[test]
@@ -41,6 +54,7 @@ native_tests!(
     gaussian_noise_is_counter_based_and_matches_reference,
     optimizers_match_reference,
     step_guard_matches_reference,
+    reductions_match_the_cpu_on_both_paths,
     limits_are_checked_before_submitting,
     linear_lab_on_the_gpu_matches_the_cpu_default_config,
     linear_lab_on_the_gpu_matches_the_cpu_identity_basis_and_dim_64,

@@ -205,6 +205,7 @@ browser_gpu_tests!(
     gaussian_noise_is_counter_based_and_matches_reference,
     optimizers_match_reference,
     step_guard_matches_reference,
+    reductions_match_the_cpu_on_both_paths,
     limits_are_checked_before_submitting,
     linear_lab_on_the_gpu_matches_the_cpu_default_config,
     linear_lab_on_the_gpu_matches_the_cpu_identity_basis_and_dim_64,

@@ -11,20 +11,24 @@ use bytemuck::{Pod, Zeroable};
 const MATMUL: Shader = Shader {
     name: "matmul",
     source: include_str!("../../shaders/matmul.wgsl"),
+    sums: false,
 };
 #[cfg(feature = "test-kernels")]
 const ELEMENTWISE: Shader = Shader {
     name: "elementwise",
     source: include_str!("../../shaders/elementwise.wgsl"),
+    sums: false,
 };
 #[cfg(feature = "test-kernels")]
 const REDUCE: Shader = Shader {
     name: "reduce",
     source: include_str!("../../shaders/reduce.wgsl"),
+    sums: true,
 };
 const NOISE: Shader = Shader {
     name: "noise",
     source: include_str!("../../shaders/noise.wgsl"),
+    sums: false,
 };
 
 /// The shape of one (batched) product: out[b] = alpha·op(A[b])·op(B[b]) + beta·out[b].

@@ -78,6 +78,9 @@ pub struct AdapterSummary {
     pub driver: String,
     /// A software rasterizer (SwiftShader, llvmpipe/lavapipe): expect slow training.
     pub software: bool,
+    /// The adapter offers subgroups (WebGPU's `subgroups` feature, as wgpu reports it).
+    #[serde(default)]
+    pub subgroups: bool,
     pub max_buffer_size: u64,
     pub max_storage_buffer_binding_size: u64,
     pub max_compute_workgroups_per_dimension: u32,
@@ -129,7 +132,13 @@ impl<'a> From<&'a Tensor> for View<'a> {
 pub struct Shader {
     pub name: &'static str,
     pub source: &'static str,
+    /// Uses `workgroup_sum`: the device prepends its definition (shaders/workgroup_sum.wgsl,
+    /// or shaders/workgroup_sum_subgroups.wgsl on a device with subgroups).
+    pub sums: bool,
 }
+
+const WORKGROUP_SUM: &str = include_str!("../../shaders/workgroup_sum.wgsl");
+const WORKGROUP_SUM_SUBGROUPS: &str = include_str!("../../shaders/workgroup_sum_subgroups.wgsl");
 
 /// The compiled shader modules and pipelines of a device, by name, each built once.
 #[derive(Default)]
@@ -152,6 +161,8 @@ pub struct Gpu {
     staging: Mutex<Vec<wgpu::Buffer>>,
     /// Command buffers of computation submitted so far (read-back copies not counted).
     submissions: std::sync::atomic::AtomicUsize,
+    /// The device has subgroups, and the reductions use them (see [`Shader::sums`]).
+    pub subgroups: bool,
 }
 
 /// Counts of the WebGPU objects a [`Gpu`] has created: buffers (storage, uniform, read-back),
@@ -164,8 +175,19 @@ pub struct Created {
 }
 
 impl Gpu {
-    /// Finds an adapter (any kind, software included) and opens a device with its limits.
+    /// Finds an adapter (any kind, software included) and opens a device with its limits,
+    /// and with subgroups when the adapter has them.
     pub async fn new() -> Result<Gpu, GpuError> {
+        Gpu::open(true).await
+    }
+
+    /// [`Gpu::new`] without subgroups even where the adapter has them: the reference path
+    /// of the reductions, for the tests that compare both.
+    pub async fn without_subgroups() -> Result<Gpu, GpuError> {
+        Gpu::open(false).await
+    }
+
+    async fn open(subgroups: bool) -> Result<Gpu, GpuError> {
         let instance = wgpu::Instance::default();
         let adapter = instance
             .request_adapter(&wgpu::RequestAdapterOptions {
@@ -176,10 +198,15 @@ impl Gpu {
             .map_err(|e| GpuError::NoAdapter(e.to_string()))?;
         let info = adapter.get_info();
         let limits = adapter.limits();
+        let subgroups = subgroups && adapter.features().contains(wgpu::Features::SUBGROUP);
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("overtrain"),
-                required_features: wgpu::Features::empty(),
+                required_features: if subgroups {
+                    wgpu::Features::SUBGROUP
+                } else {
+                    wgpu::Features::empty()
+                },
                 required_limits: limits.clone(),
                 ..Default::default()
             })
@@ -212,6 +239,7 @@ impl Gpu {
                 .trim()
                 .to_string(),
             software,
+            subgroups: adapter.features().contains(wgpu::Features::SUBGROUP),
             max_buffer_size: limits.max_buffer_size,
             max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
             max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
@@ -228,6 +256,7 @@ impl Gpu {
             created: Mutex::new(Created::default()),
             staging: Mutex::new(Vec::new()),
             submissions: Default::default(),
+            subgroups,
         };
         gpu.check()?;
         Ok(gpu)
@@ -267,10 +296,22 @@ impl Gpu {
             .modules
             .entry(shader.name)
             .or_insert_with(|| {
+                let source = match (shader.sums, self.subgroups) {
+                    (false, _) => shader.source.into(),
+                    (true, false) => format!("{WORKGROUP_SUM}\n{}", shader.source).into(),
+                    (true, true) => {
+                        let enable = if cfg!(target_arch = "wasm32") {
+                            "enable subgroups;\n"
+                        } else {
+                            ""
+                        };
+                        format!("{enable}{WORKGROUP_SUM_SUBGROUPS}\n{}", shader.source).into()
+                    }
+                };
                 self.device
                     .create_shader_module(wgpu::ShaderModuleDescriptor {
                         label: Some(shader.name),
-                        source: wgpu::ShaderSource::Wgsl(shader.source.into()),
+                        source: wgpu::ShaderSource::Wgsl(source),
                     })
             })
             .clone();

@@ -10,10 +10,12 @@ use bytemuck::{Pod, Zeroable};
 const LINEAR_GD: Shader = Shader {
     name: "linear_gd",
     source: include_str!("../../shaders/linear_gd.wgsl"),
+    sums: false,
 };
 const LINEAR_PERTURB: Shader = Shader {
     name: "linear_perturb",
     source: include_str!("../../shaders/linear_perturb.wgsl"),
+    sums: true,
 };
 
 /// One run of [`gd_runs`]: its step size, 1 + λ, and which target matrix B it descends to.

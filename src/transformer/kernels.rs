@@ -12,18 +12,22 @@ use bytemuck::{Pod, Zeroable};
 const ENCODER: Shader = Shader {
     name: "encoder",
     source: include_str!("../../shaders/encoder.wgsl"),
+    sums: false,
 };
 const NORM: Shader = Shader {
     name: "norm",
     source: include_str!("../../shaders/norm.wgsl"),
+    sums: false,
 };
 const ATTENTION: Shader = Shader {
     name: "attention",
     source: include_str!("../../shaders/attention.wgsl"),
+    sums: false,
 };
 const ACTIVATION: Shader = Shader {
     name: "activation",
     source: include_str!("../../shaders/activation.wgsl"),
+    sums: false,
 };
 /// The matmul with the transformer's epilogues (residual add, GELU and its gradient).
 const MATMUL_EPILOGUE: Shader = Shader {
@@ -33,10 +37,12 @@ const MATMUL_EPILOGUE: Shader = Shader {
         include_str!("../../shaders/gelu.wgsl"),
         include_str!("../../shaders/matmul_epilogue.wgsl")
     ),
+    sums: false,
 };
 const CROSSENTROPY: Shader = Shader {
     name: "crossentropy",
     source: include_str!("../../shaders/crossentropy.wgsl"),
+    sums: true,
 };
 
 /// Rows (or sorted token positions) one invocation sums at most; longer sums are split

@@ -12,6 +12,7 @@ use bytemuck::{Pod, Zeroable};
 const OPTIMIZER: Shader = Shader {
     name: "optimizer",
     source: include_str!("../../shaders/optimizer.wgsl"),
+    sums: true,
 };
 
 /// The optimizer's settings that stay fixed over a run (AdamW β₁ 0.9, β₂ 0.95, ε 1e-8).

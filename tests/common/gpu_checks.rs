@@ -41,6 +41,30 @@ pub async fn adapter_is_described(g: &Gpu) {
     log(&format!("adapter: {a:?}"));
 }
 
+/// The reductions share one `workgroup_sum`, which has two paths: with subgroups (the
+/// default device, where the adapter offers them) and without (the reference). Both
+/// against the CPU: row sums, the gradient norm and clip of the step guard, and the linear
+/// lab's perturbed losses (in its whole run).
+pub async fn reductions_match_the_cpu_on_both_paths(g: &Gpu) {
+    assert_eq!(
+        g.subgroups, g.adapter.subgroups,
+        "the default device uses subgroups exactly where the adapter offers them"
+    );
+    let plain = Gpu::without_subgroups()
+        .await
+        .expect("a device without subgroups");
+    assert!(!plain.subgroups);
+    for (path, device) in [("without subgroups", &plain), ("default", g)] {
+        reductions_match_reference(device).await;
+        step_guard_matches_reference(device).await;
+        assert_gpu_matches_cpu(device, &Default::default(), path).await;
+    }
+    log(&format!(
+        "workgroup_sum: checked without subgroups and on the default device (subgroups: {})",
+        g.subgroups
+    ));
+}
+
 pub async fn matmul_matches_reference_on_awkward_shapes(g: &Gpu) {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let shapes = [
