@@ -218,7 +218,10 @@ impl ExperimentSchedule {
     }
 
     /// The unit an idle worker runs next, as JSON `{unit, input}` (`input`: the output of
-    /// the unit it starts from, or null); undefined when none is ready now.
+    /// the unit it starts from, or null); undefined when none is ready now. (Named for
+    /// JavaScript, which calls `schedule.next()`; not an iterator: it depends on what
+    /// the workers have finished.)
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<String> {
         let (unit, input) = self.schedule.take_ready()?;
         Some(serde_json::json!({"unit": unit, "input": input}).to_string())
