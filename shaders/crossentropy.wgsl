@@ -1,7 +1,8 @@
 // Softmax cross-entropy over V = 256 bytes, paired with crossentropy_forward/_backward of
 // src/transformer/layers.rs. Targets are u32 words inside a batch buffer at off_targets.
 //   crossentropy_forward:  probs = softmax(logits) per row; losses[n] = −log probs[n, y_n]
-//   loss_mean:             out[slot] = Σ_n losses[n] / N   (one workgroup)
+//   loss_mean:             out[slot] = Σ_n losses[n] / N   (one workgroup; workgroup_sum:
+//                          shaders/workgroup_sum.wgsl, prepended by the host)
 //   crossentropy_backward: dlogits = (probs − onehot(y)) / N   (may overwrite logits)
 
 struct Params { n: u32, v: u32, off_targets: u32, slot: u32 }

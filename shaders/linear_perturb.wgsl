@@ -1,6 +1,7 @@
 // Gaussian perturbation of the linear transfer lab (science.md §2). For every checkpoint c,
 // noise scale γ and draw m, one workgroup computes ‖(W₁ᶜ + γZ₁ᵐ)(W₂ᶜ + γZ₂ᵐ) − A‖².
-// CPU reference: linear::experiment::perturbed_loss.
+// CPU reference: linear::experiment::perturbed_loss. workgroup_sum: shaders/workgroup_sum.wgsl
+// (or its subgroup path), prepended by the host.
 
 struct PerturbParams { d: u32, h: u32, checkpoints: u32, gammas: u32, draws: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
 

@@ -110,10 +110,13 @@ fn product(wg: vec3<u32>, lid: vec3<u32>) -> array<vec4<f32>, 16> {
     return acc;
 }
 
-// The output element (row, col) of batch bi: its index, or -1 when out of range.
-fn out_index(bi: u32, row: u32, col: u32) -> i32 {
+// Element (i, j) of this invocation's block (batch wg.z): its index in the output, or -1
+// when out of range.
+fn out_index(wg: vec3<u32>, lid: vec3<u32>, i: u32, j: u32) -> i32 {
+    let row = wg.y * BLOCK + lid.y * TPI + i;
+    let col = wg.x * BLOCK + lid.x * TPI + j;
     if (row >= p.m || col >= p.n) { return -1; }
-    return i32(bi * p.stride_out + row * p.n + col);
+    return i32(wg.z * p.stride_out + row * p.n + col);
 }
 
 @compute @workgroup_size(8, 8, 1)
@@ -121,7 +124,7 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) li
     let acc = product(wg, lid);
     for (var i = 0u; i < TPI; i = i + 1u) {
         for (var j = 0u; j < TPI; j = j + 1u) {
-            let idx = out_index(wg.z, wg.y * BLOCK + lid.y * TPI + i, wg.x * BLOCK + lid.x * TPI + j);
+            let idx = out_index(wg, lid, i, j);
             if (idx < 0) { continue; }
             let o = p.offset_out + u32(idx);
             var result = p.alpha * acc[2u * i + j / 4u][j % 4u];

@@ -18,7 +18,7 @@ fn matmul_residual(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocati
     let acc = product(wg, lid);
     for (var i = 0u; i < TPI; i = i + 1u) {
         for (var j = 0u; j < TPI; j = j + 1u) {
-            let idx = out_index(wg.z, wg.y * BLOCK + lid.y * TPI + i, wg.x * BLOCK + lid.x * TPI + j);
+            let idx = out_index(wg, lid, i, j);
             if (idx < 0) { continue; }
             out[p.offset_out + u32(idx)] = p.alpha * acc[2u * i + j / 4u][j % 4u] + aux[p.offset_aux + u32(idx)];
         }
@@ -30,7 +30,7 @@ fn matmul_gelu(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_i
     let acc = product(wg, lid);
     for (var i = 0u; i < TPI; i = i + 1u) {
         for (var j = 0u; j < TPI; j = j + 1u) {
-            let idx = out_index(wg.z, wg.y * BLOCK + lid.y * TPI + i, wg.x * BLOCK + lid.x * TPI + j);
+            let idx = out_index(wg, lid, i, j);
             if (idx < 0) { continue; }
             let o = p.offset_out + u32(idx);
             var result = p.alpha * acc[2u * i + j / 4u][j % 4u];
@@ -46,7 +46,7 @@ fn matmul_gelu_backward(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_inv
     let acc = product(wg, lid);
     for (var i = 0u; i < TPI; i = i + 1u) {
         for (var j = 0u; j < TPI; j = j + 1u) {
-            let idx = out_index(wg.z, wg.y * BLOCK + lid.y * TPI + i, wg.x * BLOCK + lid.x * TPI + j);
+            let idx = out_index(wg, lid, i, j);
             if (idx < 0) { continue; }
             let o = p.offset_out + u32(idx);
             var result = p.alpha * acc[2u * i + j / 4u][j % 4u];

@@ -13,6 +13,7 @@
 //          once the guard's status is set, so a diverged run keeps its last good weights.
 //   l2_pull: g = g + alpha * (w - anchor)   (fine-tuning's pull toward the pre-trained weights)
 // bc1 = 1 - b1^t and bc2 = 1 - b2^t are the bias corrections of step t, computed on the CPU.
+// workgroup_sum: shaders/workgroup_sum.wgsl (or its subgroup path), prepended by the host.
 
 struct Params { n: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, bc1: f32, bc2: f32 }
 
