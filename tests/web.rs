@@ -13,6 +13,9 @@ use overtrain::web::{
     default_linear_config, field_schema, render_linear_plots, resolve_backend, run_experiment,
     run_linear, validate_linear_config,
 };
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
 
@@ -76,6 +79,14 @@ fn invalid_configs_come_back_as_field_errors() {
 /// gives a cancelled error, a bad config a config error naming its field.
 #[wasm_bindgen_test]
 async fn errors_cross_into_the_page_with_their_kind() {
+    bounded(
+        "errors_cross_into_the_page_with_their_kind",
+        errors_cross_into_the_page(),
+    )
+    .await;
+}
+
+async fn errors_cross_into_the_page() {
     use overtrain::experiment::{self, ExperimentConfig};
     use overtrain::transformer::engine::{run_ready, Engine};
     let micro = r#"{"batch": 2, "eval_batches": 1,
@@ -179,19 +190,74 @@ fn renders_the_four_plots() {
     assert!(render_linear_plots("not json", "{}").is_err());
 }
 
-/// The page's WebGPU adapter (SwiftShader in headless Chromium). No adapter fails the test.
-async fn browser_gpu() -> Gpu {
-    match Gpu::new().await {
-        Ok(g) => g,
-        Err(e) => panic!("{e}: these tests need WebGPU (headless Chromium: --enable-unsafe-webgpu, see webdriver.json)"),
+/// The page's WebGPU device (SwiftShader in headless Chromium), opened once and shared by
+/// every test, as the native tests share theirs (tests/gpu.rs) and the page shares one
+/// between its labs. A device per test left a score of devices behind in the GPU process
+/// (a dropped device is only freed when JavaScript's garbage collector gets to it); tests
+/// that need a device of their own open it themselves, and `Gpu` destroys it when dropped.
+/// No adapter fails the test.
+async fn browser_gpu() -> Rc<Gpu> {
+    thread_local! {
+        static SHARED: RefCell<Option<Rc<Gpu>>> = const { RefCell::new(None) };
     }
+    if let Some(gpu) = SHARED.with(|s| s.borrow().clone()) {
+        return gpu;
+    }
+    let gpu = match Gpu::new().await {
+        Ok(g) => Rc::new(g),
+        Err(e) => panic!("{e}: these tests need WebGPU (headless Chromium: --enable-unsafe-webgpu, see webdriver.json)"),
+    };
+    SHARED.with(|s| *s.borrow_mut() = Some(gpu.clone()));
+    gpu
+}
+
+/// How long one test may run before it fails by name: well under chromedriver's 300 s
+/// (after which the whole run would end without saying which test hung). The slowest test,
+/// `reductions_match_the_cpu_on_both_paths` (the linear lab twice on SwiftShader), takes
+/// about 70 s on 2 cores; `-- --nocapture` prints each test's time.
+const TEST_TIMEOUT_S: u32 = 180;
+
+/// Runs `test` and fails, naming it, if it has not finished after [`TEST_TIMEOUT_S`]: a GPU
+/// wait that never resolves then fails its own test, and the rest of the suite still runs.
+async fn bounded(name: &str, test: impl Future<Output = ()>) {
+    let timer = js_sys::Promise::new(&mut |resolve, _| {
+        let set_timeout: js_sys::Function =
+            js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
+                .expect("setTimeout")
+                .into();
+        set_timeout
+            .call2(&JsValue::NULL, &resolve, &(TEST_TIMEOUT_S * 1000).into())
+            .expect("setTimeout");
+    });
+    let started = js_sys::Date::now();
+    let mut timer = std::pin::pin!(wasm_bindgen_futures::JsFuture::from(timer));
+    let mut test = std::pin::pin!(test);
+    let finished = std::future::poll_fn(|cx| {
+        if test.as_mut().poll(cx).is_ready() {
+            return std::task::Poll::Ready(true);
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            return std::task::Poll::Ready(false);
+        }
+        std::task::Poll::Pending
+    })
+    .await;
+    // Shown with `-- --nocapture`: which tests take the time.
+    web_sys::console::log_1(
+        &format!("{name}: {:.1} s", (js_sys::Date::now() - started) / 1e3).into(),
+    );
+    assert!(
+        finished,
+        "{name}: still running after {TEST_TIMEOUT_S} s (hung: a GPU wait that never resolved?)"
+    );
 }
 
 macro_rules! browser_gpu_tests {
     ($module:ident: $($name:ident),* $(,)?) => {$(
         #[wasm_bindgen_test]
         async fn $name() {
-            $module::$name(&browser_gpu().await).await;
+            let gpu = browser_gpu().await;
+            bounded(stringify!($name), $module::$name(&gpu)).await;
         }
     )*};
 }

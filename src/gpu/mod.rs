@@ -165,6 +165,18 @@ pub struct Gpu {
     pub subgroups: bool,
 }
 
+/// In the browser a device and its buffers live in the GPU process until JavaScript's
+/// garbage collector frees the `GPUDevice` (wgpu's WebGPU backend drops nothing itself),
+/// which may be never on a page that opens devices one after another: each would keep its
+/// memory and queued work. So a `Gpu` destroys its device when dropped. (Natively, dropping
+/// the last handle frees it.)
+#[cfg(target_arch = "wasm32")]
+impl Drop for Gpu {
+    fn drop(&mut self) {
+        self.device.destroy();
+    }
+}
+
 /// Counts of the WebGPU objects a [`Gpu`] has created: buffers (storage, uniform, read-back),
 /// bind groups and compute pipelines.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

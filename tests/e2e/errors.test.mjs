@@ -39,6 +39,7 @@ test('the worker forwards each kind of error as {type: error, id, error: {kind, 
     const { page, problems } = await openPage(browser, server.url);
     const presets = await page.evaluate(async () => {
       const wasm = await import(new URL('./www/pkg/overtrain.js', location.href));
+      await wasm.default(); // the page may still be loading it: initialise (once) before use
       return JSON.parse(wasm.experiment_presets());
     });
     const micro = JSON.stringify(presets.micro);
@@ -61,6 +62,7 @@ test('the worker forwards each kind of error as {type: error, id, error: {kind, 
     // gpu: a WebGPU run in a worker without a device.
     const linear = await page.evaluate(async () => {
       const wasm = await import(new URL('./www/pkg/overtrain.js', location.href));
+      await wasm.default(); // the page may still be loading it: initialise (once) before use
       return wasm.default_linear_config();
     });
     const gpu = await ask(page, { make: 'linear', args: [linear, 'gpu'] });
@@ -89,6 +91,7 @@ test('resuming a saved experiment whose results belong to another config says so
     await page.evaluate(async (results) => {
       const { store } = await import(new URL('./www/persist.js', location.href));
       const wasm = await import(new URL('./www/pkg/overtrain.js', location.href));
+      await wasm.default(); // the page may still be loading it: initialise (once) before use
       const micro = JSON.parse(wasm.experiment_presets()).micro;
       await store.put({ created: Date.now(), label: 'Mismatched', config: JSON.stringify(micro), backend: 'cpu', status: 'running', budgets: micro.pretrain.budgets.length, finished: 1, results, checkpoints: [] });
     }, QUICK_RESULTS);
@@ -121,6 +124,7 @@ test('an invalid config is shown next to its field, in both labs', async () => {
     // The wasm's validation returns a typed config error naming the field.
     const typed = await page.evaluate(async () => {
       const wasm = await import(new URL('./www/pkg/overtrain.js', location.href));
+      await wasm.default(); // the page may still be loading it: initialise (once) before use
       const c = JSON.parse(wasm.default_linear_config());
       c.pretrain.lr = -1;
       return wasm.validate_linear_config(JSON.stringify(c));

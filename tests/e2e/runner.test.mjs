@@ -28,18 +28,21 @@ const counts = (page) => page.evaluate(() => ({ ...globalThis.__workers }));
 const rendered = (page) => page.evaluate(() => Number(document.getElementById('plots').dataset.rendered || 0));
 
 /** Long linear runs, each replaced by the next after more than 1.5 s (abandoned); waits for
- * the last one's plots. */
-async function abandonLinearRuns(page) {
-  const before = await rendered(page);
-  for (const steps of ['20000', '20100', '600']) {
+ * the last one's plots. `finetuneSteps`: the long runs' fine-tuning steps (default 200): a
+ * test that needs them abandoned makes them long enough to outlast 1.5 s on a fast machine
+ * (20,000 steps with 200 fine-tuning steps take about that on 2 cores). */
+async function abandonLinearRuns(page, { finetuneSteps = null } = {}) {
+  if (finetuneSteps) await page.fill('#f-finetune-steps', finetuneSteps);
+  for (const steps of ['20000', '20100']) {
     await page.fill('#f-pretrain-steps', steps);
     // Runs estimated above 2 s wait for "Run".
-    if (steps !== '600') {
-      await page.waitForSelector('#run-gate:not([hidden])');
-      await page.click('#run-heavy');
-    }
+    await page.waitForSelector('#run-gate:not([hidden])');
+    await page.click('#run-heavy');
     await page.waitForTimeout(2000);
   }
+  if (finetuneSteps) await page.fill('#f-finetune-steps', '200'); // heavy: waits for Run
+  const before = await rendered(page);
+  await page.fill('#f-pretrain-steps', '600');
   await page.waitForFunction((c) => Number(document.getElementById('plots').dataset.rendered) > c, before, { timeout: 180_000 });
   assert.match(await page.textContent('#status'), /Computed in/);
   assert.equal(await page.$eval('#f-pretrain-steps', (e) => e.value), '600');
@@ -56,10 +59,12 @@ test('one pool and one WebGPU device serve both labs; an abandoned linear run le
     const pool = await counts(page);
     assert.equal(pool.created, 2, 'the pool has the size ?workers= asks for');
     assert.equal(pool.initGpu, 1, 'WebGPU is opened once');
-    await page.waitForTimeout(1000); // the transformer lab's probe ends
+    // The transformer lab's probe (two timed steps on a worker) has answered: until then its
+    // worker runs a task and is not restarted when a linear run is abandoned.
+    await page.waitForFunction(() => document.getElementById('tx-estimate').dataset.tokensPerSecond, null, { timeout: 60_000 });
 
     // With nothing else running, the abandoned runs' workers are restarted.
-    await abandonLinearRuns(page);
+    await abandonLinearRuns(page, { finetuneSteps: '2000' });
     const idle = await counts(page);
     assert.ok(idle.created > pool.created, `the abandoned runs' workers were restarted (${pool.created} → ${idle.created} workers made)`);
     assert.equal(idle.gpuHolders, 1, 'one worker holds WebGPU (a restarted worker 0 opens it again)');

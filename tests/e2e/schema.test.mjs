@@ -19,6 +19,7 @@ test('labels, help and ranges from field_schema() are shown in both labs\' forms
     // The schema as the page's own wasm module gives it.
     const schema = await page.evaluate(async () => {
       const wasm = await import(new URL('./www/pkg/overtrain.js', location.href));
+      await wasm.default(); // the page may still be loading it: initialise (once) before use
       return JSON.parse(wasm.field_schema());
     });
     for (const [lab, form] of [['linear', '#controls'], ['transformer', '#tx-controls']]) {
