@@ -43,7 +43,7 @@ try {
       await page.click('#tx-start');
       if (await page.evaluate(() => document.body.dataset.experiment) !== 'running') throw new Error('the experiment did not start');
       await page.waitForFunction(() => document.body.dataset.experiment === 'done', null, { timeout: 3_600_000 });
-      const results = JSON.parse(await page.evaluate(() => globalThis.__overtrainLab.results));
+      const results = await page.evaluate(() => globalThis.__overtrainLab.results);
       config ??= results.config;
       rows[n].estimate.push(est.seconds);
       rows[n].elapsed.push(results.elapsed_s);

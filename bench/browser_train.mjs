@@ -16,7 +16,7 @@ try {
     globalThis.__overtrainPanic = (m) => { throw new Error(m); };
     const wasm = await import('./pkg/overtrain.js');
     await wasm.default();
-    return JSON.parse(await wasm.bench_transformer(batch, steps));
+    return wasm.bench_transformer(batch, steps);
   }, { batch, steps });
   console.log(JSON.stringify({ browser: browser.version(), batch, steps }));
   console.log('| model | parameters | WebGPU tokens/s | CPU (wasm) tokens/s | dispatches/step | GPU memory |');

@@ -95,7 +95,7 @@ async function tfjsTrain({ steps }) {
 async function oursTrain({ steps }) {
   const wasm = await import('./pkg/overtrain.js');
   await wasm.default();
-  const [row] = JSON.parse(await wasm.bench_transformer(8, steps, '0.1M'));
+  const [row] = await wasm.bench_transformer(8, steps, '0.1M');
   return { tokens_per_second: row.webgpu.tokens_per_second, parameters: row.webgpu.parameters, dispatches_per_step: row.webgpu.dispatches_per_step };
 }
 

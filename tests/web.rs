@@ -10,13 +10,14 @@ mod transformer_checks;
 
 use overtrain::gpu::Gpu;
 use overtrain::web::{
-    default_linear_config, field_schema, render_linear_plots, resolve_backend, run_experiment,
-    run_linear, validate_linear_config,
+    default_linear_config, field_schema, linear_results_json, render_linear_plots, resolve_backend,
+    run_experiment, run_linear, validate_experiment_config, validate_linear_config,
+    ExperimentSchedule,
 };
 use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -34,13 +35,27 @@ fn field_of(err: &JsValue) -> String {
     prop(err, "field")
 }
 
+/// A JavaScript value from JSON text, as the page holds its configs (`JSON.parse`).
+fn js(json: &str) -> JsValue {
+    js_sys::JSON::parse(json).unwrap()
+}
+
+/// A value an entry point returned, read back for assertions.
+fn json(value: &JsValue) -> serde_json::Value {
+    serde_wasm_bindgen::from_value(value.clone()).unwrap()
+}
+
+fn get(value: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(value, &key.into()).unwrap()
+}
+
 #[wasm_bindgen_test]
 fn runs_the_default_experiment_deterministically() {
-    let config = default_linear_config();
-    let a = run_linear(&config).expect("valid");
-    let b = run_linear(&config).expect("valid");
-    let mut ra: serde_json::Value = serde_json::from_str(&a).unwrap();
-    let mut rb: serde_json::Value = serde_json::from_str(&b).unwrap();
+    let config = default_linear_config().unwrap();
+    let a = run_linear(config.clone()).expect("valid");
+    let b = run_linear(config).expect("valid");
+    let mut ra = json(&a);
+    let mut rb = json(&b);
     assert!(
         ra["elapsed_ms"].as_f64().unwrap() > 0.0,
         "timed with performance.now()"
@@ -61,16 +76,18 @@ fn runs_the_default_experiment_deterministically() {
 
 #[wasm_bindgen_test]
 fn invalid_configs_come_back_as_field_errors() {
-    assert!(validate_linear_config(&default_linear_config()).is_null());
-    for (json, field) in [
-        (r#"{"dim": 0}"#, "dim"),
-        (r#"{"finetune": {"lrs": [-1]}}"#, "finetune.lrs[0]"),
-        ("{oops", ""),
+    assert!(validate_linear_config(default_linear_config().unwrap()).is_null());
+    // A config is an object: anything else is refused as a whole (no field).
+    for (config, field) in [
+        (js(r#"{"dim": 0}"#), "dim"),
+        (js(r#"{"finetune": {"lrs": [-1]}}"#), "finetune.lrs[0]"),
+        (JsValue::from_str("{oops"), ""),
+        (JsValue::UNDEFINED, ""),
     ] {
-        let err = validate_linear_config(json);
-        assert_eq!(field_of(&err), field, "{json}");
-        let thrown = run_linear(json).expect_err(json);
-        assert_eq!(field_of(&thrown), field, "{json}");
+        let err = validate_linear_config(config.clone());
+        assert_eq!(field_of(&err), field, "{config:?}");
+        let thrown = run_linear(config.clone()).expect_err("invalid");
+        assert_eq!(field_of(&thrown), field, "{config:?}");
     }
 }
 
@@ -108,10 +125,10 @@ async fn errors_cross_into_the_page() {
     let other = micro.replace(r#""batch": 2"#, r#""batch": 2, "seed": 5"#);
     let host = js_sys::Object::new();
     let resumed = run_experiment(
-        other.clone(),
+        js(&other),
         "cpu".into(),
         host.clone().into(),
-        Some(serde_json::to_string(&earlier).unwrap()),
+        js(&serde_json::to_string(&earlier).unwrap()),
     )
     .await
     .expect_err("results of another config");
@@ -120,15 +137,15 @@ async fn errors_cross_into_the_page() {
     assert!(prop(&resumed, "message").contains("another config"));
     let cancel = js_sys::Function::new_no_args("return Promise.resolve(false);");
     js_sys::Reflect::set(&host, &"progress".into(), &cancel).unwrap();
-    let cancelled = run_experiment(other, "cpu".into(), host.into(), None)
+    let cancelled = run_experiment(js(&other), "cpu".into(), host.into(), JsValue::NULL)
         .await
         .expect_err("cancelled by the host");
     assert_eq!(prop(&cancelled, "kind"), "cancelled", "{cancelled:?}");
     let invalid = run_experiment(
-        r#"{"batch": 0}"#.into(),
+        js(r#"{"batch": 0}"#),
         "cpu".into(),
         js_sys::Object::new().into(),
-        None,
+        JsValue::NULL,
     )
     .await
     .expect_err("invalid");
@@ -138,7 +155,7 @@ async fn errors_cross_into_the_page() {
 /// The page builds its forms from the schema: every field named once, with a label.
 #[wasm_bindgen_test]
 fn the_field_schema_and_the_backend_rule_are_exported() {
-    let schema: serde_json::Value = serde_json::from_str(&field_schema()).unwrap();
+    let schema = json(&field_schema().unwrap());
     let lr = schema["transformer"]
         .as_array()
         .unwrap()
@@ -163,7 +180,7 @@ fn the_field_schema_and_the_backend_rule_are_exported() {
     )
     .unwrap();
     let pick = |choice: &str, adapter: &JsValue, fits: bool| {
-        let r = resolve_backend(choice, adapter.clone(), fits);
+        let r = resolve_backend(choice, adapter.clone(), fits).unwrap();
         (prop(&r, "backend"), prop(&r, "reason"))
     };
     assert_eq!(pick("gpu", &software, true).0, "gpu");
@@ -176,8 +193,8 @@ fn the_field_schema_and_the_backend_rule_are_exported() {
 
 #[wasm_bindgen_test]
 fn renders_the_four_plots() {
-    let results = run_linear(r#"{"dim": 6, "pretrain": {"steps": 200}}"#).unwrap();
-    let plots = render_linear_plots(&results, "{}").unwrap();
+    let results = run_linear(js(r#"{"dim": 6, "pretrain": {"steps": 200}}"#)).unwrap();
+    let plots = render_linear_plots(results, js("{}")).unwrap();
     let plots: Vec<(String, String)> = serde_wasm_bindgen::from_value(plots).unwrap();
     let names: Vec<&str> = plots.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
@@ -187,7 +204,129 @@ fn renders_the_four_plots() {
     for (name, svg) in &plots {
         assert!(svg.starts_with("<svg") && svg.len() > 2000, "{name}");
     }
-    assert!(render_linear_plots("not json", "{}").is_err());
+    let not_results = render_linear_plots(JsValue::from_str("not results"), js("{}"));
+    assert_eq!(prop(&not_results.unwrap_err(), "kind"), "data");
+}
+
+/// Numbers cross the boundary exactly (src/web/values.rs). A u64 up to 2^53 − 1 (a seed)
+/// goes into the page as a number and comes back as the same integer; a larger seed is a
+/// config error naming it, not a number silently rounded. f32s (weights) and f64s (losses)
+/// in a unit's output come back from the page and go out to it again with the same bits:
+/// subnormals, −0, the extremes, values one ulp apart.
+#[wasm_bindgen_test]
+fn numbers_cross_the_boundary_exactly() {
+    // u64: the largest seed a JavaScript number holds, through a run's results and back.
+    let largest = r#"{"seed": 9007199254740991, "dim": 4, "pretrain": {"steps": 50, "checkpoint_every": 25}}"#;
+    let results = run_linear(js(largest)).unwrap();
+    let seed = get(&get(&results, "config"), "seed");
+    assert_eq!(seed.as_f64(), Some(9_007_199_254_740_991.0));
+    assert!(linear_results_json(results)
+        .unwrap()
+        .contains(r#""seed":9007199254740991"#));
+    let over = validate_linear_config(js(r#"{"seed": 9007199254740992}"#));
+    assert_eq!(field_of(&over), "seed", "{over:?}");
+    assert!(
+        prop(&over, "message").contains("9007199254740991"),
+        "{over:?}"
+    );
+    let far_over = validate_linear_config(js(r#"{"seed": 18446744073709551615}"#));
+    assert_eq!(field_of(&far_over), "seed", "{far_over:?}");
+    let micro = |seed: u64| {
+        let mut c = overtrain::experiment::ExperimentConfig::preset("micro").unwrap();
+        c.seed = seed;
+        js(&serde_json::to_string(&c).unwrap())
+    };
+    assert_eq!(
+        field_of(&validate_experiment_config(micro(1 << 53))),
+        "seed"
+    );
+    // An experiment's results come back as a resume only with the very same config: the
+    // seed (and the u64 budgets) made the round trip exactly.
+    let config = micro((1 << 53) - 1);
+    let schedule = ExperimentSchedule::new(config.clone(), "CPU", JsValue::NULL, Some(1)).unwrap();
+    let results = schedule.results().unwrap();
+    assert_eq!(
+        get(&get(&results, "config"), "seed").as_f64(),
+        Some(9_007_199_254_740_991.0)
+    );
+    ExperimentSchedule::new(config.clone(), "CPU", results, Some(1)).expect("its own results");
+
+    // f32 and f64: a pre-training output as a worker posts it (src/web/unit_output.rs: its
+    // weights in a Float32Array, the rest a plain object), into the schedule (done) and
+    // out again as the next unit's input (next).
+    let layout = overtrain::transformer::params::Layout::new(
+        &overtrain::experiment::ExperimentConfig::preset("micro")
+            .unwrap()
+            .model,
+    );
+    let specials: [f32; 9] = [
+        0.1,
+        -0.0,
+        f32::from_bits(1), // the smallest subnormal
+        f32::MIN_POSITIVE,
+        f32::MAX,
+        -f32::MAX,
+        1.0,
+        1.0 + f32::EPSILON,
+        -3.0e-39, // subnormal
+    ];
+    let params: Vec<f32> = (0..layout.total)
+        .map(|i| specials[i % specials.len()])
+        .collect();
+    // Losses (never -0: see unit_output.rs).
+    let losses: [f64; 5] = [0.1, f64::from_bits(1), f64::MAX, 1.0 + f64::EPSILON, 7.0];
+    let output = js(&serde_json::json!({
+        "value": {"kind": "pretrained", "params": [], "base": 2.5, "losses": losses, "diverged": null},
+        "tensors": [],
+    })
+    .to_string());
+    get(&output, "tensors")
+        .unchecked_into::<js_sys::Array>()
+        .push(&js_sys::Float32Array::from(params.as_slice()));
+
+    let mut schedule = ExperimentSchedule::new(micro(0), "CPU", JsValue::NULL, Some(1)).unwrap();
+    let first = schedule.next().unwrap();
+    assert_eq!(
+        json(&get(&first, "unit")),
+        serde_json::json!({"budget": 0, "kind": "pretrain"})
+    );
+    assert!(get(&first, "input").is_null());
+    let events = schedule.done(get(&first, "unit"), output).unwrap();
+    assert_eq!(prop(&events.get(0), "type"), "checkpoint");
+    let input = loop {
+        let ready = schedule.next().unwrap();
+        assert!(
+            !ready.is_undefined(),
+            "a unit that starts from budget 0's weights"
+        );
+        let input = get(&ready, "input");
+        if !input.is_null() {
+            break input;
+        }
+    };
+    let tensors = js_sys::Array::from(&get(&input, "tensors"));
+    assert_eq!(tensors.length(), 1);
+    let got = js_sys::Float32Array::from(tensors.get(0)).to_vec();
+    assert_eq!(got.len(), params.len());
+    for (got, want) in got.iter().zip(&params) {
+        assert_eq!(got.to_bits(), want.to_bits(), "{got:e} is not {want:e}");
+    }
+    let value = get(&input, "value");
+    let got = js_sys::Array::from(&get(&value, "losses"));
+    for (i, want) in losses.iter().enumerate() {
+        let got = got.get(i as u32).as_f64().expect("a number");
+        assert_eq!(got.to_bits(), want.to_bits(), "{got:e} is not {want:e}");
+    }
+    assert_eq!(get(&value, "base").as_f64(), Some(2.5));
+    // Not an output: a data error, not a panic.
+    let mut schedule = ExperimentSchedule::new(micro(0), "CPU", JsValue::NULL, Some(1)).unwrap();
+    let first = schedule.next().unwrap();
+    let wrong = js(
+        r#"{"value": {"kind": "pretrained", "params": [], "base": 1, "losses": [], "diverged": null}, "tensors": [[1, 2]]}"#,
+    );
+    let err = schedule.done(get(&first, "unit"), wrong).unwrap_err();
+    assert_eq!(prop(&err, "kind"), "data", "{err:?}");
+    assert_eq!(prop(&err, "field"), "output");
 }
 
 /// The page's WebGPU device (SwiftShader in headless Chromium), opened once and shared by

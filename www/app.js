@@ -22,7 +22,7 @@ globalThis.__overtrainPanic = (message) => fatal(message);
 async function main() {
   await init();
   const schema = loadSchema();
-  const defaults = JSON.parse(default_linear_config());
+  const defaults = default_linear_config();
   const runner = new Runner({ fatal });
   let currentLab = 'linear';
   let applying = false;

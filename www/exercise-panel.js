@@ -10,7 +10,7 @@ function el(tag, props = {}, ...children) {
 
 /**
  * Fills `list` with the exercises. `setup(ex)` applies an exercise's set-up to its lab;
- * `results(ex)` is the JSON text of that lab's last run, or null.
+ * `results(ex)` is that lab's last run's results, or null.
  */
 export function buildExercises(list, { setup, results }) {
   for (const ex of EXERCISES) {
@@ -36,11 +36,11 @@ export function buildExercises(list, { setup, results }) {
     const feedback = el('p', { className: 'feedback' });
     feedback.setAttribute('aria-live', 'polite');
     checkBtn.addEventListener('click', () => {
-      const text = results(ex);
+      const run = results(ex);
       let out;
-      if (!text) out = { correct: false, text: 'Run the lab first: there are no results to check against yet.' };
+      if (!run) out = { correct: false, text: 'Run the lab first: there are no results to check against yet.' };
       else if (read() === '') out = { correct: false, text: 'Give an answer first.' };
-      else out = ex.check(JSON.parse(text), read());
+      else out = ex.check(run, read());
       feedback.textContent = out.text;
       feedback.className = `feedback ${out.correct ? 'correct' : 'wrong'}`;
       art.dataset.result = out.correct ? 'correct' : 'wrong';

@@ -13,20 +13,21 @@
 //   page's one device: units on one device would run one after another anyway.
 //
 // Either way the caller hears the same things: `handlers` = {onProgress(progress, units),
-// onPartial(resultsText), onCheckpoint(budget, bytes), onDone(resultsText),
-// onError(typedError), onPanic(message)}, where `progress` is the experiment's progress
-// (phase, label, step, steps, loss, work_done, work_total…) and `units` the running units'
-// latest reports [{key, label, step, steps, loss}] (one on WebGPU). After onDone, onError or
-// onPanic nothing more comes. A cancel ends in onError({kind: 'cancelled'}) once every
-// worker has stopped its unit; the budgets finished before it were delivered by onPartial.
+// onPartial(results), onCheckpoint(budget, bytes), onDone(results), onError(typedError),
+// onPanic(message)}, where `progress` is the experiment's progress (phase, label, step,
+// steps, loss, work_done, work_total…), `units` the running units' latest reports [{key,
+// label, step, steps, loss}] (one on WebGPU) and `results` the results as the wasm returns
+// them (objects). After onDone, onError or onPanic nothing more comes. A cancel ends in
+// onError({kind: 'cancelled'}) once every worker has stopped its unit; the budgets finished
+// before it were delivered by onPartial.
 import { ExperimentSchedule } from './pkg/overtrain.js';
 import { MSG, request, typedError } from './protocol.js';
 
 const CANCELLED = Object.freeze({ kind: 'cancelled', message: 'cancelled', field: null });
 
 /**
- * Starts experiment `config` (JSON text) on `backend` ('cpu' | 'gpu'), from `resume` (the
- * results JSON of an unfinished run of it, or null). `pool`: the Runner (or anything with
+ * Starts experiment `config` (an object) on `backend` ('cpu' | 'gpu'), from `resume` (the
+ * results of an unfinished run of it, or null). `pool`: the Runner (or anything with
  * its size, alive(i), send(build, onMessage, i) and control(message)). Returns the run's
  * controls {pause(), resume(), cancel(), workers}.
  */
@@ -49,7 +50,7 @@ class WholeRun {
     const h = this.handlers;
     switch (m.type) {
       case MSG.EXP_PROGRESS: {
-        const p = JSON.parse(m.progress);
+        const p = m.progress;
         h.onProgress(p, [{ key: 'experiment', label: p.label, step: p.step, steps: p.steps, loss: p.loss }]);
         break;
       }
@@ -67,40 +68,19 @@ class WholeRun {
   cancel() { this.pool.control(request.cancel(this.id)); }
 }
 
-/**
- * `{"input": …, "unit": {…}}` (ExperimentSchedule.next()) split into the unit's JSON and
- * the input's JSON text (null when there is none), without parsing the input: it goes to a
- * worker as the wasm wrote it.
- */
-export function splitNext(text) {
-  const tail = text.match(/,"unit":(\{[^{}]*\})\}$/);
-  if (tail && text.startsWith('{"input":')) {
-    const input = text.slice('{"input":'.length, tail.index);
-    return { unitJson: tail[1], input: input === 'null' ? null : input };
-  }
-  const head = text.match(/^\{"unit":(\{[^{}]*\}),"input":/);
-  if (head && text.endsWith('}')) {
-    const input = text.slice(head[0].length, -1);
-    return { unitJson: head[1], input: input === 'null' ? null : input };
-  }
-  // Another layout: parse it all (numbers keep their values; the input is written anew).
-  const { unit, input } = JSON.parse(text);
-  return { unitJson: JSON.stringify(unit), input: input == null ? null : JSON.stringify(input) };
-}
-
 /** The experiment's units over every worker of the pool (the CPU). */
 class UnitRun {
-  constructor(pool, configText, resume, handlers) {
+  constructor(pool, config, resume, handlers) {
     this.pool = pool;
-    this.configText = configText;
+    this.config = config;
     this.handlers = handlers;
     this.workers = pool.size;
-    this.running = new Map(); // request id → {index (worker), unitJson, report}
+    this.running = new Map(); // request id → {index (worker), unit, report}
     this.paused = false;
     this.ending = null; // once stopping: {error} or {panic}, delivered when no unit runs
     this.over = false;
     try {
-      this.schedule = new ExperimentSchedule(configText, 'CPU', resume ?? undefined, pool.size);
+      this.schedule = new ExperimentSchedule(config, 'CPU', resume, pool.size);
     } catch (e) {
       this.schedule = null;
       this.ending = { error: typedError(e) };
@@ -135,17 +115,16 @@ class UnitRun {
     const busy = new Set([...this.running.values()].map((r) => r.index));
     for (let i = 0; i < this.pool.size; i++) {
       if (busy.has(i) || !this.pool.alive(i)) continue;
-      let text;
+      let ready;
       try {
-        text = this.schedule.next();
+        ready = this.schedule.next();
       } catch (e) {
         this.#stop({ error: typedError(e) });
         return;
       }
-      if (text === undefined) break;
-      const { unitJson, input } = splitNext(text);
-      const r = { index: i, unitJson, report: null };
-      const id = this.pool.send((rid) => request.unit(rid, this.configText, 'cpu', unitJson, input), (m) => this.#message(id, r, m), i);
+      if (ready === undefined) break;
+      const r = { index: i, unit: ready.unit, report: null };
+      const id = this.pool.send((rid) => request.unit(rid, this.config, 'cpu', ready.unit, ready.input), (m) => this.#message(id, r, m), i);
       this.running.set(id, r);
     }
     if (this.running.size > 0) return;
@@ -164,10 +143,10 @@ class UnitRun {
     switch (m.type) {
       case MSG.UNIT_PROGRESS: {
         if (this.ending) return;
-        r.report = JSON.parse(m.report);
+        r.report = m.report;
         let p;
         try {
-          p = JSON.parse(this.schedule.progress(r.unitJson, m.report));
+          p = this.schedule.progress(r.unit, m.report);
         } catch (e) {
           this.#stop({ error: typedError(e) });
           return;
@@ -178,7 +157,7 @@ class UnitRun {
       case MSG.UNIT_DONE:
         this.running.delete(id);
         // A unit that finished while the run was stopping is not used.
-        if (!this.ending) this.#done(r.unitJson, m.output);
+        if (!this.ending) this.#done(r.unit, m.output);
         this.#pump();
         return;
       case MSG.ERROR:
@@ -197,10 +176,10 @@ class UnitRun {
   }
 
   /** A unit's output: to the schedule, and what it completes to the caller. */
-  #done(unitJson, output) {
+  #done(unit, output) {
     let events;
     try {
-      events = this.schedule.done(unitJson, output);
+      events = this.schedule.done(unit, output);
     } catch (e) {
       this.#stop({ error: typedError(e) });
       return;
@@ -211,12 +190,12 @@ class UnitRun {
     }
   }
 
-  /** The running units' latest reports, by worker. */
+  /** The running units' latest reports, by worker (`key`: the unit's request id). */
   #units() {
-    return [...this.running.values()]
-      .filter((r) => r.report)
-      .sort((a, b) => a.index - b.index)
-      .map(({ unitJson, report }) => ({ key: unitJson, label: report.label, step: report.step, steps: report.steps, loss: report.loss }));
+    return [...this.running.entries()]
+      .filter(([, r]) => r.report)
+      .sort(([, a], [, b]) => a.index - b.index)
+      .map(([id, { report }]) => ({ key: id, label: report.label, step: report.step, steps: report.steps, loss: report.loss }));
   }
 
   /** Stops the run: no more units are handed out, and every running one is cancelled; the

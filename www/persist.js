@@ -4,6 +4,11 @@
 // ([Uint8Array] of safetensors)}, written as it runs. A record left 'running' by a reload
 // is an interrupted experiment the page offers to resume. Also the "Saved in this
 // browser" list that shows, resumes and deletes them.
+//
+// `config` and `results` stay JSON text, unlike the objects the page works with: records
+// saved by earlier versions of the page hold text and must stay readable, and a record's
+// results are the very file the "Results JSON" button downloads (the wasm's
+// experiment_results_json, the CLI's format).
 
 const DB = 'overtrain';
 const STORE = 'experiments';

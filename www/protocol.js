@@ -2,6 +2,12 @@
 // type names, one constructor per message, and the typed error every failure becomes.
 // Both sides import this module; nothing else spells a message type.
 //
+// Every payload is a structured value, as the wasm takes and returns it (src/web/values.rs):
+// configs, results, progress and units are plain objects and arrays of numbers
+// (postMessage clones them; numbers keep their exact value); a unit's output is
+// {value, tensors} with its weights in Float32Arrays (src/web/unit_output.rs), and
+// checkpoints are Uint8Arrays (both transferred from the worker). Nothing is JSON text.
+//
 // Page → worker (every request but init-gpu and the experiment controls carries an `id`,
 // which each answer repeats; the page ignores answers to ids it no longer waits for):
 //   init-gpu                                open WebGPU in this worker (worker 0 only)
@@ -13,10 +19,10 @@
 //   experiment {id, config, backend, resume}
 //                                           run a whole transformer-lab experiment (the
 //                                           page does so on WebGPU); `resume`: the results
-//                                           JSON of an unfinished run of it, or null
-//   unit {id, config, backend, unit, input} run one unit of an experiment (JSON, as the
-//                                           wasm's ExperimentSchedule.next() gave it;
-//                                           `input`: the output it starts from, or null)
+//                                           of an unfinished run of it, or null
+//   unit {id, config, backend, unit, input} run one unit of an experiment, as the wasm's
+//                                           ExperimentSchedule.next() gave it (`input`: the
+//                                           output it starts from, or null)
 //   pause | resume                          every experiment and unit this worker runs
 //                                           waits at its next progress report until resumed
 //   cancel {id?}                            stop request `id` (an experiment or unit, running
@@ -25,16 +31,18 @@
 // Worker → page:
 //   ready                                   once, when the wasm module is loaded
 //   gpu {adapter} | gpu {error}             the answer to init-gpu (error: a typed error)
-//   linear-result {id, shard, results}      a shard's (or the GPU run's) results JSON
+//   linear-result {id, shard, results}      a shard's (or the GPU run's) results
 //   train-progress {id, step, loss}         every training step, then
-//   trained {id, result}                    ({log, backend, memory, elapsed_ms} as JSON)
+//   trained {id, result}                    {log, backend, memory, elapsed_ms}
 //   probe-result {id, tokens_per_second}
-//   exp-progress {id, progress}             JSON, at most every 50 ms
+//   exp-progress {id, progress}             at most every 50 ms, and the final one
+//                                           (phase 'done')
 //   exp-partial {id, results}               the results so far, after each budget
 //   exp-checkpoint {id, budget, bytes}      a budget's pre-trained weights (safetensors)
 //   exp-done {id, results}
-//   unit-progress {id, report}              a unit's progress (JSON), at most every 50 ms
-//   unit-done {id, output}                  the unit's output (JSON) for the schedule
+//   unit-progress {id, report}              a unit's progress, at most every 50 ms
+//   unit-done {id, output}                  the unit's output ({value, tensors}), for the
+//                                           schedule's done()
 //   error {id, error: {kind, message, field}}
 //                                           any request failed; `kind` (below) says how,
 //                                           and the page decides by it alone

@@ -79,8 +79,8 @@ export class Runner {
   }
 
   /**
-   * Runs the linear lab's config (JSON text) on `backend` ('cpu' or 'gpu', as resolved by
-   * the page). `handlers`: {onResult(resultsText, job), onError(typedError, job),
+   * Runs the linear lab's config (an object) on `backend` ('cpu' or 'gpu', as resolved by
+   * the page). `handlers`: {onResult(results, job), onError(typedError, job),
    * onPanic(message)}.
    */
   runLinear(config, backend, handlers) {
@@ -133,7 +133,7 @@ export class Runner {
       let failed = null;
       if (job.parts.length > 1) {
         try {
-          merged = merge_linear_shards(`[${job.parts.join(',')}]`);
+          merged = merge_linear_shards(job.parts);
         } catch (e) {
           failed = typedError(e);
         }

@@ -6,7 +6,7 @@ import { field_schema } from './pkg/overtrain.js';
 
 /** {linear: [group], transformer: [group], presets: [{name, label, config}]}. */
 export function loadSchema() {
-  return JSON.parse(field_schema());
+  return field_schema();
 }
 
 /** The allowed range of a field as the forms show it, e.g. "(0, 10]", "≥ 1"; or null. */

@@ -4,7 +4,12 @@
 // WebGPU), progress with ETA and live loss, the five plots (drawn by the wasm on this
 // thread) beside a preset's recorded run, its exports (www/exports.js) and the experiments
 // kept in this browser (www/persist.js).
-import { validate_experiment_config, estimate_experiment, render_experiment_plots } from './pkg/overtrain.js';
+//
+// Everything the lab remembers is in `this.state` (initialState() lists it); the methods
+// are grouped by job: the form, the estimate, the run's lifecycle, drawing, saving. Configs
+// and results are the wasm's values (objects); JSON text appears only where text is kept:
+// a saved record (IndexedDB) and the results file.
+import { validate_experiment_config, estimate_experiment, render_experiment_plots, experiment_results_json } from './pkg/overtrain.js';
 import { SchemaForm } from './controls.js';
 import { chooseBackend } from './runner.js';
 import { MSG, request } from './protocol.js';
@@ -37,6 +42,8 @@ export const PLOTS = {
 };
 
 const DEFAULT_PRESET = 'quick';
+/** Plots that have two panels take a whole row. */
+const WIDE_PLOTS = ['perturbed', 'finetuned', 'tuned'];
 const $ = (id) => document.getElementById(id);
 const notice = (text, cls = 'notice') => Object.assign(document.createElement('div'), { className: cls, textContent: text });
 const sentence = (text) => text.replace(/[.\s]+$/, '');
@@ -51,6 +58,39 @@ function canonical(value) {
   const sort = (v) => (Array.isArray(v) ? v.map(sort)
     : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort(v[k])])) : v);
   return JSON.stringify(sort(value));
+}
+
+/** Everything the lab remembers between events, in one place (the DOM shows it). */
+function initialState() {
+  return {
+    /** The controls' last valid config (an object), or null before the first. An invalid
+     * edit leaves it: Start then reads the controls again and refuses. */
+    config: null,
+    /** The wasm's estimate of `config` on this pool and adapter (estimate_experiment):
+     * {parameters, tokens, flops, work_steps, tokens_per_step, memory: {…, total},
+     * workers, steps_on_workers, gpu: {fits, reason} | null}. */
+    estimate: null,
+    /** The cost line shown for the estimate (null while a field is invalid): the same line
+     * again keeps the probe's speed after it. */
+    estimateLine: null,
+    /** The two-step speed probe: the pending timer, the id of the request in flight, and
+     * the last measurement {key: backend and config, tokensPerSecond}. */
+    probe: { timer: null, id: null, measured: null },
+    /** The recorded preset runs shipped with the site, [{key: canonical(config), results}]. */
+    recorded: [],
+    /** The recorded run drawn alone now (before any run of the user's), or null. */
+    recordedOnShow: null,
+    /** The experiment running now (see #newRun), or null. */
+    run: null,
+    /** The user's results on show (the wasm's object), or null. */
+    results: null,
+    /** What the plots show — the user's results or a recorded run — for their exports. */
+    shown: null,
+    /** The plots' SVG text by name, for their exports. */
+    svgs: {},
+    /** The saved record of an experiment WebGPU failed, to continue on the CPU. */
+    failed: null,
+  };
 }
 
 /** A sparkline of the last 300 training losses (of the run `label`, when given). */
@@ -80,120 +120,48 @@ export class TransformerLab {
     this.fatal = fatal;
     this.onChange = onChange ?? (() => {});
     this.presets = Object.fromEntries(schema.presets.map((p) => [p.name, p.config]));
-    this.recorded = []; // [{config (canonical JSON), text}]: recorded CLI runs of the presets
-    this.running = null; // {exec (www/experiment-run.js), started, paused, writer, resume, …}
-    this.results = null; // JSON text of the user's run on show
-    this.shown = null; // JSON text of what the plots show: this.results or a recorded run
-    this.svgs = {};
-    this.failed = null; // the record of an experiment WebGPU failed, to continue on the CPU
-
-    const presetSelect = $('tx-preset');
-    presetSelect.replaceChildren(...schema.presets.map((p) => Object.assign(document.createElement('option'), { value: p.name, textContent: p.label })));
-    presetSelect.value = this.presets[DEFAULT_PRESET] ? DEFAULT_PRESET : schema.presets[0].name;
-    this.form = new SchemaForm($('tx-controls'), schema.transformer, {
-      idFor: (path) => `x-${path.replace(/[.[\]]+/g, '-').replace(/-$/, '')}`,
-      event: 'change',
-      onChange: () => this.#changed(),
-    });
-    this.figures = {};
-    for (const name of Object.keys(PLOTS)) {
-      this.figures[name] = this.#figure(name);
-      $('tx-plots').append(this.figures[name]);
-    }
-    presetSelect.addEventListener('change', () => { this.form.set(this.presets[presetSelect.value]); this.#changed(); });
-    $('tx-backend').addEventListener('change', () => this.#changed());
-    $('tx-start').addEventListener('click', () => this.start());
-    $('tx-pause').addEventListener('click', () => this.togglePause());
-    $('tx-cancel').addEventListener('click', () => this.cancel());
-    $('tx-export-json').addEventListener('click', () => this.results && downloadJson('overtrain-experiment.json', this.results));
-    $('tx-gpu-continue').addEventListener('click', () => {
-      $('tx-gpu-failure').hidden = true;
-      $('tx-backend').value = 'cpu';
-      const rec = this.failed;
-      this.failed = null;
-      if (rec?.results) this.#resume(rec); else this.start();
-    });
+    this.state = initialState();
+    this.form = this.#buildForm(schema);
+    this.figures = this.#buildFigures();
+    this.#wireButtons();
     runner.onGpu(() => this.#changed());
-    this.form.set(this.presets[presetSelect.value]);
+    this.form.set(this.presets[$('tx-preset').value]);
     this.#listSaved();
     this.#loadRecorded();
   }
 
-  /** Fetches the recorded preset runs shipped with the site (www/recorded/), for reference
-   * curves; a site built without them simply shows none. */
-  async #loadRecorded() {
-    try {
-      const base = new URL('./recorded/', import.meta.url);
-      const names = await (await fetch(new URL('index.json', base))).json();
-      for (const name of names) {
-        const text = await (await fetch(new URL(`${name}.json`, base))).text();
-        this.recorded.push({ config: canonical(JSON.parse(text).config), text });
-      }
-    } catch {
-      return;
-    }
-    this.#showRecorded();
-  }
+  /** The user's results on show, or null. */
+  get results() { return this.state.results; }
 
-  /** The recorded run of exactly `config` (an object), as results JSON text, or null. */
-  #recordedFor(config) {
-    const key = canonical(config);
-    return this.recorded.find((r) => r.config === key)?.text ?? null;
-  }
+  // --- The form ---
 
-  /** With no run of the user's on show, the recorded run of the controls' config, or none. */
-  #showRecorded() {
-    if (this.running || this.results || !this.configText) return;
-    this.#drawRecorded(JSON.parse(this.configText));
-  }
-
-  /** Draws the recorded run of `config` alone, or hides the plots when there is none. */
-  #drawRecorded(config) {
-    const recorded = this.#recordedFor(config);
-    if (recorded && recorded === this.recordedOnShow) return; // drawn already
-    this.recordedOnShow = null;
-    if (recorded) this.#draw(null, recorded);
-    else for (const f of Object.values(this.figures)) f.hidden = true;
-    $('tx-recorded-note').hidden = !recorded;
-  }
-
-  #listSaved() {
-    const run = this.running;
-    return listSaved($('tx-saved'), {
-      running: run?.writer.record.id ?? null,
-      busy: Boolean(run),
-      onShow: (rec) => this.#show(rec),
-      onResume: (rec) => this.#resume(rec),
-      relist: () => this.#listSaved(),
+  /** The preset list and the config's form (from the schema). */
+  #buildForm(schema) {
+    const presetSelect = $('tx-preset');
+    presetSelect.replaceChildren(...schema.presets.map((p) => Object.assign(document.createElement('option'), { value: p.name, textContent: p.label })));
+    presetSelect.value = this.presets[DEFAULT_PRESET] ? DEFAULT_PRESET : schema.presets[0].name;
+    return new SchemaForm($('tx-controls'), schema.transformer, {
+      idFor: (path) => `x-${path.replace(/[.[\]]+/g, '-').replace(/-$/, '')}`,
+      event: 'change',
+      onChange: () => this.#changed(),
     });
   }
 
-  #show(rec) {
-    this.#draw(rec.results);
-    $('tx-checkpoints').replaceChildren();
-    (rec.checkpoints ?? []).forEach((bytes, i) => { if (bytes) this.#checkpointButton(i, bytes); });
-    const r = JSON.parse(rec.results);
-    $('tx-status').textContent = `Showing a saved experiment from ${new Date(rec.created).toLocaleString()} (${r.budgets.length}/${rec.budgets} budgets).`;
-  }
-
-  #resume(rec) {
-    this.form.set(JSON.parse(rec.config));
-    this.#changed();
-    this.start({ resume: rec });
-  }
-
-  /** Adds (or replaces) budget `budget`'s checkpoint button, in budget order (on several
-   * workers the pre-training runs finish in any order). */
-  #checkpointButton(budget, bytes) {
-    const btn = document.createElement('button');
-    btn.type = 'button';
-    btn.textContent = `Checkpoint ${budget + 1}`;
-    btn.dataset.checkpoint = String(budget);
-    btn.addEventListener('click', () => downloadBytes(`overtrain-budget-${budget + 1}.safetensors`, bytes));
-    const box = $('tx-checkpoints');
-    box.querySelector(`[data-checkpoint="${budget}"]`)?.remove();
-    const after = [...box.children].find((b) => Number(b.dataset.checkpoint) > budget);
-    box.insertBefore(btn, after ?? null);
+  #wireButtons() {
+    $('tx-preset').addEventListener('change', () => { this.form.set(this.presets[$('tx-preset').value]); this.#changed(); });
+    $('tx-backend').addEventListener('change', () => this.#changed());
+    $('tx-start').addEventListener('click', () => this.start());
+    $('tx-pause').addEventListener('click', () => this.togglePause());
+    $('tx-cancel').addEventListener('click', () => this.cancel());
+    // The download is a file: the results' JSON text as the CLI writes it (the wasm's).
+    $('tx-export-json').addEventListener('click', () => this.state.results && downloadJson('overtrain-experiment.json', experiment_results_json(this.state.results)));
+    $('tx-gpu-continue').addEventListener('click', () => {
+      $('tx-gpu-failure').hidden = true;
+      $('tx-backend').value = 'cpu';
+      const rec = this.state.failed;
+      this.state.failed = null;
+      if (rec?.results) this.#resume(rec); else this.start();
+    });
   }
 
   /** Applies a state from the URL: a config (already over the preset's defaults). */
@@ -209,87 +177,36 @@ export class TransformerLab {
     return this.form.read().config ?? null;
   }
 
-  #figure(name) {
-    const fig = plotFigure(name, PLOTS[name]);
-    // Two-panel plots take a whole row.
-    fig.classList.toggle('wide', ['perturbed', 'finetuned', 'tuned'].includes(name));
-    const exp = document.createElement('div');
-    exp.className = 'export';
-    for (const kind of ['SVG', 'PNG', 'CSV']) {
-      const btn = document.createElement('button');
-      btn.type = 'button';
-      btn.textContent = kind;
-      btn.dataset.export = kind.toLowerCase();
-      btn.addEventListener('click', () => this.#export(name, kind.toLowerCase()));
-      exp.append(btn);
-    }
-    fig.append(exp);
-    fig.hidden = true;
-    return fig;
-  }
-
-  #export(name, kind) {
-    if (!this.shown) return;
-    const file = `overtrain-${name}.${kind}`;
-    if (kind === 'svg') downloadSvg(file, this.svgs[name]);
-    else if (kind === 'csv') downloadCsv(file, experimentTable(name, JSON.parse(this.shown)));
-    else downloadPng(file, this.svgs[name]);
-  }
-
-  /** Where the experiment runs now: {backend, reason} (the wasm's rule), given whether the
-   * model's largest buffer fits the adapter. */
-  backend() {
-    const gpu = this.runner.gpu ?? null;
-    const fits = !gpu || !this.estimate || this.estimate.memory.largest_bytes <= this.#bufferLimit(gpu);
-    return chooseBackend($('tx-backend').value, gpu, fits);
-  }
-
-  #bufferLimit(gpu) {
-    return Math.min(gpu.max_buffer_size, gpu.max_storage_buffer_binding_size);
-  }
-
-  /** Validates and shows the cost; returns the config text or null. */
+  /** After every edit (and every WebGPU report): validates, shows the cost and where it
+   * runs, and returns the config (null while a field is invalid). */
   #changed() {
-    const read = this.form.read();
-    let errors = read.errors ?? [];
-    let text = null;
-    if (!errors.length) {
-      text = JSON.stringify(read.config);
-      const e = validate_experiment_config(text);
-      if (e) errors = [e];
-    }
-    this.#showErrors(errors);
-    if (errors.length) {
+    const config = this.#validConfig();
+    if (!config) {
       $('tx-estimate').textContent = 'Fix the highlighted field to see what this experiment costs.';
-      this.estimateLine = null;
+      this.state.estimateLine = null;
       $('tx-start').disabled = true;
       return null;
     }
-    const est = JSON.parse(estimate_experiment(text, this.runner.size));
-    this.estimate = est;
-    const gpu = this.runner.gpu;
-    const { backend, reason } = this.backend();
-    const where = backend === 'gpu' ? `WebGPU (${gpu.name})` : 'the CPU (WebAssembly)';
-    const m = est.memory;
-    const memoryMb = (m.parameters + m.optimizer + m.activations + m.data) / 1e6;
-    let line = `${fmt.si(est.parameters)} parameters · ${fmt.si(est.tokens)} training tokens · ${fmt.si(est.flops)}FLOP · GPU memory ${memoryMb < 1 ? '<1' : memoryMb.toFixed(0)} MB · on ${where}`;
-    if (backend === 'cpu' && reason) line += ` (${sentence(reason)})`;
-    if (gpu && m.largest_bytes > this.#bufferLimit(gpu)) {
-      line += ` — too large for WebGPU here: the ${m.largest_buffer} buffer needs ${(m.largest_bytes / 1e6).toFixed(0)} MB, the adapter allows ${(this.#bufferLimit(gpu) / 1e6).toFixed(0)} MB per buffer`;
-    }
-    // The same config and line again (a field's change event on blur, a repeated GPU
-    // report): the estimate and its timing stand, and the buttons below it stay put.
-    if (line !== this.estimateLine || text !== this.configText) {
-      $('tx-estimate').textContent = line;
-      this.estimateLine = line;
-      this.#probe(text);
-    }
-    $('tx-backend-info').textContent = gpu === undefined ? 'Looking for WebGPU…' : backend === 'gpu' ? `Runs on WebGPU (${gpu.name}).` : `Runs on the CPU (WebAssembly)${reason ? `: ${sentence(reason)}` : ''}.`;
-    $('tx-start').disabled = Boolean(this.running);
-    this.configText = text;
+    const isNew = JSON.stringify(config) !== JSON.stringify(this.state.config);
+    this.#estimate(config, isNew);
+    $('tx-start').disabled = Boolean(this.state.run);
+    this.state.config = config;
     this.#showRecorded();
     this.onChange();
-    return text;
+    return config;
+  }
+
+  /** The controls' config when it is valid (the wasm's validation too); else null, with
+   * the errors shown. */
+  #validConfig() {
+    const read = this.form.read();
+    let errors = read.errors ?? [];
+    if (!errors.length) {
+      const e = validate_experiment_config(read.config);
+      if (e) errors = [e];
+    }
+    this.#showErrors(errors);
+    return errors.length ? null : read.config;
   }
 
   /** Shows errors next to their fields, and those without one in the notices. */
@@ -298,34 +215,76 @@ export class TransformerLab {
     $('tx-notices').replaceChildren(...orphans.map((o) => notice(`${o.field || 'config'}: ${o.message}`, 'notice error')));
   }
 
+  // --- The estimate ---
+
+  /** Where the experiment runs now: {backend, reason} (the wasm's rule), given whether the
+   * model's buffers fit the adapter (the wasm's estimate says). */
+  backend() {
+    const fits = this.state.estimate?.gpu?.fits ?? true;
+    return chooseBackend($('tx-backend').value, this.runner.gpu ?? null, fits);
+  }
+
+  /** Estimates `config` and shows its cost and where it runs; times it anew when it or
+   * its line changed (`isNew`: another config than the last). */
+  #estimate(config, isNew) {
+    const gpu = this.runner.gpu;
+    this.state.estimate = estimate_experiment(config, this.runner.size, gpu ?? null);
+    const where = this.backend();
+    const line = this.#costLine(where);
+    // The same config and line again (a field's change event on blur, a repeated GPU
+    // report): the estimate and its timing stand, and the buttons below it stay put.
+    if (line !== this.state.estimateLine || isNew) {
+      $('tx-estimate').textContent = line;
+      this.state.estimateLine = line;
+      this.#probe(config);
+    }
+    const { backend, reason } = where;
+    $('tx-backend-info').textContent = gpu === undefined ? 'Looking for WebGPU…' : backend === 'gpu' ? `Runs on WebGPU (${gpu.name}).` : `Runs on the CPU (WebAssembly)${reason ? `: ${sentence(reason)}` : ''}.`;
+  }
+
+  /** "35.0 k parameters · 262.1 k training tokens · … · on the CPU (WebAssembly) (why)". */
+  #costLine({ backend, reason }) {
+    const est = this.state.estimate;
+    const where = backend === 'gpu' ? `WebGPU (${this.runner.gpu.name})` : 'the CPU (WebAssembly)';
+    const memoryMb = est.memory.total / 1e6;
+    let line = `${fmt.si(est.parameters)} parameters · ${fmt.si(est.tokens)} training tokens · ${fmt.si(est.flops)}FLOP · GPU memory ${memoryMb < 1 ? '<1' : memoryMb.toFixed(0)} MB · on ${where}`;
+    if (backend === 'cpu' && reason) line += ` (${sentence(reason)})`;
+    if (est.gpu && !est.gpu.fits) line += ` — too large for WebGPU here: ${est.gpu.reason}`;
+    return line;
+  }
+
   /** Times two steps on worker 0, for the time estimate (not while running); the same
    * config on the same backend is timed once. */
-  #probe(text) {
-    clearTimeout(this.probeTimer);
-    this.probeTimer = setTimeout(async () => {
+  #probe(config) {
+    const probe = this.state.probe;
+    clearTimeout(probe.timer);
+    probe.timer = setTimeout(async () => {
       await this.runner.gpuReady;
-      if (this.running) return;
+      if (this.state.run) return;
       const { backend } = this.backend();
-      const key = `${backend} ${text}`;
-      if (this.probed?.key === key) { this.#showSpeed(this.probed.tokensPerSecond); return; }
-      this.probeId = this.runner.send((id) => request.probe(id, text, backend), (m) => this.#probed(m, key));
+      const key = `${backend} ${JSON.stringify(config)}`;
+      if (probe.measured?.key === key) { this.#showSpeed(probe.measured.tokensPerSecond); return; }
+      probe.id = this.runner.send((id) => request.probe(id, config, backend), (m) => this.#probed(m, key));
     }, 300);
   }
 
   #probed(m, key) {
-    if (m.id !== this.probeId || !this.estimate || m.type === MSG.PANIC) return;
+    const probe = this.state.probe;
+    if (m.id !== probe.id || !this.state.estimate || m.type === MSG.PANIC) return;
     if (m.type === MSG.ERROR) { $('tx-estimate').textContent += ` — ${m.error.message}`; return; }
-    this.probed = { key, tokensPerSecond: m.tokens_per_second };
+    probe.measured = { key, tokensPerSecond: m.tokens_per_second };
     this.#showSpeed(m.tokens_per_second);
   }
 
+  /** Adds the time the experiment takes at the probe's speed to the cost line. */
   #showSpeed(tokensPerSecond) {
+    const est = this.state.estimate;
     const box = $('tx-estimate');
     // On the CPU the units run on every worker: the time is that of the schedule on the
     // pool's workers (the wasm's estimate), at the probe's speed of one worker.
-    const workers = this.backend().backend === 'cpu' ? this.estimate.workers : 1;
-    const steps = workers > 1 ? this.estimate.steps_on_workers : this.estimate.work_steps;
-    const seconds = steps * this.estimate.tokens_per_step / tokensPerSecond;
+    const workers = this.backend().backend === 'cpu' ? est.workers : 1;
+    const steps = workers > 1 ? est.steps_on_workers : est.work_steps;
+    const seconds = steps * est.tokens_per_step / tokensPerSecond;
     box.dataset.tokensPerSecond = String(tokensPerSecond);
     box.dataset.seconds = String(seconds);
     box.dataset.workers = String(workers);
@@ -333,28 +292,55 @@ export class TransformerLab {
     box.textContent = `${box.textContent.replace(/ · about .*$/, '')} · about ${fmt.time(seconds)}${on} at ${fmt.si(tokensPerSecond)} tokens/s${workers > 1 ? ' each' : ''}`;
   }
 
+  // --- The run's lifecycle ---
+
   /** Starts the experiment of the controls; `resume`: a saved unfinished record of it. */
   start({ resume } = {}) {
-    const text = this.#changed();
-    if (!text || this.running) return;
-    const parsed = JSON.parse(text);
+    const config = this.#changed();
+    if (!config || this.state.run) return;
     const record = resume
       ? { ...resume, status: 'running' }
-      : newRecord({ label: `${$('tx-preset').selectedOptions[0].textContent.replace(/ \(.*$/, '')}, ${fmt.si(this.estimate.parameters)} parameters`, config: text, backend: this.backend().backend, budgets: parsed.pretrain.budgets.length });
-    const writer = new RecordWriter(record, (e) => this.fatal(`could not save the experiment in this browser: ${e}`));
-    const run = {
-      exec: null, started: performance.now(), paused: false, pausedAt: 0, pausedMs: 0, cancelled: false,
-      writer, resume: Boolean(resume), losses: new Map(), followed: null, first: null,
+      : newRecord({ label: `${$('tx-preset').selectedOptions[0].textContent.replace(/ \(.*$/, '')}, ${fmt.si(this.state.estimate.parameters)} parameters`, config: JSON.stringify(config), backend: this.backend().backend, budgets: config.pretrain.budgets.length });
+    const run = this.#newRun(record, Boolean(resume));
+    this.state.run = run;
+    run.writer.save().then(() => this.#listSaved());
+    this.state.results = null;
+    this.state.failed = null;
+    this.#showStarting(record, config);
+    this.runner.gpuReady.then(() => this.#launch(run, config, resume?.results ? JSON.parse(resume.results) : null));
+  }
+
+  /** A run about to start, writing `record` as it goes. */
+  #newRun(record, resumed) {
+    return {
+      /** Its controls (www/experiment-run.js), once launched. */
+      exec: null,
+      started: performance.now(),
+      paused: false,
+      /** When the current pause began, and the time spent paused before it (ms). */
+      pausedAt: 0,
+      pausedMs: 0,
+      cancelled: false,
+      /** Saves its record in IndexedDB as it runs. */
+      writer: new RecordWriter(record, (e) => this.fatal(`could not save the experiment in this browser: ${e}`)),
+      /** Resumed from a saved record (an error of kind data then says it cannot resume). */
+      resume: resumed,
+      /** The live loss: the latest losses by running unit, the unit followed, and the
+       * first progress {frac, at} (for the ETA). */
+      losses: new Map(),
+      followed: null,
+      first: null,
     };
-    this.running = run;
-    writer.save().then(() => this.#listSaved());
-    this.results = null;
-    this.failed = null;
+  }
+
+  /** The page as a run starts: buttons, progress, the record's checkpoints, the recorded
+   * run of the config (on show until the first budget is done). */
+  #showStarting(record, config) {
     $('tx-gpu-failure').hidden = true;
     $('tx-checkpoints').replaceChildren();
     (record.checkpoints ?? []).forEach((bytes, i) => { if (bytes) this.#checkpointButton(i, bytes); });
     $('tx-exports').hidden = true;
-    this.#drawRecorded(parsed); // on show until the first budget is done
+    this.#drawRecorded(config);
     $('tx-start').disabled = true;
     $('tx-pause').disabled = false;
     $('tx-pause').textContent = 'Pause';
@@ -363,33 +349,35 @@ export class TransformerLab {
     $('tx-status').textContent = 'Starting…';
     document.body.dataset.experiment = 'running';
     delete document.body.dataset.errorKind;
-    this.runner.gpuReady.then(() => {
-      if (this.running !== run) return;
-      if (run.cancelled) { this.#failed(run, { kind: 'cancelled', message: 'cancelled', field: null }); return; }
-      const { backend } = this.backend();
-      const live = (fn) => (...args) => { if (this.running === run) fn(...args); };
-      run.exec = runExperiment(this.runner, {
-        config: text,
-        backend,
-        resume: resume?.results ?? null,
-        handlers: {
-          onProgress: live((p, units) => this.#progress(run, p, units)),
-          onPartial: live((results) => this.#partial(run, results)),
-          onCheckpoint: live((budget, bytes) => this.#checkpoint(run, budget, bytes)),
-          onDone: live((results) => this.#done(run, results)),
-          onError: live((error) => this.#failed(run, error)),
-          onPanic: live(() => {
-            run.writer.save({ status: 'failed' });
-            this.#stopped(run, 'Stopped by an internal error.', 'failed');
-          }),
-        },
-      });
-      if (run.paused) run.exec.pause();
+  }
+
+  /** Starts `run` on the pool once WebGPU is known (its backend depends on it), from
+   * `resume` (saved results) or from scratch. */
+  #launch(run, config, resume) {
+    if (this.state.run !== run) return;
+    if (run.cancelled) { this.#failed(run, { kind: 'cancelled', message: 'cancelled', field: null }); return; }
+    const live = (fn) => (...args) => { if (this.state.run === run) fn(...args); };
+    run.exec = runExperiment(this.runner, {
+      config,
+      backend: this.backend().backend,
+      resume,
+      handlers: {
+        onProgress: live((p, units) => this.#progress(run, p, units)),
+        onPartial: live((results) => this.#partial(run, results)),
+        onCheckpoint: live((budget, bytes) => this.#checkpoint(run, budget, bytes)),
+        onDone: live((results) => this.#done(run, results)),
+        onError: live((error) => this.#failed(run, error)),
+        onPanic: live(() => {
+          run.writer.save({ status: 'failed' });
+          this.#stopped(run, 'Stopped by an internal error.', 'failed');
+        }),
+      },
     });
+    if (run.paused) run.exec.pause();
   }
 
   togglePause() {
-    const run = this.running;
+    const { run } = this.state;
     if (!run) return;
     run.paused = !run.paused;
     if (run.paused) {
@@ -405,62 +393,12 @@ export class TransformerLab {
   }
 
   cancel() {
-    const run = this.running;
+    const { run } = this.state;
     if (!run || run.cancelled) return;
     run.cancelled = true;
     $('tx-cancel').disabled = true;
     $('tx-pause').disabled = true;
     run.exec?.cancel();
-  }
-
-  #stopped(run, text, state) {
-    if (this.running !== run) return;
-    this.running = null;
-    $('tx-start').disabled = !this.configText;
-    $('tx-pause').disabled = true;
-    $('tx-cancel').disabled = true;
-    $('tx-pause').textContent = 'Pause';
-    $('tx-status').textContent = text;
-    document.body.dataset.experiment = state;
-    run.writer.written.then(() => this.#listSaved());
-  }
-
-  /** Draws the user's results (null: none, only `recorded`) with the recorded run of the
-   * same config dashed beside them. */
-  #draw(resultsText, recorded = this.#recordedFor(JSON.parse(resultsText).config)) {
-    $('tx-recorded-note').hidden = !recorded;
-    let plots;
-    try {
-      plots = render_experiment_plots(resultsText ?? undefined, recorded ?? undefined);
-    } catch (e) {
-      this.fatal(`could not draw the results: ${e?.message ?? e}`);
-      return;
-    }
-    // The plots' own exports (SVG, PNG, CSV) hold what is shown: the user's run or the recorded one.
-    const shown = resultsText ?? recorded;
-    this.shown = shown;
-    this.recordedOnShow = resultsText ? null : recorded;
-    for (const [name, svgText] of plots) {
-      this.svgs[name] = svgText;
-      const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
-      const fig = this.figures[name];
-      fig.querySelector('.svg').replaceChildren(document.importNode(doc.documentElement, true));
-      fig.querySelector('details.table-view')?.remove();
-      fig.append(tableView(experimentTable(name, JSON.parse(shown)), resultsText ? PLOTS[name].title : `${PLOTS[name].title} (recorded run)`));
-      fig.hidden = false;
-    }
-    if (!resultsText) return;
-    const el = $('tx-plots');
-    el.dataset.rendered = String(Number(el.dataset.rendered || 0) + 1);
-    this.results = resultsText;
-    $('tx-exports').hidden = false;
-    const r = JSON.parse(resultsText);
-    const notes = [];
-    r.base.diverged_at.forEach((d, i) => { if (d != null) notes.push(`Pre-training to ${fmt.si(r.budgets[i])} tokens diverged at step ${d}; later phases use its last good weights.`); });
-    for (const f of r.finetune) {
-      f.diverged.forEach((n, i) => { if (n > 0) notes.push(`Fine-tuning with lr ${f.lr}, λ ${f.l2} diverged for ${n} seed(s) at budget ${fmt.si(r.budgets[i])}; those runs are left out of the means.`); });
-    }
-    $('tx-notices').replaceChildren(...notes.map((t) => notice(t)));
   }
 
   /** The experiment's progress `p`, and its running units' latest reports. */
@@ -475,8 +413,12 @@ export class TransformerLab {
     const eta = frac - run.first.frac > 0.001 ? (1 - frac) / rate : NaN;
     const what = units.length ? units.map((u) => `${u.label} (${u.step}/${u.steps})`).join('; ') : `${p.label} (${p.step}/${p.steps})`;
     if (!run.paused) $('tx-status').textContent = `${(100 * frac).toFixed(0)}% · ${what} · ETA ${Number.isFinite(eta) ? fmt.time(eta) : '…'}`;
-    // The live loss of one unit at a time: the one followed while it runs, else the
-    // running unit with the most steps (a pre-training run when there is one).
+    this.#liveLoss(run, units);
+  }
+
+  /** The live loss of one unit at a time: the one followed while it runs, else the
+   * running unit with the most steps (a pre-training run when there is one). */
+  #liveLoss(run, units) {
     const live = new Set(units.map((u) => u.key));
     for (const key of run.losses.keys()) if (!live.has(key)) run.losses.delete(key);
     for (const u of units) {
@@ -498,7 +440,7 @@ export class TransformerLab {
   /** A finished budget: the results so far, drawn and saved. */
   #partial(run, results) {
     this.#draw(results);
-    run.writer.save({ results, finished: JSON.parse(results).budgets.length });
+    run.writer.save({ results: experiment_results_json(results), finished: results.budgets.length });
   }
 
   /** A budget's pre-trained weights: a download button, and saved. */
@@ -511,10 +453,9 @@ export class TransformerLab {
 
   #done(run, results) {
     this.#draw(results);
-    const r = JSON.parse(results);
-    run.writer.save({ results, finished: r.budgets.length, status: 'done' });
+    run.writer.save({ results: experiment_results_json(results), finished: results.budgets.length, status: 'done' });
     const on = run.exec.workers > 1 ? ` (${run.exec.workers} workers)` : '';
-    this.#stopped(run, `Done in ${fmt.time(r.elapsed_s)} on ${r.backend}${on} · ${r.budgets.length} budgets`, 'done');
+    this.#stopped(run, `Done in ${fmt.time(results.elapsed_s)} on ${results.backend}${on} · ${results.budgets.length} budgets`, 'done');
     $('tx-progress').value = 1;
   }
 
@@ -531,7 +472,7 @@ export class TransformerLab {
       this.#showErrors([error]);
       this.#stopped(run, 'Fix the highlighted field.', 'failed');
     } else if (error.kind === 'gpu') {
-      this.failed = run.writer.record;
+      this.state.failed = run.writer.record;
       const box = $('tx-gpu-failure');
       box.hidden = false;
       box.querySelector('.message').textContent = `WebGPU failed: ${error.message}`;
@@ -542,5 +483,181 @@ export class TransformerLab {
     } else {
       this.#stopped(run, `The experiment failed: ${error.message}`, 'failed');
     }
+  }
+
+  /** The run is over (`state`: done, cancelled or failed): the buttons and the status. */
+  #stopped(run, text, state) {
+    if (this.state.run !== run) return;
+    this.state.run = null;
+    $('tx-start').disabled = !this.state.config;
+    $('tx-pause').disabled = true;
+    $('tx-cancel').disabled = true;
+    $('tx-pause').textContent = 'Pause';
+    $('tx-status').textContent = text;
+    document.body.dataset.experiment = state;
+    run.writer.written.then(() => this.#listSaved());
+  }
+
+  // --- Drawing ---
+
+  #buildFigures() {
+    const figures = {};
+    for (const name of Object.keys(PLOTS)) {
+      figures[name] = this.#figure(name);
+      $('tx-plots').append(figures[name]);
+    }
+    return figures;
+  }
+
+  /** Plot `name`'s figure, hidden until drawn, with its SVG, PNG and CSV exports. */
+  #figure(name) {
+    const fig = plotFigure(name, PLOTS[name]);
+    fig.classList.toggle('wide', WIDE_PLOTS.includes(name));
+    const exp = document.createElement('div');
+    exp.className = 'export';
+    for (const kind of ['SVG', 'PNG', 'CSV']) {
+      const btn = document.createElement('button');
+      btn.type = 'button';
+      btn.textContent = kind;
+      btn.dataset.export = kind.toLowerCase();
+      btn.addEventListener('click', () => this.#export(name, kind.toLowerCase()));
+      exp.append(btn);
+    }
+    fig.append(exp);
+    fig.hidden = true;
+    return fig;
+  }
+
+  #export(name, kind) {
+    const { shown, svgs } = this.state;
+    if (!shown) return;
+    const file = `overtrain-${name}.${kind}`;
+    if (kind === 'svg') downloadSvg(file, svgs[name]);
+    else if (kind === 'csv') downloadCsv(file, experimentTable(name, shown));
+    else downloadPng(file, svgs[name]);
+  }
+
+  /** Fetches the recorded preset runs shipped with the site (www/recorded/), for reference
+   * curves; a site built without them simply shows none. */
+  async #loadRecorded() {
+    try {
+      const base = new URL('./recorded/', import.meta.url);
+      const names = await (await fetch(new URL('index.json', base))).json();
+      for (const name of names) {
+        const results = await (await fetch(new URL(`${name}.json`, base))).json();
+        this.state.recorded.push({ key: canonical(results.config), results });
+      }
+    } catch {
+      return;
+    }
+    this.#showRecorded();
+  }
+
+  /** The recorded run of exactly `config`, or null. */
+  #recordedFor(config) {
+    const key = canonical(config);
+    return this.state.recorded.find((r) => r.key === key)?.results ?? null;
+  }
+
+  /** With no run of the user's on show, the recorded run of the controls' config, or none. */
+  #showRecorded() {
+    const { run, results, config } = this.state;
+    if (run || results || !config) return;
+    this.#drawRecorded(config);
+  }
+
+  /** Draws the recorded run of `config` alone, or hides the plots when there is none. */
+  #drawRecorded(config) {
+    const recorded = this.#recordedFor(config);
+    if (recorded && recorded === this.state.recordedOnShow) return; // drawn already
+    this.state.recordedOnShow = null;
+    if (recorded) this.#draw(null, recorded);
+    else for (const f of Object.values(this.figures)) f.hidden = true;
+    $('tx-recorded-note').hidden = !recorded;
+  }
+
+  /** Draws the user's results (null: none, only `recorded`) with the recorded run of the
+   * same config dashed beside them. */
+  #draw(results, recorded = this.#recordedFor(results.config)) {
+    $('tx-recorded-note').hidden = !recorded;
+    let plots;
+    try {
+      plots = render_experiment_plots(results, recorded);
+    } catch (e) {
+      this.fatal(`could not draw the results: ${e?.message ?? e}`);
+      return;
+    }
+    // The plots' own exports (SVG, PNG, CSV) hold what is shown: the user's run or the recorded one.
+    const shown = results ?? recorded;
+    this.state.shown = shown;
+    this.state.recordedOnShow = results ? null : recorded;
+    for (const [name, svgText] of plots) {
+      this.state.svgs[name] = svgText;
+      const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
+      const fig = this.figures[name];
+      fig.querySelector('.svg').replaceChildren(document.importNode(doc.documentElement, true));
+      fig.querySelector('details.table-view')?.remove();
+      fig.append(tableView(experimentTable(name, shown), results ? PLOTS[name].title : `${PLOTS[name].title} (recorded run)`));
+      fig.hidden = false;
+    }
+    if (!results) return;
+    const el = $('tx-plots');
+    el.dataset.rendered = String(Number(el.dataset.rendered || 0) + 1);
+    this.state.results = results;
+    $('tx-exports').hidden = false;
+    this.#divergenceNotices(results);
+  }
+
+  /** Says which pre-training and fine-tuning runs diverged. */
+  #divergenceNotices(r) {
+    const notes = [];
+    r.base.diverged_at.forEach((d, i) => { if (d != null) notes.push(`Pre-training to ${fmt.si(r.budgets[i])} tokens diverged at step ${d}; later phases use its last good weights.`); });
+    for (const f of r.finetune) {
+      f.diverged.forEach((n, i) => { if (n > 0) notes.push(`Fine-tuning with lr ${f.lr}, λ ${f.l2} diverged for ${n} seed(s) at budget ${fmt.si(r.budgets[i])}; those runs are left out of the means.`); });
+    }
+    $('tx-notices').replaceChildren(...notes.map((t) => notice(t)));
+  }
+
+  // --- Saving (IndexedDB, www/persist.js) ---
+
+  #listSaved() {
+    const { run } = this.state;
+    return listSaved($('tx-saved'), {
+      running: run?.writer.record.id ?? null,
+      busy: Boolean(run),
+      onShow: (rec) => this.#show(rec),
+      onResume: (rec) => this.#resume(rec),
+      relist: () => this.#listSaved(),
+    });
+  }
+
+  /** Shows a saved record: its results and checkpoints. */
+  #show(rec) {
+    const results = JSON.parse(rec.results);
+    this.#draw(results);
+    $('tx-checkpoints').replaceChildren();
+    (rec.checkpoints ?? []).forEach((bytes, i) => { if (bytes) this.#checkpointButton(i, bytes); });
+    $('tx-status').textContent = `Showing a saved experiment from ${new Date(rec.created).toLocaleString()} (${results.budgets.length}/${rec.budgets} budgets).`;
+  }
+
+  /** Resumes a saved unfinished record: its config in the controls, then a start. */
+  #resume(rec) {
+    this.form.set(JSON.parse(rec.config));
+    this.#changed();
+    this.start({ resume: rec });
+  }
+
+  /** Adds (or replaces) budget `budget`'s checkpoint button, in budget order (on several
+   * workers the pre-training runs finish in any order). */
+  #checkpointButton(budget, bytes) {
+    const btn = document.createElement('button');
+    btn.type = 'button';
+    btn.textContent = `Checkpoint ${budget + 1}`;
+    btn.dataset.checkpoint = String(budget);
+    btn.addEventListener('click', () => downloadBytes(`overtrain-budget-${budget + 1}.safetensors`, bytes));
+    const box = $('tx-checkpoints');
+    box.querySelector(`[data-checkpoint="${budget}"]`)?.remove();
+    const after = [...box.children].find((b) => Number(b.dataset.checkpoint) > budget);
+    box.insertBefore(btn, after ?? null);
   }
 }

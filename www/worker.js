@@ -1,10 +1,30 @@
 // The Web Worker that runs every computation, so the page never freezes. The messages it
 // takes and sends are described and built in www/protocol.js.
+//
+// Pause and cancel: the experiment and its units yield to this worker's event loop at
+// least every 50 ms (in their progress callback), so these messages, and the linear lab's
+// requests, get through even during a CPU run. Pause is the worker's: every experiment or
+// unit it runs waits at its next progress report until resumed. Cancel is per request.
 import init, { init_gpu, run_linear_gpu, run_linear_shard, train_transformer, probe_experiment, run_experiment, run_experiment_unit } from './pkg/overtrain.js';
 import { MSG, reply, typedError } from './protocol.js';
 
-let panicMessage = null;
-globalThis.__overtrainPanic = (message) => { panicMessage = message; };
+/** Everything this worker remembers. */
+const worker = {
+  /** The wasm's panic message, once it panicked: the failing request reports it, and the
+   * worker closes (the page starts a new one). */
+  panicMessage: null,
+  /** Whether the experiments and units here wait at their next progress report. */
+  paused: false,
+  /** Resolvers of the runs waiting for a resume (or a cancel). */
+  wakers: [],
+  /** id → {cancelled}: each experiment or unit from the moment its message arrives (so a
+   * cancel that comes before it starts is not lost) to its answer. */
+  runs: new Map(),
+  /** Opening WebGPU (init-gpu) is asynchronous: requests for the GPU wait for it. */
+  gpuOpened: Promise.resolve(),
+};
+
+globalThis.__overtrainPanic = (message) => { worker.panicMessage = message; };
 
 const ready = init().then(
   () => postMessage(reply.ready()),
@@ -13,23 +33,13 @@ const ready = init().then(
 
 /** Reports a failed request: a panic closes this worker; anything else is a typed error. */
 function fail(id, e) {
-  if (panicMessage !== null) {
-    postMessage(reply.panic(id, panicMessage));
+  if (worker.panicMessage !== null) {
+    postMessage(reply.panic(id, worker.panicMessage));
     close();
   } else {
     postMessage(reply.error(id, e));
   }
 }
-
-// Pause and cancel. The experiment and its units yield to this worker's event loop at
-// least every 50 ms (in their progress callback), so these messages, and the linear lab's
-// requests, get through even during a CPU run. Pause is the worker's: every experiment or
-// unit it runs waits at its next progress report until resumed. Cancel is per request:
-// `runs` holds each experiment or unit from the moment its message arrives (so a cancel
-// that comes before it starts is not lost) to its answer.
-let paused = false;
-let wakers = [];
-const runs = new Map(); // id → {cancelled}
 
 const yieldToEvents = () => new Promise((resolve) => {
   const channel = new MessageChannel();
@@ -38,27 +48,44 @@ const yieldToEvents = () => new Promise((resolve) => {
 });
 
 function wake() {
-  const waiting = wakers;
-  wakers = [];
+  const waiting = worker.wakers;
+  worker.wakers = [];
   for (const w of waiting) w();
 }
 
-/** The wasm's host of a run: `progress(json)` posts `post(json)` at most every 50 ms
- * (always when `final(json)`), and returns a promise (false: cancel) when it yields. */
+/** Pause, resume and cancel: they change what the running requests do next. */
+function control(msg) {
+  if (msg.type === MSG.PAUSE) {
+    worker.paused = true;
+    return;
+  }
+  if (msg.type === MSG.RESUME) {
+    worker.paused = false;
+  } else {
+    for (const [id, run] of worker.runs) if (msg.id == null || msg.id === id) run.cancelled = true;
+    // A cancelled run does not wait for a resume; the others still do. With nothing
+    // left running, the pause ends too (it was the cancelled experiment's).
+    if ([...worker.runs.values()].every((r) => r.cancelled)) worker.paused = false;
+  }
+  wake();
+}
+
+/** The wasm's host of a run: `progress(value)` posts `post(value)` at most every 50 ms
+ * (always when `final(value)`), and returns a promise (false: cancel) when it yields. */
 function progressHost(run, post, final = () => false) {
   let lastYield = performance.now();
   let lastPost = 0;
   return {
-    progress(text) {
+    progress(value) {
       const now = performance.now();
-      if (final(text) || now - lastPost > 50) {
+      if (final(value) || now - lastPost > 50) {
         lastPost = now;
-        post(text);
+        post(value);
       }
-      if (!paused && !run.cancelled && now - lastYield < 50) return undefined;
+      if (!worker.paused && !run.cancelled && now - lastYield < 50) return undefined;
       return (async () => {
         await yieldToEvents();
-        while (paused && !run.cancelled) await new Promise((resolve) => wakers.push(resolve));
+        while (worker.paused && !run.cancelled) await new Promise((resolve) => worker.wakers.push(resolve));
         lastYield = performance.now();
         return !run.cancelled;
       })();
@@ -66,21 +93,20 @@ function progressHost(run, post, final = () => false) {
   };
 }
 
-async function experiment(id, run, config, backend, resume) {
-  const host = progressHost(run, (text) => postMessage(reply.expProgress(id, text)), (text) => text.includes('"phase":"done"'));
-  host.partial = (text) => postMessage(reply.expPartial(id, text));
+async function experiment(id, run, { config, backend, resume }) {
+  const isFinal = (progress) => progress.phase === 'done';
+  const host = progressHost(run, (progress) => postMessage(reply.expProgress(id, progress)), isFinal);
+  host.partial = (results) => postMessage(reply.expPartial(id, results));
   host.checkpoint = (budget, bytes) => postMessage(reply.expCheckpoint(id, budget, bytes), [bytes.buffer]);
-  postMessage(reply.expDone(id, await run_experiment(config, backend, host, resume ?? undefined)));
+  postMessage(reply.expDone(id, await run_experiment(config, backend, host, resume ?? null)));
 }
 
-async function unit(id, run, msg) {
-  const host = progressHost(run, (text) => postMessage(reply.unitProgress(id, text)));
-  const output = await run_experiment_unit(msg.config, msg.unit, msg.input ?? undefined, msg.backend, host);
-  postMessage(reply.unitDone(id, output));
+async function unit(id, run, { config, backend, unit: which, input }) {
+  const host = progressHost(run, (report) => postMessage(reply.unitProgress(id, report)));
+  const output = await run_experiment_unit(config, which, input ?? null, backend, host);
+  // The weights move to the page without a copy.
+  postMessage(reply.unitDone(id, output), output.tensors.map((t) => t.buffer));
 }
-
-// Opening WebGPU (init-gpu) is asynchronous: requests for the GPU wait for it.
-let gpuOpened = Promise.resolve();
 
 async function initGpu() {
   if (!('gpu' in navigator)) {
@@ -95,69 +121,58 @@ async function initGpu() {
     const software = Boolean(info.isFallbackAdapter) || /swiftshader|llvmpipe|lavapipe/i.test(description);
     postMessage(reply.gpu(await init_gpu(description, software)));
   } catch (e) {
-    if (panicMessage !== null) fail(null, e);
+    if (worker.panicMessage !== null) fail(null, e);
     else postMessage(reply.gpuError(typedError(e)));
+  }
+}
+
+/** Answers one request (every message but init-gpu and the controls). */
+async function serve(msg, run) {
+  const { id, config, backend } = msg;
+  switch (msg.type) {
+    case MSG.EXPERIMENT:
+      await experiment(id, run, msg);
+      break;
+    case MSG.UNIT:
+      await unit(id, run, msg);
+      break;
+    case MSG.PROBE:
+      postMessage(reply.probeResult(id, await probe_experiment(config, backend)));
+      break;
+    case MSG.TRAIN: {
+      const progress = (step, loss) => postMessage(reply.trainProgress(id, step, loss));
+      postMessage(reply.trained(id, await train_transformer(config, backend, progress)));
+      break;
+    }
+    case MSG.LINEAR:
+      if (backend === 'gpu') postMessage(reply.linearResult(id, 0, await run_linear_gpu(config)));
+      else postMessage(reply.linearResult(id, msg.shard, run_linear_shard(config, msg.shard, msg.shards)));
+      break;
+    default:
+      postMessage(reply.error(id ?? null, { kind: 'io', message: `unknown request ${JSON.stringify(msg.type)}` }));
   }
 }
 
 onmessage = async (event) => {
   const msg = event.data;
-  switch (msg.type) {
-    case MSG.PAUSE:
-      paused = true;
-      return;
-    case MSG.RESUME:
-      paused = false;
-      wake();
-      return;
-    case MSG.CANCEL:
-      for (const [id, run] of runs) if (msg.id == null || msg.id === id) run.cancelled = true;
-      // A cancelled run does not wait for a resume; the others still do. With nothing
-      // left running, the pause ends too (it was the cancelled experiment's).
-      if ([...runs.values()].every((r) => r.cancelled)) paused = false;
-      wake();
-      return;
-    default:
-  }
-  const run = msg.type === MSG.EXPERIMENT || msg.type === MSG.UNIT ? { cancelled: false } : null;
-  if (run) runs.set(msg.id, run);
-  await ready;
-  const { id, config, backend } = msg;
-  if (msg.type === MSG.INIT_GPU) {
-    gpuOpened = initGpu();
+  if ([MSG.PAUSE, MSG.RESUME, MSG.CANCEL].includes(msg.type)) {
+    control(msg);
     return;
   }
-  if (backend === 'gpu') await gpuOpened;
+  const run = msg.type === MSG.EXPERIMENT || msg.type === MSG.UNIT ? { cancelled: false } : null;
+  if (run) worker.runs.set(msg.id, run);
+  await ready;
+  if (msg.type === MSG.INIT_GPU) {
+    worker.gpuOpened = initGpu();
+    return;
+  }
+  if (msg.backend === 'gpu') await worker.gpuOpened;
   try {
-    if (run?.cancelled) {
-      postMessage(reply.cancelled(id));
-      return;
-    }
-    switch (msg.type) {
-      case MSG.EXPERIMENT:
-        await experiment(id, run, config, backend, msg.resume);
-        break;
-      case MSG.UNIT:
-        await unit(id, run, msg);
-        break;
-      case MSG.PROBE:
-        postMessage(reply.probeResult(id, await probe_experiment(config, backend)));
-        break;
-      case MSG.TRAIN: {
-        const progress = (step, loss) => postMessage(reply.trainProgress(id, step, loss));
-        postMessage(reply.trained(id, await train_transformer(config, backend, progress)));
-        break;
-      }
-      case MSG.LINEAR:
-        if (backend === 'gpu') postMessage(reply.linearResult(id, 0, await run_linear_gpu(config)));
-        else postMessage(reply.linearResult(id, msg.shard, run_linear_shard(config, msg.shard, msg.shards)));
-        break;
-      default:
-        postMessage(reply.error(id ?? null, { kind: 'io', message: `unknown request ${JSON.stringify(msg.type)}` }));
-    }
+    if (run?.cancelled) postMessage(reply.cancelled(msg.id));
+    else await serve(msg, run);
   } catch (e) {
-    fail(id, e);
+    fail(msg.id, e);
   } finally {
-    if (run) runs.delete(id);
+    if (run) worker.runs.delete(msg.id);
   }
 };

@@ -1,9 +1,12 @@
 //! What every entry point shares: errors as the page receives them, the clock, this
 //! worker's WebGPU device, the field schema and the backend rule.
 
+use super::values::to_js;
 use crate::backend::{resolve_backend as resolve, BackendChoice};
 use crate::error::Error;
 use crate::gpu::{AdapterSummary, Gpu, GpuError};
+use crate::schema::Group;
+use serde::Serialize;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -15,28 +18,34 @@ pub(crate) fn throw(e: impl Into<Error>) -> JsValue {
     serde_wasm_bindgen::to_value(&value).unwrap_or_else(|_| JsValue::from_str(&value.message))
 }
 
+/// What the page builds its forms, its URL state and its preset list from.
+#[derive(Serialize)]
+struct FieldSchema {
+    linear: Vec<Group>,
+    transformer: Vec<Group>,
+    presets: Vec<crate::experiment::config::Preset>,
+}
+
 /// Every config field of both labs (label, help, kind, range) and the transformer lab's
-/// presets, as JSON `{linear: [group], transformer: [group], presets: [{name, label,
-/// config}]}` (see [`crate::schema`]): the page builds its forms from it.
+/// presets: `{linear: [group], transformer: [group], presets: [{name, label, config}]}`
+/// (see [`crate::schema`]).
 #[wasm_bindgen]
-pub fn field_schema() -> String {
-    serde_json::json!({
-        "linear": crate::linear::config::fields(),
-        "transformer": crate::experiment::config::fields(),
-        "presets": crate::experiment::config::presets(),
+pub fn field_schema() -> Result<JsValue, JsValue> {
+    to_js(&FieldSchema {
+        linear: crate::linear::config::fields(),
+        transformer: crate::experiment::config::fields(),
+        presets: crate::experiment::config::presets(),
     })
-    .to_string()
 }
 
 /// Where a run goes (see [`crate::backend::resolve_backend`]): `choice` "auto", "gpu" or
 /// "cpu"; `adapter` what [`init_gpu`] resolved to, or null without WebGPU; `fits` whether
 /// the run fits its limits. Returns `{backend: "cpu" | "gpu", reason: string | null}`.
 #[wasm_bindgen]
-pub fn resolve_backend(choice: &str, adapter: JsValue, fits: bool) -> JsValue {
+pub fn resolve_backend(choice: &str, adapter: JsValue, fits: bool) -> Result<JsValue, JsValue> {
     let choice: BackendChoice = choice.parse().unwrap_or(BackendChoice::Auto);
     let adapter: Option<AdapterSummary> = serde_wasm_bindgen::from_value(adapter).ok().flatten();
-    let resolved = resolve(choice, adapter.as_ref(), fits);
-    serde_wasm_bindgen::to_value(&resolved).unwrap_or(JsValue::NULL)
+    to_js(&resolve(choice, adapter.as_ref(), fits))
 }
 
 thread_local! {
@@ -57,8 +66,7 @@ pub async fn init_gpu(description: String, software: bool) -> Result<JsValue, Js
         gpu.adapter.name = description;
     }
     gpu.adapter.software |= software;
-    let summary =
-        serde_wasm_bindgen::to_value(&gpu.adapter).map_err(|e| throw(Error::Io(e.to_string())))?;
+    let summary = to_js(&gpu.adapter)?;
     GPU.with(|slot| *slot.borrow_mut() = Some(Rc::new(gpu)));
     Ok(summary)
 }

@@ -1,80 +1,160 @@
 //! The transformer lab's wasm entry points: presets, validation, the cost estimate, the
 //! experiment itself (in the page's Web Worker, on WebGPU or the CPU, with progress,
 //! pause/resume/cancel through the host's `progress` promise, partial results and
-//! checkpoints), and its plots (on the page's main thread).
+//! checkpoints), and its plots (on the page's main thread). Configs, progress, results and
+//! units' outputs cross as JavaScript values (see [`super::values`]).
 
 use super::common::{now_ms, throw, worker_gpu};
+use super::unit_output::{output_from_js, output_to_js};
+use super::values::{config_from_js, from_js, given, js_value, to_js};
 use crate::error::Error;
 use crate::experiment::{
     self, config::PRESETS, ExperimentConfig, ExperimentResults, Host, Progress,
 };
+use crate::gpu::{AdapterSummary, Gpu};
 use crate::transformer::bench::train_throughput;
 use crate::transformer::checkpoint::to_safetensors;
 use crate::transformer::engine::Engine;
-use crate::transformer::gpu::memory_estimate;
+use crate::transformer::gpu::{memory_estimate, MemoryEstimate};
 use crate::transformer::params::Layout;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-/// Every preset's config: `{"quick": {…}, "paper": {…}, "micro": {…}}` as JSON.
+/// Every preset's config: `{quick: {…}, paper: {…}, micro: {…}}`.
 #[wasm_bindgen]
-pub fn experiment_presets() -> String {
-    let map: serde_json::Map<String, serde_json::Value> = PRESETS
+pub fn experiment_presets() -> Result<JsValue, JsValue> {
+    let presets: BTreeMap<&str, ExperimentConfig> = PRESETS
         .iter()
-        .map(|&name| {
-            let c = ExperimentConfig::preset(name).expect("a preset");
-            (
-                name.to_string(),
-                serde_json::to_value(c).expect("plain data"),
-            )
-        })
+        .filter_map(|&name| Some((name, ExperimentConfig::preset(name)?)))
         .collect();
-    serde_json::Value::Object(map).to_string()
+    to_js(&presets)
 }
 
-/// `null` when the experiment config is valid, else `{kind: "config", field, message}`.
+/// The experiment config the page passed, checked (throws a config error naming the field).
+fn experiment_config(config: &JsValue) -> Result<ExperimentConfig, JsValue> {
+    config_from_js(config, ExperimentConfig::from_json)
+}
+
+/// `null` when the experiment config (an object) is valid, else `{kind: "config", field,
+/// message}`.
 #[wasm_bindgen]
-pub fn validate_experiment_config(config_json: &str) -> JsValue {
-    match ExperimentConfig::from_json(config_json) {
+pub fn validate_experiment_config(config: JsValue) -> JsValue {
+    match experiment_config(&config) {
         Ok(_) => JsValue::NULL,
-        Err(e) => throw(e),
+        Err(e) => e,
+    }
+}
+
+/// What an experiment costs before it starts (see [`estimate_experiment`]).
+#[derive(Serialize)]
+struct Estimate {
+    parameters: usize,
+    tokens: f64,
+    flops: f64,
+    /// Training-step equivalents of the whole experiment.
+    work_steps: f64,
+    tokens_per_step: u64,
+    memory: Memory,
+    workers: usize,
+    /// The time of its units on `workers` workers, in steps of one, as
+    /// [`ExperimentSchedule`] hands them out.
+    steps_on_workers: f64,
+    /// Whether the GPU path's buffers fit the adapter; null without an adapter.
+    gpu: Option<GpuFit>,
+}
+
+/// The GPU path's buffers, and their total.
+#[derive(Serialize)]
+struct Memory {
+    #[serde(flatten)]
+    buffers: MemoryEstimate,
+    total: u64,
+}
+
+/// Whether a model's largest buffer fits an adapter's per-buffer limits
+/// ([`MemoryEstimate::check`]), and when it does not, why, in words for the page.
+#[derive(Serialize)]
+struct GpuFit {
+    fits: bool,
+    reason: Option<String>,
+}
+
+impl GpuFit {
+    fn of(memory: &MemoryEstimate, adapter: &AdapterSummary) -> GpuFit {
+        let limits = wgpu::Limits {
+            max_buffer_size: adapter.max_buffer_size,
+            max_storage_buffer_binding_size: adapter.max_storage_buffer_binding_size,
+            ..wgpu::Limits::default()
+        };
+        let Err(_) = memory.check(&limits) else {
+            return GpuFit {
+                fits: true,
+                reason: None,
+            };
+        };
+        // What one buffer may hold: the smaller of the two limits it must meet.
+        let allowed = limits
+            .max_buffer_size
+            .min(limits.max_storage_buffer_binding_size);
+        let mb = |bytes: u64| (bytes as f64 / 1e6).round();
+        GpuFit {
+            fits: false,
+            reason: Some(format!(
+                "the {} buffer needs {} MB, the adapter allows {} MB per buffer",
+                memory.largest_buffer,
+                mb(memory.largest_bytes),
+                mb(allowed)
+            )),
+        }
     }
 }
 
 /// What an experiment costs before it starts: `{parameters, tokens, flops, work_steps,
-/// tokens_per_step, memory, workers, steps_on_workers}` as JSON (memory: the GPU path's
-/// buffers; `steps_on_workers`: the time of its units on `workers` workers, in steps of
-/// one, as [`ExperimentSchedule`] hands them out); throws `{field, message}` for an invalid
-/// config.
+/// tokens_per_step, memory: {parameters, optimizer, activations, data, largest_buffer,
+/// largest_bytes, total}, workers, steps_on_workers, gpu: {fits, reason} | null}` (memory:
+/// the GPU path's buffers; `gpu`: whether they fit `adapter`, what [`super::init_gpu`]
+/// resolved to, or null without one). Throws a config error for an invalid config.
 #[wasm_bindgen]
-pub fn estimate_experiment(config_json: &str, workers: Option<usize>) -> Result<String, JsValue> {
+pub fn estimate_experiment(
+    config: JsValue,
+    workers: Option<usize>,
+    adapter: JsValue,
+) -> Result<JsValue, JsValue> {
     let workers = workers.unwrap_or(1).max(1);
-    let c = ExperimentConfig::from_json(config_json).map_err(throw)?;
+    let c = experiment_config(&config)?;
+    let adapter: Option<AdapterSummary> = match given(adapter) {
+        Some(a) => Some(from_js(a, "adapter")?),
+        None => None,
+    };
     let (tokens, flops) = experiment::cost(&c);
-    Ok(serde_json::json!({
-        "parameters": Layout::new(&c.model).total,
-        "tokens": tokens,
-        "flops": flops,
-        "work_steps": experiment::work_total(&c),
-        "tokens_per_step": c.tokens_per_step(),
-        "memory": memory_estimate(&c.model, c.batch, c.eval_batches),
-        "workers": workers,
-        "steps_on_workers": experiment::plan::makespan(&c, workers, 0),
-    })
-    .to_string())
+    let buffers = memory_estimate(&c.model, c.batch, c.eval_batches);
+    let estimate = Estimate {
+        parameters: Layout::new(&c.model).total,
+        tokens,
+        flops,
+        work_steps: experiment::work_total(&c),
+        tokens_per_step: c.tokens_per_step(),
+        gpu: adapter.map(|a| GpuFit::of(&buffers, &a)),
+        memory: Memory {
+            total: buffers.total(),
+            buffers,
+        },
+        workers,
+        steps_on_workers: experiment::plan::makespan(&c, workers, 0),
+    };
+    to_js(&estimate)
 }
 
 /// Measures this worker's training throughput (tokens/s) for the config's model on
 /// `backend` ("gpu": this worker's device; checks its limits first), over 2 steps.
 #[wasm_bindgen]
-pub async fn probe_experiment(config_json: String, backend: String) -> Result<f64, JsValue> {
-    let c = ExperimentConfig::from_json(&config_json).map_err(throw)?;
+pub async fn probe_experiment(config: JsValue, backend: String) -> Result<f64, JsValue> {
+    let c = experiment_config(&config)?;
     let now = || now_ms();
-    let gpu = if backend == "gpu" {
-        Some(worker_gpu()?)
-    } else {
-        None
-    };
+    let gpu = device(&backend)?;
     if let Some(g) = &gpu {
         memory_estimate(&c.model, c.batch, c.eval_batches)
             .fits(&g.limits)
@@ -86,10 +166,10 @@ pub async fn probe_experiment(config_json: String, backend: String) -> Result<f6
     Ok(t.tokens_per_second)
 }
 
-/// The page worker's host: calls `host.progress(progressJSON)`, which returns nothing (go
-/// on) or a promise of a boolean (false: cancel) — the worker yields to its event loop
-/// there, so pause and cancel messages get through; `host.partial(resultsJSON)` after each
-/// budget; `host.checkpoint(budgetIndex, safetensorsBytes)`.
+/// The page worker's host: calls `host.progress(progress)`, which returns nothing (go on)
+/// or a promise of a boolean (false: cancel) — the worker yields to its event loop there,
+/// so pause and cancel messages get through; `host.partial(results)` after each budget;
+/// `host.checkpoint(budgetIndex, safetensorsBytes)`.
 struct PageHost {
     host: JsValue,
     config: ExperimentConfig,
@@ -103,20 +183,18 @@ fn method(obj: &JsValue, name: &str) -> Option<js_sys::Function> {
 
 impl Host for PageHost {
     async fn progress(&mut self, p: &Progress) -> Result<(), Error> {
-        let text = serde_json::to_string(p).expect("plain data");
-        await_host(&self.host, &text).await
+        await_host(&self.host, &js_value(p)?).await
     }
     fn budget_done(&mut self, partial: &ExperimentResults) {
-        if let Some(f) = method(&self.host, "partial") {
-            let text = serde_json::to_string(partial).expect("plain data");
-            let _ = f.call1(&self.host, &JsValue::from_str(&text));
+        // Results that cannot be converted here (which a config `config_from_js` accepted
+        // never makes) are the final results too, and then end the run with the error.
+        if let (Some(f), Ok(results)) = (method(&self.host, "partial"), to_js(partial)) {
+            let _ = f.call1(&self.host, &results);
         }
     }
     fn checkpoint(&mut self, budget_index: usize, params: &[f32]) {
         if let Some(f) = method(&self.host, "checkpoint") {
-            let layout = Layout::new(&self.config.model);
-            let bytes = to_safetensors(&self.config.model, &layout, params);
-            let array = js_sys::Uint8Array::from(bytes.as_slice());
+            let array = safetensors_bytes(&self.config, params);
             let _ = f.call2(&self.host, &(budget_index as f64).into(), &array);
         }
     }
@@ -125,34 +203,45 @@ impl Host for PageHost {
     }
 }
 
+/// A budget's pre-trained weights as a safetensors file, for the page to download.
+fn safetensors_bytes(config: &ExperimentConfig, params: &[f32]) -> js_sys::Uint8Array {
+    let layout = Layout::new(&config.model);
+    js_sys::Uint8Array::from(to_safetensors(&config.model, &layout, params).as_slice())
+}
+
+/// This worker's WebGPU device when `backend` is "gpu", else none (the CPU).
+fn device(backend: &str) -> Result<Option<Rc<Gpu>>, JsValue> {
+    if backend == "gpu" {
+        worker_gpu().map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// The training engine of `config` on `gpu`, or on the CPU.
+fn engine<'g>(config: &ExperimentConfig, gpu: Option<&'g Gpu>) -> Result<Engine<'g>, JsValue> {
+    match gpu {
+        Some(g) => Engine::gpu(g, &config.model, config.batch, config.eval_batches).map_err(throw),
+        None => Ok(Engine::cpu(&config.model, config.batch)),
+    }
+}
+
 /// Runs an experiment in this worker on `backend` ("gpu": this worker's WebGPU device, or
-/// "cpu"). `resume_json`: the partial results of an unfinished run of the same config,
-/// whose finished budgets are kept. Resolves to the results JSON; rejects with a config
-/// error, a data error (`resume…`: results that do not belong to this config), a cancelled
-/// error when the host cancelled, or a gpu error.
+/// "cpu"). `resume`: the partial results of an unfinished run of the same config, whose
+/// finished budgets are kept (null or undefined: none). Resolves to the results; rejects
+/// with a config error, a data error (`resume…`: results that do not belong to this
+/// config), a cancelled error when the host cancelled, or a gpu error.
 #[wasm_bindgen]
 pub async fn run_experiment(
-    config_json: String,
+    config: JsValue,
     backend: String,
     host: JsValue,
-    resume_json: Option<String>,
-) -> Result<String, JsValue> {
-    let config = ExperimentConfig::from_json(&config_json).map_err(throw)?;
-    let resume = match resume_json {
-        Some(text) => Some(resume_of(&text, &config)?),
-        None => None,
-    };
-    let gpu = if backend == "gpu" {
-        Some(worker_gpu()?)
-    } else {
-        None
-    };
-    let mut engine = match &gpu {
-        Some(g) => {
-            Engine::gpu(g, &config.model, config.batch, config.eval_batches).map_err(throw)?
-        }
-        None => Engine::cpu(&config.model, config.batch),
-    };
+    resume: JsValue,
+) -> Result<JsValue, JsValue> {
+    let config = experiment_config(&config)?;
+    let resume = resume_of(resume, &config)?;
+    let gpu = device(&backend)?;
+    let mut engine = engine(&config, gpu.as_deref())?;
     let mut page = PageHost {
         host,
         config: config.clone(),
@@ -160,26 +249,31 @@ pub async fn run_experiment(
     let results = experiment::run(&config, &mut engine, &mut page, resume)
         .await
         .map_err(throw)?;
-    Ok(serde_json::to_string(&results).expect("plain data"))
+    to_js(&results)
 }
 
-/// The five plots as `[[name, svg], …]`: of `results_json` (a live run, possibly
-/// unfinished), with `recorded_json` (a recorded run of the same config) drawn dashed beside
-/// it; either may be absent.
+/// The five plots as `[[name, svg], …]`: of `results` (a live run, possibly unfinished),
+/// with `recorded` (a recorded run of the same config) drawn dashed beside it; either may
+/// be null.
 #[wasm_bindgen]
-pub fn render_experiment_plots(
-    results_json: Option<String>,
-    recorded_json: Option<String>,
-) -> Result<JsValue, JsValue> {
-    let parse = |text: Option<String>, what: &str| -> Result<Option<ExperimentResults>, JsValue> {
-        text.map(|t| serde_json::from_str(&t))
-            .transpose()
-            .map_err(|e| throw(Error::data(what, e.to_string())))
+pub fn render_experiment_plots(results: JsValue, recorded: JsValue) -> Result<JsValue, JsValue> {
+    let read = |value: JsValue, what: &str| -> Result<Option<ExperimentResults>, JsValue> {
+        given(value).map(|v| from_js(v, what)).transpose()
     };
-    let live = parse(results_json, "results JSON")?;
-    let recorded = parse(recorded_json, "recorded results JSON")?;
-    let plots = crate::plot::experiment::all_plots(live.as_ref(), recorded.as_ref());
-    serde_wasm_bindgen::to_value(&plots).map_err(|e| throw(Error::Io(e.to_string())))
+    let live = read(results, "results")?;
+    let recorded = read(recorded, "recorded results")?;
+    to_js(&crate::plot::experiment::all_plots(
+        live.as_ref(),
+        recorded.as_ref(),
+    ))
+}
+
+/// The text of an experiment's results file, as the CLI writes it (serde_json): the page
+/// downloads it and keeps it in IndexedDB.
+#[wasm_bindgen]
+pub fn experiment_results_json(results: JsValue) -> Result<String, JsValue> {
+    let results: ExperimentResults = from_js(results, "results")?;
+    serde_json::to_string(&results).map_err(|e| throw(Error::data("results", e.to_string())))
 }
 
 /// An experiment's schedule on the page's main thread, so that its units run on a pool of
@@ -195,36 +289,42 @@ pub struct ExperimentSchedule {
 
 #[wasm_bindgen]
 impl ExperimentSchedule {
-    /// The schedule of `config_json` (backend: what the results say ran them, e.g. "CPU")
-    /// for `workers` workers (which unit goes first depends on it, never a number);
-    /// `resume_json`: the partial results of an unfinished run of the same config. Throws a
+    /// The schedule of `config` (backend: what the results say ran them, e.g. "CPU") for
+    /// `workers` workers (which unit goes first depends on it, never a number); `resume`:
+    /// the partial results of an unfinished run of the same config, or null. Throws a
     /// config error, or a data error (`resume…`) for results of another config.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        config_json: &str,
+        config: JsValue,
         backend: &str,
-        resume_json: Option<String>,
+        resume: JsValue,
         workers: Option<usize>,
     ) -> Result<ExperimentSchedule, JsValue> {
-        let config = ExperimentConfig::from_json(config_json).map_err(throw)?;
-        let resume = match resume_json {
-            Some(text) => Some(resume_of(&text, &config)?),
-            None => None,
-        };
+        let config = experiment_config(&config)?;
+        let resume = resume_of(resume, &config)?;
         let mut schedule =
             experiment::Scheduler::new(&config, resume, backend, now_ms()).map_err(throw)?;
         schedule.workers = workers.unwrap_or(1).max(1);
         Ok(ExperimentSchedule { schedule, config })
     }
 
-    /// The unit an idle worker runs next, as JSON `{unit, input}` (`input`: the output of
-    /// the unit it starts from, or null); undefined when none is ready now. (Named for
-    /// JavaScript, which calls `schedule.next()`; not an iterator: it depends on what
-    /// the workers have finished.)
+    /// The unit an idle worker runs next, `{unit, input}` (`input`: the output of the unit
+    /// it starts from, see [`super::unit_output`], or null), for [`run_experiment_unit`];
+    /// undefined when none is ready now. (Named for JavaScript, which calls
+    /// `schedule.next()`; not an iterator: it depends on what the workers have finished.)
     #[allow(clippy::should_implement_trait)]
-    pub fn next(&mut self) -> Option<String> {
-        let (unit, input) = self.schedule.take_ready()?;
-        Some(serde_json::json!({"unit": unit, "input": input}).to_string())
+    pub fn next(&mut self) -> Result<JsValue, JsValue> {
+        let Some((unit, input)) = self.schedule.take_ready() else {
+            return Ok(JsValue::UNDEFINED);
+        };
+        let input = match input {
+            Some(output) => output_to_js(output)?,
+            None => JsValue::NULL,
+        };
+        let ready = js_sys::Object::new();
+        js_sys::Reflect::set(&ready, &"unit".into(), &to_js(&unit)?)?;
+        js_sys::Reflect::set(&ready, &"input".into(), &input)?;
+        Ok(ready.into())
     }
 
     /// Whether every unit is done.
@@ -237,21 +337,20 @@ impl ExperimentSchedule {
         self.schedule.running()
     }
 
-    /// The experiment's progress (JSON) after a running unit's report (JSON, from
+    /// The experiment's progress after a running unit's report (from
     /// [`run_experiment_unit`]'s host).
-    pub fn progress(&mut self, unit_json: &str, report_json: &str) -> Result<String, JsValue> {
-        let unit: experiment::Unit = parse(unit_json, "unit")?;
-        let report: experiment::UnitProgress = parse(report_json, "progress")?;
-        let p = self.schedule.progress(&unit, &report);
-        Ok(serde_json::to_string(&p).expect("plain data"))
+    pub fn progress(&mut self, unit: JsValue, report: JsValue) -> Result<JsValue, JsValue> {
+        let unit: experiment::Unit = from_js(unit, "unit")?;
+        let report: experiment::UnitProgress = from_js(report, "progress")?;
+        to_js(&self.schedule.progress(&unit, &report))
     }
 
-    /// Takes a unit's output (JSON); returns what it completes, in order:
-    /// `[{type: "checkpoint", budget, bytes: Uint8Array (safetensors)} | {type: "partial",
-    /// results: JSON text}]`.
-    pub fn done(&mut self, unit_json: &str, output_json: &str) -> Result<js_sys::Array, JsValue> {
-        let unit: experiment::Unit = parse(unit_json, "unit")?;
-        let output: experiment::Output = parse(output_json, "output")?;
+    /// Takes a unit's output (as [`run_experiment_unit`] resolved to it); returns what it
+    /// completes, in order: `[{type: "checkpoint", budget, bytes: Uint8Array
+    /// (safetensors)} | {type: "partial", results}]`.
+    pub fn done(&mut self, unit: JsValue, output: JsValue) -> Result<js_sys::Array, JsValue> {
+        let unit: experiment::Unit = from_js(unit, "unit")?;
+        let output = output_from_js(output, "output")?;
         let out = js_sys::Array::new();
         for event in self.schedule.done(unit, output, now_ms()) {
             let item = js_sys::Object::new();
@@ -260,18 +359,13 @@ impl ExperimentSchedule {
             };
             match event {
                 experiment::Event::Checkpoint(budget, params) => {
-                    let layout = Layout::new(&self.config.model);
-                    let bytes = to_safetensors(&self.config.model, &layout, &params);
                     set("type", &"checkpoint".into());
                     set("budget", &(budget as f64).into());
-                    set("bytes", &js_sys::Uint8Array::from(bytes.as_slice()).into());
+                    set("bytes", &safetensors_bytes(&self.config, &params).into());
                 }
                 experiment::Event::BudgetDone(partial) => {
                     set("type", &"partial".into());
-                    set(
-                        "results",
-                        &serde_json::to_string(&partial).expect("plain data").into(),
-                    );
+                    set("results", &to_js(&partial)?);
                 }
             }
             out.push(&item);
@@ -279,33 +373,31 @@ impl ExperimentSchedule {
         Ok(out)
     }
 
-    /// The results so far (JSON).
-    pub fn results(&self) -> String {
-        serde_json::to_string(&self.schedule.results(now_ms())).expect("plain data")
+    /// The results so far.
+    pub fn results(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.schedule.results(now_ms()))
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, JsValue> {
-    serde_json::from_str(text).map_err(|e| {
-        throw(Error::data(
-            what,
-            crate::error::quote(&format!("not a valid {what}: {e}")),
-        ))
-    })
-}
-
-/// The raw measurements of an earlier run's results JSON, checked against `config`.
-fn resume_of(text: &str, config: &ExperimentConfig) -> Result<experiment::Raw, JsValue> {
-    let earlier: ExperimentResults = serde_json::from_str(text).map_err(|e| {
+/// The raw measurements of an earlier run's results (null or undefined: none), checked
+/// against `config`.
+fn resume_of(
+    results: JsValue,
+    config: &ExperimentConfig,
+) -> Result<Option<experiment::Raw>, JsValue> {
+    let Some(results) = given(results) else {
+        return Ok(None);
+    };
+    let earlier: ExperimentResults = serde_wasm_bindgen::from_value(results).map_err(|e| {
         throw(Error::data(
             "resume",
             format!("the saved results are not an experiment's: {e}"),
         ))
     })?;
-    earlier.resume_for(config).map_err(throw)
+    earlier.resume_for(config).map(Some).map_err(throw)
 }
 
-/// A worker's host of one unit: `host.progress(reportJSON)` returns nothing (go on) or a
+/// A worker's host of one unit: `host.progress(report)` returns nothing (go on) or a
 /// promise of a boolean (false: cancel), awaited there — the worker's pause.
 struct PageUnitHost {
     host: JsValue,
@@ -313,19 +405,16 @@ struct PageUnitHost {
 
 impl experiment::Watch for PageUnitHost {
     async fn unit_progress(&mut self, p: &experiment::UnitProgress) -> Result<(), Error> {
-        let text = serde_json::to_string(p).expect("plain data");
-        await_host(&self.host, &text).await
+        await_host(&self.host, &js_value(p)?).await
     }
 }
 
-/// Calls `host.progress(text)`; awaits a returned promise; false (or a throw) cancels.
-async fn await_host(host: &JsValue, text: &str) -> Result<(), Error> {
+/// Calls `host.progress(value)`; awaits a returned promise; false (or a throw) cancels.
+async fn await_host(host: &JsValue, value: &JsValue) -> Result<(), Error> {
     let Some(f) = method(host, "progress") else {
         return Ok(());
     };
-    let out = f
-        .call1(host, &JsValue::from_str(text))
-        .map_err(|_| Error::Cancelled)?;
+    let out = f.call1(host, value).map_err(|_| Error::Cancelled)?;
     if let Ok(promise) = out.dyn_into::<js_sys::Promise>() {
         let go_on = wasm_bindgen_futures::JsFuture::from(promise)
             .await
@@ -338,38 +427,30 @@ async fn await_host(host: &JsValue, text: &str) -> Result<(), Error> {
 }
 
 /// Runs one unit of an experiment in this worker on `backend` ("gpu": this worker's WebGPU
-/// device, or "cpu"): `unit_json` and `input_json` as [`ExperimentSchedule::next`] gave
-/// them. `host.progress(reportJSON)` hears the unit's progress and may return a promise of
-/// a boolean (false: cancel), like [`run_experiment`]'s host. Resolves to the unit's output
-/// (JSON) for [`ExperimentSchedule::done`].
+/// device, or "cpu"): `unit` and `input` as [`ExperimentSchedule::next`] gave them
+/// (`input` null when the unit starts from nothing). `host.progress(report)` hears the
+/// unit's progress and may return a promise of a boolean (false: cancel), like
+/// [`run_experiment`]'s host. Resolves to the unit's output for [`ExperimentSchedule::done`]
+/// (`{value, tensors}`, see [`super::unit_output`]).
 #[wasm_bindgen]
 pub async fn run_experiment_unit(
-    config_json: String,
-    unit_json: String,
-    input_json: Option<String>,
+    config: JsValue,
+    unit: JsValue,
+    input: JsValue,
     backend: String,
     host: JsValue,
-) -> Result<String, JsValue> {
-    let config = ExperimentConfig::from_json(&config_json).map_err(throw)?;
-    let unit: experiment::Unit = parse(&unit_json, "unit")?;
-    let input: Option<experiment::Output> = match input_json {
-        Some(text) => Some(parse(&text, "input")?),
+) -> Result<JsValue, JsValue> {
+    let config = experiment_config(&config)?;
+    let unit: experiment::Unit = from_js(unit, "unit")?;
+    let input = match given(input) {
+        Some(value) => Some(output_from_js(value, "input")?),
         None => None,
     };
-    let gpu = if backend == "gpu" {
-        Some(worker_gpu()?)
-    } else {
-        None
-    };
-    let mut engine = match &gpu {
-        Some(g) => {
-            Engine::gpu(g, &config.model, config.batch, config.eval_batches).map_err(throw)?
-        }
-        None => Engine::cpu(&config.model, config.batch),
-    };
+    let gpu = device(&backend)?;
+    let mut engine = engine(&config, gpu.as_deref())?;
     let mut watch = PageUnitHost { host };
     let output = experiment::run_unit(&config, unit, input.as_ref(), &mut engine, &mut watch)
         .await
         .map_err(throw)?;
-    Ok(serde_json::to_string(&output).expect("plain data"))
+    output_to_js(output)
 }

@@ -1,7 +1,9 @@
 //! The linear lab's entry points: validation, a whole run or one shard of it on the CPU,
-//! a run on this worker's WebGPU device, merging shards, and the four plots.
+//! a run on this worker's WebGPU device, merging shards, and the four plots. Configs and
+//! results cross as JavaScript values (see [`super::values`]).
 
 use super::common::{now_ms, throw, worker_gpu};
+use super::values::{config_from_js, from_js, to_js};
 use crate::backend::BackendChoice;
 use crate::error::Error;
 use crate::gpu::Gpu;
@@ -9,18 +11,23 @@ use crate::linear::{self, LinearConfig, LinearResults};
 use crate::plot::{self, PlotOptions};
 use wasm_bindgen::prelude::*;
 
-/// The default config (science.md's reference run), as pretty JSON.
+/// The default config (science.md's reference run).
 #[wasm_bindgen]
-pub fn default_linear_config() -> String {
-    serde_json::to_string_pretty(&LinearConfig::default()).expect("plain data")
+pub fn default_linear_config() -> Result<JsValue, JsValue> {
+    to_js(&LinearConfig::default())
+}
+
+/// The linear config the page passed, checked (throws a config error naming the field).
+fn linear_config(config: &JsValue) -> Result<LinearConfig, JsValue> {
+    config_from_js(config, LinearConfig::from_json)
 }
 
 /// `null` when the config is valid, else `{kind: "config", field, message}`.
 #[wasm_bindgen]
-pub fn validate_linear_config(config_json: &str) -> JsValue {
-    match LinearConfig::from_json(config_json) {
+pub fn validate_linear_config(config: JsValue) -> JsValue {
+    match linear_config(&config) {
         Ok(_) => JsValue::NULL,
-        Err(e) => throw(e),
+        Err(e) => e,
     }
 }
 
@@ -28,68 +35,72 @@ pub fn validate_linear_config(config_json: &str) -> JsValue {
 /// draws and every fine-tuning run, as the work cap counts them (`LinearConfig::work`) —
 /// for the page's estimate before it runs; throws a config error for an invalid config.
 #[wasm_bindgen]
-pub fn linear_work(config_json: &str) -> Result<f64, JsValue> {
-    Ok(LinearConfig::from_json(config_json).map_err(throw)?.work())
+pub fn linear_work(config: JsValue) -> Result<f64, JsValue> {
+    Ok(linear_config(&config)?.work())
 }
 
-/// Runs the linear lab. Returns the results JSON, or throws `{kind: "config", field, message}`.
+/// Runs the linear lab. Returns the results, or throws `{kind: "config", field, message}`.
 #[wasm_bindgen]
-pub fn run_linear(config_json: &str) -> Result<String, JsValue> {
-    let config = LinearConfig::from_json(config_json).map_err(throw)?;
+pub fn run_linear(config: JsValue) -> Result<JsValue, JsValue> {
+    let config = linear_config(&config)?;
     let start = now_ms();
     let mut results = linear::run(&config).map_err(throw)?;
     results.elapsed_ms = Some(now_ms() - start);
     results.backend = Some(linear::results::BackendInfo::cpu(None));
-    Ok(serde_json::to_string(&results).expect("plain data"))
+    to_js(&results)
 }
 
 /// Shard `shard` of `shards` of a run (see `linear::experiment::run_shard`): the page runs
 /// one per Web Worker, in parallel, and merges them with [`merge_linear_shards`].
 #[wasm_bindgen]
-pub fn run_linear_shard(config_json: &str, shard: usize, shards: usize) -> Result<String, JsValue> {
-    let config = LinearConfig::from_json(config_json).map_err(throw)?;
+pub fn run_linear_shard(config: JsValue, shard: usize, shards: usize) -> Result<JsValue, JsValue> {
+    let config = linear_config(&config)?;
     let start = now_ms();
     let mut results = linear::experiment::run_shard(&config, shard, shards).map_err(throw)?;
     results.elapsed_ms = Some(now_ms() - start);
     results.backend = Some(linear::results::BackendInfo::cpu(None));
-    Ok(serde_json::to_string(&results).expect("plain data"))
+    to_js(&results)
 }
 
-/// Merges the shards' results (a JSON array of results, in shard order) into the run's.
+/// Merges the shards' results (an array of results, in shard order) into the run's.
 #[wasm_bindgen]
-pub fn merge_linear_shards(parts_json: &str) -> Result<String, JsValue> {
-    let parts: Vec<LinearResults> = serde_json::from_str(parts_json)
-        .map_err(|e| throw(Error::data("shards", e.to_string())))?;
+pub fn merge_linear_shards(parts: JsValue) -> Result<JsValue, JsValue> {
+    let parts: Vec<LinearResults> = from_js(parts, "shards")?;
     let merged =
         linear::experiment::merge_shards(parts).map_err(|e| throw(Error::data("shards", e)))?;
-    Ok(serde_json::to_string(&merged).expect("plain data"))
+    to_js(&merged)
 }
 
-/// Runs the linear lab on this worker's WebGPU device (see [`init_gpu`]). Resolves to the
-/// results JSON; rejects with a config error, or a gpu error (limits, validation, device
+/// Runs the linear lab on this worker's WebGPU device (see [`super::init_gpu`]). Resolves
+/// to the results; rejects with a config error, or a gpu error (limits, validation, device
 /// loss) so the page can offer the CPU.
 #[wasm_bindgen]
-pub async fn run_linear_gpu(config_json: String) -> Result<String, JsValue> {
-    let config = LinearConfig::from_json(&config_json).map_err(throw)?;
+pub async fn run_linear_gpu(config: JsValue) -> Result<JsValue, JsValue> {
+    let config = linear_config(&config)?;
     let gpu = worker_gpu()?;
     let start = now_ms();
     let mut results = linear::run_on(&config, BackendChoice::Gpu, Some(&gpu))
         .await
         .map_err(throw)?;
     results.elapsed_ms = Some(now_ms() - start);
-    Ok(serde_json::to_string(&results).expect("plain data"))
+    to_js(&results)
 }
 
-/// The four plots of a results JSON as `[[name, svg], …]`. `options_json` is a
+/// The text of a linear run's results file, as the CLI writes it (serde_json): the page's
+/// download.
+#[wasm_bindgen]
+pub fn linear_results_json(results: JsValue) -> Result<String, JsValue> {
+    let results: LinearResults = from_js(results, "results")?;
+    serde_json::to_string(&results).map_err(|e| throw(Error::data("results", e.to_string())))
+}
+
+/// The four plots of a run's results as `[[name, svg], …]`. `options` is a
 /// [`PlotOptions`] (omitted fields take defaults).
 #[wasm_bindgen]
-pub fn render_linear_plots(results_json: &str, options_json: &str) -> Result<JsValue, JsValue> {
-    let results: LinearResults = serde_json::from_str(results_json)
-        .map_err(|e| throw(Error::data("results", e.to_string())))?;
-    let options: PlotOptions = serde_json::from_str(options_json)
-        .map_err(|e| throw(Error::data("plot options", e.to_string())))?;
-    let plots = plot::linear::all_plots(&results, &options);
-    serde_wasm_bindgen::to_value(&plots).map_err(|e| throw(Error::Io(e.to_string())))
+pub fn render_linear_plots(results: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+    let results: LinearResults = from_js(results, "results")?;
+    let options: PlotOptions = from_js(options, "plot options")?;
+    to_js(&plot::linear::all_plots(&results, &options))
 }
 
 /// Benchmark (not used by the page): square matmul GFLOP/s on this worker's or page's

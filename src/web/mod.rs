@@ -1,10 +1,14 @@
 //! The wasm entry points (wasm-bindgen), by lab: `linear` (the linear lab: runs, shards,
-//! plots), `experiment` and `transformer` (the transformer lab), and `common` (the worker's
-//! WebGPU device, the field schema, the backend rule, errors and the clock). The page's Web
-//! Worker runs the computations; the page's main thread validates for instant feedback and
-//! draws (plotters measures text through the DOM, which a worker lacks). Configs and
-//! results cross the boundary as JSON text: that is also the format the CLI writes and the
-//! page exports, so there is one serialization to trust.
+//! plots), `experiment` and `transformer` (the transformer lab), `common` (the worker's
+//! WebGPU device, the field schema, the backend rule, errors and the clock) and `values`
+//! (how values cross). The page's Web Worker runs the computations; the page's main thread
+//! validates for instant feedback and draws (plotters measures text through the DOM, which
+//! a worker lacks). Configs, results, progress and units' outputs cross the boundary as
+//! JavaScript values (objects, arrays, numbers that keep their exact value; `Uint8Array`s
+//! for files, `Float32Array`s for a unit's weights: `unit_output`), never as JSON text for
+//! the page to parse. Text crosses only where text is
+//! what the page wants: a results file to download or keep (`*_results_json`, serde_json's
+//! text, the same the CLI writes) and the plots' SVG.
 //!
 //! Errors are values: every entry point throws (and `validate_*` returns) the crate's
 //! [`crate::Error`] as `{kind, message, field?}` (kind: config, gpu, data, cancelled, io),
@@ -18,6 +22,8 @@ mod common;
 mod experiment;
 mod linear;
 mod transformer;
+mod unit_output;
+mod values;
 pub use common::*;
 pub use experiment::*;
 pub use linear::*;

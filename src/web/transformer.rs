@@ -2,38 +2,35 @@
 //! the CPU reference (the fallback without an adapter), and the throughput benchmark.
 
 use super::common::{now_ms, throw, worker_gpu};
+use super::values::{config_from_js, to_js};
 use crate::gpu::Gpu;
-use crate::transformer::bench::{sizes, train_throughput};
-use crate::transformer::gpu::memory_estimate;
-use crate::transformer::train::{train_cpu, train_gpu, TrainConfig};
+use crate::transformer::bench::{sizes, train_throughput, Throughput};
+use crate::transformer::gpu::{memory_estimate, MemoryEstimate};
+use crate::transformer::train::{train_cpu, train_gpu, TrainConfig, TrainLog};
+use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-/// The default training config, as pretty JSON.
-#[wasm_bindgen]
-pub fn default_train_config() -> String {
-    serde_json::to_string_pretty(&TrainConfig::default()).expect("plain data")
-}
-
-/// `null` when the training config is valid, else `{kind: "config", field, message}`.
-#[wasm_bindgen]
-pub fn validate_train_config(config_json: &str) -> JsValue {
-    match TrainConfig::from_json(config_json) {
-        Ok(_) => JsValue::NULL,
-        Err(e) => throw(e),
-    }
+/// A finished training run, as [`train_transformer`] resolves to it.
+#[derive(Serialize)]
+struct Trained {
+    log: TrainLog,
+    /// Where it ran, in words: "WebGPU: <adapter>" or "CPU (wasm)".
+    backend: String,
+    memory: MemoryEstimate,
+    elapsed_ms: f64,
 }
 
 /// Trains a transformer in this worker: `backend` "gpu" (this worker's WebGPU device, see
 /// `init_gpu`) or "cpu". `progress(step, loss)` is called for every step. Resolves to
-/// `{log, backend, memory, elapsed_ms}` as JSON; rejects with a config error for an
-/// invalid config or a gpu error (limits, device loss).
+/// `{log, backend, memory, elapsed_ms}`; rejects with a config error for an invalid
+/// config or a gpu error (limits, device loss).
 #[wasm_bindgen]
 pub async fn train_transformer(
-    config_json: String,
+    config: JsValue,
     backend: String,
     progress: js_sys::Function,
-) -> Result<String, JsValue> {
-    let config = TrainConfig::from_json(&config_json).map_err(throw)?;
+) -> Result<JsValue, JsValue> {
+    let config = config_from_js(&config, TrainConfig::from_json)?;
     let memory = memory_estimate(&config.model, config.batch, config.eval_batches);
     let mut report = |step: usize, loss: f64| {
         let _ = progress.call2(&JsValue::NULL, &(step as f64).into(), &loss.into());
@@ -49,38 +46,49 @@ pub async fn train_transformer(
         let (params, log) = train_cpu(&config, &mut report).map_err(throw)?;
         (params, log, "CPU (wasm)".to_string())
     };
-    let out = serde_json::json!({
-        "log": log,
-        "backend": name,
-        "memory": memory,
-        "elapsed_ms": now_ms() - start,
-    });
-    Ok(out.to_string())
+    to_js(&Trained {
+        log,
+        backend: name,
+        memory,
+        elapsed_ms: now_ms() - start,
+    })
+}
+
+/// One model size's throughput on both paths, a row of [`bench_transformer`].
+#[derive(Serialize)]
+struct BenchRow {
+    model: &'static str,
+    webgpu: Throughput,
+    cpu_wasm: Throughput,
 }
 
 /// Benchmark (not used by the page): training throughput of the benchmark's model sizes
 /// (`only`: one of them, e.g. "0.1M") on this page's WebGPU device (opened here) and on
-/// the CPU path, as JSON rows.
+/// the CPU path, as rows `[{model, webgpu, cpu_wasm}]`.
 #[wasm_bindgen]
 pub async fn bench_transformer(
     batch: usize,
     steps: usize,
     only: Option<String>,
-) -> Result<String, JsValue> {
+) -> Result<JsValue, JsValue> {
     let gpu = Gpu::new().await.map_err(throw)?;
     let now = || now_ms();
     let mut rows = Vec::new();
-    for (name, model) in sizes() {
-        if only.as_deref().is_some_and(|o| o != name) {
+    for (model, config) in sizes() {
+        if only.as_deref().is_some_and(|o| o != model) {
             continue;
         }
-        let g = train_throughput(Some(&gpu), &model, batch, steps, &now)
+        let webgpu = train_throughput(Some(&gpu), &config, batch, steps, &now)
             .await
             .map_err(throw)?;
-        let c = train_throughput(None, &model, batch, steps, &now)
+        let cpu_wasm = train_throughput(None, &config, batch, steps, &now)
             .await
             .map_err(throw)?;
-        rows.push(serde_json::json!({"model": name, "webgpu": g, "cpu_wasm": c}));
+        rows.push(BenchRow {
+            model,
+            webgpu,
+            cpu_wasm,
+        });
     }
-    Ok(serde_json::Value::Array(rows).to_string())
+    to_js(&rows)
 }

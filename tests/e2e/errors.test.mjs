@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { startServer, launch, openPage } from './harness.mjs';
 
-const QUICK_RESULTS = fs.readFileSync(new URL('../../docs/results/quick/results.json', import.meta.url), 'utf8');
+/** The Quick preset's recorded results: as a saved record keeps them (text), and as the
+ * page passes them to a worker (an object). */
+const QUICK_RESULTS_TEXT = fs.readFileSync(new URL('../../docs/results/quick/results.json', import.meta.url), 'utf8');
+const QUICK_RESULTS = JSON.parse(QUICK_RESULTS_TEXT);
 
 /** Sends one request (built by www/protocol.js in the page) to a fresh worker; resolves to
  * its first final answer. `initGpu`: open WebGPU first; `cancelAfterProgress`: cancel at
@@ -40,12 +43,12 @@ test('the worker forwards each kind of error as {type: error, id, error: {kind, 
     const presets = await page.evaluate(async () => {
       const wasm = await import(new URL('./www/pkg/overtrain.js', location.href));
       await wasm.default(); // the page may still be loading it: initialise (once) before use
-      return JSON.parse(wasm.experiment_presets());
+      return wasm.experiment_presets();
     });
-    const micro = JSON.stringify(presets.micro);
+    const micro = presets.micro;
 
     // config: an invalid field, named.
-    const bad = JSON.stringify({ ...presets.micro, model: { ...presets.micro.model, d_model: 30, n_head: 4 } });
+    const bad = { ...presets.micro, model: { ...presets.micro.model, d_model: 30, n_head: 4 } };
     const config = await ask(page, { make: 'experiment', args: [bad, 'cpu', null] });
     assert.equal(config.type, 'error', JSON.stringify(config));
     assert.equal(config.id, 1);
@@ -92,9 +95,9 @@ test('resuming a saved experiment whose results belong to another config says so
       const { store } = await import(new URL('./www/persist.js', location.href));
       const wasm = await import(new URL('./www/pkg/overtrain.js', location.href));
       await wasm.default(); // the page may still be loading it: initialise (once) before use
-      const micro = JSON.parse(wasm.experiment_presets()).micro;
+      const micro = wasm.experiment_presets().micro;
       await store.put({ created: Date.now(), label: 'Mismatched', config: JSON.stringify(micro), backend: 'cpu', status: 'running', budgets: micro.pretrain.budgets.length, finished: 1, results, checkpoints: [] });
-    }, QUICK_RESULTS);
+    }, QUICK_RESULTS_TEXT);
     await page.reload();
     await page.click('#tab-transformer');
     const saved = '#tx-saved li[data-status=running]';
@@ -125,9 +128,9 @@ test('an invalid config is shown next to its field, in both labs', async () => {
     const typed = await page.evaluate(async () => {
       const wasm = await import(new URL('./www/pkg/overtrain.js', location.href));
       await wasm.default(); // the page may still be loading it: initialise (once) before use
-      const c = JSON.parse(wasm.default_linear_config());
+      const c = wasm.default_linear_config();
       c.pretrain.lr = -1;
-      return wasm.validate_linear_config(JSON.stringify(c));
+      return wasm.validate_linear_config(c);
     });
     assert.equal(typed.kind, 'config');
     assert.equal(typed.field, 'pretrain.lr');

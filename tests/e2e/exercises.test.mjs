@@ -58,7 +58,7 @@ test('in the page, an exercise sets the lab up and checks the answer against the
     await page.click('button[data-setup=lr]');
     await page.waitForFunction((b) => Number(document.getElementById('plots').dataset.rendered || 0) > b, before, { timeout: 60_000 });
     assert.equal(await page.$eval('#f-finetune-lrs', (e) => e.value), '0.03, 0.1');
-    const run = JSON.parse(await page.evaluate(() => globalThis.__overtrainLinearResults()));
+    const run = await page.evaluate(() => globalThis.__overtrainLinearResults());
     const [small, large] = [0.03, 0.1].map((lr) => run.finetune.find((f) => f.lr === lr && f.l2 === 0).inflection_step);
     const right = large < small ? 'earlier' : large > small ? 'later' : 'at the same step';
     const wrong = right === 'earlier' ? 'later' : 'earlier';

@@ -24,8 +24,8 @@ const EMBED_EVERY = 75; // every 75th link also opens embedded, as a fresh page 
 const pkg = new URL('../../dist/www/pkg/', import.meta.url);
 const wasm = await import(new URL('overtrain.js', pkg));
 wasm.initSync({ module: fs.readFileSync(new URL('overtrain_bg.wasm', pkg)) });
-const schema = JSON.parse(wasm.field_schema());
-const DEFAULTS = { linear: JSON.parse(wasm.default_linear_config()), transformer: schema.presets.find((p) => p.name === 'quick').config, schema };
+const schema = wasm.field_schema();
+const DEFAULTS = { linear: wasm.default_linear_config(), transformer: schema.presets.find((p) => p.name === 'quick').config, schema };
 
 /** mulberry32: a small seeded generator. */
 function rng(seed) {

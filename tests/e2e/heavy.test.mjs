@@ -37,15 +37,15 @@ test('the estimate: the same work as the Rust config, and the default config run
   const page = await context.newPage();
   await page.goto(server.url);
   await page.waitForFunction(() => document.body.dataset.linear === 'done', null, { timeout: 60_000 });
-  const work = (c) => page.evaluate(async (c) => (await import('./www/pkg/overtrain.js')).linear_work(JSON.stringify(c)), c);
-  const defaults = await page.evaluate(async () => JSON.parse((await import('./www/pkg/overtrain.js')).default_linear_config()));
+  const work = (c) => page.evaluate(async (c) => (await import('./www/pkg/overtrain.js')).linear_work(c), c);
+  const defaults = await page.evaluate(async () => (await import('./www/pkg/overtrain.js')).default_linear_config());
   assert.equal(await work(defaults), 1_241_920_000);
   assert.ok(estimateSeconds(await work(defaults)) < AUTO_RUN_MAX_S, 'the default run starts by itself');
   // Just under the cap a heavy run; just over it, the error names its count.
   const heavy = { ...defaults, dim: 256, hidden: 256, pretrain: { ...defaults.pretrain, steps: 1000, checkpoint_every: 250 }, finetune: { ...defaults.finetune, steps: 90 } };
   assert.ok(await work(heavy) > 1.8e11 && await work(heavy) < 2e11);
   const over = { ...heavy, finetune: { ...heavy.finetune, steps: 100 } };
-  const message = await page.evaluate(async (c) => (await import('./www/pkg/overtrain.js')).validate_linear_config(JSON.stringify(c))?.message, over);
+  const message = await page.evaluate(async (c) => (await import('./www/pkg/overtrain.js')).validate_linear_config(c)?.message, over);
   assert.match(message, /needs 2\.\d+e11 multiply-adds/);
   await page.close();
 });

@@ -20,7 +20,7 @@ test('labels, help and ranges from field_schema() are shown in both labs\' forms
     const schema = await page.evaluate(async () => {
       const wasm = await import(new URL('./www/pkg/overtrain.js', location.href));
       await wasm.default(); // the page may still be loading it: initialise (once) before use
-      return JSON.parse(wasm.field_schema());
+      return wasm.field_schema();
     });
     for (const [lab, form] of [['linear', '#controls'], ['transformer', '#tx-controls']]) {
       const fields = schema[lab].flatMap((g) => g.fields);

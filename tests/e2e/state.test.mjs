@@ -13,7 +13,7 @@ wasm.initSync({ module: fs.readFileSync(new URL('overtrain_bg.wasm', pkg)) });
 const { loadSchema } = await import(new URL('../schema.js', pkg));
 const schema = loadSchema();
 const defaults = {
-  linear: JSON.parse(wasm.default_linear_config()),
+  linear: wasm.default_linear_config(),
   transformer: schema.presets.find((p) => p.name === 'quick').config,
   schema,
 };

@@ -5,10 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launch, openPage } from './harness.mjs';
 
-const MICRO = JSON.stringify({
+const MICRO = {
   seed: 2, batch: 4, steps: 24, lr: 0.01, eval_every: 12, eval_batches: 2,
   model: { n_layer: 1, d_model: 16, n_head: 2, d_ff: 32, ctx: 16 },
-});
+};
 
 /** Trains in a fresh worker of the page (messages built by www/protocol.js); resolves to
  * {result, steps} or {error: the failure message}. */
@@ -25,7 +25,7 @@ function trainInWorker(page, config, backend) {
           if (m.error) resolve({ error: m });
           else worker.postMessage(request.train(1, config, backend));
         } else if (m.type === MSG.TRAIN_PROGRESS) steps.push([m.step, m.loss]);
-        else if (m.type === MSG.TRAINED) resolve({ result: JSON.parse(m.result), steps });
+        else if (m.type === MSG.TRAINED) resolve({ result: m.result, steps });
         else if (m.type === MSG.ERROR || m.type === MSG.PANIC) resolve({ error: m });
       };
     });
@@ -60,7 +60,7 @@ test('a transformer trains in the page\'s worker on the CPU and on WebGPU, with 
       assert.ok(Math.abs(l - log.train_loss[i]) / log.train_loss[i] < 1e-3, `step ${i + 1}: WebGPU ${l} vs CPU ${log.train_loss[i]}`);
     });
 
-    const invalid = await trainInWorker(page, JSON.stringify({ model: { d_model: 30, n_head: 4 } }), 'cpu');
+    const invalid = await trainInWorker(page, { model: { d_model: 30, n_head: 4 } }, 'cpu');
     assert.equal(invalid.error.type, 'error');
     assert.equal(invalid.error.error.kind, 'config');
     assert.equal(invalid.error.error.field, 'model.d_model');

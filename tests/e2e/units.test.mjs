@@ -12,21 +12,21 @@ import fs from 'node:fs';
 const www = new URL('../../dist/www/', import.meta.url);
 const wasm = await import(new URL('pkg/overtrain.js', www));
 wasm.initSync({ module: fs.readFileSync(new URL('pkg/overtrain_bg.wasm', www)) });
-const { runExperiment, splitNext } = await import(new URL('experiment-run.js', www));
+const { runExperiment } = await import(new URL('experiment-run.js', www));
 const { MSG } = await import(new URL('protocol.js', www));
 
-const presets = JSON.parse(wasm.experiment_presets());
+const presets = wasm.experiment_presets();
 const wsd = (c) => ({ ...c, pretrain: { ...c.pretrain, protocol: 'wsd' } });
 const configs = { ...presets, micro_wsd: wsd(presets.micro), quick_wsd: wsd(presets.quick), paper_wsd: wsd(presets.paper) };
-/** A unit's JSON with its keys sorted (comparable whatever the order they came in). */
+/** A unit as text with its keys sorted (comparable whatever the order they came in). */
 const key = (u) => JSON.stringify(Object.fromEntries(Object.entries(u).sort()));
 
 test('the estimate on N workers, and the units the schedule hands out first', () => {
   for (const [name, c] of Object.entries(configs)) {
-    const one = JSON.parse(wasm.estimate_experiment(JSON.stringify(c), 1));
+    const one = wasm.estimate_experiment(c, 1, null);
     assert.equal(one.steps_on_workers, one.work_steps, name);
     for (const n of [2, 3, 4]) {
-      const est = JSON.parse(wasm.estimate_experiment(JSON.stringify(c), n));
+      const est = wasm.estimate_experiment(c, n, null);
       const t = est.steps_on_workers;
       assert.ok(t >= est.work_steps / n - 1e-6 && t <= est.work_steps, `${name}: ${t} steps on ${n} workers of ${est.work_steps}`);
     }
@@ -34,9 +34,12 @@ test('the estimate on N workers, and the units the schedule hands out first', ()
     const budgets = c.pretrain.budgets.map((_, budget) => budget);
     const expected = c.pretrain.protocol === 'wsd' ? [{ budget: 0, kind: 'stable' }] : budgets.map((budget) => ({ budget, kind: 'pretrain' }));
     for (const n of [1, 2]) {
-      const s = new wasm.ExperimentSchedule(JSON.stringify(c), 'CPU', undefined, n);
+      const s = new wasm.ExperimentSchedule(c, 'CPU', null, n);
       const first = [];
-      for (let t; (t = s.next()) !== undefined;) first.push(JSON.parse(splitNext(t).unitJson));
+      for (let ready; (ready = s.next()) !== undefined;) {
+        assert.equal(ready.input, null, `${name}: the first units start from nothing`);
+        first.push(ready.unit);
+      }
       s.free();
       if (n === 1) assert.deepEqual(first.map(key), expected.map(key), name);
       else assert.deepEqual(first.map(key).sort(), expected.map(key).sort(), name);
@@ -44,14 +47,31 @@ test('the estimate on N workers, and the units the schedule hands out first', ()
   }
   // Quick on 2 workers: the largest pre-training run starts early enough to end with the
   // rest.
-  const q = JSON.parse(wasm.estimate_experiment(JSON.stringify(presets.quick), 2));
+  const q = wasm.estimate_experiment(presets.quick, 2, null);
   assert.ok(q.steps_on_workers < 0.52 * q.work_steps, `quick on 2 workers: ${q.steps_on_workers / q.work_steps}`);
 });
 
-test('splitNext keeps the input as the wasm wrote it', () => {
-  assert.deepEqual(splitNext('{"input":null,"unit":{"budget":0,"kind":"pretrain"}}'), { unitJson: '{"budget":0,"kind":"pretrain"}', input: null });
-  assert.deepEqual(splitNext('{"input":{"Pretrained":{"params":[-0.0,1e-7]}},"unit":{"budget":1,"kind":"perturb"}}'), { unitJson: '{"budget":1,"kind":"perturb"}', input: '{"Pretrained":{"params":[-0.0,1e-7]}}' });
-  assert.deepEqual(splitNext('{"unit":{"budget":1,"kind":"perturb"},"input":[1]}'), { unitJson: '{"budget":1,"kind":"perturb"}', input: '[1]' });
+test('a unit goes to its worker with the output it starts from: objects, the weights in a Float32Array', () => {
+  const c = presets.micro;
+  const s = new wasm.ExperimentSchedule(c, 'CPU', null, 1);
+  const first = s.next();
+  assert.deepEqual(first, { unit: { budget: 0, kind: 'pretrain' }, input: null });
+  // What a worker posts back for it: budget 0's weights (f32 values, -0 among them) and
+  // its losses.
+  const n = wasm.estimate_experiment(c, 1, null).parameters;
+  const params = Float32Array.from({ length: n }, (_, i) => (i % 2 ? -1e-7 * i : 0.1 * i));
+  params[1] = -0;
+  const output = { value: { kind: 'pretrained', params: [], base: 3.5, losses: [4.2, 3.9], diverged: null }, tensors: [params] };
+  const events = s.done(first.unit, output);
+  assert.deepEqual(events.map((e) => e.type), ['checkpoint']);
+  assert.ok(events[0].bytes instanceof Uint8Array);
+  let ready;
+  while ((ready = s.next()) !== undefined && ready.input === null);
+  assert.ok(ready, 'a unit that starts from budget 0');
+  assert.equal(ready.unit.budget, 0);
+  assert.deepEqual(ready.input, output, 'the same numbers, bit for bit (-0 too)');
+  assert.ok(Object.is(ready.input.tensors[0][1], -0));
+  s.free();
 });
 
 /** A pool of `size` fake workers in this process: each request runs run_experiment_unit,
@@ -74,12 +94,12 @@ function fakePool(size) {
       assert.ok(!pool.busy.has(index), `worker ${index} gets one unit at a time`);
       pool.busy.add(index);
       pool.maxBusy = Math.max(pool.maxBusy, pool.busy.size);
-      pool.log.push({ unit: JSON.parse(msg.unit), worker: index });
+      pool.log.push({ unit: msg.unit, worker: index });
       const run = { cancelled: false };
       runs.set(id, run);
       const host = {
-        progress(text) {
-          setImmediate(() => onMessage({ type: MSG.UNIT_PROGRESS, id, report: text }));
+        progress(report) {
+          setImmediate(() => onMessage({ type: MSG.UNIT_PROGRESS, id, report }));
           return (async () => {
             await new Promise((r) => setImmediate(r));
             while (pool.paused && !run.cancelled) await new Promise((r) => pool.wakers.push(r));
@@ -90,7 +110,7 @@ function fakePool(size) {
       setImmediate(async () => {
         let answer;
         try {
-          answer = { type: MSG.UNIT_DONE, id, output: await wasm.run_experiment_unit(msg.config, msg.unit, msg.input ?? undefined, msg.backend, host) };
+          answer = { type: MSG.UNIT_DONE, id, output: await wasm.run_experiment_unit(msg.config, msg.unit, msg.input, msg.backend, host) };
         } catch (e) {
           answer = { type: MSG.ERROR, id, error: { kind: e.kind, message: e.message, field: e.field ?? null } };
         }
@@ -119,7 +139,7 @@ function run(pool, config, { resume = null, onProgress } = {}) {
   return new Promise((resolve) => {
     const seen = { partials: [], checkpoints: [], progress: [] };
     const exec = runExperiment(pool, {
-      config: JSON.stringify(config),
+      config,
       backend: 'cpu',
       resume,
       handlers: {
@@ -134,7 +154,7 @@ function run(pool, config, { resume = null, onProgress } = {}) {
   });
 }
 
-const withoutTime = (text) => { const r = JSON.parse(text); delete r.elapsed_s; return r; };
+const withoutTime = (results) => { const r = structuredClone(results); delete r.elapsed_s; return r; };
 
 test('the units over 1 and 3 workers give the same results; pause, cancel and resume', async () => {
   const micro = presets.micro;
@@ -156,7 +176,7 @@ test('the units over 1 and 3 workers give the same results; pause, cancel and re
   const order = micro.pretrain.budgets.flatMap((_, budget) => [{ budget, kind: 'pretrain' }, { budget, kind: 'perturb' },
     ...f.l2.flatMap((_, l2) => f.lrs.flatMap((_, lr) => [...Array(f.seeds).keys()].map((seed) => ({ budget, kind: 'finetune', l2, lr, seed }))))]);
   assert.deepEqual(one.log.map((l) => key(l.unit)), order.map(key), 'one worker: the plan order');
-  assert.deepEqual(b.partials.map((p) => JSON.parse(p).budgets.length), [1, 2, 3, 4], 'budgets finish in order');
+  assert.deepEqual(b.partials.map((p) => p.budgets.length), [1, 2, 3, 4], 'budgets finish in order');
   assert.deepEqual(b.checkpoints.map(([budget]) => budget).sort(), [0, 1, 2, 3]);
   const last = b.progress.at(-1);
   assert.ok(last.work_done <= last.work_total && last.work_total > 0);
@@ -208,10 +228,10 @@ test('the units over 1 and 3 workers give the same results; pause, cancel and re
   const d = await run(resumedRun, micro, { resume: c.partials.at(-1) });
   assert.equal(d.error, undefined, JSON.stringify(d.error));
   assert.deepEqual(withoutTime(d.results), withoutTime(a.results));
-  const skipped = JSON.parse(c.partials.at(-1)).budgets.length;
+  const skipped = c.partials.at(-1).budgets.length;
   assert.ok(resumedRun.log.every((l) => l.unit.budget >= skipped), 'finished budgets are not run again');
 
   // Results of another config: a data error, before any unit runs.
-  const e = await run(fakePool(2), micro, { resume: fs.readFileSync(new URL('../../docs/results/quick/results.json', import.meta.url), 'utf8') });
+  const e = await run(fakePool(2), micro, { resume: JSON.parse(fs.readFileSync(new URL('../../docs/results/quick/results.json', import.meta.url), 'utf8')) });
   assert.equal(e.error?.kind, 'data');
 });
