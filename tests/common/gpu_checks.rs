@@ -315,7 +315,7 @@ pub async fn step_guard_matches_reference(g: &Gpu) {
             1,
             0.0,
             &Hyper {
-                grad_clip: clip as f64,
+                grad_clip: clip,
                 ..Hyper::default()
             },
             0.0,
@@ -327,7 +327,7 @@ pub async fn step_guard_matches_reference(g: &Gpu) {
         let words = g.read_u32(&guard, 4).await.unwrap();
         let got: Guard = bytemuck::cast_slice::<u32, Guard>(&words)[0];
         let (scale, diverged, norm) =
-            cpu::step_guard(&grad, loss as f64, clip as f64, DIVERGED_LOSS as f64);
+            cpu::step_guard(&grad, loss as f64, clip, DIVERGED_LOSS as f64);
         assert!(
             ((got.norm as f64 - norm) / norm).abs() < 1e-5,
             "norm {got:?} vs {norm}"
