@@ -9,7 +9,6 @@
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> std::process::ExitCode {
-    overtrain::transformer::engine::keep_freed_memory();
     cli::main()
 }
 

@@ -466,20 +466,3 @@ pub fn run_ready<T>(future: impl std::future::Future<Output = T>) -> T {
         std::task::Poll::Pending => panic!("run_ready: the future waited"),
     }
 }
-
-/// For native programs that train on the CPU (the CLI, the benchmarks): call first thing in
-/// `main`. glibc hands every freed block of 128 KiB or more back to the kernel, so the CPU
-/// path's per-step activations came back as fresh zeroed pages at every step; keeping blocks
-/// up to 32 MiB (glibc's cap) in the heap makes a training step of the 35k-parameter model
-/// about 25% faster. Results are unchanged. (The wasm allocator never returns memory.)
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub fn keep_freed_memory() {
-    // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn keep_freed_memory() {}
