@@ -9,7 +9,6 @@
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> std::process::ExitCode {
-    overtrain::transformer::engine::keep_freed_memory();
     cli::main()
 }
 
@@ -346,7 +345,7 @@ mod cli {
     /// Refuses, before anything is allocated, a run on the CPU that needs more memory than
     /// this machine has (a config error on `model`, exit 2, naming the sizes).
     fn check_cpu_memory(
-        memory: &overtrain::transformer::gpu::MemoryEstimate,
+        memory: &overtrain::transformer::model::CpuMemoryEstimate,
     ) -> Result<(), Failure> {
         let Some(have) = machine_memory() else {
             return Ok(());

@@ -15,17 +15,18 @@
 //! pause — or stop the experiment) and the partial results after each budget.
 
 pub mod config;
+pub mod executors;
 pub mod plan;
 pub mod results;
-pub mod run;
+pub mod scheduler;
 pub mod shard;
+pub mod units;
 
 pub use config::{ExperimentConfig, Protocol};
+#[cfg(not(target_arch = "wasm32"))]
+pub use executors::run_threads;
+pub use executors::{run, run_unit};
 pub use plan::{work_total, Unit};
 pub use results::{ExperimentResults, Raw};
-#[cfg(not(target_arch = "wasm32"))]
-pub use run::run_threads;
-pub use run::{
-    cost, noise_scale, perturbed, run, run_unit, Event, Host, Output, Progress, Scheduler,
-    UnitProgress, Watch,
-};
+pub use scheduler::{cost, Event, Host, Progress, Scheduler};
+pub use units::{noise_scale, perturbed, Output, UnitProgress, Watch};

@@ -2,7 +2,7 @@
 //! the order of `budgets`; perplexities are exp(mean held-out cross-entropy per byte).
 //! A value is `null` when every run behind it diverged.
 
-use super::config::ExperimentConfig;
+use super::config::{self, ExperimentConfig};
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
 
@@ -205,4 +205,133 @@ pub fn inflection(budgets: &[u64], mean: &[Option<f64>], se: &[Option<f64>]) -> 
     }
     let clear = |&(_, v, sv): &(usize, f64, f64)| v - m > 2.0 * (sv * sv + s * s).sqrt();
     (clear(&points[0]) && clear(&points[points.len() - 1])).then(|| budgets[i])
+}
+
+/// At most this many points of each training-loss curve are kept in the results.
+const LOSS_POINTS: usize = 200;
+
+fn downsample(xs: &[f64]) -> Vec<f64> {
+    if xs.len() <= LOSS_POINTS {
+        return xs.to_vec();
+    }
+    (0..LOSS_POINTS)
+        .map(|i| xs[i * (xs.len() - 1) / (LOSS_POINTS - 1)])
+        .collect()
+}
+
+impl Raw {
+    /// The results of the finished budgets: each curve's means and spreads, its
+    /// inflection, and the tuned view.
+    pub fn results(
+        &self,
+        cfg: &ExperimentConfig,
+        parameters: usize,
+        backend: &str,
+        elapsed_s: f64,
+    ) -> ExperimentResults {
+        let n = self.base.len();
+        let budgets: Vec<u64> = cfg.pretrain.budgets[..n].to_vec();
+        let mut perturb = Vec::new();
+        for (g, &gamma) in cfg.perturb.gammas.iter().enumerate() {
+            let stats: Vec<(f64, f64)> = (0..n).map(|b| mean_std(&self.perturb[b][g])).collect();
+            let draws = cfg.perturb.draws as f64;
+            let mean: Vec<Option<f64>> = stats.iter().map(|s| Some(s.0)).collect();
+            let se: Vec<Option<f64>> = stats.iter().map(|s| Some(s.1 / draws.sqrt())).collect();
+            perturb.push(PerturbCurve {
+                gamma,
+                pretrain_ppl_mean: stats.iter().map(|s| s.0).collect(),
+                pretrain_ppl_std: stats.iter().map(|s| s.1).collect(),
+                change_mean: stats.iter().zip(&self.base).map(|(s, b)| s.0 - b).collect(),
+                inflection_budget: inflection(&budgets, &mean, &se),
+            });
+        }
+        let f = &cfg.finetune;
+        let mut finetune = Vec::new();
+        let mut tuned = Vec::new();
+        for (li, &l2) in f.l2.iter().enumerate() {
+            let mut curves = Vec::new();
+            for (ri, &lr) in f.lrs.iter().enumerate() {
+                let mut c = FinetuneCurve {
+                    task: f.task.clone(),
+                    lr,
+                    l2,
+                    pretrain_ppl: vec![],
+                    pretrain_ppl_std: vec![],
+                    pretrain_change: vec![],
+                    id_ppl: vec![],
+                    id_ppl_std: vec![],
+                    diverged: vec![],
+                    inflection_budget: None,
+                };
+                let mut se = Vec::new();
+                for b in 0..n {
+                    let runs = &self.finetune[b][li][ri];
+                    let ok: Vec<(f64, f64)> = runs.iter().flatten().copied().collect();
+                    c.diverged.push(runs.len() - ok.len());
+                    if ok.is_empty() {
+                        for v in [
+                            &mut c.pretrain_ppl,
+                            &mut c.pretrain_ppl_std,
+                            &mut c.pretrain_change,
+                            &mut c.id_ppl,
+                            &mut c.id_ppl_std,
+                        ] {
+                            v.push(None);
+                        }
+                        se.push(None);
+                        continue;
+                    }
+                    let (pm, ps) = mean_std(&ok.iter().map(|r| r.0).collect::<Vec<_>>());
+                    let (im, is) = mean_std(&ok.iter().map(|r| r.1).collect::<Vec<_>>());
+                    c.pretrain_ppl.push(Some(pm));
+                    c.pretrain_ppl_std.push(Some(ps));
+                    c.pretrain_change.push(Some(pm - self.base[b]));
+                    c.id_ppl.push(Some(im));
+                    c.id_ppl_std.push(Some(is));
+                    se.push(Some(ps / (ok.len() as f64).sqrt()));
+                }
+                c.inflection_budget = inflection(&budgets, &c.pretrain_ppl, &se);
+                curves.push((c, se));
+            }
+            // Tuned: per budget, the learning rate with the best mean ID perplexity.
+            let mut t = TunedCurve {
+                l2,
+                lr: vec![],
+                pretrain_ppl: vec![],
+                id_ppl: vec![],
+                inflection_budget: None,
+            };
+            let mut se = Vec::new();
+            for b in 0..n {
+                let best = curves
+                    .iter()
+                    .filter_map(|(c, s)| c.id_ppl[b].map(|id| (c.lr, id, c.pretrain_ppl[b], s[b])))
+                    .min_by(|x, y| x.1.total_cmp(&y.1));
+                t.lr.push(best.map(|x| x.0));
+                t.id_ppl.push(best.map(|x| x.1));
+                t.pretrain_ppl.push(best.and_then(|x| x.2));
+                se.push(best.and_then(|x| x.3));
+            }
+            t.inflection_budget = inflection(&budgets, &t.pretrain_ppl, &se);
+            tuned.push(t);
+            finetune.extend(curves.into_iter().map(|(c, _)| c));
+        }
+        ExperimentResults {
+            schema_version: config::SCHEMA_VERSION,
+            config: cfg.clone(),
+            budgets,
+            parameters,
+            base: Base {
+                pretrain_ppl: self.base.clone(),
+                train_loss: self.train_loss.iter().map(|l| downsample(l)).collect(),
+                diverged_at: self.diverged.clone(),
+            },
+            perturb,
+            finetune,
+            tuned,
+            backend: backend.to_string(),
+            elapsed_s,
+            raw: self.clone(),
+        }
+    }
 }

@@ -16,8 +16,9 @@ use super::config::ExperimentConfig;
 use super::plan::{self, Unit};
 use super::results::ExperimentResults;
 #[cfg(not(target_arch = "wasm32"))]
-use super::run::Host;
-use super::run::{Output, Scheduler};
+use super::scheduler::Host;
+use super::scheduler::Scheduler;
+use super::units::Output;
 use crate::error::Error;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::transformer::checkpoint;
@@ -144,7 +145,7 @@ pub struct PlanLine {
 
 /// Every unit with its cost (and shard, for `n` shards), in plan order.
 pub fn plan_lines(cfg: &ExperimentConfig, n: Option<usize>) -> Vec<PlanLine> {
-    let (_, flops) = super::run::cost(cfg);
+    let (_, flops) = super::scheduler::cost(cfg);
     let total = plan::work_total(cfg);
     let per_work = if total > 0.0 { flops / total } else { 0.0 };
     let shards = n.map(|n| assign(cfg, n));
@@ -371,7 +372,7 @@ pub async fn run_shard<H: Host>(
     let units: Vec<Unit> = mine.iter().chain(&recompute).copied().collect();
     let mut schedule = Scheduler::for_units(cfg, &units, given, "CPU", host.now_ms())?;
     schedule.workers = threads;
-    super::run::drive_threads(&mut schedule, threads, host).await?;
+    super::executors::drive_threads(&mut schedule, threads, host).await?;
     let mut units = Vec::new();
     for (unit, output) in schedule.kept() {
         if let Some(c) = checkpoints {
