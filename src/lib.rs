@@ -21,6 +21,7 @@ pub mod data;
 pub mod error;
 pub mod experiment;
 pub mod gpu;
+pub mod inflection;
 pub mod linear;
 pub mod plot;
 pub mod schema;

@@ -4,8 +4,8 @@
 //! diverging fine-tuning run. (The GPU backend runs the same experiment in
 //! tests/common/transformer_checks.rs.)
 
-use overtrain::experiment::results::inflection;
 use overtrain::experiment::{self, ExperimentConfig, Host, Progress, Protocol};
+use overtrain::inflection::inflection;
 use overtrain::transformer::engine::{run_ready, Engine};
 use overtrain::transformer::params::Layout;
 use overtrain::Error;
