@@ -4,6 +4,7 @@
 //! plotters measures text through the DOM in wasm, so in the browser these functions run
 //! on the page's main thread, not in the Web Worker (which has no `document`).
 
+pub mod captions;
 pub mod experiment;
 pub mod linear;
 
