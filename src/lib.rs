@@ -19,6 +19,7 @@ pub mod backend;
 pub mod cpu;
 pub mod data;
 pub mod error;
+pub mod exercises;
 pub mod experiment;
 pub mod gpu;
 pub mod inflection;

@@ -736,12 +736,3 @@ pub fn experiment(r: &ExperimentResults) -> Vec<Caption> {
     };
     vec![base, perturbed, finetuned_change, finetuned, tuned]
 }
-
-/// "+0.27" or "−1.3".
-fn signed(x: f64) -> String {
-    if x < 0.0 {
-        format!("−{}", num(-x))
-    } else {
-        format!("+{}", num(x))
-    }
-}
