@@ -762,7 +762,11 @@ mod cli {
         let results = merge(&parts)?;
         write_file(&out, pretty(&results).as_bytes())?;
         if let Some(dir) = &options.svg {
-            plot::write_svgs(dir, plot::experiment::all_plots(Some(&results), None)).map_err(io)?;
+            plot::write_svgs(
+                dir,
+                plot::experiment::all_plots(Some(&results), None, &plot::PlotOptions::default()),
+            )
+            .map_err(io)?;
         }
         say!(
             "merged {} parts: {} budgets, {:.1} s of compute -> {}",
@@ -878,7 +882,11 @@ mod cli {
         };
         write_file(&out, pretty(&results).as_bytes())?;
         if let Some(dir) = &options.svg {
-            plot::write_svgs(dir, plot::experiment::all_plots(Some(&results), None)).map_err(io)?;
+            plot::write_svgs(
+                dir,
+                plot::experiment::all_plots(Some(&results), None, &plot::PlotOptions::default()),
+            )
+            .map_err(io)?;
         }
         let infl = |b: Option<u64>| b.map_or("none".to_string(), |b| b.to_string());
         for p in &results.perturb {

@@ -4,8 +4,8 @@
 //! diverging fine-tuning run. (The GPU backend runs the same experiment in
 //! tests/common/transformer_checks.rs.)
 
-use overtrain::experiment::results::inflection;
 use overtrain::experiment::{self, ExperimentConfig, Host, Progress, Protocol};
+use overtrain::inflection::inflection;
 use overtrain::transformer::engine::{run_ready, Engine};
 use overtrain::transformer::params::Layout;
 use overtrain::Error;
@@ -342,24 +342,38 @@ fn resuming_keeps_the_finished_budgets_and_gives_the_full_run() {
 }
 
 #[test]
-fn a_recorded_run_is_drawn_dashed_beside_the_live_run_or_alone() {
+fn a_recorded_run_is_drawn_beneath_the_live_run_or_alone() {
     use overtrain::plot::experiment::all_plots;
     let mut cfg = micro();
     cfg.finetune.l2 = vec![0.0];
     let (r, _) = run(&cfg);
-    let live = all_plots(Some(&r), None);
-    let both = all_plots(Some(&r), Some(&r));
-    let alone = all_plots(None, Some(&r));
+    let opts = Default::default();
+    let live = all_plots(Some(&r), None, &opts);
+    let both = all_plots(Some(&r), Some(&r), &opts);
+    let alone = all_plots(None, Some(&r), &opts);
     assert_eq!(live.len(), 5);
+    // A recorded curve: wide (3 × the line width) and light (35 % opacity).
+    let wide = r#"opacity="0.35" stroke="#;
     for (((name, l), (_, b)), (_, a)) in live.iter().zip(&both).zip(&alone) {
         let lines = |svg: &str| svg.matches("<polyline").count();
         let recorded = |svg: &str| svg.matches("(recorded)").count();
         assert_eq!(recorded(l), 0, "{name}");
-        // Every live curve gets its recorded twin in the legend, drawn in dashes (many
-        // short segments); alone, the recorded curves are all there is.
+        assert!(!l.contains(wide), "{name}");
+        // Every live curve gets its recorded twin in the legend, drawn wide and light
+        // *before* the live ones (beneath them: a live curve that matches the record leaves
+        // it visible around it); alone, the recorded curves are all there is.
         assert!(recorded(b) > 0 && recorded(b) == recorded(a), "{name}");
-        assert!(lines(b) > lines(l) + 2 * recorded(b), "{name}");
-        assert!(a.contains("<polyline") && a.len() > 2000, "{name}: {a}");
+        assert!(lines(b) > lines(l), "{name}");
+        let first_wide = b
+            .find(wide)
+            .unwrap_or_else(|| panic!("{name}: no recorded curve"));
+        // A live curve's line (the axes' lines are 1 wide, a recorded one 6).
+        let first_live = b.find(r#"stroke-width="2" points="#).unwrap_or(usize::MAX);
+        assert!(
+            first_wide < first_live,
+            "{name}: the record is drawn over the live curves"
+        );
+        assert!(a.contains(wide) && a.len() > 2000, "{name}: {a}");
     }
 }
 

@@ -9,7 +9,7 @@
 //! 3. fine-tune from the pre-trained weights with fresh AdamW state, for each λ, learning
 //!    rate and seed (seeds vary the task's data order); measure held-out pre-training and
 //!    task (ID) perplexity; diverged runs are recorded and left out of the means;
-//! 4. inflections by the rule of [`results::inflection`].
+//! 4. inflections by the one rule of both labs, [`crate::inflection`].
 //!
 //! The [`Host`] sees progress at every loss read-back (it may wait there — the page's
 //! pause — or stop the experiment) and the partial results after each budget.

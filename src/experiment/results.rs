@@ -4,6 +4,7 @@
 
 use super::config::{self, ExperimentConfig};
 use crate::error::Error;
+use crate::inflection::inflection;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -177,34 +178,6 @@ pub fn mean_std(xs: &[f64]) -> (f64, f64) {
         0.0
     };
     (mean, var.sqrt())
-}
-
-/// The inflection rule: the budget where a curve is lowest, reported only when that minimum
-/// lies below both ends by more than the measured noise — by more than twice the standard
-/// error of the difference, √(se_end² + se_min²) with se = std/√n (n repeats; exactly 0
-/// without repeats, then strictly below suffices). Missing values are skipped; a minimum at
-/// either end is no inflection.
-pub fn inflection(budgets: &[u64], mean: &[Option<f64>], se: &[Option<f64>]) -> Option<u64> {
-    let points: Vec<(usize, f64, f64)> = mean
-        .iter()
-        .enumerate()
-        .filter_map(|(i, m)| {
-            m.filter(|m| m.is_finite())
-                .map(|m| (i, m, se[i].unwrap_or(0.0)))
-        })
-        .collect();
-    if points.len() < 3 {
-        return None;
-    }
-    let (k, &(i, m, s)) = points
-        .iter()
-        .enumerate()
-        .min_by(|a, b| a.1 .1.total_cmp(&b.1 .1))?;
-    if k == 0 || k + 1 == points.len() {
-        return None;
-    }
-    let clear = |&(_, v, sv): &(usize, f64, f64)| v - m > 2.0 * (sv * sv + s * s).sqrt();
-    (clear(&points[0]) && clear(&points[points.len() - 1])).then(|| budgets[i])
 }
 
 /// At most this many points of each training-loss curve are kept in the results.

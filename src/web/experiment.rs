@@ -178,7 +178,8 @@ pub fn render_experiment_plots(
     };
     let live = parse(results_json, "results JSON")?;
     let recorded = parse(recorded_json, "recorded results JSON")?;
-    let plots = crate::plot::experiment::all_plots(live.as_ref(), recorded.as_ref());
+    let plots =
+        crate::plot::experiment::all_plots(live.as_ref(), recorded.as_ref(), &Default::default());
     serde_wasm_bindgen::to_value(&plots).map_err(|e| throw(Error::Io(e.to_string())))
 }
 
