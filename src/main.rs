@@ -3,8 +3,9 @@
 //! ```text
 //! overtrain linear --config CONFIG.json --out RESULTS.json [--svg DIR] [--backend cpu|gpu|auto]
 //! overtrain experiment --preset quick --out RESULTS.json
+//! overtrain data --preset quick --out DIR
 //! ```
-//! `overtrain --help` lists the commands (linear, train, experiment, merge) and
+//! `overtrain --help` lists the commands (linear, train, experiment, merge, data) and
 //! `overtrain COMMAND --help` their options; each command is a file of `src/cli/`. Exit
 //! codes: 0 success, 1 a failure of the GPU or of reading and writing, 2 bad usage or bad
 //! input (a config, a results file to resume), 130 stopped by Ctrl-C.

@@ -1,5 +1,5 @@
 //! The `overtrain` command line, on clap: one file per command (linear, train,
-//! experiment with shard for its cluster modes, merge), and what they share —
+//! experiment with shard for its cluster modes, merge, data), and what they share —
 //! output and failures (output.rs), the atomic writing of every output file (atomic.rs),
 //! Ctrl-C (signals.rs), the backend, memory and time checks (device.rs), configs
 //! (input.rs) and an experiment's progress (progress.rs).
@@ -9,6 +9,7 @@
 //! stopped by Ctrl-C.
 
 mod atomic;
+mod data;
 mod device;
 mod experiment;
 mod input;
@@ -50,6 +51,8 @@ enum Command {
     Experiment(experiment::ExperimentArgs),
     #[command(args_override_self = true)]
     Merge(merge::MergeArgs),
+    #[command(args_override_self = true)]
+    Data(data::DataArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -62,6 +65,7 @@ pub fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Experiment(args) => experiment::run(args),
         Command::Merge(args) => merge::run(args),
+        Command::Data(args) => data::run(args),
     };
     match done {
         Ok(()) => ExitCode::SUCCESS,

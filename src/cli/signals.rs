@@ -1,6 +1,6 @@
 //! Ctrl-C (SIGINT). A command that has something to save calls [`catch_interrupts`]; from
 //! then on Ctrl-C only sets a flag, the command stops at its next check ([`interrupted`]:
-//! `train` and `experiment` at their next loss read-back), saves
+//! `train` and `experiment` at their next loss read-back, `data` between batches), saves
 //! what is finished and exits with 130. A second Ctrl-C exits at once. Commands that never
 //! call it keep the default: Ctrl-C ends them.
 

@@ -15,6 +15,7 @@
 //! pause — or stop the experiment) and the partial results after each budget.
 
 pub mod config;
+pub mod export;
 pub mod plan;
 pub mod results;
 pub mod run;
