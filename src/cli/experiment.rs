@@ -11,7 +11,6 @@ use super::output::{io, pretty, print_out, say, Failure};
 use super::progress::Stderr;
 use super::shard;
 use super::signals::catch_interrupts;
-use clap::builder::RangedU64ValueParser;
 use overtrain::experiment::shard::Shard;
 use overtrain::experiment::{self, ExperimentConfig, ExperimentResults, Raw};
 use overtrain::transformer::{engine::Engine, gpu::memory_estimate, model, params::Layout};
@@ -51,7 +50,7 @@ pub struct ExperimentArgs {
         long,
         value_name = "N",
         allow_negative_numbers = true,
-        value_parser = RangedU64ValueParser::<usize>::new().range(1..=1024)
+        value_parser = parse_threads
     )]
     threads: Option<usize>,
     /// Print the units of work (id, kind, budget, lr, λ, seed, estimated FLOPs; with
@@ -73,6 +72,14 @@ pub struct ExperimentArgs {
     /// instead of recomputing those of other shards
     #[arg(long, value_name = "DIR", requires = "shard")]
     checkpoints: Option<PathBuf>,
+}
+
+/// `--threads N`, 1 ≤ N ≤ 1024; anything else is refused naming the range.
+fn parse_threads(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err("must be an integer in 1..=1024".into()),
+    }
 }
 
 /// `--shard K/N`, or `slurm` (K and N from the Slurm array task's environment).

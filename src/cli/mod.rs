@@ -39,8 +39,8 @@ struct Cli {
     command: Command,
 }
 
-/// The commands. In each, the last value given for an option wins (`args_override_self`),
-/// as it did before clap: a script may append an option to override an earlier one.
+// The commands. In each, the last value given for an option wins (`args_override_self`),
+// as it did before clap: a script may append an option to override an earlier one.
 #[derive(Subcommand)]
 enum Command {
     #[command(args_override_self = true)]
