@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod executors;
+pub mod export;
 pub mod plan;
 pub mod results;
 pub mod scheduler;

@@ -17,7 +17,7 @@ use crate::transformer::train::{Corpus, TrainConfig};
 use serde::Serialize;
 
 /// A fine-tuning task's train stream (repeat `stream`) or its held-out stream.
-fn task_stream(cfg: &ExperimentConfig, split: Split, stream: u64) -> Box<dyn ByteSource> {
+pub(crate) fn task_stream(cfg: &ExperimentConfig, split: Split, stream: u64) -> Box<dyn ByteSource> {
     let f = &cfg.finetune;
     match (&f.user_text, f.task.as_str()) {
         (Some(text), "user") => {
@@ -66,7 +66,7 @@ pub fn perturbed(params: &[f32], sigma: &[f32], gamma: f64, seed: u64, draw: usi
 
 /// What the units of one experiment share: its config and everything derived from it
 /// once (held-out batches, the initial weights, the perturbation scales).
-pub(super) struct Context {
+pub(crate) struct Context {
     pub(super) cfg: ExperimentConfig,
     pub(super) layout: Layout,
     /// The pre-training language's held-out batches, behind every pre-training perplexity.
@@ -102,7 +102,7 @@ impl Context {
 
     /// The pre-training language's corpus: its training stream from the start, and the
     /// held-out batches.
-    fn corpus(cfg: &ExperimentConfig) -> Corpus {
+    pub(crate) fn corpus(cfg: &ExperimentConfig) -> Corpus {
         Corpus::new(&TrainConfig {
             seed: cfg.seed,
             model: cfg.model.clone(),
