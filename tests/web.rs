@@ -8,6 +8,7 @@ mod gpu_checks;
 #[path = "common/transformer_checks.rs"]
 mod transformer_checks;
 
+use overtrain::experiment::Engines;
 use overtrain::gpu::Gpu;
 use overtrain::web::{
     default_linear_config, field_schema, render_linear_plots, resolve_backend, run_experiment,
@@ -103,7 +104,7 @@ async fn errors_cross_into_the_page() {
             0.0
         }
     }
-    let mut engine = Engine::cpu(&config.model, config.batch);
+    let mut engine = Engines::cpu();
     let earlier = run_ready(experiment::run(&config, &mut engine, &mut Quiet, None)).unwrap();
     let other = micro.replace(r#""batch": 2"#, r#""batch": 2, "seed": 5"#);
     let host = js_sys::Object::new();

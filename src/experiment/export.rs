@@ -14,8 +14,8 @@
 //! - the task's held-out batches, behind every task perplexity.
 
 use super::config::ExperimentConfig;
-use super::units::{task_stream, Context};
 use super::shard::config_key;
+use super::units::{task_stream, Context};
 use crate::data::{batch, Split};
 use serde::Serialize;
 

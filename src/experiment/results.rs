@@ -76,20 +76,62 @@ pub struct ExperimentResults {
     /// unfinished experiment continues from.
     #[serde(default)]
     pub raw: Raw,
+    /// A sweep of one lever: the results of each of its values, in order (the fields above
+    /// are then the first value's, under the sweep's config); absent without a sweep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepResults>,
+}
+
+/// The sections of a sweep's results: one whole experiment per value of its lever.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepResults {
+    /// The lever: a field's dotted path.
+    pub field: String,
+    pub values: Vec<serde_json::Value>,
+    /// Each value's results (its config has the field at that value).
+    pub sections: Vec<ExperimentResults>,
 }
 
 impl ExperimentResults {
-    /// The measurements to resume from, when these (unfinished) results belong to `config`:
-    /// resuming another config's budgets would mix two experiments in one set of curves.
-    pub fn resume_for(self, config: &ExperimentConfig) -> Result<Raw, Error> {
+    /// The measurements to resume from, one per variant (one without a sweep), when these
+    /// (unfinished) results belong to `config`: resuming another config's budgets would mix
+    /// two experiments in one set of curves.
+    pub fn resume_for(self, config: &ExperimentConfig) -> Result<Vec<Raw>, Error> {
         if self.config != *config {
             return Err(Error::data(
                 "resume",
                 "the saved results belong to another config",
             ));
         }
-        self.raw.check(config)?;
-        Ok(self.raw)
+        let variants = config
+            .variants()
+            .map_err(|e| Error::data("resume", e.message))?;
+        let raws = match self.sweep {
+            None => vec![self.raw],
+            Some(sweep) => sweep.sections.into_iter().map(|s| s.raw).collect(),
+        };
+        if raws.len() != variants.len() {
+            return Err(Error::data(
+                "resume.sweep.sections",
+                format!(
+                    "{} sections, the sweep has {} values",
+                    raws.len(),
+                    variants.len()
+                ),
+            ));
+        }
+        for (raw, variant) in raws.iter().zip(&variants) {
+            raw.check(variant)?;
+        }
+        Ok(raws)
+    }
+
+    /// Each value's results: the sweep's sections, or these results alone.
+    pub fn sections(&self) -> Vec<&ExperimentResults> {
+        match &self.sweep {
+            Some(s) => s.sections.iter().collect(),
+            None => vec![self],
+        }
     }
 }
 
@@ -305,6 +347,7 @@ impl Raw {
             backend: backend.to_string(),
             elapsed_s,
             raw: self.clone(),
+            sweep: None,
         }
     }
 }

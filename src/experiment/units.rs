@@ -17,7 +17,11 @@ use crate::transformer::train::{Corpus, TrainConfig};
 use serde::Serialize;
 
 /// A fine-tuning task's train stream (repeat `stream`) or its held-out stream.
-pub(crate) fn task_stream(cfg: &ExperimentConfig, split: Split, stream: u64) -> Box<dyn ByteSource> {
+pub(crate) fn task_stream(
+    cfg: &ExperimentConfig,
+    split: Split,
+    stream: u64,
+) -> Box<dyn ByteSource> {
     let f = &cfg.finetune;
     match (&f.user_text, f.task.as_str()) {
         (Some(text), "user") => {

@@ -5,6 +5,7 @@
 //! check; the divergence guard.
 #![allow(dead_code)]
 
+use overtrain::experiment::Engines;
 use overtrain::gpu::{Gpu, GpuError};
 use overtrain::transformer::config::{Mlp, ModelConfig, Norm, Pos};
 use overtrain::transformer::gpu::{memory_estimate, GpuModel};
@@ -438,7 +439,7 @@ impl overtrain::experiment::Host for Quiet {
 /// the CPU's curves.
 pub async fn experiment_on_the_gpu_matches_the_cpu(g: &Gpu) {
     use overtrain::experiment::{self, ExperimentConfig};
-    use overtrain::transformer::engine::{run_ready, Engine};
+    use overtrain::transformer::engine::run_ready;
     let cfg = ExperimentConfig::from_json(
         r#"{"batch": 4, "eval_batches": 2,
             "model": {"n_layer": 1, "d_model": 8, "n_head": 2, "d_ff": 16, "ctx": 8},
@@ -447,10 +448,8 @@ pub async fn experiment_on_the_gpu_matches_the_cpu(g: &Gpu) {
             "finetune": {"lrs": [0.003], "l2": [0.0, 1.0], "steps": 5, "seeds": 2}}"#,
     )
     .unwrap();
-    let mut cpu_engine = Engine::cpu(&cfg.model, cfg.batch);
-    let cpu = run_ready(experiment::run(&cfg, &mut cpu_engine, &mut Quiet, None)).unwrap();
-    let mut gpu_engine = Engine::gpu(g, &cfg.model, cfg.batch, cfg.eval_batches).unwrap();
-    let gpu = experiment::run(&cfg, &mut gpu_engine, &mut Quiet, None)
+    let cpu = run_ready(experiment::run(&cfg, &mut Engines::cpu(), &mut Quiet, None)).unwrap();
+    let gpu = experiment::run(&cfg, &mut Engines::gpu(g), &mut Quiet, None)
         .await
         .unwrap();
     let close = |a: &[f64], b: &[f64], what: &str| {
