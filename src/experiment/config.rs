@@ -46,6 +46,9 @@ pub struct PerturbConfig {
     pub draws: usize,
     /// Also perturb constant-initialized tensors (norm gains, biases), with σ = 0.02.
     pub perturb_constant: bool,
+    /// Power iterations of the sharpness (the top eigenvalue of the pre-training loss's
+    /// Hessian on the held-out batches) of each pre-trained model; 0: not measured.
+    pub sharpness_iterations: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,6 +122,7 @@ impl Default for PerturbConfig {
             gammas: vec![0.5, 1.0, 2.0],
             draws: 4,
             perturb_constant: false,
+            sharpness_iterations: 0,
         }
     }
 }
@@ -294,6 +298,12 @@ impl ExperimentConfig {
             check_range(&format!("perturb.gammas[{i}]"), g, 0.0, true, 100.0)?;
         }
         check_int("perturb.draws", q.draws, 1, 64)?;
+        check_int(
+            "perturb.sharpness_iterations",
+            q.sharpness_iterations,
+            0,
+            200,
+        )?;
         let f = &self.finetune;
         if f.task == "user" {
             match &f.user_text {
@@ -495,6 +505,9 @@ pub fn fields() -> Vec<Group> {
                     .help("Random perturbations averaged per budget and γ."),
                 field("perturb.perturb_constant", "Perturb norms and biases", Bool)
                     .help("Also add noise (spread 0.02) to the tensors that start constant."),
+                field("perturb.sharpness_iterations", "Sharpness iterations", Int)
+                    .range(0.0, 200.0)
+                    .help("Measure each pre-trained model's sharpness — the largest curvature of its loss, the Hessian's top eigenvalue — with this many power iterations (each two gradients over the held-out batches); 0: not measured."),
             ],
         },
         Group {

@@ -145,7 +145,10 @@ impl Unit {
                 steps as f64 + evals
             }
             Unit::Perturb { .. } => {
-                cfg.perturb.gammas.len() as f64 * cfg.perturb.draws as f64 * evals
+                // Each draw an evaluation; each sharpness iteration two gradients.
+                let sharpness =
+                    2.0 * cfg.perturb.sharpness_iterations as f64 * cfg.eval_batches as f64;
+                cfg.perturb.gammas.len() as f64 * cfg.perturb.draws as f64 * evals + sharpness
             }
             Unit::Finetune { .. } => cfg.finetune.steps as f64 + 2.0 * evals,
         }

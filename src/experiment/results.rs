@@ -72,6 +72,10 @@ pub struct ExperimentResults {
     /// "CPU" or the adapter that ran it.
     pub backend: String,
     pub elapsed_s: f64,
+    /// The sharpness of each pre-trained model — the top eigenvalue of its pre-training
+    /// loss's Hessian on the held-out batches — when measured; else absent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sharpness: Vec<Option<f64>>,
     /// Every measurement behind the curves, per finished budget: what resuming an
     /// unfinished experiment continues from.
     #[serde(default)]
@@ -148,6 +152,9 @@ pub struct Raw {
     pub perturb: Vec<Vec<Vec<f64>>>,
     /// [budget][λ][lr][seed]
     pub finetune: Vec<Vec<Vec<Vec<FinetuneRun>>>>,
+    /// [budget]: the sharpness, when measured (`perturb.sharpness_iterations` > 0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sharpness: Vec<Option<f64>>,
 }
 
 impl Raw {
@@ -166,13 +173,19 @@ impl Raw {
                 ),
             );
         }
-        for (part, len) in [
-            ("train_loss", self.train_loss.len()),
-            ("diverged", self.diverged.len()),
-            ("perturb", self.perturb.len()),
-            ("finetune", self.finetune.len()),
+        let sharpness = if config.perturb.sharpness_iterations > 0 {
+            n
+        } else {
+            0
+        };
+        for (part, len, want) in [
+            ("train_loss", self.train_loss.len(), n),
+            ("diverged", self.diverged.len(), n),
+            ("perturb", self.perturb.len(), n),
+            ("finetune", self.finetune.len(), n),
+            ("sharpness", self.sharpness.len(), sharpness),
         ] {
-            if len != n {
+            if len != want {
                 return bad(part, format!("{len} budgets, but base has {n}"));
             }
         }
@@ -346,6 +359,7 @@ impl Raw {
             tuned,
             backend: backend.to_string(),
             elapsed_s,
+            sharpness: self.sharpness.clone(),
             raw: self.clone(),
             sweep: None,
         }

@@ -342,9 +342,14 @@ impl Scheduler {
             else {
                 break;
             };
-            let Some(Output::Perturbed { ppl: per_gamma }) = at(Unit::Perturb { budget: b }) else {
+            let Some(Output::Perturbed {
+                ppl: per_gamma,
+                sharpness,
+            }) = at(Unit::Perturb { budget: b })
+            else {
                 break;
             };
+            let sharpness = *sharpness;
             let run = |l2, lr, seed| match at(Unit::Finetune {
                 budget: b,
                 l2,
@@ -369,6 +374,9 @@ impl Scheduler {
             data.diverged.push(diverged);
             data.perturb.push(per_gamma);
             data.finetune.push(per_l2);
+            if self.variants[v].perturb.sharpness_iterations > 0 {
+                data.sharpness.push(sharpness);
+            }
             // What later jobs need stays (the stable run); this budget's are done with.
             self.outputs.retain(|j, _| {
                 j.variant != v || j.budget() != b || matches!(j.unit, Unit::Stable { .. })
