@@ -160,3 +160,73 @@ fn invalid_sweeps_are_refused_naming_the_part() {
         "sweep.values[1]"
     );
 }
+
+/// The summary plot: a power law through exact points comes back with its exponent and a
+/// zero standard error; noisy points give a positive one; one x is no fit.
+#[test]
+fn power_law_fit_recovers_the_exponent() {
+    use overtrain::plot::sweep::fit_power_law;
+    let exact: Vec<(f64, f64)> = [1e3, 4e3, 1.6e4]
+        .iter()
+        .map(|&x: &f64| (x, 7.0 * x.powf(0.6)))
+        .collect();
+    let fit = fit_power_law(&exact).unwrap();
+    assert!((fit.exponent - 0.6).abs() < 1e-9, "{fit:?}");
+    assert!((fit.prefactor - 7.0).abs() < 1e-6, "{fit:?}");
+    assert!(fit.se.unwrap() < 1e-9);
+    let noisy = [(1e3, 100.0), (4e3, 260.0), (1.6e4, 400.0), (6.4e4, 1300.0)];
+    let fit = fit_power_law(&noisy).unwrap();
+    assert!(fit.exponent > 0.4 && fit.exponent < 0.8, "{fit:?}");
+    assert!(fit.se.unwrap() > 0.0);
+    assert!(fit_power_law(&[(10.0, 1.0), (10.0, 2.0)]).is_none());
+    assert!(fit_power_law(&[(10.0, 1.0)]).is_none());
+}
+
+/// A sweep's plots draw one family per value (its label names the value) and add the
+/// summary plot, where a value without an inflection is drawn as "none", never a number.
+#[test]
+fn a_sweep_plots_one_family_per_value_and_its_inflections() {
+    use overtrain::plot::{experiment::all_plots, sweep::inflections, PlotOptions};
+    let cfg = micro_sweep("model.d_model", "[8, 16]");
+    let r = run(&cfg);
+    let plots = all_plots(Some(&r), None, &PlotOptions::default());
+    let names: Vec<&str> = plots.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names.last(), Some(&"inflection"), "{names:?}");
+    for (name, svg) in &plots {
+        assert!(svg.starts_with("<svg"), "{name}");
+        if *name != "inflection" {
+            for v in ["d_model = 8", "d_model = 16"] {
+                assert!(svg.contains(v), "{name} lacks the family {v}");
+            }
+        }
+    }
+    let families = inflections(&r);
+    assert!(!families.is_empty());
+    for f in &families {
+        assert_eq!(f.budgets.len(), 2, "{f:?}");
+    }
+    let summary = &plots.last().unwrap().1;
+    assert!(summary.contains("model.d_model"));
+    // Each value's marked inflection is the one its own section's results mark.
+    for f in &families {
+        for (i, b) in f.budgets.iter().enumerate() {
+            let section = &r.sweep.as_ref().unwrap().sections[i];
+            let all: Vec<Option<u64>> = section
+                .finetune
+                .iter()
+                .map(|c| c.inflection_budget)
+                .chain(section.perturb.iter().map(|p| p.inflection_budget))
+                .collect();
+            assert!(all.contains(b), "{f:?}");
+        }
+    }
+    // Without a sweep there is no summary plot.
+    let mut alone = micro_sweep("model.d_model", "[8, 16]");
+    alone.sweep = None;
+    let plain = run(&alone);
+    let names: Vec<&str> = all_plots(Some(&plain), None, &PlotOptions::default())
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    assert!(!names.contains(&"inflection"), "{names:?}");
+}

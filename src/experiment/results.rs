@@ -96,6 +96,24 @@ pub struct SweepResults {
     pub sections: Vec<ExperimentResults>,
 }
 
+impl SweepResults {
+    /// The lever's last name: `d_model` for `model.d_model`.
+    pub fn short_field(&self) -> &str {
+        self.field.rsplit('.').next().unwrap_or(&self.field)
+    }
+
+    /// Whether the lever sizes the model (its inflections are read against parameters).
+    pub fn sizes_the_model(&self) -> bool {
+        [
+            "model.d_model",
+            "model.n_layer",
+            "model.d_ff",
+            "model.n_head",
+        ]
+        .contains(&self.field.as_str())
+    }
+}
+
 impl ExperimentResults {
     /// The measurements to resume from, one per variant (one without a sweep), when these
     /// (unfinished) results belong to `config`: resuming another config's budgets would mix
