@@ -11,14 +11,14 @@ cargo build --release --bin overtrain 2>/dev/null
 build_site >/dev/null 2>&1
 (cd tests/e2e && npm ci --no-audit --no-fund --silent)
 mkdir -p bench/out
-./target/release/overtrain linear --print-default-config > bench/out/default.json
+"$TARGET_DIR/release/overtrain" linear --print-default-config > bench/out/default.json
 
 say "machine"
 echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB"
 
 say "native (overtrain CLI, release), $N runs"
 for i in $(seq "$N"); do
-  ./target/release/overtrain linear --config bench/out/default.json --out bench/out/native.json 2>/dev/null
+  "$TARGET_DIR/release/overtrain" linear --config bench/out/default.json --out bench/out/native.json 2>/dev/null
   python3 -c 'import json; print(json.load(open("bench/out/native.json"))["elapsed_ms"])'
 done | sort -g | awk '{a[NR]=$1} END {printf "{\"native_median_ms\": %.1f}\n", a[int((NR+1)/2)]}'
 

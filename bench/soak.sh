@@ -13,7 +13,7 @@ cat > "$dir/train.json" <<JSON
 {"model": {"n_layer": 1, "d_model": 16, "n_head": 2, "d_ff": 64, "ctx": 32},
  "batch": 8, "steps": $steps, "eval_every": 1000, "eval_batches": 2}
 JSON
-./target/release/overtrain train --backend cpu --config "$dir/train.json" --out "$dir/run" 2> "$dir/stderr" &
+"$TARGET_DIR/release/overtrain" train --backend cpu --config "$dir/train.json" --out "$dir/run" 2> "$dir/stderr" &
 pid=$!
 samples=()
 while kill -0 "$pid" 2> /dev/null; do

@@ -27,7 +27,7 @@ if [ -z "${JAX_PYTHON:-}" ]; then
     bench/out/jax-venv/bin/pip install -q jax
   fi
 fi
-./target/release/overtrain train --print-default-config |
+"$TARGET_DIR/release/overtrain" train --print-default-config |
   python3 -c "import json,sys; c=json.load(sys.stdin); c['steps']=$steps; c['eval_every']=min(c['eval_every'], $steps); json.dump(c, sys.stdout)" \
     > "$out/train.json"
 
@@ -60,7 +60,7 @@ per_round=3
 [ -n "${OVERTRAIN_BASE:-}" ] && per_round=4
 say "$runs rounds of $steps steps, alternating"
 for i in $(seq "$runs"); do
-  overtrain_run overtrain ./target/release/overtrain
+  overtrain_run overtrain "$TARGET_DIR/release/overtrain"
   [ -n "${OVERTRAIN_BASE:-}" ] && overtrain_run overtrain_base "$OVERTRAIN_BASE"
   jax_run jax env
   jax_run jax_1thread env XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" taskset -c 0

@@ -7,7 +7,6 @@ use overtrain::transformer::bench::{sizes, train_throughput};
 use std::time::Instant;
 
 fn main() {
-    overtrain::transformer::engine::keep_freed_memory();
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())

@@ -10,7 +10,8 @@ fn main() {
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         let results: ExperimentResults =
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        let plots = overtrain::plot::experiment::all_plots(Some(&results), None);
+        let plots =
+            overtrain::plot::experiment::all_plots(Some(&results), None, &Default::default());
         overtrain::plot::write_svgs(dir, plots).unwrap_or_else(|e| panic!("{e}"));
         println!("redrew {}", dir.display());
     }

@@ -3,6 +3,15 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Cargo's output folder, where every script finds what cargo built: CARGO_TARGET_DIR when
+# set, else target/. A relative CARGO_TARGET_DIR is taken from the caller's folder and made
+# absolute here (and exported so), since the scripts run cargo from $ROOT.
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+case "$TARGET_DIR" in
+  /*) ;;
+  *) TARGET_DIR="$PWD/$TARGET_DIR" ;;
+esac
+if [ -n "${CARGO_TARGET_DIR:-}" ]; then export CARGO_TARGET_DIR="$TARGET_DIR"; fi
 # Must equal the `wasm-bindgen = "=…"` pin in Cargo.toml: the CLI refuses other versions.
 WASM_BINDGEN_VERSION="0.2.130"
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -69,6 +78,6 @@ json.dump(r, open(sys.argv[2], "w"), separators=(",", ":"))' "$f" "$ROOT/dist/ww
   done
   (IFS=,; echo "[${names[*]}]") > "$ROOT/dist/www/recorded/index.json"
   wasm-bindgen --target web --no-typescript --out-dir "$ROOT/dist/www/pkg" \
-    "$ROOT/target/wasm32-unknown-unknown/release/overtrain.wasm"
+    "$TARGET_DIR/wasm32-unknown-unknown/release/overtrain.wasm"
   say "site built in dist/ ($(du -sh "$ROOT/dist" | cut -f1), wasm $(du -h "$ROOT/dist/www/pkg/overtrain_bg.wasm" | cut -f1))"
 }

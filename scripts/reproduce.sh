@@ -12,6 +12,7 @@ shift
 record="docs/results/$name/results.json"
 [ -f "$record" ] || die "no record at $record"
 cargo build --release --quiet
+bin="$TARGET_DIR/release/overtrain"
 out="$(mktemp -d)/results.json"
 say "running the $name preset on the CPU (the record took $(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["elapsed_s"]))' "$record") s)"
 start=$(date +%s.%N)
@@ -19,12 +20,12 @@ if [ "${1:-}" = "--shards" ]; then
   n="${2:?--shards N}"
   dir="$(dirname "$out")"
   for k in $(seq 0 $((n - 1))); do
-    ./target/release/overtrain experiment --preset "$name" --shard "$k/$n" \
+    "$bin" experiment --preset "$name" --shard "$k/$n" \
       --checkpoints "$dir/checkpoints" --out "$dir/part-$k.json"
   done
-  ./target/release/overtrain merge --out "$out" "$dir"/part-*.json
+  "$bin" merge --out "$out" "$dir"/part-*.json
 else
-  ./target/release/overtrain experiment --preset "$name" --backend cpu --out "$out" "$@"
+  "$bin" experiment --preset "$name" --backend cpu --out "$out" "$@"
 fi
 say "took $(python3 -c "print(round($(date +%s.%N) - $start, 1))") s"
 python3 - "$record" "$out" <<'PY'

@@ -7,13 +7,19 @@
 # OVERTRAIN_BIN=path uses that binary instead of building the release one.
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
+# The daemons (munged, slurmctld, slurmd) live in /usr/sbin, which a non-login shell's or a
+# container's PATH may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
 shards="${1:-3}"
 apt_install slurm-wlm munge
+for daemon in munged slurmctld slurmd; do
+  command -v "$daemon" > /dev/null || die "$daemon not found (packages munge, slurm-wlm)"
+done
 if [ -n "${OVERTRAIN_BIN:-}" ]; then
   bin="$(realpath "$OVERTRAIN_BIN")"
 else
   cargo build --release --quiet
-  bin="$ROOT/target/release/overtrain"
+  bin="$TARGET_DIR/release/overtrain"
 fi
 work="$(mktemp -d /tmp/overtrain-slurm.XXXXXX)"
 conf="$work/etc"

@@ -1,8 +1,10 @@
 // Softmax cross-entropy over V = 256 bytes, paired with crossentropy_forward/_backward of
 // src/transformer/layers.rs. Targets are u32 words inside a batch buffer at off_targets.
 //   crossentropy_forward:  probs = softmax(logits) per row; losses[n] = −log probs[n, y_n]
-//   loss_mean:             out[slot] = Σ_n losses[n] / N   (one workgroup; workgroup_sum:
-//                          shaders/workgroup_sum.wgsl, prepended by the host)
+//   loss_mean:             out[slot + s.slot] = Σ_n losses[n] / N   (one workgroup; s: the
+//                          step's values, shaders/step.wgsl — a training step's loss goes
+//                          to its slot of the ring, an evaluation binds s.slot = 0;
+//                          workgroup_sum: shaders/workgroup_sum.wgsl; both prepended)
 //   crossentropy_backward: dlogits = (probs − onehot(y)) / N   (may overwrite logits)
 
 struct Params { n: u32, v: u32, off_targets: u32, slot: u32 }
@@ -15,6 +17,7 @@ struct Params { n: u32, v: u32, off_targets: u32, slot: u32 }
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<storage, read> row_losses: array<f32>;
 @group(0) @binding(7) var<storage, read> saved_probs: array<f32>;
+@group(0) @binding(8) var<uniform> s: Step;
 
 @compute @workgroup_size(64)
 fn crossentropy_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -35,7 +38,7 @@ fn loss_mean(@builtin(local_invocation_index) lid: u32) {
     var acc = 0.0;
     for (var n = lid; n < p.n; n = n + 256u) { acc = acc + row_losses[n]; }
     let total = workgroup_sum(lid, acc);
-    if (lid == 0u) { out[p.slot] = total / f32(p.n); }
+    if (lid == 0u) { out[p.slot + s.slot] = total / f32(p.n); }
 }
 
 @compute @workgroup_size(256)

@@ -11,17 +11,19 @@
 //          w = w - lr * (m / bc1 / (sqrt(v / bc2) + eps) + wd * w)      (decoupled decay)
 //          where wd applies to the elements whose bit is set in `decay`; nothing changes
 //          once the guard's status is set, so a diverged run keeps its last good weights.
-//   l2_pull: g = g + alpha * (w - anchor)   (fine-tuning's pull toward the pre-trained weights)
-// bc1 = 1 - b1^t and bc2 = 1 - b2^t are the bias corrections of step t, computed on the CPU.
-// workgroup_sum: shaders/workgroup_sum.wgsl (or its subgroup path), prepended by the host.
+//   l2_pull: g = g + l2 * (w - anchor)   (fine-tuning's pull toward the pre-trained weights)
+// lr, weight_decay, bc1 = 1 - b1^t, bc2 = 1 - b2^t, alpha (= l2), clip, the step and its
+// loss slot: the step's values `s` (shaders/step.wgsl, prepended by the host, as is
+// workgroup_sum: shaders/workgroup_sum.wgsl or its subgroup path).
 
-struct Params { n: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, weight_decay: f32, bc1: f32, bc2: f32 }
+// sgd (tests only) reads its rate from lr; the training step's kernels read theirs from s.
+struct Params { n: u32, lr: f32, beta1: f32, beta2: f32, eps: f32, _pad0: u32, _pad1: u32, _pad2: u32 }
 
 // scale: gradient multiplier; status: 0, or 1 + the step that diverged; norm: the
 // gradient's global norm before clipping; loss: the step's loss as checked.
 struct Guard { scale: f32, status: u32, norm: f32, loss: f32 }
 
-struct GuardParams { partials: u32, step: u32, clip: f32, loss_slot: u32, max_loss: f32, _pad0: u32, _pad1: u32, _pad2: u32 }
+struct GuardParams { partials: u32, max_loss: f32, _pad0: u32, _pad1: u32 }
 
 @group(0) @binding(0) var<storage, read_write> w: array<f32>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
@@ -37,6 +39,7 @@ struct GuardParams { partials: u32, step: u32, clip: f32, loss_slot: u32, max_lo
 @group(0) @binding(10) var<storage, read> losses: array<f32>;
 @group(0) @binding(11) var<storage, read_write> g_rw: array<f32>;
 @group(0) @binding(12) var<storage, read> anchor: array<f32>;
+@group(0) @binding(13) var<uniform> s: Step;
 
 fn index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
     return gid.x + gid.y * groups.x * 256u;
@@ -68,10 +71,10 @@ fn step_guard(@builtin(local_invocation_index) lid: u32) {
     for (var j = lid; j < gp.partials; j = j + 256u) { acc = acc + partials[j]; }
     let norm = sqrt(workgroup_sum(lid, acc));
     if (lid == 0u) {
-        let loss = losses[gp.loss_slot];
-        if (guard.status == 0u && !(finite(norm) && finite(loss) && loss <= gp.max_loss)) { guard.status = gp.step + 1u; }
+        let loss = losses[s.slot];
+        if (guard.status == 0u && !(finite(norm) && finite(loss) && loss <= gp.max_loss)) { guard.status = s.step + 1u; }
         var scale = 1.0;
-        if (gp.clip > 0.0 && norm > gp.clip) { scale = gp.clip / norm; }
+        if (s.clip > 0.0 && norm > s.clip) { scale = s.clip / norm; }
         guard.scale = scale;
         guard.norm = norm;
         guard.loss = loss;
@@ -88,13 +91,13 @@ fn adamw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
     m[i] = mi;
     v[i] = vi;
     var wd = 0.0;
-    if (((decay[i / 32u] >> (i % 32u)) & 1u) != 0u) { wd = p.weight_decay; }
-    let update = (mi / p.bc1) / (sqrt(vi / p.bc2) + p.eps) + wd * w[i];
-    w[i] = w[i] - p.lr * update;
+    if (((decay[i / 32u] >> (i % 32u)) & 1u) != 0u) { wd = s.weight_decay; }
+    let update = (mi / s.bc1) / (sqrt(vi / s.bc2) + p.eps) + wd * w[i];
+    w[i] = w[i] - s.lr * update;
 }
 
 @compute @workgroup_size(256)
 fn l2_pull(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = index(gid, groups);
-    if (i < p.n) { g_rw[i] = g_rw[i] + p.lr * (w[i] - anchor[i]); }
+    if (i < p.n) { g_rw[i] = g_rw[i] + s.l2 * (w[i] - anchor[i]); }
 }

@@ -11,6 +11,11 @@ pub enum BackendChoice {
     Auto,
 }
 
+impl BackendChoice {
+    /// The choices as configs and the CLI spell them.
+    pub const NAMES: [&'static str; 3] = ["cpu", "gpu", "auto"];
+}
+
 impl std::str::FromStr for BackendChoice {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -19,7 +24,8 @@ impl std::str::FromStr for BackendChoice {
             "gpu" => Ok(BackendChoice::Gpu),
             "auto" => Ok(BackendChoice::Auto),
             other => Err(format!(
-                "backend must be one of cpu, gpu, auto; got '{other}'"
+                "backend must be one of {}; got '{other}'",
+                BackendChoice::NAMES.join(", ")
             )),
         }
     }

@@ -1,7 +1,7 @@
 //! overtrain: an interactive simulator of *catastrophic overtraining*
 //! (Springer et al., "Overtrained Language Models Are Harder to Fine-Tune", 2025).
 //!
-//! One library, three shells: the `overtrain` command line (`src/main.rs`), the page's
+//! One library, three shells: the `overtrain` command line (`src/cli/`), the page's
 //! Web Worker (`src/web/`, wasm only) and the tests all call the same `run(config)`
 //! functions, so a figure in the page and one from the CLI come from the same code.
 //!
@@ -19,8 +19,10 @@ pub mod backend;
 pub mod cpu;
 pub mod data;
 pub mod error;
+pub mod exercises;
 pub mod experiment;
 pub mod gpu;
+pub mod inflection;
 pub mod linear;
 pub mod plot;
 pub mod schema;

@@ -130,8 +130,9 @@ fn bad_input_exits_2_naming_the_field() {
     ] {
         let out = overtrain(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
+        // Every usage error says where the usage is (clap: "try '--help'", or the help).
         assert!(
-            String::from_utf8_lossy(&out.stderr).contains("usage"),
+            String::from_utf8_lossy(&out.stderr).contains("--help"),
             "{args:?}"
         );
     }
@@ -485,4 +486,85 @@ fn experiment_saves_each_budget_and_resumes_an_interrupted_run() {
     let out = overtrain(&["linear", "--resume"]);
     assert_eq!(out.status.code(), Some(2));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn every_command_has_its_help_and_usage_errors_name_the_argument() {
+    for (command, option) in [
+        ("linear", "--print-default-config"),
+        ("train", "--backend"),
+        ("experiment", "--checkpoints"),
+        ("merge", "PART.json"),
+        ("data", "--preset"),
+    ] {
+        let out = overtrain(&[command, "--help"]);
+        assert_eq!(out.status.code(), Some(0), "{command}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains(option), "{command}: {help}");
+    }
+    let stderr = |out: &Output| String::from_utf8_lossy(&out.stderr).to_string();
+    let out = overtrain(&["linear", "--bakend", "cpu"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("a similar argument exists: '--backend'"),
+        "{}",
+        stderr(&out)
+    );
+    let out = overtrain(&["experiment", "--preset", "quick", "--backend", "foo"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--backend") && stderr(&out).contains("cpu, gpu, auto"),
+        "{}",
+        stderr(&out)
+    );
+    for (args, named) in [
+        (&["experiment", "--preset", "quick"][..], "--out"),
+        (
+            &[
+                "experiment",
+                "--preset",
+                "quick",
+                "--threads",
+                "0",
+                "--out",
+                "r.json",
+            ],
+            "1..=1024",
+        ),
+        (
+            &[
+                "experiment",
+                "--preset",
+                "quick",
+                "--checkpoints",
+                "d",
+                "--out",
+                "r.json",
+            ],
+            "--shard",
+        ),
+        (&["merge", "--out", "r.json"], "PART.json"),
+        (&["data", "--preset", "quick"], "--out"),
+    ] {
+        let out = overtrain(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(named), "{args:?}: {}", stderr(&out));
+    }
+    // The last value of a repeated option wins, as it did before clap.
+    let plan = |args: &[&str]| String::from_utf8(overtrain(args).stdout).unwrap();
+    assert_eq!(
+        plan(&[
+            "experiment",
+            "--preset",
+            "micro",
+            "--preset",
+            "quick",
+            "--plan"
+        ]),
+        plan(&["experiment", "--preset", "quick", "--plan"])
+    );
+    assert_ne!(
+        plan(&["experiment", "--preset", "micro", "--plan"]),
+        plan(&["experiment", "--preset", "quick", "--plan"])
+    );
 }

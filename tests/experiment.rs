@@ -4,9 +4,10 @@
 //! diverging fine-tuning run. (The GPU backend runs the same experiment in
 //! tests/common/transformer_checks.rs.)
 
-use overtrain::experiment::results::inflection;
+use overtrain::experiment::Engines;
 use overtrain::experiment::{self, ExperimentConfig, Host, Progress, Protocol};
-use overtrain::transformer::engine::{run_ready, Engine};
+use overtrain::inflection::inflection;
+use overtrain::transformer::engine::run_ready;
 use overtrain::transformer::params::Layout;
 use overtrain::Error;
 
@@ -42,7 +43,7 @@ fn micro() -> ExperimentConfig {
 }
 
 fn run(cfg: &ExperimentConfig) -> (experiment::ExperimentResults, Recorder) {
-    let mut engine = Engine::cpu(&cfg.model, cfg.batch);
+    let mut engine = Engines::cpu();
     let mut host = Recorder::default();
     let r = run_ready(experiment::run(cfg, &mut engine, &mut host, None)).unwrap();
     (r, host)
@@ -322,10 +323,15 @@ fn resuming_keeps_the_finished_budgets_and_gives_the_full_run() {
         partial.diverged.truncate(1);
         partial.perturb.truncate(1);
         partial.finetune.truncate(1);
-        let mut engine = Engine::cpu(&cfg.model, cfg.batch);
+        let mut engine = Engines::cpu();
         let mut host = Recorder::default();
-        let resumed =
-            run_ready(experiment::run(&cfg, &mut engine, &mut host, Some(partial))).unwrap();
+        let resumed = run_ready(experiment::run(
+            &cfg,
+            &mut engine,
+            &mut host,
+            Some(vec![partial]),
+        ))
+        .unwrap();
         assert_eq!(resumed.raw, full.raw, "{protocol:?}");
         assert_eq!(resumed.finetune, full.finetune);
         // Budget 1 was not run again: no fine-tuning or perturbation of it.
@@ -342,24 +348,38 @@ fn resuming_keeps_the_finished_budgets_and_gives_the_full_run() {
 }
 
 #[test]
-fn a_recorded_run_is_drawn_dashed_beside_the_live_run_or_alone() {
+fn a_recorded_run_is_drawn_beneath_the_live_run_or_alone() {
     use overtrain::plot::experiment::all_plots;
     let mut cfg = micro();
     cfg.finetune.l2 = vec![0.0];
     let (r, _) = run(&cfg);
-    let live = all_plots(Some(&r), None);
-    let both = all_plots(Some(&r), Some(&r));
-    let alone = all_plots(None, Some(&r));
+    let opts = Default::default();
+    let live = all_plots(Some(&r), None, &opts);
+    let both = all_plots(Some(&r), Some(&r), &opts);
+    let alone = all_plots(None, Some(&r), &opts);
     assert_eq!(live.len(), 5);
+    // A recorded curve: wide (3 × the line width) and light (35 % opacity).
+    let wide = r#"opacity="0.35" stroke="#;
     for (((name, l), (_, b)), (_, a)) in live.iter().zip(&both).zip(&alone) {
         let lines = |svg: &str| svg.matches("<polyline").count();
         let recorded = |svg: &str| svg.matches("(recorded)").count();
         assert_eq!(recorded(l), 0, "{name}");
-        // Every live curve gets its recorded twin in the legend, drawn in dashes (many
-        // short segments); alone, the recorded curves are all there is.
+        assert!(!l.contains(wide), "{name}");
+        // Every live curve gets its recorded twin in the legend, drawn wide and light
+        // *before* the live ones (beneath them: a live curve that matches the record leaves
+        // it visible around it); alone, the recorded curves are all there is.
         assert!(recorded(b) > 0 && recorded(b) == recorded(a), "{name}");
-        assert!(lines(b) > lines(l) + 2 * recorded(b), "{name}");
-        assert!(a.contains("<polyline") && a.len() > 2000, "{name}: {a}");
+        assert!(lines(b) > lines(l), "{name}");
+        let first_wide = b
+            .find(wide)
+            .unwrap_or_else(|| panic!("{name}: no recorded curve"));
+        // A live curve's line (the axes' lines are 1 wide, a recorded one 6).
+        let first_live = b.find(r#"stroke-width="2" points="#).unwrap_or(usize::MAX);
+        assert!(
+            first_wide < first_live,
+            "{name}: the record is drawn over the live curves"
+        );
+        assert!(a.contains(wide) && a.len() > 2000, "{name}: {a}");
     }
 }
 
@@ -398,7 +418,8 @@ fn units_on_several_threads_give_the_serial_results_bit_for_bit() {
         partial.perturb.truncate(1);
         partial.finetune.truncate(1);
         let mut host = Recorder::default();
-        let resumed = pollster::block_on(run_threads(&cfg, 2, &mut host, Some(partial))).unwrap();
+        let resumed =
+            pollster::block_on(run_threads(&cfg, 2, &mut host, Some(vec![partial]))).unwrap();
         assert_eq!(resumed.raw, serial.raw, "{protocol:?}");
     }
 }
@@ -442,7 +463,7 @@ fn units_run_from_json_in_any_ready_order_give_the_serial_results() {
         cfg.pretrain.protocol = protocol;
         let (serial, _) = run(&cfg);
         let mut schedule = Scheduler::new(&cfg, None, "CPU", 0.0).unwrap();
-        let mut engine = Engine::cpu(&cfg.model, cfg.batch);
+        let mut engine = Engines::cpu();
         let mut partials = 0;
         while !schedule.finished() {
             // Take every ready unit, then finish them last-first.
@@ -451,7 +472,7 @@ fn units_run_from_json_in_any_ready_order_give_the_serial_results() {
                 batch.push(serde_json::to_string(&job).unwrap());
             }
             for text in batch.into_iter().rev() {
-                let (unit, input): (experiment::Unit, Option<Output>) =
+                let (unit, input): (experiment::Job, Option<Output>) =
                     serde_json::from_str(&text).unwrap();
                 let output = run_ready(run_unit(
                     &cfg,

@@ -2,12 +2,12 @@
 //! finite differences and closed forms, determinism, validation, and the paper's claims.
 
 use overtrain::cpu::{matmul, matmul_tn, transpose};
+use overtrain::inflection::{verdict, Verdict};
 use overtrain::linear::config::limits;
 use overtrain::linear::experiment::{expected_perturbed_loss, perturbed_loss, Checkpoint, Noise};
 use overtrain::linear::model::{
     balanced_init, linear_backward, linear_forward, loss_backward, squared_distance, Workspace,
 };
-use overtrain::linear::results::inflection_step;
 use overtrain::linear::{run, Basis, LinearConfig, Spectrum};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -263,49 +263,69 @@ fn default_config_shows_the_papers_claims() {
             p.gamma
         );
     }
-    // None = no inflection within the horizon, i.e. later than any step.
-    let key = |s: Option<usize>| s.unwrap_or(usize::MAX);
-    // Every perturbed curve has an inflection; a larger γ gives an earlier or equal one.
-    let mut by_gamma: Vec<_> = r
-        .perturb
-        .iter()
-        .map(|p| (p.gamma, p.inflection_step))
-        .collect();
+    // Where each curve turns upward, by the rule of both labs, as a position in time: a
+    // curve that only rises turned before the first checkpoint, one still falling after
+    // the last; a curve flat within its noise has no place (None) and is not compared.
+    let when = |mean: Vec<Option<f64>>, se: Vec<Option<f64>>| match verdict(&mean, &se) {
+        Verdict::Inflection { index } => Some(index as i64),
+        Verdict::OnlyRising => Some(-1),
+        Verdict::StillFalling => Some(i64::MAX),
+        Verdict::WithinNoise { .. } | Verdict::TooFew => None,
+    };
+    let perturbed = |p: &overtrain::linear::results::PerturbCurve| {
+        when(
+            p.mean_loss.iter().map(|&x| Some(x)).collect(),
+            p.mean_loss_se.iter().map(|&x| Some(x)).collect(),
+        )
+    };
+    let finetuned =
+        |c: &overtrain::linear::results::FinetuneCurve| when(c.pretrain_loss.clone(), Vec::new());
+    // A larger γ turns upward no later (γ = 0.02's rise at the default is within the Monte
+    // Carlo noise; γ = 0.05's is clear), and the results mark exactly those inflections.
+    let mut by_gamma: Vec<_> = r.perturb.iter().map(|p| (p.gamma, perturbed(p))).collect();
     by_gamma.sort_by(|a, b| a.0.total_cmp(&b.0));
-    assert!(by_gamma.iter().all(|(_, s)| s.is_some()), "{by_gamma:?}");
-    for w in by_gamma.windows(2) {
-        assert!(
-            key(w[1].1) <= key(w[0].1),
-            "larger γ inflects later: {by_gamma:?}"
+    assert!(by_gamma
+        .iter()
+        .any(|(_, w)| w.is_some_and(|w| (0..i64::MAX).contains(&w))));
+    for p in &r.perturb {
+        let marked = p
+            .inflection_step
+            .and_then(|s| r.steps.iter().position(|&x| x == s));
+        assert_eq!(
+            marked.map(|i| i as i64),
+            perturbed(p).filter(|w| (0..i64::MAX).contains(w))
         );
     }
-    // The pre-training loss after fine-tuning is U-shaped for the plain fine-tuning runs.
+    let known: Vec<_> = by_gamma
+        .iter()
+        .filter_map(|(g, w)| w.map(|w| (g, w)))
+        .collect();
+    for w in known.windows(2) {
+        assert!(w[1].1 <= w[0].1, "larger γ inflects later: {by_gamma:?}");
+    }
+    // After fine-tuning: a larger rate turns upward no later, for each λ.
     for l2 in [0.0, 1.0] {
         let mut curves: Vec<_> = r.finetune.iter().filter(|c| c.l2 == l2).collect();
         curves.sort_by(|a, b| a.lr.total_cmp(&b.lr));
-        for w in curves.windows(2) {
+        let at: Vec<_> = curves.iter().map(|c| (c.lr, finetuned(c))).collect();
+        let known: Vec<_> = at.iter().filter_map(|(lr, w)| w.map(|w| (lr, w))).collect();
+        for w in known.windows(2) {
             assert!(
-                key(w[1].inflection_step) <= key(w[0].inflection_step),
-                "λ={l2}: η={} inflects at {:?}, η={} at {:?}",
-                w[0].lr,
-                w[0].inflection_step,
-                w[1].lr,
-                w[1].inflection_step
+                w[1].1 <= w[0].1,
+                "λ={l2}: a larger η inflects later: {at:?}"
             );
         }
     }
+    // λ > 0 turns upward no earlier, at the price of fine-tuning loss.
     for c0 in r.finetune.iter().filter(|c| c.l2 == 0.0) {
         let c1 = r
             .finetune
             .iter()
             .find(|c| c.l2 > 0.0 && c.lr == c0.lr)
             .unwrap();
-        assert!(
-            key(c1.inflection_step) >= key(c0.inflection_step),
-            "η={}: λ>0 inflects earlier",
-            c0.lr
-        );
-        // ... at the price of fine-tuning loss, at every checkpoint after the start.
+        if let (Some(w0), Some(w1)) = (finetuned(c0), finetuned(c1)) {
+            assert!(w1 >= w0, "η={}: λ>0 inflects earlier", c0.lr);
+        }
         let last = r.steps.len() - 1;
         assert!(c1.finetune_loss[last].unwrap() > c0.finetune_loss[last].unwrap());
     }
@@ -324,39 +344,6 @@ fn default_config_shows_the_papers_claims() {
     for w in learned.windows(2) {
         assert!(w[1] >= w[0]);
     }
-}
-
-#[test]
-fn inflection_rule_on_synthetic_curves() {
-    let steps = [0, 10, 20, 30, 40];
-    let some = |v: &[f64]| v.iter().map(|&x| Some(x)).collect::<Vec<_>>();
-    assert_eq!(
-        inflection_step(&steps, &some(&[5.0, 3.0, 1.0, 2.0, 4.0])),
-        Some(20)
-    );
-    assert_eq!(
-        inflection_step(&steps, &some(&[5.0, 4.0, 3.0, 2.0, 1.0])),
-        None,
-        "still falling"
-    );
-    assert_eq!(
-        inflection_step(&steps, &some(&[1.0, 2.0, 3.0, 4.0, 5.0])),
-        Some(0)
-    );
-    assert_eq!(
-        inflection_step(&steps, &some(&[3.0, 1.0, 1.0, 2.0, 2.0])),
-        Some(10),
-        "first of ties"
-    );
-    assert_eq!(
-        inflection_step(&steps, &[Some(3.0), None, Some(1.0), None, Some(2.0)]),
-        Some(20),
-        "gaps skipped"
-    );
-    assert_eq!(
-        inflection_step(&steps, &[None, None, None, None, None]),
-        None
-    );
 }
 
 #[test]

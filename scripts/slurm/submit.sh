@@ -10,7 +10,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 config="$(realpath "${1:?usage: submit.sh CONFIG.json N OUTDIR [overtrain]}")"
 shards="${2:?usage: submit.sh CONFIG.json N OUTDIR [overtrain]}"
 out="${3:?usage: submit.sh CONFIG.json N OUTDIR [overtrain]}"
-bin="$(realpath "${4:-$(command -v overtrain || echo "$here/../../target/release/overtrain")}")"
+bin="$(realpath "${4:-$(command -v overtrain || echo "${CARGO_TARGET_DIR:-$here/../../target}/release/overtrain")}")"
 [ -x "$bin" ] || { echo "error: no overtrain binary at $bin (cargo build --release)" >&2; exit 2; }
 "$bin" experiment --config "$config" --plan --shard "0/$shards" > /dev/null  # checks both
 mkdir -p "$out/parts"

@@ -23,14 +23,9 @@ pub fn matmul_tn(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: u
     matmul_dispatch::<true, false>(out, a, b, m, k, n)
 }
 
-/// out (m×n) += a (m×k) · b (k×n): each element gets `out + (a·b)`, the product's sum
-/// formed first exactly as [`matmul`] forms it.
-pub fn matmul_acc(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
-    matmul_dispatch::<false, true>(out, a, b, m, k, n)
-}
-
-/// out (m×n) += aᵀ · b with a stored as k×m (the weight gradient of a linear layer),
-/// each element `out + (aᵀ·b)` as in [`matmul_acc`].
+/// out (m×n) += aᵀ · b with a stored as k×m (the weight gradient of a linear layer): each
+/// element gets `out + (aᵀ·b)`, the product's sum formed first exactly as [`matmul_tn`]
+/// forms it.
 pub fn matmul_tn_acc(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
     matmul_dispatch::<true, true>(out, a, b, m, k, n)
 }
@@ -57,7 +52,7 @@ fn matmul_dispatch<const TA: bool, const ACC: bool>(
     }
     // SSE2 and wasm simd128 (16 vector registers of 4 lanes): blocks of 2 rows × 16
     // columns in local arrays that the compiler vectorizes.
-    matmul_blocks::<TA, ACC, 2, 16>(out, a, b, m, k, n)
+    matmul_blocks::<TA, ACC>(out, a, b, m, k, n)
 }
 
 /// The AVX2 and AVX-512 kernels, written with explicit vectors: the same products and sums
@@ -325,9 +320,10 @@ mod x86 {
     }
 }
 
-/// Rows in blocks of R (then 4, 2 and 1 for the rest), each in column blocks of up to W.
+/// The portable kernel: rows in blocks of 2 (then 1 for an odd last row), each in column
+/// blocks of 16, then 8, 4 and 1.
 #[inline(always)]
-fn matmul_blocks<const TA: bool, const ACC: bool, const R: usize, const W: usize>(
+fn matmul_blocks<const TA: bool, const ACC: bool>(
     out: &mut [f32],
     a: &[f32],
     b: &[f32],
@@ -336,28 +332,18 @@ fn matmul_blocks<const TA: bool, const ACC: bool, const R: usize, const W: usize
     n: usize,
 ) {
     let mut i = 0;
-    while i + R <= m {
-        matmul_rows::<TA, ACC, R, W>(out, a, b, i, m, k, n);
-        i += R;
-    }
-    if R > 4 && i + 4 <= m {
-        matmul_rows::<TA, ACC, 4, W>(out, a, b, i, m, k, n);
-        i += 4;
-    }
-    if R > 2 && i + 2 <= m {
-        matmul_rows::<TA, ACC, 2, W>(out, a, b, i, m, k, n);
+    while i + 2 <= m {
+        matmul_rows::<TA, ACC, 2>(out, a, b, i, m, k, n);
         i += 2;
     }
-    while i < m {
-        matmul_rows::<TA, ACC, 1, W>(out, a, b, i, m, k, n);
-        i += 1;
+    if i < m {
+        matmul_rows::<TA, ACC, 1>(out, a, b, i, m, k, n);
     }
 }
 
-/// R rows of the output, starting at row i0, in column blocks of W (32 or 16), then 16,
-/// 8, 4 and 1.
+/// R rows of the output, starting at row i0, in column blocks of 16, then 8, 4 and 1.
 #[inline(always)]
-fn matmul_rows<const TA: bool, const ACC: bool, const R: usize, const W: usize>(
+fn matmul_rows<const TA: bool, const ACC: bool, const R: usize>(
     out: &mut [f32],
     a: &[f32],
     b: &[f32],
@@ -367,11 +353,7 @@ fn matmul_rows<const TA: bool, const ACC: bool, const R: usize, const W: usize>(
     n: usize,
 ) {
     let mut j = 0;
-    while j + W <= n {
-        matmul_block::<TA, ACC, R, W>(out, a, b, i0, j, m, k, n);
-        j += W;
-    }
-    if W > 16 && j + 16 <= n {
+    while j + 16 <= n {
         matmul_block::<TA, ACC, R, 16>(out, a, b, i0, j, m, k, n);
         j += 16;
     }
@@ -468,7 +450,7 @@ mod tests {
             };
             macro_rules! all_kernels {
                 ($ta:literal, $acc:literal) => {{
-                    let want = run(&|o| matmul_blocks::<$ta, $acc, 2, 16>(o, &a, &b, m, k, n));
+                    let want = run(&|o| matmul_blocks::<$ta, $acc>(o, &a, &b, m, k, n));
                     #[cfg(target_arch = "x86_64")]
                     {
                         if std::arch::is_x86_feature_detected!("avx2") {

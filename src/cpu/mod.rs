@@ -10,6 +10,6 @@ mod noise;
 mod optim;
 pub mod simd;
 
-pub use matmul::{matmul, matmul_acc, matmul_tn, matmul_tn_acc, transpose};
+pub use matmul::{matmul, matmul_tn, matmul_tn_acc, transpose};
 pub use noise::{gaussian, philox};
 pub use optim::{adamw, l2_pull, step_guard, AdamW};

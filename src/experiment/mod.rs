@@ -9,23 +9,25 @@
 //! 3. fine-tune from the pre-trained weights with fresh AdamW state, for each λ, learning
 //!    rate and seed (seeds vary the task's data order); measure held-out pre-training and
 //!    task (ID) perplexity; diverged runs are recorded and left out of the means;
-//! 4. inflections by the rule of [`results::inflection`].
+//! 4. inflections by the one rule of both labs, [`crate::inflection`].
 //!
 //! The [`Host`] sees progress at every loss read-back (it may wait there — the page's
 //! pause — or stop the experiment) and the partial results after each budget.
 
 pub mod config;
+pub mod executors;
+pub mod export;
 pub mod plan;
 pub mod results;
-pub mod run;
+pub mod scheduler;
 pub mod shard;
+pub mod units;
 
-pub use config::{ExperimentConfig, Protocol};
-pub use plan::{work_total, Unit};
-pub use results::{ExperimentResults, Raw};
+pub use config::{ExperimentConfig, Protocol, Sweep};
 #[cfg(not(target_arch = "wasm32"))]
-pub use run::run_threads;
-pub use run::{
-    cost, noise_scale, perturbed, run, run_unit, Event, Host, Output, Progress, Scheduler,
-    UnitProgress, Watch,
-};
+pub use executors::run_threads;
+pub use executors::{run, run_unit, Engines};
+pub use plan::{work_total, Job, Unit};
+pub use results::{ExperimentResults, Raw, SweepResults};
+pub use scheduler::{cost, Event, Host, Progress, Scheduler};
+pub use units::{noise_scale, perturbed, Output, UnitProgress, Watch};

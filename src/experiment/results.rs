@@ -2,8 +2,9 @@
 //! the order of `budgets`; perplexities are exp(mean held-out cross-entropy per byte).
 //! A value is `null` when every run behind it diverged.
 
-use super::config::ExperimentConfig;
+use super::config::{self, ExperimentConfig};
 use crate::error::Error;
+use crate::inflection::inflection;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -71,24 +72,88 @@ pub struct ExperimentResults {
     /// "CPU" or the adapter that ran it.
     pub backend: String,
     pub elapsed_s: f64,
+    /// The sharpness of each pre-trained model — the top eigenvalue of its pre-training
+    /// loss's Hessian on the held-out batches — when measured; else absent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sharpness: Vec<Option<f64>>,
     /// Every measurement behind the curves, per finished budget: what resuming an
     /// unfinished experiment continues from.
     #[serde(default)]
     pub raw: Raw,
+    /// A sweep of one lever: the results of each of its values, in order (the fields above
+    /// are then the first value's, under the sweep's config); absent without a sweep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepResults>,
+}
+
+/// The sections of a sweep's results: one whole experiment per value of its lever.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepResults {
+    /// The lever: a field's dotted path.
+    pub field: String,
+    pub values: Vec<serde_json::Value>,
+    /// Each value's results (its config has the field at that value).
+    pub sections: Vec<ExperimentResults>,
+}
+
+impl SweepResults {
+    /// The lever's last name: `d_model` for `model.d_model`.
+    pub fn short_field(&self) -> &str {
+        self.field.rsplit('.').next().unwrap_or(&self.field)
+    }
+
+    /// Whether the lever sizes the model (its inflections are read against parameters).
+    pub fn sizes_the_model(&self) -> bool {
+        [
+            "model.d_model",
+            "model.n_layer",
+            "model.d_ff",
+            "model.n_head",
+        ]
+        .contains(&self.field.as_str())
+    }
 }
 
 impl ExperimentResults {
-    /// The measurements to resume from, when these (unfinished) results belong to `config`:
-    /// resuming another config's budgets would mix two experiments in one set of curves.
-    pub fn resume_for(self, config: &ExperimentConfig) -> Result<Raw, Error> {
+    /// The measurements to resume from, one per variant (one without a sweep), when these
+    /// (unfinished) results belong to `config`: resuming another config's budgets would mix
+    /// two experiments in one set of curves.
+    pub fn resume_for(self, config: &ExperimentConfig) -> Result<Vec<Raw>, Error> {
         if self.config != *config {
             return Err(Error::data(
                 "resume",
                 "the saved results belong to another config",
             ));
         }
-        self.raw.check(config)?;
-        Ok(self.raw)
+        let variants = config
+            .variants()
+            .map_err(|e| Error::data("resume", e.message))?;
+        let raws = match self.sweep {
+            None => vec![self.raw],
+            Some(sweep) => sweep.sections.into_iter().map(|s| s.raw).collect(),
+        };
+        if raws.len() != variants.len() {
+            return Err(Error::data(
+                "resume.sweep.sections",
+                format!(
+                    "{} sections, the sweep has {} values",
+                    raws.len(),
+                    variants.len()
+                ),
+            ));
+        }
+        for (raw, variant) in raws.iter().zip(&variants) {
+            raw.check(variant)?;
+        }
+        Ok(raws)
+    }
+
+    /// Each value's results: the sweep's sections, or these results alone.
+    pub fn sections(&self) -> Vec<&ExperimentResults> {
+        match &self.sweep {
+            Some(s) => s.sections.iter().collect(),
+            None => vec![self],
+        }
     }
 }
 
@@ -105,6 +170,9 @@ pub struct Raw {
     pub perturb: Vec<Vec<Vec<f64>>>,
     /// [budget][λ][lr][seed]
     pub finetune: Vec<Vec<Vec<Vec<FinetuneRun>>>>,
+    /// [budget]: the sharpness, when measured (`perturb.sharpness_iterations` > 0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sharpness: Vec<Option<f64>>,
 }
 
 impl Raw {
@@ -123,13 +191,19 @@ impl Raw {
                 ),
             );
         }
-        for (part, len) in [
-            ("train_loss", self.train_loss.len()),
-            ("diverged", self.diverged.len()),
-            ("perturb", self.perturb.len()),
-            ("finetune", self.finetune.len()),
+        let sharpness = if config.perturb.sharpness_iterations > 0 {
+            n
+        } else {
+            0
+        };
+        for (part, len, want) in [
+            ("train_loss", self.train_loss.len(), n),
+            ("diverged", self.diverged.len(), n),
+            ("perturb", self.perturb.len(), n),
+            ("finetune", self.finetune.len(), n),
+            ("sharpness", self.sharpness.len(), sharpness),
         ] {
-            if len != n {
+            if len != want {
                 return bad(part, format!("{len} budgets, but base has {n}"));
             }
         }
@@ -179,30 +253,133 @@ pub fn mean_std(xs: &[f64]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-/// The inflection rule: the budget where a curve is lowest, reported only when that minimum
-/// lies below both ends by more than the measured noise — by more than twice the standard
-/// error of the difference, √(se_end² + se_min²) with se = std/√n (n repeats; exactly 0
-/// without repeats, then strictly below suffices). Missing values are skipped; a minimum at
-/// either end is no inflection.
-pub fn inflection(budgets: &[u64], mean: &[Option<f64>], se: &[Option<f64>]) -> Option<u64> {
-    let points: Vec<(usize, f64, f64)> = mean
-        .iter()
-        .enumerate()
-        .filter_map(|(i, m)| {
-            m.filter(|m| m.is_finite())
-                .map(|m| (i, m, se[i].unwrap_or(0.0)))
-        })
-        .collect();
-    if points.len() < 3 {
-        return None;
+/// At most this many points of each training-loss curve are kept in the results.
+const LOSS_POINTS: usize = 200;
+
+fn downsample(xs: &[f64]) -> Vec<f64> {
+    if xs.len() <= LOSS_POINTS {
+        return xs.to_vec();
     }
-    let (k, &(i, m, s)) = points
-        .iter()
-        .enumerate()
-        .min_by(|a, b| a.1 .1.total_cmp(&b.1 .1))?;
-    if k == 0 || k + 1 == points.len() {
-        return None;
+    (0..LOSS_POINTS)
+        .map(|i| xs[i * (xs.len() - 1) / (LOSS_POINTS - 1)])
+        .collect()
+}
+
+impl Raw {
+    /// The results of the finished budgets: each curve's means and spreads, its
+    /// inflection, and the tuned view.
+    pub fn results(
+        &self,
+        cfg: &ExperimentConfig,
+        parameters: usize,
+        backend: &str,
+        elapsed_s: f64,
+    ) -> ExperimentResults {
+        let n = self.base.len();
+        let budgets: Vec<u64> = cfg.pretrain.budgets[..n].to_vec();
+        let mut perturb = Vec::new();
+        for (g, &gamma) in cfg.perturb.gammas.iter().enumerate() {
+            let stats: Vec<(f64, f64)> = (0..n).map(|b| mean_std(&self.perturb[b][g])).collect();
+            let draws = cfg.perturb.draws as f64;
+            let mean: Vec<Option<f64>> = stats.iter().map(|s| Some(s.0)).collect();
+            let se: Vec<Option<f64>> = stats.iter().map(|s| Some(s.1 / draws.sqrt())).collect();
+            perturb.push(PerturbCurve {
+                gamma,
+                pretrain_ppl_mean: stats.iter().map(|s| s.0).collect(),
+                pretrain_ppl_std: stats.iter().map(|s| s.1).collect(),
+                change_mean: stats.iter().zip(&self.base).map(|(s, b)| s.0 - b).collect(),
+                inflection_budget: inflection(&budgets, &mean, &se),
+            });
+        }
+        let f = &cfg.finetune;
+        let mut finetune = Vec::new();
+        let mut tuned = Vec::new();
+        for (li, &l2) in f.l2.iter().enumerate() {
+            let mut curves = Vec::new();
+            for (ri, &lr) in f.lrs.iter().enumerate() {
+                let mut c = FinetuneCurve {
+                    task: f.task.clone(),
+                    lr,
+                    l2,
+                    pretrain_ppl: vec![],
+                    pretrain_ppl_std: vec![],
+                    pretrain_change: vec![],
+                    id_ppl: vec![],
+                    id_ppl_std: vec![],
+                    diverged: vec![],
+                    inflection_budget: None,
+                };
+                let mut se = Vec::new();
+                for b in 0..n {
+                    let runs = &self.finetune[b][li][ri];
+                    let ok: Vec<(f64, f64)> = runs.iter().flatten().copied().collect();
+                    c.diverged.push(runs.len() - ok.len());
+                    if ok.is_empty() {
+                        for v in [
+                            &mut c.pretrain_ppl,
+                            &mut c.pretrain_ppl_std,
+                            &mut c.pretrain_change,
+                            &mut c.id_ppl,
+                            &mut c.id_ppl_std,
+                        ] {
+                            v.push(None);
+                        }
+                        se.push(None);
+                        continue;
+                    }
+                    let (pm, ps) = mean_std(&ok.iter().map(|r| r.0).collect::<Vec<_>>());
+                    let (im, is) = mean_std(&ok.iter().map(|r| r.1).collect::<Vec<_>>());
+                    c.pretrain_ppl.push(Some(pm));
+                    c.pretrain_ppl_std.push(Some(ps));
+                    c.pretrain_change.push(Some(pm - self.base[b]));
+                    c.id_ppl.push(Some(im));
+                    c.id_ppl_std.push(Some(is));
+                    se.push(Some(ps / (ok.len() as f64).sqrt()));
+                }
+                c.inflection_budget = inflection(&budgets, &c.pretrain_ppl, &se);
+                curves.push((c, se));
+            }
+            // Tuned: per budget, the learning rate with the best mean ID perplexity.
+            let mut t = TunedCurve {
+                l2,
+                lr: vec![],
+                pretrain_ppl: vec![],
+                id_ppl: vec![],
+                inflection_budget: None,
+            };
+            let mut se = Vec::new();
+            for b in 0..n {
+                let best = curves
+                    .iter()
+                    .filter_map(|(c, s)| c.id_ppl[b].map(|id| (c.lr, id, c.pretrain_ppl[b], s[b])))
+                    .min_by(|x, y| x.1.total_cmp(&y.1));
+                t.lr.push(best.map(|x| x.0));
+                t.id_ppl.push(best.map(|x| x.1));
+                t.pretrain_ppl.push(best.and_then(|x| x.2));
+                se.push(best.and_then(|x| x.3));
+            }
+            t.inflection_budget = inflection(&budgets, &t.pretrain_ppl, &se);
+            tuned.push(t);
+            finetune.extend(curves.into_iter().map(|(c, _)| c));
+        }
+        ExperimentResults {
+            schema_version: config::SCHEMA_VERSION,
+            config: cfg.clone(),
+            budgets,
+            parameters,
+            base: Base {
+                pretrain_ppl: self.base.clone(),
+                train_loss: self.train_loss.iter().map(|l| downsample(l)).collect(),
+                diverged_at: self.diverged.clone(),
+            },
+            perturb,
+            finetune,
+            tuned,
+            backend: backend.to_string(),
+            elapsed_s,
+            sharpness: self.sharpness.clone(),
+            raw: self.clone(),
+            sweep: None,
+        }
     }
-    let clear = |&(_, v, sv): &(usize, f64, f64)| v - m > 2.0 * (sv * sv + s * s).sqrt();
-    (clear(&points[0]) && clear(&points[points.len() - 1])).then(|| budgets[i])
 }

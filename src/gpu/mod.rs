@@ -6,7 +6,10 @@
 //! - [`Gpu`]: adapter and device, the adapter's description and limits, and the compute
 //!   pipelines, each built once, on first use, by its shader and entry point's names.
 //! - [`Tensor`]: a shape and the storage buffer that holds it (f32, row-major).
-//! - [`Recorder`]: a command buffer being recorded, so a whole computation is submitted once.
+//! - [`Recorder`]: a command buffer being recorded, so a whole computation is submitted once;
+//!   or, for work that runs again and again (a training step, an evaluation), a
+//!   [`Program`]: the same kernels' dispatches — pipeline, bind group, workgroup grid —
+//!   built once, which [`Gpu::run`] encodes and submits in parts without creating anything.
 //! - [`kernels`]: the kernels both labs use (matmul, add, Gaussian noise), one thin wrapper
 //!   each. Each lab owns its own kernels (`linear::kernels`, `transformer::kernels`,
 //!   `transformer::optim`); every wrapper's CPU counterpart carries its name.
@@ -161,6 +164,8 @@ pub struct Gpu {
     staging: Mutex<Vec<wgpu::Buffer>>,
     /// Command buffers of computation submitted so far (read-back copies not counted).
     submissions: std::sync::atomic::AtomicUsize,
+    /// Dispatches encoded by [`Gpu::run`] so far.
+    encoded: std::sync::atomic::AtomicUsize,
     /// The device has subgroups, and the reductions use them (see [`Shader::sums`]).
     pub subgroups: bool,
 }
@@ -268,6 +273,7 @@ impl Gpu {
             created: Mutex::new(Created::default()),
             staging: Mutex::new(Vec::new()),
             submissions: Default::default(),
+            encoded: Default::default(),
             subgroups,
         };
         gpu.check()?;
@@ -282,8 +288,8 @@ impl Gpu {
         }
     }
 
-    /// Command buffers of computation submitted so far: one per [`Gpu::submit`], plus one
-    /// per [`Recorder::end_part`] of a recording with a [`Program`].
+    /// Command buffers of computation submitted so far: one per [`Gpu::submit`], and one
+    /// per part of each [`Program`] run.
     pub fn submissions(&self) -> usize {
         self.submissions.load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -441,41 +447,119 @@ impl Gpu {
         Ok(())
     }
 
-    /// Starts recording a command buffer; every uniform buffer and bind group it needs is
-    /// created anew (for one-off work; see [`Gpu::recorder_with`]).
+    /// Starts recording a command buffer for one-off work: every uniform buffer and bind
+    /// group it needs is made as it goes, and [`Gpu::submit`] sends it whole.
     pub fn recorder(&self) -> Recorder<'_> {
-        self.recorder_of(None)
-    }
-
-    /// Starts recording a command buffer that reuses what `program` kept from the last
-    /// recording of the same sequence of dispatches (a training step, an evaluation). Such
-    /// a recording is long, so it is submitted in parts: see [`Recorder::end_part`].
-    pub fn recorder_with<'g>(&'g self, program: &'g Mutex<Program>) -> Recorder<'g> {
-        self.recorder_of(Some(program.lock().unwrap_or_else(|p| p.into_inner())))
-    }
-
-    fn recorder_of<'g>(
-        &'g self,
-        program: Option<std::sync::MutexGuard<'g, Program>>,
-    ) -> Recorder<'g> {
         Recorder {
             gpu: self,
-            encoder: self
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None }),
             pass: None,
+            encoder: Some(
+                self.device
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None }),
+            ),
+            program: None,
             dispatches: 0,
-            program,
-            uniforms: 0,
-            part_start: 0,
         }
+    }
+
+    /// Builds a [`Program`]: `record` calls the kernels as for a one-off recording, but
+    /// their dispatches (each with its bind group and uniforms, made here once) are kept to
+    /// be run again and again by [`Gpu::run`] rather than encoded.
+    pub fn build(
+        &self,
+        record: impl FnOnce(&mut Recorder) -> Result<(), GpuError>,
+    ) -> Result<Program, GpuError> {
+        let mut rec = Recorder {
+            gpu: self,
+            pass: None,
+            encoder: None,
+            program: Some(Program::default()),
+            dispatches: 0,
+        };
+        record(&mut rec)?;
+        Ok(rec.program.take().expect("a program being built"))
+    }
+
+    /// Encodes and submits `programs` one after another, one command buffer per part (see
+    /// [`Recorder::end_part`]): nothing is created but the command encoders.
+    pub fn run(&self, programs: &[&Program]) -> Result<(), GpuError> {
+        let new_encoder = || {
+            self.device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None })
+        };
+        let mut encoder = new_encoder();
+        let mut pass: Option<wgpu::ComputePass<'static>> = None;
+        let mut pending = false;
+        let submit = |encoder: wgpu::CommandEncoder| {
+            self.queue.submit(Some(encoder.finish()));
+            self.submissions
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        };
+        for op in programs.iter().flat_map(|p| &p.ops) {
+            match op {
+                Op::Dispatch {
+                    pipeline,
+                    group,
+                    grid,
+                } => {
+                    let pass = pass.get_or_insert_with(|| {
+                        encoder
+                            .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                                label: None,
+                                timestamp_writes: None,
+                            })
+                            .forget_lifetime()
+                    });
+                    pass.set_pipeline(pipeline);
+                    pass.set_bind_group(0, group, &[]);
+                    pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
+                    self.encoded
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                Op::Clear(buffer) => {
+                    pass = None;
+                    encoder.clear_buffer(buffer, 0, None);
+                }
+                Op::Copy {
+                    from,
+                    from_offset,
+                    to,
+                    to_offset,
+                    bytes,
+                } => {
+                    pass = None;
+                    encoder.copy_buffer_to_buffer(from, *from_offset, to, *to_offset, *bytes);
+                }
+                Op::EndPart => {
+                    pass = None;
+                    submit(std::mem::replace(&mut encoder, new_encoder()));
+                    pending = false;
+                    continue;
+                }
+            }
+            pending = true;
+        }
+        drop(pass);
+        if pending {
+            submit(encoder);
+        }
+        self.check()
+    }
+
+    /// Dispatches encoded by [`Gpu::run`] so far (a steady-state step encodes exactly its
+    /// program's, and creates nothing).
+    pub fn encoded(&self) -> usize {
+        self.encoded.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Submits a recording; returns how many dispatches it held.
     pub fn submit(&self, mut recorder: Recorder<'_>) -> Result<usize, GpuError> {
         let n = recorder.dispatches;
         recorder.end_pass();
-        let Recorder { encoder, .. } = recorder;
+        let encoder = recorder
+            .encoder
+            .take()
+            .ok_or_else(|| GpuError::Invalid("a program is run, not submitted".into()))?;
         self.queue.submit(Some(encoder.finish()));
         self.submissions
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -538,7 +622,7 @@ impl Gpu {
     }
 
     /// Creates a small uniform buffer for one dispatch's parameters (see
-    /// [`Recorder::uniform`], which reuses them).
+    /// [`Recorder::uniform`]).
     pub fn uniform<T: bytemuck::Pod>(&self, params: &T) -> wgpu::Buffer {
         self.count(|c| c.buffers += 1);
         self.device
@@ -565,39 +649,70 @@ impl Gpu {
     }
 }
 
-/// What recording one sequence of dispatches created, kept to be used again the next time
-/// the same sequence is recorded (a model keeps one for its training step and one for its
-/// evaluation): each dispatch's bind group and each uniform buffer, by position in the
-/// recording. A uniform whose value changed (the step's learning rate, its loss slot) is
-/// rewritten with `queue.write_buffer`; a dispatch whose pipeline or buffers changed gets a
-/// new bind group. So a steady-state training step creates no buffer and no bind group.
+/// Work built once and run again and again by [`Gpu::run`] (a model's training step, its
+/// evaluation): each dispatch's pipeline, bind group and workgroup grid, the buffer clears
+/// and copies between them, and where each part ends. The per-step values its kernels read
+/// live in buffers it binds, which the caller rewrites with `queue.write_buffer`.
 #[derive(Default)]
 pub struct Program {
-    uniforms: Vec<(wgpu::Buffer, Vec<u8>)>,
-    bound: Vec<Bound>,
+    ops: Vec<Op>,
 }
 
-/// One dispatch's bind group and what it binds.
-struct Bound {
-    pipeline: wgpu::ComputePipeline,
-    buffers: Vec<(u32, wgpu::Buffer)>,
-    group: wgpu::BindGroup,
+impl Program {
+    /// Its compute dispatches.
+    pub fn dispatches(&self) -> usize {
+        self.ops
+            .iter()
+            .filter(|op| matches!(op, Op::Dispatch { .. }))
+            .count()
+    }
+
+    /// The command buffers a run of `programs` one after another submits, as
+    /// [`Gpu::run`] counts them (a part left open goes on into the next program).
+    pub fn parts(programs: &[&Program]) -> usize {
+        let (mut parts, mut open) = (0, false);
+        for op in programs.iter().flat_map(|p| &p.ops) {
+            if matches!(op, Op::EndPart) {
+                parts += 1;
+                open = false;
+            } else {
+                open = true;
+            }
+        }
+        parts + usize::from(open)
+    }
 }
 
-/// A command buffer being recorded: kernels append dispatches (in one compute pass, which
-/// ends only for a copy or a clear), [`Gpu::submit`] sends it.
+enum Op {
+    Dispatch {
+        pipeline: wgpu::ComputePipeline,
+        group: wgpu::BindGroup,
+        grid: [u32; 3],
+    },
+    Clear(wgpu::Buffer),
+    Copy {
+        from: wgpu::Buffer,
+        from_offset: u64,
+        to: wgpu::Buffer,
+        to_offset: u64,
+        bytes: u64,
+    },
+    EndPart,
+}
+
+/// What the kernels record into: a command buffer for one-off work ([`Gpu::recorder`],
+/// sent by [`Gpu::submit`]), or a [`Program`] being built ([`Gpu::build`]). Dispatches
+/// go into one compute pass, which ends only for a copy or a clear.
 pub struct Recorder<'g> {
     pub gpu: &'g Gpu,
     /// Before the encoder: a pass ends (drops) before its encoder.
     pass: Option<wgpu::ComputePass<'static>>,
-    encoder: wgpu::CommandEncoder,
+    /// One-off work: the command buffer.
+    encoder: Option<wgpu::CommandEncoder>,
+    /// A program being built.
+    program: Option<Program>,
     /// Dispatches recorded so far.
     pub dispatches: usize,
-    program: Option<std::sync::MutexGuard<'g, Program>>,
-    /// Uniform buffers asked for so far.
-    uniforms: usize,
-    /// Dispatches recorded before the current part began (see [`Recorder::end_part`]).
-    part_start: usize,
 }
 
 impl Recorder<'_> {
@@ -605,77 +720,52 @@ impl Recorder<'_> {
         self.pass = None;
     }
 
-    /// Ends a part of a long recording (a transformer block's forward or backward pass):
-    /// a recording with a [`Program`] submits what it holds here and goes on in a new
-    /// command buffer, so that no submission runs for long — a browser may stop a GPU
-    /// that works on one command buffer for over a second or so, and a step of a large
-    /// model on a slow adapter takes far longer. Parts cost no object: the program's
-    /// uniforms and bind groups are still reused by position. Other recordings (one-off
-    /// work, and counting a step's dispatches) are left whole.
+    /// Ends a part of a program (a transformer block's forward or backward pass): a run
+    /// submits what came before as one command buffer, so that no submission runs for
+    /// long — a browser may stop a GPU that works on one command buffer for over a second
+    /// or so, and a step of a large model on a slow adapter takes far longer. One-off work
+    /// is left whole.
     pub fn end_part(&mut self) {
-        if self.program.is_none() || self.dispatches == self.part_start {
-            return;
+        if let Some(program) = &mut self.program {
+            if !matches!(program.ops.last(), None | Some(Op::EndPart)) {
+                program.ops.push(Op::EndPart);
+            }
         }
-        self.end_pass();
-        let encoder = std::mem::replace(
-            &mut self.encoder,
-            self.gpu
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None }),
-        );
-        self.gpu.queue.submit(Some(encoder.finish()));
-        self.gpu
-            .submissions
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.part_start = self.dispatches;
     }
 
     /// Records zeroing a tensor (a buffer clear, not a dispatch).
     pub fn clear(&mut self, tensor: &Tensor) {
         self.end_pass();
-        self.encoder.clear_buffer(&tensor.buffer, 0, None);
+        match (&mut self.program, &mut self.encoder) {
+            (Some(program), _) => program.ops.push(Op::Clear(tensor.buffer.clone())),
+            (None, Some(encoder)) => encoder.clear_buffer(&tensor.buffer, 0, None),
+            (None, None) => unreachable!("a recorder encodes or builds"),
+        }
     }
 
     /// Records copying `len` f32 values between buffers (element offsets).
     pub fn copy(&mut self, from: View, to: View) {
         self.end_pass();
         let bytes = (from.len.min(to.len) * 4) as u64;
-        self.encoder.copy_buffer_to_buffer(
-            from.buffer,
-            (from.offset * 4) as u64,
-            to.buffer,
-            (to.offset * 4) as u64,
-            bytes,
-        );
+        let (from_offset, to_offset) = ((from.offset * 4) as u64, (to.offset * 4) as u64);
+        match (&mut self.program, &mut self.encoder) {
+            (Some(program), _) => program.ops.push(Op::Copy {
+                from: from.buffer.clone(),
+                from_offset,
+                to: to.buffer.clone(),
+                to_offset,
+                bytes,
+            }),
+            (None, Some(encoder)) => {
+                encoder.copy_buffer_to_buffer(from.buffer, from_offset, to.buffer, to_offset, bytes)
+            }
+            (None, None) => unreachable!("a recorder encodes or builds"),
+        }
     }
 
-    /// A uniform buffer holding `params` for the next dispatch: made once per position in
-    /// a recording with a [`Program`] (rewritten only when its value changed), else anew.
+    /// A uniform buffer holding `params` for the next dispatch (made once for a program).
     pub fn uniform<T: bytemuck::Pod>(&mut self, params: &T) -> wgpu::Buffer {
-        let bytes = bytemuck::bytes_of(params);
-        let i = self.uniforms;
-        self.uniforms += 1;
-        let Some(program) = self.program.as_mut() else {
-            return self.gpu.uniform(params);
-        };
-        match program.uniforms.get_mut(i) {
-            Some((buffer, kept)) if kept.len() == bytes.len() => {
-                if kept.as_slice() != bytes {
-                    self.gpu.queue.write_buffer(buffer, 0, bytes);
-                    kept.copy_from_slice(bytes);
-                }
-                buffer.clone()
-            }
-            slot => {
-                let buffer = self.gpu.uniform(params);
-                let entry = (buffer.clone(), bytes.to_vec());
-                match slot {
-                    Some(s) => *s = entry,
-                    None => program.uniforms.push(entry),
-                }
-                buffer
-            }
-        }
+        self.gpu.uniform(params)
     }
 
     /// Records one dispatch of `pipeline` over `grid` workgroups with each buffer bound at
@@ -690,42 +780,19 @@ impl Recorder<'_> {
         if grid.contains(&0) {
             return Ok(());
         }
-        let i = self.dispatches;
-        let same = |b: &Bound| {
-            b.pipeline == *pipeline
-                && b.buffers.len() == bindings.len()
-                && b.buffers
-                    .iter()
-                    .zip(bindings)
-                    .all(|((i, x), (j, y))| i == j && x == *y)
-        };
-        let kept = self
-            .program
-            .as_ref()
-            .and_then(|p| p.bound.get(i))
-            .filter(|b| same(b))
-            .map(|b| b.group.clone());
-        let group = match kept {
-            Some(group) => group,
-            None => {
-                let group = self.bind_group(pipeline, bindings);
-                if let Some(program) = self.program.as_mut() {
-                    let bound = Bound {
-                        pipeline: pipeline.clone(),
-                        buffers: bindings.iter().map(|(i, b)| (*i, (*b).clone())).collect(),
-                        group: group.clone(),
-                    };
-                    if i < program.bound.len() {
-                        program.bound[i] = bound;
-                    } else {
-                        program.bound.push(bound);
-                    }
-                }
-                group
-            }
-        };
+        let group = self.bind_group(pipeline, bindings);
+        self.dispatches += 1;
+        if let Some(program) = &mut self.program {
+            program.ops.push(Op::Dispatch {
+                pipeline: pipeline.clone(),
+                group,
+                grid,
+            });
+            return Ok(());
+        }
+        let encoder = self.encoder.as_mut().expect("a recorder encodes or builds");
         let pass = self.pass.get_or_insert_with(|| {
-            self.encoder
+            encoder
                 .begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: None,
                     timestamp_writes: None,
@@ -735,7 +802,6 @@ impl Recorder<'_> {
         pass.set_pipeline(pipeline);
         pass.set_bind_group(0, &group, &[]);
         pass.dispatch_workgroups(grid[0], grid[1], grid[2]);
-        self.dispatches += 1;
         Ok(())
     }
 

@@ -9,7 +9,6 @@ pub mod basis;
 pub mod config;
 pub mod experiment;
 pub mod gpu;
-mod inflection;
 pub mod kernels;
 pub mod model;
 pub mod results;

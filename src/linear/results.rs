@@ -3,8 +3,8 @@
 //! not exist because its run diverged is `null`, never a number.
 
 use super::config::LinearConfig;
-pub use super::inflection::inflection_step;
 use super::theory::{theory_curves, Theory};
+use crate::inflection::inflection;
 use serde::{Deserialize, Serialize};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -74,7 +74,8 @@ pub struct PerturbCurve {
     pub sensitivity: Vec<f64>,
     /// expected_loss − pretrain_loss.
     pub expected_sensitivity: Vec<f64>,
-    /// Inflection of `expected_loss` (noise-free), see [`inflection_step`].
+    /// Inflection of `mean_loss` by the rule of both labs ([`crate::inflection`]): its
+    /// minimum must stand out from both ends by the Monte Carlo noise (`mean_loss_se`).
     pub inflection_step: Option<usize>,
 }
 
@@ -108,7 +109,8 @@ pub struct FinetuneCurve {
     pub pretrain_loss: Vec<Option<f64>>,
     /// Fine-tuning loss ‖θ − A_ft‖² after fine-tuning each checkpoint.
     pub finetune_loss: Vec<Option<f64>>,
-    /// Inflection of `pretrain_loss`, see [`inflection_step`].
+    /// Inflection of `pretrain_loss` ([`crate::inflection`]; fine-tuning is deterministic,
+    /// so the rise must only be visible: [`crate::inflection::MIN_RISE`]).
     pub inflection_step: Option<usize>,
     /// Earliest fine-tuning step at which a run of this curve turned non-finite.
     pub diverged_at: Option<usize>,
@@ -174,11 +176,12 @@ impl LinearResults {
     pub fn finalize(&mut self) {
         let steps = &self.steps;
         for p in &mut self.perturb {
-            let values: Vec<Option<f64>> = p.expected_loss.iter().map(|&x| Some(x)).collect();
-            p.inflection_step = inflection_step(steps, &values);
+            let mean: Vec<Option<f64>> = p.mean_loss.iter().map(|&x| Some(x)).collect();
+            let se: Vec<Option<f64>> = p.mean_loss_se.iter().map(|&x| Some(x)).collect();
+            p.inflection_step = inflection(steps, &mean, &se);
         }
         for c in &mut self.finetune {
-            c.inflection_step = inflection_step(steps, &c.pretrain_loss);
+            c.inflection_step = inflection(steps, &c.pretrain_loss, &[]);
             c.diverged_checkpoints = steps
                 .iter()
                 .zip(&c.diverged_steps)

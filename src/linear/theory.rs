@@ -12,7 +12,7 @@
 //! curves differ, which is the point of showing both.
 
 use super::config::LinearConfig;
-use super::inflection::inflection_step;
+use crate::inflection::inflection;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -97,13 +97,16 @@ pub fn theory_curves(
                 pre.push(lp);
                 ft.push(lf);
             }
-            let inflection =
-                inflection_step(steps, &pre.iter().map(|&x| Some(x)).collect::<Vec<_>>());
+            let at = inflection(
+                steps,
+                &pre.iter().map(|&x| Some(x)).collect::<Vec<_>>(),
+                &[],
+            );
             TheoryFinetune {
                 l2: lambda,
                 pretrain_loss: pre,
                 finetune_loss: ft,
-                inflection_step: inflection,
+                inflection_step: at,
             }
         })
         .collect();

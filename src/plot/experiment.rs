@@ -1,26 +1,29 @@
 //! The transformer lab's plots, mirroring the paper's figures; budgets on a log axis,
-//! spreads as error bars (±1 std over draws or seeds), inflections as open rings:
+//! spreads as error bars (±1 std over draws or seeds), inflections as open rings, each
+//! curve's colour and marker by its value (γ, learning rate) and its dash by λ (see
+//! [`super::style`]); two-panel plots stacked, so their text stays readable:
 //! (i) base pre-training perplexity; (ii) perturbed perplexity and its change, per γ
 //! (Fig. 3); (iii) change in pre-training perplexity after fine-tuning, per learning rate
 //! (Fig. 4); (iv) absolute pre-training and ID perplexity after fine-tuning (Fig. 5);
 //! (v) the tuned-learning-rate view.
 
-use super::{color, err, error_svg, linear_range, svg, tick, PlotOptions, PlotResult, FONT};
+use super::style::{
+    by_value, draw_legend, draw_line, draw_marker, draw_ring, plain, with_legend, Dash, Entry,
+    Look, Style,
+};
+use super::{err, error_svg, linear_range, svg, tick, PlotOptions, PlotResult, FONT};
 use crate::experiment::ExperimentResults;
-use crate::legend_line;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
 /// One curve: a value (and spread) per budget; `None` where every run diverged.
 struct Series {
     label: String,
-    color: RGBColor,
+    look: Look,
     budgets: Vec<u64>,
     values: Vec<Option<f64>>,
     spread: Vec<Option<f64>>,
     inflection: Option<u64>,
-    /// A recorded reference run's curve: dashed, labelled "(recorded)", no error bars.
-    recorded: bool,
 }
 
 /// One chart of a plot: its title, y axis and curves.
@@ -30,16 +33,19 @@ struct Panel {
     series: Vec<Series>,
 }
 
-/// A plot is one panel or two side by side, built from one set of results.
+/// A plot is one panel or two stacked, built from one set of results.
 type PanelsFn = fn(&ExperimentResults) -> Vec<Panel>;
 
 /// Every plot, named as the CLI's files and the page's panels are. `recorded`: a recorded
-/// run of the same config, drawn dashed beside `live` (or alone when there is no live run).
+/// run of the same config, drawn beneath `live` (or alone when there is no live run). A
+/// sweep's results draw one curve family per value of its lever — the value's colour and
+/// marker, each curve of the family in its own dash — and add the plot `inflection`: where
+/// each family turns, against the lever's value ([`super::sweep`]).
 pub fn all_plots(
     live: Option<&ExperimentResults>,
     recorded: Option<&ExperimentResults>,
+    opts: &PlotOptions,
 ) -> Vec<(&'static str, String)> {
-    let opts = PlotOptions::default();
     let plots: [(&'static str, PanelsFn); 5] = [
         ("base", base_panels),
         ("perturbed", perturbed_panels),
@@ -47,23 +53,65 @@ pub fn all_plots(
         ("finetuned", finetuned_panels),
         ("tuned", tuned_panels),
     ];
-    plots
+    let mut out: Vec<(&'static str, String)> = plots
         .iter()
         .map(|(name, panels)| {
-            let panels = overlay(live.map(panels), recorded.map(panels));
+            let panels = overlay(
+                live.map(|r| families(r, *panels)),
+                recorded.map(|r| families(r, *panels)),
+            );
             (
                 *name,
-                draw(&panels, &opts).unwrap_or_else(|e| error_svg(&opts, &e)),
+                draw(&panels, opts).unwrap_or_else(|e| error_svg(opts, &e)),
             )
         })
-        .collect()
+        .collect();
+    if let Some(r) = live.or(recorded).filter(|r| r.sweep.is_some()) {
+        out.push((
+            "inflection",
+            super::sweep::plot_inflections(r, opts).unwrap_or_else(|e| error_svg(opts, &e)),
+        ));
+    }
+    out
 }
 
-/// The live run's panels with the recorded run's curves added to each.
+/// A plot's panels of `r`: its own, or for a sweep, each section's curves as a family —
+/// labelled by the lever's value, in its colour and marker, each curve in its own dash.
+fn families(r: &ExperimentResults, panels: PanelsFn) -> Vec<Panel> {
+    let Some(sweep) = &r.sweep else {
+        return panels(r);
+    };
+    let looks = super::style::by_values(
+        &(0..sweep.values.len())
+            .map(|i| 10f64.powf(i as f64 / 6.0))
+            .collect::<Vec<_>>(),
+    );
+    let mut merged: Vec<Panel> = Vec::new();
+    for (i, section) in sweep.sections.iter().enumerate() {
+        let value = super::sweep::value_label(&sweep.values[i]);
+        for (k, mut panel) in panels(section).into_iter().enumerate() {
+            for (j, s) in panel.series.iter_mut().enumerate() {
+                s.label = format!("{} = {value}: {}", sweep.short_field(), s.label);
+                s.look = Look {
+                    dash: Dash::nth(j),
+                    ..looks[i]
+                };
+            }
+            match merged.get_mut(k) {
+                Some(m) => m.series.extend(panel.series),
+                None => merged.push(panel),
+            }
+        }
+    }
+    merged
+}
+
+/// The live run's panels with the recorded run's curves beneath each (drawn first, wider
+/// and lighter: a live curve that matches the record leaves it visible around it).
 fn overlay(live: Option<Vec<Panel>>, recorded: Option<Vec<Panel>>) -> Vec<Panel> {
     let recorded = recorded.unwrap_or_default().into_iter().map(|mut p| {
         for s in &mut p.series {
-            s.recorded = true;
+            s.look.recorded = true;
             s.label += " (recorded)";
             s.inflection = None;
         }
@@ -73,7 +121,8 @@ fn overlay(live: Option<Vec<Panel>>, recorded: Option<Vec<Panel>>) -> Vec<Panel>
         None => recorded.collect(),
         Some(mut panels) => {
             for (panel, rec) in panels.iter_mut().zip(recorded) {
-                panel.series.extend(rec.series);
+                let live = std::mem::take(&mut panel.series);
+                panel.series = rec.series.into_iter().chain(live).collect();
             }
             panels
         }
@@ -81,21 +130,34 @@ fn overlay(live: Option<Vec<Panel>>, recorded: Option<Vec<Panel>>) -> Vec<Panel>
 }
 
 fn draw(panels: &[Panel], opts: &PlotOptions) -> Result<String, String> {
-    let width = opts.width * panels.len().max(1) as u32;
+    let style = Style::of(opts);
+    // Two panels stack: side by side they would be drawn at half the size.
+    let height = opts.height * (7 * panels.len().max(1) as u32 + 3) / 10;
     svg(
         &PlotOptions {
-            width,
+            height,
             ..opts.clone()
         },
         |root| {
-            for (area, p) in root
-                .split_evenly((1, panels.len().max(1)))
+            // One legend for the plot: the panels share their curves' looks.
+            let mut entries: Vec<Entry> = Vec::new();
+            for s in panels.iter().flat_map(|p| &p.series) {
+                if !entries.iter().any(|e| e.label == s.label) {
+                    entries.push(Entry {
+                        look: s.look,
+                        label: s.label.clone(),
+                    });
+                }
+            }
+            let (area, legend) = with_legend(root, &style, &entries);
+            for (area, p) in area
+                .split_evenly((panels.len().max(1), 1))
                 .iter()
                 .zip(panels)
             {
-                panel(area, &p.title, p.y_desc, &p.series)?;
+                panel(area, &p.title, p.y_desc, &p.series, &style)?;
             }
-            Ok(())
+            draw_legend(&legend, &entries, &style)
         },
     )
 }
@@ -119,15 +181,19 @@ fn panel<DB: DrawingBackend>(
     title: &str,
     y_desc: &str,
     series: &[Series],
+    style: &Style,
 ) -> PlotResult {
     let budgets = || series.iter().flat_map(|s| s.budgets.iter().copied());
     let lo = budgets().min().unwrap_or(1) as f64;
     let hi = budgets().max().unwrap_or(2) as f64;
     let x = (lo / 1.3)..(hi * 1.3).max(lo * 2.0);
-    // Ticks at the budgets themselves: a doubling grid reads better than 1-2-5 log ticks.
+    // Ticks at the budgets themselves (a doubling grid reads better than 1-2-5 log ticks),
+    // every other one when there are many, so the labels never touch.
     let mut ticks: Vec<f64> = budgets().map(|b| b as f64).collect();
     ticks.sort_by(f64::total_cmp);
     ticks.dedup();
+    let every = ticks.len().div_ceil(7).max(1);
+    let ticks: Vec<f64> = ticks.into_iter().step_by(every).collect();
     let ys = series.iter().flat_map(|s| {
         s.values.iter().zip(&s.spread).flat_map(|(v, sp)| {
             let (v, sp) = (v.unwrap_or(f64::NAN), sp.unwrap_or(0.0));
@@ -135,10 +201,11 @@ fn panel<DB: DrawingBackend>(
         })
     });
     let mut chart = ChartBuilder::on(area)
-        .caption(title, (FONT, 17))
+        .caption(title, (FONT, style.title))
         .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(64)
+        .margin_right(30)
+        .x_label_area_size(style.x_label_area())
+        .y_label_area_size(style.y_label_area())
         .build_cartesian_2d(x.log_scale().with_key_points(ticks), linear_range(ys))
         .map_err(err)?;
     chart
@@ -146,11 +213,15 @@ fn panel<DB: DrawingBackend>(
         .x_desc("pre-training budget (tokens, log scale)")
         .x_label_formatter(&|x| tokens(*x))
         .y_desc(y_desc)
+        .y_labels(6)
         .y_label_formatter(&|y| tick(*y))
+        .axis_desc_style((FONT, style.axis))
+        .label_style((FONT, style.tick))
+        .light_line_style(WHITE.mix(0.0))
         .draw()
         .map_err(err)?;
     for s in series {
-        let c = s.color;
+        let c = s.look.color;
         let points: Vec<(f64, f64, f64)> = s
             .budgets
             .iter()
@@ -161,46 +232,46 @@ fn panel<DB: DrawingBackend>(
                     .map(|v| (b as f64, v, sp.unwrap_or(0.0)))
             })
             .collect();
-        let line = points.iter().map(|p| (p.0, p.1));
-        let drawn = if s.recorded {
-            chart.draw_series(DashedLineSeries::new(line, 6, 4, c.stroke_width(2)))
-        } else {
-            chart.draw_series(LineSeries::new(line, c.stroke_width(2)))
-        };
-        drawn
-            .map_err(err)?
-            .label(s.label.clone())
-            .legend(legend_line!(c, s.recorded));
-        let dot = if s.recorded {
-            c.stroke_width(1)
-        } else {
-            c.filled()
-        };
+        let line: Vec<(f64, f64)> = points.iter().map(|p| (p.0, p.1)).collect();
+        // Every budget is a measurement: a marker at each (the line's own are sparse).
+        draw_line(
+            &mut chart,
+            &line,
+            &Look {
+                marker: None,
+                ..s.look
+            },
+            style,
+        )?;
+        if s.look.recorded {
+            continue;
+        }
+        if let Some(m) = s.look.marker {
+            for &p in &line {
+                draw_marker(chart.plotting_area(), p, m, c, style.marker)?;
+            }
+        }
         chart
-            .draw_series(points.iter().map(|p| Circle::new((p.0, p.1), 3, dot)))
-            .map_err(err)?;
-        chart
-            .draw_series(points.iter().filter(|p| p.2 > 0.0 && !s.recorded).map(|p| {
+            .draw_series(points.iter().filter(|p| p.2 > 0.0).map(|p| {
                 ErrorBar::new_vertical(p.0, p.1 - p.2, p.1, p.1 + p.2, c.stroke_width(1), 6)
             }))
             .map_err(err)?;
         if let Some(b) = s.inflection {
             if let Some(p) = points.iter().find(|p| p.0 == b as f64) {
-                chart
-                    .draw_series([Circle::new((p.0, p.1), 9, c.stroke_width(2))])
-                    .map_err(err)?;
+                draw_ring(chart.plotting_area(), (p.0, p.1), c, style)?;
             }
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font((FONT, 13))
-        .draw()
-        .map_err(err)?;
     Ok(())
+}
+
+/// The look of the curves of one parameter's values (γ, learning rates): colour and marker
+/// by value, dash by λ.
+fn look_for(value: f64, l2_index: usize) -> Look {
+    Look {
+        dash: Dash::nth(l2_index),
+        ..by_value(value)
+    }
 }
 
 fn some(xs: &[f64]) -> Vec<Option<f64>> {
@@ -210,16 +281,15 @@ fn some(xs: &[f64]) -> Vec<Option<f64>> {
 /// (i) Base pre-training perplexity vs budget.
 fn base_panels(r: &ExperimentResults) -> Vec<Panel> {
     vec![Panel {
-        title: "(i) Base model: longer pre-training helps".into(),
+        title: "(i) Base model".into(),
         y_desc: "perplexity",
         series: vec![Series {
             label: "held-out pre-training perplexity".into(),
-            color: BLACK,
+            look: plain(BLACK, Dash::Solid),
             budgets: r.budgets.clone(),
             values: some(&r.base.pretrain_ppl),
             spread: vec![None; r.budgets.len()],
             inflection: None,
-            recorded: false,
         }],
     }]
 }
@@ -229,10 +299,9 @@ fn perturbed_panels(r: &ExperimentResults) -> Vec<Panel> {
     let series = |change: bool| -> Vec<Series> {
         r.perturb
             .iter()
-            .enumerate()
-            .map(|(i, p)| Series {
+            .map(|p| Series {
                 label: format!("γ = {}", p.gamma),
-                color: color(i),
+                look: by_value(p.gamma),
                 budgets: r.budgets.clone(),
                 values: some(if change {
                     &p.change_mean
@@ -245,11 +314,10 @@ fn perturbed_panels(r: &ExperimentResults) -> Vec<Panel> {
                     some(&p.pretrain_ppl_std)
                 },
                 inflection: if change { None } else { p.inflection_budget },
-                recorded: false,
             })
             .collect()
     };
-    vec![
+    let mut panels = vec![
         Panel {
             title: "(ii) Perplexity after Gaussian perturbation".into(),
             y_desc: "perplexity",
@@ -260,7 +328,23 @@ fn perturbed_panels(r: &ExperimentResults) -> Vec<Panel> {
             y_desc: "Δ perplexity",
             series: series(true),
         },
-    ]
+    ];
+    // Beside the sensitivity, when it is measured: the curvature behind it.
+    if !r.sharpness.is_empty() {
+        panels.push(Panel {
+            title: "Sharpness: top Hessian eigenvalue".into(),
+            y_desc: "eigenvalue",
+            series: vec![Series {
+                label: "sharpness".into(),
+                look: plain(BLACK, Dash::Solid),
+                budgets: r.budgets.clone(),
+                values: r.sharpness.clone(),
+                spread: vec![None; r.budgets.len()],
+                inflection: None,
+            }],
+        });
+    }
+    panels
 }
 
 fn finetune_series(
@@ -268,23 +352,23 @@ fn finetune_series(
     value: impl Fn(&crate::experiment::results::FinetuneCurve) -> (Vec<Option<f64>>, Vec<Option<f64>>),
     mark: bool,
 ) -> Vec<Series> {
+    let l2s = &r.config.finetune.l2;
     r.finetune
         .iter()
-        .enumerate()
-        .map(|(i, f)| {
+        .map(|f| {
             let (values, spread) = value(f);
+            let l2_index = l2s.iter().position(|&l| l == f.l2).unwrap_or(0);
             Series {
                 label: if r.config.finetune.l2.len() > 1 {
                     format!("lr {} λ {}", f.lr, f.l2)
                 } else {
                     format!("lr {}", f.lr)
                 },
-                color: color(i),
+                look: look_for(f.lr, l2_index),
                 budgets: r.budgets.clone(),
                 values,
                 spread,
                 inflection: if mark { f.inflection_budget } else { None },
-                recorded: false,
             }
         })
         .collect()
@@ -294,7 +378,7 @@ fn finetune_series(
 fn finetuned_change_panels(r: &ExperimentResults) -> Vec<Panel> {
     vec![Panel {
         title: format!(
-            "(iii) Forgetting after fine-tuning on {}",
+            "(iii) Change in pre-training perplexity after fine-tuning on {}",
             r.config.finetune.task
         ),
         y_desc: "Δ pre-training perplexity",
@@ -334,7 +418,7 @@ fn tuned_panels(r: &ExperimentResults) -> Vec<Panel> {
             .enumerate()
             .map(|(i, t)| Series {
                 label: format!("best lr per budget, λ {}", t.l2),
-                color: color(i),
+                look: plain(BLACK, Dash::nth(i)),
                 budgets: r.budgets.clone(),
                 values: if pre {
                     t.pretrain_ppl.clone()
@@ -343,7 +427,6 @@ fn tuned_panels(r: &ExperimentResults) -> Vec<Panel> {
                 },
                 spread: vec![None; r.budgets.len()],
                 inflection: if pre { t.inflection_budget } else { None },
-                recorded: false,
             })
             .collect()
     };

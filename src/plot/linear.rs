@@ -4,10 +4,13 @@
 //! (c) pre-training and fine-tuning loss after fine-tuning vs steps, per (η_ft, λ);
 //! (d) singular values of W₁W₂ in the task basis vs steps (incremental learning).
 
-use super::{
-    color, err, error_svg, linear_range, log_range, ramp, svg, tick, PlotOptions, PlotResult, FONT,
+use super::style::{
+    self, by_values, draw_legend, draw_line, draw_ring, plain, with_legend, Dash, Entry, Look,
+    Style,
 };
-use crate::legend_line;
+use super::{
+    err, error_svg, linear_range, log_range, ramp, svg, tick, PlotOptions, PlotResult, FONT,
+};
 use crate::linear::LinearResults;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -58,6 +61,59 @@ fn segments(
     out
 }
 
+/// The points of a curve of present values (a diverged value breaks the line), for
+/// [`draw_line`].
+fn curve_segments(steps: &[usize], values: &[Option<f64>]) -> Vec<Vec<(f64, f64)>> {
+    segments(steps, values.iter().copied())
+}
+
+fn some(v: &[f64]) -> Vec<Option<f64>> {
+    v.iter().map(|&x| Some(x)).collect()
+}
+
+/// A chart's mesh: axis titles, ticks (at most 6 on x), all in the style's sizes.
+macro_rules! mesh {
+    ($chart:expr, $style:expr, $x_desc:expr, $y_desc:expr, $y_fmt:expr) => {
+        $chart
+            .configure_mesh()
+            .x_desc($x_desc)
+            .y_desc($y_desc)
+            .x_labels(6)
+            .y_labels(6)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter($y_fmt)
+            .axis_desc_style((FONT, $style.axis))
+            .label_style((FONT, $style.tick))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(err)
+    };
+}
+
+/// The inflection's ring on a curve, at step `s` if it is one of the checkpoints.
+fn ring_at<DB: DrawingBackend, X: Ranged<ValueType = f64>, Y: Ranged<ValueType = f64>>(
+    chart: &ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    steps: &[usize],
+    values: &[Option<f64>],
+    s: Option<usize>,
+    look: &Look,
+    style: &Style,
+) -> PlotResult {
+    let Some(s) = s else { return Ok(()) };
+    let Some(y) = steps.iter().position(|&x| x == s).and_then(|i| values[i]) else {
+        return Ok(());
+    };
+    draw_ring(chart.plotting_area(), (s as f64, y), look.color, style)
+}
+
+/// "lowest at step 550", "no clear minimum": what a curve's legend entry says of it.
+fn minimum_note(s: Option<usize>) -> String {
+    match s {
+        Some(s) => format!("lowest at step {s}"),
+        None => "no clear minimum".into(),
+    }
+}
+
 fn subtitle(results: &LinearResults) -> String {
     match results.pretrain_diverged_at {
         Some(step) => format!(" — pre-training diverged at step {step}"),
@@ -67,78 +123,75 @@ fn subtitle(results: &LinearResults) -> String {
 
 /// (a) Base loss and sensitivity (perturbed minus base) on one log axis.
 pub fn plot_sensitivity(results: &LinearResults, opts: &PlotOptions) -> Result<String, String> {
-    svg(opts, |root| draw_sensitivity(root, results))
+    svg(opts, |root| {
+        draw_sensitivity(root, results, &Style::of(opts))
+    })
 }
 
 fn draw_sensitivity<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     results: &LinearResults,
+    style: &Style,
 ) -> PlotResult {
     let steps = &results.steps;
     let mut all: Vec<f64> = results.pretrain_loss.clone();
     for p in &results.perturb {
         all.extend(p.sensitivity.iter().copied());
     }
-    let mut chart = ChartBuilder::on(root)
+    let looks = by_values(&results.perturb.iter().map(|p| p.gamma).collect::<Vec<_>>());
+    let base_look = plain(BLACK, Dash::Solid);
+    let mut entries = vec![Entry {
+        look: base_look,
+        label: "base pre-training loss".into(),
+    }];
+    for (p, look) in results.perturb.iter().zip(&looks) {
+        entries.push(Entry {
+            look: *look,
+            label: format!("sensitivity, γ = {}", p.gamma),
+        });
+    }
+    let (area, legend) = with_legend(root, style, &entries);
+    let y = log_range(all);
+    let ticks = style::log_ticks(&y);
+    let mut chart = ChartBuilder::on(&area)
         .caption(
             format!("(a) Base loss and sensitivity{}", subtitle(results)),
-            (FONT, 17),
+            (FONT, style.title),
         )
         .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(x_range(results), log_range(all).log_scale())
+        .margin_right(30)
+        .x_label_area_size(style.x_label_area())
+        .y_label_area_size(style.y_label_area())
+        .build_cartesian_2d(x_range(results), y.log_scale().with_key_points(ticks))
         .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc("pre-training step")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_desc("loss (log scale)")
-        .y_label_formatter(&|y| tick(*y))
-        .draw()
-        .map_err(err)?;
-    for seg in segments(steps, results.pretrain_loss.iter().map(|&v| Some(v))) {
-        chart
-            .draw_series(LineSeries::new(seg, BLACK.stroke_width(2)))
-            .map_err(err)?;
+    mesh!(
+        chart,
+        style,
+        "pre-training step",
+        "loss (log scale)",
+        &|y| tick(*y)
+    )?;
+    for seg in curve_segments(steps, &some(&results.pretrain_loss)) {
+        draw_line(&mut chart, &seg, &base_look, style)?;
     }
-    chart
-        .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-        .map_err(err)?
-        .label("base pre-training loss")
-        .legend(legend_line!(BLACK, false));
-    for (i, p) in results.perturb.iter().enumerate() {
-        let c = color(i);
-        for seg in segments(steps, p.sensitivity.iter().map(|&v| Some(v))) {
-            chart
-                .draw_series(LineSeries::new(seg, c.stroke_width(2)))
-                .map_err(err)?;
+    for (p, look) in results.perturb.iter().zip(&looks) {
+        for seg in curve_segments(steps, &some(&p.sensitivity)) {
+            draw_line(&mut chart, &seg, look, style)?;
         }
-        chart
-            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-            .map_err(err)?
-            .label(format!("sensitivity, γ = {}", p.gamma))
-            .legend(legend_line!(c, false));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font((FONT, 13))
-        .draw()
-        .map_err(err)?;
-    Ok(())
+    draw_legend(&legend, &entries, style)
 }
 
-/// (b) Perturbed loss per γ: Monte Carlo mean (solid), closed form (dashed), inflection.
+/// (b) Perturbed loss per γ: Monte Carlo mean (solid, ring at its inflection), closed form
+/// (dashed, same colour), the unperturbed loss (grey, dotted).
 pub fn plot_perturbed(results: &LinearResults, opts: &PlotOptions) -> Result<String, String> {
-    svg(opts, |root| draw_perturbed(root, results))
+    svg(opts, |root| draw_perturbed(root, results, &Style::of(opts)))
 }
 
 fn draw_perturbed<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     results: &LinearResults,
+    style: &Style,
 ) -> PlotResult {
     let steps = &results.steps;
     // The range follows the perturbed curves: their U is shallow, and the unperturbed loss
@@ -147,95 +200,89 @@ fn draw_perturbed<DB: DrawingBackend>(
     for p in &results.perturb {
         all_perturbed.extend(p.mean_loss.iter().chain(&p.expected_loss).copied());
     }
-    let mut chart = ChartBuilder::on(root)
+    let looks = by_values(&results.perturb.iter().map(|p| p.gamma).collect::<Vec<_>>());
+    let grey = RGBColor(110, 110, 110);
+    let unperturbed = plain(grey, Dash::Dotted);
+    let mut entries = vec![Entry {
+        look: unperturbed,
+        label: "unperturbed".into(),
+    }];
+    for (p, look) in results.perturb.iter().zip(&looks) {
+        entries.push(Entry {
+            look: *look,
+            label: format!("γ = {}: {}", p.gamma, minimum_note(p.inflection_step)),
+        });
+    }
+    if let Some(look) = looks.first() {
+        entries.push(Entry {
+            look: Look {
+                marker: None,
+                dash: Dash::Dashed,
+                ..*look
+            },
+            label: "dashed: the closed form".into(),
+        });
+    }
+    let (area, legend) = with_legend(root, style, &entries);
+    let y = log_range(all_perturbed.iter().copied());
+    let floor = y.start;
+    let ticks = style::log_ticks(&y);
+    let mut chart = ChartBuilder::on(&area)
         .caption(
             format!(
                 "(b) Loss after a Gaussian perturbation{}",
                 subtitle(results)
             ),
-            (FONT, 17),
+            (FONT, style.title),
         )
         .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(
-            x_range(results),
-            log_range(all_perturbed.iter().copied()).log_scale(),
-        )
+        .margin_right(30)
+        .x_label_area_size(style.x_label_area())
+        .y_label_area_size(style.y_label_area())
+        .build_cartesian_2d(x_range(results), y.log_scale().with_key_points(ticks))
         .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc("pre-training step")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_desc("pre-training loss (log scale)")
-        .y_label_formatter(&|y| tick(*y))
-        .draw()
-        .map_err(err)?;
+    mesh!(
+        chart,
+        style,
+        "pre-training step",
+        "pre-training loss (log scale)",
+        &|y| tick(*y)
+    )?;
     // Only the part inside the axis: plotters would squash the rest onto the bottom edge.
-    let floor = log_range(all_perturbed.iter().copied()).start;
-    let visible = results
+    let visible: Vec<Option<f64>> = results
         .pretrain_loss
         .iter()
-        .map(|&v| Some(v).filter(|v| *v >= floor));
-    for seg in segments(steps, visible) {
-        chart
-            .draw_series(DashedLineSeries::new(
-                seg,
-                4,
-                4,
-                BLACK.mix(0.5).stroke_width(1),
-            ))
-            .map_err(err)?;
+        .map(|&v| Some(v).filter(|v| *v >= floor))
+        .collect();
+    for seg in curve_segments(steps, &visible) {
+        draw_line(&mut chart, &seg, &unperturbed, style)?;
     }
-    chart
-        .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-        .map_err(err)?
-        .label("unperturbed")
-        .legend(legend_line!(RGBColor(128, 128, 128), true));
-    for (i, p) in results.perturb.iter().enumerate() {
-        let c = color(i);
-        for seg in segments(steps, p.mean_loss.iter().map(|&v| Some(v))) {
-            chart
-                .draw_series(LineSeries::new(seg, c.stroke_width(2)))
-                .map_err(err)?;
-        }
-        for seg in segments(steps, p.expected_loss.iter().map(|&v| Some(v))) {
-            chart
-                .draw_series(DashedLineSeries::new(seg, 5, 4, c.stroke_width(1)))
-                .map_err(err)?;
-        }
-        let label = match p.inflection_step {
-            Some(s) => format!("γ = {} (inflection at step {s})", p.gamma),
-            None => format!("γ = {} (no inflection yet)", p.gamma),
+    for (p, look) in results.perturb.iter().zip(&looks) {
+        let closed = Look {
+            marker: None,
+            dash: Dash::Dashed,
+            ..*look
         };
-        chart
-            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-            .map_err(err)?
-            .label(label)
-            .legend(legend_line!(c, false));
-        if let Some(s) = p.inflection_step {
-            let idx = steps.iter().position(|&x| x == s).unwrap_or(0);
-            let y = p.expected_loss[idx];
-            chart
-                .draw_series(std::iter::once(Circle::new((s as f64, y), 6, c.filled())))
-                .map_err(err)?;
+        for seg in curve_segments(steps, &some(&p.expected_loss)) {
+            draw_line(&mut chart, &seg, &closed, style)?;
         }
+        let mean = some(&p.mean_loss);
+        for seg in curve_segments(steps, &mean) {
+            draw_line(&mut chart, &seg, look, style)?;
+        }
+        ring_at(&chart, steps, &mean, p.inflection_step, look, style)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font((FONT, 13))
-        .draw()
-        .map_err(err)?;
-    Ok(())
+    draw_legend(&legend, &entries, style)
 }
 
-/// (c) Pre-training loss (left) and fine-tuning loss (right) after fine-tuning each
-/// checkpoint; colour = η_ft, dashes = λ > 0; theory (grey) when asked.
+/// (c) Pre-training loss (top) and fine-tuning loss (bottom) after fine-tuning each
+/// checkpoint; colour and marker = η_ft, dash = λ; theory (grey) when asked.
 pub fn plot_finetuned(results: &LinearResults, opts: &PlotOptions) -> Result<String, String> {
-    svg(opts, |root| draw_finetuned(root, results, opts))
+    let tall = PlotOptions {
+        height: opts.height * 17 / 10,
+        ..opts.clone()
+    };
+    svg(&tall, |root| draw_finetuned(root, results, opts))
 }
 
 fn draw_finetuned<DB: DrawingBackend>(
@@ -243,24 +290,57 @@ fn draw_finetuned<DB: DrawingBackend>(
     results: &LinearResults,
     opts: &PlotOptions,
 ) -> PlotResult {
+    let style = &Style::of(opts);
     let steps = &results.steps;
     let area = root
         .titled(
             &format!("(c) After fine-tuning each checkpoint{}", subtitle(results)),
-            (FONT, 17),
+            (FONT, style.title),
         )
         .map_err(err)?;
-    // Legend below the two panels: with one entry per (η, λ) it would hide the curves.
-    let mut entries: Vec<(RGBColor, bool, String)> = Vec::new();
-    let rows = (results.finetune.len() + usize::from(opts.show_theory)).div_ceil(3);
-    let legend_h = 18 * rows as u32 + 8;
-    let (panels_area, legend_area) =
-        area.split_vertically(area.dim_in_pixel().1.saturating_sub(legend_h));
-    let panels = panels_area.split_evenly((1, 2));
     let mut lrs: Vec<f64> = results.finetune.iter().map(|c| c.lr).collect();
     lrs.sort_by(|a, b| a.total_cmp(b));
     lrs.dedup();
-    let grey = RGBColor(120, 120, 120);
+    let mut l2s: Vec<f64> = results.finetune.iter().map(|c| c.l2).collect();
+    l2s.sort_by(|a, b| a.total_cmp(b));
+    l2s.dedup();
+    let lr_looks = by_values(&lrs);
+    let look = |lr: f64, l2: f64| {
+        let base = lr_looks[lrs.iter().position(|&x| x == lr).unwrap_or(0)];
+        Look {
+            dash: Dash::nth(l2s.iter().position(|&x| x == l2).unwrap_or(0)),
+            ..base
+        }
+    };
+    let grey = RGBColor(150, 150, 150);
+    // The theory's curve of a λ: grey, in that λ's dash.
+    let theory_look = |l2: f64| {
+        plain(
+            grey,
+            Dash::nth(l2s.iter().position(|&x| x == l2).unwrap_or(0)),
+        )
+    };
+    let mut entries = Vec::new();
+    for c in &results.finetune {
+        let note = match c.diverged_at {
+            Some(s) => format!("diverged at step {s}"),
+            None => minimum_note(c.inflection_step),
+        };
+        entries.push(Entry {
+            look: look(c.lr, c.l2),
+            label: format!("η = {}, λ = {}: {note}", c.lr, c.l2),
+        });
+    }
+    if opts.show_theory {
+        for t in &results.theory.finetune {
+            entries.push(Entry {
+                look: theory_look(t.l2),
+                label: format!("idealized theory, λ = {}", t.l2),
+            });
+        }
+    }
+    let (panels_area, legend) = with_legend(&area, style, &entries);
+    let panels = panels_area.split_evenly((2, 1));
     for (panel, which) in panels.iter().zip([Metric::Pretrain, Metric::Finetune]) {
         let mut all: Vec<f64> = Vec::new();
         for c in &results.finetune {
@@ -274,59 +354,32 @@ fn draw_finetuned<DB: DrawingBackend>(
         let mut builder = ChartBuilder::on(panel);
         builder
             .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(55);
+            .margin_right(30)
+            .x_label_area_size(style.x_label_area())
+            .y_label_area_size(style.y_label_area());
         // Pre-training loss after fine-tuning stays within one decade: a linear axis shows
         // its U. The fine-tuning loss spans many decades: log axis, floored at max/1e6.
         macro_rules! draw_panel {
             ($chart:expr) => {{
                 let mut chart = $chart;
-                chart
-                    .configure_mesh()
-                    .x_desc("pre-training step")
-                    .x_label_formatter(&|x| format!("{x:.0}"))
-                    .y_desc(which.label())
-                    .y_label_formatter(&|y| tick(*y))
-                    .x_labels(5)
-                    .draw()
-                    .map_err(err)?;
+                mesh!(chart, style, "pre-training step", which.label(), &|y| tick(
+                    *y
+                ))?;
                 if opts.show_theory {
                     for t in &results.theory.finetune {
-                        for seg in segments(steps, which.theory(t).iter().map(|&v| Some(v))) {
-                            chart
-                                .draw_series(DashedLineSeries::new(seg, 2, 3, grey.stroke_width(1)))
-                                .map_err(err)?;
+                        for seg in curve_segments(steps, &some(which.theory(t))) {
+                            draw_line(&mut chart, &seg, &theory_look(t.l2), style)?;
                         }
                     }
                 }
                 for c in &results.finetune {
-                    let col = color(lrs.iter().position(|&x| x == c.lr).unwrap_or(0));
-                    let dashed = c.l2 > 0.0;
+                    let l = look(c.lr, c.l2);
                     let values = which.values(c);
-                    for seg in segments(steps, values.iter().copied()) {
-                        if dashed {
-                            chart
-                                .draw_series(DashedLineSeries::new(seg, 6, 4, col.stroke_width(2)))
-                                .map_err(err)?;
-                        } else {
-                            chart
-                                .draw_series(LineSeries::new(seg, col.stroke_width(2)))
-                                .map_err(err)?;
-                        }
+                    for seg in curve_segments(steps, values) {
+                        draw_line(&mut chart, &seg, &l, style)?;
                     }
                     if which == Metric::Pretrain {
-                        if let Some(s) = c.inflection_step {
-                            let idx = steps.iter().position(|&x| x == s).unwrap_or(0);
-                            if let Some(y) = values[idx] {
-                                chart
-                                    .draw_series(std::iter::once(Circle::new(
-                                        (s as f64, y),
-                                        5,
-                                        col.filled(),
-                                    )))
-                                    .map_err(err)?;
-                            }
-                        }
+                        ring_at(&chart, steps, values, c.inflection_step, &l, style)?;
                     }
                 }
             }};
@@ -340,49 +393,14 @@ fn draw_finetuned<DB: DrawingBackend>(
             Metric::Finetune => {
                 let mut r = log_range(all);
                 r.start = r.start.max(r.end * 1e-6);
+                let ticks = style::log_ticks(&r);
                 draw_panel!(builder
-                    .build_cartesian_2d(x_range(results), r.log_scale())
+                    .build_cartesian_2d(x_range(results), r.log_scale().with_key_points(ticks))
                     .map_err(err)?)
             }
         }
     }
-    if opts.show_theory {
-        entries.push((grey, true, "theory (idealized), per λ".to_string()));
-    }
-    for c in &results.finetune {
-        let col = color(lrs.iter().position(|&x| x == c.lr).unwrap_or(0));
-        let mut label = format!("η = {}, λ = {}", c.lr, c.l2);
-        if let Some(s) = c.diverged_at {
-            label.push_str(&format!(": diverged at step {s}"));
-        } else if let Some(s) = c.inflection_step {
-            label.push_str(&format!(": inflection {s}"));
-        } else {
-            label.push_str(": no inflection");
-        }
-        entries.push((col, c.l2 > 0.0, label));
-    }
-    let (w, _) = legend_area.dim_in_pixel();
-    let col_w = (w as i32 - 20) / 3;
-    for (k, (col, dashed, label)) in entries.iter().enumerate() {
-        let (x, y) = (10 + (k as i32 % 3) * col_w, 8 + (k as i32 / 3) * 18);
-        let (a, b) = if *dashed { (8, 14) } else { (11, 11) };
-        legend_area
-            .draw(&PathElement::new(
-                vec![(x, y + 6), (x + a, y + 6)],
-                col.stroke_width(2),
-            ))
-            .map_err(err)?;
-        legend_area
-            .draw(&PathElement::new(
-                vec![(x + b, y + 6), (x + 22, y + 6)],
-                col.stroke_width(2),
-            ))
-            .map_err(err)?;
-        legend_area
-            .draw(&Text::new(label.clone(), (x + 28, y), (FONT, 12)))
-            .map_err(err)?;
-    }
-    Ok(())
+    draw_legend(&legend, &entries, style)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -407,19 +425,22 @@ impl Metric {
     fn label(&self) -> &'static str {
         match self {
             Metric::Pretrain => "pre-training loss after FT",
-            Metric::Finetune => "fine-tuning loss after FT",
+            Metric::Finetune => "fine-tuning loss after FT (log)",
         }
     }
 }
 
 /// (d) diag(Uᵀθ V) per direction vs steps: directions are learned one at a time.
 pub fn plot_singular_values(results: &LinearResults, opts: &PlotOptions) -> Result<String, String> {
-    svg(opts, |root| draw_singular_values(root, results))
+    svg(opts, |root| {
+        draw_singular_values(root, results, &Style::of(opts))
+    })
 }
 
 fn draw_singular_values<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     results: &LinearResults,
+    style: &Style,
 ) -> PlotResult {
     let steps = &results.steps;
     let d = results.config.dim;
@@ -431,46 +452,45 @@ fn draw_singular_values<DB: DrawingBackend>(
         .copied()
         .chain(targets.iter().map(|t| t * 1.3))
         .chain([0.0]);
-    let mut chart = ChartBuilder::on(root)
+    let entries: Vec<Entry> = [0, d.saturating_sub(1)]
+        .into_iter()
+        .take(if d > 1 { 2 } else { 1 })
+        .map(|j| Entry {
+            look: plain(ramp(j, d), Dash::Solid),
+            label: format!("direction {} (target {:.3})", j + 1, targets[j]),
+        })
+        .collect();
+    let (area, legend) = with_legend(root, style, &entries);
+    let mut chart = ChartBuilder::on(&area)
         .caption(
-            format!("(d) Directions learned one at a time{}", subtitle(results)),
-            (FONT, 17),
+            format!(
+                "(d) Strength along each task direction{}",
+                subtitle(results)
+            ),
+            (FONT, style.title),
         )
         .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(55)
+        .margin_right(30)
+        .x_label_area_size(style.x_label_area())
+        .y_label_area_size(style.y_label_area())
         .build_cartesian_2d(x_range(results), linear_range(all))
         .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc("pre-training step")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_desc("strength along direction j")
-        .draw()
-        .map_err(err)?;
+    mesh!(
+        chart,
+        style,
+        "pre-training step",
+        "strength along direction j",
+        &|y| tick(*y)
+    )?;
     for j in 0..d {
-        let c = ramp(j, d);
-        let values = results.singular_values.iter().map(|sv| Some(sv[j]));
-        for seg in segments(steps, values) {
-            chart
-                .draw_series(LineSeries::new(seg, c.stroke_width(2)))
-                .map_err(err)?;
-        }
-        if j == 0 || j + 1 == d {
-            chart
-                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-                .map_err(err)?
-                .label(format!("direction {} (target {:.3})", j + 1, targets[j]))
-                .legend(legend_line!(c, false));
+        let values: Vec<Option<f64>> = results
+            .singular_values
+            .iter()
+            .map(|sv| Some(sv[j]))
+            .collect();
+        for seg in curve_segments(steps, &values) {
+            draw_line(&mut chart, &seg, &plain(ramp(j, d), Dash::Solid), style)?;
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font((FONT, 13))
-        .draw()
-        .map_err(err)?;
-    Ok(())
+    draw_legend(&legend, &entries, style)
 }

@@ -4,8 +4,11 @@
 //! plotters measures text through the DOM in wasm, so in the browser these functions run
 //! on the page's main thread, not in the Web Worker (which has no `document`).
 
+pub mod captions;
 pub mod experiment;
 pub mod linear;
+pub mod style;
+pub mod sweep;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -18,6 +21,8 @@ pub struct PlotOptions {
     pub height: u32,
     /// Draw the idealized theory curves (dashed) beside the measured ones.
     pub show_theory: bool,
+    /// For a projector: larger text, thicker lines and markers ([`style::Style::of`]).
+    pub presentation: bool,
 }
 
 impl Default for PlotOptions {
@@ -26,26 +31,9 @@ impl Default for PlotOptions {
             width: 640,
             height: 400,
             show_theory: true,
+            presentation: false,
         }
     }
-}
-
-/// Tableau-10: distinct, colour-blind-friendlier series colours.
-pub const COLORS: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-];
-
-pub fn color(i: usize) -> RGBColor {
-    COLORS[i % COLORS.len()]
 }
 
 /// A sequential blue→red ramp for many ordered series (e.g. singular directions).
@@ -136,21 +124,6 @@ pub fn error_svg(opts: &PlotOptions, message: &str) -> String {
         w = opts.width,
         h = opts.height
     )
-}
-
-/// A legend mark: a short line, dashed when the series is. (A macro rather than a function
-/// because plotters ties the closure's element type to the backend's lifetime.)
-#[macro_export]
-macro_rules! legend_line {
-    ($color:expr, $dashed:expr) => {{
-        let (color, dashed): (RGBColor, bool) = ($color, $dashed);
-        move |(x, y): (i32, i32)| {
-            let (a, b) = if dashed { (6, 10) } else { (8, 8) };
-            plotters::prelude::EmptyElement::at((x, y))
-                + plotters::prelude::PathElement::new(vec![(0, 0), (a, 0)], color.stroke_width(2))
-                + plotters::prelude::PathElement::new(vec![(b, 0), (16, 0)], color.stroke_width(2))
-        }
-    }};
 }
 
 /// An axis label with two significant digits, in e-notation when very small or large.

@@ -6,7 +6,7 @@
 
 use super::config::{Mlp, ModelConfig, Norm, Pos};
 use super::engine::{Engine, Stretch, TrainState};
-use super::gpu::{dispatches_per_step, memory_estimate, GpuModel};
+use super::gpu::{memory_estimate, GpuModel};
 use super::params::Layout;
 use super::train::{Corpus, TrainConfig};
 use crate::error::Error;
@@ -94,7 +94,7 @@ pub async fn train_throughput(
     engine.train(timed, &mut ()).await?;
     let ms = (now() - start).max(1e-3);
     let dispatches = match gpu {
-        Some(g) => Some(dispatches_per_step(g, &GpuModel::new(g, model, batch, 1)?)?),
+        Some(g) => Some(GpuModel::new(g, model, batch, 1)?.dispatches(false).total()),
         None => None,
     };
     let tokens = (steps * batch * model.ctx) as f64;

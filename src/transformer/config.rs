@@ -64,6 +64,15 @@ impl ModelConfig {
         self.d_model / self.n_head.max(1)
     }
 
+    /// The width of `mlp.fc`'s output: d_ff for GELU; for SwiGLU its gate and up branches
+    /// side by side, 2·d_ff (the activation's output is d_ff wide either way).
+    pub fn fc_width(&self) -> usize {
+        match self.mlp {
+            Mlp::Gelu => self.d_ff,
+            Mlp::Swiglu => 2 * self.d_ff,
+        }
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         check_int("model.n_layer", self.n_layer, 1, 24)?;
         check_int("model.d_model", self.d_model, 2, 1024)?;

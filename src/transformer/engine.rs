@@ -10,7 +10,7 @@ use super::config::ModelConfig;
 use super::gpu::{memory_estimate, GpuModel, READBACK_EVERY};
 use super::model::{backward_with, forward_into, Activations, Scratch};
 pub use super::optim::Hyper;
-use super::optim::{AdamW, Guard, BETA1, BETA2, DIVERGED_LOSS, EPS};
+use super::optim::{AdamW, Guard, StepValues, BETA1, BETA2, DIVERGED_LOSS, EPS};
 use super::params::Layout;
 use super::schedule::Lr;
 use crate::cpu::{adamw, l2_pull, step_guard};
@@ -142,7 +142,7 @@ impl<'g> Engine<'g> {
             pending: Vec::new(),
             diverged_at: None,
             acts: Activations::new(cfg, batch, cfg.ctx),
-            scratch: Scratch::default(),
+            scratch: Scratch::new(cfg, batch, cfg.ctx),
         })
     }
 
@@ -168,7 +168,7 @@ impl<'g> Engine<'g> {
     pub fn layout(&self) -> &Layout {
         match self {
             Engine::Cpu(e) => &e.layout,
-            Engine::Gpu(e) => &e.model.layout,
+            Engine::Gpu(e) => e.model.layout(),
         }
     }
 
@@ -184,7 +184,7 @@ impl<'g> Engine<'g> {
     fn batch_shape(&self) -> (usize, usize) {
         match self {
             Engine::Cpu(e) => (e.b, e.cfg.ctx),
-            Engine::Gpu(e) => (e.model.b, e.model.t),
+            Engine::Gpu(e) => e.model.batch_shape(),
         }
     }
 
@@ -218,7 +218,7 @@ impl<'g> Engine<'g> {
             }
             Engine::Gpu(e) => {
                 let g = e.gpu;
-                g.write(&e.model.params, &state.params)?;
+                g.write(e.model.params(), &state.params)?;
                 e.model.write_moments(g, &state.m, &state.v)?;
                 e.step = state.step;
                 e.pending = 0;
@@ -236,7 +236,7 @@ impl<'g> Engine<'g> {
             Engine::Gpu(e) => {
                 let (m, v) = e.model.read_moments(e.gpu).await?;
                 Ok(TrainState {
-                    params: e.gpu.read(&e.model.params).await?,
+                    params: e.gpu.read(e.model.params()).await?,
                     m,
                     v,
                     step: e.step,
@@ -249,7 +249,7 @@ impl<'g> Engine<'g> {
     pub async fn params(&self) -> Result<Vec<f32>, Error> {
         match self {
             Engine::Cpu(e) => Ok(e.state.params.clone()),
-            Engine::Gpu(e) => Ok(e.gpu.read(&e.model.params).await?),
+            Engine::Gpu(e) => Ok(e.gpu.read(e.model.params()).await?),
         }
     }
 
@@ -315,11 +315,9 @@ impl<'g> Engine<'g> {
             Engine::Gpu(e) => {
                 let g = e.gpu;
                 e.model.write_batch(g, x, y)?;
-                let mut rec = g.recorder_with(&e.model.step_program);
                 let l2 = if e.has_anchor { h.l2 as f32 } else { 0.0 };
-                e.model
-                    .record_step(&mut rec, e.step, e.pending, lr as f32, h, l2)?;
-                g.submit(rec)?;
+                let values = StepValues::new(e.step, e.pending, lr as f32, h, l2);
+                e.model.run_step(g, &values, l2 != 0.0)?;
                 e.step += 1;
                 e.pending += 1;
                 Ok(())
@@ -342,7 +340,7 @@ impl<'g> Engine<'g> {
                         diverged_at: e.diverged_at,
                     });
                 }
-                let losses = e.gpu.read(&e.model.losses).await?;
+                let losses = e.gpu.read(e.model.losses()).await?;
                 let guard: Guard = e.model.read_guard(e.gpu).await?;
                 let first = e.step - count; // engine steps before this window
                 let mut out = Losses::default();
@@ -360,6 +358,55 @@ impl<'g> Engine<'g> {
                 Ok(out)
             }
         }
+    }
+
+    /// The gradient of the mean loss over `batches` (each B rows of T + 1 bytes) at
+    /// `params`, without updating anything (the engine's weights become `params`): for the
+    /// Hessian-vector products of the sharpness. Each batch's gradient of its mean loss, then
+    /// their mean, in batch order.
+    pub async fn gradient(
+        &mut self,
+        params: &[f32],
+        batches: &[Vec<u8>],
+    ) -> Result<Vec<f32>, Error> {
+        let (b, t) = self.batch_shape();
+        let mut sum = vec![0.0f32; params.len()];
+        match self {
+            Engine::Cpu(e) => {
+                e.state.params.copy_from_slice(params);
+                for rows in batches {
+                    let (x, y) = inputs_and_targets(rows, b, t);
+                    forward_into(&mut e.acts, &e.cfg, &e.layout, params, &x, &y, b, t);
+                    e.grads.fill(0.0);
+                    backward_with(
+                        &mut e.scratch,
+                        &e.cfg,
+                        &e.layout,
+                        params,
+                        &mut e.grads,
+                        &e.acts,
+                        &x,
+                        &y,
+                    );
+                    sum.iter_mut().zip(&e.grads).for_each(|(s, g)| *s += g);
+                }
+            }
+            Engine::Gpu(e) => {
+                let g = e.gpu;
+                g.write(e.model.params(), params)?;
+                for rows in batches {
+                    let (x, y) = inputs_and_targets(rows, b, t);
+                    e.model.write_batch(g, &x, &y)?;
+                    e.model.run_forward(g, 0)?;
+                    e.model.run_backward(g)?;
+                    let grads = g.read(e.model.grads()).await?;
+                    sum.iter_mut().zip(&grads).for_each(|(s, g)| *s += g);
+                }
+            }
+        }
+        let n = batches.len().max(1) as f32;
+        sum.iter_mut().for_each(|s| *s /= n);
+        Ok(sum)
     }
 
     /// Mean loss over held-out batches (each B rows of T + 1 bytes).
@@ -468,20 +515,3 @@ pub fn run_ready<T>(future: impl std::future::Future<Output = T>) -> T {
         std::task::Poll::Pending => panic!("run_ready: the future waited"),
     }
 }
-
-/// For native programs that train on the CPU (the CLI, the benchmarks): call first thing in
-/// `main`. glibc hands every freed block of 128 KiB or more back to the kernel, so the CPU
-/// path's per-step activations came back as fresh zeroed pages at every step; keeping blocks
-/// up to 32 MiB (glibc's cap) in the heap makes a training step of the 35k-parameter model
-/// about 25% faster. Results are unchanged. (The wasm allocator never returns memory.)
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub fn keep_freed_memory() {
-    // SAFETY: mallopt only sets allocator parameters; called before any thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn keep_freed_memory() {}

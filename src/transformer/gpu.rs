@@ -1,26 +1,29 @@
 //! The transformer on the GPU: parameters, gradients and AdamW moments in flat buffers with
-//! the named offsets of [`Layout`] (llm.c style), every activation in its own buffer, and a
-//! whole training step — forward, backward, gradient clipping, update — recorded at once
-//! and submitted in parts, one per transformer block forward and backward (so that no
-//! submission runs long; see [`Recorder::end_part`]). Losses stay on the GPU in a small
+//! the typed offsets of [`Layout`] (llm.c style), every activation in its own buffer, all of
+//! them from one plan ([`Buffers`]) that both [`GpuModel::new`] and [`memory_estimate`] read.
+//!
+//! A training step is built once, in [`GpuModel::new`]: its dispatches — forward, backward,
+//! the L2 pull, the step guard and AdamW — each with its pipeline, bind group and grid, as
+//! [`Program`]s; so is the evaluation of each held-out batch. A step then writes its batch
+//! and its few values ([`StepValues`]: learning rate, step, loss slot…) with
+//! `queue.write_buffer` and runs the programs, which submit one part per transformer block
+//! forward and backward (so that no submission runs long; see [`Recorder::end_part`]):
+//! nothing is created, formatted or looked up by name. Losses stay on the GPU in a small
 //! ring of slots that the host reads back every [`READBACK_EVERY`] steps; a step guard on
 //! the GPU stops the updates at the first non-finite loss or gradient, so no read-back is
 //! needed per step.
 //!
-//! The step, top to bottom, mirrors [`super::model::forward`]/[`super::model::backward`]
-//! and [`super::train::train_cpu`], layer for layer.
+//! The step, top to bottom, mirrors [`super::model::forward`] and [`super::model::backward`]
+//! layer for layer, and the CPU engine's step ([`super::engine`]).
 
 use super::config::{Mlp, ModelConfig, Norm, Pos};
 use super::kernels::*;
-use super::optim::{
-    adamw, decay_bits, l2_pull, step_guard, AdamW, Guard, Hyper, BETA1, BETA2, EPS,
-};
-use super::params::{Layout, TensorInfo};
+use super::optim::{adamw, decay_bits, l2_pull, step_guard, Guard, StepValues};
+use super::params::{Layout, NormSlots, Slot};
 use crate::data::{inputs_and_targets, VOCAB};
 use crate::error::{ConfigError, Error};
 use crate::gpu::kernels as generic;
-use crate::gpu::{Gpu, GpuError, Program, Recorder, Tensor};
-use std::sync::Mutex;
+use crate::gpu::{Gpu, GpuError, Program, Recorder, Tensor, View};
 
 /// Training steps between loss read-backs (the loss ring's size).
 pub const READBACK_EVERY: usize = 16;
@@ -31,7 +34,7 @@ pub const READBACK_EVERY: usize = 16;
 pub struct MemoryEstimate {
     /// The parameters.
     pub parameters: u64,
-    /// Gradients, AdamW's two moments, the decay mask and the norm partial sums.
+    /// Gradients, AdamW's two moments, the anchor, the decay mask and the norm partial sums.
     pub optimizer: u64,
     /// Activations kept for the backward pass, and the backward pass's scratch.
     pub activations: u64,
@@ -95,173 +98,271 @@ impl MemoryEstimate {
     }
 }
 
-/// Every buffer's name and length in 4-byte words, in groups (one list for allocation and
-/// for the estimate, so they cannot disagree).
-struct Plan {
-    parameters: Vec<(&'static str, u64)>,
-    optimizer: Vec<(&'static str, u64)>,
-    activations: Vec<(&'static str, u64)>,
-    data: Vec<(&'static str, u64)>,
+/// What one transformer block keeps from the forward pass.
+struct LayerActs<T> {
+    x: T,
+    ln1: T,
+    ln1_stats: T,
+    qkv: T,
+    /// q, k, v with the rotation applied (or copied): the fused attention's input.
+    qkvh: T,
+    att: T,
+    atty: T,
+    x_mid: T,
+    ln2: T,
+    ln2_stats: T,
+    fc: T,
+    act: T,
 }
 
-fn plan(cfg: &ModelConfig, b: usize, eval_batches: usize) -> Plan {
-    // u64 throughout: absurd configs must be measured and refused, not overflow (wasm32).
-    let w = |x: usize| x as u64;
-    let p = w(Layout::new(cfg).total);
-    let (d, f, t, h, l) = (
-        w(cfg.d_model),
-        w(cfg.d_ff),
-        w(cfg.ctx),
-        w(cfg.n_head),
-        cfg.n_layer,
-    );
-    let n = w(b) * t;
-    let v = w(VOCAB);
-    let fc_out = if cfg.mlp == Mlp::Swiglu { 2 * f } else { f };
-    let att = w(b) * h * t * t;
-    let batch = 3 * n + v + 1;
-    let per_layer = [
-        ("x", n * d),
-        ("ln1", n * d),
-        ("ln1 stats", 2 * n),
-        ("qkv", 3 * n * d),
-        ("qkv heads", 3 * n * d),
-        ("attention", att),
-        ("attention out", n * d),
-        ("x mid", n * d),
-        ("ln2", n * d),
-        ("ln2 stats", 2 * n),
-        ("fc", n * fc_out),
-        ("act", n * f),
-    ];
-    let mut activations = Vec::new();
-    for _ in 0..l {
-        activations.extend(per_layer);
+impl<T> LayerActs<T> {
+    fn named(&self) -> [(&'static str, &T); 12] {
+        [
+            ("x", &self.x),
+            ("ln1", &self.ln1),
+            ("ln1 stats", &self.ln1_stats),
+            ("qkv", &self.qkv),
+            ("qkv heads", &self.qkvh),
+            ("attention", &self.att),
+            ("attention out", &self.atty),
+            ("x mid", &self.x_mid),
+            ("ln2", &self.ln2),
+            ("ln2 stats", &self.ln2_stats),
+            ("fc", &self.fc),
+            ("act", &self.act),
+        ]
     }
-    activations.extend([
-        ("x final", n * d),
-        ("lnf", n * d),
-        ("lnf stats", 2 * n),
-        ("logits", n * v),
-        ("probs", n * v),
-        ("row losses", n),
-        ("dx", n * d),
-        ("dln", n * d),
-        ("branch", n * d),
-        ("dqkv", 3 * n * d),
-        ("dattention", att),
-        ("dfc", n * fc_out),
-        ("dact", n * f),
-    ]);
-    let e = w(eval_batches.max(1));
-    Plan {
-        parameters: vec![("parameters", p)],
-        optimizer: vec![
-            ("gradients", p),
-            ("adam m", p),
-            ("adam v", p),
-            ("l2 anchor", p),
-            ("decay mask", p.div_ceil(32)),
-            (
-                "norm partials",
-                super::optim::sumsq_partials(p as usize) as u64,
-            ),
-            ("guard", 4),
-        ],
-        activations,
-        data: vec![
-            ("batch", batch),
-            ("held-out batches", e * batch),
-            ("losses", w(READBACK_EVERY) + e),
-            (
-                "rope table",
-                if cfg.pos == Pos::Rope { t * (d / h) } else { 0 },
-            ),
-        ],
+
+    fn try_map<U, E>(&self, f: &impl Fn(&T) -> Result<U, E>) -> Result<LayerActs<U>, E> {
+        Ok(LayerActs {
+            x: f(&self.x)?,
+            ln1: f(&self.ln1)?,
+            ln1_stats: f(&self.ln1_stats)?,
+            qkv: f(&self.qkv)?,
+            qkvh: f(&self.qkvh)?,
+            att: f(&self.att)?,
+            atty: f(&self.atty)?,
+            x_mid: f(&self.x_mid)?,
+            ln2: f(&self.ln2)?,
+            ln2_stats: f(&self.ln2_stats)?,
+            fc: f(&self.fc)?,
+            act: f(&self.act)?,
+        })
+    }
+}
+
+/// What a buffer is for, as the memory estimate groups them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Group {
+    Parameters,
+    Optimizer,
+    Activations,
+    Data,
+}
+
+/// Every buffer of a model on the GPU. `T` is the buffer ([`Tensor`]), or its length in
+/// 4-byte words (`u64`: the plan, [`Buffers::plan`]): [`GpuModel::new`] allocates the plan's
+/// buffers and [`memory_estimate`] adds up the same plan, so they cannot disagree.
+struct Buffers<T> {
+    params: T,
+    grads: T,
+    m: T,
+    v: T,
+    /// The weights the L2 term of fine-tuning pulls toward.
+    anchor: T,
+    /// One bit per parameter: weight decay applies.
+    decay: T,
+    /// The gradient norm's partial sums.
+    partials: T,
+    /// The step guard ([`Guard`]).
+    guard: T,
+    layers: Vec<LayerActs<T>>,
+    x_final: T,
+    lnf: T,
+    lnf_stats: T,
+    /// Logits after a forward pass; the backward pass overwrites them with their gradient.
+    logits: T,
+    probs: T,
+    row_losses: T,
+    dx: T,
+    dln: T,
+    branch: T,
+    dqkv: T,
+    datt: T,
+    dfc: T,
+    dact: T,
+    /// The training batch ([`batch_words`]).
+    batch: T,
+    /// The held-out batches, one after another.
+    eval_batches: T,
+    /// READBACK_EVERY training slots, then one per held-out batch.
+    losses: T,
+    /// The rotation table (rotary positions only).
+    rope: Option<T>,
+}
+
+impl<T> Buffers<T> {
+    /// Every buffer with its group and name, for the estimate.
+    fn named(&self) -> Vec<(Group, &'static str, &T)> {
+        use Group::*;
+        let mut all = vec![
+            (Parameters, "parameters", &self.params),
+            (Optimizer, "gradients", &self.grads),
+            (Optimizer, "adam m", &self.m),
+            (Optimizer, "adam v", &self.v),
+            (Optimizer, "l2 anchor", &self.anchor),
+            (Optimizer, "decay mask", &self.decay),
+            (Optimizer, "norm partials", &self.partials),
+            (Optimizer, "guard", &self.guard),
+        ];
+        for layer in &self.layers {
+            all.extend(layer.named().map(|(name, t)| (Activations, name, t)));
+        }
+        all.extend([
+            (Activations, "x final", &self.x_final),
+            (Activations, "lnf", &self.lnf),
+            (Activations, "lnf stats", &self.lnf_stats),
+            (Activations, "logits", &self.logits),
+            (Activations, "probs", &self.probs),
+            (Activations, "row losses", &self.row_losses),
+            (Activations, "dx", &self.dx),
+            (Activations, "dln", &self.dln),
+            (Activations, "branch", &self.branch),
+            (Activations, "dqkv", &self.dqkv),
+            (Activations, "dattention", &self.datt),
+            (Activations, "dfc", &self.dfc),
+            (Activations, "dact", &self.dact),
+            (Data, "batch", &self.batch),
+            (Data, "held-out batches", &self.eval_batches),
+            (Data, "losses", &self.losses),
+        ]);
+        all.extend(self.rope.iter().map(|r| (Data, "rope table", r)));
+        all
+    }
+
+    fn try_map<U, E>(&self, f: impl Fn(&T) -> Result<U, E>) -> Result<Buffers<U>, E> {
+        Ok(Buffers {
+            params: f(&self.params)?,
+            grads: f(&self.grads)?,
+            m: f(&self.m)?,
+            v: f(&self.v)?,
+            anchor: f(&self.anchor)?,
+            decay: f(&self.decay)?,
+            partials: f(&self.partials)?,
+            guard: f(&self.guard)?,
+            layers: self
+                .layers
+                .iter()
+                .map(|l| l.try_map(&f))
+                .collect::<Result<_, E>>()?,
+            x_final: f(&self.x_final)?,
+            lnf: f(&self.lnf)?,
+            lnf_stats: f(&self.lnf_stats)?,
+            logits: f(&self.logits)?,
+            probs: f(&self.probs)?,
+            row_losses: f(&self.row_losses)?,
+            dx: f(&self.dx)?,
+            dln: f(&self.dln)?,
+            branch: f(&self.branch)?,
+            dqkv: f(&self.dqkv)?,
+            datt: f(&self.datt)?,
+            dfc: f(&self.dfc)?,
+            dact: f(&self.dact)?,
+            batch: f(&self.batch)?,
+            eval_batches: f(&self.eval_batches)?,
+            losses: f(&self.losses)?,
+            rope: self.rope.as_ref().map(&f).transpose()?,
+        })
+    }
+}
+
+impl Buffers<u64> {
+    /// The buffers' lengths for `cfg` on batches of `b` sequences with `eval_batches`
+    /// held-out batches. u64 throughout: absurd configs must be measured and refused, not
+    /// overflow (wasm32).
+    fn plan(cfg: &ModelConfig, b: usize, eval_batches: usize) -> Buffers<u64> {
+        let w = |x: usize| x as u64;
+        let p = w(Layout::new(cfg).total);
+        let (d, f, t, h) = (w(cfg.d_model), w(cfg.d_ff), w(cfg.ctx), w(cfg.n_head));
+        let n = w(b) * t;
+        let nd = n * d;
+        let att = w(b) * h * t * t;
+        let fc = n * w(cfg.fc_width());
+        let layer = || LayerActs {
+            x: nd,
+            ln1: nd,
+            ln1_stats: 2 * n,
+            qkv: 3 * nd,
+            qkvh: 3 * nd,
+            att,
+            atty: nd,
+            x_mid: nd,
+            ln2: nd,
+            ln2_stats: 2 * n,
+            fc,
+            act: n * f,
+        };
+        let batch = 3 * n + w(VOCAB) + 1; // batch_words_len, in u64
+        let e = w(eval_batches.max(1));
+        Buffers {
+            params: p,
+            grads: p,
+            m: p,
+            v: p,
+            anchor: p,
+            decay: p.div_ceil(32),
+            partials: w(super::optim::sumsq_partials(p as usize)),
+            guard: 4,
+            layers: (0..cfg.n_layer).map(|_| layer()).collect(),
+            x_final: nd,
+            lnf: nd,
+            lnf_stats: 2 * n,
+            logits: n * w(VOCAB),
+            probs: n * w(VOCAB),
+            row_losses: n,
+            dx: nd,
+            dln: nd,
+            branch: nd,
+            dqkv: 3 * nd,
+            datt: att,
+            dfc: fc,
+            dact: n * f,
+            batch,
+            eval_batches: e * batch,
+            losses: w(READBACK_EVERY) + e,
+            rope: (cfg.pos == Pos::Rope).then_some(t * (d / h)),
+        }
     }
 }
 
 /// The GPU memory of a model trained on batches of `b` sequences with `eval_batches`
-/// held-out batches.
+/// held-out batches: the sum of the buffers [`GpuModel::new`] allocates.
 pub fn memory_estimate(cfg: &ModelConfig, b: usize, eval_batches: usize) -> MemoryEstimate {
-    let plan = plan(cfg, b, eval_batches);
-    let bytes = |v: &[(&str, u64)]| v.iter().map(|(_, n)| 4 * n).sum::<u64>();
-    let (name, largest) = plan
-        .parameters
+    let plan = Buffers::plan(cfg, b, eval_batches);
+    let named = plan.named();
+    let bytes = |group: Group| {
+        named
+            .iter()
+            .filter(|(g, _, _)| *g == group)
+            .map(|(_, _, &n)| 4 * n)
+            .sum::<u64>()
+    };
+    let (_, name, &largest) = named
         .iter()
-        .chain(&plan.optimizer)
-        .chain(&plan.activations)
-        .chain(&plan.data)
-        .fold(
-            ("", 0),
-            |best, &(name, n)| if n > best.1 { (name, n) } else { best },
-        );
+        .copied()
+        .fold(None, |best: Option<(Group, &str, &u64)>, x| match best {
+            Some(b) if b.2 >= x.2 => Some(b),
+            _ => Some(x),
+        })
+        .expect("buffers");
     MemoryEstimate {
-        parameters: bytes(&plan.parameters),
-        optimizer: bytes(&plan.optimizer),
-        activations: bytes(&plan.activations),
-        data: bytes(&plan.data),
+        parameters: bytes(Group::Parameters),
+        optimizer: bytes(Group::Optimizer),
+        activations: bytes(Group::Activations),
+        data: bytes(Group::Data),
         largest_buffer: name.to_string(),
         largest_bytes: 4 * largest,
     }
-}
-
-/// What one layer keeps from the forward pass.
-struct LayerActs {
-    x: Tensor,
-    ln1: Tensor,
-    ln1_stats: Tensor,
-    qkv: Tensor,
-    qkvh: Tensor,
-    att: Tensor,
-    atty: Tensor,
-    x_mid: Tensor,
-    ln2: Tensor,
-    ln2_stats: Tensor,
-    fc: Tensor,
-    act: Tensor,
-}
-
-/// A model's buffers on one device, for batches of `b` sequences of `ctx` bytes.
-pub struct GpuModel {
-    pub cfg: ModelConfig,
-    pub layout: Layout,
-    pub b: usize,
-    pub t: usize,
-    pub params: Tensor,
-    pub grads: Tensor,
-    m: Tensor,
-    v: Tensor,
-    /// The weights the L2 term of fine-tuning pulls toward.
-    anchor: Tensor,
-    decay: wgpu::Buffer,
-    partials: Tensor,
-    guard: wgpu::Buffer,
-    rope: Option<Tensor>,
-    batch: wgpu::Buffer,
-    eval_batches: wgpu::Buffer,
-    eval_count: usize,
-    /// READBACK_EVERY training slots, then one per held-out batch.
-    pub losses: Tensor,
-    layers: Vec<LayerActs>,
-    x_final: Tensor,
-    lnf: Tensor,
-    lnf_stats: Tensor,
-    /// Logits after a forward pass; the backward pass overwrites them with their gradient.
-    pub logits: Tensor,
-    pub probs: Tensor,
-    row_losses: Tensor,
-    dx: Tensor,
-    dln: Tensor,
-    branch: Tensor,
-    dqkv: Tensor,
-    datt: Tensor,
-    dfc: Tensor,
-    dact: Tensor,
-    /// The bind groups and uniforms of the training step and of the evaluation, made on
-    /// their first recording and reused (see [`Program`]).
-    pub step_program: Mutex<Program>,
-    eval_program: Mutex<Program>,
 }
 
 /// Which batch a forward pass reads: the training batch, or held-out batch e.
@@ -271,8 +372,55 @@ pub enum Input {
     Heldout(usize),
 }
 
+/// Dispatches of one training step of a model, by part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dispatches {
+    pub forward: usize,
+    pub backward: usize,
+    /// The L2 pull (fine-tuning), the step guard and AdamW.
+    pub update: usize,
+}
+
+impl Dispatches {
+    pub fn total(&self) -> usize {
+        self.forward + self.backward + self.update
+    }
+}
+
+/// A model's buffers on one device, for batches of `b` sequences of `t` bytes, and the
+/// kernels' recording over them (the programs of [`GpuModel`] are built from these).
+struct Net {
+    cfg: ModelConfig,
+    layout: Layout,
+    b: usize,
+    t: usize,
+    eval_count: usize,
+    buf: Buffers<Tensor>,
+    /// The training step's values ([`StepValues`]), rewritten before each step.
+    step: wgpu::Buffer,
+    /// The values an evaluation's forward passes read: loss slot 0 (their own slots are
+    /// fixed in their programs).
+    eval_step: wgpu::Buffer,
+}
+
+/// The training step and the evaluation of a model on the GPU, built once (see the module
+/// documentation).
+pub struct GpuModel {
+    net: Net,
+    /// The forward pass over the training batch, its loss into the step's slot.
+    forward: Program,
+    /// The backward pass: zeroes the gradients, then accumulates every parameter's.
+    backward: Program,
+    /// The step guard and AdamW; `update_l2` adds the L2 pull toward the anchor first.
+    update: Program,
+    update_l2: Program,
+    /// The forward pass over each held-out batch, its loss into its slot after the ring.
+    eval: Vec<Program>,
+}
+
 impl GpuModel {
-    /// Checks the memory estimate against the adapter's limits, then allocates.
+    /// Checks the memory estimate against the adapter's limits, allocates the plan's
+    /// buffers and builds the step's and the evaluation's programs.
     pub fn new(
         gpu: &Gpu,
         cfg: &ModelConfig,
@@ -281,113 +429,185 @@ impl GpuModel {
     ) -> Result<GpuModel, GpuError> {
         memory_estimate(cfg, b, eval_batches).check(&gpu.limits)?;
         let layout = Layout::new(cfg);
-        let (d, f, t, h) = (cfg.d_model, cfg.d_ff, cfg.ctx, cfg.n_head);
-        let n = b * t;
-        let fc_out = if cfg.mlp == Mlp::Swiglu { 2 * f } else { f };
-        let z = |len: usize| gpu.zeros(&[len]);
-        let p = layout.total;
-        let words = |len: usize| gpu.storage(&vec![0u32; len]);
-        let mut layers = Vec::new();
-        for _ in 0..cfg.n_layer {
-            layers.push(LayerActs {
-                x: z(n * d)?,
-                ln1: z(n * d)?,
-                ln1_stats: z(2 * n)?,
-                qkv: z(3 * n * d)?,
-                qkvh: z(3 * n * d)?,
-                att: z(b * h * t * t)?,
-                atty: z(n * d)?,
-                x_mid: z(n * d)?,
-                ln2: z(n * d)?,
-                ln2_stats: z(2 * n)?,
-                fc: z(n * fc_out)?,
-                act: z(n * f)?,
-            });
-        }
-        let mask: Vec<bool> = layout
-            .tensors
-            .iter()
-            .flat_map(|t| std::iter::repeat_n(t.decay, t.len()))
-            .collect();
-        let rope = if cfg.pos == Pos::Rope {
-            Some(gpu.upload(&rope_table(t, d / h), &[t * (d / h)])?)
-        } else {
-            None
+        let buf = Buffers::plan(cfg, b, eval_batches).try_map(|&len| gpu.zeros(&[len as usize]))?;
+        gpu.write(&buf.params, &layout.init(0))?;
+        let words = |t: &Tensor, data: &[u32]| {
+            gpu.queue
+                .write_buffer(&t.buffer, 0, bytemuck::cast_slice(data))
         };
-        Ok(GpuModel {
-            params: gpu.upload(&layout.init(0), &[p])?,
-            grads: z(p)?,
-            m: z(p)?,
-            v: z(p)?,
-            anchor: z(p)?,
-            decay: gpu.storage(&decay_bits(mask))?,
-            partials: z(super::optim::sumsq_partials(p))?,
-            guard: Guard::OPEN.buffer(gpu)?,
-            rope,
-            batch: words(batch_words_len(n))?,
-            eval_batches: words(eval_batches.max(1) * batch_words_len(n))?,
-            eval_count: eval_batches,
-            losses: z(READBACK_EVERY + eval_batches.max(1))?,
-            layers,
-            x_final: z(n * d)?,
-            lnf: z(n * d)?,
-            lnf_stats: z(2 * n)?,
-            logits: z(n * VOCAB)?,
-            probs: z(n * VOCAB)?,
-            row_losses: z(n)?,
-            dx: z(n * d)?,
-            dln: z(n * d)?,
-            branch: z(n * d)?,
-            dqkv: z(3 * n * d)?,
-            datt: z(b * h * t * t)?,
-            dfc: z(n * fc_out)?,
-            dact: z(n * f)?,
-            step_program: Mutex::default(),
-            eval_program: Mutex::default(),
+        words(&buf.decay, &decay_bits(layout.decay_mask()));
+        words(&buf.guard, bytemuck::cast_slice(&[Guard::OPEN]));
+        if let Some(rope) = &buf.rope {
+            gpu.write(rope, &rope_table(cfg.ctx, cfg.head_size()))?;
+        }
+        let zero = StepValues::new(0, 0, 0.0, &super::optim::Hyper::default(), 0.0);
+        let net = Net {
             cfg: cfg.clone(),
             layout,
             b,
-            t,
+            t: cfg.ctx,
+            eval_count: eval_batches,
+            buf,
+            step: zero.buffer(gpu),
+            eval_step: zero.buffer(gpu),
+        };
+        Ok(GpuModel {
+            forward: gpu.build(|rec| net.record_forward(rec, Input::Train, 0))?,
+            backward: gpu.build(|rec| net.record_backward(rec))?,
+            update: gpu.build(|rec| net.record_update(rec, false))?,
+            update_l2: gpu.build(|rec| net.record_update(rec, true))?,
+            eval: (0..eval_batches.max(1))
+                .map(|e| {
+                    gpu.build(|rec| net.record_forward(rec, Input::Heldout(e), READBACK_EVERY + e))
+                })
+                .collect::<Result<_, _>>()?,
+            net,
         })
+    }
+
+    pub fn cfg(&self) -> &ModelConfig {
+        &self.net.cfg
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.net.layout
+    }
+
+    /// (sequences per batch, bytes per sequence).
+    pub fn batch_shape(&self) -> (usize, usize) {
+        (self.net.b, self.net.t)
+    }
+
+    /// The flat parameter buffer.
+    pub fn params(&self) -> &Tensor {
+        &self.net.buf.params
+    }
+
+    /// The flat gradient buffer (after a backward pass).
+    pub fn grads(&self) -> &Tensor {
+        &self.net.buf.grads
+    }
+
+    /// The logits of the latest forward pass (before a backward pass overwrites them).
+    pub fn logits(&self) -> &Tensor {
+        &self.net.buf.logits
+    }
+
+    /// The loss slots: [`READBACK_EVERY`] of training steps, then one per held-out batch.
+    pub fn losses(&self) -> &Tensor {
+        &self.net.buf.losses
     }
 
     /// Overwrites the parameters, and resets the optimizer state and the step guard.
     pub fn load(&self, gpu: &Gpu, params: &[f32]) -> Result<(), GpuError> {
-        gpu.write(&self.params, params)?;
-        let zeros = vec![0.0; self.layout.total];
+        gpu.write(&self.net.buf.params, params)?;
+        let zeros = vec![0.0; self.net.layout.total];
         self.write_moments(gpu, &zeros, &zeros)
     }
 
     /// Overwrites AdamW's moments and reopens the step guard.
     pub fn write_moments(&self, gpu: &Gpu, m: &[f32], v: &[f32]) -> Result<(), GpuError> {
-        gpu.write(&self.m, m)?;
-        gpu.write(&self.v, v)?;
-        gpu.queue
-            .write_buffer(&self.guard, 0, bytemuck::bytes_of(&Guard::OPEN));
+        gpu.write(&self.net.buf.m, m)?;
+        gpu.write(&self.net.buf.v, v)?;
+        gpu.queue.write_buffer(
+            &self.net.buf.guard.buffer,
+            0,
+            bytemuck::bytes_of(&Guard::OPEN),
+        );
         Ok(())
     }
 
     pub async fn read_moments(&self, gpu: &Gpu) -> Result<(Vec<f32>, Vec<f32>), GpuError> {
-        Ok((gpu.read(&self.m).await?, gpu.read(&self.v).await?))
+        Ok((
+            gpu.read(&self.net.buf.m).await?,
+            gpu.read(&self.net.buf.v).await?,
+        ))
     }
 
     /// Sets the weights the L2 term pulls toward.
     pub fn write_anchor(&self, gpu: &Gpu, anchor: &[f32]) -> Result<(), GpuError> {
-        gpu.write(&self.anchor, anchor)
+        gpu.write(&self.net.buf.anchor, anchor)
     }
 
     /// Uploads the training batch (B·T inputs and their next-byte targets).
     pub fn write_batch(&self, gpu: &Gpu, x: &[u8], y: &[u8]) -> Result<(), GpuError> {
-        self.check_batch(x)?;
-        gpu.queue
-            .write_buffer(&self.batch, 0, bytemuck::cast_slice(&batch_words(x, y)));
+        self.net.check_batch(x)?;
+        gpu.queue.write_buffer(
+            &self.net.buf.batch.buffer,
+            0,
+            bytemuck::cast_slice(&batch_words(x, y)),
+        );
         Ok(())
     }
 
+    /// Runs one training step over the uploaded batch with the step's values: forward (its
+    /// loss into slot `values.slot`), backward, the L2 pull toward the anchor when `l2`,
+    /// the step guard and AdamW — the programs built in [`GpuModel::new`], in 2·L + 1 parts.
+    pub fn run_step(&self, gpu: &Gpu, values: &StepValues, l2: bool) -> Result<(), GpuError> {
+        gpu.queue
+            .write_buffer(&self.net.step, 0, bytemuck::bytes_of(values));
+        let update = if l2 { &self.update_l2 } else { &self.update };
+        gpu.run(&[&self.forward, &self.backward, update])
+    }
+
+    /// Runs the forward pass alone over the training batch, its loss into slot `slot`
+    /// (the kernel tests compare it with the CPU's).
+    pub fn run_forward(&self, gpu: &Gpu, slot: usize) -> Result<(), GpuError> {
+        let values = StepValues {
+            slot: slot as u32,
+            ..StepValues::new(0, 0, 0.0, &super::optim::Hyper::default(), 0.0)
+        };
+        gpu.queue
+            .write_buffer(&self.net.step, 0, bytemuck::bytes_of(&values));
+        gpu.run(&[&self.forward])
+    }
+
+    /// Runs the backward pass of the latest forward pass alone.
+    pub fn run_backward(&self, gpu: &Gpu) -> Result<(), GpuError> {
+        gpu.run(&[&self.backward])
+    }
+
+    /// Mean loss over held-out batches (each B rows of T + 1 bytes), at most as many as
+    /// the model was sized for.
+    pub async fn evaluate(&self, gpu: &Gpu, batches: &[Vec<u8>]) -> Result<f64, GpuError> {
+        self.net.write_heldout(gpu, batches)?;
+        let programs: Vec<&Program> = self.eval.iter().take(batches.len()).collect();
+        gpu.run(&programs)?;
+        let losses = gpu.read(&self.net.buf.losses).await?;
+        let held = &losses[READBACK_EVERY..READBACK_EVERY + batches.len()];
+        Ok(held.iter().map(|&l| l as f64).sum::<f64>() / batches.len().max(1) as f64)
+    }
+
+    /// The step guard as the GPU left it.
+    pub async fn read_guard(&self, gpu: &Gpu) -> Result<Guard, GpuError> {
+        let words = gpu.read_u32(&self.net.buf.guard.buffer, 4).await?;
+        Ok(bytemuck::cast_slice::<u32, Guard>(&words)[0])
+    }
+
+    /// Dispatches of one training step (with the L2 pull when `l2`).
+    pub fn dispatches(&self, l2: bool) -> Dispatches {
+        let update = if l2 { &self.update_l2 } else { &self.update };
+        Dispatches {
+            forward: self.forward.dispatches(),
+            backward: self.backward.dispatches(),
+            update: update.dispatches(),
+        }
+    }
+
+    /// Command buffers one training step submits, and one evaluation of `batches`
+    /// held-out batches.
+    pub fn parts(&self, batches: usize) -> (usize, usize) {
+        let step = [&self.forward, &self.backward, &self.update];
+        let eval: Vec<&Program> = self.eval.iter().take(batches).collect();
+        (Program::parts(&step), Program::parts(&eval))
+    }
+}
+
+impl Net {
     /// Uploads held-out batches (each B rows of T + 1 bytes), at most the number the
     /// model was sized for.
     fn write_heldout(&self, gpu: &Gpu, batches: &[Vec<u8>]) -> Result<(), GpuError> {
-        if batches.len() > self.eval_count {
+        if batches.len() > self.eval_count.max(1) {
             return Err(GpuError::Invalid(format!(
                 "{} held-out batches, the model was sized for {}",
                 batches.len(),
@@ -400,8 +620,11 @@ impl GpuModel {
             self.check_batch(&x)?;
             words.extend(batch_words(&x, &y));
         }
-        gpu.queue
-            .write_buffer(&self.eval_batches, 0, bytemuck::cast_slice(&words));
+        gpu.queue.write_buffer(
+            &self.buf.eval_batches.buffer,
+            0,
+            bytemuck::cast_slice(&words),
+        );
         Ok(())
     }
 
@@ -421,53 +644,41 @@ impl GpuModel {
         let n = self.b * self.t;
         match input {
             Input::Train => Batch {
-                buffer: &self.batch,
+                buffer: &self.buf.batch.buffer,
                 offset: 0,
                 n,
             },
             Input::Heldout(e) => Batch {
-                buffer: &self.eval_batches,
+                buffer: &self.buf.eval_batches.buffer,
                 offset: e * batch_words_len(n),
                 n,
             },
         }
     }
 
-    fn tensor(&self, name: &str) -> &TensorInfo {
-        self.layout.get(name)
+    fn param(&self, slot: Slot) -> View<'_> {
+        self.buf.params.slice(slot.offset, slot.len)
     }
 
-    fn maybe(&self, name: &str) -> Option<&TensorInfo> {
-        self.layout.tensors.iter().find(|t| t.name == name)
+    fn grad(&self, slot: Slot) -> View<'_> {
+        self.buf.grads.slice(slot.offset, slot.len)
     }
 
-    fn param(&self, name: &str) -> crate::gpu::View<'_> {
-        let t = self.tensor(name);
-        self.params.slice(t.offset, t.len())
-    }
-
-    fn grad(&self, name: &str) -> crate::gpu::View<'_> {
-        let t = self.tensor(name);
-        self.grads.slice(t.offset, t.len())
-    }
-
-    #[allow(clippy::too_many_arguments)]
     fn norm_forward(
         &self,
         rec: &mut Recorder,
         out: &Tensor,
         stats: &Tensor,
         inp: &Tensor,
-        prefix: &str,
+        norm: &NormSlots,
     ) -> Result<(), GpuError> {
         let (n, d) = (self.b * self.t, self.cfg.d_model);
-        let g = self.tensor(&format!("{prefix}.g"));
-        match self.cfg.norm {
-            Norm::Layernorm => {
-                let b = self.tensor(&format!("{prefix}.b"));
-                layernorm_forward(rec, out, stats, inp, &self.params, g, b, n, d)
+        let params = &self.buf.params;
+        match (self.cfg.norm, norm.b) {
+            (Norm::Layernorm, Some(b)) => {
+                layernorm_forward(rec, out, stats, inp, params, norm.g, b, n, d)
             }
-            Norm::Rmsnorm => rmsnorm_forward(rec, out, stats, inp, &self.params, g, n, d),
+            _ => rmsnorm_forward(rec, out, stats, inp, params, norm.g, n, d),
         }
     }
 
@@ -480,20 +691,16 @@ impl GpuModel {
         dout: &Tensor,
         inp: &Tensor,
         stats: &Tensor,
-        prefix: &str,
+        norm: &NormSlots,
     ) -> Result<(), GpuError> {
         let (n, d) = (self.b * self.t, self.cfg.d_model);
-        let g = self.tensor(&format!("{prefix}.g"));
-        let (grads, params) = (&self.grads, &self.params);
-        match self.cfg.norm {
-            Norm::Layernorm => {
-                let b = self.tensor(&format!("{prefix}.b"));
-                layernorm_backward(
-                    rec, dinp, residual, grads, dout, inp, params, g, b, stats, n, d,
-                )
-            }
-            Norm::Rmsnorm => rmsnorm_backward(
-                rec, dinp, residual, grads, dout, inp, params, g, stats, n, d,
+        let (grads, params) = (&self.buf.grads, &self.buf.params);
+        match (self.cfg.norm, norm.b) {
+            (Norm::Layernorm, Some(b)) => layernorm_backward(
+                rec, dinp, residual, grads, dout, inp, params, norm.g, b, stats, n, d,
+            ),
+            _ => rmsnorm_backward(
+                rec, dinp, residual, grads, dout, inp, params, norm.g, stats, n, d,
             ),
         }
     }
@@ -506,67 +713,57 @@ impl GpuModel {
             h: self.cfg.n_head,
         }
     }
-
-    /// Records the forward pass over `input`; its mean loss goes to `losses[slot]`.
-    pub fn record_forward(
+    /// Records the forward pass over `input`; its mean loss goes to `losses[slot]` plus,
+    /// over the training batch, the step's slot.
+    fn record_forward(
         &self,
         rec: &mut Recorder,
         input: Input,
         slot: usize,
     ) -> Result<(), GpuError> {
-        let cfg = &self.cfg;
+        let (cfg, buf, layout) = (&self.cfg, &self.buf, &self.layout);
         let (d, f, t) = (cfg.d_model, cfg.d_ff, self.t);
         let n = self.b * t;
-        let fc_out = if cfg.mlp == Mlp::Swiglu { 2 * f } else { f };
+        let fc_out = cfg.fc_width();
         let batch = self.input(input);
-        let first = match self.layers.first() {
+        let first = match buf.layers.first() {
             Some(layer) => &layer.x,
-            None => &self.x_final,
+            None => &buf.x_final,
         };
-        let wpe = self.maybe("wpe");
         encoder_forward(
             rec,
             first,
             &batch,
-            &self.params,
-            self.tensor("wte"),
-            wpe,
+            &buf.params,
+            layout.wte,
+            layout.wpe,
             t,
             d,
         )?;
-        for (l, a) in self.layers.iter().enumerate() {
-            let name = |s: &str| format!("h.{l}.{s}");
-            self.norm_forward(rec, &a.ln1, &a.ln1_stats, &a.x, &name("ln1"))?;
-            matmul_forward(
-                rec,
-                &a.qkv,
-                &a.ln1,
-                self.param(&name("attn.qkv")),
-                n,
-                d,
-                3 * d,
-            )?;
+        for (l, (a, w)) in buf.layers.iter().zip(&layout.layers).enumerate() {
+            self.norm_forward(rec, &a.ln1, &a.ln1_stats, &a.x, &w.ln1)?;
+            matmul_forward(rec, &a.qkv, &a.ln1, self.param(w.qkv), n, d, 3 * d)?;
             attention_forward(
                 rec,
                 &a.atty,
                 &a.att,
                 &a.qkvh,
                 &a.qkv,
-                self.rope.as_ref(),
+                buf.rope.as_ref(),
                 self.attention_shape(),
             )?;
             matmul_residual_forward(
                 rec,
                 &a.x_mid,
                 &a.atty,
-                self.param(&name("attn.proj")),
+                self.param(w.attn_proj),
                 &a.x,
                 n,
                 d,
                 d,
             )?;
-            self.norm_forward(rec, &a.ln2, &a.ln2_stats, &a.x_mid, &name("ln2"))?;
-            let fc = self.param(&name("mlp.fc"));
+            self.norm_forward(rec, &a.ln2, &a.ln2_stats, &a.x_mid, &w.ln2)?;
+            let fc = self.param(w.fc);
             match cfg.mlp {
                 Mlp::Gelu => matmul_gelu_forward(rec, &a.fc, &a.act, &a.ln2, fc, n, d, fc_out)?,
                 Mlp::Swiglu => {
@@ -574,129 +771,120 @@ impl GpuModel {
                     swiglu_forward(rec, &a.act, &a.fc, f)?;
                 }
             }
-            let next = match self.layers.get(l + 1) {
+            let next = match buf.layers.get(l + 1) {
                 Some(next) => &next.x,
-                None => &self.x_final,
+                None => &buf.x_final,
             };
-            matmul_residual_forward(
-                rec,
-                next,
-                &a.act,
-                self.param(&name("mlp.proj")),
-                &a.x_mid,
-                n,
-                f,
-                d,
-            )?;
+            matmul_residual_forward(rec, next, &a.act, self.param(w.mlp_proj), &a.x_mid, n, f, d)?;
             rec.end_part();
         }
-        self.norm_forward(rec, &self.lnf, &self.lnf_stats, &self.x_final, "lnf")?;
-        if cfg.tie_embeddings {
+        self.norm_forward(rec, &buf.lnf, &buf.lnf_stats, &buf.x_final, &layout.lnf)?;
+        match layout.lm_head {
             // logits = lnf · wteᵀ.
-            generic::matmul(
+            None => generic::matmul(
                 rec,
-                &self.lnf,
-                self.param("wte"),
-                &self.logits,
+                &buf.lnf,
+                self.param(layout.wte),
+                &buf.logits,
                 generic::MatmulSpec {
                     trans_b: true,
                     ..generic::MatmulSpec::new(n, d, VOCAB)
                 },
-            )?;
-        } else {
-            matmul_forward(
-                rec,
-                &self.logits,
-                &self.lnf,
-                self.param("lm_head"),
-                n,
-                d,
-                VOCAB,
-            )?;
+            )?,
+            Some(head) => {
+                matmul_forward(rec, &buf.logits, &buf.lnf, self.param(head), n, d, VOCAB)?
+            }
         }
+        // The training batch's loss goes to the step's slot of the ring; a held-out batch's
+        // to its own slot (the evaluation's values say slot 0).
+        let step = match input {
+            Input::Train => &self.step,
+            Input::Heldout(_) => &self.eval_step,
+        };
         crossentropy_forward(
             rec,
-            &self.probs,
-            &self.row_losses,
-            &self.losses,
+            &buf.probs,
+            &buf.row_losses,
+            &buf.losses,
             slot,
-            &self.logits,
+            &buf.logits,
             &batch,
+            step,
         )
     }
 
     /// Records the backward pass of the latest forward pass over the training batch:
     /// zeroes the gradients, then accumulates every parameter's gradient.
-    pub fn record_backward(&self, rec: &mut Recorder) -> Result<(), GpuError> {
-        let cfg = &self.cfg;
+    fn record_backward(&self, rec: &mut Recorder) -> Result<(), GpuError> {
+        let (cfg, buf, layout) = (&self.cfg, &self.buf, &self.layout);
         let (d, f, t) = (cfg.d_model, cfg.d_ff, self.t);
         let n = self.b * t;
-        let fc_out = if cfg.mlp == Mlp::Swiglu { 2 * f } else { f };
+        let fc_out = cfg.fc_width();
         let batch = self.input(Input::Train);
-        rec.clear(&self.grads);
-        let dlogits = &self.logits;
-        crossentropy_backward(rec, dlogits, &self.probs, &batch)?;
-        if cfg.tie_embeddings {
-            // logits = lnf·wteᵀ: dlnf = dlogits·wte, dwte += dlogitsᵀ·lnf.
-            generic::matmul(
+        rec.clear(&buf.grads);
+        let dlogits = &buf.logits;
+        crossentropy_backward(rec, dlogits, &buf.probs, &batch)?;
+        match layout.lm_head {
+            None => {
+                // logits = lnf·wteᵀ: dlnf = dlogits·wte, dwte += dlogitsᵀ·lnf.
+                generic::matmul(
+                    rec,
+                    dlogits,
+                    self.param(layout.wte),
+                    &buf.dln,
+                    generic::MatmulSpec::new(n, VOCAB, d),
+                )?;
+                generic::matmul(
+                    rec,
+                    dlogits,
+                    &buf.lnf,
+                    self.grad(layout.wte),
+                    generic::MatmulSpec {
+                        trans_a: true,
+                        beta: 1.0,
+                        ..generic::MatmulSpec::new(VOCAB, n, d)
+                    },
+                )?;
+            }
+            Some(head) => matmul_backward(
                 rec,
+                &buf.dln,
+                self.grad(head),
                 dlogits,
-                self.param("wte"),
-                &self.dln,
-                generic::MatmulSpec::new(n, VOCAB, d),
-            )?;
-            generic::matmul(
-                rec,
-                dlogits,
-                &self.lnf,
-                self.grad("wte"),
-                generic::MatmulSpec {
-                    trans_a: true,
-                    beta: 1.0,
-                    ..generic::MatmulSpec::new(VOCAB, n, d)
-                },
-            )?;
-        } else {
-            matmul_backward(
-                rec,
-                &self.dln,
-                self.grad("lm_head"),
-                dlogits,
-                &self.lnf,
-                self.param("lm_head"),
+                &buf.lnf,
+                self.param(head),
                 n,
                 d,
                 VOCAB,
-            )?;
+            )?,
         }
         self.norm_backward(
             rec,
-            &self.dx,
+            &buf.dx,
             None,
-            &self.dln,
-            &self.x_final,
-            &self.lnf_stats,
-            "lnf",
+            &buf.dln,
+            &buf.x_final,
+            &buf.lnf_stats,
+            &layout.lnf,
         )?;
-        for (l, a) in self.layers.iter().enumerate().rev() {
-            let name = |s: &str| format!("h.{l}.{s}");
+        for (a, wl) in buf.layers.iter().zip(&layout.layers).rev() {
             // MLP branch: x_next = x_mid + mlp(norm2(x_mid)).
-            let (w, dw) = (self.param(&name("mlp.proj")), self.grad(&name("mlp.proj")));
+            let (w, dw) = (self.param(wl.mlp_proj), self.grad(wl.mlp_proj));
             match cfg.mlp {
                 Mlp::Gelu => {
-                    matmul_gelu_backward(rec, &self.dfc, dw, &self.dx, &a.act, w, &a.fc, n, f, d)?
+                    matmul_gelu_backward(rec, &buf.dfc, dw, &buf.dx, &a.act, w, &a.fc, n, f, d)?
                 }
                 Mlp::Swiglu => {
-                    matmul_backward(rec, &self.dact, dw, &self.dx, &a.act, w, n, f, d)?;
-                    swiglu_backward(rec, &self.dfc, &a.fc, &self.dact, f)?;
+                    matmul_backward(rec, &buf.dact, dw, &buf.dx, &a.act, w, n, f, d)?;
+                    swiglu_backward(rec, &buf.dfc, &a.fc, &buf.dact, f)?;
                 }
             }
-            let w = self.param(&name("mlp.fc"));
+            let w = self.param(wl.fc);
             matmul_backward(
                 rec,
-                &self.dln,
-                self.grad(&name("mlp.fc")),
-                &self.dfc,
+                &buf.dln,
+                self.grad(wl.fc),
+                &buf.dfc,
                 &a.ln2,
                 w,
                 n,
@@ -706,20 +894,20 @@ impl GpuModel {
             // d(x_mid): through the norm, plus dx around it (the residual stream).
             self.norm_backward(
                 rec,
-                &self.branch,
-                Some(&self.dx),
-                &self.dln,
+                &buf.branch,
+                Some(&buf.dx),
+                &buf.dln,
                 &a.x_mid,
                 &a.ln2_stats,
-                &name("ln2"),
+                &wl.ln2,
             )?;
             // branch holds d(x_mid). Attention branch: x_mid = x + proj(attn(qkv(norm1(x)))).
-            let w = self.param(&name("attn.proj"));
+            let w = self.param(wl.attn_proj);
             matmul_backward(
                 rec,
-                &self.dln,
-                self.grad(&name("attn.proj")),
-                &self.branch,
+                &buf.dln,
+                self.grad(wl.attn_proj),
+                &buf.branch,
                 &a.atty,
                 w,
                 n,
@@ -728,20 +916,20 @@ impl GpuModel {
             )?;
             attention_backward(
                 rec,
-                &self.dqkv,
-                &self.datt,
-                &self.dln,
+                &buf.dqkv,
+                &buf.datt,
+                &buf.dln,
                 &a.qkvh,
                 &a.att,
-                self.rope.as_ref(),
+                buf.rope.as_ref(),
                 self.attention_shape(),
             )?;
-            let w = self.param(&name("attn.qkv"));
+            let w = self.param(wl.qkv);
             matmul_backward(
                 rec,
-                &self.dln,
-                self.grad(&name("attn.qkv")),
-                &self.dqkv,
+                &buf.dln,
+                self.grad(wl.qkv),
+                &buf.dqkv,
                 &a.ln1,
                 w,
                 n,
@@ -749,153 +937,46 @@ impl GpuModel {
                 3 * d,
             )?;
             // dx: through the norm, plus d(x_mid) around the attention branch.
-            let ln1 = name("ln1");
             self.norm_backward(
                 rec,
-                &self.dx,
-                Some(&self.branch),
-                &self.dln,
+                &buf.dx,
+                Some(&buf.branch),
+                &buf.dln,
                 &a.x,
                 &a.ln1_stats,
-                &ln1,
+                &wl.ln1,
             )?;
             rec.end_part();
         }
         encoder_backward(
-            rec,
-            &self.grads,
-            self.tensor("wte"),
-            self.maybe("wpe"),
-            &self.dx,
-            &batch,
-            t,
-            d,
+            rec, &buf.grads, layout.wte, layout.wpe, &buf.dx, &batch, t, d,
         )
     }
 
-    /// Records the L2 pull toward the anchor (when `l2` > 0), the step guard (global
-    /// norm, clip scale, divergence check of `losses[slot]`) and the AdamW update of step
-    /// `step` (0-based) at learning rate `lr`.
-    fn record_update(
-        &self,
-        rec: &mut Recorder,
-        step: usize,
-        slot: usize,
-        lr: f32,
-        h: &Hyper,
-        l2: f32,
-    ) -> Result<(), GpuError> {
-        if l2 != 0.0 {
-            l2_pull(rec, l2, &self.params, &self.anchor, &self.grads)?;
+    /// Records the L2 pull toward the anchor (when `l2`; λ is the step's), the step guard
+    /// (global norm, clip scale, divergence check of the step's loss) and the AdamW update.
+    fn record_update(&self, rec: &mut Recorder, l2: bool) -> Result<(), GpuError> {
+        let buf = &self.buf;
+        if l2 {
+            l2_pull(rec, &buf.params, &buf.anchor, &buf.grads, &self.step)?;
         }
         step_guard(
             rec,
-            &self.grads,
-            &self.partials,
-            &self.losses,
-            slot,
-            step,
-            h.grad_clip as f32,
-            &self.guard,
+            &buf.grads,
+            &buf.partials,
+            &buf.losses,
+            &buf.guard.buffer,
+            &self.step,
         )?;
-        let hyper = AdamW {
-            lr,
-            beta1: BETA1,
-            beta2: BETA2,
-            eps: EPS,
-            weight_decay: h.weight_decay as f32,
-            step: step as u32 + 1,
-        };
         adamw(
             rec,
-            hyper,
-            &self.params,
-            &self.grads,
-            &self.m,
-            &self.v,
-            &self.decay,
-            &self.guard,
+            &buf.params,
+            &buf.grads,
+            &buf.m,
+            &buf.v,
+            &buf.decay.buffer,
+            &buf.guard.buffer,
+            &self.step,
         )
     }
-
-    /// Records one whole training step over the uploaded training batch — forward (its
-    /// loss into `losses[slot]`), backward, the L2 pull toward the anchor (λ = `l2`; 0 for
-    /// none), the step guard and AdamW at learning rate `lr` — recorded at once, in 2·L + 1 parts.
-    /// The only place a GPU training step is put together.
-    #[allow(clippy::too_many_arguments)]
-    pub fn record_step(
-        &self,
-        rec: &mut Recorder,
-        step: usize,
-        slot: usize,
-        lr: f32,
-        h: &Hyper,
-        l2: f32,
-    ) -> Result<(), GpuError> {
-        self.record_forward(rec, Input::Train, slot)?;
-        self.record_backward(rec)?;
-        self.record_update(rec, step, slot, lr, h, l2)
-    }
-
-    /// Mean loss over held-out batches (each B rows of T + 1 bytes), at most as many as
-    /// the model was sized for.
-    pub async fn evaluate(&self, gpu: &Gpu, batches: &[Vec<u8>]) -> Result<f64, GpuError> {
-        self.write_heldout(gpu, batches)?;
-        let mut rec = gpu.recorder_with(&self.eval_program);
-        for e in 0..batches.len() {
-            self.record_forward(&mut rec, Input::Heldout(e), READBACK_EVERY + e)?;
-        }
-        gpu.submit(rec)?;
-        let losses = gpu.read(&self.losses).await?;
-        let held = &losses[READBACK_EVERY..READBACK_EVERY + batches.len()];
-        Ok(held.iter().map(|&l| l as f64).sum::<f64>() / batches.len().max(1) as f64)
-    }
-
-    /// The step guard as the GPU left it.
-    pub async fn read_guard(&self, gpu: &Gpu) -> Result<Guard, GpuError> {
-        let words = gpu.read_u32(&self.guard, 4).await?;
-        Ok(bytemuck::cast_slice::<u32, Guard>(&words)[0])
-    }
-}
-
-/// Dispatches of one training step of a model, by part.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Dispatches {
-    pub forward: usize,
-    pub backward: usize,
-    /// The L2 pull, the step guard and AdamW.
-    pub update: usize,
-}
-
-impl Dispatches {
-    pub fn total(&self) -> usize {
-        self.forward + self.backward + self.update
-    }
-}
-
-/// Counts the dispatches of one training step of `model` (with the L2 pull when `l2`);
-/// recording only counts: nothing is submitted.
-pub fn dispatches(gpu: &Gpu, model: &GpuModel, l2: bool) -> Result<Dispatches, GpuError> {
-    let h = Hyper {
-        weight_decay: 0.1,
-        grad_clip: 1.0,
-        l2: if l2 { 0.1 } else { 0.0 },
-    };
-    let mut rec = gpu.recorder();
-    model.record_forward(&mut rec, Input::Train, 0)?;
-    let forward = rec.dispatches;
-    model.record_backward(&mut rec)?;
-    let backward = rec.dispatches - forward;
-    model.record_update(&mut rec, 0, 0, 1e-3, &h, h.l2 as f32)?;
-    let update = rec.dispatches - forward - backward;
-    Ok(Dispatches {
-        forward,
-        backward,
-        update,
-    })
-}
-
-/// Dispatches of one training step of a model (for the benchmarks and the page).
-pub fn dispatches_per_step(gpu: &Gpu, model: &GpuModel) -> Result<usize, GpuError> {
-    Ok(dispatches(gpu, model, false)?.total())
 }

@@ -1,9 +1,9 @@
 //! The transformer's layers on the GPU: one thin wrapper per kernel, each named like its
 //! CPU reference in [`super::layers`] (the tests pair them). Nothing is submitted here;
 //! every wrapper records dispatches into a [`Recorder`]. Parameters and their gradients are
-//! read and written in place inside the flat buffers, at the offsets of [`TensorInfo`].
+//! read and written in place inside the flat buffers, at the offsets of their [`Slot`]s.
 
-use super::params::TensorInfo;
+use super::params::Slot;
 use crate::data::VOCAB;
 use crate::gpu::kernels::{expect_len, matmul, matmul_then, u32_of, Epilogue, MatmulSpec};
 use crate::gpu::{grid_1d, grid_groups, GpuError, Recorder, Shader, Tensor, View};
@@ -41,7 +41,10 @@ const MATMUL_EPILOGUE: Shader = Shader {
 };
 const CROSSENTROPY: Shader = Shader {
     name: "crossentropy",
-    source: include_str!("../../shaders/crossentropy.wgsl"),
+    source: concat!(
+        include_str!("../../shaders/step.wgsl"),
+        include_str!("../../shaders/crossentropy.wgsl")
+    ),
     sums: true,
 };
 
@@ -139,8 +142,8 @@ struct EncoderParams {
 
 fn encoder_params(
     batch: &Batch,
-    wte: &TensorInfo,
-    wpe: Option<&TensorInfo>,
+    wte: Slot,
+    wpe: Option<Slot>,
     t_len: usize,
     d: usize,
 ) -> Result<EncoderParams, GpuError> {
@@ -167,8 +170,8 @@ pub fn encoder_forward(
     out: &Tensor,
     batch: &Batch,
     params: &Tensor,
-    wte: &TensorInfo,
-    wpe: Option<&TensorInfo>,
+    wte: Slot,
+    wpe: Option<Slot>,
     t_len: usize,
     d: usize,
 ) -> Result<(), GpuError> {
@@ -192,8 +195,8 @@ pub fn encoder_forward(
 pub fn encoder_backward(
     rec: &mut Recorder,
     grads: &Tensor,
-    wte: &TensorInfo,
-    wpe: Option<&TensorInfo>,
+    wte: Slot,
+    wpe: Option<Slot>,
     dout: &Tensor,
     batch: &Batch,
     t_len: usize,
@@ -245,12 +248,7 @@ struct NormParams {
     _pad: u32,
 }
 
-fn norm_params(
-    rows: usize,
-    d: usize,
-    g: &TensorInfo,
-    b: Option<&TensorInfo>,
-) -> Result<NormParams, GpuError> {
+fn norm_params(rows: usize, d: usize, g: Slot, b: Option<Slot>) -> Result<NormParams, GpuError> {
     Ok(NormParams {
         rows: u32_of("rows", rows)?,
         d: u32_of("d", d)?,
@@ -271,8 +269,8 @@ fn norm_forward(
     stats: &Tensor,
     inp: &Tensor,
     params: &Tensor,
-    g: &TensorInfo,
-    b: Option<&TensorInfo>,
+    g: Slot,
+    b: Option<Slot>,
     rows: usize,
     d: usize,
 ) -> Result<(), GpuError> {
@@ -311,8 +309,8 @@ fn norm_backward(
     dout: &Tensor,
     inp: &Tensor,
     params: &Tensor,
-    g: &TensorInfo,
-    b: Option<&TensorInfo>,
+    g: Slot,
+    b: Option<Slot>,
     stats: &Tensor,
     rows: usize,
     d: usize,
@@ -384,8 +382,8 @@ pub fn layernorm_forward(
     stats: &Tensor,
     inp: &Tensor,
     params: &Tensor,
-    g: &TensorInfo,
-    b: &TensorInfo,
+    g: Slot,
+    b: Slot,
     rows: usize,
     d: usize,
 ) -> Result<(), GpuError> {
@@ -402,8 +400,8 @@ pub fn layernorm_backward(
     dout: &Tensor,
     inp: &Tensor,
     params: &Tensor,
-    g: &TensorInfo,
-    b: &TensorInfo,
+    g: Slot,
+    b: Slot,
     stats: &Tensor,
     rows: usize,
     d: usize,
@@ -432,7 +430,7 @@ pub fn rmsnorm_forward(
     stats: &Tensor,
     inp: &Tensor,
     params: &Tensor,
-    g: &TensorInfo,
+    g: Slot,
     rows: usize,
     d: usize,
 ) -> Result<(), GpuError> {
@@ -449,7 +447,7 @@ pub fn rmsnorm_backward(
     dout: &Tensor,
     inp: &Tensor,
     params: &Tensor,
-    g: &TensorInfo,
+    g: Slot,
     stats: &Tensor,
     rows: usize,
     d: usize,
@@ -819,7 +817,9 @@ fn ce_params(batch: &Batch, slot: usize) -> Result<CrossentropyParams, GpuError>
 }
 
 /// Softmax cross-entropy of each row of logits (N×256) against its target: probs and the
-/// per-row losses; then `losses[slot]` = their mean (nats per byte).
+/// per-row losses; then `losses[slot + step.slot]` = their mean (nats per byte), where
+/// `step` holds the step's values ([`super::optim::StepValues`]: a training step's loss
+/// goes to its slot of the ring, an evaluation's to `slot` with a step of slot 0).
 #[allow(clippy::too_many_arguments)]
 pub fn crossentropy_forward(
     rec: &mut Recorder,
@@ -829,6 +829,7 @@ pub fn crossentropy_forward(
     slot: usize,
     logits: &Tensor,
     batch: &Batch,
+    step: &wgpu::Buffer,
 ) -> Result<(), GpuError> {
     expect_len("logits", logits, batch.n * VOCAB)?;
     expect_len("probs", probs, batch.n * VOCAB)?;
@@ -854,7 +855,12 @@ pub fn crossentropy_forward(
     )?;
     rec.dispatch(
         &rec.gpu.pipeline(&CROSSENTROPY, "loss_mean"),
-        &[(4, &uniform), (5, &losses.buffer), (6, &row_losses.buffer)],
+        &[
+            (4, &uniform),
+            (5, &losses.buffer),
+            (6, &row_losses.buffer),
+            (8, step),
+        ],
         [1, 1, 1],
     )
 }

@@ -1,92 +1,172 @@
 //! The whole model on the CPU (the reference of the GPU path and the fallback): forward to
 //! the mean cross-entropy, backward to every parameter's gradient, built from the layer
-//! pairs of [`super::layers`] over the flat buffers of [`super::params::Layout`].
+//! pairs of [`super::layers`] over the flat buffers of [`super::params::Layout`] (each
+//! tensor by its typed slot, resolved once). Its buffers follow one plan ([`Activations`]
+//! and [`Scratch`] of lengths), which both allocation and [`cpu_memory_estimate`] read.
 
 use super::config::{Mlp, ModelConfig, Norm, Pos};
 use super::layers::*;
-use super::params::Layout;
+use super::params::{Layout, NormSlots, Slot};
 use crate::cpu::{matmul, matmul_tn_acc, transpose};
 use crate::data::VOCAB;
 
 /// Everything the backward pass needs from the forward pass, for B sequences of T bytes.
-/// [`forward_into`] reuses one across steps (no allocation, no zeroing).
-pub struct Activations {
+/// [`forward_into`] reuses one across steps (no allocation, no zeroing). `T` is the
+/// buffer: `Vec<f32>`, or `usize` for the plan of their lengths ([`Activations::plan`]).
+pub struct Activations<T = Vec<f32>> {
+    /// The model they were made for.
+    cfg: ModelConfig,
     pub b: usize,
     pub t: usize,
     /// Residual stream entering each layer, and leaving the last (n_layer + 1 entries).
-    x: Vec<Vec<f32>>,
-    layers: Vec<LayerActs>,
-    lnf: Vec<f32>,
-    lnf_stats: (Vec<f32>, Vec<f32>),
+    x: Vec<T>,
+    layers: Vec<LayerActs<T>>,
+    lnf: T,
+    lnf_stats: (T, T),
     /// The head as a D×V matrix (wteᵀ when tied).
-    head: Vec<f32>,
-    pub logits: Vec<f32>,
-    pub probs: Vec<f32>,
+    head: T,
+    pub logits: T,
+    pub probs: T,
 }
 
-struct LayerActs {
-    ln1: Vec<f32>,
-    ln1_stats: (Vec<f32>, Vec<f32>),
-    qkv: Vec<f32>,
-    att: Vec<f32>,
-    atty: Vec<f32>,
+struct LayerActs<T> {
+    ln1: T,
+    /// A norm's (mean, 1/std) per row; RMSNorm uses only the second.
+    ln1_stats: (T, T),
+    qkv: T,
+    att: T,
+    atty: T,
     /// attn.proj's output, then MLP's (scratch).
-    proj: Vec<f32>,
-    x_mid: Vec<f32>,
-    ln2: Vec<f32>,
-    ln2_stats: (Vec<f32>, Vec<f32>),
-    fc: Vec<f32>,
-    act: Vec<f32>,
+    proj: T,
+    x_mid: T,
+    ln2: T,
+    ln2_stats: (T, T),
+    fc: T,
+    act: T,
     /// GELU's tanh of each fc output, kept for the backward pass (empty for SwiGLU).
-    tanh: Vec<f32>,
+    tanh: T,
+}
+
+impl<T> LayerActs<T> {
+    /// Every buffer with its name.
+    fn named(&self) -> [(&'static str, &T); 14] {
+        [
+            ("ln1", &self.ln1),
+            ("ln1 mean", &self.ln1_stats.0),
+            ("ln1 rstd", &self.ln1_stats.1),
+            ("qkv", &self.qkv),
+            ("attention weights", &self.att),
+            ("attention out", &self.atty),
+            ("projection out", &self.proj),
+            ("x mid", &self.x_mid),
+            ("ln2", &self.ln2),
+            ("ln2 mean", &self.ln2_stats.0),
+            ("ln2 rstd", &self.ln2_stats.1),
+            ("fc", &self.fc),
+            ("activation", &self.act),
+            ("gelu tanh", &self.tanh),
+        ]
+    }
+
+    fn map<U>(&self, f: &impl Fn(&T) -> U) -> LayerActs<U> {
+        LayerActs {
+            ln1: f(&self.ln1),
+            ln1_stats: (f(&self.ln1_stats.0), f(&self.ln1_stats.1)),
+            qkv: f(&self.qkv),
+            att: f(&self.att),
+            atty: f(&self.atty),
+            proj: f(&self.proj),
+            x_mid: f(&self.x_mid),
+            ln2: f(&self.ln2),
+            ln2_stats: (f(&self.ln2_stats.0), f(&self.ln2_stats.1)),
+            fc: f(&self.fc),
+            act: f(&self.act),
+            tanh: f(&self.tanh),
+        }
+    }
+}
+
+impl<T> Activations<T> {
+    /// Every buffer with its name.
+    fn named(&self) -> Vec<(&'static str, &T)> {
+        let mut all: Vec<(&'static str, &T)> = self.x.iter().map(|x| ("residual", x)).collect();
+        for layer in &self.layers {
+            all.extend(layer.named());
+        }
+        all.extend([
+            ("lnf", &self.lnf),
+            ("lnf mean", &self.lnf_stats.0),
+            ("lnf rstd", &self.lnf_stats.1),
+            ("head", &self.head),
+            ("logits", &self.logits),
+            ("probabilities", &self.probs),
+        ]);
+        all
+    }
+
+    fn map<U>(&self, f: impl Fn(&T) -> U) -> Activations<U> {
+        Activations {
+            cfg: self.cfg.clone(),
+            b: self.b,
+            t: self.t,
+            x: self.x.iter().map(&f).collect(),
+            layers: self.layers.iter().map(|l| l.map(&f)).collect(),
+            lnf: f(&self.lnf),
+            lnf_stats: (f(&self.lnf_stats.0), f(&self.lnf_stats.1)),
+            head: f(&self.head),
+            logits: f(&self.logits),
+            probs: f(&self.probs),
+        }
+    }
+}
+
+impl Activations<usize> {
+    /// The lengths of the buffers for `cfg` on batches of `b` sequences of `t` bytes.
+    pub fn plan(cfg: &ModelConfig, b: usize, t: usize) -> Activations<usize> {
+        let (d, h, f) = (cfg.d_model, cfg.n_head, cfg.d_ff);
+        let n = b.saturating_mul(t);
+        let nd = n.saturating_mul(d);
+        let layer = LayerActs {
+            ln1: nd,
+            ln1_stats: (n, n),
+            qkv: nd.saturating_mul(3),
+            att: b.saturating_mul(h).saturating_mul(t).saturating_mul(t),
+            atty: nd,
+            proj: nd,
+            x_mid: nd,
+            ln2: nd,
+            ln2_stats: (n, n),
+            fc: n.saturating_mul(cfg.fc_width()),
+            act: n.saturating_mul(f),
+            tanh: if cfg.mlp == Mlp::Gelu {
+                n.saturating_mul(f)
+            } else {
+                0
+            },
+        };
+        Activations {
+            cfg: cfg.clone(),
+            b,
+            t,
+            x: vec![nd; cfg.n_layer + 1],
+            layers: (0..cfg.n_layer).map(|_| layer.map(&|&len| len)).collect(),
+            lnf: nd,
+            lnf_stats: (n, n),
+            head: d * VOCAB,
+            logits: n.saturating_mul(VOCAB),
+            probs: n.saturating_mul(VOCAB),
+        }
+    }
 }
 
 impl Activations {
-    /// Buffers for `cfg` on batches of `b` sequences of `t` bytes.
+    /// Buffers for `cfg` on batches of `b` sequences of `t` bytes (of [`Activations::plan`]).
     pub fn new(cfg: &ModelConfig, b: usize, t: usize) -> Activations {
-        let (d, h, f) = (cfg.d_model, cfg.n_head, cfg.d_ff);
-        let n = b * t;
-        let fc_out = if cfg.mlp == Mlp::Swiglu { 2 * f } else { f };
-        let z = |len: usize| vec![0.0f32; len];
-        Activations {
-            b,
-            t,
-            x: (0..=cfg.n_layer).map(|_| z(n * d)).collect(),
-            layers: (0..cfg.n_layer)
-                .map(|_| LayerActs {
-                    ln1: z(n * d),
-                    ln1_stats: (z(n), z(n)),
-                    qkv: z(n * 3 * d),
-                    att: z(b * h * t * t),
-                    atty: z(n * d),
-                    proj: z(n * d),
-                    x_mid: z(n * d),
-                    ln2: z(n * d),
-                    ln2_stats: (z(n), z(n)),
-                    fc: z(n * fc_out),
-                    act: z(n * f),
-                    tanh: z(if cfg.mlp == Mlp::Gelu { n * f } else { 0 }),
-                })
-                .collect(),
-            lnf: z(n * d),
-            lnf_stats: (z(n), z(n)),
-            head: z(d * VOCAB),
-            logits: z(n * VOCAB),
-            probs: z(n * VOCAB),
-        }
+        Activations::plan(cfg, b, t).map(|&len| vec![0.0f32; len])
     }
 
     fn fits(&self, cfg: &ModelConfig, b: usize, t: usize) -> bool {
-        self.b == b
-            && self.t == t
-            && self.layers.len() == cfg.n_layer
-            && self.head.len() == cfg.d_model * VOCAB
-            && self.layers.first().is_none_or(|l| {
-                l.act.len() == b * t * cfg.d_ff
-                    && l.fc.len() == l.act.len() * if cfg.mlp == Mlp::Swiglu { 2 } else { 1 }
-                    && l.att.len() == b * cfg.n_head * t * t
-                    && l.tanh.len() == if cfg.mlp == Mlp::Gelu { l.act.len() } else { 0 }
-            })
+        self.b == b && self.t == t && self.cfg == *cfg
     }
 }
 
@@ -95,20 +175,16 @@ fn norm_forward(
     out: &mut [f32],
     stats: &mut (Vec<f32>, Vec<f32>),
     inp: &[f32],
-    g: &[f32],
-    b: Option<&[f32]>,
+    params: &[f32],
+    norm: &NormSlots,
 ) {
     let d = cfg.d_model;
+    let g = &params[norm.g.range()];
     match cfg.norm {
-        Norm::Layernorm => layernorm_forward(
-            out,
-            &mut stats.0,
-            &mut stats.1,
-            inp,
-            g,
-            b.expect("layernorm bias"),
-            d,
-        ),
+        Norm::Layernorm => {
+            let b = &params[norm.b.expect("layernorm bias").range()];
+            layernorm_forward(out, &mut stats.0, &mut stats.1, inp, g, b, d)
+        }
         Norm::Rmsnorm => rmsnorm_forward(out, &mut stats.1, inp, g, d),
     }
 }
@@ -118,50 +194,33 @@ fn norm_backward(
     cfg: &ModelConfig,
     dinp: &mut [f32],
     grads: &mut [f32],
-    layout: &Layout,
-    prefix: &str,
+    norm: &NormSlots,
     dout: &[f32],
     inp: &[f32],
     params: &[f32],
     stats: &(Vec<f32>, Vec<f32>),
 ) {
     let d = cfg.d_model;
-    let g = &params[layout.get(&format!("{prefix}.g")).range()];
+    let g = &params[norm.g.range()];
     match cfg.norm {
         Norm::Layernorm => {
             let (mut dg, mut db) = (vec![0.0; d], vec![0.0; d]);
             layernorm_backward(dinp, &mut dg, &mut db, dout, inp, g, &stats.0, &stats.1, d);
-            add_into(grads, layout, &format!("{prefix}.g"), &dg);
-            add_into(grads, layout, &format!("{prefix}.b"), &db);
+            add_into(grads, norm.g, &dg);
+            add_into(grads, norm.b.expect("layernorm bias"), &db);
         }
         Norm::Rmsnorm => {
             let mut dg = vec![0.0; d];
             rmsnorm_backward(dinp, &mut dg, dout, inp, g, &stats.1, d);
-            add_into(grads, layout, &format!("{prefix}.g"), &dg);
+            add_into(grads, norm.g, &dg);
         }
     }
 }
 
-fn add_into(grads: &mut [f32], layout: &Layout, name: &str, g: &[f32]) {
-    for (a, b) in grads[layout.get(name).range()].iter_mut().zip(g) {
+fn add_into(grads: &mut [f32], slot: Slot, g: &[f32]) {
+    for (a, b) in grads[slot.range()].iter_mut().zip(g) {
         *a += b;
     }
-}
-
-fn param<'a>(params: &'a [f32], layout: &Layout, name: &str) -> &'a [f32] {
-    &params[layout.get(name).range()]
-}
-
-fn param_mut<'a>(params: &'a mut [f32], layout: &Layout, name: &str) -> &'a mut [f32] {
-    &mut params[layout.get(name).range()]
-}
-
-fn maybe<'a>(params: &'a [f32], layout: &Layout, name: &str) -> Option<&'a [f32]> {
-    layout
-        .tensors
-        .iter()
-        .find(|t| t.name == name)
-        .map(|t| &params[t.range()])
 }
 
 /// out[i] = a[i] + b[i].
@@ -202,85 +261,45 @@ pub fn forward_into(
     let (d, h, f) = (cfg.d_model, cfg.n_head, cfg.d_ff);
     let n = b * t;
     assert!(tokens.len() == n && targets.len() == n && t <= cfg.ctx);
-    let fc_out = if cfg.mlp == Mlp::Swiglu { 2 * f } else { f };
+    let fc_out = cfg.fc_width();
     if !acts.fits(cfg, b, t) {
         *acts = Activations::new(cfg, b, t);
     }
-    let wpe = if cfg.pos == Pos::Learned {
-        Some(param(params, layout, "wpe"))
-    } else {
-        None
-    };
+    let p = |slot: Slot| &params[slot.range()];
     encoder_forward(
         &mut acts.x[0],
         tokens,
-        param(params, layout, "wte"),
-        wpe,
+        p(layout.wte),
+        layout.wpe.map(p),
         t,
         d,
     );
-    for l in 0..cfg.n_layer {
-        let name = |s: &str| format!("h.{l}.{s}");
+    for (l, w) in layout.layers.iter().enumerate() {
         let (done, next) = acts.x.split_at_mut(l + 1);
         let (x, x_next) = (&done[l], &mut next[0]);
         let la = &mut acts.layers[l];
-        norm_forward(
-            cfg,
-            &mut la.ln1,
-            &mut la.ln1_stats,
-            x,
-            param(params, layout, &name("ln1.g")),
-            maybe(params, layout, &name("ln1.b")),
-        );
-        matmul_forward(
-            &mut la.qkv,
-            &la.ln1,
-            param(params, layout, &name("attn.qkv")),
-            n,
-            d,
-            3 * d,
-        );
+        norm_forward(cfg, &mut la.ln1, &mut la.ln1_stats, x, params, &w.ln1);
+        matmul_forward(&mut la.qkv, &la.ln1, p(w.qkv), n, d, 3 * d);
         if cfg.pos == Pos::Rope {
             rope_forward(&mut la.qkv, t, d, h, false);
         }
         attention_forward(&mut la.atty, &mut la.att, &la.qkv, b, t, d, h);
-        matmul_forward(
-            &mut la.proj,
-            &la.atty,
-            param(params, layout, &name("attn.proj")),
-            n,
-            d,
-            d,
-        );
+        matmul_forward(&mut la.proj, &la.atty, p(w.attn_proj), n, d, d);
         add(&mut la.x_mid, x, &la.proj);
         norm_forward(
             cfg,
             &mut la.ln2,
             &mut la.ln2_stats,
             &la.x_mid,
-            param(params, layout, &name("ln2.g")),
-            maybe(params, layout, &name("ln2.b")),
+            params,
+            &w.ln2,
         );
-        matmul_forward(
-            &mut la.fc,
-            &la.ln2,
-            param(params, layout, &name("mlp.fc")),
-            n,
-            d,
-            fc_out,
-        );
+        matmul_forward(&mut la.fc, &la.ln2, p(w.fc), n, d, fc_out);
         match cfg.mlp {
             Mlp::Gelu => gelu_forward_keep(&mut la.act, &mut la.tanh, &la.fc),
             Mlp::Swiglu => swiglu_forward(&mut la.act, &la.fc, f),
         }
-        matmul_forward(
-            &mut la.proj,
-            &la.act,
-            param(params, layout, &name("mlp.proj")),
-            n,
-            f,
-            d,
-        );
+        matmul_forward(&mut la.proj, &la.act, p(w.mlp_proj), n, f, d);
         add(x_next, &la.x_mid, &la.proj);
     }
     norm_forward(
@@ -288,38 +307,102 @@ pub fn forward_into(
         &mut acts.lnf,
         &mut acts.lnf_stats,
         &acts.x[cfg.n_layer],
-        param(params, layout, "lnf.g"),
-        maybe(params, layout, "lnf.b"),
+        params,
+        &layout.lnf,
     );
     // The language-model head as a D×V matrix: lm_head, or wteᵀ when tied.
-    if cfg.tie_embeddings {
-        transpose(&mut acts.head, param(params, layout, "wte"), VOCAB, d);
-    } else {
-        acts.head.copy_from_slice(param(params, layout, "lm_head"));
+    match layout.lm_head {
+        None => transpose(&mut acts.head, p(layout.wte), VOCAB, d),
+        Some(head) => acts.head.copy_from_slice(p(head)),
     }
     matmul_forward(&mut acts.logits, &acts.lnf, &acts.head, n, d, VOCAB);
     crossentropy_forward(&mut acts.probs, &acts.logits, targets, VOCAB)
 }
 
-/// The backward pass's buffers, reused across steps by [`backward_with`].
-#[derive(Default)]
-pub struct Scratch {
-    dlogits: Vec<f32>,
+/// The backward pass's buffers, reused across steps by [`backward_with`]: `Vec<f32>`, or
+/// `usize` for the plan of their lengths ([`Scratch::plan`]).
+pub struct Scratch<T = Vec<f32>> {
+    dlogits: T,
     /// A weight transposed (OC×C) for its input gradient.
-    wt: Vec<f32>,
+    wt: T,
     /// The gradient of the residual stream (N×D) and of its branch inputs.
-    dx: Vec<f32>,
-    dmid: Vec<f32>,
-    dnorm: Vec<f32>,
-    dbranch: Vec<f32>,
-    dact: Vec<f32>,
-    dfc: Vec<f32>,
-    dqkv: Vec<f32>,
-    dwte: Vec<f32>,
-    dwpe: Vec<f32>,
+    dx: T,
+    dmid: T,
+    dnorm: T,
+    dbranch: T,
+    dact: T,
+    dfc: T,
+    dqkv: T,
+    dwte: T,
+    dwpe: T,
 }
 
-/// `v` resized to `len` (its contents are overwritten by the caller).
+impl<T> Scratch<T> {
+    /// Every buffer with its name.
+    fn named(&self) -> [(&'static str, &T); 11] {
+        [
+            ("logits' gradient", &self.dlogits),
+            ("weight transposed", &self.wt),
+            ("residual gradient", &self.dx),
+            ("x mid gradient", &self.dmid),
+            ("norm gradient", &self.dnorm),
+            ("branch gradient", &self.dbranch),
+            ("activation gradient", &self.dact),
+            ("fc gradient", &self.dfc),
+            ("qkv gradient", &self.dqkv),
+            ("wte gradient", &self.dwte),
+            ("wpe gradient", &self.dwpe),
+        ]
+    }
+}
+
+impl Scratch<usize> {
+    /// The lengths of the backward pass's buffers for `cfg` on `b` sequences of `t` bytes.
+    pub fn plan(cfg: &ModelConfig, b: usize, t: usize) -> Scratch<usize> {
+        let (d, f) = (cfg.d_model, cfg.d_ff);
+        let n = b.saturating_mul(t);
+        let nd = n.saturating_mul(d);
+        // The largest weight transposed: the untied head, mlp.fc or mlp.proj, attn.qkv.
+        let head = if cfg.tie_embeddings { 0 } else { VOCAB * d };
+        Scratch {
+            dlogits: n.saturating_mul(VOCAB),
+            wt: head.max(d * cfg.fc_width()).max(3 * d * d),
+            dx: nd,
+            dmid: nd,
+            dnorm: nd,
+            dbranch: nd,
+            dact: n.saturating_mul(f),
+            dfc: n.saturating_mul(cfg.fc_width()),
+            dqkv: nd.saturating_mul(3),
+            dwte: VOCAB * d,
+            dwpe: cfg.ctx.saturating_mul(d),
+        }
+    }
+}
+
+impl Scratch {
+    /// The buffers of [`Scratch::plan`].
+    pub fn new(cfg: &ModelConfig, b: usize, t: usize) -> Scratch {
+        let p = Scratch::plan(cfg, b, t);
+        let z = |len: usize| vec![0.0f32; len];
+        Scratch {
+            dlogits: z(p.dlogits),
+            wt: z(p.wt),
+            dx: z(p.dx),
+            dmid: z(p.dmid),
+            dnorm: z(p.dnorm),
+            dbranch: z(p.dbranch),
+            dact: z(p.dact),
+            dfc: z(p.dfc),
+            dqkv: z(p.dqkv),
+            dwte: z(p.dwte),
+            dwpe: z(p.dwpe),
+        }
+    }
+}
+
+/// `v` resized to `len` (its contents are overwritten by the caller); sized by the plan,
+/// it grows only when a smaller batch's scratch meets a larger one.
 fn sized(v: &mut Vec<f32>, len: usize) -> &mut [f32] {
     v.resize(len, 0.0);
     &mut v[..len]
@@ -336,7 +419,7 @@ pub fn backward(
     tokens: &[u8],
     targets: &[u8],
 ) {
-    let mut scratch = Scratch::default();
+    let mut scratch = Scratch::new(cfg, acts.b, acts.t);
     backward_with(
         &mut scratch,
         cfg,
@@ -364,44 +447,46 @@ pub fn backward_with(
     let (d, h, f) = (cfg.d_model, cfg.n_head, cfg.d_ff);
     let (b, t) = (acts.b, acts.t);
     let n = b * t;
-    let fc_out = if cfg.mlp == Mlp::Swiglu { 2 * f } else { f };
+    let fc_out = cfg.fc_width();
     let dlogits = sized(&mut s.dlogits, n * VOCAB);
     crossentropy_backward(dlogits, &acts.probs, targets, VOCAB);
     // The head: dlnf = dlogits·headᵀ, where headᵀ (V×D) is wte itself when tied; the head's
     // gradient lnfᵀ·dlogits, which for a tied head goes to wte transposed: dlogitsᵀ·lnf
     // (the same products, summed over the rows in the same order).
     let dlnf = sized(&mut s.dnorm, n * d);
-    if cfg.tie_embeddings {
-        matmul(dlnf, dlogits, param(params, layout, "wte"), n, VOCAB, d);
-        matmul_tn_acc(
-            param_mut(grads, layout, "wte"),
-            dlogits,
-            &acts.lnf,
-            VOCAB,
-            n,
-            d,
-        );
-    } else {
-        let wt = sized(&mut s.wt, VOCAB * d);
-        transpose(wt, &acts.head, d, VOCAB);
-        matmul_backward_t(
-            dlnf,
-            param_mut(grads, layout, "lm_head"),
-            dlogits,
-            &acts.lnf,
-            wt,
-            n,
-            d,
-            VOCAB,
-        );
+    match layout.lm_head {
+        None => {
+            matmul(dlnf, dlogits, &params[layout.wte.range()], n, VOCAB, d);
+            matmul_tn_acc(
+                &mut grads[layout.wte.range()],
+                dlogits,
+                &acts.lnf,
+                VOCAB,
+                n,
+                d,
+            );
+        }
+        Some(head) => {
+            let wt = sized(&mut s.wt, VOCAB * d);
+            transpose(wt, &acts.head, d, VOCAB);
+            matmul_backward_t(
+                dlnf,
+                &mut grads[head.range()],
+                dlogits,
+                &acts.lnf,
+                wt,
+                n,
+                d,
+                VOCAB,
+            );
+        }
     }
     let dx = sized(&mut s.dx, n * d);
     norm_backward(
         cfg,
         dx,
         grads,
-        layout,
-        "lnf",
+        &layout.lnf,
         dlnf,
         &acts.x[cfg.n_layer],
         params,
@@ -410,54 +495,34 @@ pub fn backward_with(
     // A linear layer's input gradient (overwritten) and weight gradient (accumulated).
     let linear = |wt: &mut Vec<f32>,
                   grads: &mut [f32],
-                  name: &str,
+                  w: Slot,
                   dinp: &mut [f32],
                   dout: &[f32],
                   inp: &[f32],
                   c: usize,
                   oc: usize| {
         let wt = sized(wt, oc * c);
-        transpose(wt, param(params, layout, name), c, oc);
-        matmul_backward_t(
-            dinp,
-            param_mut(grads, layout, name),
-            dout,
-            inp,
-            wt,
-            n,
-            c,
-            oc,
-        );
+        transpose(wt, &params[w.range()], c, oc);
+        matmul_backward_t(dinp, &mut grads[w.range()], dout, inp, wt, n, c, oc);
     };
-    for l in (0..cfg.n_layer).rev() {
-        let name = |s: &str| format!("h.{l}.{s}");
+    for (l, w) in layout.layers.iter().enumerate().rev() {
         let la = &acts.layers[l];
         // MLP branch: x_next = x_mid + mlp(norm2(x_mid)).
         let dact = sized(&mut s.dact, n * f);
-        linear(&mut s.wt, grads, &name("mlp.proj"), dact, dx, &la.act, f, d);
+        linear(&mut s.wt, grads, w.mlp_proj, dact, dx, &la.act, f, d);
         let dfc = sized(&mut s.dfc, n * fc_out);
         match cfg.mlp {
             Mlp::Gelu => gelu_backward_kept(dfc, &la.fc, &la.tanh, dact),
             Mlp::Swiglu => swiglu_backward(dfc, &la.fc, dact, f),
         }
         let dln2 = sized(&mut s.dnorm, n * d);
-        linear(
-            &mut s.wt,
-            grads,
-            &name("mlp.fc"),
-            dln2,
-            dfc,
-            &la.ln2,
-            d,
-            fc_out,
-        );
+        linear(&mut s.wt, grads, w.fc, dln2, dfc, &la.ln2, d, fc_out);
         let dmid = sized(&mut s.dmid, n * d);
         norm_backward(
             cfg,
             dmid,
             grads,
-            layout,
-            &format!("h.{l}.ln2"),
+            &w.ln2,
             dln2,
             &la.x_mid,
             params,
@@ -468,39 +533,20 @@ pub fn backward_with(
         }
         // Attention branch: x_mid = x + proj(attention(qkv(norm1(x)))).
         let datty = sized(&mut s.dbranch, n * d);
-        linear(
-            &mut s.wt,
-            grads,
-            &name("attn.proj"),
-            datty,
-            dmid,
-            &la.atty,
-            d,
-            d,
-        );
+        linear(&mut s.wt, grads, w.attn_proj, datty, dmid, &la.atty, d, d);
         let dqkv = sized(&mut s.dqkv, n * 3 * d);
         attention_backward(dqkv, datty, &la.qkv, &la.att, b, t, d, h);
         if cfg.pos == Pos::Rope {
             rope_backward(dqkv, t, d, h);
         }
         let dln1 = sized(&mut s.dnorm, n * d);
-        linear(
-            &mut s.wt,
-            grads,
-            &name("attn.qkv"),
-            dln1,
-            dqkv,
-            &la.ln1,
-            d,
-            3 * d,
-        );
+        linear(&mut s.wt, grads, w.qkv, dln1, dqkv, &la.ln1, d, 3 * d);
         // dx ← norm1's input gradient + dmid.
         norm_backward(
             cfg,
             dx,
             grads,
-            layout,
-            &format!("h.{l}.ln1"),
+            &w.ln1,
             dln1,
             &acts.x[l],
             params,
@@ -514,68 +560,84 @@ pub fn backward_with(
     dwte.fill(0.0);
     let dwpe = sized(&mut s.dwpe, cfg.ctx * d);
     dwpe.fill(0.0);
-    let learned = cfg.pos == Pos::Learned;
-    encoder_backward(
-        dwte,
-        if learned { Some(&mut *dwpe) } else { None },
-        dx,
-        tokens,
-        t,
-        d,
-    );
-    add_into(grads, layout, "wte", dwte);
-    if learned {
-        add_into(grads, layout, "wpe", dwpe);
+    encoder_backward(dwte, layout.wpe.map(|_| &mut *dwpe), dx, tokens, t, d);
+    add_into(grads, layout.wte, dwte);
+    if let Some(wpe) = layout.wpe {
+        add_into(grads, wpe, dwpe);
     }
 }
 
-/// What the CPU path holds for this model trained on batches of `b` sequences, in bytes,
-/// computed before anything is allocated (the CLI refuses what exceeds the machine):
-/// the parameters; their gradients, AdamW's two moments and the copies a run keeps (the
-/// anchor of fine-tuning, the pre-trained and initial weights, a saved state); the
-/// activations the forward pass keeps for the backward pass, with the backward pass's
-/// scratch; and the token batches.
-pub fn cpu_memory_estimate(
-    cfg: &ModelConfig,
-    b: usize,
-    eval_batches: usize,
-) -> super::gpu::MemoryEstimate {
+/// What the CPU path holds for a model trained on batches of `b` sequences, in bytes,
+/// computed before anything is allocated (the CLI refuses what exceeds the machine).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CpuMemoryEstimate {
+    /// The parameters.
+    pub parameters: u64,
+    /// Their gradients, AdamW's two moments, and the copies a run keeps: the anchor of
+    /// fine-tuning, the pre-trained and initial weights, a saved state (7 in all).
+    pub optimizer: u64,
+    /// The forward pass's buffers kept for the backward pass ([`Activations::plan`]) and
+    /// the backward pass's ([`Scratch::plan`]).
+    pub activations: u64,
+    /// Token batches: training, and the held-out ones.
+    pub data: u64,
+    /// The largest single buffer.
+    pub largest_buffer: String,
+    pub largest_bytes: u64,
+}
+
+impl CpuMemoryEstimate {
+    pub fn total(&self) -> u64 {
+        self.parameters
+            .saturating_add(self.optimizer)
+            .saturating_add(self.activations)
+            .saturating_add(self.data)
+    }
+
+    /// "params 0.1 MB, optimizer 1.0 MB, activations 20.3 MB, data 0.1 MB: 22 MB in all".
+    pub fn describe(&self) -> String {
+        let mb = |b: u64| b as f64 / 1e6;
+        format!(
+            "params {:.1} MB, optimizer {:.1} MB, activations {:.1} MB, data {:.1} MB: {:.1} MB \
+             in all (largest buffer: {} {:.1} MB)",
+            mb(self.parameters),
+            mb(self.optimizer),
+            mb(self.activations),
+            mb(self.data),
+            mb(self.total()),
+            self.largest_buffer,
+            mb(self.largest_bytes)
+        )
+    }
+}
+
+/// The CPU path's memory for `cfg` on batches of `b` sequences with `eval_batches`
+/// held-out batches: the sum of the buffers [`Activations::new`] and [`Scratch::new`]
+/// allocate (their plans), the engine's flat buffers and the token batches.
+pub fn cpu_memory_estimate(cfg: &ModelConfig, b: usize, eval_batches: usize) -> CpuMemoryEstimate {
     let bytes = |floats: usize| (floats as u64).saturating_mul(4);
     let p = Layout::new(cfg).total;
-    let (d, h, f, t) = (cfg.d_model, cfg.n_head, cfg.d_ff, cfg.ctx);
-    let n = b.saturating_mul(t);
-    let fc_out = if cfg.mlp == Mlp::Swiglu { 2 * f } else { f };
-    let att = b.saturating_mul(h).saturating_mul(t).saturating_mul(t);
-    let per_layer = n.saturating_mul(8 * d + 4 + fc_out + f).saturating_add(att);
-    // Kept across steps as well: each layer's projection output and GELU's tanh, the head.
-    let tanh = if cfg.mlp == Mlp::Gelu { f } else { 0 };
-    let kept_extra = n
-        .saturating_mul(d + tanh)
-        .saturating_mul(cfg.n_layer)
-        .saturating_add(d * VOCAB);
-    let logits = n.saturating_mul(VOCAB);
-    let kept = per_layer
-        .saturating_mul(cfg.n_layer)
-        .saturating_add(n.saturating_mul(d + 2))
-        .saturating_add(logits.saturating_mul(2))
-        .saturating_add(kept_extra);
-    // The backward pass: a layer's worth of gradients, the logits' gradient, the head.
-    let scratch = per_layer
-        .saturating_add(logits)
-        .saturating_add(2 * d * VOCAB);
-    let (largest_buffer, largest) = [
-        ("attention weights", att),
-        ("logits", logits),
-        ("parameters", p),
-    ]
-    .into_iter()
-    .max_by_key(|x| x.1)
-    .expect("three buffers");
-    super::gpu::MemoryEstimate {
+    let (acts, scratch) = (
+        Activations::plan(cfg, b, cfg.ctx),
+        Scratch::plan(cfg, b, cfg.ctx),
+    );
+    let mut buffers = acts.named();
+    buffers.extend(scratch.named());
+    let activations = buffers
+        .iter()
+        .fold(0usize, |sum, (_, &len)| sum.saturating_add(len));
+    buffers.push(("parameters", &p));
+    let (largest_buffer, &largest) = buffers
+        .into_iter()
+        .max_by_key(|&(_, &len)| len)
+        .expect("buffers");
+    // A batch: B rows of T + 1 bytes; the training batch also as inputs and targets.
+    let batch = b.saturating_mul(cfg.ctx.saturating_add(1)) as u64;
+    CpuMemoryEstimate {
         parameters: bytes(p),
         optimizer: bytes(p.saturating_mul(7)),
-        activations: bytes(kept.saturating_add(scratch)),
-        data: (n.saturating_add(b)).saturating_mul(2 + eval_batches) as u64,
+        activations: bytes(activations),
+        data: batch.saturating_mul(2 + eval_batches as u64),
         largest_buffer: largest_buffer.to_string(),
         largest_bytes: bytes(largest),
     }

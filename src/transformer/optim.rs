@@ -1,8 +1,8 @@
 //! The optimizer of the transformer's training step: AdamW's fixed settings, the divergence
-//! guard, and their GPU kernels (`shaders/optimizer.wgsl`: AdamW over the flat parameter
-//! buffer with a weight-decay bit mask, the gradient's global norm and the step guard, the
-//! L2 pull toward anchor weights). Their CPU counterparts are the functions of the same
-//! names in [`crate::cpu`].
+//! guard, the per-step values ([`StepValues`]), and their GPU kernels
+//! (`shaders/optimizer.wgsl`: AdamW over the flat parameter buffer with a weight-decay bit
+//! mask, the gradient's global norm and the step guard, the L2 pull toward anchor weights).
+//! Their CPU counterparts are the functions of the same names in [`crate::cpu`].
 
 pub use crate::cpu::AdamW;
 use crate::gpu::kernels::{expect_len, u32_of};
@@ -11,12 +11,15 @@ use bytemuck::{Pod, Zeroable};
 
 const OPTIMIZER: Shader = Shader {
     name: "optimizer",
-    source: include_str!("../../shaders/optimizer.wgsl"),
+    source: concat!(
+        include_str!("../../shaders/step.wgsl"),
+        include_str!("../../shaders/optimizer.wgsl")
+    ),
     sums: true,
 };
 
 /// The optimizer's settings that stay fixed over a run (AdamW β₁ 0.9, β₂ 0.95, ε 1e-8).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Hyper {
     pub weight_decay: f64,
     /// Global gradient-norm clip (0 = none).
@@ -29,31 +32,70 @@ pub const BETA1: f32 = 0.9;
 pub const BETA2: f32 = 0.95;
 pub const EPS: f32 = 1e-8;
 
+/// The values of one training step that its kernels read (`shaders/step.wgsl`): a model's
+/// step is built once, and before each step the host rewrites this one small uniform.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Pod, Zeroable)]
+pub struct StepValues {
+    pub lr: f32,
+    /// AdamW's bias corrections 1 − β₁ᵗ and 1 − β₂ᵗ of step t = `step` + 1.
+    pub bc1: f32,
+    pub bc2: f32,
+    pub weight_decay: f32,
+    /// λ of the L2 pull toward the anchor weights (fine-tuning).
+    pub l2: f32,
+    /// The gradient-norm clip (0 = none).
+    pub clip: f32,
+    /// The 0-based step: the guard's status is `step` + 1 when it diverges.
+    pub step: u32,
+    /// The slot of the loss ring its loss goes to.
+    pub slot: u32,
+}
+
+impl StepValues {
+    /// Step `step` (0-based) at learning rate `lr` with the run's settings `h`, pulled
+    /// toward the anchor with λ = `l2` (0: not), its loss into `slot`.
+    pub fn new(step: usize, slot: usize, lr: f32, h: &Hyper, l2: f32) -> StepValues {
+        let t = step as i32 + 1;
+        StepValues {
+            lr,
+            bc1: 1.0 - BETA1.powi(t),
+            bc2: 1.0 - BETA2.powi(t),
+            weight_decay: h.weight_decay as f32,
+            l2,
+            clip: h.grad_clip as f32,
+            step: step as u32,
+            slot: slot as u32,
+        }
+    }
+
+    /// A uniform buffer holding these values (rewrite it with `queue.write_buffer`).
+    pub fn buffer(&self, gpu: &crate::gpu::Gpu) -> wgpu::Buffer {
+        gpu.uniform(self)
+    }
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct OptimizerParams {
     n: u32,
+    /// sgd's rate (the training step's kernels read theirs from [`StepValues`]).
     lr: f32,
     beta1: f32,
     beta2: f32,
     eps: f32,
-    weight_decay: f32,
-    bc1: f32,
-    bc2: f32,
+    _pad: [u32; 3],
 }
 
 impl OptimizerParams {
-    /// The parameters of the one-scalar kernels (sgd, l2_pull, grad_sumsq): n and `lr`.
-    fn scalar(n: usize, lr: f32) -> Result<OptimizerParams, GpuError> {
+    fn new(n: usize, lr: f32) -> Result<OptimizerParams, GpuError> {
         Ok(OptimizerParams {
             n: u32_of("n", n)?,
             lr,
-            beta1: 0.0,
-            beta2: 0.0,
-            eps: 0.0,
-            weight_decay: 0.0,
-            bc1: 1.0,
-            bc2: 1.0,
+            beta1: BETA1,
+            beta2: BETA2,
+            eps: EPS,
+            _pad: [0; 3],
         })
     }
 }
@@ -63,7 +105,7 @@ impl OptimizerParams {
 pub fn sgd(rec: &mut Recorder, lr: f32, w: &Tensor, g: &Tensor) -> Result<(), GpuError> {
     let n = w.len();
     expect_len("g", g, n)?;
-    let params = OptimizerParams::scalar(n, lr)?;
+    let params = OptimizerParams::new(n, lr)?;
     let uniform = rec.uniform(&params);
     let grid = grid_1d(n, rec.gpu.limits.max_compute_workgroups_per_dimension);
     rec.dispatch(
@@ -114,19 +156,20 @@ pub fn decay_bits(mask: impl IntoIterator<Item = bool>) -> Vec<u32> {
     words
 }
 
-/// One AdamW step over flat buffers: w, first moment m and second moment v updated in
-/// place, the gradient scaled by the guard's clip factor, weight decay where `decay` has the
-/// element's bit set; no change at all once the guard's status is set.
+/// One AdamW step over flat buffers (β₁, β₂, ε: [`BETA1`], [`BETA2`], [`EPS`]; the rate,
+/// weight decay and bias corrections: the step's values): w, first moment m and second
+/// moment v updated in place, the gradient scaled by the guard's clip factor, weight decay
+/// where `decay` has the element's bit set; no change at all once the guard's status is set.
 #[allow(clippy::too_many_arguments)]
 pub fn adamw(
     rec: &mut Recorder,
-    h: AdamW,
     w: &Tensor,
     g: &Tensor,
     m: &Tensor,
     v: &Tensor,
     decay: &wgpu::Buffer,
     guard: &wgpu::Buffer,
+    step: &wgpu::Buffer,
 ) -> Result<(), GpuError> {
     let n = w.len();
     expect_len("g", g, n)?;
@@ -138,20 +181,7 @@ pub fn adamw(
             n.div_ceil(32)
         )));
     }
-    if h.step == 0 {
-        return Err(GpuError::Invalid("AdamW steps count from 1".into()));
-    }
-    let params = OptimizerParams {
-        n: u32_of("n", n)?,
-        lr: h.lr,
-        beta1: h.beta1,
-        beta2: h.beta2,
-        eps: h.eps,
-        weight_decay: h.weight_decay,
-        bc1: 1.0 - h.beta1.powi(h.step as i32),
-        bc2: 1.0 - h.beta2.powi(h.step as i32),
-    };
-    let uniform = rec.uniform(&params);
+    let uniform = rec.uniform(&OptimizerParams::new(n, 0.0)?);
     let grid = grid_1d(n, rec.gpu.limits.max_compute_workgroups_per_dimension);
     rec.dispatch(
         &rec.gpu.pipeline(&OPTIMIZER, "adamw"),
@@ -163,23 +193,25 @@ pub fn adamw(
             (4, &uniform),
             (5, decay),
             (6, guard),
+            (13, step),
         ],
         grid,
     )
 }
 
-/// g = g + alpha·(w − anchor): the gradient of (alpha/2)·‖w − anchor‖² added in place.
+/// g = g + λ·(w − anchor): the gradient of (λ/2)·‖w − anchor‖² added in place, λ the
+/// step's `l2`.
 pub fn l2_pull(
     rec: &mut Recorder,
-    alpha: f32,
     w: &Tensor,
     anchor: &Tensor,
     g: &Tensor,
+    step: &wgpu::Buffer,
 ) -> Result<(), GpuError> {
     let n = w.len();
     expect_len("anchor", anchor, n)?;
     expect_len("g", g, n)?;
-    let uniform = rec.uniform(&OptimizerParams::scalar(n, alpha)?);
+    let uniform = rec.uniform(&OptimizerParams::new(n, 0.0)?);
     let grid = grid_1d(n, rec.gpu.limits.max_compute_workgroups_per_dimension);
     rec.dispatch(
         &rec.gpu.pipeline(&OPTIMIZER, "l2_pull"),
@@ -188,6 +220,7 @@ pub fn l2_pull(
             (4, &uniform),
             (11, &g.buffer),
             (12, &anchor.buffer),
+            (13, step),
         ],
         grid,
     )
@@ -197,11 +230,8 @@ pub fn l2_pull(
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct GuardParams {
     partials: u32,
-    step: u32,
-    clip: f32,
-    loss_slot: u32,
     max_loss: f32,
-    _pad: [u32; 3],
+    _pad: [u32; 2],
 }
 
 /// A training loss (nats per byte) above this counts as diverged, like a non-finite one:
@@ -215,37 +245,26 @@ pub fn sumsq_partials(n: usize) -> usize {
     n.div_ceil(64).div_ceil(256).max(1) * 256
 }
 
-/// Updates the step guard from the gradient's global norm and the step's loss
-/// (`losses[loss_slot]`): clip scale min(1, clip/‖g‖) (clip 0 = none), and the status
-/// when either is not finite or the loss exceeds [`DIVERGED_LOSS`]. `partials` holds [`sumsq_partials`] values.
-#[allow(clippy::too_many_arguments)]
+/// Updates the step guard from the gradient's global norm and the step's loss (the step's
+/// values give its slot of `losses`, its number and the clip): clip scale min(1, clip/‖g‖)
+/// (clip 0 = none), and the status when either is not finite or the loss exceeds
+/// [`DIVERGED_LOSS`]. `partials` holds [`sumsq_partials`] values.
 pub fn step_guard(
     rec: &mut Recorder,
     g: &Tensor,
     partials: &Tensor,
     losses: &Tensor,
-    loss_slot: usize,
-    step: usize,
-    clip: f32,
     guard: &wgpu::Buffer,
+    step: &wgpu::Buffer,
 ) -> Result<(), GpuError> {
     let n = g.len();
     let groups = sumsq_partials(n);
     expect_len("partials", partials, groups)?;
-    if loss_slot >= losses.len() {
-        return Err(GpuError::Invalid(format!(
-            "loss slot {loss_slot} of {}",
-            losses.len()
-        )));
-    }
-    let sumsq = rec.uniform(&OptimizerParams::scalar(n, 0.0)?);
+    let sumsq = rec.uniform(&OptimizerParams::new(n, 0.0)?);
     let params = rec.uniform(&GuardParams {
         partials: u32_of("partials", groups)?,
-        step: u32_of("step", step)?,
-        clip,
-        loss_slot: loss_slot as u32,
         max_loss: DIVERGED_LOSS,
-        _pad: [0; 3],
+        _pad: [0; 2],
     });
     let grid = grid_groups(
         groups.div_ceil(256),
@@ -268,6 +287,7 @@ pub fn step_guard(
             (8, guard),
             (9, &params),
             (10, &losses.buffer),
+            (13, step),
         ],
         [1, 1, 1],
     )

@@ -1,13 +1,16 @@
 //! The flat parameter buffer: every tensor's name, shape, offset, initialization and
 //! whether weight decay applies (llm.c style: parameters, gradients and optimizer state
-//! share this layout, so the optimizer is one pass over flat buffers).
+//! share this layout, so the optimizer is one pass over flat buffers), and the same offsets
+//! typed per layer ([`LayerSlots`]), resolved once in [`Layout::new`]: a training step on
+//! either backend reads `layout.layers[l].qkv`, never a tensor's name.
 //!
 //! Initialization (science.md §3): N(0, 0.02) for weight matrices and embeddings, the
 //! block output projections (attn.proj, mlp.proj) scaled by 1/√(2·n_layer), norm gains 1,
 //! norm biases 0. Weight decay applies to weight matrices only, not to norms, biases or
-//! embeddings (a tied head is the embedding, so it gets none either).
+//! embeddings (a tied head is the embedding, so it gets none either): `decay` below is
+//! the one list both backends read.
 
-use super::config::{Mlp, ModelConfig, Norm, Pos};
+use super::config::{ModelConfig, Norm, Pos};
 use crate::data::VOCAB;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -36,71 +39,155 @@ impl TensorInfo {
     pub fn range(&self) -> std::ops::Range<usize> {
         self.offset..self.offset + self.len()
     }
+    pub fn slot(&self) -> Slot {
+        Slot {
+            offset: self.offset,
+            len: self.len(),
+        }
+    }
+}
+
+/// Where one tensor lives in the flat buffers (parameters, gradients, moments).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Slot {
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl Slot {
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.offset..self.offset + self.len
+    }
+}
+
+/// A norm's gain and (LayerNorm only) bias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct NormSlots {
+    pub g: Slot,
+    pub b: Option<Slot>,
+}
+
+/// One transformer block's tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LayerSlots {
+    pub ln1: NormSlots,
+    /// [d, 3d]: q, k, v side by side in each row.
+    pub qkv: Slot,
+    /// [d, d].
+    pub attn_proj: Slot,
+    pub ln2: NormSlots,
+    /// [d, fc_width]: GELU's d_ff, or SwiGLU's gate and up side by side (2·d_ff).
+    pub fc: Slot,
+    /// [d_ff, d].
+    pub mlp_proj: Slot,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Layout {
+    /// Every tensor in buffer order (names as in the safetensors checkpoints).
     pub tensors: Vec<TensorInfo>,
     pub total: usize,
+    pub wte: Slot,
+    /// Learned positions only.
+    pub wpe: Option<Slot>,
+    pub layers: Vec<LayerSlots>,
+    pub lnf: NormSlots,
+    /// Untied heads only (a tied head is `wte`).
+    pub lm_head: Option<Slot>,
+}
+
+/// Builds a [`Layout`]: appends tensors at increasing offsets.
+struct Builder {
+    tensors: Vec<TensorInfo>,
+    offset: usize,
+}
+
+impl Builder {
+    fn add(&mut self, name: String, shape: Vec<usize>, init: Init, decay: bool) -> Slot {
+        let (init_std, init_const) = match init {
+            Init::Normal(std) => (std, 0.0),
+            Init::Const(c) => (0.0, c),
+        };
+        let info = TensorInfo {
+            name,
+            shape,
+            offset: self.offset,
+            init_std,
+            init_const,
+            decay,
+        };
+        self.offset += info.len();
+        let slot = info.slot();
+        self.tensors.push(info);
+        slot
+    }
+
+    fn norm(&mut self, prefix: &str, cfg: &ModelConfig) -> NormSlots {
+        let d = cfg.d_model;
+        NormSlots {
+            g: self.add(format!("{prefix}.g"), vec![d], Init::Const(1.0), false),
+            b: (cfg.norm == Norm::Layernorm)
+                .then(|| self.add(format!("{prefix}.b"), vec![d], Init::Const(0.0), false)),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Init {
+    Normal(f32),
+    Const(f32),
 }
 
 impl Layout {
     pub fn new(cfg: &ModelConfig) -> Layout {
         let (d, f, l) = (cfg.d_model, cfg.d_ff, cfg.n_layer);
-        let std = 0.02f32;
-        let proj_std = std / ((2 * l) as f32).sqrt();
-        let mut tensors = Vec::new();
-        let mut offset = 0;
-        let mut add =
-            |name: String, shape: Vec<usize>, init_std: f32, init_const: f32, decay: bool| {
-                let len: usize = shape.iter().product();
-                tensors.push(TensorInfo {
-                    name,
-                    shape,
-                    offset,
-                    init_std,
-                    init_const,
-                    decay,
-                });
-                offset += len;
-            };
-        add("wte".into(), vec![VOCAB, d], std, 0.0, false);
-        if cfg.pos == Pos::Learned {
-            add("wpe".into(), vec![cfg.ctx, d], std, 0.0, false);
-        }
-        let fc_out = if cfg.mlp == Mlp::Swiglu { 2 * f } else { f };
-        for i in 0..l {
-            add(format!("h.{i}.ln1.g"), vec![d], 0.0, 1.0, false);
-            if cfg.norm == Norm::Layernorm {
-                add(format!("h.{i}.ln1.b"), vec![d], 0.0, 0.0, false);
-            }
-            add(format!("h.{i}.attn.qkv"), vec![d, 3 * d], std, 0.0, true);
-            add(format!("h.{i}.attn.proj"), vec![d, d], proj_std, 0.0, true);
-            add(format!("h.{i}.ln2.g"), vec![d], 0.0, 1.0, false);
-            if cfg.norm == Norm::Layernorm {
-                add(format!("h.{i}.ln2.b"), vec![d], 0.0, 0.0, false);
-            }
-            add(format!("h.{i}.mlp.fc"), vec![d, fc_out], std, 0.0, true);
-            add(format!("h.{i}.mlp.proj"), vec![f, d], proj_std, 0.0, true);
-        }
-        add("lnf.g".into(), vec![d], 0.0, 1.0, false);
-        if cfg.norm == Norm::Layernorm {
-            add("lnf.b".into(), vec![d], 0.0, 0.0, false);
-        }
-        if !cfg.tie_embeddings {
-            add("lm_head".into(), vec![d, VOCAB], std, 0.0, true);
-        }
+        let std = Init::Normal(0.02);
+        let proj_std = Init::Normal(0.02 / ((2 * l) as f32).sqrt());
+        let mut b = Builder {
+            tensors: Vec::new(),
+            offset: 0,
+        };
+        let wte = b.add("wte".into(), vec![VOCAB, d], std, false);
+        let wpe =
+            (cfg.pos == Pos::Learned).then(|| b.add("wpe".into(), vec![cfg.ctx, d], std, false));
+        let layers = (0..l)
+            .map(|i| LayerSlots {
+                ln1: b.norm(&format!("h.{i}.ln1"), cfg),
+                qkv: b.add(format!("h.{i}.attn.qkv"), vec![d, 3 * d], std, true),
+                attn_proj: b.add(format!("h.{i}.attn.proj"), vec![d, d], proj_std, true),
+                ln2: b.norm(&format!("h.{i}.ln2"), cfg),
+                fc: b.add(format!("h.{i}.mlp.fc"), vec![d, cfg.fc_width()], std, true),
+                mlp_proj: b.add(format!("h.{i}.mlp.proj"), vec![f, d], proj_std, true),
+            })
+            .collect();
+        let lnf = b.norm("lnf", cfg);
+        let lm_head =
+            (!cfg.tie_embeddings).then(|| b.add("lm_head".into(), vec![d, VOCAB], std, true));
         Layout {
-            tensors,
-            total: offset,
+            tensors: b.tensors,
+            total: b.offset,
+            wte,
+            wpe,
+            layers,
+            lnf,
+            lm_head,
         }
     }
 
+    /// A tensor by its name (checkpoints and tests; the training step uses the typed slots).
     pub fn get(&self, name: &str) -> &TensorInfo {
         self.tensors
             .iter()
             .find(|t| t.name == name)
             .unwrap_or_else(|| panic!("no tensor {name}"))
+    }
+
+    /// Whether weight decay applies, element by element in buffer order: the one
+    /// decayed-parameter set of both backends.
+    pub fn decay_mask(&self) -> impl Iterator<Item = bool> + '_ {
+        self.tensors
+            .iter()
+            .flat_map(|t| std::iter::repeat_n(t.decay, t.len()))
     }
 
     /// Fresh parameters from a seed.

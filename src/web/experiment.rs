@@ -14,7 +14,6 @@ use crate::experiment::{
 use crate::gpu::{AdapterSummary, Gpu};
 use crate::transformer::bench::train_throughput;
 use crate::transformer::checkpoint::to_safetensors;
-use crate::transformer::engine::Engine;
 use crate::transformer::gpu::{memory_estimate, MemoryEstimate};
 use crate::transformer::params::Layout;
 use serde::Serialize;
@@ -192,9 +191,11 @@ impl Host for PageHost {
             let _ = f.call1(&self.host, &results);
         }
     }
-    fn checkpoint(&mut self, budget_index: usize, params: &[f32]) {
+    fn checkpoint(&mut self, variant: usize, budget_index: usize, params: &[f32]) {
         if let Some(f) = method(&self.host, "checkpoint") {
-            let array = safetensors_bytes(&self.config, params);
+            let Some(array) = safetensors_bytes(&self.config, variant, params) else {
+                return;
+            };
             let _ = f.call2(&self.host, &(budget_index as f64).into(), &array);
         }
     }
@@ -203,10 +204,18 @@ impl Host for PageHost {
     }
 }
 
-/// A budget's pre-trained weights as a safetensors file, for the page to download.
-fn safetensors_bytes(config: &ExperimentConfig, params: &[f32]) -> js_sys::Uint8Array {
-    let layout = Layout::new(&config.model);
-    js_sys::Uint8Array::from(to_safetensors(&config.model, &layout, params).as_slice())
+/// A budget's pre-trained weights of `variant` (a sweep's value; 0 without a sweep) as a
+/// safetensors file, for the page to download; None for a variant the config lacks.
+fn safetensors_bytes(
+    config: &ExperimentConfig,
+    variant: usize,
+    params: &[f32],
+) -> Option<js_sys::Uint8Array> {
+    let model = config.variants().ok()?.get(variant)?.model.clone();
+    let layout = Layout::new(&model);
+    Some(js_sys::Uint8Array::from(
+        to_safetensors(&model, &layout, params).as_slice(),
+    ))
 }
 
 /// This worker's WebGPU device when `backend` is "gpu", else none (the CPU).
@@ -218,11 +227,11 @@ fn device(backend: &str) -> Result<Option<Rc<Gpu>>, JsValue> {
     }
 }
 
-/// The training engine of `config` on `gpu`, or on the CPU.
-fn engine<'g>(config: &ExperimentConfig, gpu: Option<&'g Gpu>) -> Result<Engine<'g>, JsValue> {
+/// The training engines on `gpu`, or on the CPU (each job's engine follows its model).
+fn engines(gpu: Option<&Gpu>) -> experiment::Engines<'_> {
     match gpu {
-        Some(g) => Engine::gpu(g, &config.model, config.batch, config.eval_batches).map_err(throw),
-        None => Ok(Engine::cpu(&config.model, config.batch)),
+        Some(g) => experiment::Engines::gpu(g),
+        None => experiment::Engines::cpu(),
     }
 }
 
@@ -241,12 +250,12 @@ pub async fn run_experiment(
     let config = experiment_config(&config)?;
     let resume = resume_of(resume, &config)?;
     let gpu = device(&backend)?;
-    let mut engine = engine(&config, gpu.as_deref())?;
+    let mut engines = engines(gpu.as_deref());
     let mut page = PageHost {
         host,
         config: config.clone(),
     };
-    let results = experiment::run(&config, &mut engine, &mut page, resume)
+    let results = experiment::run(&config, &mut engines, &mut page, resume)
         .await
         .map_err(throw)?;
     to_js(&results)
@@ -265,6 +274,7 @@ pub fn render_experiment_plots(results: JsValue, recorded: JsValue) -> Result<Js
     to_js(&crate::plot::experiment::all_plots(
         live.as_ref(),
         recorded.as_ref(),
+        &Default::default(),
     ))
 }
 
@@ -340,16 +350,16 @@ impl ExperimentSchedule {
     /// The experiment's progress after a running unit's report (from
     /// [`run_experiment_unit`]'s host).
     pub fn progress(&mut self, unit: JsValue, report: JsValue) -> Result<JsValue, JsValue> {
-        let unit: experiment::Unit = from_js(unit, "unit")?;
+        let unit: experiment::Job = from_js(unit, "unit")?;
         let report: experiment::UnitProgress = from_js(report, "progress")?;
         to_js(&self.schedule.progress(&unit, &report))
     }
 
     /// Takes a unit's output (as [`run_experiment_unit`] resolved to it); returns what it
-    /// completes, in order: `[{type: "checkpoint", budget, bytes: Uint8Array
+    /// completes, in order: `[{type: "checkpoint", variant, budget, bytes: Uint8Array
     /// (safetensors)} | {type: "partial", results}]`.
     pub fn done(&mut self, unit: JsValue, output: JsValue) -> Result<js_sys::Array, JsValue> {
-        let unit: experiment::Unit = from_js(unit, "unit")?;
+        let unit: experiment::Job = from_js(unit, "unit")?;
         let output = output_from_js(output, "output")?;
         let out = js_sys::Array::new();
         for event in self.schedule.done(unit, output, now_ms()) {
@@ -358,10 +368,18 @@ impl ExperimentSchedule {
                 let _ = js_sys::Reflect::set(&item, &k.into(), v);
             };
             match event {
-                experiment::Event::Checkpoint(budget, params) => {
+                experiment::Event::Checkpoint {
+                    variant,
+                    budget,
+                    params,
+                } => {
+                    let Some(bytes) = safetensors_bytes(&self.config, variant, &params) else {
+                        continue;
+                    };
                     set("type", &"checkpoint".into());
+                    set("variant", &(variant as f64).into());
                     set("budget", &(budget as f64).into());
-                    set("bytes", &safetensors_bytes(&self.config, &params).into());
+                    set("bytes", &bytes.into());
                 }
                 experiment::Event::BudgetDone(partial) => {
                     set("type", &"partial".into());
@@ -384,7 +402,7 @@ impl ExperimentSchedule {
 fn resume_of(
     results: JsValue,
     config: &ExperimentConfig,
-) -> Result<Option<experiment::Raw>, JsValue> {
+) -> Result<Option<Vec<experiment::Raw>>, JsValue> {
     let Some(results) = given(results) else {
         return Ok(None);
     };
@@ -441,15 +459,15 @@ pub async fn run_experiment_unit(
     host: JsValue,
 ) -> Result<JsValue, JsValue> {
     let config = experiment_config(&config)?;
-    let unit: experiment::Unit = from_js(unit, "unit")?;
+    let unit: experiment::Job = from_js(unit, "unit")?;
     let input = match given(input) {
         Some(value) => Some(output_from_js(value, "input")?),
         None => None,
     };
     let gpu = device(&backend)?;
-    let mut engine = engine(&config, gpu.as_deref())?;
+    let mut engines = engines(gpu.as_deref());
     let mut watch = PageUnitHost { host };
-    let output = experiment::run_unit(&config, unit, input.as_ref(), &mut engine, &mut watch)
+    let output = experiment::run_unit(&config, unit, input.as_ref(), &mut engines, &mut watch)
         .await
         .map_err(throw)?;
     output_to_js(output)

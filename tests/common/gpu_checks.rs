@@ -9,7 +9,7 @@ mod reference;
 use overtrain::cpu;
 use overtrain::gpu::kernels::{self, MatmulSpec};
 use overtrain::gpu::{Gpu, GpuError};
-use overtrain::transformer::optim::{self, AdamW, Guard, DIVERGED_LOSS};
+use overtrain::transformer::optim::{self, AdamW, Guard, Hyper, StepValues, DIVERGED_LOSS};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -263,8 +263,19 @@ pub async fn optimizers_match_reference(g: &Gpu) {
                 weight_decay: 0.1,
                 step,
             };
+            let values = StepValues::new(
+                step as usize - 1,
+                0,
+                h.lr,
+                &Hyper {
+                    weight_decay: h.weight_decay as f64,
+                    ..Hyper::default()
+                },
+                0.0,
+            );
             let mut rec = g.recorder();
-            optim::adamw(&mut rec, h, &tw, &tg, &tm, &tv, &mask, &guard).unwrap();
+            let step_buffer = values.buffer(g);
+            optim::adamw(&mut rec, &tw, &tg, &tm, &tv, &mask, &guard, &step_buffer).unwrap();
             optim::sgd(&mut rec, 0.1, &ts, &tg).unwrap();
             g.submit(rec).unwrap();
             for i in 0..n {
@@ -299,13 +310,24 @@ pub async fn step_guard_matches_reference(g: &Gpu) {
         let partials = g.zeros(&[optim::sumsq_partials(n)]).unwrap();
         let losses = g.upload(&[0.0, loss], &[2]).unwrap();
         let guard = Guard::OPEN.buffer(g).unwrap();
+        let values = StepValues::new(
+            6,
+            1,
+            0.0,
+            &Hyper {
+                grad_clip: clip,
+                ..Hyper::default()
+            },
+            0.0,
+        );
+        let step_buffer = values.buffer(g);
         let mut rec = g.recorder();
-        optim::step_guard(&mut rec, &tg, &partials, &losses, 1, 6, clip, &guard).unwrap();
+        optim::step_guard(&mut rec, &tg, &partials, &losses, &guard, &step_buffer).unwrap();
         g.submit(rec).unwrap();
         let words = g.read_u32(&guard, 4).await.unwrap();
         let got: Guard = bytemuck::cast_slice::<u32, Guard>(&words)[0];
         let (scale, diverged, norm) =
-            cpu::step_guard(&grad, loss as f64, clip as f64, DIVERGED_LOSS as f64);
+            cpu::step_guard(&grad, loss as f64, clip, DIVERGED_LOSS as f64);
         assert!(
             ((got.norm as f64 - norm) / norm).abs() < 1e-5,
             "norm {got:?} vs {norm}"

@@ -5,11 +5,12 @@
 //! check; the divergence guard.
 #![allow(dead_code)]
 
+use overtrain::experiment::Engines;
 use overtrain::gpu::{Gpu, GpuError};
 use overtrain::transformer::config::{Mlp, ModelConfig, Norm, Pos};
-use overtrain::transformer::gpu::{memory_estimate, GpuModel, Input};
+use overtrain::transformer::gpu::{memory_estimate, GpuModel};
 use overtrain::transformer::model::{backward, forward};
-use overtrain::transformer::optim::Hyper;
+use overtrain::transformer::optim::{Hyper, StepValues};
 use overtrain::transformer::train::{train_cpu, train_gpu, Schedule, TrainConfig};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -126,20 +127,16 @@ pub async fn transformer_forward_and_gradients_match_the_cpu_reference(g: &Gpu) 
     for (i, (cfg, b)) in configs().into_iter().enumerate() {
         let t = cfg.ctx;
         let model = GpuModel::new(g, &cfg, b, 1).unwrap();
-        let layout = &model.layout;
+        let layout = model.layout();
         let params = random_params(&cfg, 40 + i as u64);
         let (x, y) = random_batch(b * t, 50 + i as u64);
         model.load(g, &params).unwrap();
         model.write_batch(g, &x, &y).unwrap();
-        let mut rec = g.recorder();
-        model.record_forward(&mut rec, Input::Train, 0).unwrap();
-        g.submit(rec).unwrap();
-        let logits = g.read(&model.logits).await.unwrap();
-        let loss = g.read(&model.losses).await.unwrap()[0] as f64;
-        let mut rec = g.recorder();
-        model.record_backward(&mut rec).unwrap();
-        g.submit(rec).unwrap();
-        let grads = g.read(&model.grads).await.unwrap();
+        model.run_forward(g, 0).unwrap();
+        let logits = g.read(model.logits()).await.unwrap();
+        let loss = g.read(model.losses()).await.unwrap()[0] as f64;
+        model.run_backward(g).unwrap();
+        let grads = g.read(model.grads()).await.unwrap();
 
         let (cpu_loss, acts) = forward(&cfg, layout, &params, &x, &y, b, t);
         let mut cpu_grads = vec![0.0; layout.total];
@@ -265,33 +262,33 @@ pub async fn transformer_updates_stop_at_a_non_finite_step(g: &Gpu) {
     model.write_batch(g, &x, &y).unwrap();
     // One good step updates; then a NaN weight poisons the loss and nothing moves.
     model.load(g, &params).unwrap();
-    let mut rec = g.recorder();
     model
-        .record_step(&mut rec, 0, 0, 1e-2, &train.hyper(), 0.0)
+        .run_step(g, &StepValues::new(0, 0, 1e-2, &train.hyper(), 0.0), false)
         .unwrap();
-    g.submit(rec).unwrap();
     assert_eq!(model.read_guard(g).await.unwrap().status, 0);
     assert_ne!(
-        g.read(&model.params).await.unwrap(),
+        g.read(model.params()).await.unwrap(),
         params,
         "a finite step updates"
     );
-    let qkv = model.layout.get("h.0.attn.qkv").offset;
+    let qkv = model.layout().layers[0].qkv.offset;
     params[qkv] = f32::NAN;
     model.load(g, &params).unwrap();
     for step in 0..2 {
-        let mut rec = g.recorder();
         model
-            .record_step(&mut rec, step, step, 1e-2, &train.hyper(), 0.0)
+            .run_step(
+                g,
+                &StepValues::new(step, step, 1e-2, &train.hyper(), 0.0),
+                false,
+            )
             .unwrap();
-        g.submit(rec).unwrap();
     }
     let guard = model.read_guard(g).await.unwrap();
     assert_eq!(
         guard.status, 1,
         "the first step (index 0) diverged: {guard:?}"
     );
-    let after = g.read(&model.params).await.unwrap();
+    let after = g.read(model.params()).await.unwrap();
     assert!(after[qkv].is_nan());
     after
         .iter()
@@ -442,7 +439,7 @@ impl overtrain::experiment::Host for Quiet {
 /// the CPU's curves.
 pub async fn experiment_on_the_gpu_matches_the_cpu(g: &Gpu) {
     use overtrain::experiment::{self, ExperimentConfig};
-    use overtrain::transformer::engine::{run_ready, Engine};
+    use overtrain::transformer::engine::run_ready;
     let cfg = ExperimentConfig::from_json(
         r#"{"batch": 4, "eval_batches": 2,
             "model": {"n_layer": 1, "d_model": 8, "n_head": 2, "d_ff": 16, "ctx": 8},
@@ -451,10 +448,8 @@ pub async fn experiment_on_the_gpu_matches_the_cpu(g: &Gpu) {
             "finetune": {"lrs": [0.003], "l2": [0.0, 1.0], "steps": 5, "seeds": 2}}"#,
     )
     .unwrap();
-    let mut cpu_engine = Engine::cpu(&cfg.model, cfg.batch);
-    let cpu = run_ready(experiment::run(&cfg, &mut cpu_engine, &mut Quiet, None)).unwrap();
-    let mut gpu_engine = Engine::gpu(g, &cfg.model, cfg.batch, cfg.eval_batches).unwrap();
-    let gpu = experiment::run(&cfg, &mut gpu_engine, &mut Quiet, None)
+    let cpu = run_ready(experiment::run(&cfg, &mut Engines::cpu(), &mut Quiet, None)).unwrap();
+    let gpu = experiment::run(&cfg, &mut Engines::gpu(g), &mut Quiet, None)
         .await
         .unwrap();
     let close = |a: &[f64], b: &[f64], what: &str| {
@@ -527,6 +522,7 @@ pub async fn transformer_steady_state_steps_create_nothing(_shared: &Gpu) {
     }
     let before = g.created();
     let submitted = g.submissions();
+    let encoded = g.encoded();
     let mut losses = Losses::default();
     let stretch = Stretch {
         source: &mut source,
@@ -555,6 +551,19 @@ pub async fn transformer_steady_state_steps_create_nothing(_shared: &Gpu) {
         40 * (2 * l + 1) + 4 * (l + 1),
         "each step and evaluation submitted block by block"
     );
+    // Built once: each step encodes exactly its program's dispatches and each evaluation
+    // its forward pass's, nothing recorded anew (a model of the same config counts them).
+    let model = GpuModel::new(g, &cfg, b, 1).unwrap();
+    let (step, eval) = (
+        model.dispatches(false).total(),
+        model.dispatches(false).forward,
+    );
+    assert_eq!(
+        g.encoded() - encoded,
+        40 * step + 4 * eval,
+        "40 steps of {step} dispatches and 4 evaluations of {eval}"
+    );
+    assert_eq!(model.parts(1), (2 * l + 1, l + 1), "the programs' parts");
     log(&format!(
         "steady state: 40 steps created nothing (set-up: {} buffers, {} bind groups, {} pipelines)",
         before.buffers, before.bind_groups, before.pipelines
@@ -564,14 +573,13 @@ pub async fn transformer_steady_state_steps_create_nothing(_shared: &Gpu) {
 /// Fused kernels: at most 8 dispatches per transformer block forward and 16 backward, for
 /// every norm, MLP and position choice (measured as the difference between 2 blocks and 1).
 pub async fn transformer_blocks_take_few_dispatches(g: &Gpu) {
-    use overtrain::transformer::gpu::dispatches;
     for (cfg, b) in configs() {
         let count = |layers: usize| {
             let c = ModelConfig {
                 n_layer: layers,
                 ..cfg.clone()
             };
-            dispatches(g, &GpuModel::new(g, &c, b, 1).unwrap(), false).unwrap()
+            GpuModel::new(g, &c, b, 1).unwrap().dispatches(false)
         };
         let (one, two) = (count(1), count(2));
         let forward = two.forward - one.forward;

@@ -2,7 +2,7 @@
 // forwards the wasm's errors by kind (www/protocol.js), and the page decides by the kind —
 // a saved experiment that cannot be resumed is said so (not "WebGPU failed"), an invalid
 // config is shown next to its field.
-import { test } from 'node:test';
+import { test } from './bounded.mjs';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { startServer, launch, openPage } from './harness.mjs';

@@ -1,6 +1,6 @@
 // The guided exercises: each answer check passes on a correct answer and fails on a wrong
 // one — on synthetic runs (www/exercises.js alone) and on a real run in the page.
-import { test } from 'node:test';
+import { test } from './bounded.mjs';
 import assert from 'node:assert/strict';
 import { EXERCISES, exerciseById } from '../../www/exercises.js';
 import { startServer, launch, openPage } from './harness.mjs';

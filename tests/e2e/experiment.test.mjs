@@ -3,7 +3,7 @@
 // the results of 1 worker; pause, resume and cancel work on several workers; a lost WebGPU
 // device is offered the CPU and the run continues there; invalid fields are named next to
 // their control. `?workers=N` sets the pool's size (www/runner.js).
-import { test } from 'node:test';
+import { test } from './bounded.mjs';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { startServer, launch, openPage, WATCH_WORKERS } from './harness.mjs';

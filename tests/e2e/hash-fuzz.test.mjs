@@ -9,7 +9,7 @@
 // Two seeds per run: a fixed one and a fresh one, both printed. Replay one with
 // HASH_FUZZ_SEED=<seed> (HASH_FUZZ_COUNT=<n>: links per seed, default 150; a case's
 // index is in its failure message).
-import { test, before, after } from 'node:test';
+import { test, before, after } from './bounded.mjs';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { startServer, launch, openPage } from './harness.mjs';

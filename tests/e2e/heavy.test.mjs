@@ -1,7 +1,7 @@
 // A heavy linear-lab link (valid, near the 2e11 multiply-add cap) does not start by
 // itself: the page shows the estimate and a "Run" button (also when embedded); pressed, the
 // run shows a busy state with its elapsed time. Light runs still start by themselves.
-import { test, before, after } from 'node:test';
+import { test, before, after } from './bounded.mjs';
 import assert from 'node:assert/strict';
 import { startServer, launch, openPage } from './harness.mjs';
 import { estimateSeconds, AUTO_RUN_MAX_S } from '../../www/work.js';

@@ -1,5 +1,5 @@
 // End-to-end tests of the linear transfer lab in a real headless Chromium.
-import { test, before, after } from 'node:test';
+import { test, before, after } from './bounded.mjs';
 import assert from 'node:assert/strict';
 import { startServer, launch, openPage } from './harness.mjs';
 

@@ -1,7 +1,7 @@
 // Persistence in headless Chromium: finished experiments survive a reload and can be shown
 // again or deleted; a reload during an experiment (on 2 workers) keeps its finished budgets
 // and offers to resume, which continues after them.
-import { test } from 'node:test';
+import { test } from './bounded.mjs';
 import assert from 'node:assert/strict';
 import { startServer, launch, openPage } from './harness.mjs';
 

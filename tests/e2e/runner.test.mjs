@@ -1,7 +1,7 @@
 // The shared worker pool (www/runner.js): both labs use one pool and one WebGPU device, a
 // long linear-lab run the page abandons has its workers restarted, and never stops a
 // running experiment, whose units run on every worker of the pool.
-import { test } from 'node:test';
+import { test } from './bounded.mjs';
 import assert from 'node:assert/strict';
 import { startServer, launch, openPage } from './harness.mjs';
 

@@ -1,7 +1,7 @@
 // The field schema the wasm exports (`field_schema()`) drives both labs' forms: every field
 // is shown once, with the schema's label, help and allowed range, and the preset list is
 // the schema's.
-import { test } from 'node:test';
+import { test } from './bounded.mjs';
 import assert from 'node:assert/strict';
 import { startServer, launch, openPage } from './harness.mjs';
 

@@ -1,7 +1,7 @@
 // The page's security: the server sends the page's Content-Security-Policy as a header
 // with nosniff and a referrer policy (what the README asks of a static host), and a link
 // whose keys reach object internals is named and ignored while the rest of it is applied.
-import { test, before, after } from 'node:test';
+import { test, before, after } from './bounded.mjs';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { startServer, launch, openPage } from './harness.mjs';

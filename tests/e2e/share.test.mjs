@@ -1,5 +1,5 @@
 // URL state, embed mode and the share dialog in headless Chromium.
-import { test } from 'node:test';
+import { test } from './bounded.mjs';
 import assert from 'node:assert/strict';
 import { startServer, launch, openPage } from './harness.mjs';
 

@@ -2,7 +2,7 @@
 // and thousands of random and malformed hashes never throw, never pollute prototypes and
 // only ever yield plain values. The defaults and the field schema come from the built wasm
 // module (dist/, loaded in Node), as the page gets them.
-import { test } from 'node:test';
+import { test } from './bounded.mjs';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { encodeState, decodeState, getPath as statePath, setPath as setStatePath, ignoredNotice, MAX_HASH } from '../../www/state.js';

@@ -1,7 +1,7 @@
 // Transformer training inside the page's Web Worker (www/worker.js): on the CPU path (the
 // fallback without WebGPU) and on WebGPU (SwiftShader in headless Chromium), with
 // progress for every step, and the two backends agreeing.
-import { test } from 'node:test';
+import { test } from './bounded.mjs';
 import assert from 'node:assert/strict';
 import { startServer, launch, openPage } from './harness.mjs';
 

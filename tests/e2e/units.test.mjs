@@ -5,7 +5,7 @@
 // with the same results on 1 and 3 workers, pause, cancel and resume. (Which unit goes
 // first is src/experiment/plan.rs `choose`, tested there.) Reads dist/ (scripts/serve.sh or
 // build_site makes it).
-import { test } from 'node:test';
+import { test } from './bounded.mjs';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 

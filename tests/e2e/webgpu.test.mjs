@@ -1,6 +1,6 @@
 // The linear lab on WebGPU in headless Chromium (SwiftShader), and the CPU fallback when
 // the browser has no WebGPU.
-import { test } from 'node:test';
+import { test } from './bounded.mjs';
 import assert from 'node:assert/strict';
 import { startServer, launch, openPage } from './harness.mjs';
 
