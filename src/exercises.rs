@@ -74,7 +74,7 @@ pub fn exercises() -> Vec<Exercise> {
                 tolerance_checkpoints: 2,
             },
             preset: None,
-            look: "the lowest point of the curve in the left panel of \"After fine-tuning\" (the dot marks it)",
+            look: "the lowest point of the curve in the upper panel of \"After fine-tuning\" (the ring marks it)",
             plot: "finetuned",
         },
         Exercise {
@@ -84,7 +84,7 @@ pub fn exercises() -> Vec<Exercise> {
             question: "The set-up perturbs every checkpoint with noise of two scales, γ = 0.05 and γ = 0.1. With the larger noise, does the perturbed loss bottom out earlier or later in pre-training?",
             answer: Answer::Choice { options: DIRECTIONS },
             preset: None,
-            look: "where the two curves of \"Loss after a Gaussian perturbation\" are lowest (their dots)",
+            look: "where the two curves of \"Loss after a Gaussian perturbation\" are lowest (their rings)",
             plot: "perturbed",
         },
         Exercise {
@@ -94,7 +94,7 @@ pub fn exercises() -> Vec<Exercise> {
             question: "The set-up fine-tunes every checkpoint with η_ft = 0.01 and with η_ft = 0.03. With the larger learning rate, does the pre-training loss after fine-tuning bottom out earlier or later?",
             answer: Answer::Choice { options: DIRECTIONS },
             preset: None,
-            look: "the dots on the two curves in the left panel of \"After fine-tuning\"",
+            look: "the rings on the two curves in the upper panel of \"After fine-tuning\"",
             plot: "finetuned",
         },
         Exercise {
@@ -116,7 +116,7 @@ pub fn exercises() -> Vec<Exercise> {
                 options: OVERTRAINED,
             },
             preset: Some("quick"),
-            look: "the right end of the left panel of \"After fine-tuning\" against its lowest point (the ring marks it)",
+            look: "the right end of the upper panel of \"After fine-tuning\" against its lowest point (the ring marks it)",
             plot: "finetuned",
         },
     ]

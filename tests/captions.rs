@@ -2,10 +2,11 @@
 //! the effect says so with its numbers, one that does not says that, and every minimum
 //! named is the one the results mark by the significance rule.
 
+use overtrain::experiment::Engines;
 use overtrain::experiment::{self, ExperimentConfig, ExperimentResults, Host, Progress};
 use overtrain::linear::{run, LinearConfig};
 use overtrain::plot::captions::{self, tokens, Caption};
-use overtrain::transformer::engine::{run_ready, Engine};
+use overtrain::transformer::engine::run_ready;
 
 fn caption<'a>(all: &'a [Caption], plot: &str) -> &'a Caption {
     all.iter().find(|c| c.plot == plot).expect(plot)
@@ -115,7 +116,7 @@ impl Host for Quiet {
 #[test]
 fn a_micro_run_does_not_claim_the_effect() {
     let config = ExperimentConfig::preset("micro").unwrap();
-    let mut engine = Engine::cpu(&config.model, config.batch);
+    let mut engine = Engines::cpu();
     let r = run_ready(experiment::run(&config, &mut engine, &mut Quiet, None)).unwrap();
     // Micro is too small to show the effect: no U after fine-tuning.
     assert!(r.finetune.iter().all(|f| f.inflection_budget.is_none()));

@@ -5,9 +5,10 @@
 //! input, and a diverging fine-tuning run. (The GPU backend runs the same experiment in
 //! tests/common/transformer_checks.rs.)
 
+use overtrain::experiment::Engines;
 use overtrain::experiment::{self, ExperimentConfig, Host, Progress, Protocol};
 use overtrain::inflection::inflection;
-use overtrain::transformer::engine::{run_ready, Engine};
+use overtrain::transformer::engine::run_ready;
 use overtrain::transformer::params::Layout;
 use overtrain::Error;
 
@@ -43,7 +44,7 @@ fn micro() -> ExperimentConfig {
 }
 
 fn run(cfg: &ExperimentConfig) -> (experiment::ExperimentResults, Recorder) {
-    let mut engine = Engine::cpu(&cfg.model, cfg.batch);
+    let mut engine = Engines::cpu();
     let mut host = Recorder::default();
     let r = run_ready(experiment::run(cfg, &mut engine, &mut host, None)).unwrap();
     (r, host)
@@ -115,7 +116,7 @@ fn wsd_branches_decay_from_the_stable_run() {
 
 #[test]
 fn constant_checkpoints_are_the_one_runs_states_at_each_budget() {
-    use overtrain::transformer::engine::{Stretch, TrainState};
+    use overtrain::transformer::engine::{Engine, Stretch, TrainState};
     use overtrain::transformer::optim::Hyper;
     use overtrain::transformer::schedule::{Lr, Schedule};
     use overtrain::transformer::train::{Corpus, TrainConfig};
@@ -497,10 +498,15 @@ fn resuming_keeps_the_finished_budgets_and_gives_the_full_run() {
         partial.diverged.truncate(1);
         partial.perturb.truncate(1);
         partial.finetune.truncate(1);
-        let mut engine = Engine::cpu(&cfg.model, cfg.batch);
+        let mut engine = Engines::cpu();
         let mut host = Recorder::default();
-        let resumed =
-            run_ready(experiment::run(&cfg, &mut engine, &mut host, Some(partial))).unwrap();
+        let resumed = run_ready(experiment::run(
+            &cfg,
+            &mut engine,
+            &mut host,
+            Some(vec![partial]),
+        ))
+        .unwrap();
         assert_eq!(resumed.raw, full.raw, "{protocol:?}");
         assert_eq!(resumed.finetune, full.finetune);
         // Budget 1 was not run again: no fine-tuning or perturbation of it.
@@ -587,7 +593,8 @@ fn units_on_several_threads_give_the_serial_results_bit_for_bit() {
         partial.perturb.truncate(1);
         partial.finetune.truncate(1);
         let mut host = Recorder::default();
-        let resumed = pollster::block_on(run_threads(&cfg, 2, &mut host, Some(partial))).unwrap();
+        let resumed =
+            pollster::block_on(run_threads(&cfg, 2, &mut host, Some(vec![partial]))).unwrap();
         assert_eq!(resumed.raw, serial.raw, "{protocol:?}");
     }
 }
@@ -631,7 +638,7 @@ fn units_run_from_json_in_any_ready_order_give_the_serial_results() {
         cfg.pretrain.protocol = protocol;
         let (serial, _) = run(&cfg);
         let mut schedule = Scheduler::new(&cfg, None, "CPU", 0.0).unwrap();
-        let mut engine = Engine::cpu(&cfg.model, cfg.batch);
+        let mut engine = Engines::cpu();
         let mut partials = 0;
         while !schedule.finished() {
             // Take every ready unit, then finish them last-first.
@@ -640,7 +647,7 @@ fn units_run_from_json_in_any_ready_order_give_the_serial_results() {
                 batch.push(serde_json::to_string(&job).unwrap());
             }
             for text in batch.into_iter().rev() {
-                let (unit, input): (experiment::Unit, Option<Output>) =
+                let (unit, input): (experiment::Job, Option<Output>) =
                     serde_json::from_str(&text).unwrap();
                 let output = run_ready(run_unit(
                     &cfg,

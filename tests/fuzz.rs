@@ -9,9 +9,10 @@
 //! Each run uses a fixed seed and a fresh one, both printed; `OVERTRAIN_FUZZ_SEED=N`
 //! replays one, `OVERTRAIN_FUZZ_CASES=N` sets the cases per input kind.
 
+use overtrain::experiment::Engines;
 use overtrain::experiment::{self, ExperimentConfig, ExperimentResults, Host, Progress};
 use overtrain::linear::LinearConfig;
-use overtrain::transformer::engine::{run_ready, Engine};
+use overtrain::transformer::engine::run_ready;
 use overtrain::transformer::model::cpu_memory_estimate;
 use overtrain::transformer::train::{train_cpu, TrainConfig};
 use overtrain::{ConfigError, Error};
@@ -323,7 +324,7 @@ fn fuzzed_experiment_configs_never_panic() {
                     return Err(format!("cost {tokens} {flops}"));
                 }
                 if memory.total() < 50_000_000 && flops < 3e9 {
-                    let mut engine = Engine::cpu(&config.model, config.batch);
+                    let mut engine = Engines::cpu();
                     run_ready(experiment::run(&config, &mut engine, &mut Quiet, None))
                         .map_err(|e| format!("valid but failed: {e}"))?;
                 }
@@ -337,7 +338,7 @@ fn fuzzed_experiment_configs_never_panic() {
 #[test]
 fn fuzzed_results_files_to_resume_never_panic() {
     let config = micro_experiment();
-    let mut engine = Engine::cpu(&config.model, config.batch);
+    let mut engine = Engines::cpu();
     let full = run_ready(experiment::run(&config, &mut engine, &mut Quiet, None)).unwrap();
     // Resume from a run cut after its first budget, as an interruption leaves it.
     let mut partial = serde_json::to_value(&full).unwrap();
@@ -354,7 +355,7 @@ fn fuzzed_results_files_to_resume_never_panic() {
             Err(Error::Data { part, .. }) if part.starts_with("resume") => Ok(false),
             Err(e) => Err(format!("unexpected kind of error: {e:?}")),
             Ok(raw) => {
-                let mut engine = Engine::cpu(&config.model, config.batch);
+                let mut engine = Engines::cpu();
                 run_ready(experiment::run(&config, &mut engine, &mut Quiet, Some(raw)))
                     .map_err(|e| format!("a checked file failed to resume: {e}"))?;
                 Ok(true)

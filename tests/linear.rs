@@ -286,14 +286,14 @@ fn default_config_shows_the_papers_claims() {
     by_gamma.sort_by(|a, b| a.0.total_cmp(&b.0));
     assert!(by_gamma
         .iter()
-        .any(|(_, w)| w.is_some_and(|w| w >= 0 && w < i64::MAX)));
+        .any(|(_, w)| w.is_some_and(|w| (0..i64::MAX).contains(&w))));
     for p in &r.perturb {
         let marked = p
             .inflection_step
             .and_then(|s| r.steps.iter().position(|&x| x == s));
         assert_eq!(
             marked.map(|i| i as i64),
-            perturbed(p).filter(|&w| w >= 0 && w < i64::MAX)
+            perturbed(p).filter(|w| (0..i64::MAX).contains(w))
         );
     }
     let known: Vec<_> = by_gamma

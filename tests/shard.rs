@@ -4,8 +4,9 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use overtrain::experiment::shard::{assign, merge, run_shard, Checkpoints, Part, Shard};
+use overtrain::experiment::Engines;
 use overtrain::experiment::{self, ExperimentConfig, Host, Progress, Protocol};
-use overtrain::transformer::engine::{run_ready, Engine};
+use overtrain::transformer::engine::run_ready;
 use overtrain::Error;
 use std::process::Command;
 
@@ -50,7 +51,7 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 fn sharded_and_merged_equals_unsharded_for_1_2_3_and_7_shards() {
     for protocol in [Protocol::Independent, Protocol::Wsd] {
         let cfg = micro(protocol);
-        let mut engine = Engine::cpu(&cfg.model, cfg.batch);
+        let mut engine = Engines::cpu();
         let whole = run_ready(experiment::run(&cfg, &mut engine, &mut Quiet, None)).unwrap();
         for n in [1, 2, 3, 7] {
             for shared in [false, true] {
@@ -93,7 +94,7 @@ fn shards_are_balanced_and_cover_every_unit_once() {
         let mut load = vec![0.0; n];
         for (u, &s) in &a {
             assert!(s < n);
-            load[s] += u.work(&cfg);
+            load[s] += u.work(std::slice::from_ref(&cfg));
         }
         let total: f64 = load.iter().sum();
         let max = load.iter().cloned().fold(0.0, f64::max);

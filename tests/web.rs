@@ -8,6 +8,7 @@ mod gpu_checks;
 #[path = "common/transformer_checks.rs"]
 mod transformer_checks;
 
+use overtrain::experiment::Engines;
 use overtrain::gpu::Gpu;
 use overtrain::web::{
     default_linear_config, field_schema, render_linear_plots, resolve_backend, run_experiment,
@@ -49,14 +50,25 @@ fn runs_the_default_experiment_deterministically() {
     rb.as_object_mut().unwrap().remove("elapsed_ms");
     assert_eq!(ra, rb);
     assert_eq!(ra["steps"].as_array().unwrap().len(), 41);
-    // A larger γ inflects earlier here too.
-    let infl: Vec<u64> = ra["perturb"]
+    // A larger γ inflects no later here too. An inflection is marked only where the rise is
+    // clear of the Monte Carlo noise (γ = 0.02's is not at the default): the largest γ's is,
+    // and every marked one is a step of the run.
+    let infl: Vec<Option<u64>> = ra["perturb"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| p["inflection_step"].as_u64().unwrap())
+        .map(|p| p["inflection_step"].as_u64())
         .collect();
-    assert!(infl[1] <= infl[0], "{infl:?}");
+    assert!(infl.last().unwrap().is_some(), "{infl:?}");
+    let steps: Vec<u64> = ra["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_u64().unwrap())
+        .collect();
+    assert!(infl.iter().flatten().all(|s| steps.contains(s)), "{infl:?}");
+    let known: Vec<u64> = infl.iter().flatten().copied().collect();
+    assert!(known.windows(2).all(|w| w[1] <= w[0]), "{infl:?}");
 }
 
 #[wasm_bindgen_test]
@@ -103,7 +115,7 @@ async fn errors_cross_into_the_page() {
             0.0
         }
     }
-    let mut engine = Engine::cpu(&config.model, config.batch);
+    let mut engine = Engines::cpu();
     let earlier = run_ready(experiment::run(&config, &mut engine, &mut Quiet, None)).unwrap();
     let other = micro.replace(r#""batch": 2"#, r#""batch": 2, "seed": 5"#);
     let host = js_sys::Object::new();

@@ -12,8 +12,8 @@ use super::progress::Stderr;
 use super::shard;
 use super::signals::catch_interrupts;
 use overtrain::experiment::shard::Shard;
-use overtrain::experiment::{self, ExperimentConfig, ExperimentResults, Raw};
-use overtrain::transformer::{engine::Engine, gpu::memory_estimate, model, params::Layout};
+use overtrain::experiment::{self, Engines, ExperimentConfig, ExperimentResults, Raw};
+use overtrain::transformer::{gpu::memory_estimate, model, params::Layout};
 use overtrain::{plot, Error};
 use std::path::{Path, PathBuf};
 
@@ -122,33 +122,46 @@ pub fn run(args: ExperimentArgs) -> Result<(), Failure> {
     } else {
         None
     };
-    let memory = memory_estimate(&config.model, config.batch, config.eval_batches);
-    let layout = Layout::new(&config.model);
+    // Every value of a sweep must fit: the largest model decides.
+    let variants = config.variants()?;
+    let memory = variants
+        .iter()
+        .map(|v| memory_estimate(&v.model, v.batch, v.eval_batches))
+        .max_by_key(|m| m.total())
+        .expect("one variant at least");
     let budgets = &config.pretrain.budgets;
-    say!(
-        "model: {} parameters; budgets {} to {} tokens ({:.0} to {:.0} tokens per parameter); GPU memory {}",
-        layout.total,
-        budgets[0],
-        budgets[budgets.len() - 1],
-        budgets[0] as f64 / layout.total as f64,
-        budgets[budgets.len() - 1] as f64 / layout.total as f64,
-        memory.describe()
-    );
+    for (i, v) in variants.iter().enumerate() {
+        let layout = Layout::new(&v.model);
+        say!(
+            "model: {} parameters; budgets {} to {} tokens ({:.0} to {:.0} tokens per parameter){}",
+            layout.total,
+            budgets[0],
+            budgets[budgets.len() - 1],
+            budgets[0] as f64 / layout.total as f64,
+            budgets[budgets.len() - 1] as f64 / layout.total as f64,
+            match &config.sweep {
+                Some(sweep) => format!(" — {} = {}", sweep.field, sweep.values[i]),
+                None => String::new(),
+            }
+        );
+    }
+    say!("GPU memory {}", memory.describe());
     let device = choose_device(args.backend.choice, |g| memory.fits(&g.limits))?;
     if device.is_none() {
-        check_cpu_memory(&model::cpu_memory_estimate(
-            &config.model,
-            config.batch,
-            config.eval_batches,
-        ))?;
+        let cpu = variants
+            .iter()
+            .map(|v| model::cpu_memory_estimate(&v.model, v.batch, v.eval_batches))
+            .max_by_key(|m| m.total())
+            .expect("one variant at least");
+        check_cpu_memory(&cpu)?;
         say_cpu_estimate(&config.model, config.batch, experiment::cost(&config).0)?;
     }
     let mut host = Stderr::new(Some(out.clone()));
     let run = match &device {
         Some(g) => {
-            let mut engine = Engine::gpu(g, &config.model, config.batch, config.eval_batches)?;
-            say!("running on the {}", engine.describe());
-            pollster::block_on(experiment::run(&config, &mut engine, &mut host, resume))
+            let mut engines = Engines::gpu(g);
+            say!("running on the {}", engines.describe());
+            pollster::block_on(experiment::run(&config, &mut engines, &mut host, resume))
         }
         None => {
             let threads = cpu_threads(args.threads);
@@ -172,7 +185,11 @@ pub fn run(args: ExperimentArgs) -> Result<(), Failure> {
     };
     write_file(out, pretty(&results).as_bytes())?;
     if let Some(dir) = &args.svg {
-        plot::write_svgs(dir, plot::experiment::all_plots(Some(&results), None, &plot::PlotOptions::default())).map_err(io)?;
+        plot::write_svgs(
+            dir,
+            plot::experiment::all_plots(Some(&results), None, &plot::PlotOptions::default()),
+        )
+        .map_err(io)?;
     }
     let infl = |b: Option<u64>| b.map_or("none".to_string(), |b| b.to_string());
     for p in &results.perturb {
@@ -202,7 +219,7 @@ pub fn run(args: ExperimentArgs) -> Result<(), Failure> {
 
 /// The measurements of the unfinished run in `out`, for `--resume`; none (a fresh start)
 /// when `out` does not exist yet.
-fn resume_from(out: &Path, config: &ExperimentConfig) -> Result<Option<Raw>, Failure> {
+fn resume_from(out: &Path, config: &ExperimentConfig) -> Result<Option<Vec<Raw>>, Failure> {
     let text = match std::fs::read_to_string(out) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -44,7 +44,11 @@ pub fn run(args: MergeArgs) -> Result<(), Failure> {
     let results = merge(&parts)?;
     write_file(&args.out, pretty(&results).as_bytes())?;
     if let Some(dir) = &args.svg {
-        plot::write_svgs(dir, plot::experiment::all_plots(Some(&results), None, &plot::PlotOptions::default())).map_err(io)?;
+        plot::write_svgs(
+            dir,
+            plot::experiment::all_plots(Some(&results), None, &plot::PlotOptions::default()),
+        )
+        .map_err(io)?;
     }
     say!(
         "merged {} parts: {} budgets, {:.1} s of compute -> {}",

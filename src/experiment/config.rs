@@ -61,6 +61,9 @@ pub struct PerturbConfig {
     pub draws: usize,
     /// Also perturb constant-initialized tensors (norm gains, biases), with σ = 0.02.
     pub perturb_constant: bool,
+    /// Power iterations of the sharpness (the top eigenvalue of the pre-training loss's
+    /// Hessian on the held-out batches) of each pre-trained model; 0: not measured.
+    pub sharpness_iterations: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -97,7 +100,25 @@ pub struct ExperimentConfig {
     pub pretrain: PretrainConfig,
     pub perturb: PerturbConfig,
     pub finetune: FinetuneConfig,
+    /// Vary one lever: the experiment runs once per value of `field` (every value's whole
+    /// protocol, as units of one plan) and its results hold one section per value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<Sweep>,
 }
+
+/// A sweep of one config field over 2 to 5 values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sweep {
+    /// A field's dotted path, as the config's errors name it: `model.d_model`,
+    /// `pretrain.protocol`, `finetune.lrs`…
+    pub field: String,
+    /// Its values (JSON: numbers, names, or lists for list fields).
+    pub values: Vec<serde_json::Value>,
+}
+
+/// The fields a sweep may not vary: what identifies the config rather than an experiment.
+const NOT_SWEPT: [&str; 2] = ["schema_version", "sweep"];
 
 impl Default for PretrainConfig {
     fn default() -> Self {
@@ -120,6 +141,7 @@ impl Default for PerturbConfig {
             gammas: vec![0.5, 1.0, 2.0],
             draws: 4,
             perturb_constant: false,
+            sharpness_iterations: 0,
         }
     }
 }
@@ -172,6 +194,7 @@ impl ExperimentConfig {
             },
             perturb: PerturbConfig::default(),
             finetune: FinetuneConfig::default(),
+            sweep: None,
         };
         match name {
             "quick" => Some(base(
@@ -296,6 +319,12 @@ impl ExperimentConfig {
             check_range(&format!("perturb.gammas[{i}]"), g, 0.0, true, 100.0)?;
         }
         check_int("perturb.draws", q.draws, 1, 64)?;
+        check_int(
+            "perturb.sharpness_iterations",
+            q.sharpness_iterations,
+            0,
+            200,
+        )?;
         let f = &self.finetune;
         if f.task == "user" {
             match &f.user_text {
@@ -340,7 +369,75 @@ impl ExperimentConfig {
         check_range("finetune.weight_decay", f.weight_decay, 0.0, false, 10.0)?;
         check_range("finetune.grad_clip", f.grad_clip, 0.0, false, 1e6)?;
         check_range("finetune.replay", f.replay, 0.0, false, 1.0)?;
+        if self.sweep.is_some() {
+            self.variants()?;
+        }
         Ok(())
+    }
+
+    /// The experiments a config runs: itself, or with a sweep, one per value (each with the
+    /// field set to that value and no sweep), each valid — an invalid value is an error on
+    /// `sweep.values[i]` that says what the field allows.
+    pub fn variants(&self) -> Result<Vec<ExperimentConfig>, ConfigError> {
+        let Some(sweep) = &self.sweep else {
+            return Ok(vec![self.clone()]);
+        };
+        check_len("sweep.values", sweep.values.len(), 2, 5)?;
+        let path: Vec<&str> = sweep.field.split('.').collect();
+        let base = ExperimentConfig {
+            sweep: None,
+            ..self.clone()
+        };
+        let json = serde_json::to_value(&base).expect("plain data");
+        let mut target = &json;
+        for key in &path {
+            target = match target.get(key) {
+                Some(t) if !NOT_SWEPT.contains(&sweep.field.as_str()) => t,
+                _ => {
+                    return Err(ConfigError::new(
+                        "sweep.field",
+                        format!(
+                            "must name a field of the config, e.g. model.d_model,                              pretrain.protocol, pretrain.weight_decay, finetune.lrs; got '{}'",
+                            crate::error::quote(&sweep.field)
+                        ),
+                    ))
+                }
+            };
+        }
+        if target.is_object() {
+            return Err(ConfigError::new(
+                "sweep.field",
+                format!("'{}' is a section; name one of its fields", sweep.field),
+            ));
+        }
+        let mut variants: Vec<ExperimentConfig> = Vec::new();
+        for (i, value) in sweep.values.iter().enumerate() {
+            let field = format!("sweep.values[{i}]");
+            let mut json = json.clone();
+            let mut slot = &mut json;
+            for key in &path {
+                slot = slot.get_mut(key).expect("checked above");
+            }
+            *slot = value.clone();
+            let variant: ExperimentConfig = serde_json::from_value(json).map_err(|e| {
+                ConfigError::new(
+                    &field,
+                    format!(
+                        "not a value of {}: {}",
+                        sweep.field,
+                        crate::error::quote(&e.to_string())
+                    ),
+                )
+            })?;
+            variant
+                .validate()
+                .map_err(|e| ConfigError::new(&field, format!("{}: {}", e.field, e.message)))?;
+            if variants.contains(&variant) {
+                return Err(ConfigError::new(&field, "repeats an earlier value"));
+            }
+            variants.push(variant);
+        }
+        Ok(variants)
     }
 }
 
@@ -433,6 +530,9 @@ pub fn fields() -> Vec<Group> {
                     .help("Random perturbations averaged per budget and γ."),
                 field("perturb.perturb_constant", "Perturb norms and biases", Bool)
                     .help("Also add noise (spread 0.02) to the tensors that start constant."),
+                field("perturb.sharpness_iterations", "Sharpness iterations", Int)
+                    .range(0.0, 200.0)
+                    .help("Measure each pre-trained model's sharpness — the largest curvature of its loss, the Hessian's top eigenvalue — with this many power iterations (each two gradients over the held-out batches); 0: not measured."),
             ],
         },
         Group {

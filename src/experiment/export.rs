@@ -16,8 +16,8 @@
 //! - the task's held-out batches, behind every task perplexity.
 
 use super::config::ExperimentConfig;
-use super::units::{finetune_stream, task_stream, Context};
 use super::shard::config_key;
+use super::units::{finetune_stream, task_stream, Context};
 use crate::data::{batch, replay_rows, Split};
 use serde::Serialize;
 

@@ -23,11 +23,11 @@ pub mod scheduler;
 pub mod shard;
 pub mod units;
 
-pub use config::{ExperimentConfig, Protocol};
+pub use config::{ExperimentConfig, Protocol, Sweep};
 #[cfg(not(target_arch = "wasm32"))]
 pub use executors::run_threads;
-pub use executors::{run, run_unit};
-pub use plan::{work_total, Unit};
-pub use results::{ExperimentResults, Raw};
+pub use executors::{run, run_unit, Engines};
+pub use plan::{work_total, Job, Unit};
+pub use results::{ExperimentResults, Raw, SweepResults};
 pub use scheduler::{cost, Event, Host, Progress, Scheduler};
 pub use units::{noise_scale, perturbed, Output, UnitProgress, Watch};

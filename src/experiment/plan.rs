@@ -10,6 +10,10 @@
 //!   itself (constant).
 //! - `perturb b`: every γ × draw of the perturbed model's perplexity; needs `pretrain b`.
 //! - `finetune b λ lr seed`: one fine-tuning run and its two perplexities; needs `pretrain b`.
+//!
+//! A sweep of one lever runs every value's units in the one plan: each unit is a [`Job`] of
+//! one variant (the config with the lever at that value; variant 0 without a sweep), so
+//! threads, the page's workers and shards spread the values' units over their workers too.
 
 use super::config::{ExperimentConfig, Protocol};
 use crate::transformer::schedule::decay_steps;
@@ -47,6 +51,57 @@ pub fn step_work(sam_rho: f64) -> f64 {
     } else {
         1.0
     }
+}
+
+/// A unit of one variant of the config (one value of a sweep; 0 without one). It crosses
+/// to the page's workers and into shard files as `{"variant": 0, "kind": "pretrain",
+/// "budget": 1}` (variant 0 may be omitted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Job {
+    #[serde(default)]
+    pub variant: usize,
+    #[serde(flatten)]
+    pub unit: Unit,
+}
+
+impl Job {
+    /// The job this one starts from, if any (in the same variant).
+    pub fn needs(&self, variants: &[ExperimentConfig]) -> Option<Job> {
+        self.unit.needs(&variants[self.variant]).map(|unit| Job {
+            variant: self.variant,
+            unit,
+        })
+    }
+
+    pub fn work(&self, variants: &[ExperimentConfig]) -> f64 {
+        self.unit.work(&variants[self.variant])
+    }
+
+    pub fn level(&self, variants: &[ExperimentConfig]) -> f64 {
+        self.unit.level(&variants[self.variant])
+    }
+
+    pub fn budget(&self) -> usize {
+        self.unit.budget()
+    }
+
+    /// `pretrain/2`, or with a sweep `v1/pretrain/2` (value 1's).
+    pub fn id(&self, variants: &[ExperimentConfig]) -> String {
+        if variants.len() > 1 {
+            format!("v{}/{}", self.variant, self.unit.id())
+        } else {
+            self.unit.id()
+        }
+    }
+}
+
+/// The jobs of every variant, variant after variant, each in the order of [`plan`].
+pub fn jobs(variants: &[ExperimentConfig]) -> Vec<Job> {
+    variants
+        .iter()
+        .enumerate()
+        .flat_map(|(variant, cfg)| plan(cfg).into_iter().map(move |unit| Job { variant, unit }))
+        .collect()
 }
 
 /// wsd: budget b's branch point, the step where its decay starts; constant: budget b's
@@ -106,7 +161,10 @@ impl Unit {
                 steps as f64 * step_work(cfg.pretrain.sam_rho) + evals
             }
             Unit::Perturb { .. } => {
-                cfg.perturb.gammas.len() as f64 * cfg.perturb.draws as f64 * evals
+                // Each draw an evaluation; each sharpness iteration two gradients.
+                let sharpness =
+                    2.0 * cfg.perturb.sharpness_iterations as f64 * cfg.eval_batches as f64;
+                cfg.perturb.gammas.len() as f64 * cfg.perturb.draws as f64 * evals + sharpness
             }
             Unit::Finetune { .. } => cfg.finetune.steps as f64 + 2.0 * evals,
         }
@@ -189,7 +247,8 @@ pub fn plan(cfg: &ExperimentConfig) -> Vec<Unit> {
 
 /// Total work of an experiment, in training-step equivalents.
 pub fn work_total(cfg: &ExperimentConfig) -> f64 {
-    plan(cfg).iter().map(|u| u.work(cfg)).sum()
+    let variants = cfg.variants().unwrap_or_else(|_| vec![cfg.clone()]);
+    jobs(&variants).iter().map(|j| j.work(&variants)).sum()
 }
 
 /// The longest unit that starts from a pre-trained model.
@@ -211,19 +270,24 @@ fn after_pretrain(cfg: &ExperimentConfig) -> f64 {
     perturb.max(finetune)
 }
 
-/// Which of the `ready` units (in plan order) an idle worker of `workers` takes: the one
+/// Which of the `ready` jobs (in plan order) an idle worker of `workers` takes: the one
 /// with the longest chain of work ahead ([`Unit::level`]) when that chain is long enough to
-/// end the run last (its level × `workers` ≥ 0.9 × `remaining`, the work of every unit not
+/// end the run last (its level × `workers` ≥ 0.9 × `remaining`, the work of every job not
 /// handed out yet) — so the largest pre-training runs and wsd's chain of stable phases start
 /// early and the workers finish together — else the first in plan order, so budgets finish,
 /// and partial results come, in order and early. One worker takes them in plan order.
-pub fn choose(cfg: &ExperimentConfig, ready: &[Unit], remaining: f64, workers: usize) -> usize {
+pub fn choose(
+    variants: &[ExperimentConfig],
+    ready: &[Job],
+    remaining: f64,
+    workers: usize,
+) -> usize {
     if workers <= 1 {
         return 0;
     }
     let (mut best, mut level) = (0, f64::NEG_INFINITY);
-    for (i, u) in ready.iter().enumerate() {
-        let l = u.level(cfg);
+    for (i, j) in ready.iter().enumerate() {
+        let l = j.level(variants);
         if l > level {
             (best, level) = (i, l);
         }
@@ -235,25 +299,30 @@ pub fn choose(cfg: &ExperimentConfig, ready: &[Unit], remaining: f64, workers: u
     }
 }
 
-/// The units a run still has to do when its first `skip` budgets are finished (a resumed
-/// run): not those budgets' units, except wsd's stable phases (the chain goes through them).
-pub fn units_after(cfg: &ExperimentConfig, skip: usize) -> Vec<Unit> {
-    plan(cfg)
+/// The jobs a run still has to do when the first `skip[v]` budgets of each variant v are
+/// finished (a resumed run): not those budgets' units, except wsd's stable phases (the
+/// chain goes through them).
+pub fn jobs_after(variants: &[ExperimentConfig], skip: &[usize]) -> Vec<Job> {
+    jobs(variants)
         .into_iter()
-        .filter(|u| u.budget() >= skip || matches!(u, Unit::Stable { .. }))
+        .filter(|j| {
+            j.budget() >= skip.get(j.variant).copied().unwrap_or(0)
+                || matches!(j.unit, Unit::Stable { .. })
+        })
         .collect()
 }
 
-/// Above this many units, [`makespan`] bounds the time instead of simulating it.
+/// Above this many jobs, [`makespan`] bounds the time instead of simulating it.
 const SIMULATED_UNITS: usize = 5000;
 
-/// The time of a run of `cfg` on `workers` workers, in training-step equivalents of one
-/// worker: the units handed out by [`choose`] as they become ready, each taking its work
-/// (a list-scheduling simulation, overheads not counted); the page's estimate for its
-/// worker pool. `skip` as in [`units_after`].
+/// The time of a run of `cfg` (every variant of a sweep) on `workers` workers, in
+/// training-step equivalents of one worker: the jobs handed out by [`choose`] as they become
+/// ready, each taking its work (a list-scheduling simulation, overheads not counted); the
+/// page's estimate for its worker pool. `skip`: finished budgets of every variant.
 pub fn makespan(cfg: &ExperimentConfig, workers: usize, skip: usize) -> f64 {
-    let mut waiting = units_after(cfg, skip);
-    let mut remaining: f64 = waiting.iter().map(|u| u.work(cfg)).sum();
+    let variants = cfg.variants().unwrap_or_else(|_| vec![cfg.clone()]);
+    let mut waiting = jobs_after(&variants, &vec![skip; variants.len()]);
+    let mut remaining: f64 = waiting.iter().map(|j| j.work(&variants)).sum();
     if workers <= 1 {
         return remaining;
     }
@@ -261,35 +330,39 @@ pub fn makespan(cfg: &ExperimentConfig, workers: usize, skip: usize) -> f64 {
         // The longest chain, or an even split of the work.
         let chain = waiting
             .iter()
-            .filter(|u| u.needs(cfg).is_none())
-            .map(|u| u.level(cfg))
+            .filter(|j| j.needs(&variants).is_none())
+            .map(|j| j.level(&variants))
             .fold(0.0, f64::max);
         return chain.max(remaining / workers as f64);
     }
     let mut done = std::collections::HashSet::new();
-    let mut running: Vec<(f64, Unit)> = Vec::new();
+    let mut running: Vec<(f64, Job)> = Vec::new();
     let mut t = 0.0;
     loop {
         while running.len() < workers {
             let ready: Vec<usize> = (0..waiting.len())
-                .filter(|&i| waiting[i].needs(cfg).is_none_or(|n| done.contains(&n)))
+                .filter(|&i| {
+                    waiting[i]
+                        .needs(&variants)
+                        .is_none_or(|n| done.contains(&n))
+                })
                 .collect();
             if ready.is_empty() {
                 break;
             }
-            let units: Vec<Unit> = ready.iter().map(|&i| waiting[i]).collect();
-            let u = waiting.remove(ready[choose(cfg, &units, remaining, workers)]);
-            remaining -= u.work(cfg);
-            running.push((t + u.work(cfg), u));
+            let jobs: Vec<Job> = ready.iter().map(|&i| waiting[i]).collect();
+            let j = waiting.remove(ready[choose(&variants, &jobs, remaining, workers)]);
+            remaining -= j.work(&variants);
+            running.push((t + j.work(&variants), j));
         }
-        // The unit that ends first (the first handed out among equals).
+        // The job that ends first (the first handed out among equals).
         let Some(next) = (0..running.len()).min_by(|&a, &b| running[a].0.total_cmp(&running[b].0))
         else {
             break;
         };
-        let (end, u) = running.remove(next);
+        let (end, j) = running.remove(next);
         t = end;
-        done.insert(u);
+        done.insert(j);
     }
     t
 }
@@ -403,8 +476,13 @@ mod tests {
 
     #[test]
     fn choose_takes_plan_order_unless_the_longest_chain_would_end_last() {
-        let q = ExperimentConfig::preset("quick").unwrap();
-        let ready: Vec<Unit> = (0..3).map(|budget| Unit::Pretrain { budget }).collect();
+        let q = [ExperimentConfig::preset("quick").unwrap()];
+        let ready: Vec<Job> = (0..3)
+            .map(|budget| Job {
+                variant: 0,
+                unit: Unit::Pretrain { budget },
+            })
+            .collect();
         let longest = ready[2].level(&q);
         assert_eq!(
             choose(&q, &ready, 10.0 * longest, 1),

@@ -72,24 +72,88 @@ pub struct ExperimentResults {
     /// "CPU" or the adapter that ran it.
     pub backend: String,
     pub elapsed_s: f64,
+    /// The sharpness of each pre-trained model — the top eigenvalue of its pre-training
+    /// loss's Hessian on the held-out batches — when measured; else absent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sharpness: Vec<Option<f64>>,
     /// Every measurement behind the curves, per finished budget: what resuming an
     /// unfinished experiment continues from.
     #[serde(default)]
     pub raw: Raw,
+    /// A sweep of one lever: the results of each of its values, in order (the fields above
+    /// are then the first value's, under the sweep's config); absent without a sweep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<SweepResults>,
+}
+
+/// The sections of a sweep's results: one whole experiment per value of its lever.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepResults {
+    /// The lever: a field's dotted path.
+    pub field: String,
+    pub values: Vec<serde_json::Value>,
+    /// Each value's results (its config has the field at that value).
+    pub sections: Vec<ExperimentResults>,
+}
+
+impl SweepResults {
+    /// The lever's last name: `d_model` for `model.d_model`.
+    pub fn short_field(&self) -> &str {
+        self.field.rsplit('.').next().unwrap_or(&self.field)
+    }
+
+    /// Whether the lever sizes the model (its inflections are read against parameters).
+    pub fn sizes_the_model(&self) -> bool {
+        [
+            "model.d_model",
+            "model.n_layer",
+            "model.d_ff",
+            "model.n_head",
+        ]
+        .contains(&self.field.as_str())
+    }
 }
 
 impl ExperimentResults {
-    /// The measurements to resume from, when these (unfinished) results belong to `config`:
-    /// resuming another config's budgets would mix two experiments in one set of curves.
-    pub fn resume_for(self, config: &ExperimentConfig) -> Result<Raw, Error> {
+    /// The measurements to resume from, one per variant (one without a sweep), when these
+    /// (unfinished) results belong to `config`: resuming another config's budgets would mix
+    /// two experiments in one set of curves.
+    pub fn resume_for(self, config: &ExperimentConfig) -> Result<Vec<Raw>, Error> {
         if self.config != *config {
             return Err(Error::data(
                 "resume",
                 "the saved results belong to another config",
             ));
         }
-        self.raw.check(config)?;
-        Ok(self.raw)
+        let variants = config
+            .variants()
+            .map_err(|e| Error::data("resume", e.message))?;
+        let raws = match self.sweep {
+            None => vec![self.raw],
+            Some(sweep) => sweep.sections.into_iter().map(|s| s.raw).collect(),
+        };
+        if raws.len() != variants.len() {
+            return Err(Error::data(
+                "resume.sweep.sections",
+                format!(
+                    "{} sections, the sweep has {} values",
+                    raws.len(),
+                    variants.len()
+                ),
+            ));
+        }
+        for (raw, variant) in raws.iter().zip(&variants) {
+            raw.check(variant)?;
+        }
+        Ok(raws)
+    }
+
+    /// Each value's results: the sweep's sections, or these results alone.
+    pub fn sections(&self) -> Vec<&ExperimentResults> {
+        match &self.sweep {
+            Some(s) => s.sections.iter().collect(),
+            None => vec![self],
+        }
     }
 }
 
@@ -106,6 +170,9 @@ pub struct Raw {
     pub perturb: Vec<Vec<Vec<f64>>>,
     /// [budget][λ][lr][seed]
     pub finetune: Vec<Vec<Vec<Vec<FinetuneRun>>>>,
+    /// [budget]: the sharpness, when measured (`perturb.sharpness_iterations` > 0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sharpness: Vec<Option<f64>>,
 }
 
 impl Raw {
@@ -124,13 +191,19 @@ impl Raw {
                 ),
             );
         }
-        for (part, len) in [
-            ("train_loss", self.train_loss.len()),
-            ("diverged", self.diverged.len()),
-            ("perturb", self.perturb.len()),
-            ("finetune", self.finetune.len()),
+        let sharpness = if config.perturb.sharpness_iterations > 0 {
+            n
+        } else {
+            0
+        };
+        for (part, len, want) in [
+            ("train_loss", self.train_loss.len(), n),
+            ("diverged", self.diverged.len(), n),
+            ("perturb", self.perturb.len(), n),
+            ("finetune", self.finetune.len(), n),
+            ("sharpness", self.sharpness.len(), sharpness),
         ] {
-            if len != n {
+            if len != want {
                 return bad(part, format!("{len} budgets, but base has {n}"));
             }
         }
@@ -304,7 +377,9 @@ impl Raw {
             tuned,
             backend: backend.to_string(),
             elapsed_s,
+            sharpness: self.sharpness.clone(),
             raw: self.clone(),
+            sweep: None,
         }
     }
 }

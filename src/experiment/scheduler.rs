@@ -3,7 +3,7 @@
 //! budget; with what a host of an experiment hears ([`Host`], [`Progress`]) and its cost.
 
 use super::config::ExperimentConfig;
-use super::plan::{self, Unit};
+use super::plan::{self, Job, Unit};
 use super::results::*;
 use super::units::{Context, Output, UnitProgress};
 use crate::error::Error;
@@ -37,29 +37,42 @@ pub trait Host {
     async fn progress(&mut self, p: &Progress) -> Result<(), Error>;
     /// The results so far, after each budget (and at the end).
     fn budget_done(&mut self, _partial: &ExperimentResults) {}
-    /// The pre-trained weights of budget `budget_index`, for export.
-    fn checkpoint(&mut self, _budget_index: usize, _params: &[f32]) {}
+    /// The pre-trained weights of budget `budget_index` of variant `variant` (a sweep's
+    /// value; 0 without a sweep), for export.
+    fn checkpoint(&mut self, _variant: usize, _budget_index: usize, _params: &[f32]) {}
     /// Milliseconds on some clock.
     fn now_ms(&self) -> f64;
 }
 
-/// Training tokens of an experiment (pre-training and fine-tuning) and its approximate
-/// floating-point operations: 6 per parameter per trained token (forward and backward),
-/// plus attention's 12·n_layer·ctx·d_model, and a third of that per evaluated token.
+/// Training tokens of an experiment (pre-training and fine-tuning; every value of a sweep)
+/// and its approximate floating-point operations: 6 per parameter per trained token
+/// (forward and backward), plus attention's 12·n_layer·ctx·d_model, and a third of that per
+/// evaluated token.
 pub fn cost(cfg: &ExperimentConfig) -> (f64, f64) {
-    let params = Layout::new(&cfg.model).total as f64;
-    let m = &cfg.model;
-    let per_token = 6.0 * params + 12.0 * (m.n_layer * m.ctx * m.d_model) as f64;
-    let work = plan::work_total(cfg);
-    let tokens_per_step = cfg.tokens_per_step() as f64;
-    (work * tokens_per_step, work * tokens_per_step * per_token)
+    let variants = cfg.variants().unwrap_or_else(|_| vec![cfg.clone()]);
+    let (mut tokens, mut flops) = (0.0, 0.0);
+    for v in &variants {
+        let params = Layout::new(&v.model).total as f64;
+        let m = &v.model;
+        let per_token = 6.0 * params + 12.0 * (m.n_layer * m.ctx * m.d_model) as f64;
+        let work: f64 = plan::plan(v).iter().map(|u| u.work(v)).sum();
+        let t = work * v.tokens_per_step() as f64;
+        tokens += t;
+        flops += t * per_token;
+    }
+    (tokens, flops)
 }
 
-/// What the units' outputs add up to, as they arrive: a pre-trained checkpoint, or the
-/// results so far once a budget's last unit is done (budgets complete in order).
+/// What the units' outputs add up to, as they arrive: a pre-trained checkpoint (of a
+/// variant's budget), or the results so far once a budget's last unit is done (each
+/// variant's budgets complete in order).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    Checkpoint(usize, Vec<f32>),
+    Checkpoint {
+        variant: usize,
+        budget: usize,
+        params: Vec<f32>,
+    },
     BudgetDone(Box<ExperimentResults>),
 }
 
@@ -67,163 +80,219 @@ pub enum Event {
 pub(super) fn deliver<H: Host>(host: &mut H, events: Vec<Event>) {
     for e in events {
         match e {
-            Event::Checkpoint(b, params) => host.checkpoint(b, &params),
+            Event::Checkpoint {
+                variant,
+                budget,
+                params,
+            } => host.checkpoint(variant, budget, &params),
             Event::BudgetDone(partial) => host.budget_done(&partial),
         }
     }
 }
 
-/// The one schedule of an experiment's units, whoever runs them: hands out the units in
-/// the order of [`plan::plan`] as their inputs become ready, keeps the outputs later units
-/// need, and turns the outputs into measurements budget by budget, in order. The serial
-/// run, the threads and the page's Web Workers all go through it.
-pub struct Scheduler {
-    pub(super) ctx: std::sync::Arc<Context>,
-    /// Units not handed out yet, in plan order.
-    waiting: Vec<Unit>,
-    /// Units handed out and not done, with their work done so far.
-    running: std::collections::HashMap<Unit, f64>,
-    outputs: std::collections::HashMap<Unit, Output>,
+/// One variant's measurements as they come together.
+struct Assembly {
     data: Raw,
-    backend: String,
-    start_ms: f64,
-    /// Work of the finished units.
-    work_done: f64,
-    work_total: f64,
     /// Per budget, its units (besides the stable phase) still to finish.
     remaining: Vec<usize>,
-    /// How many workers run the units: more than one, and a ready unit whose chain of work
-    /// would end the run last goes first ([`plan::choose`]); one, and units go in plan order.
+}
+
+/// The one schedule of an experiment's units, whoever runs them: hands out the jobs (the
+/// units of every variant of a sweep) in the order of [`plan::jobs`] as their inputs
+/// become ready, keeps the outputs later units need, and turns the outputs into
+/// measurements budget by budget, in order. The serial run, the threads and the page's Web
+/// Workers all go through it.
+pub struct Scheduler {
+    config: ExperimentConfig,
+    /// One per variant (one without a sweep).
+    pub(super) contexts: std::sync::Arc<Vec<Context>>,
+    variants: Vec<ExperimentConfig>,
+    /// Jobs not handed out yet, in plan order.
+    waiting: Vec<Job>,
+    /// Jobs handed out and not done, with their work done so far.
+    running: std::collections::HashMap<Job, f64>,
+    outputs: std::collections::HashMap<Job, Output>,
+    assembly: Vec<Assembly>,
+    backend: String,
+    start_ms: f64,
+    /// Work of the finished jobs.
+    work_done: f64,
+    work_total: f64,
+    /// How many workers run the jobs: more than one, and a ready job whose chain of work
+    /// would end the run last goes first ([`plan::choose`]); one, and jobs go in plan order.
     pub workers: usize,
-    /// Work of the units not handed out yet.
+    /// Work of the jobs not handed out yet.
     work_waiting: f64,
-    /// A shard's schedule (see [`Scheduler::for_units`]): every output is kept, in the
+    /// A shard's schedule (see [`Scheduler::for_jobs`]): every output is kept, in the
     /// order done, and no budget is assembled (its other units run elsewhere).
-    kept: Option<Vec<(Unit, Output)>>,
+    kept: Option<Vec<(Job, Output)>>,
 }
 
 impl Scheduler {
-    /// The schedule of `cfg`; `resume`: the raw measurements of an earlier, unfinished run of
-    /// it, whose finished budgets are kept (wsd still re-runs their stable phases).
+    /// The schedule of `cfg`; `resume`: the raw measurements of an earlier, unfinished run
+    /// of it (one per variant), whose finished budgets are kept (wsd still re-runs their
+    /// stable phases).
     pub fn new(
         cfg: &ExperimentConfig,
-        resume: Option<Raw>,
+        resume: Option<Vec<Raw>>,
         backend: &str,
         now_ms: f64,
     ) -> Result<Scheduler, Error> {
-        let ctx = std::sync::Arc::new(Context::new(cfg));
-        let data = resume.unwrap_or_default();
-        data.check(cfg)?;
-        let skip = data.base.len();
-        let wanted = |u: &Unit| u.budget() >= skip || matches!(u, Unit::Stable { .. });
-        let all = plan::plan(cfg);
-        let mut remaining = vec![0; cfg.pretrain.budgets.len()];
-        for u in all
-            .iter()
-            .filter(|u| wanted(u) && !matches!(u, Unit::Stable { .. }))
-        {
-            remaining[u.budget()] += 1;
+        let variants = cfg.variants()?;
+        let mut raws = resume.unwrap_or_default();
+        raws.resize_with(variants.len(), Raw::default);
+        if raws.len() != variants.len() {
+            return Err(Error::data(
+                "resume",
+                format!(
+                    "{} sections for a sweep of {} values",
+                    raws.len(),
+                    variants.len()
+                ),
+            ));
         }
-        let waiting: Vec<Unit> = all.iter().copied().filter(wanted).collect();
+        for (raw, v) in raws.iter().zip(&variants) {
+            raw.check(v)?;
+        }
+        let skip: Vec<usize> = raws.iter().map(|r| r.base.len()).collect();
+        let all = plan::jobs(&variants);
+        let wanted = plan::jobs_after(&variants, &skip);
+        let mut assembly: Vec<Assembly> = raws
+            .into_iter()
+            .zip(&variants)
+            .map(|(data, v)| Assembly {
+                data,
+                remaining: vec![0; v.pretrain.budgets.len()],
+            })
+            .collect();
+        for j in wanted
+            .iter()
+            .filter(|j| !matches!(j.unit, Unit::Stable { .. }))
+        {
+            assembly[j.variant].remaining[j.budget()] += 1;
+        }
+        let work = |jobs: &[Job]| jobs.iter().map(|j| j.work(&variants)).sum::<f64>();
+        let work_total = work(&all);
+        let work_waiting = work(&wanted);
         Ok(Scheduler {
-            work_waiting: waiting.iter().map(|u| u.work(cfg)).sum(),
+            config: cfg.clone(),
+            contexts: std::sync::Arc::new(variants.iter().map(Context::new).collect()),
             // The finished budgets' work counts as done.
-            work_done: all.iter().filter(|u| !wanted(u)).map(|u| u.work(cfg)).sum(),
-            work_total: plan::work_total(cfg),
-            waiting,
+            work_done: work_total - work_waiting,
+            work_total,
+            work_waiting,
+            waiting: wanted,
             running: Default::default(),
             outputs: Default::default(),
-            data,
+            assembly,
             backend: backend.to_string(),
             start_ms: now_ms,
-            remaining,
             workers: 1,
             kept: None,
-            ctx,
+            variants,
         })
     }
 
-    /// The schedule of some of the units of `cfg` (a shard's), with `given` the outputs of
-    /// the units they need that run elsewhere. Every output is kept ([`Scheduler::kept`]).
-    pub fn for_units(
+    /// The schedule of some of the jobs of `cfg` (a shard's), with `given` the outputs of
+    /// the jobs they need that run elsewhere. Every output is kept ([`Scheduler::kept`]).
+    pub fn for_jobs(
         cfg: &ExperimentConfig,
-        units: &[Unit],
-        given: Vec<(Unit, Output)>,
+        jobs: &[Job],
+        given: Vec<(Job, Output)>,
         backend: &str,
         now_ms: f64,
     ) -> Result<Scheduler, Error> {
         let mut s = Scheduler::new(cfg, None, backend, now_ms)?;
-        s.waiting.retain(|u| units.contains(u));
+        s.waiting.retain(|j| jobs.contains(j));
         s.work_done = 0.0;
-        s.work_total = s.waiting.iter().map(|u| u.work(cfg)).sum();
+        s.work_total = s.waiting.iter().map(|j| j.work(&s.variants)).sum();
         s.work_waiting = s.work_total;
         s.outputs.extend(given);
         s.kept = Some(Vec::new());
         Ok(s)
     }
 
-    /// A shard's outputs, in the order its units finished.
-    pub fn kept(self) -> Vec<(Unit, Output)> {
+    /// A shard's outputs, in the order its jobs finished.
+    pub fn kept(self) -> Vec<(Job, Output)> {
         self.kept.unwrap_or_default()
     }
 
-    /// The next unit whose input is ready, with that input; None when none is ready now
-    /// (all handed out, or waiting for a running unit).
-    pub fn take_ready(&mut self) -> Option<(Unit, Option<Output>)> {
-        let cfg = &self.ctx.cfg;
+    /// The configs of the variants (one without a sweep).
+    pub fn variants(&self) -> &[ExperimentConfig] {
+        &self.variants
+    }
+
+    /// The next job whose input is ready, with that input; None when none is ready now
+    /// (all handed out, or waiting for a running job).
+    pub fn take_ready(&mut self) -> Option<(Job, Option<Output>)> {
         let ready: Vec<usize> = (0..self.waiting.len())
             .filter(|&i| {
-                let need = self.waiting[i].needs(cfg);
+                let need = self.waiting[i].needs(&self.variants);
                 need.is_none_or(|need| self.outputs.contains_key(&need))
             })
             .collect();
         if ready.is_empty() {
             return None;
         }
-        let units: Vec<Unit> = ready.iter().map(|&i| self.waiting[i]).collect();
-        let pick = plan::choose(cfg, &units, self.work_waiting, self.workers);
-        let unit = self.waiting.remove(ready[pick]);
-        self.work_waiting -= unit.work(cfg);
-        self.running.insert(unit, 0.0);
-        let input = unit.needs(cfg).and_then(|u| self.outputs.get(&u).cloned());
-        Some((unit, input))
+        let jobs: Vec<Job> = ready.iter().map(|&i| self.waiting[i]).collect();
+        let pick = plan::choose(&self.variants, &jobs, self.work_waiting, self.workers);
+        let job = self.waiting.remove(ready[pick]);
+        self.work_waiting -= job.work(&self.variants);
+        self.running.insert(job, 0.0);
+        let input = job
+            .needs(&self.variants)
+            .and_then(|j| self.outputs.get(&j).cloned());
+        Some((job, input))
     }
 
-    /// Whether every unit is done.
+    /// Whether every job is done.
     pub fn finished(&self) -> bool {
         self.waiting.is_empty() && self.running.is_empty()
     }
 
-    /// Units handed out and not done.
+    /// Jobs handed out and not done.
     pub fn running(&self) -> usize {
         self.running.len()
     }
 
-    /// With nothing running: an error when units are left that wait for an input no unit
-    /// of this schedule produces (a shard given too little).
+    /// With nothing running: an error when jobs are left that wait for an input no job of
+    /// this schedule produces (a shard given too little).
     pub(super) fn stuck(&self) -> Result<(), Error> {
         match self.waiting.first() {
             None => Ok(()),
-            Some(u) => Err(Error::data(
-                u.id(),
+            Some(j) => Err(Error::data(
+                j.id(&self.variants),
                 format!(
                     "waits for {:?}, which nothing here produces",
-                    u.needs(&self.ctx.cfg)
+                    j.needs(&self.variants)
                 ),
             )),
         }
     }
 
-    /// The experiment's progress after a running unit's report.
-    pub fn progress(&mut self, unit: &Unit, p: &UnitProgress) -> Progress {
-        if let Some(work) = self.running.get_mut(unit) {
+    /// The experiment's progress after a running job's report.
+    pub fn progress(&mut self, job: &Job, p: &UnitProgress) -> Progress {
+        if let Some(work) = self.running.get_mut(job) {
             *work = p.work;
         }
+        let label = if self.variants.len() > 1 {
+            let sweep = self
+                .config
+                .sweep
+                .as_ref()
+                .expect("variants come from a sweep");
+            format!(
+                "{} = {}: {}",
+                sweep.field, sweep.values[job.variant], p.label
+            )
+        } else {
+            p.label.clone()
+        };
         Progress {
-            phase: unit.phase(),
-            budget_index: unit.budget(),
-            budgets: self.ctx.cfg.pretrain.budgets.len(),
-            label: p.label.clone(),
+            phase: job.unit.phase(),
+            budget_index: job.budget(),
+            budgets: self.variants[job.variant].pretrain.budgets.len(),
+            label,
             step: p.step,
             steps: p.steps,
             loss: p.loss,
@@ -232,50 +301,56 @@ impl Scheduler {
         }
     }
 
-    /// Takes a unit's output; returns the checkpoint it makes and the budgets it completes.
-    pub fn done(&mut self, unit: Unit, output: Output, now_ms: f64) -> Vec<Event> {
-        let cfg = &self.ctx.cfg;
-        let f = &cfg.finetune;
-        self.running.remove(&unit);
-        self.work_done += unit.work(cfg);
+    /// Takes a job's output; returns the checkpoint it makes and the budgets it completes.
+    pub fn done(&mut self, job: Job, output: Output, now_ms: f64) -> Vec<Event> {
+        self.running.remove(&job);
+        self.work_done += job.work(&self.variants);
         let mut events = Vec::new();
-        if let (Unit::Pretrain { budget }, Output::Pretrained { params, .. }) = (&unit, &output) {
-            events.push(Event::Checkpoint(*budget, params.clone()));
+        if let (Unit::Pretrain { budget }, Output::Pretrained { params, .. }) = (&job.unit, &output)
+        {
+            events.push(Event::Checkpoint {
+                variant: job.variant,
+                budget: *budget,
+                params: params.clone(),
+            });
         }
         if let Some(kept) = &mut self.kept {
-            kept.push((unit, output.clone()));
-            // Later units of the shard may need it; no budget is assembled here.
-            self.outputs.insert(unit, output);
+            kept.push((job, output.clone()));
+            // Later jobs of the shard may need it; no budget is assembled here.
+            self.outputs.insert(job, output);
             return events;
         }
-        self.outputs.insert(unit, output);
-        if !matches!(unit, Unit::Stable { .. }) {
-            self.remaining[unit.budget()] -= 1;
+        self.outputs.insert(job, output);
+        let v = job.variant;
+        if !matches!(job.unit, Unit::Stable { .. }) {
+            self.assembly[v].remaining[job.budget()] -= 1;
         }
-        while self.data.base.len() < cfg.pretrain.budgets.len() {
-            let b = self.data.base.len();
-            if self.remaining[b] > 0 {
+        let cfg = &self.variants[v];
+        let f = &cfg.finetune;
+        while self.assembly[v].data.base.len() < self.variants[v].pretrain.budgets.len() {
+            let b = self.assembly[v].data.base.len();
+            if self.assembly[v].remaining[b] > 0 {
                 break;
             }
+            let at = |unit: Unit| self.outputs.get(&Job { variant: v, unit });
             let Some(Output::Pretrained {
                 base,
                 losses,
                 diverged,
                 ..
-            }) = self.outputs.get(&Unit::Pretrain { budget: b })
+            }) = at(Unit::Pretrain { budget: b })
             else {
                 break;
             };
-            let Some(Output::Perturbed { ppl: per_gamma }) =
-                self.outputs.get(&Unit::Perturb { budget: b })
+            let Some(Output::Perturbed {
+                ppl: per_gamma,
+                sharpness,
+            }) = at(Unit::Perturb { budget: b })
             else {
                 break;
             };
-            self.data.base.push(*base);
-            self.data.train_loss.push(losses.clone());
-            self.data.diverged.push(*diverged);
-            self.data.perturb.push(per_gamma.clone());
-            let run = |l2, lr, seed| match self.outputs.get(&Unit::Finetune {
+            let sharpness = *sharpness;
+            let run = |l2, lr, seed| match at(Unit::Finetune {
                 budget: b,
                 l2,
                 lr,
@@ -284,32 +359,58 @@ impl Scheduler {
                 Some(Output::Finetuned { run }) => *run,
                 _ => None,
             };
-            let per_l2 = (0..f.l2.len())
+            let per_l2: Vec<Vec<Vec<FinetuneRun>>> = (0..f.l2.len())
                 .map(|l2| {
                     (0..f.lrs.len())
                         .map(|lr| (0..f.seeds).map(|seed| run(l2, lr, seed)).collect())
                         .collect()
                 })
                 .collect();
-            self.data.finetune.push(per_l2);
-            // What later units need stays (the stable run); this budget's are done with.
-            self.outputs
-                .retain(|u, _| u.budget() != b || matches!(u, Unit::Stable { .. }));
+            let (base, losses, diverged, per_gamma) =
+                (*base, losses.clone(), *diverged, per_gamma.clone());
+            let data = &mut self.assembly[v].data;
+            data.base.push(base);
+            data.train_loss.push(losses);
+            data.diverged.push(diverged);
+            data.perturb.push(per_gamma);
+            data.finetune.push(per_l2);
+            if self.variants[v].perturb.sharpness_iterations > 0 {
+                data.sharpness.push(sharpness);
+            }
+            // What later jobs need stays (the stable run); this budget's are done with.
+            self.outputs.retain(|j, _| {
+                j.variant != v || j.budget() != b || matches!(j.unit, Unit::Stable { .. })
+            });
             events.push(Event::BudgetDone(Box::new(self.results(now_ms))));
         }
         events
     }
 
-    /// The results so far (every finished budget).
+    /// The results so far (every finished budget of every variant).
     pub fn results(&self, now_ms: f64) -> ExperimentResults {
         let elapsed = (now_ms - self.start_ms) / 1e3;
-        self.data
-            .results(&self.ctx.cfg, self.ctx.layout.total, &self.backend, elapsed)
+        let mut sections: Vec<ExperimentResults> = self
+            .assembly
+            .iter()
+            .zip(self.variants.iter().zip(self.contexts.iter()))
+            .map(|(a, (v, ctx))| a.data.results(v, ctx.layout.total, &self.backend, elapsed))
+            .collect();
+        let Some(sweep) = &self.config.sweep else {
+            return sections.remove(0);
+        };
+        let mut results = sections[0].clone();
+        results.config = self.config.clone();
+        results.sweep = Some(SweepResults {
+            field: sweep.field.clone(),
+            values: sweep.values.clone(),
+            sections,
+        });
+        results
     }
 
     /// The last progress report: everything done.
     pub fn finished_progress(&self) -> Progress {
-        let n = self.ctx.cfg.pretrain.budgets.len();
+        let n = self.variants[0].pretrain.budgets.len();
         Progress {
             phase: "done",
             budget_index: n.saturating_sub(1),

@@ -13,7 +13,7 @@
 //! pre-training where the balance allows, so little is recomputed either way.
 
 use super::config::ExperimentConfig;
-use super::plan::{self, Unit};
+use super::plan::{self, Job, Unit};
 use super::results::ExperimentResults;
 #[cfg(not(target_arch = "wasm32"))]
 use super::scheduler::Host;
@@ -77,40 +77,42 @@ impl Shard {
     }
 }
 
-/// The units a unit needs that are not its own: its chain of inputs, nearest first.
-fn chain(cfg: &ExperimentConfig, unit: Unit) -> Vec<Unit> {
+/// The jobs a job needs that are not its own: its chain of inputs, nearest first.
+fn chain(variants: &[ExperimentConfig], job: Job) -> Vec<Job> {
     let mut out = Vec::new();
-    let mut u = unit;
-    while let Some(need) = u.needs(cfg) {
+    let mut j = job;
+    while let Some(need) = j.needs(variants) {
         out.push(need);
-        u = need;
+        j = need;
     }
     out
 }
 
-/// Which shard runs each unit: greedily, the costliest unit first, each to the shard
+/// The variants of a config (one without a sweep; the config is valid).
+fn variants_of(cfg: &ExperimentConfig) -> Vec<ExperimentConfig> {
+    cfg.variants().unwrap_or_else(|_| vec![cfg.clone()])
+}
+
+/// Which shard runs each job: greedily, the costliest job first, each to the shard
 /// where it ends earliest — counting the work of inputs that shard would have to
 /// recompute — so shards balance and a budget's units stay with its pre-training.
-pub fn assign(cfg: &ExperimentConfig, n: usize) -> BTreeMap<Unit, usize> {
-    let units = plan::plan(cfg);
-    let mut order: Vec<usize> = (0..units.len()).collect();
-    order.sort_by(|&a, &b| {
-        units[b]
-            .work(cfg)
-            .total_cmp(&units[a].work(cfg))
-            .then(a.cmp(&b))
-    });
+pub fn assign(cfg: &ExperimentConfig, n: usize) -> BTreeMap<Job, usize> {
+    let variants = variants_of(cfg);
+    let v = &variants;
+    let jobs = plan::jobs(v);
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by(|&a, &b| jobs[b].work(v).total_cmp(&jobs[a].work(v)).then(a.cmp(&b)));
     let mut load = vec![0.0f64; n];
-    // Units each shard runs or recomputes.
-    let mut has: Vec<BTreeSet<Unit>> = vec![BTreeSet::new(); n];
+    // Jobs each shard runs or recomputes.
+    let mut has: Vec<BTreeSet<Job>> = vec![BTreeSet::new(); n];
     let mut assigned = BTreeMap::new();
     for i in order {
-        let unit = units[i];
+        let unit = jobs[i];
         let extra = |s: usize| -> f64 {
-            chain(cfg, unit)
+            chain(v, unit)
                 .iter()
                 .filter(|u| !has[s].contains(u))
-                .map(|u| u.work(cfg))
+                .map(|u| u.work(v))
                 .sum()
         };
         let best = (0..n)
@@ -120,19 +122,19 @@ pub fn assign(cfg: &ExperimentConfig, n: usize) -> BTreeMap<Unit, usize> {
                     .then(a.cmp(&b))
             })
             .expect("n ≥ 1");
-        load[best] += unit.work(cfg) + extra(best);
+        load[best] += unit.work(v) + extra(best);
         has[best].insert(unit);
-        has[best].extend(chain(cfg, unit));
+        has[best].extend(chain(v, unit));
         assigned.insert(unit, best);
     }
     assigned
 }
 
-/// One line of `--plan`: what a unit is and what it costs.
+/// One line of `--plan`: what a job is and what it costs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlanLine {
     pub id: String,
-    pub unit: Unit,
+    pub unit: Job,
     pub budget_tokens: u64,
     pub lr: Option<f64>,
     pub l2: Option<f64>,
@@ -149,25 +151,27 @@ pub fn plan_lines(cfg: &ExperimentConfig, n: Option<usize>) -> Vec<PlanLine> {
     let total = plan::work_total(cfg);
     let per_work = if total > 0.0 { flops / total } else { 0.0 };
     let shards = n.map(|n| assign(cfg, n));
-    let f = &cfg.finetune;
-    plan::plan(cfg)
+    let variants = variants_of(cfg);
+    plan::jobs(&variants)
         .into_iter()
-        .map(|unit| {
-            let (lr, l2, seed) = match unit {
+        .map(|job| {
+            let v = &variants[job.variant];
+            let f = &v.finetune;
+            let (lr, l2, seed) = match job.unit {
                 Unit::Finetune { l2, lr, seed, .. } => {
                     (Some(f.lrs[lr]), Some(f.l2[l2]), Some(seed))
                 }
                 _ => (None, None, None),
             };
             PlanLine {
-                id: unit.id(),
-                unit,
-                budget_tokens: cfg.pretrain.budgets[unit.budget()],
+                id: job.id(&variants),
+                unit: job,
+                budget_tokens: v.pretrain.budgets[job.budget()],
                 lr,
                 l2,
                 seed,
-                flops: unit.work(cfg) * per_work,
-                shard: shards.as_ref().map(|s| s[&unit]),
+                flops: job.work(&variants) * per_work,
+                shard: shards.as_ref().map(|s| s[&job]),
             }
         })
         .collect()
@@ -191,7 +195,7 @@ pub struct Part {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PartUnit {
-    pub unit: Unit,
+    pub unit: Job,
     pub output: Output,
 }
 
@@ -249,9 +253,9 @@ impl Checkpoints {
         Ok(Checkpoints { dir })
     }
 
-    fn path(&self, unit: &Unit, ext: &str) -> std::path::PathBuf {
-        self.dir
-            .join(format!("{}.{ext}", unit.id().replace('/', "-")))
+    fn path(&self, job: &Job, ext: &str) -> std::path::PathBuf {
+        let name = format!("v{}-{}", job.variant, job.unit.id().replace('/', "-"));
+        self.dir.join(format!("{name}.{ext}"))
     }
 
     /// Writes through a temporary file and a rename, so a reader never sees half a file.
@@ -262,8 +266,14 @@ impl Checkpoints {
             .map_err(|e| Error::Io(format!("cannot write '{}': {e}", path.display())))
     }
 
-    /// Keeps a pre-trained or stable output for other shards (once).
-    pub fn save(&self, cfg: &ExperimentConfig, unit: &Unit, output: &Output) -> Result<(), Error> {
+    /// Keeps a pre-trained or stable output of `variant`'s job for other shards (once).
+    pub fn save(
+        &self,
+        variant: &ExperimentConfig,
+        unit: &Job,
+        output: &Output,
+    ) -> Result<(), Error> {
+        let cfg = variant;
         match output {
             Output::Pretrained { params, .. } => {
                 let meta = self.path(unit, "json");
@@ -290,8 +300,9 @@ impl Checkpoints {
         }
     }
 
-    /// A checkpoint another shard wrote, if it is there (and whole).
-    pub fn load(&self, cfg: &ExperimentConfig, unit: &Unit) -> Result<Option<Output>, Error> {
+    /// A checkpoint of `variant`'s job another shard wrote, if it is there (and whole).
+    pub fn load(&self, variant: &ExperimentConfig, unit: &Job) -> Result<Option<Output>, Error> {
+        let cfg = variant;
         let meta = self.path(unit, "json");
         let text = match std::fs::read(&meta) {
             Ok(t) => t,
@@ -340,16 +351,17 @@ pub async fn run_shard<H: Host>(
 ) -> Result<Part, Error> {
     let start = host.now_ms();
     let assigned = assign(cfg, shard.n);
-    let mine: Vec<Unit> = plan::plan(cfg)
+    let variants = variants_of(cfg);
+    let mine: Vec<Job> = plan::jobs(&variants)
         .into_iter()
         .filter(|u| assigned[u] == shard.k)
         .collect();
     // The inputs from elsewhere: from a checkpoint when one holds it, else recomputed here
     // (with whatever it needs in turn).
-    let mut given: Vec<(Unit, Output)> = Vec::new();
-    let mut recompute: Vec<Unit> = Vec::new();
+    let mut given: Vec<(Job, Output)> = Vec::new();
+    let mut recompute: Vec<Job> = Vec::new();
     for u in &mine {
-        for need in chain(cfg, *u) {
+        for need in chain(&variants, *u) {
             if mine.contains(&need) || given.iter().any(|(g, _)| *g == need) {
                 break;
             }
@@ -357,7 +369,7 @@ pub async fn run_shard<H: Host>(
                 continue;
             }
             match checkpoints
-                .map(|c| c.load(cfg, &need))
+                .map(|c| c.load(&variants[need.variant], &need))
                 .transpose()?
                 .flatten()
             {
@@ -369,14 +381,14 @@ pub async fn run_shard<H: Host>(
             }
         }
     }
-    let units: Vec<Unit> = mine.iter().chain(&recompute).copied().collect();
-    let mut schedule = Scheduler::for_units(cfg, &units, given, "CPU", host.now_ms())?;
+    let units: Vec<Job> = mine.iter().chain(&recompute).copied().collect();
+    let mut schedule = Scheduler::for_jobs(cfg, &units, given, "CPU", host.now_ms())?;
     schedule.workers = threads;
     super::executors::drive_threads(&mut schedule, threads, host).await?;
     let mut units = Vec::new();
     for (unit, output) in schedule.kept() {
         if let Some(c) = checkpoints {
-            c.save(cfg, &unit, &output)?;
+            c.save(&variants[unit.variant], &unit, &output)?;
         }
         if mine.contains(&unit) {
             units.push(PartUnit {
@@ -405,7 +417,8 @@ pub fn merge(parts: &[(String, Part)]) -> Result<ExperimentResults, Error> {
         return Err(Error::data("parts", "no part files given"));
     };
     let cfg = &first.config;
-    let mut seen: BTreeMap<Unit, (&str, &Output)> = BTreeMap::new();
+    let variants = variants_of(cfg);
+    let mut seen: BTreeMap<Job, (&str, &Output)> = BTreeMap::new();
     for (name, part) in parts {
         if part.kind != PART_KIND {
             return Err(Error::data(
@@ -423,16 +436,16 @@ pub fn merge(parts: &[(String, Part)]) -> Result<ExperimentResults, Error> {
             if let Some((other, _)) = seen.insert(u.unit, (name, &u.output)) {
                 return Err(Error::data(
                     name.clone(),
-                    format!("unit {} is also in {other}", u.unit.id()),
+                    format!("unit {} is also in {other}", u.unit.id(&variants)),
                 ));
             }
         }
     }
-    let all = plan::plan(cfg);
+    let all = plan::jobs(&variants);
     let missing: Vec<String> = all
         .iter()
         .filter(|u| !seen.contains_key(u))
-        .map(Unit::id)
+        .map(|j| j.id(&variants))
         .collect();
     if !missing.is_empty() {
         let shown = missing
@@ -454,7 +467,7 @@ pub fn merge(parts: &[(String, Part)]) -> Result<ExperimentResults, Error> {
     if let Some(extra) = seen.keys().find(|u| !all.contains(u)) {
         return Err(Error::data(
             seen[extra].0.to_string(),
-            format!("unit {} is not of this config", extra.id()),
+            format!("unit {} is not of this config", extra.id(&variants)),
         ));
     }
     let backends: BTreeSet<&str> = parts.iter().map(|(_, p)| p.backend.as_str()).collect();

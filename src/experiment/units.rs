@@ -15,12 +15,17 @@ use crate::error::Error;
 use crate::transformer::engine::{Engine, Hyper, Observer, Stretch, TrainState};
 use crate::transformer::params::Layout;
 use crate::transformer::schedule::{Lr, Schedule};
+use crate::transformer::sharpness::sharpness;
 use crate::transformer::train::{Corpus, TrainConfig};
 use serde::Serialize;
 use std::sync::Arc;
 
 /// A fine-tuning task's train stream (repeat `stream`) or its held-out stream.
-pub(crate) fn task_stream(cfg: &ExperimentConfig, split: Split, stream: u64) -> Box<dyn ByteSource> {
+pub(crate) fn task_stream(
+    cfg: &ExperimentConfig,
+    split: Split,
+    stream: u64,
+) -> Box<dyn ByteSource> {
     let f = &cfg.finetune;
     match (&f.user_text, f.task.as_str()) {
         (Some(text), "user") => {
@@ -81,6 +86,10 @@ pub fn noise_scale(layout: &Layout, perturb_constant: bool) -> Vec<f32> {
         })
         .collect()
 }
+
+/// The Philox stream of the sharpness's start vector (the seed's own, apart from the
+/// perturbation noise's).
+const SHARPNESS_STREAM: u64 = 0x7368_6172_7000;
 
 /// Draw `draw` of θ + γ·σ ⊙ z, z standard normal from the experiment seed's Philox stream
 /// (the same z for every budget: common random numbers make the curves comparable).
@@ -209,8 +218,12 @@ pub enum Output {
         losses: Vec<f64>,
         diverged: Option<usize>,
     },
-    /// Perplexity per γ and draw.
-    Perturbed { ppl: Vec<Vec<f64>> },
+    /// Perplexity per γ and draw, and the sharpness when it is measured.
+    Perturbed {
+        ppl: Vec<Vec<f64>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sharpness: Option<f64>,
+    },
     /// (pre-training, task) perplexity; None when the run diverged.
     Finetuned { run: FinetuneRun },
 }
@@ -537,7 +550,30 @@ async fn perturb<W: Watch>(run: &mut UnitRun<'_, '_, W>, params: &[f32]) -> Resu
         }
         per_gamma.push(draws);
     }
-    Ok(Output::Perturbed { ppl: per_gamma })
+    let iterations = cfg.perturb.sharpness_iterations;
+    let sharpness = if iterations == 0 {
+        None
+    } else {
+        run.progress.label = format!(
+            "budget {}/{n}: sharpness ({iterations} power iterations)",
+            run.unit.budget() + 1
+        );
+        let value = sharpness(
+            run.engine,
+            params,
+            &ctx.heldout,
+            iterations,
+            cfg.seed ^ SHARPNESS_STREAM,
+        )
+        .await?;
+        run.progress.work += 2.0 * iterations as f64 * ctx.heldout.len() as f64;
+        run.watch.unit_progress(run.progress).await?;
+        Some(value)
+    };
+    Ok(Output::Perturbed {
+        ppl: per_gamma,
+        sharpness,
+    })
 }
 
 /// One fine-tuning run from the pre-trained weights (fresh AdamW state, pulled toward

@@ -87,7 +87,7 @@ fn ends(mean: &[Option<f64>]) -> Option<((usize, f64), (usize, f64))> {
         .enumerate()
         .filter_map(|(i, v)| v.filter(|v| v.is_finite()).map(|v| (i, v)));
     let first = finite.next()?;
-    Some((first, finite.last().unwrap_or(first)))
+    Some((first, finite.next_back().unwrap_or(first)))
 }
 
 /// The rule's verdict on a curve, in a sentence, and the verdict.

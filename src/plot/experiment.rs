@@ -33,11 +33,14 @@ struct Panel {
     series: Vec<Series>,
 }
 
-/// A plot is one panel or two side by side, built from one set of results.
+/// A plot is one panel or two stacked, built from one set of results.
 type PanelsFn = fn(&ExperimentResults) -> Vec<Panel>;
 
 /// Every plot, named as the CLI's files and the page's panels are. `recorded`: a recorded
-/// run of the same config, drawn dashed beside `live` (or alone when there is no live run).
+/// run of the same config, drawn beneath `live` (or alone when there is no live run). A
+/// sweep's results draw one curve family per value of its lever — the value's colour and
+/// marker, each curve of the family in its own dash — and add the plot `inflection`: where
+/// each family turns, against the lever's value ([`super::sweep`]).
 pub fn all_plots(
     live: Option<&ExperimentResults>,
     recorded: Option<&ExperimentResults>,
@@ -50,16 +53,57 @@ pub fn all_plots(
         ("finetuned", finetuned_panels),
         ("tuned", tuned_panels),
     ];
-    plots
+    let mut out: Vec<(&'static str, String)> = plots
         .iter()
         .map(|(name, panels)| {
-            let panels = overlay(live.map(panels), recorded.map(panels));
+            let panels = overlay(
+                live.map(|r| families(r, *panels)),
+                recorded.map(|r| families(r, *panels)),
+            );
             (
                 *name,
                 draw(&panels, opts).unwrap_or_else(|e| error_svg(opts, &e)),
             )
         })
-        .collect()
+        .collect();
+    if let Some(r) = live.or(recorded).filter(|r| r.sweep.is_some()) {
+        out.push((
+            "inflection",
+            super::sweep::plot_inflections(r, opts).unwrap_or_else(|e| error_svg(opts, &e)),
+        ));
+    }
+    out
+}
+
+/// A plot's panels of `r`: its own, or for a sweep, each section's curves as a family —
+/// labelled by the lever's value, in its colour and marker, each curve in its own dash.
+fn families(r: &ExperimentResults, panels: PanelsFn) -> Vec<Panel> {
+    let Some(sweep) = &r.sweep else {
+        return panels(r);
+    };
+    let looks = super::style::by_values(
+        &(0..sweep.values.len())
+            .map(|i| 10f64.powf(i as f64 / 6.0))
+            .collect::<Vec<_>>(),
+    );
+    let mut merged: Vec<Panel> = Vec::new();
+    for (i, section) in sweep.sections.iter().enumerate() {
+        let value = super::sweep::value_label(&sweep.values[i]);
+        for (k, mut panel) in panels(section).into_iter().enumerate() {
+            for (j, s) in panel.series.iter_mut().enumerate() {
+                s.label = format!("{} = {value}: {}", sweep.short_field(), s.label);
+                s.look = Look {
+                    dash: Dash::nth(j),
+                    ..looks[i]
+                };
+            }
+            match merged.get_mut(k) {
+                Some(m) => m.series.extend(panel.series),
+                None => merged.push(panel),
+            }
+        }
+    }
+    merged
 }
 
 /// The live run's panels with the recorded run's curves beneath each (drawn first, wider
@@ -273,7 +317,7 @@ fn perturbed_panels(r: &ExperimentResults) -> Vec<Panel> {
             })
             .collect()
     };
-    vec![
+    let mut panels = vec![
         Panel {
             title: "(ii) Perplexity after Gaussian perturbation".into(),
             y_desc: "perplexity",
@@ -284,7 +328,23 @@ fn perturbed_panels(r: &ExperimentResults) -> Vec<Panel> {
             y_desc: "Δ perplexity",
             series: series(true),
         },
-    ]
+    ];
+    // Beside the sensitivity, when it is measured: the curvature behind it.
+    if !r.sharpness.is_empty() {
+        panels.push(Panel {
+            title: "Sharpness: top Hessian eigenvalue".into(),
+            y_desc: "eigenvalue",
+            series: vec![Series {
+                label: "sharpness".into(),
+                look: plain(BLACK, Dash::Solid),
+                budgets: r.budgets.clone(),
+                values: r.sharpness.clone(),
+                spread: vec![None; r.budgets.len()],
+                inflection: None,
+            }],
+        });
+    }
+    panels
 }
 
 fn finetune_series(

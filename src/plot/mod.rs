@@ -8,6 +8,7 @@ pub mod captions;
 pub mod experiment;
 pub mod linear;
 pub mod style;
+pub mod sweep;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;

@@ -363,6 +363,55 @@ impl<'g> Engine<'g> {
         }
     }
 
+    /// The gradient of the mean loss over `batches` (each B rows of T + 1 bytes) at
+    /// `params`, without updating anything (the engine's weights become `params`): for the
+    /// Hessian-vector products of the sharpness. Each batch's gradient of its mean loss, then
+    /// their mean, in batch order.
+    pub async fn gradient(
+        &mut self,
+        params: &[f32],
+        batches: &[Vec<u8>],
+    ) -> Result<Vec<f32>, Error> {
+        let (b, t) = self.batch_shape();
+        let mut sum = vec![0.0f32; params.len()];
+        match self {
+            Engine::Cpu(e) => {
+                e.state.params.copy_from_slice(params);
+                for rows in batches {
+                    let (x, y) = inputs_and_targets(rows, b, t);
+                    forward_into(&mut e.acts, &e.cfg, &e.layout, params, &x, &y, b, t);
+                    e.grads.fill(0.0);
+                    backward_with(
+                        &mut e.scratch,
+                        &e.cfg,
+                        &e.layout,
+                        params,
+                        &mut e.grads,
+                        &e.acts,
+                        &x,
+                        &y,
+                    );
+                    sum.iter_mut().zip(&e.grads).for_each(|(s, g)| *s += g);
+                }
+            }
+            Engine::Gpu(e) => {
+                let g = e.gpu;
+                g.write(e.model.params(), params)?;
+                for rows in batches {
+                    let (x, y) = inputs_and_targets(rows, b, t);
+                    e.model.write_batch(g, &x, &y)?;
+                    e.model.run_forward(g, 0)?;
+                    e.model.run_backward(g)?;
+                    let grads = g.read(e.model.grads()).await?;
+                    sum.iter_mut().zip(&grads).for_each(|(s, g)| *s += g);
+                }
+            }
+        }
+        let n = batches.len().max(1) as f32;
+        sum.iter_mut().for_each(|s| *s /= n);
+        Ok(sum)
+    }
+
     /// Mean loss over held-out batches (each B rows of T + 1 bytes).
     pub async fn evaluate(&mut self, batches: &[Vec<u8>]) -> Result<f64, Error> {
         match self {

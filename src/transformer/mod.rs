@@ -5,13 +5,14 @@
 //!   `*_forward`/`*_backward` over flat row-major f32 buffers (llm.c style), checked
 //!   against finite differences (tests/transformer_layers.rs, tests/transformer_model.rs).
 //! - `kernels`, `gpu`: the same layers as WGSL kernels of the same names, and the model on
-//!   the GPU with a whole training step in one command buffer, checked against the CPU
+//!   the GPU with its training step built once as programs, checked against the CPU
 //!   reference (tests/common/transformer_checks.rs); `optim`: AdamW's settings, the
 //!   divergence guard and their GPU kernels.
 //! - `schedule`: the learning-rate schedules (cosine, wsd with its branches, constant).
 //! - `engine`: the one owner of training over both backends (stretches of steps with a
 //!   schedule, loss read-back, evaluation, state save and restore, L2 pull); `train`: the
-//!   `overtrain train` run on it; `checkpoint`: safetensors; `bench`: throughput.
+//!   `overtrain train` run on it; `checkpoint`: safetensors; `bench`: throughput;
+//!   `sharpness`: the Hessian's top eigenvalue by power iteration on its products.
 
 pub mod bench;
 pub mod checkpoint;
@@ -24,4 +25,5 @@ pub mod model;
 pub mod optim;
 pub mod params;
 pub mod schedule;
+pub mod sharpness;
 pub mod train;

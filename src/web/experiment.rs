@@ -10,7 +10,6 @@ use crate::experiment::{
 };
 use crate::transformer::bench::train_throughput;
 use crate::transformer::checkpoint::to_safetensors;
-use crate::transformer::engine::Engine;
 use crate::transformer::gpu::memory_estimate;
 use crate::transformer::params::Layout;
 use wasm_bindgen::prelude::*;
@@ -112,10 +111,18 @@ impl Host for PageHost {
             let _ = f.call1(&self.host, &JsValue::from_str(&text));
         }
     }
-    fn checkpoint(&mut self, budget_index: usize, params: &[f32]) {
+    fn checkpoint(&mut self, variant: usize, budget_index: usize, params: &[f32]) {
         if let Some(f) = method(&self.host, "checkpoint") {
-            let layout = Layout::new(&self.config.model);
-            let bytes = to_safetensors(&self.config.model, &layout, params);
+            let Some(model) = self
+                .config
+                .variants()
+                .ok()
+                .and_then(|v| v.get(variant).map(|c| c.model.clone()))
+            else {
+                return;
+            };
+            let layout = Layout::new(&model);
+            let bytes = to_safetensors(&model, &layout, params);
             let array = js_sys::Uint8Array::from(bytes.as_slice());
             let _ = f.call2(&self.host, &(budget_index as f64).into(), &array);
         }
@@ -147,17 +154,15 @@ pub async fn run_experiment(
     } else {
         None
     };
-    let mut engine = match &gpu {
-        Some(g) => {
-            Engine::gpu(g, &config.model, config.batch, config.eval_batches).map_err(throw)?
-        }
-        None => Engine::cpu(&config.model, config.batch),
+    let mut engines = match &gpu {
+        Some(g) => experiment::Engines::gpu(g),
+        None => experiment::Engines::cpu(),
     };
     let mut page = PageHost {
         host,
         config: config.clone(),
     };
-    let results = experiment::run(&config, &mut engine, &mut page, resume)
+    let results = experiment::run(&config, &mut engines, &mut page, resume)
         .await
         .map_err(throw)?;
     Ok(serde_json::to_string(&results).expect("plain data"))
@@ -241,7 +246,7 @@ impl ExperimentSchedule {
     /// The experiment's progress (JSON) after a running unit's report (JSON, from
     /// [`run_experiment_unit`]'s host).
     pub fn progress(&mut self, unit_json: &str, report_json: &str) -> Result<String, JsValue> {
-        let unit: experiment::Unit = parse(unit_json, "unit")?;
+        let unit: experiment::Job = parse(unit_json, "unit")?;
         let report: experiment::UnitProgress = parse(report_json, "progress")?;
         let p = self.schedule.progress(&unit, &report);
         Ok(serde_json::to_string(&p).expect("plain data"))
@@ -251,7 +256,7 @@ impl ExperimentSchedule {
     /// `[{type: "checkpoint", budget, bytes: Uint8Array (safetensors)} | {type: "partial",
     /// results: JSON text}]`.
     pub fn done(&mut self, unit_json: &str, output_json: &str) -> Result<js_sys::Array, JsValue> {
-        let unit: experiment::Unit = parse(unit_json, "unit")?;
+        let unit: experiment::Job = parse(unit_json, "unit")?;
         let output: experiment::Output = parse(output_json, "output")?;
         let out = js_sys::Array::new();
         for event in self.schedule.done(unit, output, now_ms()) {
@@ -260,10 +265,23 @@ impl ExperimentSchedule {
                 let _ = js_sys::Reflect::set(&item, &k.into(), v);
             };
             match event {
-                experiment::Event::Checkpoint(budget, params) => {
-                    let layout = Layout::new(&self.config.model);
-                    let bytes = to_safetensors(&self.config.model, &layout, &params);
+                experiment::Event::Checkpoint {
+                    variant,
+                    budget,
+                    params,
+                } => {
+                    let Some(model) = self
+                        .config
+                        .variants()
+                        .ok()
+                        .and_then(|v| v.get(variant).map(|c| c.model.clone()))
+                    else {
+                        continue;
+                    };
+                    let layout = Layout::new(&model);
+                    let bytes = to_safetensors(&model, &layout, &params);
                     set("type", &"checkpoint".into());
+                    set("variant", &(variant as f64).into());
                     set("budget", &(budget as f64).into());
                     set("bytes", &js_sys::Uint8Array::from(bytes.as_slice()).into());
                 }
@@ -296,7 +314,7 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, Js
 }
 
 /// The raw measurements of an earlier run's results JSON, checked against `config`.
-fn resume_of(text: &str, config: &ExperimentConfig) -> Result<experiment::Raw, JsValue> {
+fn resume_of(text: &str, config: &ExperimentConfig) -> Result<Vec<experiment::Raw>, JsValue> {
     let earlier: ExperimentResults = serde_json::from_str(text).map_err(|e| {
         throw(Error::data(
             "resume",
@@ -352,7 +370,7 @@ pub async fn run_experiment_unit(
     host: JsValue,
 ) -> Result<String, JsValue> {
     let config = ExperimentConfig::from_json(&config_json).map_err(throw)?;
-    let unit: experiment::Unit = parse(&unit_json, "unit")?;
+    let unit: experiment::Job = parse(&unit_json, "unit")?;
     let input: Option<experiment::Output> = match input_json {
         Some(text) => Some(parse(&text, "input")?),
         None => None,
@@ -362,14 +380,12 @@ pub async fn run_experiment_unit(
     } else {
         None
     };
-    let mut engine = match &gpu {
-        Some(g) => {
-            Engine::gpu(g, &config.model, config.batch, config.eval_batches).map_err(throw)?
-        }
-        None => Engine::cpu(&config.model, config.batch),
+    let mut engines = match &gpu {
+        Some(g) => experiment::Engines::gpu(g),
+        None => experiment::Engines::cpu(),
     };
     let mut watch = PageUnitHost { host };
-    let output = experiment::run_unit(&config, unit, input.as_ref(), &mut engine, &mut watch)
+    let output = experiment::run_unit(&config, unit, input.as_ref(), &mut engines, &mut watch)
         .await
         .map_err(throw)?;
     Ok(serde_json::to_string(&output).expect("plain data"))

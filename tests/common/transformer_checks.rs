@@ -6,6 +6,7 @@
 //! lever.
 #![allow(dead_code)]
 
+use overtrain::experiment::Engines;
 use overtrain::gpu::{Gpu, GpuError};
 use overtrain::transformer::config::{Mlp, ModelConfig, Norm, Pos};
 use overtrain::transformer::gpu::{memory_estimate, GpuModel};
@@ -534,12 +535,10 @@ pub async fn experiment_with_the_levers_on_the_gpu_matches_the_cpu(g: &Gpu) {
 
 async fn experiment_matches(g: &Gpu, config: &str) {
     use overtrain::experiment::{self, ExperimentConfig};
-    use overtrain::transformer::engine::{run_ready, Engine};
+    use overtrain::transformer::engine::run_ready;
     let cfg = ExperimentConfig::from_json(config).unwrap();
-    let mut cpu_engine = Engine::cpu(&cfg.model, cfg.batch);
-    let cpu = run_ready(experiment::run(&cfg, &mut cpu_engine, &mut Quiet, None)).unwrap();
-    let mut gpu_engine = Engine::gpu(g, &cfg.model, cfg.batch, cfg.eval_batches).unwrap();
-    let gpu = experiment::run(&cfg, &mut gpu_engine, &mut Quiet, None)
+    let cpu = run_ready(experiment::run(&cfg, &mut Engines::cpu(), &mut Quiet, None)).unwrap();
+    let gpu = experiment::run(&cfg, &mut Engines::gpu(g), &mut Quiet, None)
         .await
         .unwrap();
     let close = |a: &[f64], b: &[f64], what: &str| {
