@@ -100,7 +100,7 @@ async fn errors_cross_into_the_page_with_their_kind() {
 
 async fn errors_cross_into_the_page() {
     use overtrain::experiment::{self, ExperimentConfig};
-    use overtrain::transformer::engine::{run_ready, Engine};
+    use overtrain::transformer::engine::run_ready;
     let micro = r#"{"batch": 2, "eval_batches": 1,
         "model": {"n_layer": 1, "d_model": 8, "n_head": 2, "d_ff": 16, "ctx": 8},
         "pretrain": {"budgets": [32, 64]}, "perturb": {"gammas": [1.0], "draws": 1},
