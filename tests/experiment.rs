@@ -145,8 +145,12 @@ fn constant_checkpoints_are_the_one_runs_states_at_each_budget() {
         warmup: 3,
         total: 40,
     };
-    assert!((0..3).all(|s| lr.at(s) < cfg.pretrain.lr));
-    assert!((3..40).all(|s| lr.at(s) == cfg.pretrain.lr), "constant after warmup");
+    // (The warmup's third step, step 2, reaches the peak: step s runs at peak·(s+1)/3.)
+    assert!((0..2).all(|s| lr.at(s) < cfg.pretrain.lr));
+    assert!(
+        (2..40).all(|s| lr.at(s) == cfg.pretrain.lr),
+        "constant after warmup"
+    );
     let mut corpus = Corpus::new(&TrainConfig {
         seed: cfg.seed,
         model: cfg.model.clone(),
@@ -227,12 +231,21 @@ fn replayed_rows_come_from_fresh_pretraining_text() {
             .collect()
     };
     // Replay 0: the task's stream, untouched.
-    let task = draw(task_source("shifted", cfg.seed, Split::Train, 1).unwrap().as_mut(), 6);
+    let task = draw(
+        task_source("shifted", cfg.seed, Split::Train, 1)
+            .unwrap()
+            .as_mut(),
+        6,
+    );
     assert_eq!(draw(finetune_stream(&cfg, 1).as_mut(), 6), task);
     for (replay, replayed) in [(0.25, 1), (0.5, 2), (0.6, 2), (0.9, 4), (1.0, 4)] {
         cfg.finetune.replay = replay;
         let mixed = draw(finetune_stream(&cfg, 1).as_mut(), 6);
-        assert_eq!(mixed, draw(finetune_stream(&cfg, 1).as_mut(), 6), "deterministic");
+        assert_eq!(
+            mixed,
+            draw(finetune_stream(&cfg, 1).as_mut(), 6),
+            "deterministic"
+        );
         // Exactly round(replay × batch) rows of every batch replay the pre-training
         // language, in order; the task's rows follow, in order.
         let replay_rows = draw(replay_stream(&cfg, 1).as_mut(), 6);
@@ -250,25 +263,31 @@ fn replayed_rows_come_from_fresh_pretraining_text() {
     // Each fine-tuning seed replays its own text, which is neither the pre-training run's
     // stream nor its held-out batches.
     let replayed = rows(&draw(replay_stream(&cfg, 0).as_mut(), 50), 0..b);
-    assert_ne!(replayed, rows(&draw(replay_stream(&cfg, 1).as_mut(), 50), 0..b));
-    let mut corpus = overtrain::transformer::train::Corpus::new(
-        &overtrain::transformer::train::TrainConfig {
+    assert_ne!(
+        replayed,
+        rows(&draw(replay_stream(&cfg, 1).as_mut(), 50), 0..b)
+    );
+    let mut corpus =
+        overtrain::transformer::train::Corpus::new(&overtrain::transformer::train::TrainConfig {
             seed: cfg.seed,
             model: cfg.model.clone(),
             batch: b,
             eval_batches: cfg.eval_batches,
             ..Default::default()
-        },
-    );
+        });
     let pretraining = rows(&draw(corpus.train_source(), 50), 0..b);
     assert_ne!(replayed[0], pretraining[0]);
     assert_ne!(replayed, pretraining);
     let heldout = rows(&corpus.eval, 0..b);
     assert_ne!(replayed[..heldout.len()], heldout[..]);
     // The pre-training language: its words over its letters (no digits or symbols).
-    let text: String = replayed.iter().map(|r| overtrain::data::decode(r)).collect();
+    let text: String = replayed
+        .iter()
+        .map(|r| overtrain::data::decode(r))
+        .collect();
     assert!(
-        text.chars().all(|c| c.is_ascii_alphabetic() || " .\n".contains(c)),
+        text.chars()
+            .all(|c| c.is_ascii_alphabetic() || " .\n".contains(c)),
         "{text}"
     );
 }

@@ -306,8 +306,16 @@ mod sam {
             let mut sam = g.clone();
             let mut saved = vec![0.0; layout.total];
             sam_gradient(
-                &mut acts, &mut scratch, &mut saved, &cfg, &layout, &mut w, &mut sam, &tokens,
-                &targets, rho,
+                &mut acts,
+                &mut scratch,
+                &mut saved,
+                &cfg,
+                &layout,
+                &mut w,
+                &mut sam,
+                &tokens,
+                &targets,
+                rho,
             );
             assert_eq!(w, params, "the weights are restored exactly");
             let moved = sam
@@ -315,7 +323,10 @@ mod sam {
                 .zip(&g)
                 .filter(|(a, b)| (*a - *b).abs() > 1e-3 * b.abs().max(1e-4))
                 .count();
-            assert!(moved > layout.total / 2, "the gradient at w + ε differs from g's");
+            assert!(
+                moved > layout.total / 2,
+                "the gradient at w + ε differs from g's"
+            );
             let h = 2e-3f32;
             for tensor in &layout.tensors {
                 let r = tensor.range();
@@ -355,21 +366,56 @@ mod sam {
 
     /// The engine's step, by hand: the gradient (SAM's when ρ > 0), then AdamW on it (no
     /// clipping or decay here, so that the step is one AdamW over the flat buffer).
-    fn by_hand(cfg: &overtrain::transformer::config::ModelConfig, w: &mut [f32], rows: &[u8], b: usize, rho: f32, lr: f32) -> f64 {
+    fn by_hand(
+        cfg: &overtrain::transformer::config::ModelConfig,
+        w: &mut [f32],
+        rows: &[u8],
+        b: usize,
+        rho: f32,
+        lr: f32,
+    ) -> f64 {
         let layout = Layout::new(cfg);
         let t = cfg.ctx;
         let (x, y) = overtrain::data::inputs_and_targets(rows, b, t);
         let mut acts = Activations::new(cfg, b, t);
-        let loss = overtrain::transformer::model::forward_into(&mut acts, cfg, &layout, w, &x, &y, b, t);
+        let loss =
+            overtrain::transformer::model::forward_into(&mut acts, cfg, &layout, w, &x, &y, b, t);
         let mut g = vec![0.0; layout.total];
         let mut scratch = Scratch::new(cfg, b, t);
-        overtrain::transformer::model::backward_with(&mut scratch, cfg, &layout, w, &mut g, &acts, &x, &y);
+        overtrain::transformer::model::backward_with(
+            &mut scratch,
+            cfg,
+            &layout,
+            w,
+            &mut g,
+            &acts,
+            &x,
+            &y,
+        );
         if rho > 0.0 {
             let mut saved = vec![0.0; layout.total];
-            sam_gradient(&mut acts, &mut scratch, &mut saved, cfg, &layout, w, &mut g, &x, &y, rho);
+            sam_gradient(
+                &mut acts,
+                &mut scratch,
+                &mut saved,
+                cfg,
+                &layout,
+                w,
+                &mut g,
+                &x,
+                &y,
+                rho,
+            );
         }
         let (mut m, mut v) = (vec![0.0; layout.total], vec![0.0; layout.total]);
-        let h = AdamW { lr, beta1: BETA1, beta2: BETA2, eps: EPS, weight_decay: 0.0, step: 1 };
+        let h = AdamW {
+            lr,
+            beta1: BETA1,
+            beta2: BETA2,
+            eps: EPS,
+            weight_decay: 0.0,
+            step: 1,
+        };
         adamw(h, w, &g, &mut m, &mut v);
         loss
     }
@@ -381,9 +427,16 @@ mod sam {
         let cfg = tiny(Norm::Layernorm, Mlp::Gelu, Pos::Learned, true);
         let b = 3;
         let mut rng = ChaCha8Rng::seed_from_u64(5);
-        let rows: Vec<u8> = (0..b * (cfg.ctx + 1)).map(|_| rng.random_range(97..110)).collect();
+        let rows: Vec<u8> = (0..b * (cfg.ctx + 1))
+            .map(|_| rng.random_range(97..110))
+            .collect();
         let init = Layout::new(&cfg).init(4);
-        let lr = Lr { schedule: Schedule::Constant, peak: 1e-2, warmup: 0, total: 1 };
+        let lr = Lr {
+            schedule: Schedule::Constant,
+            peak: 1e-2,
+            warmup: 0,
+            total: 1,
+        };
         let mut results = Vec::new();
         for rho in [0.0f32, 0.05] {
             let mut engine = Engine::cpu(&cfg, b);
@@ -400,7 +453,12 @@ mod sam {
                 source: &mut Fixed(rows.clone(), 0),
                 lr: &lr,
                 steps: 0..1,
-                hyper: Hyper { grad_clip: 0.0, weight_decay: 0.0, l2: 0.0, sam_rho: rho as f64 },
+                hyper: Hyper {
+                    grad_clip: 0.0,
+                    weight_decay: 0.0,
+                    l2: 0.0,
+                    sam_rho: rho as f64,
+                },
                 eval: None,
             };
             run_ready(engine.train(stretch, &mut Keep(&mut losses))).unwrap();

@@ -45,7 +45,8 @@ pub(crate) fn task_stream(
 /// run's stream (sampled with `cfg.seed`) nor the held-out batches (the other split).
 pub fn replay_stream(cfg: &ExperimentConfig, stream: u64) -> Box<dyn ByteSource> {
     let lang = Arc::new(Language::new(LanguageSpec::pretraining(), cfg.seed));
-    let sampling = (cfg.seed ^ REPLAY_SEED).wrapping_add(stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let sampling =
+        (cfg.seed ^ REPLAY_SEED).wrapping_add(stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     Box::new(lang.stream(sampling, Split::Train))
 }
 

@@ -301,9 +301,18 @@ pub async fn optimizers_match_reference(g: &Gpu) {
 /// zero gradient, and w back bit for bit.
 pub async fn sam_matches_reference(g: &Gpu) {
     let mut rng = ChaCha8Rng::seed_from_u64(16);
-    for (n, rho, zero) in [(1, 0.05, false), (300, 0.5, false), (70_000, 0.05, false), (500, 0.1, true)] {
+    for (n, rho, zero) in [
+        (1, 0.05, false),
+        (300, 0.5, false),
+        (70_000, 0.05, false),
+        (500, 0.1, true),
+    ] {
         let w0 = random(&mut rng, n);
-        let grad = if zero { vec![0.0; n] } else { random(&mut rng, n) };
+        let grad = if zero {
+            vec![0.0; n]
+        } else {
+            random(&mut rng, n)
+        };
         let (tw, tg, saved) = (
             g.upload(&w0, &[n]).unwrap(),
             g.upload(&grad, &[n]).unwrap(),
@@ -327,7 +336,11 @@ pub async fn sam_matches_reference(g: &Gpu) {
         g.submit(rec).unwrap();
         let (mut w, mut kept) = (w0.clone(), vec![0.0; n]);
         cpu::sam_ascent(rho as f32, &mut w, &grad, &mut kept);
-        assert_eq!(g.read(&saved).await.unwrap(), w0, "n {n}: the saved weights");
+        assert_eq!(
+            g.read(&saved).await.unwrap(),
+            w0,
+            "n {n}: the saved weights"
+        );
         let moved = g.read(&tw).await.unwrap();
         assert_close(&moved, &w, 1e-6, "sam_ascent");
         if zero {
@@ -339,7 +352,10 @@ pub async fn sam_matches_reference(g: &Gpu) {
                 .map(|(a, b)| ((a - b) as f64).powi(2))
                 .sum::<f64>()
                 .sqrt();
-            assert!((step - rho).abs() < 1e-3 * rho, "n {n}: a step of ‖ε‖ = {step}, ρ = {rho}");
+            assert!(
+                (step - rho).abs() < 1e-3 * rho,
+                "n {n}: a step of ‖ε‖ = {step}, ρ = {rho}"
+            );
         }
         let mut rec = g.recorder();
         optim::sam_restore(&mut rec, &tw, &saved).unwrap();

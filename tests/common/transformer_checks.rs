@@ -486,7 +486,16 @@ pub async fn transformer_sam_training_on_the_gpu_matches_the_cpu(g: &Gpu) {
     // The first loss is the loss at w (SAM changes only the update); the run goes elsewhere.
     let mut plain = Engine::cpu(&cfg, b);
     plain.load(&start).unwrap();
-    let plain_loss = run(&mut plain, &rows, &lr, Hyper { sam_rho: 0.0, ..sam }).await;
+    let plain_loss = run(
+        &mut plain,
+        &rows,
+        &lr,
+        Hyper {
+            sam_rho: 0.0,
+            ..sam
+        },
+    )
+    .await;
     assert_eq!(plain_loss[0], cpu_loss[0]);
     assert_ne!(plain.params().await.unwrap(), *cpu_w);
 }
@@ -654,7 +663,11 @@ pub async fn transformer_steady_state_steps_create_nothing(_shared: &Gpu) {
         40 * step + 4 * eval,
         "40 steps of {step} dispatches and 4 evaluations of {eval}"
     );
-    assert_eq!(model.parts(1, false), (2 * l + 1, l + 1), "the programs' parts");
+    assert_eq!(
+        model.parts(1, false),
+        (2 * l + 1, l + 1),
+        "the programs' parts"
+    );
     // SAM steps, built with the rest: nothing created either, 4L + 1 parts each (the passes
     // at w + ε add a forward and a backward pass), exactly the SAM program's dispatches.
     let (before, submitted, encoded) = (g.created(), g.submissions(), g.encoded());
@@ -672,7 +685,11 @@ pub async fn transformer_steady_state_steps_create_nothing(_shared: &Gpu) {
     engine.train(stretch, &mut losses).await.unwrap();
     assert_eq!(losses.0.len(), 20);
     assert!(losses.0.iter().all(|l| l.is_finite()));
-    assert_eq!(g.created(), before, "20 SAM steps and 2 evaluations created objects");
+    assert_eq!(
+        g.created(),
+        before,
+        "20 SAM steps and 2 evaluations created objects"
+    );
     assert_eq!(model.parts(1, true).0, 4 * l + 1);
     assert_eq!(
         g.submissions() - submitted,
