@@ -40,6 +40,7 @@ fn main() {
         weight_decay: 0.1,
         grad_clip: 1.0,
         l2: 0.0,
+        sam_rho: 0.0,
     };
     let dispatches = model.dispatches(false).total();
     let wait = || {

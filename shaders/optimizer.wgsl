@@ -12,6 +12,11 @@
 //          where wd applies to the elements whose bit is set in `decay`; nothing changes
 //          once the guard's status is set, so a diverged run keeps its last good weights.
 //   l2_pull: g = g + l2 * (w - anchor)   (fine-tuning's pull toward the pre-trained weights)
+//   SAM (sharpness-aware minimization), after grad_sumsq of the gradient g at w:
+//   sam_scale:   (one workgroup) norm = √Σ partials; sam_scale = sam_rho / norm (0 when the
+//                norm is 0), for every invocation of sam_ascent to read
+//   sam_ascent:  saved = w;  w = w + sam_scale * g   (w + ε: the gradient is taken there)
+//   sam_restore: w = saved   (exactly w again, before the update)
 // lr, weight_decay, bc1 = 1 - b1^t, bc2 = 1 - b2^t, alpha (= l2), clip, the step and its
 // loss slot: the step's values `s` (shaders/step.wgsl, prepended by the host, as is
 // workgroup_sum: shaders/workgroup_sum.wgsl or its subgroup path).
@@ -40,6 +45,8 @@ struct GuardParams { partials: u32, max_loss: f32, _pad0: u32, _pad1: u32 }
 @group(0) @binding(11) var<storage, read_write> g_rw: array<f32>;
 @group(0) @binding(12) var<storage, read> anchor: array<f32>;
 @group(0) @binding(13) var<uniform> s: Step;
+@group(0) @binding(14) var<storage, read_write> saved: array<f32>;
+@group(0) @binding(15) var<storage, read_write> ascent_scale: array<f32>;
 
 fn index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
     return gid.x + gid.y * groups.x * 256u;
@@ -100,4 +107,31 @@ fn adamw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
 fn l2_pull(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let i = index(gid, groups);
     if (i < p.n) { g_rw[i] = g_rw[i] + s.l2 * (w[i] - anchor[i]); }
+}
+
+@compute @workgroup_size(256)
+fn sam_scale(@builtin(local_invocation_index) lid: u32) {
+    var acc = 0.0;
+    for (var j = lid; j < gp.partials; j = j + 256u) { acc = acc + partials[j]; }
+    let norm = sqrt(workgroup_sum(lid, acc));
+    if (lid == 0u) {
+        var scale = 0.0;
+        if (norm > 0.0) { scale = s.sam_rho / norm; }
+        ascent_scale[0] = scale;
+    }
+}
+
+@compute @workgroup_size(256)
+fn sam_ascent(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = index(gid, groups);
+    if (i < p.n) {
+        saved[i] = w[i];
+        w[i] = w[i] + ascent_scale[0] * g[i];
+    }
+}
+
+@compute @workgroup_size(256)
+fn sam_restore(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = index(gid, groups);
+    if (i < p.n) { w[i] = saved[i]; }
 }

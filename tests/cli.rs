@@ -398,6 +398,18 @@ fn experiment_runs_a_config_and_writes_results_and_plots() {
         (r#"{"pretrain": {"budgets": []}}"#, "pretrain.budgets"),
         (r#"{"finetune": {"task": "poetry"}}"#, "finetune.task"),
         (r#"{"perturb": {"gammas": [-1]}}"#, "perturb.gammas[0]"),
+        (
+            r#"{"pretrain": {"sam_rho": 2}}"#,
+            "pretrain.sam_rho: must be a finite number in [0, 1], got 2",
+        ),
+        (
+            r#"{"finetune": {"replay": -0.5}}"#,
+            "finetune.replay: must be a finite number in [0, 1]",
+        ),
+        (
+            r#"{"pretrain": {"protocol": "cosine"}}"#,
+            "one of independent, wsd, constant",
+        ),
     ] {
         std::fs::write(&config, json).unwrap();
         let out = overtrain(&[

@@ -3,6 +3,8 @@
 //! the noise, and the expected answer is computed from the run — so a right answer is
 //! accepted and a wrong one is not.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 use overtrain::backend::BackendChoice;
 use overtrain::exercises::{self, check, exercises, expected, setup_linear, Lab, Run};
 use overtrain::experiment::ExperimentResults;

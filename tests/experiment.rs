@@ -1,7 +1,8 @@
 //! The transformer-lab experiment on the CPU reference at micro scale: runs and steps per
-//! protocol, wsd branches from the stable run, perturbation noise statistics, fine-tuning
-//! from the pre-trained weights, the inflection rule, the results schema, bad input, and a
-//! diverging fine-tuning run. (The GPU backend runs the same experiment in
+//! protocol, wsd branches from the stable run, constant's checkpoints from its one run,
+//! perturbation noise statistics, fine-tuning from the pre-trained weights, replayed
+//! pre-training text in fine-tuning batches, the inflection rule, the results schema, bad
+//! input, and a diverging fine-tuning run. (The GPU backend runs the same experiment in
 //! tests/common/transformer_checks.rs.)
 
 use overtrain::experiment::Engines;
@@ -111,6 +112,198 @@ fn wsd_branches_decay_from_the_stable_run() {
     assert_eq!(l[0][..5], l[1][..5]);
     // … and branches from it: budget 1 decays where budget 2 keeps the stable rate.
     assert_ne!(l[0][5..10], l[1][5..10]);
+}
+
+#[test]
+fn constant_checkpoints_are_the_one_runs_states_at_each_budget() {
+    use overtrain::transformer::engine::{Engine, Stretch, TrainState};
+    use overtrain::transformer::optim::Hyper;
+    use overtrain::transformer::schedule::{Lr, Schedule};
+    use overtrain::transformer::train::{Corpus, TrainConfig};
+    let mut cfg = micro();
+    cfg.pretrain.protocol = Protocol::Constant;
+    cfg.pretrain.warmup_fraction = 0.3;
+    cfg.finetune.lrs = vec![0.001];
+    cfg.finetune.l2 = vec![0.0];
+    let (r, host) = run(&cfg);
+    // One run in stable phases to each budget (10, 20, 40 steps), nothing decays.
+    let trained: Vec<usize> = runs(&host, "pretrain")
+        .into_iter()
+        .filter(|(_, steps)| *steps > 0)
+        .map(|r| r.1)
+        .collect();
+    assert_eq!(trained, [10, 10, 20]);
+    let l = &r.base.train_loss;
+    assert_eq!(l.iter().map(Vec::len).collect::<Vec<_>>(), [10, 20, 40]);
+    assert_eq!(l[0][..], l[1][..10]);
+    assert_eq!(l[1][..], l[2][..20]);
+    // The same run by hand: warmup over ⌈0.3 × 10⌉ = 3 steps of the first budget, then the
+    // peak to the end; each budget's held-out perplexity is its state's, bit for bit.
+    let lr = Lr {
+        schedule: Schedule::Constant,
+        peak: cfg.pretrain.lr,
+        warmup: 3,
+        total: 40,
+    };
+    // (The warmup's third step, step 2, reaches the peak, peak·3/3 up to rounding.)
+    let peak = cfg.pretrain.lr;
+    assert!((0..2).all(|s| lr.at(s) < peak));
+    assert!((lr.at(2) - peak).abs() < 1e-12 * peak);
+    assert!((3..40).all(|s| lr.at(s) == peak), "constant after warmup");
+    let mut corpus = Corpus::new(&TrainConfig {
+        seed: cfg.seed,
+        model: cfg.model.clone(),
+        batch: cfg.batch,
+        eval_batches: cfg.eval_batches,
+        ..TrainConfig::default()
+    });
+    let mut engine = Engine::cpu(&cfg.model, cfg.batch);
+    engine
+        .load(&TrainState::fresh(Layout::new(&cfg.model).init(cfg.seed)))
+        .unwrap();
+    let hyper = Hyper {
+        weight_decay: cfg.pretrain.weight_decay,
+        grad_clip: cfg.pretrain.grad_clip,
+        ..Hyper::default()
+    };
+    let mut from = 0;
+    for (b, &to) in cfg.budget_steps().iter().enumerate() {
+        let stretch = Stretch {
+            source: corpus.train_source(),
+            lr: &lr,
+            steps: from..to,
+            hyper,
+            eval: None,
+        };
+        run_ready(engine.train(stretch, &mut ())).unwrap();
+        let ppl = run_ready(engine.evaluate(&corpus.eval)).unwrap().exp();
+        assert_eq!(ppl, r.base.pretrain_ppl[b], "budget {b}");
+        from = to;
+    }
+    // wsd of the same budgets decays at the end of each: other checkpoints.
+    cfg.pretrain.protocol = Protocol::Wsd;
+    let (w, _) = run(&cfg);
+    assert_ne!(w.base.pretrain_ppl, r.base.pretrain_ppl);
+}
+
+#[test]
+fn sam_pre_training_changes_the_models_and_its_progress_adds_up() {
+    let mut cfg = micro();
+    cfg.finetune.lrs = vec![0.01];
+    cfg.finetune.l2 = vec![0.0];
+    let (plain, _) = run(&cfg);
+    cfg.pretrain.sam_rho = 0.05;
+    let (sam, host) = run(&cfg);
+    let (l, p) = (&sam.base.train_loss, &plain.base.train_loss);
+    assert_eq!(l[0][0], p[0][0], "the reported loss is the one at w");
+    assert_ne!(l[0][1..], p[0][1..], "the updates differ");
+    assert_ne!(sam.base.pretrain_ppl, plain.base.pretrain_ppl);
+    // A SAM step is two steps of work, in the plan and in the progress alike.
+    let last = host.reports.last().unwrap();
+    assert!((last.work_done - last.work_total).abs() < 1e-6, "{last:?}");
+    assert!(last.work_total > plain_work(&cfg));
+}
+
+/// The plan's work of `cfg` without SAM.
+fn plain_work(cfg: &ExperimentConfig) -> f64 {
+    let mut c = cfg.clone();
+    c.pretrain.sam_rho = 0.0;
+    overtrain::experiment::work_total(&c)
+}
+
+#[test]
+fn replayed_rows_come_from_fresh_pretraining_text() {
+    use overtrain::data::tasks::task_source;
+    use overtrain::data::{batch, ByteSource, Split};
+    use overtrain::experiment::units::{finetune_stream, replay_stream};
+    let mut cfg = micro();
+    let (b, t) = (cfg.batch, cfg.model.ctx);
+    let row = t + 1;
+    let draw = |source: &mut dyn ByteSource, n: usize| -> Vec<Vec<u8>> {
+        (0..n).map(|_| batch(source, b, t)).collect()
+    };
+    let rows = |batches: &[Vec<u8>], keep: std::ops::Range<usize>| -> Vec<Vec<u8>> {
+        batches
+            .iter()
+            .flat_map(|x| x.chunks(row).skip(keep.start).take(keep.len()))
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    // Replay 0: the task's stream, untouched.
+    let task = draw(
+        task_source("shifted", cfg.seed, Split::Train, 1)
+            .unwrap()
+            .as_mut(),
+        6,
+    );
+    assert_eq!(draw(finetune_stream(&cfg, 1).as_mut(), 6), task);
+    for (replay, replayed) in [(0.25, 1), (0.5, 2), (0.6, 2), (0.9, 4), (1.0, 4)] {
+        cfg.finetune.replay = replay;
+        let mixed = draw(finetune_stream(&cfg, 1).as_mut(), 6);
+        assert_eq!(
+            mixed,
+            draw(finetune_stream(&cfg, 1).as_mut(), 6),
+            "deterministic"
+        );
+        // Exactly round(replay × batch) rows of every batch replay the pre-training
+        // language, in order; the task's rows follow, in order.
+        let replay_rows = draw(replay_stream(&cfg, 1).as_mut(), 6);
+        assert_eq!(
+            rows(&mixed, 0..replayed),
+            rows(&replay_rows, 0..b)[..6 * replayed],
+            "replay {replay}"
+        );
+        assert_eq!(
+            rows(&mixed, replayed..b),
+            rows(&task, 0..b)[..6 * (b - replayed)],
+            "replay {replay}"
+        );
+    }
+    // Each fine-tuning seed replays its own text, which is neither the pre-training run's
+    // stream nor its held-out batches.
+    let replayed = rows(&draw(replay_stream(&cfg, 0).as_mut(), 50), 0..b);
+    assert_ne!(
+        replayed,
+        rows(&draw(replay_stream(&cfg, 1).as_mut(), 50), 0..b)
+    );
+    let mut corpus =
+        overtrain::transformer::train::Corpus::new(&overtrain::transformer::train::TrainConfig {
+            seed: cfg.seed,
+            model: cfg.model.clone(),
+            batch: b,
+            eval_batches: cfg.eval_batches,
+            ..Default::default()
+        });
+    let pretraining = rows(&draw(corpus.train_source(), 50), 0..b);
+    assert_ne!(replayed[0], pretraining[0]);
+    assert_ne!(replayed, pretraining);
+    let heldout = rows(&corpus.eval, 0..b);
+    assert_ne!(replayed[..heldout.len()], heldout[..]);
+    // The pre-training language: its words over its letters (no digits or symbols).
+    let text: String = replayed
+        .iter()
+        .map(|r| overtrain::data::decode(r))
+        .collect();
+    assert!(
+        text.chars()
+            .all(|c| c.is_ascii_alphabetic() || " .\n".contains(c)),
+        "{text}"
+    );
+}
+
+#[test]
+fn replay_changes_fine_tuning_alone_and_is_deterministic() {
+    let mut cfg = micro();
+    cfg.finetune.lrs = vec![0.01];
+    cfg.finetune.l2 = vec![0.0];
+    let (plain, _) = run(&cfg);
+    cfg.finetune.replay = 0.5;
+    let (a, _) = run(&cfg);
+    let (b, _) = run(&cfg);
+    assert_eq!(a.raw, b.raw, "the same config gives the same numbers");
+    assert_eq!(a.base, plain.base, "pre-training does not see the replay");
+    assert_eq!(a.perturb, plain.perturb);
+    assert_ne!(a.finetune[0].pretrain_ppl, plain.finetune[0].pretrain_ppl);
 }
 
 #[test]
@@ -311,7 +504,7 @@ fn a_diverging_fine_tuning_run_is_recorded_and_the_rest_goes_on() {
 
 #[test]
 fn resuming_keeps_the_finished_budgets_and_gives_the_full_run() {
-    for protocol in [Protocol::Independent, Protocol::Wsd] {
+    for protocol in [Protocol::Independent, Protocol::Wsd, Protocol::Constant] {
         let mut cfg = micro();
         cfg.pretrain.protocol = protocol;
         cfg.finetune.l2 = vec![0.0];
@@ -386,7 +579,7 @@ fn a_recorded_run_is_drawn_beneath_the_live_run_or_alone() {
 #[test]
 fn units_on_several_threads_give_the_serial_results_bit_for_bit() {
     use overtrain::experiment::run_threads;
-    for protocol in [Protocol::Independent, Protocol::Wsd] {
+    for protocol in [Protocol::Independent, Protocol::Wsd, Protocol::Constant] {
         let mut cfg = micro();
         cfg.pretrain.protocol = protocol;
         let (serial, _) = run(&cfg);
@@ -458,7 +651,7 @@ fn units_run_from_json_in_any_ready_order_give_the_serial_results() {
             Ok(())
         }
     }
-    for protocol in [Protocol::Independent, Protocol::Wsd] {
+    for protocol in [Protocol::Independent, Protocol::Wsd, Protocol::Constant] {
         let mut cfg = micro();
         cfg.pretrain.protocol = protocol;
         let (serial, _) = run(&cfg);

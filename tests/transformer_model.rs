@@ -1,5 +1,6 @@
 //! The CPU reference model: every parameter tensor's gradient against finite differences,
-//! for each norm, MLP and position choice, tied and untied heads.
+//! for each norm, MLP and position choice, tied and untied heads; SAM's gradient against
+//! finite differences at the ascent point, and the engine's SAM step.
 
 use overtrain::transformer::config::{Mlp, ModelConfig, Norm, Pos};
 use overtrain::transformer::model::{backward, forward};
@@ -251,5 +252,223 @@ mod training {
                 .field
                 == "lr"
         );
+    }
+}
+
+mod sam {
+    use super::tiny;
+    use overtrain::cpu::{adamw, AdamW};
+    use overtrain::data::ByteSource;
+    use overtrain::transformer::config::{Mlp, Norm, Pos};
+    use overtrain::transformer::engine::{run_ready, Engine, Stretch, TrainState};
+    use overtrain::transformer::model::{backward, forward, sam_gradient, Activations, Scratch};
+    use overtrain::transformer::optim::{Hyper, BETA1, BETA2, EPS};
+    use overtrain::transformer::params::Layout;
+    use overtrain::transformer::schedule::{Lr, Schedule};
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// The gradient the update uses is the one at w + ρ·g/‖g‖ — the ascent taken from the
+    /// gradient at w, then held fixed — against central finite differences of the loss
+    /// there; the weights come back exactly.
+    #[test]
+    fn sams_gradient_is_the_gradient_at_the_ascent_point() {
+        for cfg in [
+            tiny(Norm::Layernorm, Mlp::Gelu, Pos::Learned, true),
+            tiny(Norm::Rmsnorm, Mlp::Swiglu, Pos::Rope, false),
+        ] {
+            let layout = Layout::new(&cfg);
+            let mut rng = ChaCha8Rng::seed_from_u64(11);
+            let params: Vec<f32> = layout
+                .init(2)
+                .iter()
+                .map(|p| p * 3.0 + (rng.random::<f32>() - 0.5) * 0.1)
+                .collect();
+            let (b, t) = (2, 5);
+            let tokens: Vec<u8> = (0..b * t).map(|_| rng.random_range(0..6) as u8).collect();
+            let targets: Vec<u8> = (0..b * t).map(|_| rng.random_range(0..6) as u8).collect();
+            let loss_at = |p: &[f32]| forward(&cfg, &layout, p, &tokens, &targets, b, t).0;
+            let (_, mut acts) = forward(&cfg, &layout, &params, &tokens, &targets, b, t);
+            let mut g = vec![0.0f32; layout.total];
+            backward(&cfg, &layout, &params, &mut g, &acts, &tokens, &targets);
+            let rho = 0.3f32;
+            // The ascent point, computed here in f64.
+            let norm = g.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
+            let ascent: Vec<f32> = params
+                .iter()
+                .zip(&g)
+                .map(|(&w, &g)| (w as f64 + rho as f64 * g as f64 / norm) as f32)
+                .collect();
+            assert!(loss_at(&ascent) > loss_at(&params), "ε goes uphill");
+
+            let mut scratch = Scratch::new(&cfg, b, t);
+            let mut w = params.clone();
+            let mut sam = g.clone();
+            let mut saved = vec![0.0; layout.total];
+            sam_gradient(
+                &mut acts,
+                &mut scratch,
+                &mut saved,
+                &cfg,
+                &layout,
+                &mut w,
+                &mut sam,
+                &tokens,
+                &targets,
+                rho,
+            );
+            assert_eq!(w, params, "the weights are restored exactly");
+            let moved = sam
+                .iter()
+                .zip(&g)
+                .filter(|(a, b)| (*a - *b).abs() > 1e-3 * b.abs().max(1e-4))
+                .count();
+            assert!(
+                moved > layout.total / 2,
+                "the gradient at w + ε differs from g's"
+            );
+            let h = 2e-3f32;
+            for tensor in &layout.tensors {
+                let r = tensor.range();
+                for i in r.clone().step_by((tensor.len() / 5).max(1)) {
+                    let central = |h: f32| {
+                        let mut p = ascent.clone();
+                        p[i] += h;
+                        let up = loss_at(&p);
+                        p[i] -= 2.0 * h;
+                        let down = loss_at(&p);
+                        (up - down) / (2.0 * h as f64)
+                    };
+                    let fd = (4.0 * central(h / 2.0) - central(h)) / 3.0;
+                    let got = sam[i] as f64;
+                    assert!(
+                        (fd - got).abs() <= 2e-2 * fd.abs().max(got.abs()) + 1e-3,
+                        "{cfg:?}\n{}[{}]: SAM gradient {got}, finite difference {fd}",
+                        tensor.name,
+                        i - r.start
+                    );
+                }
+            }
+        }
+    }
+
+    /// Fixed bytes, one batch after another.
+    struct Fixed(Vec<u8>, usize);
+
+    impl ByteSource for Fixed {
+        fn fill(&mut self, out: &mut [u8]) {
+            for o in out {
+                *o = self.0[self.1 % self.0.len()];
+                self.1 += 1;
+            }
+        }
+    }
+
+    /// The engine's step, by hand: the gradient (SAM's when ρ > 0), then AdamW on it (no
+    /// clipping or decay here, so that the step is one AdamW over the flat buffer).
+    fn by_hand(
+        cfg: &overtrain::transformer::config::ModelConfig,
+        w: &mut [f32],
+        rows: &[u8],
+        b: usize,
+        rho: f32,
+        lr: f32,
+    ) -> f64 {
+        let layout = Layout::new(cfg);
+        let t = cfg.ctx;
+        let (x, y) = overtrain::data::inputs_and_targets(rows, b, t);
+        let mut acts = Activations::new(cfg, b, t);
+        let loss =
+            overtrain::transformer::model::forward_into(&mut acts, cfg, &layout, w, &x, &y, b, t);
+        let mut g = vec![0.0; layout.total];
+        let mut scratch = Scratch::new(cfg, b, t);
+        overtrain::transformer::model::backward_with(
+            &mut scratch,
+            cfg,
+            &layout,
+            w,
+            &mut g,
+            &acts,
+            &x,
+            &y,
+        );
+        if rho > 0.0 {
+            let mut saved = vec![0.0; layout.total];
+            sam_gradient(
+                &mut acts,
+                &mut scratch,
+                &mut saved,
+                cfg,
+                &layout,
+                w,
+                &mut g,
+                &x,
+                &y,
+                rho,
+            );
+        }
+        let (mut m, mut v) = (vec![0.0; layout.total], vec![0.0; layout.total]);
+        let h = AdamW {
+            lr,
+            beta1: BETA1,
+            beta2: BETA2,
+            eps: EPS,
+            weight_decay: 0.0,
+            step: 1,
+        };
+        adamw(h, w, &g, &mut m, &mut v);
+        loss
+    }
+
+    /// One engine step with SAM is AdamW on SAM's gradient, its reported loss the one at w;
+    /// with ρ = 0 it is plain AdamW, bit for bit.
+    #[test]
+    fn the_engines_sam_step_is_adamw_on_sams_gradient_and_rho_0_is_adamw() {
+        let cfg = tiny(Norm::Layernorm, Mlp::Gelu, Pos::Learned, true);
+        let b = 3;
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let rows: Vec<u8> = (0..b * (cfg.ctx + 1))
+            .map(|_| rng.random_range(97..110))
+            .collect();
+        let init = Layout::new(&cfg).init(4);
+        let lr = Lr {
+            schedule: Schedule::Constant,
+            peak: 1e-2,
+            warmup: 0,
+            total: 1,
+        };
+        let mut results = Vec::new();
+        for rho in [0.0f32, 0.05] {
+            let mut engine = Engine::cpu(&cfg, b);
+            engine.load(&TrainState::fresh(init.clone())).unwrap();
+            let mut losses = Vec::new();
+            struct Keep<'a>(&'a mut Vec<f64>);
+            impl overtrain::transformer::engine::Observer for Keep<'_> {
+                async fn losses(&mut self, _: usize, l: &[f64]) -> Result<(), overtrain::Error> {
+                    self.0.extend(l);
+                    Ok(())
+                }
+            }
+            let stretch = Stretch {
+                source: &mut Fixed(rows.clone(), 0),
+                lr: &lr,
+                steps: 0..1,
+                hyper: Hyper {
+                    grad_clip: 0.0,
+                    weight_decay: 0.0,
+                    l2: 0.0,
+                    sam_rho: rho as f64,
+                },
+                eval: None,
+            };
+            run_ready(engine.train(stretch, &mut Keep(&mut losses))).unwrap();
+            let mut want = init.clone();
+            let loss = by_hand(&cfg, &mut want, &rows, b, rho, 1e-2);
+            assert_eq!(losses, [loss], "ρ = {rho}: the loss at w");
+            let got = run_ready(engine.params()).unwrap();
+            assert_eq!(got, want, "ρ = {rho}: AdamW on the gradient, bit for bit");
+            results.push(got);
+        }
+        assert_ne!(results[0], results[1], "SAM moves the weights elsewhere");
     }
 }

@@ -117,7 +117,7 @@ async fn errors_cross_into_the_page_with_their_kind() {
 
 async fn errors_cross_into_the_page() {
     use overtrain::experiment::{self, ExperimentConfig};
-    use overtrain::transformer::engine::{run_ready, Engine};
+    use overtrain::transformer::engine::run_ready;
     let micro = r#"{"batch": 2, "eval_batches": 1,
         "model": {"n_layer": 1, "d_model": 8, "n_head": 2, "d_ff": 16, "ctx": 8},
         "pretrain": {"budgets": [32, 64]}, "perturb": {"gammas": [1.0], "draws": 1},
@@ -422,6 +422,7 @@ browser_gpu_tests!(
     gaussian_noise_is_counter_based_and_matches_reference,
     optimizers_match_reference,
     step_guard_matches_reference,
+    sam_matches_reference,
     reductions_match_the_cpu_on_both_paths,
     limits_are_checked_before_submitting,
     linear_lab_on_the_gpu_matches_the_cpu_default_config,
@@ -435,7 +436,9 @@ browser_gpu_tests!(
     transformer_memory_beyond_the_adapter_limits_is_refused,
     transformer_updates_stop_at_a_non_finite_step,
     transformer_engine_state_and_l2_pull_match_the_cpu,
+    transformer_sam_training_on_the_gpu_matches_the_cpu,
     experiment_on_the_gpu_matches_the_cpu,
+    experiment_with_the_levers_on_the_gpu_matches_the_cpu,
     transformer_steady_state_steps_create_nothing,
     transformer_blocks_take_few_dispatches,
 );

@@ -1,6 +1,6 @@
 //! The CPU numerics both labs share, over flat row-major f32 slices (llm.c style):
 //! matrix products ([`matmul`]), the optimizer's pieces ([`adamw`], [`l2_pull`],
-//! [`step_guard`]), counter-based Gaussian noise ([`gaussian`]) and the transformer's
+//! [`step_guard`], SAM's [`sam_ascent`] and [`sam_restore`]), counter-based Gaussian noise ([`gaussian`]) and the transformer's
 //! `exp`/`tanh` ([`math`]). The GPU kernels of the
 //! same names compute the same things (tests pair them).
 
@@ -12,4 +12,4 @@ pub mod simd;
 
 pub use matmul::{matmul, matmul_tn, matmul_tn_acc, transpose};
 pub use noise::{gaussian, philox};
-pub use optim::{adamw, l2_pull, step_guard, AdamW};
+pub use optim::{adamw, l2_pull, sam_ascent, sam_restore, step_guard, AdamW};

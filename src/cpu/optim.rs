@@ -1,5 +1,6 @@
-//! The optimizer's pieces on the CPU: one AdamW step, the L2 pull toward anchor weights and
-//! the step guard (global-norm clipping and the divergence check). The GPU kernels of the
+//! The optimizer's pieces on the CPU: one AdamW step, the L2 pull toward anchor weights,
+//! the step guard (global-norm clipping and the divergence check) and SAM's ascent and
+//! restore. The GPU kernels of the
 //! same names (`shaders/optimizer.wgsl`) compute the same updates.
 
 /// AdamW hyper-parameters for one step.
@@ -51,4 +52,25 @@ pub fn l2_pull(alpha: f32, w: &[f32], anchor: &[f32], g: &mut [f32]) {
     for ((g, &w), &a) in g.iter_mut().zip(w).zip(anchor) {
         *g += alpha * (w - a);
     }
+}
+
+/// SAM's ascent (sharpness-aware minimization, Foret et al. 2021): saves w in `saved`, then
+/// moves w uphill by ρ along the gradient, w ← w + (ρ/‖g‖)·g, with ‖g‖ the global norm of
+/// `g` (in f64, like [`step_guard`]'s); w stays where it is when ‖g‖ is 0.
+pub fn sam_ascent(rho: f32, w: &mut [f32], g: &[f32], saved: &mut [f32]) {
+    let norm = g.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
+    let scale = if norm > 0.0 {
+        (rho as f64 / norm) as f32
+    } else {
+        0.0
+    };
+    saved.copy_from_slice(w);
+    for (w, &g) in w.iter_mut().zip(g) {
+        *w += scale * g;
+    }
+}
+
+/// SAM's restore: w ← the weights [`sam_ascent`] saved, exactly.
+pub fn sam_restore(w: &mut [f32], saved: &[f32]) {
+    w.copy_from_slice(saved);
 }

@@ -4,7 +4,8 @@
 //! generated from a seed, so a larger budget means more *new* text, never more epochs.
 //!
 //! Every source is a [`ByteSource`]: an endless, deterministic stream of bytes for one
-//! [`Split`], from which [`batch`] cuts training sequences.
+//! [`Split`], from which [`batch`] cuts training sequences; [`WithReplay`] mixes two of them
+//! row by row (fine-tuning batches with replayed pre-training text).
 
 pub mod language;
 pub mod tasks;
@@ -108,4 +109,60 @@ pub fn inputs_and_targets(rows: &[u8], b: usize, t: usize) -> (Vec<u8>, Vec<u8>)
         y.extend_from_slice(&row[1..]);
     }
     (x, y)
+}
+
+/// Rows of a batch of `batch` that replay pre-training text for a replay share `replay`
+/// (`finetune.replay`): round(replay × batch), halves away from zero.
+pub fn replay_rows(replay: f64, batch: usize) -> usize {
+    ((replay * batch as f64).round() as usize).min(batch)
+}
+
+/// Batches mixed from two streams (fine-tuning with replay): of every batch of `rows` rows
+/// of `row_bytes` bytes, the first `replayed` rows come from `replay` and the rest from
+/// `task`, each stream read on in order. It counts bytes, so it must be read one whole
+/// batch after another from the start (as [`batch`] reads it), however `fill` splits them.
+pub struct WithReplay {
+    task: Box<dyn ByteSource>,
+    replay: Box<dyn ByteSource>,
+    /// Bytes of a batch, and of its replayed rows.
+    batch_bytes: usize,
+    replay_bytes: usize,
+    /// Position within the current batch.
+    pos: usize,
+}
+
+impl WithReplay {
+    pub fn new(
+        task: Box<dyn ByteSource>,
+        replay: Box<dyn ByteSource>,
+        rows: usize,
+        replayed: usize,
+        row_bytes: usize,
+    ) -> WithReplay {
+        WithReplay {
+            task,
+            replay,
+            // At least a byte, so that a degenerate shape reads the task rather than divide by 0.
+            batch_bytes: (rows * row_bytes).max(1),
+            replay_bytes: replayed.min(rows) * row_bytes,
+            pos: 0,
+        }
+    }
+}
+
+impl ByteSource for WithReplay {
+    fn fill(&mut self, out: &mut [u8]) {
+        let mut filled = 0;
+        while filled < out.len() {
+            let (source, end) = if self.pos < self.replay_bytes {
+                (&mut self.replay, self.replay_bytes)
+            } else {
+                (&mut self.task, self.batch_bytes)
+            };
+            let n = (end - self.pos).min(out.len() - filled);
+            source.fill(&mut out[filled..filled + n]);
+            filled += n;
+            self.pos = (self.pos + n) % self.batch_bytes;
+        }
+    }
 }

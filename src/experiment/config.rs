@@ -20,6 +20,17 @@ pub enum Protocol {
     /// One warmup–stable run; from its state at each budget's branch point, a linear decay
     /// to zero over `decay_fraction` of that budget.
     Wsd,
+    /// One run, warmup then a constant rate with no decay (warmup–stable-only): each
+    /// budget's checkpoint is that run's state at the budget's step count.
+    Constant,
+}
+
+impl Protocol {
+    /// Every budget's checkpoint comes from one run, in stable phases from one budget's
+    /// point to the next (wsd's branch points, constant's budgets).
+    pub fn one_run(self) -> bool {
+        matches!(self, Protocol::Wsd | Protocol::Constant)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,12 +40,16 @@ pub struct PretrainConfig {
     /// Token budgets, strictly increasing (each rounded up to whole steps of batch × ctx).
     pub budgets: Vec<u64>,
     pub lr: f64,
-    /// Warmup steps as a fraction of each run (independent) or of the first budget (wsd).
+    /// Warmup steps as a fraction of each run (independent) or of the first budget (wsd,
+    /// constant).
     pub warmup_fraction: f64,
     /// wsd only: the decay branch's share of each budget.
     pub decay_fraction: f64,
     pub weight_decay: f64,
     pub grad_clip: f64,
+    /// SAM's radius ρ (sharpness-aware minimization): each step's update uses the gradient
+    /// at w + ρ·g/‖g‖; 0 = plain AdamW.
+    pub sam_rho: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,6 +82,9 @@ pub struct FinetuneConfig {
     pub warmup_fraction: f64,
     pub weight_decay: f64,
     pub grad_clip: f64,
+    /// The share of each batch's rows drawn from the pre-training language (replay),
+    /// round(replay × batch) rows; 0 = the task alone.
+    pub replay: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -112,6 +130,7 @@ impl Default for PretrainConfig {
             decay_fraction: 0.2,
             weight_decay: 0.1,
             grad_clip: 1.0,
+            sam_rho: 0.0,
         }
     }
 }
@@ -139,6 +158,7 @@ impl Default for FinetuneConfig {
             warmup_fraction: 0.05,
             weight_decay: 0.1,
             grad_clip: 1.0,
+            replay: 0.0,
         }
     }
 }
@@ -292,6 +312,7 @@ impl ExperimentConfig {
         check_range("pretrain.decay_fraction", p.decay_fraction, 0.0, true, 1.0)?;
         check_range("pretrain.weight_decay", p.weight_decay, 0.0, false, 10.0)?;
         check_range("pretrain.grad_clip", p.grad_clip, 0.0, false, 1e6)?;
+        check_range("pretrain.sam_rho", p.sam_rho, 0.0, false, 1.0)?;
         let q = &self.perturb;
         check_len("perturb.gammas", q.gammas.len(), 1, 8)?;
         for (i, &g) in q.gammas.iter().enumerate() {
@@ -347,6 +368,7 @@ impl ExperimentConfig {
         )?;
         check_range("finetune.weight_decay", f.weight_decay, 0.0, false, 10.0)?;
         check_range("finetune.grad_clip", f.grad_clip, 0.0, false, 1e6)?;
+        check_range("finetune.replay", f.replay, 0.0, false, 1.0)?;
         if self.sweep.is_some() {
             self.variants()?;
         }
@@ -472,8 +494,8 @@ pub fn fields() -> Vec<Group> {
             title: "Pre-training",
             fields: vec![
                 field("pretrain.protocol", "Protocol", Choice)
-                    .choices(&["independent", "wsd"])
-                    .help("independent: one run per budget, cosine to zero (the paper's). wsd: one warmup–stable run, branched and decayed at each budget."),
+                    .choices(&["independent", "wsd", "constant"])
+                    .help("independent: one run per budget, cosine to zero (the paper's). wsd: one warmup–stable run, branched and decayed at each budget. constant: one warmup–stable run, no decay; each budget is its state there."),
                 field("pretrain.budgets", "Token budgets", List)
                     .at_most(MAX_BUDGET_TOKENS as f64)
                     .help("Comma-separated, increasing: how many bytes each pre-training run sees (at least one step of batch × context)."),
@@ -492,6 +514,9 @@ pub fn fields() -> Vec<Group> {
                 field("pretrain.grad_clip", "Gradient clip", Number)
                     .range(0.0, 1e6)
                     .help("Largest global gradient norm (0: no clipping)."),
+                field("pretrain.sam_rho", "SAM radius ρ", Number)
+                    .range(0.0, 1.0)
+                    .help("Sharpness-aware minimization: each step takes its gradient at w + ρ·g/‖g‖, uphill by ρ (twice the work per step). 0: plain AdamW."),
             ],
         },
         Group {
@@ -539,6 +564,9 @@ pub fn fields() -> Vec<Group> {
                 field("finetune.grad_clip", "Gradient clip", Number)
                     .range(0.0, 1e6)
                     .help("Largest global gradient norm (0: no clipping)."),
+                field("finetune.replay", "Replay share", Number)
+                    .range(0.0, 1.0)
+                    .help("Share of each fine-tuning batch's rows taken from fresh pre-training text (rounded to whole rows). 0: the task alone."),
             ],
         },
     ]

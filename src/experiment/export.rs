@@ -10,13 +10,15 @@
 //!   budget's run reads a prefix of the same stream: `independent` from its start, `wsd`'s
 //!   stable run and its decay branches continue it);
 //! - the pre-training held-out batches, behind every pre-training perplexity;
-//! - the fine-tuning task's training stream of each seed, `finetune.steps` batches;
+//! - the fine-tuning task's training stream of each seed, `finetune.steps` batches (with
+//!   `finetune.replay`, the first round(replay × batch) rows of each batch replay
+//!   pre-training text: [`finetune_stream`]);
 //! - the task's held-out batches, behind every task perplexity.
 
 use super::config::ExperimentConfig;
 use super::shard::config_key;
-use super::units::{task_stream, Context};
-use crate::data::{batch, Split};
+use super::units::{finetune_stream, task_stream, Context};
+use crate::data::{batch, replay_rows, Split};
 use serde::Serialize;
 
 /// What the folder's `manifest.json` calls it.
@@ -93,7 +95,7 @@ impl Stream {
             }
             StreamKind::PretrainHeldout => Box::new(Context::corpus(cfg).eval.into_iter()),
             StreamKind::FinetuneTrain { seed } => {
-                let mut source = task_stream(cfg, Split::Train, seed as u64);
+                let mut source = finetune_stream(cfg, seed as u64);
                 Box::new((0..n).map(move |_| batch(source.as_mut(), b, t)))
             }
             StreamKind::FinetuneHeldout => {
@@ -128,9 +130,16 @@ impl Stream {
                 task,
                 "train",
                 Some(seed),
-                format!(
-                    "every fine-tuning run of seed {seed} (each budget, lr and λ): one batch per step"
-                ),
+                match replay_rows(cfg.finetune.replay, cfg.batch) {
+                    0 => format!(
+                        "every fine-tuning run of seed {seed} (each budget, lr and λ): one batch per step"
+                    ),
+                    rows => format!(
+                        "every fine-tuning run of seed {seed} (each budget, lr and λ): one batch per \
+                         step; the first {rows} rows of each batch replay fresh pre-training text, \
+                         the rest are the task's"
+                    ),
+                },
             ),
             StreamKind::FinetuneHeldout => (
                 task,

@@ -3,10 +3,11 @@
 //! one after another (the GPU, the page's worker), on several threads, or split over the
 //! shards of a cluster job — and give the same numbers bit for bit.
 //!
-//! - `stable b` (wsd only): the warmup–stable run from the previous budget's branch point
-//!   to budget b's; needs `stable b−1`.
+//! - `stable b` (wsd and constant): the warmup–stable run from the previous budget's branch
+//!   point to budget b's (constant: from the previous budget to budget b); needs `stable b−1`.
 //! - `pretrain b`: the pre-trained model of budget b and its held-out perplexity: the whole
-//!   cosine run (independent), or the decay branch from `stable b` (wsd).
+//!   cosine run (independent), the decay branch from `stable b` (wsd), or `stable b`'s state
+//!   itself (constant).
 //! - `perturb b`: every γ × draw of the perturbed model's perplexity; needs `pretrain b`.
 //! - `finetune b λ lr seed`: one fine-tuning run and its two perplexities; needs `pretrain b`.
 //!
@@ -40,6 +41,16 @@ pub enum Unit {
         lr: usize,
         seed: usize,
     },
+}
+
+/// The work of one training step in training-step equivalents: a SAM step (ρ > 0) runs the
+/// forward and backward passes twice.
+pub fn step_work(sam_rho: f64) -> f64 {
+    if sam_rho > 0.0 {
+        2.0
+    } else {
+        1.0
+    }
 }
 
 /// A unit of one variant of the config (one value of a sweep; 0 without one). It crosses
@@ -93,10 +104,14 @@ pub fn jobs(variants: &[ExperimentConfig]) -> Vec<Job> {
         .collect()
 }
 
-/// wsd: budget b's branch point, the step where its decay starts.
+/// wsd: budget b's branch point, the step where its decay starts; constant: budget b's
+/// steps (no decay, the checkpoint is the run's state there).
 pub fn branch_at(cfg: &ExperimentConfig, b: usize) -> usize {
     let s = cfg.budget_steps()[b];
-    s - decay_steps(s, cfg.pretrain.decay_fraction)
+    match cfg.pretrain.protocol {
+        Protocol::Constant => s,
+        _ => s - decay_steps(s, cfg.pretrain.decay_fraction),
+    }
 }
 
 impl Unit {
@@ -116,7 +131,7 @@ impl Unit {
             Unit::Stable { budget } => Some(Unit::Stable { budget: budget - 1 }),
             Unit::Pretrain { budget } => match cfg.pretrain.protocol {
                 Protocol::Independent => None,
-                Protocol::Wsd => Some(Unit::Stable { budget }),
+                Protocol::Wsd | Protocol::Constant => Some(Unit::Stable { budget }),
             },
             Unit::Perturb { budget } | Unit::Finetune { budget, .. } => {
                 Some(Unit::Pretrain { budget })
@@ -134,15 +149,16 @@ impl Unit {
                 } else {
                     branch_at(cfg, budget - 1)
                 };
-                branch_at(cfg, budget).saturating_sub(from) as f64
+                branch_at(cfg, budget).saturating_sub(from) as f64 * step_work(cfg.pretrain.sam_rho)
             }
             Unit::Pretrain { budget } => {
                 let s = cfg.budget_steps()[budget];
                 let steps = match cfg.pretrain.protocol {
                     Protocol::Independent => s,
                     Protocol::Wsd => decay_steps(s, cfg.pretrain.decay_fraction),
+                    Protocol::Constant => 0,
                 };
-                steps as f64 + evals
+                steps as f64 * step_work(cfg.pretrain.sam_rho) + evals
             }
             Unit::Perturb { .. } => {
                 // Each draw an evaluation; each sharpness iteration two gradients.
@@ -208,7 +224,7 @@ pub fn plan(cfg: &ExperimentConfig) -> Vec<Unit> {
     let f = &cfg.finetune;
     let mut units = Vec::new();
     for budget in 0..cfg.pretrain.budgets.len() {
-        if cfg.pretrain.protocol == Protocol::Wsd {
+        if cfg.pretrain.protocol.one_run() {
             units.push(Unit::Stable { budget });
         }
         units.push(Unit::Pretrain { budget });
@@ -355,16 +371,20 @@ pub fn makespan(cfg: &ExperimentConfig, workers: usize, skip: usize) -> f64 {
 mod tests {
     use super::*;
 
-    fn wsd(mut c: ExperimentConfig) -> ExperimentConfig {
-        c.pretrain.protocol = Protocol::Wsd;
+    fn with(mut c: ExperimentConfig, protocol: Protocol) -> ExperimentConfig {
+        c.pretrain.protocol = protocol;
         c
+    }
+
+    fn wsd(c: ExperimentConfig) -> ExperimentConfig {
+        with(c, Protocol::Wsd)
     }
 
     #[test]
     fn makespan_lies_between_an_even_split_and_one_worker() {
         for name in crate::experiment::config::PRESETS {
             let c = ExperimentConfig::preset(name).unwrap();
-            for c in [c.clone(), wsd(c)] {
+            for c in [c.clone(), wsd(c.clone()), with(c, Protocol::Constant)] {
                 let work = work_total(&c);
                 assert_eq!(makespan(&c, 1, 0), work);
                 for n in 2..=4 {
@@ -408,6 +428,61 @@ mod tests {
             .sum();
         let decay = Unit::Pretrain { budget: last }.work(&w);
         assert_eq!(Unit::Stable { budget: 0 }.level(&w), stables + decay + ft);
+    }
+
+    #[test]
+    fn constant_runs_one_stable_phase_per_budget_and_no_decay() {
+        let c = with(
+            ExperimentConfig::preset("quick").unwrap(),
+            Protocol::Constant,
+        );
+        let steps = c.budget_steps();
+        for (b, &s) in steps.iter().enumerate() {
+            assert_eq!(
+                branch_at(&c, b),
+                s,
+                "the checkpoint is the run at the budget"
+            );
+            let from = if b == 0 { 0 } else { steps[b - 1] };
+            assert_eq!(Unit::Stable { budget: b }.work(&c), (s - from) as f64);
+            // Its pre-training unit only evaluates the stable run's state.
+            let pre = Unit::Pretrain { budget: b };
+            assert_eq!(pre.work(&c), c.eval_batches as f64 * EVAL_COST);
+            assert_eq!(pre.needs(&c), Some(Unit::Stable { budget: b }));
+        }
+        let stables = plan(&c)
+            .iter()
+            .filter(|u| matches!(u, Unit::Stable { .. }))
+            .count();
+        assert_eq!(stables, steps.len());
+        // The one run reaches the largest budget's steps, no more.
+        let run: f64 = (0..steps.len())
+            .map(|b| Unit::Stable { budget: b }.work(&c))
+            .sum();
+        assert_eq!(run, *steps.last().unwrap() as f64);
+    }
+
+    #[test]
+    fn a_sam_step_is_two_steps_of_work() {
+        let q = ExperimentConfig::preset("quick").unwrap();
+        let mut sam = q.clone();
+        sam.pretrain.sam_rho = 0.05;
+        let evals = q.eval_batches as f64 * EVAL_COST;
+        for b in 0..q.pretrain.budgets.len() {
+            let pre = Unit::Pretrain { budget: b };
+            let (twice, plain) = (pre.work(&sam) - evals, pre.work(&q) - evals);
+            assert!(
+                (twice - 2.0 * plain).abs() < 1e-9 * plain,
+                "{twice} vs 2 × {plain}"
+            );
+        }
+        let ft = Unit::Finetune {
+            budget: 0,
+            l2: 0,
+            lr: 0,
+            seed: 0,
+        };
+        assert_eq!(ft.work(&sam), ft.work(&q), "fine-tuning is plain AdamW");
     }
 
     #[test]

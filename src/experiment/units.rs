@@ -1,14 +1,16 @@
 //! One unit of an experiment (see [`super::plan`]) run on an engine: what the units of an
 //! experiment share ([`Context`]), what a unit hands on ([`Output`]), and one function per
-//! kind of unit — the wsd stable phase, a budget's pre-training (an independent run or a
-//! wsd decay branch), its perturbation, one fine-tuning run.
+//! kind of unit — the stable phase of wsd and constant, a budget's pre-training (an
+//! independent run, a wsd decay branch, or the constant run's state), its perturbation, one
+//! fine-tuning run.
 
 use super::config::{ExperimentConfig, Protocol};
 use super::plan::{self, Unit};
 use super::results::FinetuneRun;
 use crate::cpu::gaussian;
+use crate::data::language::{Language, LanguageSpec};
 use crate::data::tasks::{task_source, UserText};
-use crate::data::{batch, ByteSource, Split};
+use crate::data::{batch, replay_rows, ByteSource, Split, WithReplay};
 use crate::error::Error;
 use crate::transformer::engine::{Engine, Hyper, Observer, Stretch, TrainState};
 use crate::transformer::params::Layout;
@@ -16,6 +18,7 @@ use crate::transformer::schedule::{Lr, Schedule};
 use crate::transformer::sharpness::sharpness;
 use crate::transformer::train::{Corpus, TrainConfig};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// A fine-tuning task's train stream (repeat `stream`) or its held-out stream.
 pub(crate) fn task_stream(
@@ -34,6 +37,35 @@ pub(crate) fn task_stream(
             source
         }
         (_, task) => task_source(task, cfg.seed, split, stream).expect("validated task"),
+    }
+}
+
+/// The pre-training language's text that fine-tuning seed `stream` replays: its training
+/// split sampled with a seed of its own, so it is fresh text — neither the pre-training
+/// run's stream (sampled with `cfg.seed`) nor the held-out batches (the other split).
+pub fn replay_stream(cfg: &ExperimentConfig, stream: u64) -> Box<dyn ByteSource> {
+    let lang = Arc::new(Language::new(LanguageSpec::pretraining(), cfg.seed));
+    let sampling =
+        (cfg.seed ^ REPLAY_SEED).wrapping_add(stream.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    Box::new(lang.stream(sampling, Split::Train))
+}
+
+/// Sets the replay streams' seeds apart from the pre-training run's and the tasks'.
+const REPLAY_SEED: u64 = 0x5245_504C_4159_0000; // "REPLAY"
+
+/// Fine-tuning seed `stream`'s training batches: the task's training stream, with the first
+/// round(`finetune.replay` × batch) rows of every batch from [`replay_stream`] instead.
+pub fn finetune_stream(cfg: &ExperimentConfig, stream: u64) -> Box<dyn ByteSource> {
+    let task = task_stream(cfg, Split::Train, stream);
+    match replay_rows(cfg.finetune.replay, cfg.batch) {
+        0 => task,
+        rows => Box::new(WithReplay::new(
+            task,
+            replay_stream(cfg, stream),
+            cfg.batch,
+            rows,
+            cfg.model.ctx + 1,
+        )),
     }
 }
 
@@ -84,7 +116,8 @@ pub(crate) struct Context {
     task_heldout: Vec<Vec<u8>>,
     init: Vec<f32>,
     sigma: Vec<f32>,
-    /// wsd: the linear warmup, over `warmup_fraction` of the first budget.
+    /// The one run of wsd and constant: its linear warmup, over `warmup_fraction` of the
+    /// first budget.
     wsd_warmup: usize,
 }
 
@@ -143,11 +176,26 @@ impl Context {
         }
     }
 
+    /// The one run's schedule up to budget b: wsd's (its stable phase, before the branch
+    /// point), or constant's — the same warmup, then the peak to the end.
+    fn stable_lr(&self, b: usize) -> Lr {
+        match self.cfg.pretrain.protocol {
+            Protocol::Constant => Lr {
+                schedule: Schedule::Constant,
+                peak: self.cfg.pretrain.lr,
+                warmup: self.wsd_warmup,
+                total: self.cfg.budget_steps()[b],
+            },
+            _ => self.wsd(b),
+        }
+    }
+
     fn pre_hyper(&self) -> Hyper {
         Hyper {
             weight_decay: self.cfg.pretrain.weight_decay,
             grad_clip: self.cfg.pretrain.grad_clip,
             l2: 0.0,
+            sam_rho: self.cfg.pretrain.sam_rho,
         }
     }
 }
@@ -157,7 +205,8 @@ impl Context {
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Output {
-    /// wsd's stable run at budget b's branch point: its whole state, every loss so far.
+    /// The stable run (wsd, constant) at budget b's branch point: its whole state, every
+    /// loss so far.
     Stable {
         state: TrainState,
         losses: Vec<f64>,
@@ -203,12 +252,14 @@ struct Stretching<'w, W: Watch> {
     watch: &'w mut W,
     progress: UnitProgress,
     losses: &'w mut Vec<f64>,
+    /// Each step's work ([`plan::step_work`]).
+    step_work: f64,
 }
 
 impl<W: Watch> Observer for Stretching<'_, W> {
     async fn losses(&mut self, done: usize, losses: &[f64]) -> Result<(), Error> {
         self.losses.extend(losses);
-        self.progress.work += losses.len() as f64;
+        self.progress.work += losses.len() as f64 * self.step_work;
         self.progress.step = done;
         self.progress.loss = self.losses.last().copied();
         self.watch.unit_progress(&self.progress).await
@@ -234,6 +285,7 @@ async fn stretch<W: Watch>(
         watch,
         progress: progress.clone(),
         losses,
+        step_work: plan::step_work(hyper.sam_rho),
     };
     let run = Stretch {
         source,
@@ -286,6 +338,7 @@ pub(super) async fn execute<W: Watch>(
             match ctx.cfg.pretrain.protocol {
                 Protocol::Independent => pretrain_independent(&mut run, budget).await,
                 Protocol::Wsd => pretrain_wsd_branch(&mut run, budget, input).await,
+                Protocol::Constant => pretrain_constant(&mut run, input).await,
             }
         }
         Unit::Perturb { .. } => perturb(&mut run, pretrained(unit, input)?).await,
@@ -342,8 +395,8 @@ fn pretrained(unit: Unit, input: Option<&Output>) -> Result<&Vec<f32>, Error> {
     }
 }
 
-/// wsd: the stable run from the previous budget's branch point (or the start) to this
-/// budget's.
+/// wsd and constant: the stable run from the previous budget's branch point (or the start)
+/// to this budget's.
 async fn stable_phase<W: Watch>(
     run: &mut UnitRun<'_, '_, W>,
     budget: usize,
@@ -374,7 +427,7 @@ async fn stable_phase<W: Watch>(
     }
     run.engine.load(&state)?;
     let mut corpus = run.ctx.train_stream_from(from);
-    let lr = run.ctx.wsd(budget);
+    let lr = run.ctx.stable_lr(budget);
     let hyper = run.ctx.pre_hyper();
     let diverged = run
         .train(corpus.train_source(), &lr, from..to, hyper, &mut losses)
@@ -439,6 +492,24 @@ async fn pretrain_wsd_branch<W: Watch>(
         }
     };
     pretrained_output(run, losses, diverged).await
+}
+
+/// constant: budget b's checkpoint is the one run's state at b's steps, as `stable b` left
+/// it (no decay).
+async fn pretrain_constant<W: Watch>(
+    run: &mut UnitRun<'_, '_, W>,
+    input: Option<&Output>,
+) -> Result<Output, Error> {
+    let Some(Output::Stable {
+        state,
+        losses,
+        diverged,
+    }) = input
+    else {
+        return Err(Error::data(run.unit.id(), "needs the stable run"));
+    };
+    run.engine.load(state)?;
+    pretrained_output(run, losses.clone(), *diverged).await
 }
 
 /// The pre-trained weights now on the engine, with their held-out perplexity.
@@ -507,7 +578,8 @@ async fn perturb<W: Watch>(run: &mut UnitRun<'_, '_, W>, params: &[f32]) -> Resu
 }
 
 /// One fine-tuning run from the pre-trained weights (fresh AdamW state, pulled toward
-/// them with λ = `l2`) at peak rate `lr` on the task's stream `seed`.
+/// them with λ = `l2`) at peak rate `lr` on the task's stream `seed` (with its replay rows,
+/// [`finetune_stream`]).
 async fn finetune<W: Watch>(
     run: &mut UnitRun<'_, '_, W>,
     params: &[f32],
@@ -517,14 +589,16 @@ async fn finetune<W: Watch>(
 ) -> Result<Output, Error> {
     let f = &run.ctx.cfg.finetune;
     let schedule = Lr::new(Schedule::Cosine, lr, f.warmup_fraction, f.steps);
+    // Fine-tuning is plain AdamW: SAM is a pre-training lever.
     let hyper = Hyper {
         weight_decay: f.weight_decay,
         grad_clip: f.grad_clip,
         l2,
+        sam_rho: 0.0,
     };
     run.engine.load(&TrainState::fresh(params.to_vec()))?;
     run.engine.set_anchor(params)?;
-    let mut source = task_stream(&run.ctx.cfg, Split::Train, seed as u64);
+    let mut source = finetune_stream(&run.ctx.cfg, seed as u64);
     let diverged = run
         .train(
             source.as_mut(),

@@ -1,14 +1,14 @@
 //! The one owner of training: an [`Engine`] runs stretches of training steps on the CPU
 //! reference or on the GPU — batches drawn from a byte stream, the learning rate from a
-//! [`Lr`] schedule, AdamW with clipping and the divergence guard, an optional L2 pull toward
-//! anchor weights — reading the losses back itself (the GPU every [`READBACK_EVERY`]
+//! [`Lr`] schedule, AdamW with clipping and the divergence guard, optionally on SAM's
+//! gradient, an optional L2 pull toward anchor weights — reading the losses back itself (the GPU every [`READBACK_EVERY`]
 //! steps) and handing them to an [`Observer`], with held-out evaluations in between. It
 //! also saves and restores its whole state (weights, AdamW moments, step), so every
 //! protocol (pre-training, warmup–stable–decay branches, fine-tuning) is written once.
 
 use super::config::ModelConfig;
 use super::gpu::{memory_estimate, GpuModel, READBACK_EVERY};
-use super::model::{backward_with, forward_into, Activations, Scratch};
+use super::model::{backward_with, forward_into, sam_gradient, Activations, Scratch};
 pub use super::optim::Hyper;
 use super::optim::{AdamW, Guard, StepValues, BETA1, BETA2, DIVERGED_LOSS, EPS};
 use super::params::Layout;
@@ -63,6 +63,8 @@ pub struct CpuEngine {
     /// The forward and backward passes' buffers, reused by every step.
     acts: Activations,
     scratch: Scratch,
+    /// SAM: the weights w while the gradient is taken at w + ε.
+    saved: Vec<f32>,
 }
 
 pub struct GpuEngine<'g> {
@@ -143,6 +145,7 @@ impl<'g> Engine<'g> {
             diverged_at: None,
             acts: Activations::new(cfg, batch, cfg.ctx),
             scratch: Scratch::new(cfg, batch, cfg.ctx),
+            saved: vec![0.0; n],
         })
     }
 
@@ -465,6 +468,22 @@ impl CpuEngine {
                 &self.acts,
                 x,
                 y,
+            );
+        }
+        // SAM: the update's gradient is the one at w + ρ·g/‖g‖; the step's loss stays the
+        // one at w. (A step whose loss at w is not finite diverges below either way.)
+        if h.sam_rho > 0.0 && loss.is_finite() {
+            sam_gradient(
+                &mut self.acts,
+                &mut self.scratch,
+                &mut self.saved,
+                &self.cfg,
+                &self.layout,
+                &mut s.params,
+                &mut self.grads,
+                x,
+                y,
+                h.sam_rho as f32,
             );
         }
         if let Some(anchor) = &self.anchor {

@@ -3,8 +3,9 @@
 //! them from one plan ([`Buffers`]) that both [`GpuModel::new`] and [`memory_estimate`] read.
 //!
 //! A training step is built once, in [`GpuModel::new`]: its dispatches — forward, backward,
-//! the L2 pull, the step guard and AdamW — each with its pipeline, bind group and grid, as
-//! [`Program`]s; so is the evaluation of each held-out batch. A step then writes its batch
+//! SAM's ascent, forward, backward and restore (when ρ > 0), the L2 pull, the step guard and
+//! AdamW — each with its pipeline, bind group and grid, as [`Program`]s; so is the
+//! evaluation of each held-out batch. A step then writes its batch
 //! and its few values ([`StepValues`]: learning rate, step, loss slot…) with
 //! `queue.write_buffer` and runs the programs, which submit one part per transformer block
 //! forward and backward (so that no submission runs long; see [`Recorder::end_part`]):
@@ -18,7 +19,9 @@
 
 use super::config::{Mlp, ModelConfig, Norm, Pos};
 use super::kernels::*;
-use super::optim::{adamw, decay_bits, l2_pull, step_guard, Guard, StepValues};
+use super::optim::{
+    adamw, decay_bits, l2_pull, sam_ascent, sam_restore, step_guard, Guard, StepValues,
+};
 use super::params::{Layout, NormSlots, Slot};
 use crate::data::{inputs_and_targets, VOCAB};
 use crate::error::{ConfigError, Error};
@@ -34,7 +37,8 @@ pub const READBACK_EVERY: usize = 16;
 pub struct MemoryEstimate {
     /// The parameters.
     pub parameters: u64,
-    /// Gradients, AdamW's two moments, the anchor, the decay mask and the norm partial sums.
+    /// Gradients, AdamW's two moments, the anchor, the decay mask, the norm partial sums
+    /// and SAM's saved weights.
     pub optimizer: u64,
     /// Activations kept for the backward pass, and the backward pass's scratch.
     pub activations: u64,
@@ -176,6 +180,9 @@ struct Buffers<T> {
     partials: T,
     /// The step guard ([`Guard`]).
     guard: T,
+    /// SAM: the weights w while the gradient is taken at w + ε, and the ascent's ρ/‖g‖.
+    saved: T,
+    sam_scale: T,
     layers: Vec<LayerActs<T>>,
     x_final: T,
     lnf: T,
@@ -195,7 +202,7 @@ struct Buffers<T> {
     batch: T,
     /// The held-out batches, one after another.
     eval_batches: T,
-    /// READBACK_EVERY training slots, then one per held-out batch.
+    /// READBACK_EVERY training slots, one per held-out batch, then SAM's ([`sam_slot`]).
     losses: T,
     /// The rotation table (rotary positions only).
     rope: Option<T>,
@@ -214,6 +221,8 @@ impl<T> Buffers<T> {
             (Optimizer, "decay mask", &self.decay),
             (Optimizer, "norm partials", &self.partials),
             (Optimizer, "guard", &self.guard),
+            (Optimizer, "sam saved weights", &self.saved),
+            (Optimizer, "sam scale", &self.sam_scale),
         ];
         for layer in &self.layers {
             all.extend(layer.named().map(|(name, t)| (Activations, name, t)));
@@ -250,6 +259,8 @@ impl<T> Buffers<T> {
             decay: f(&self.decay)?,
             partials: f(&self.partials)?,
             guard: f(&self.guard)?,
+            saved: f(&self.saved)?,
+            sam_scale: f(&self.sam_scale)?,
             layers: self
                 .layers
                 .iter()
@@ -313,6 +324,8 @@ impl Buffers<u64> {
             decay: p.div_ceil(32),
             partials: w(super::optim::sumsq_partials(p as usize)),
             guard: 4,
+            saved: p,
+            sam_scale: 1,
             layers: (0..cfg.n_layer).map(|_| layer()).collect(),
             x_final: nd,
             lnf: nd,
@@ -329,10 +342,16 @@ impl Buffers<u64> {
             dact: n * f,
             batch,
             eval_batches: e * batch,
-            losses: w(READBACK_EVERY) + e,
+            losses: w(READBACK_EVERY) + e + 1,
             rope: (cfg.pos == Pos::Rope).then_some(t * (d / h)),
         }
     }
+}
+
+/// The loss slot of SAM's forward pass at w + ε, after the held-out batches' (so that the
+/// step's slot keeps the loss at w).
+fn sam_slot(eval_batches: usize) -> usize {
+    READBACK_EVERY + eval_batches.max(1)
 }
 
 /// The GPU memory of a model trained on batches of `b` sequences with `eval_batches`
@@ -377,13 +396,15 @@ pub enum Input {
 pub struct Dispatches {
     pub forward: usize,
     pub backward: usize,
+    /// SAM's ascent, forward and backward passes at w + ε, and restore (0 without SAM).
+    pub sam: usize,
     /// The L2 pull (fine-tuning), the step guard and AdamW.
     pub update: usize,
 }
 
 impl Dispatches {
     pub fn total(&self) -> usize {
-        self.forward + self.backward + self.update
+        self.forward + self.backward + self.sam + self.update
     }
 }
 
@@ -399,7 +420,7 @@ struct Net {
     /// The training step's values ([`StepValues`]), rewritten before each step.
     step: wgpu::Buffer,
     /// The values an evaluation's forward passes read: loss slot 0 (their own slots are
-    /// fixed in their programs).
+    /// fixed in their programs); SAM's forward pass at w + ε reads them too.
     eval_step: wgpu::Buffer,
 }
 
@@ -411,6 +432,10 @@ pub struct GpuModel {
     forward: Program,
     /// The backward pass: zeroes the gradients, then accumulates every parameter's.
     backward: Program,
+    /// SAM (a step with ρ > 0, between the backward pass and the update): the ascent to
+    /// w + ε, the forward pass there (its loss into its own slot) and the backward pass,
+    /// the restore to w.
+    sam: Program,
     /// The step guard and AdamW; `update_l2` adds the L2 pull toward the anchor first.
     update: Program,
     update_l2: Program,
@@ -452,13 +477,17 @@ impl GpuModel {
             eval_step: zero.buffer(gpu),
         };
         Ok(GpuModel {
-            forward: gpu.build(|rec| net.record_forward(rec, Input::Train, 0))?,
+            forward: gpu.build(|rec| net.record_forward(rec, Input::Train, 0, &net.step))?,
             backward: gpu.build(|rec| net.record_backward(rec))?,
+            sam: gpu.build(|rec| net.record_sam(rec))?,
             update: gpu.build(|rec| net.record_update(rec, false))?,
             update_l2: gpu.build(|rec| net.record_update(rec, true))?,
             eval: (0..eval_batches.max(1))
                 .map(|e| {
-                    gpu.build(|rec| net.record_forward(rec, Input::Heldout(e), READBACK_EVERY + e))
+                    gpu.build(|rec| {
+                        let slot = READBACK_EVERY + e;
+                        net.record_forward(rec, Input::Heldout(e), slot, &net.eval_step)
+                    })
                 })
                 .collect::<Result<_, _>>()?,
             net,
@@ -541,13 +570,23 @@ impl GpuModel {
     }
 
     /// Runs one training step over the uploaded batch with the step's values: forward (its
-    /// loss into slot `values.slot`), backward, the L2 pull toward the anchor when `l2`,
-    /// the step guard and AdamW — the programs built in [`GpuModel::new`], in 2·L + 1 parts.
+    /// loss into slot `values.slot`), backward, SAM's passes when `values.sam_rho` > 0, the
+    /// L2 pull toward the anchor when `l2`, the step guard and AdamW — the programs built in
+    /// [`GpuModel::new`], in 2·L + 1 parts (4·L + 1 with SAM).
     pub fn run_step(&self, gpu: &Gpu, values: &StepValues, l2: bool) -> Result<(), GpuError> {
         gpu.queue
             .write_buffer(&self.net.step, 0, bytemuck::bytes_of(values));
-        let update = if l2 { &self.update_l2 } else { &self.update };
-        gpu.run(&[&self.forward, &self.backward, update])
+        gpu.run(&self.step_programs(l2, values.sam_rho > 0.0))
+    }
+
+    /// The programs of one training step, in order.
+    fn step_programs(&self, l2: bool, sam: bool) -> Vec<&Program> {
+        let mut programs = vec![&self.forward, &self.backward];
+        if sam {
+            programs.push(&self.sam);
+        }
+        programs.push(if l2 { &self.update_l2 } else { &self.update });
+        programs
     }
 
     /// Runs the forward pass alone over the training batch, its loss into slot `slot`
@@ -584,22 +623,34 @@ impl GpuModel {
         Ok(bytemuck::cast_slice::<u32, Guard>(&words)[0])
     }
 
-    /// Dispatches of one training step (with the L2 pull when `l2`).
+    /// Dispatches of one training step (with the L2 pull when `l2`; without SAM: see
+    /// [`GpuModel::dispatches_sam`]).
     pub fn dispatches(&self, l2: bool) -> Dispatches {
         let update = if l2 { &self.update_l2 } else { &self.update };
         Dispatches {
             forward: self.forward.dispatches(),
             backward: self.backward.dispatches(),
+            sam: 0,
             update: update.dispatches(),
         }
     }
 
-    /// Command buffers one training step submits, and one evaluation of `batches`
-    /// held-out batches.
-    pub fn parts(&self, batches: usize) -> (usize, usize) {
-        let step = [&self.forward, &self.backward, &self.update];
+    /// Dispatches of one SAM training step (with the L2 pull when `l2`).
+    pub fn dispatches_sam(&self, l2: bool) -> Dispatches {
+        Dispatches {
+            sam: self.sam.dispatches(),
+            ..self.dispatches(l2)
+        }
+    }
+
+    /// Command buffers one training step (with SAM when `sam`) submits, and one evaluation
+    /// of `batches` held-out batches.
+    pub fn parts(&self, batches: usize, sam: bool) -> (usize, usize) {
         let eval: Vec<&Program> = self.eval.iter().take(batches).collect();
-        (Program::parts(&step), Program::parts(&eval))
+        (
+            Program::parts(&self.step_programs(false, sam)),
+            Program::parts(&eval),
+        )
     }
 }
 
@@ -713,13 +764,14 @@ impl Net {
             h: self.cfg.n_head,
         }
     }
-    /// Records the forward pass over `input`; its mean loss goes to `losses[slot]` plus,
-    /// over the training batch, the step's slot.
+    /// Records the forward pass over `input`; its mean loss goes to `losses[slot]` plus
+    /// the slot of the step values `values` (the training step's slot in the ring, or 0).
     fn record_forward(
         &self,
         rec: &mut Recorder,
         input: Input,
         slot: usize,
+        values: &wgpu::Buffer,
     ) -> Result<(), GpuError> {
         let (cfg, buf, layout) = (&self.cfg, &self.buf, &self.layout);
         let (d, f, t) = (cfg.d_model, cfg.d_ff, self.t);
@@ -795,12 +847,6 @@ impl Net {
                 matmul_forward(rec, &buf.logits, &buf.lnf, self.param(head), n, d, VOCAB)?
             }
         }
-        // The training batch's loss goes to the step's slot of the ring; a held-out batch's
-        // to its own slot (the evaluation's values say slot 0).
-        let step = match input {
-            Input::Train => &self.step,
-            Input::Heldout(_) => &self.eval_step,
-        };
         crossentropy_forward(
             rec,
             &buf.probs,
@@ -809,8 +855,29 @@ impl Net {
             slot,
             &buf.logits,
             &batch,
-            step,
+            values,
         )
+    }
+
+    /// Records SAM's passes after the backward pass at w: the ascent to w + ρ·g/‖g‖ (ρ the
+    /// step's), the forward pass there — its loss into SAM's own slot, so that the step's
+    /// slot keeps the loss at w — and the backward pass, whose gradient the update uses;
+    /// then the restore to w.
+    fn record_sam(&self, rec: &mut Recorder) -> Result<(), GpuError> {
+        let buf = &self.buf;
+        sam_ascent(
+            rec,
+            &buf.params,
+            &buf.grads,
+            &buf.saved,
+            &buf.partials,
+            &buf.sam_scale,
+            &self.step,
+        )?;
+        let slot = sam_slot(self.eval_count);
+        self.record_forward(rec, Input::Train, slot, &self.eval_step)?;
+        self.record_backward(rec)?;
+        sam_restore(rec, &buf.params, &buf.saved)
     }
 
     /// Records the backward pass of the latest forward pass over the training batch:

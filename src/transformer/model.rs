@@ -1,13 +1,13 @@
 //! The whole model on the CPU (the reference of the GPU path and the fallback): forward to
 //! the mean cross-entropy, backward to every parameter's gradient, built from the layer
 //! pairs of [`super::layers`] over the flat buffers of [`super::params::Layout`] (each
-//! tensor by its typed slot, resolved once). Its buffers follow one plan ([`Activations`]
+//! tensor by its typed slot, resolved once), and SAM's gradient from them. Its buffers follow one plan ([`Activations`]
 //! and [`Scratch`] of lengths), which both allocation and [`cpu_memory_estimate`] read.
 
 use super::config::{Mlp, ModelConfig, Norm, Pos};
 use super::layers::*;
 use super::params::{Layout, NormSlots, Slot};
-use crate::cpu::{matmul, matmul_tn_acc, transpose};
+use crate::cpu::{matmul, matmul_tn_acc, sam_ascent, sam_restore, transpose};
 use crate::data::VOCAB;
 
 /// Everything the backward pass needs from the forward pass, for B sequences of T bytes.
@@ -567,6 +567,33 @@ pub fn backward_with(
     }
 }
 
+/// SAM's gradient (sharpness-aware minimization, Foret et al. 2021) on the batch `tokens`,
+/// `targets` of the latest forward pass over `acts`: with `grads` holding the gradient g at
+/// `params` = w, moves w uphill to w + ρ·g/‖g‖ ([`sam_ascent`], saving w in `saved`), takes
+/// the gradient there into `grads` (the forward and backward passes again, on the same
+/// buffers), and restores w exactly ([`sam_restore`]). The ascent's ε is held fixed: the
+/// gradient is ∇L(w + ε), not the derivative through ε.
+#[allow(clippy::too_many_arguments)]
+pub fn sam_gradient(
+    acts: &mut Activations,
+    scratch: &mut Scratch,
+    saved: &mut [f32],
+    cfg: &ModelConfig,
+    layout: &Layout,
+    params: &mut [f32],
+    grads: &mut [f32],
+    tokens: &[u8],
+    targets: &[u8],
+    rho: f32,
+) {
+    let (b, t) = (acts.b, acts.t);
+    sam_ascent(rho, params, grads, saved);
+    forward_into(acts, cfg, layout, params, tokens, targets, b, t);
+    grads.fill(0.0);
+    backward_with(scratch, cfg, layout, params, grads, acts, tokens, targets);
+    sam_restore(params, saved);
+}
+
 /// What the CPU path holds for a model trained on batches of `b` sequences, in bytes,
 /// computed before anything is allocated (the CLI refuses what exceeds the machine).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -574,7 +601,8 @@ pub struct CpuMemoryEstimate {
     /// The parameters.
     pub parameters: u64,
     /// Their gradients, AdamW's two moments, and the copies a run keeps: the anchor of
-    /// fine-tuning, the pre-trained and initial weights, a saved state (7 in all).
+    /// fine-tuning, the pre-trained and initial weights, a saved state, SAM's saved weights
+    /// (8 in all).
     pub optimizer: u64,
     /// The forward pass's buffers kept for the backward pass ([`Activations::plan`]) and
     /// the backward pass's ([`Scratch::plan`]).
@@ -635,7 +663,7 @@ pub fn cpu_memory_estimate(cfg: &ModelConfig, b: usize, eval_batches: usize) -> 
     let batch = b.saturating_mul(cfg.ctx.saturating_add(1)) as u64;
     CpuMemoryEstimate {
         parameters: bytes(p),
-        optimizer: bytes(p.saturating_mul(7)),
+        optimizer: bytes(p.saturating_mul(8)),
         activations: bytes(activations),
         data: batch.saturating_mul(2 + eval_batches as u64),
         largest_buffer: largest_buffer.to_string(),

@@ -1,7 +1,8 @@
 //! The optimizer of the transformer's training step: AdamW's fixed settings, the divergence
 //! guard, the per-step values ([`StepValues`]), and their GPU kernels
 //! (`shaders/optimizer.wgsl`: AdamW over the flat parameter buffer with a weight-decay bit
-//! mask, the gradient's global norm and the step guard, the L2 pull toward anchor weights).
+//! mask, the gradient's global norm and the step guard, the L2 pull toward anchor weights,
+//! SAM's ascent and restore).
 //! Their CPU counterparts are the functions of the same names in [`crate::cpu`].
 
 pub use crate::cpu::AdamW;
@@ -26,6 +27,8 @@ pub struct Hyper {
     pub grad_clip: f64,
     /// λ of the L2 pull toward the anchor weights: gradient += λ·(θ − θ_anchor).
     pub l2: f64,
+    /// SAM's radius ρ: the update takes the gradient at w + ρ·g/‖g‖ (0 = plain AdamW).
+    pub sam_rho: f64,
 }
 
 pub const BETA1: f32 = 0.9;
@@ -50,6 +53,10 @@ pub struct StepValues {
     pub step: u32,
     /// The slot of the loss ring its loss goes to.
     pub slot: u32,
+    /// SAM's radius ρ (0 = plain AdamW: the step runs no SAM kernels).
+    pub sam_rho: f32,
+    /// To 48 bytes, a multiple of 16 as uniform buffers like them.
+    pub _pad: [u32; 3],
 }
 
 impl StepValues {
@@ -66,6 +73,8 @@ impl StepValues {
             clip: h.grad_clip as f32,
             step: step as u32,
             slot: slot as u32,
+            sam_rho: h.sam_rho as f32,
+            _pad: [0; 3],
         }
     }
 
@@ -226,6 +235,62 @@ pub fn l2_pull(
     )
 }
 
+/// SAM's ascent (see [`crate::cpu::sam_ascent`]): saves w in `saved`, then
+/// w = w + (ρ/‖g‖)·g with ρ the step's `sam_rho` and ‖g‖ the global norm of g (no move when
+/// it is 0). The norm is gathered in `partials` ([`sumsq_partials`] values) as the step guard
+/// gathers it; `scale` (one value) passes ρ/‖g‖ from the norm's workgroup to the update.
+pub fn sam_ascent(
+    rec: &mut Recorder,
+    w: &Tensor,
+    g: &Tensor,
+    saved: &Tensor,
+    partials: &Tensor,
+    scale: &Tensor,
+    step: &wgpu::Buffer,
+) -> Result<(), GpuError> {
+    let n = w.len();
+    expect_len("g", g, n)?;
+    expect_len("saved", saved, n)?;
+    expect_len("scale", scale, 1)?;
+    let params = grad_sumsq(rec, g, partials)?;
+    rec.dispatch(
+        &rec.gpu.pipeline(&OPTIMIZER, "sam_scale"),
+        &[
+            (7, &partials.buffer),
+            (9, &params),
+            (13, step),
+            (15, &scale.buffer),
+        ],
+        [1, 1, 1],
+    )?;
+    let uniform = rec.uniform(&OptimizerParams::new(n, 0.0)?);
+    let grid = grid_1d(n, rec.gpu.limits.max_compute_workgroups_per_dimension);
+    rec.dispatch(
+        &rec.gpu.pipeline(&OPTIMIZER, "sam_ascent"),
+        &[
+            (0, &w.buffer),
+            (1, &g.buffer),
+            (4, &uniform),
+            (14, &saved.buffer),
+            (15, &scale.buffer),
+        ],
+        grid,
+    )
+}
+
+/// SAM's restore (see [`crate::cpu::sam_restore`]): w = the weights [`sam_ascent`] saved.
+pub fn sam_restore(rec: &mut Recorder, w: &Tensor, saved: &Tensor) -> Result<(), GpuError> {
+    let n = w.len();
+    expect_len("saved", saved, n)?;
+    let uniform = rec.uniform(&OptimizerParams::new(n, 0.0)?);
+    let grid = grid_1d(n, rec.gpu.limits.max_compute_workgroups_per_dimension);
+    rec.dispatch(
+        &rec.gpu.pipeline(&OPTIMIZER, "sam_restore"),
+        &[(0, &w.buffer), (4, &uniform), (14, &saved.buffer)],
+        grid,
+    )
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 struct GuardParams {
@@ -257,6 +322,24 @@ pub fn step_guard(
     guard: &wgpu::Buffer,
     step: &wgpu::Buffer,
 ) -> Result<(), GpuError> {
+    let params = grad_sumsq(rec, g, partials)?;
+    rec.dispatch(
+        &rec.gpu.pipeline(&OPTIMIZER, "step_guard"),
+        &[
+            (7, &partials.buffer),
+            (8, guard),
+            (9, &params),
+            (10, &losses.buffer),
+            (13, step),
+        ],
+        [1, 1, 1],
+    )
+}
+
+/// Records g's sums of squares into `partials` ([`sumsq_partials`] values), the first half
+/// of a global norm; returns the parameters (the count of partials, the guard's loss limit)
+/// that the one-workgroup kernel adding them up binds.
+fn grad_sumsq(rec: &mut Recorder, g: &Tensor, partials: &Tensor) -> Result<wgpu::Buffer, GpuError> {
     let n = g.len();
     let groups = sumsq_partials(n);
     expect_len("partials", partials, groups)?;
@@ -280,15 +363,5 @@ pub fn step_guard(
         ],
         grid,
     )?;
-    rec.dispatch(
-        &rec.gpu.pipeline(&OPTIMIZER, "step_guard"),
-        &[
-            (7, &partials.buffer),
-            (8, guard),
-            (9, &params),
-            (10, &losses.buffer),
-            (13, step),
-        ],
-        [1, 1, 1],
-    )
+    Ok(params)
 }

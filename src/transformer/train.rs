@@ -152,12 +152,12 @@ impl Corpus {
 }
 
 impl TrainConfig {
-    /// The optimizer settings of this config (no L2 pull: pre-training).
+    /// The optimizer settings of this config (no L2 pull: pre-training; plain AdamW).
     pub fn hyper(&self) -> Hyper {
         Hyper {
             weight_decay: self.weight_decay,
             grad_clip: self.grad_clip,
-            l2: 0.0,
+            ..Hyper::default()
         }
     }
 }

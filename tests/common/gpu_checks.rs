@@ -296,6 +296,74 @@ pub async fn optimizers_match_reference(g: &Gpu) {
     }
 }
 
+/// SAM's ascent and restore against the CPU's: w + (ρ/‖g‖)·g with the norm over every
+/// value (sizes across the partial sums' strides), the saved weights exact, no move for a
+/// zero gradient, and w back bit for bit.
+pub async fn sam_matches_reference(g: &Gpu) {
+    let mut rng = ChaCha8Rng::seed_from_u64(16);
+    for (n, rho, zero) in [
+        (1, 0.05, false),
+        (300, 0.5, false),
+        (70_000, 0.05, false),
+        (500, 0.1, true),
+    ] {
+        let w0 = random(&mut rng, n);
+        let grad = if zero {
+            vec![0.0; n]
+        } else {
+            random(&mut rng, n)
+        };
+        let (tw, tg, saved) = (
+            g.upload(&w0, &[n]).unwrap(),
+            g.upload(&grad, &[n]).unwrap(),
+            g.zeros(&[n]).unwrap(),
+        );
+        let partials = g.zeros(&[optim::sumsq_partials(n)]).unwrap();
+        let scale = g.zeros(&[1]).unwrap();
+        let values = StepValues::new(
+            3,
+            0,
+            1e-3,
+            &Hyper {
+                sam_rho: rho,
+                ..Hyper::default()
+            },
+            0.0,
+        );
+        let step_buffer = values.buffer(g);
+        let mut rec = g.recorder();
+        optim::sam_ascent(&mut rec, &tw, &tg, &saved, &partials, &scale, &step_buffer).unwrap();
+        g.submit(rec).unwrap();
+        let (mut w, mut kept) = (w0.clone(), vec![0.0; n]);
+        cpu::sam_ascent(rho as f32, &mut w, &grad, &mut kept);
+        assert_eq!(
+            g.read(&saved).await.unwrap(),
+            w0,
+            "n {n}: the saved weights"
+        );
+        let moved = g.read(&tw).await.unwrap();
+        assert_close(&moved, &w, 1e-6, "sam_ascent");
+        if zero {
+            assert_eq!(moved, w0, "no move without a gradient");
+        } else {
+            let step = moved
+                .iter()
+                .zip(&w0)
+                .map(|(a, b)| ((a - b) as f64).powi(2))
+                .sum::<f64>()
+                .sqrt();
+            assert!(
+                (step - rho).abs() < 1e-3 * rho,
+                "n {n}: a step of ‖ε‖ = {step}, ρ = {rho}"
+            );
+        }
+        let mut rec = g.recorder();
+        optim::sam_restore(&mut rec, &tw, &saved).unwrap();
+        g.submit(rec).unwrap();
+        assert_eq!(g.read(&tw).await.unwrap(), w0, "n {n}: restored exactly");
+    }
+}
+
 pub async fn step_guard_matches_reference(g: &Gpu) {
     let mut rng = ChaCha8Rng::seed_from_u64(15);
     for (n, clip, loss) in [

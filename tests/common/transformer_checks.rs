@@ -1,8 +1,9 @@
 //! The transformer on the GPU against its CPU reference, shared by the native tests
 //! (tests/gpu.rs, lavapipe) and the browser tests (tests/web.rs, SwiftShader): logits, loss
 //! and every parameter gradient for configs covering each norm / mlp / pos choice with
-//! widths and lengths that are not multiples of any tile; 20 training steps; the memory
-//! check; the divergence guard.
+//! widths and lengths that are not multiples of any tile; 20 training steps, plain and with
+//! SAM; the memory check; the divergence guard; micro experiments with every protocol and
+//! lever.
 #![allow(dead_code)]
 
 use overtrain::experiment::Engines;
@@ -335,6 +336,7 @@ pub async fn transformer_engine_state_and_l2_pull_match_the_cpu(g: &Gpu) {
         weight_decay: 0.1,
         grad_clip: 1.0,
         l2: 0.5,
+        sam_rho: 0.0,
     };
     let params = random_params(&cfg, 60);
     let anchor = random_params(&cfg, 61);
@@ -421,6 +423,83 @@ pub async fn transformer_engine_state_and_l2_pull_match_the_cpu(g: &Gpu) {
     log(&format!("engine state + L2: weights agree to {err:.1e}"));
 }
 
+/// SAM training (ρ = 0.05, with clipping and weight decay) on both engines: 20 steps of a
+/// two-block model agree in loss and weights, and SAM does change the run.
+pub async fn transformer_sam_training_on_the_gpu_matches_the_cpu(g: &Gpu) {
+    use overtrain::transformer::engine::{Engine, Stretch, TrainState};
+    use overtrain::transformer::schedule::{Lr, Schedule};
+    let (cfg, b) = configs().remove(0);
+    let t = cfg.ctx;
+    let sam = Hyper {
+        weight_decay: 0.1,
+        grad_clip: 0.5,
+        l2: 0.0,
+        sam_rho: 0.05,
+    };
+    let lr = Lr {
+        schedule: Schedule::Cosine,
+        peak: 1e-2,
+        warmup: 2,
+        total: 20,
+    };
+    let rows = random_batch(20 * b * (t + 1), 90).0;
+    let start = TrainState::fresh(overtrain::transformer::params::Layout::new(&cfg).init(5));
+    async fn run(engine: &mut Engine<'_>, rows: &[u8], lr: &Lr, hyper: Hyper) -> Vec<f64> {
+        let mut losses = Losses::default();
+        let mut source = Replay {
+            bytes: rows.to_vec(),
+            pos: 0,
+        };
+        let stretch = Stretch {
+            source: &mut source,
+            lr,
+            steps: 0..20,
+            hyper,
+            eval: None,
+        };
+        engine.train(stretch, &mut losses).await.unwrap();
+        losses.0
+    }
+    let mut cpu = Engine::cpu(&cfg, b);
+    let mut gpu = Engine::gpu(g, &cfg, b, 1).unwrap();
+    let mut runs = Vec::new();
+    for engine in [&mut cpu, &mut gpu] {
+        engine.load(&start).unwrap();
+        let losses = run(engine, &rows, &lr, sam).await;
+        runs.push((losses, engine.params().await.unwrap()));
+    }
+    let ((cpu_loss, cpu_w), (gpu_loss, gpu_w)) = (&runs[0], &runs[1]);
+    assert_eq!(gpu_loss.len(), 20);
+    let loss_err = gpu_loss
+        .iter()
+        .zip(cpu_loss)
+        .map(|(x, y)| ((x - y) / y).abs())
+        .fold(0.0, f64::max);
+    let param_err = relative_error(gpu_w, cpu_w);
+    log(&format!(
+        "SAM, 20 steps: train loss {loss_err:.1e}, parameters {param_err:.1e}; loss {:.4} → {:.4}",
+        cpu_loss[0], cpu_loss[19]
+    ));
+    assert!(loss_err <= TOLERANCE as f64, "SAM train losses {loss_err}");
+    assert!(param_err <= 1e-2, "SAM parameters {param_err}");
+    assert!(cpu_loss[19] < cpu_loss[0], "it learns");
+    // The first loss is the loss at w (SAM changes only the update); the run goes elsewhere.
+    let mut plain = Engine::cpu(&cfg, b);
+    plain.load(&start).unwrap();
+    let plain_loss = run(
+        &mut plain,
+        &rows,
+        &lr,
+        Hyper {
+            sam_rho: 0.0,
+            ..sam
+        },
+    )
+    .await;
+    assert_eq!(plain_loss[0], cpu_loss[0]);
+    assert_ne!(plain.params().await.unwrap(), *cpu_w);
+}
+
 struct Quiet;
 
 impl overtrain::experiment::Host for Quiet {
@@ -438,16 +517,35 @@ impl overtrain::experiment::Host for Quiet {
 /// A micro experiment (wsd protocol, perturbation, fine-tuning with L2) on the GPU gives
 /// the CPU's curves.
 pub async fn experiment_on_the_gpu_matches_the_cpu(g: &Gpu) {
-    use overtrain::experiment::{self, ExperimentConfig};
-    use overtrain::transformer::engine::run_ready;
-    let cfg = ExperimentConfig::from_json(
+    experiment_matches(
+        g,
         r#"{"batch": 4, "eval_batches": 2,
             "model": {"n_layer": 1, "d_model": 8, "n_head": 2, "d_ff": 16, "ctx": 8},
             "pretrain": {"protocol": "wsd", "budgets": [320, 640, 1280]},
             "perturb": {"gammas": [1.0], "draws": 2},
             "finetune": {"lrs": [0.003], "l2": [0.0, 1.0], "steps": 5, "seeds": 2}}"#,
     )
-    .unwrap();
+    .await;
+}
+
+/// The levers on the GPU give the CPU's curves: the constant protocol pre-trained with SAM,
+/// then fine-tuning with half of each batch replayed from the pre-training language.
+pub async fn experiment_with_the_levers_on_the_gpu_matches_the_cpu(g: &Gpu) {
+    experiment_matches(
+        g,
+        r#"{"batch": 4, "eval_batches": 2,
+            "model": {"n_layer": 1, "d_model": 8, "n_head": 2, "d_ff": 16, "ctx": 8},
+            "pretrain": {"protocol": "constant", "budgets": [320, 640, 1280], "sam_rho": 0.05},
+            "perturb": {"gammas": [1.0], "draws": 2},
+            "finetune": {"lrs": [0.003], "l2": [0.0], "steps": 5, "seeds": 2, "replay": 0.5}}"#,
+    )
+    .await;
+}
+
+async fn experiment_matches(g: &Gpu, config: &str) {
+    use overtrain::experiment::{self, ExperimentConfig};
+    use overtrain::transformer::engine::run_ready;
+    let cfg = ExperimentConfig::from_json(config).unwrap();
     let cpu = run_ready(experiment::run(&cfg, &mut Engines::cpu(), &mut Quiet, None)).unwrap();
     let gpu = experiment::run(&cfg, &mut Engines::gpu(g), &mut Quiet, None)
         .await
@@ -477,7 +575,8 @@ pub async fn experiment_on_the_gpu_matches_the_cpu(g: &Gpu) {
 /// Set up once: after the first stretch (which compiles the pipelines and makes the step's
 /// and the evaluation's bind groups and uniforms), more training steps, loss read-backs
 /// and evaluations create no buffer, no bind group and no pipeline — the per-step values
-/// (learning rate, step, loss slot) reach the GPU by `queue.write_buffer`.
+/// (learning rate, step, loss slot, SAM's ρ) reach the GPU by `queue.write_buffer` — and
+/// neither do SAM steps.
 pub async fn transformer_steady_state_steps_create_nothing(_shared: &Gpu) {
     // A device of its own: the other tests create objects on the shared one meanwhile.
     let own = Gpu::new()
@@ -492,12 +591,13 @@ pub async fn transformer_steady_state_steps_create_nothing(_shared: &Gpu) {
         weight_decay: 0.1,
         grad_clip: 1.0,
         l2: 0.0,
+        sam_rho: 0.0,
     };
     let lr = Lr {
         schedule: Schedule::Cosine,
         peak: 1e-2,
         warmup: 2,
-        total: 60,
+        total: 80,
     };
     let rows = random_batch(8 * b * (t + 1), 80).0;
     let heldout = vec![rows[..b * (t + 1)].to_vec()];
@@ -563,10 +663,46 @@ pub async fn transformer_steady_state_steps_create_nothing(_shared: &Gpu) {
         40 * step + 4 * eval,
         "40 steps of {step} dispatches and 4 evaluations of {eval}"
     );
-    assert_eq!(model.parts(1), (2 * l + 1, l + 1), "the programs' parts");
+    assert_eq!(
+        model.parts(1, false),
+        (2 * l + 1, l + 1),
+        "the programs' parts"
+    );
+    // SAM steps, built with the rest: nothing created either, 4L + 1 parts each (the passes
+    // at w + ε add a forward and a backward pass), exactly the SAM program's dispatches.
+    let (before, submitted, encoded) = (g.created(), g.submissions(), g.encoded());
+    let mut losses = Losses::default();
+    let stretch = Stretch {
+        source: &mut source,
+        lr: &lr,
+        steps: 60..80,
+        hyper: Hyper { sam_rho: 0.05, ..h },
+        eval: Some(Eval {
+            every: 10,
+            batches: &heldout,
+        }),
+    };
+    engine.train(stretch, &mut losses).await.unwrap();
+    assert_eq!(losses.0.len(), 20);
+    assert!(losses.0.iter().all(|l| l.is_finite()));
+    assert_eq!(
+        g.created(),
+        before,
+        "20 SAM steps and 2 evaluations created objects"
+    );
+    assert_eq!(model.parts(1, true).0, 4 * l + 1);
+    assert_eq!(
+        g.submissions() - submitted,
+        20 * (4 * l + 1) + 2 * (l + 1),
+        "each SAM step submitted block by block"
+    );
+    let sam = model.dispatches_sam(false);
+    assert_eq!(sam.total(), step + sam.sam);
+    assert_eq!(g.encoded() - encoded, 20 * sam.total() + 2 * eval);
     log(&format!(
-        "steady state: 40 steps created nothing (set-up: {} buffers, {} bind groups, {} pipelines)",
-        before.buffers, before.bind_groups, before.pipelines
+        "steady state: 40 steps and 20 SAM steps ({} extra dispatches each) created nothing \
+         (set-up: {} buffers, {} bind groups, {} pipelines)",
+        sam.sam, before.buffers, before.bind_groups, before.pipelines
     ));
 }
 
