@@ -300,7 +300,7 @@ fn numbers_cross_the_boundary_exactly() {
     let first = schedule.next().unwrap();
     assert_eq!(
         json(&get(&first, "unit")),
-        serde_json::json!({"budget": 0, "kind": "pretrain"})
+        serde_json::json!({"variant": 0, "budget": 0, "kind": "pretrain"})
     );
     assert!(get(&first, "input").is_null());
     let events = schedule.done(get(&first, "unit"), output).unwrap();
