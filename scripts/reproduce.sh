@@ -2,12 +2,13 @@
 # Re-runs a recorded preset (docs/results/NAME/results.json) with the CLI on the CPU and
 # checks that every number matches the record (the wall time aside). Not part of the test
 # command for `paper` (16 minutes on a 2-core machine); Quick is also checked by
-# tests/recorded.rs. Usage: scripts/reproduce.sh quick|paper [experiment options, e.g.
+# tests/recorded.rs, Schedules by tests/recorded.rs too. Usage: scripts/reproduce.sh NAME (quick, paper,
+# scaling, schedules, mitigations) [experiment options, e.g.
 # --threads 2]; or scripts/reproduce.sh NAME --shards N: the preset in N shards (one after
 # another, sharing checkpoints) and `overtrain merge`.
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
-name="${1:?usage: scripts/reproduce.sh quick|paper [--threads N]}"
+name="${1:?usage: scripts/reproduce.sh quick|paper|scaling|schedules|mitigations [--threads N]}"
 shift
 record="docs/results/$name/results.json"
 [ -f "$record" ] || die "no record at $record"
@@ -31,8 +32,17 @@ say "took $(python3 -c "print(round($(date +%s.%N) - $start, 1))") s"
 python3 - "$record" "$out" <<'PY'
 import json, sys
 want, got = (json.load(open(p)) for p in sys.argv[1:3])
+def strip(v):
+    """Every wall time out (a sweep's sections have their own)."""
+    if isinstance(v, dict):
+        v.pop("elapsed_s", None)
+        for x in v.values():
+            strip(x)
+    elif isinstance(v, list):
+        for x in v:
+            strip(x)
 for r in (want, got):
-    r.pop("elapsed_s")
+    strip(r)
 bad = [k for k in want if want[k] != got.get(k)]
 if bad or set(want) != set(got):
     sys.exit(f"differs from the record in: {', '.join(bad) or 'its fields'}")

@@ -170,8 +170,17 @@ impl Default for ExperimentConfig {
     }
 }
 
-/// The preset names, as the CLI and the page spell them.
-pub const PRESETS: [&str; 3] = ["quick", "paper", "micro"];
+/// The preset names, as the CLI and the page spell them. The last three are sweeps of the
+/// Quick preset, one lever each (the follow-up literature's questions, README "What the
+/// follow-up work found, measured here").
+pub const PRESETS: [&str; 6] = [
+    "quick",
+    "paper",
+    "micro",
+    "scaling",
+    "schedules",
+    "mitigations",
+];
 
 impl ExperimentConfig {
     /// `quick`: a 7.8k-parameter model, budgets of 34 to 1,079 tokens per parameter — a few
@@ -219,6 +228,30 @@ impl ExperimentConfig {
                     250_000, 500_000, 1_000_000, 2_000_000, 4_000_000, 8_000_000, 16_000_000,
                 ],
             )),
+            // Sweeps of one lever on the Quick preset, each calibrated on the command line
+            // (docs/results/NAME): `scaling` the model's width (3.6k, 12k and 43k
+            // parameters), `schedules` the pre-training protocol (cosine, warmup–stable–
+            // decay, constant), `mitigations` replaying pre-training text in fine-tuning.
+            "scaling" | "schedules" | "mitigations" => {
+                let mut c = ExperimentConfig::preset("quick")?;
+                let (field, values) = match name {
+                    "scaling" => ("model.d_model", serde_json::json!([8, 24, 64])),
+                    "schedules" => (
+                        "pretrain.protocol",
+                        serde_json::json!(["independent", "wsd", "constant"]),
+                    ),
+                    _ => ("finetune.replay", serde_json::json!([0.0, 0.25, 0.5])),
+                };
+                c.sweep = Some(Sweep {
+                    field: field.into(),
+                    values: values.as_array().expect("a list").clone(),
+                });
+                if name == "schedules" {
+                    // The curvature beside the sensitivity: does decay sharpen the minimum?
+                    c.perturb.sharpness_iterations = 20;
+                }
+                Some(c)
+            }
             "micro" => {
                 let mut c = base(
                     ModelConfig {

@@ -175,12 +175,15 @@ pub fn plot_inflections(r: &ExperimentResults, opts: &PlotOptions) -> Result<Str
     })
 }
 
-/// The family the power law is fitted to: the first with at least two inflections (else the
-/// first, which the legend then says is not fitted).
+/// The family the power law is fitted to: the one with the most inflections, at least two
+/// (the first of equals); else the first, which the legend then says is not fitted.
 fn fitted(families: &[Inflections]) -> Option<&Inflections> {
+    let count = |f: &Inflections| f.budgets.iter().flatten().count();
     families
         .iter()
-        .find(|f| f.budgets.iter().flatten().count() >= 2)
+        .rev()
+        .filter(|f| count(f) >= 2)
+        .max_by_key(|f| count(f))
         .or(families.first())
 }
 
@@ -368,6 +371,8 @@ fn panel<DB: DrawingBackend>(
             }
         }};
     }
+    // Ticks that never touch (decades, or 2 and 5 between them on short ranges).
+    let y_ticks = super::style::log_ticks(&(y_lo..y_hi));
     let mut builder = ChartBuilder::on(area);
     builder
         .margin(12)
@@ -379,12 +384,20 @@ fn panel<DB: DrawingBackend>(
             xs.iter().cloned().fold(f64::INFINITY, f64::min),
             xs.iter().cloned().fold(0.0, f64::max),
         );
+        let x = (a / 1.4)..(b * 1.4);
+        let x_ticks = super::style::log_ticks(&x);
         body!(builder
-            .build_cartesian_2d(((a / 1.4)..(b * 1.4)).log_scale(), (y_lo..y_hi).log_scale())
+            .build_cartesian_2d(
+                x.log_scale().with_key_points(x_ticks),
+                (y_lo..y_hi).log_scale().with_key_points(y_ticks)
+            )
             .map_err(err)?)
     } else {
         body!(builder
-            .build_cartesian_2d(-0.5..(n as f64 - 0.5), (y_lo..y_hi).log_scale())
+            .build_cartesian_2d(
+                -0.5..(n as f64 - 0.5),
+                (y_lo..y_hi).log_scale().with_key_points(y_ticks)
+            )
             .map_err(err)?)
     }
     Ok(())

@@ -8,11 +8,11 @@ import { startServer, launch, openPage } from './harness.mjs';
 const linearRun = {
   config: { pretrain: { checkpoint_every: 50 } },
   steps: [0, 50, 100, 150, 200],
-  perturb: [{ gamma: 0.02, inflection_step: 150 }, { gamma: 0.1, inflection_step: 50 }],
+  perturb: [{ gamma: 0.05, inflection_step: 150 }, { gamma: 0.1, inflection_step: 50 }],
   finetune: [
-    { lr: 0.03, l2: 0, inflection_step: 150, pretrain_loss: [5, 4, 3, 3.5, 4], finetune_loss: [1, 1, 1, 1, 0.5] },
-    { lr: 0.1, l2: 0, inflection_step: 100, pretrain_loss: [5, 4, 3, 3.5, 4.4], finetune_loss: [1, 1, 1, 1, 0.4] },
-    { lr: 0.1, l2: 1, inflection_step: 150, pretrain_loss: [5, 4, 3, 3.2, 3.6], finetune_loss: [1, 1, 1, 1, 0.7] },
+    { lr: 0.01, l2: 0, inflection_step: 150, pretrain_loss: [5, 4, 3, 3.5, 4], finetune_loss: [1, 1, 1, 1, 0.5] },
+    { lr: 0.03, l2: 0, inflection_step: 100, pretrain_loss: [5, 4, 3, 3.5, 4.4], finetune_loss: [1, 1, 1, 1, 0.4] },
+    { lr: 0.03, l2: 1, inflection_step: 150, pretrain_loss: [5, 4, 3, 3.2, 3.6], finetune_loss: [1, 1, 1, 1, 0.7] },
   ],
 };
 const transformerRun = {
@@ -23,7 +23,7 @@ const transformerRun = {
 test('every exercise accepts the right answer and rejects a wrong one', () => {
   assert.ok(EXERCISES.length >= 4);
   const cases = {
-    inflection: ['100', '400'],
+    inflection: ['150', '400'],
     gamma: ['earlier', 'later'],
     lr: ['earlier', 'at the same step'],
     l2: ['less forgetting, worse fine-tuning', 'more forgetting, better fine-tuning'],
@@ -38,10 +38,11 @@ test('every exercise accepts the right answer and rejects a wrong one', () => {
     // The answer comes from the run: flip the run and the right answer flips too.
   }
   const flipped = structuredClone(linearRun);
+  flipped.finetune[0].inflection_step = 50;
   flipped.finetune[1].inflection_step = 200;
   assert.equal(exerciseById('lr').check(flipped, 'later').correct, true);
-  assert.equal(exerciseById('inflection').check(flipped, '200').correct, true);
-  assert.equal(exerciseById('inflection').check(flipped, '0').correct, false);
+  assert.equal(exerciseById('inflection').check(flipped, '50').correct, true);
+  assert.equal(exerciseById('inflection').check(flipped, '400').correct, false);
   // Without the set-up's curves the check says so instead of guessing.
   assert.match(exerciseById('l2').check({ ...linearRun, finetune: [] }, 'x').text, /set-up/);
 });
@@ -57,9 +58,9 @@ test('in the page, an exercise sets the lab up and checks the answer against the
     const before = await rendered();
     await page.click('button[data-setup=lr]');
     await page.waitForFunction((b) => Number(document.getElementById('plots').dataset.rendered || 0) > b, before, { timeout: 60_000 });
-    assert.equal(await page.$eval('#f-finetune-lrs', (e) => e.value), '0.03, 0.1');
+    assert.equal(await page.$eval('#f-finetune-lrs', (e) => e.value), '0.01, 0.03');
     const run = await page.evaluate(() => globalThis.__overtrainLinearResults());
-    const [small, large] = [0.03, 0.1].map((lr) => run.finetune.find((f) => f.lr === lr && f.l2 === 0).inflection_step);
+    const [small, large] = [0.01, 0.03].map((lr) => run.finetune.find((f) => f.lr === lr && f.l2 === 0).inflection_step);
     const right = large < small ? 'earlier' : large > small ? 'later' : 'at the same step';
     const wrong = right === 'earlier' ? 'later' : 'earlier';
     await page.check(`#exercise-lr input[value="${wrong}"]`);
