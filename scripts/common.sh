@@ -65,7 +65,8 @@ build_site() {
   cp -r "$ROOT/www" "$ROOT/dist/www"
   rm -rf "$ROOT/dist/www/pkg"
   # The recorded preset runs (docs/results/NAME/results.json), drawn as reference curves;
-  # without `raw` (every step's loss, for resuming), which the page does not draw.
+  # without `raw` (every step's loss, for resuming; a sweep's sections too), which the page
+  # does not draw.
   mkdir -p "$ROOT/dist/www/recorded"
   local names=()
   for f in "$ROOT"/docs/results/*/results.json; do
@@ -73,6 +74,7 @@ build_site() {
     name=$(basename "$(dirname "$f")")
     python3 -c 'import json, sys
 r = json.load(open(sys.argv[1])); r.pop("raw", None)
+for s in (r.get("sweep") or {}).get("sections", []): s.pop("raw", None)
 json.dump(r, open(sys.argv[2], "w"), separators=(",", ":"))' "$f" "$ROOT/dist/www/recorded/$name.json"
     names+=("\"$name\"")
   done
