@@ -64,9 +64,12 @@ export function linkControls(form, lab) {
   for (const [path, id] of Object.entries(CONTROL_TERMS[lab])) {
     const r = form.rows.get(path);
     if (!r) continue;
-    const help = r.row.querySelector('.help') ?? r.row.querySelector('label');
     const term = document.getElementById(`glossary-${id}`)?.querySelector('dfn')?.textContent ?? id;
-    help.append(' ', termLink(id, `What is ${term}?`));
+    // A line of its own under the field's help (which stays the schema's text).
+    const line = document.createElement('div');
+    line.className = 'glossary-link';
+    line.append(termLink(id, `What is ${term === 'fine-tuning tasks' ? 'a fine-tuning task' : term}?`));
+    r.row.insertBefore(line, r.error);
   }
 }
 

@@ -57,6 +57,9 @@ const fmt = {
   time: durationText,
 };
 
+/** A preset's label without its rough time: "Quick (minutes)" → "Quick". */
+const presetName = (label) => label.replace(/\s*\([^)]*\)\s*$/, '');
+
 /** JSON with object keys sorted, so that two equal configs compare equal as text. */
 function canonical(value) {
   const sort = (v) => (Array.isArray(v) ? v.map(sort)
@@ -143,7 +146,10 @@ export class TransformerLab {
   /** The preset list and the config's form (from the schema). */
   #buildForm(schema) {
     const presetSelect = $('tx-preset');
-    presetSelect.replaceChildren(...schema.presets.map((p) => Object.assign(document.createElement('option'), { value: p.name, textContent: p.label })));
+    // A preset is named without the schema's rough time ("Quick (minutes)"): the time
+    // shown is this machine's, from the estimate's probe, once it is known (#showSpeed).
+    presetSelect.replaceChildren(...schema.presets.map((p) => Object.assign(document.createElement('option'), { value: p.name, textContent: presetName(p.label) })));
+    this.presetNames = Object.fromEntries(schema.presets.map((p) => [p.name, presetName(p.label)]));
     presetSelect.value = this.presets[DEFAULT_PRESET] ? DEFAULT_PRESET : schema.presets[0].name;
     return new SchemaForm($('tx-controls'), schema.transformer, {
       idFor: (path) => `x-${path.replace(/[.[\]]+/g, '-').replace(/-$/, '')}`,
@@ -300,6 +306,11 @@ export class TransformerLab {
     box.dataset.workers = String(workers);
     const on = workers > 1 ? ` on ${workers} workers` : '';
     box.textContent = `${box.textContent.replace(/ · about .*$/, '')} · about ${fmt.time(seconds)}${on} at ${fmt.si(tokensPerSecond)} tokens/s${workers > 1 ? ' each' : ''}`;
+    // The selected preset, when the controls hold exactly it, is labelled with this time.
+    const option = $('tx-preset').selectedOptions[0];
+    if (option && canonical(this.state.config) === canonical(this.presets[option.value])) {
+      option.textContent = `${this.presetNames[option.value]} (about ${fmt.time(seconds)} here)`;
+    }
   }
 
   // --- The run's lifecycle ---
