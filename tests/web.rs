@@ -11,7 +11,8 @@ mod transformer_checks;
 use overtrain::experiment::Engines;
 use overtrain::gpu::Gpu;
 use overtrain::web::{
-    default_linear_config, field_schema, linear_results_json, render_linear_plots, resolve_backend,
+    check_exercise, default_linear_config, exercise_expected, exercise_list, exercise_setup,
+    field_schema, linear_captions, linear_results_json, render_linear_plots, resolve_backend,
     run_experiment, run_linear, validate_experiment_config, validate_linear_config,
     ExperimentSchedule,
 };
@@ -218,6 +219,53 @@ fn renders_the_four_plots() {
     }
     let not_results = render_linear_plots(JsValue::from_str("not results"), js("{}"));
     assert_eq!(prop(&not_results.unwrap_err(), "kind"), "data");
+}
+
+/// The classroom's entry points (src/web/teach.rs): each plot's caption of a run, and an
+/// exercise's set-up, its answer computed from the run, a right answer accepted and a
+/// wrong one refused.
+#[wasm_bindgen_test]
+fn captions_and_exercises_come_from_the_run() {
+    let results = run_linear(js(r#"{"dim": 6, "pretrain": {"steps": 200}}"#)).unwrap();
+    let captions = json(&linear_captions(results).unwrap());
+    let plots: Vec<&str> = captions
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["plot"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        plots,
+        ["sensitivity", "perturbed", "finetuned", "singular_values"]
+    );
+    let list = json(&exercise_list().unwrap());
+    assert_eq!(list[0]["id"], "inflection");
+    assert_eq!(list[0]["answer"]["kind"], "number");
+
+    let config = exercise_setup("lr", default_linear_config().unwrap()).unwrap();
+    assert_eq!(
+        json(&config)["finetune"]["lrs"],
+        serde_json::json!([0.01, 0.03])
+    );
+    let run = run_linear(config).unwrap();
+    let expected = json(&exercise_expected("lr", "linear", run.clone()).unwrap());
+    let right = expected["answer"].as_str().unwrap().to_string();
+    let wrong = if right == "earlier" {
+        "later"
+    } else {
+        "earlier"
+    };
+    let check = |answer: &str| json(&check_exercise("lr", "linear", run.clone(), answer).unwrap());
+    assert_eq!(check(&right)["correct"], true, "{expected}");
+    assert_eq!(check(wrong)["correct"], false);
+    // A transformer exercise has no linear set-up; an unknown one is a data error.
+    assert!(
+        exercise_setup("overtrain", default_linear_config().unwrap())
+            .unwrap()
+            .is_null()
+    );
+    let unknown = check_exercise("nonsense", "linear", run, "x").unwrap_err();
+    assert_eq!(prop(&unknown, "kind"), "data");
 }
 
 /// Numbers cross the boundary exactly (src/web/values.rs). A u64 up to 2^53 − 1 (a seed)

@@ -1,15 +1,16 @@
 // The page's entry point: loads the wasm and the field schema, starts the shared worker
 // pool, builds the two labs, and wires the tabs, the URL state, embed mode, the share
-// dialog and the exercises.
-import init, { default_linear_config } from './pkg/overtrain.js';
+// dialog, the glossary, the controls' panel on narrow screens and the exercises.
+import init, { default_linear_config, exercise_setup } from './pkg/overtrain.js';
 import { loadSchema } from './schema.js';
 import { Runner } from './runner.js';
 import { LinearLab } from './linear-lab.js';
 import { TransformerLab } from './transformer-lab.js';
 import { encodeState, decodeState, ignoredNotice } from './state.js';
 import { shareDialog } from './share.js';
-import { exerciseById } from './exercises.js';
-import { buildExercises } from './exercise-panel.js';
+import { activate, buildExercises, exerciseById } from './exercise-panel.js';
+import { prepareWorksheet } from './worksheet.js';
+import { wireGlossary } from './glossary.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -105,24 +106,57 @@ async function main() {
   });
   $('share-open').addEventListener('click', () => shareDialog.open(location.href, sharedPlots()));
 
-  // Guided exercises: set a lab up, then check an answer against the student's own run.
+  // Guided exercises: set a lab up, show its plot, then check an answer against the
+  // student's own run (the wasm's exercises, www/exercise-panel.js).
   const openExercises = (open) => {
     $('exercises').hidden = !open;
     $('exercises-open').setAttribute('aria-expanded', String(open));
+    if (!open) activate(null);
   };
   $('exercises-open').addEventListener('click', () => openExercises($('exercises').hidden));
+  $('exercises-all').addEventListener('click', () => { activate(null); $('exercises').scrollIntoView(); });
+  /** Scrolls to an exercise's plot and highlights it, so that question and plot are on
+   * one screen (beside each other on a wide one: the panel docks, style.css). */
+  const showPlot = (ex) => {
+    const figures = ex.lab === 'linear' ? linear.figures : lab.figures;
+    const fig = figures[ex.plot];
+    // A transformer plot is hidden until there is a run to draw: then Start is the goal.
+    const target = fig && !fig.hidden ? fig : $('tx-start');
+    target.scrollIntoView({ block: 'start' });
+    if (target !== fig) return;
+    fig.tabIndex = -1;
+    fig.focus({ preventScroll: true });
+    fig.classList.remove('highlight');
+    void fig.offsetWidth; // restart the animation
+    fig.classList.add('highlight');
+  };
   buildExercises($('exercise-list'), {
     setup: (ex) => {
       show(ex.lab);
       if (ex.lab === 'linear') {
-        linear.setConfig(ex.setup(structuredClone(defaults)));
+        linear.setConfig(exercise_setup(ex.id, structuredClone(defaults)));
         linear.update();
       } else {
-        lab.setState({ config: ex.setup(structuredClone(lab.presets[ex.preset])), preset: ex.preset });
+        lab.setState({ config: structuredClone(lab.presets[ex.preset]), preset: ex.preset });
       }
+      showPlot(ex);
     },
     results: (ex) => (ex.lab === 'linear' ? linear.results : lab.results),
   });
+  $('worksheet-print').addEventListener('click', async () => {
+    const say = (text) => { $('worksheet-status').textContent = text; };
+    $('worksheet-print').disabled = true;
+    try {
+      await prepareWorksheet({ defaults, status: say });
+      window.print();
+    } catch (e) {
+      say(`The worksheet could not be prepared: ${e?.message ?? e}`);
+    } finally {
+      $('worksheet-print').disabled = false;
+    }
+  });
+  wireGlossary();
+  wireSettingsPanels();
 
   // (Read before applying: the page rewrites the hash, and `exercise` is not kept in it.)
   const wanted = exerciseById(decode(location.hash).page.exercise ?? '');
@@ -130,6 +164,26 @@ async function main() {
   if (wanted) { openExercises(true); $(`exercise-${wanted.id}`).scrollIntoView(); }
   linear.update();
   applied();
+}
+
+/**
+ * The labs' settings on a narrow screen (a phone): a panel the reader opens with its
+ * "Settings" button (aria-expanded), closed at first, so that the plots and the run's
+ * buttons come first. On a wide screen the settings are a column beside the plots and the
+ * button is not shown (style.css).
+ */
+function wireSettingsPanels() {
+  const narrow = matchMedia('(max-width: 900px)');
+  for (const button of document.querySelectorAll('.controls-toggle')) {
+    const section = button.closest('.controls');
+    const set = (open) => {
+      section.classList.toggle('collapsed', !open);
+      button.setAttribute('aria-expanded', String(open));
+    };
+    button.addEventListener('click', () => set(section.classList.contains('collapsed')));
+    set(!narrow.matches);
+    narrow.addEventListener('change', (e) => set(!e.matches));
+  }
 }
 
 main().catch((e) => fatal(e?.message ?? String(e)));

@@ -4,29 +4,34 @@
 // for the "Run" button; a run of more than a second shows its elapsed time. The lab's state
 // is in `document.body.dataset.linear`: 'waiting' (for WebGPU), 'invalid', 'gated',
 // 'running', 'done' or 'failed'.
-import { validate_linear_config, render_linear_plots, linear_work, linear_results_json } from './pkg/overtrain.js';
+import { validate_linear_config, render_linear_plots, linear_work, linear_results_json, linear_captions } from './pkg/overtrain.js';
 import { SchemaForm } from './controls.js';
 import { chooseBackend } from './runner.js';
-import { linearTable, plotFigure, tableView } from './tables.js';
+import { linearTable, plotFigure, setCaption, tableView } from './tables.js';
 import { downloadJson } from './exports.js';
+import { linkControls, plainWithDetails } from './glossary.js';
 import { AUTO_RUN_MAX_S, estimateSeconds, durationText, workText } from './work.js';
 
+// Each plot's fixed text says only what is always true — its axes and marks. What a run
+// shows (its minima, rises and falls, and whether it shows the effect at all) is the
+// wasm's caption of that run (`linear_captions`, computed by the one significance rule),
+// so the page never claims an effect its data does not show.
 export const PLOTS = {
   sensitivity: {
     title: 'Base loss and sensitivity',
-    text: 'Black: the pre-training loss, falling as the network learns more directions. Colours: the sensitivity — how much a random nudge of the weights (noise of scale γ) raises that loss. It grows the longer we pre-train: the learned weights are larger, so the same nudge does more damage.',
+    axes: 'Across: pre-training steps. Black: the base pre-training loss. Colours: the [[sensitivity|sensitivity]] for each noise scale [[gamma|γ]] — how much adding random noise to the weights raises that loss (perturbed minus base loss).',
   },
   perturbed: {
     title: 'Loss after a Gaussian perturbation',
-    text: 'Pre-training helps the perturbed model at first, then the growing sensitivity wins: the loss bottoms out (dot: the inflection point) and rises again. Larger noise γ brings the bottom earlier. Solid: average over M random draws; dashed: the exact expectation.',
+    axes: 'Across: pre-training steps. Up: the pre-training loss after adding noise of scale [[gamma|γ]] to the weights, one colour per γ. Solid: the average over M random draws; dashed: its exact expectation. A ring marks an [[inflection|inflection]] where the curve has a clear minimum.',
   },
   finetuned: {
     title: 'After fine-tuning each checkpoint',
-    text: 'Every checkpoint is fine-tuned on the second task with learning rate η (colour), optionally pulled toward its pre-trained weights with strength λ (dashed). Left: how well the fine-tuned model still does the pre-training task. It is U-shaped: past the dot, more pre-training makes the fine-tuned model worse — catastrophic overtraining. A larger η moves the dot earlier; λ > 0 delays it but costs fine-tuning loss (right). Grey dotted: the idealized theory.',
+    axes: 'Every checkpoint is fine-tuned on a second task. Upper panel: how well the fine-tuned model still does the pre-training task (its loss); lower panel: the fine-tuning task\'s loss. Colour and marker: the fine-tuning learning rate [[eta|η]]; dash: the pull [[lambda|λ]] toward the pre-trained weights. A ring marks an [[inflection|inflection]]. Grey: the idealized theory.',
   },
   singular_values: {
     title: 'Directions learned one at a time',
-    text: 'The strength of the network along each task direction (blue: the largest target, red: the smallest). A small initialization makes it learn the directions one at a time, largest first — so pre-training time counts how many directions have been learned.',
+    axes: 'Across: pre-training steps. Up: the network\'s strength along each direction of the pre-training task, one curve per direction (blue: the largest target, red: the smallest).',
   },
 };
 
@@ -69,13 +74,14 @@ export class LinearLab {
     this.onChange = onChange;
     this.state = initialState();
     this.plotsEl = $('plots');
-    this.figures = Object.fromEntries(Object.keys(PLOTS).map((n) => [n, plotFigure(n, PLOTS[n])]));
+    this.figures = Object.fromEntries(Object.keys(PLOTS).map((n) => [n, plotFigure(n, PLOTS[n], 'linear')]));
     this.plotsEl.append(...Object.values(this.figures));
     this.controls = new SchemaForm($('controls'), schema.linear, {
       idFor: (path) => `f-${path.replace(/[^a-z0-9]+/gi, '-')}`,
       event: 'input',
       onChange: () => this.update(),
     });
+    linkControls(this.controls, 'linear');
     this.theory = this.#theorySwitch();
     this.controls.set(defaults);
     this.#wireButtons();
@@ -178,10 +184,12 @@ export class LinearLab {
     if (gpu === undefined) { box.textContent = 'Looking for WebGPU…'; return; }
     const { backend, reason } = this.backend();
     let text;
-    if (gpu === null) text = `WebGPU is not available here (${this.runner.gpuError?.message ?? 'no adapter'}).`;
+    // The adapter's own error (a list of backends not compiled in, …) is for the curious:
+    // one plain sentence here, the details behind a disclosure.
+    if (gpu === null) text = 'WebGPU is not available in this browser.';
     else text = `WebGPU adapter: ${gpu.name} (${gpu.device_type})${gpu.software ? ' — a software GPU: expect slow training' : ''}.`;
     if (backend === 'cpu') text += ` The lab runs on the CPU (WebAssembly)${reason ? `: ${sentence(reason)}` : ''}.`;
-    box.textContent = text;
+    plainWithDetails(box, text, gpu === null ? this.runner.gpuError?.message : null);
   }
 
   // --- The form ---
@@ -211,6 +219,9 @@ export class LinearLab {
   /** Shows errors next to their fields, and those without one above the plots. */
   #showErrors(errors) {
     const orphans = this.controls.showErrors(errors);
+    // A collapsed settings panel (a phone) opens to show the error next to its field.
+    const panel = $('controls').closest('.controls');
+    if (errors.length && panel.classList.contains('collapsed')) panel.querySelector('.controls-toggle').click();
     $('notices').querySelectorAll('.notice.error').forEach((n) => n.remove());
     for (const o of orphans) $('notices').prepend(notice(`${o.field || 'config'}: ${o.message}`, 'notice error'));
   }
@@ -341,12 +352,14 @@ export class LinearLab {
     const { results } = this.state;
     if (!results) return;
     const plots = render_linear_plots(results, { width: 640, height: 400, show_theory: this.showTheory });
+    const captions = Object.fromEntries(linear_captions(results).map((c) => [c.plot, c]));
     for (const [name, svgText] of plots) {
       const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
       const fig = this.figures[name];
       fig.querySelector('.svg').replaceChildren(document.importNode(doc.documentElement, true));
       fig.querySelector('details.table-view')?.remove();
       fig.append(tableView(linearTable(name, results), PLOTS[name].title));
+      setCaption(fig, captions[name]);
     }
     this.plotsEl.dataset.rendered = String(Number(this.plotsEl.dataset.rendered || 0) + 1);
   }

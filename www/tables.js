@@ -1,22 +1,55 @@
 // The plots' figures, and the numbers behind every plot, as columns per checkpoint (linear
 // lab) or per budget (transformer lab): shown as an HTML table under each plot (built with
 // textContent only) and exported as CSV (www/exports.js).
+import { glossaryText } from './glossary.js';
 
-/** An empty <figure> for plot `name`: the SVG holder and a caption {title, text}. */
-export function plotFigure(name, spec) {
+/**
+ * An empty <figure> for plot `name` of lab `lab` ('linear' | 'tx'): the SVG holder and a
+ * caption {title, axes}. The caption has two parts: `axes`, fixed text about what is
+ * always true (what the axes and marks are), and a paragraph that `setCaption` fills with
+ * what this run shows (the wasm's words, computed from the results). The plot's image
+ * is described by both (aria-describedby), so a screen reader hears what a reader sees.
+ */
+export function plotFigure(name, spec, lab = 'linear') {
   const fig = document.createElement('figure');
   fig.className = 'plot';
   fig.dataset.plot = name;
+  const id = `${lab}-${name}`;
+  fig.id = `plot-${id}`;
   const svg = document.createElement('div');
   svg.className = 'svg';
   svg.setAttribute('role', 'img');
   svg.setAttribute('aria-label', spec.title);
+  svg.setAttribute('aria-describedby', `cap-${id} axes-${id}`);
   const cap = document.createElement('figcaption');
   const b = document.createElement('b');
   b.textContent = spec.title;
-  cap.append(b, spec.text);
+  const shows = document.createElement('p');
+  shows.className = 'shows';
+  shows.id = `cap-${id}`;
+  shows.textContent = 'Not run yet.';
+  const axes = document.createElement('p');
+  axes.className = 'axes';
+  axes.id = `axes-${id}`;
+  axes.append(...glossaryText(spec.axes));
+  cap.append(b, shows, axes);
   fig.append(svg, cap);
   return fig;
+}
+
+/**
+ * Puts the wasm's caption of a run ({text, shows_effect}) under its figure: what this
+ * run's numbers show. `shows_effect` (true, false, or null for plots without an effect to
+ * show) is kept on the figure for styling and tests; words of the glossary link to it.
+ */
+export function setCaption(fig, caption, prefix = '') {
+  const p = fig.querySelector('p.shows');
+  const text = caption?.text ?? '';
+  // After a prefix ("The recorded run: "), the caption's first sentence goes on lower-case.
+  p.replaceChildren(...glossaryText(prefix ? `${prefix}${text.charAt(0).toLowerCase()}${text.slice(1)}` : text));
+  const effect = caption?.shows_effect;
+  if (effect === true || effect === false) fig.dataset.showsEffect = String(effect);
+  else delete fig.dataset.showsEffect;
 }
 
 /** {header: [...], rows: [[...]]} of a linear-lab plot. */

@@ -9,35 +9,39 @@
 // are grouped by job: the form, the estimate, the run's lifecycle, drawing, saving. Configs
 // and results are the wasm's values (objects); JSON text appears only where text is kept:
 // a saved record (IndexedDB) and the results file.
-import { validate_experiment_config, estimate_experiment, render_experiment_plots, experiment_results_json } from './pkg/overtrain.js';
+import { validate_experiment_config, estimate_experiment, render_experiment_plots, experiment_results_json, experiment_captions } from './pkg/overtrain.js';
 import { SchemaForm } from './controls.js';
 import { chooseBackend } from './runner.js';
 import { MSG, request } from './protocol.js';
 import { runExperiment } from './experiment-run.js';
-import { experimentTable, plotFigure, tableView } from './tables.js';
+import { experimentTable, plotFigure, setCaption, tableView } from './tables.js';
 import { downloadBytes, downloadCsv, downloadJson, downloadPng, downloadSvg } from './exports.js';
 import { RecordWriter, listSaved, newRecord } from './persist.js';
+import { durationText } from './work.js';
+import { linkControls, plainWithDetails } from './glossary.js';
 
+// Fixed text only for what is always true (axes and marks); what a run shows is the
+// wasm's caption of it (`experiment_captions`), computed by the one significance rule.
 export const PLOTS = {
   base: {
     title: 'Base model',
-    text: 'Held-out perplexity of the pre-trained model: more pre-training tokens, a better model. Nothing here hints at trouble.',
+    axes: 'Across: the pre-training budget in tokens (log scale). Up: the pre-trained model\'s perplexity on held-out text of the [[synthetic-language|synthetic language]] (lower is better).',
   },
   perturbed: {
     title: 'Sensitivity to a Gaussian perturbation (paper, Fig. 3)',
-    text: 'Left: perplexity after adding noise of scale γ (relative to each weight\'s initial spread) to the pre-trained weights; bars: spread over the draws; ring: the inflection. Right: how much the noise costs. The cost grows with the budget: longer-trained weights are more fragile, so for large γ the curve turns upward.',
+    axes: 'Upper panel: perplexity after adding noise of scale [[gamma|γ]] (relative to each weight\'s initial spread) to the pre-trained weights, one colour per γ; bars: the spread over the draws. Lower panel: the [[sensitivity|sensitivity]], how much the noise costs (perturbed minus base). A ring marks an [[inflection|inflection]].',
   },
   finetuned_change: {
     title: 'Forgetting after fine-tuning (paper, Fig. 4)',
-    text: 'How much worse each model gets at the pre-training text after fine-tuning on the task, per fine-tuning learning rate. It grows with the budget: the same fine-tuning costs a longer-trained model more.',
+    axes: 'Up: how much worse each model gets at the pre-training text after fine-tuning on the [[tasks|task]] (change in perplexity), one colour per learning rate [[eta|η]].',
   },
   finetuned: {
     title: 'After fine-tuning (paper, Fig. 5)',
-    text: 'Left: pre-training perplexity after fine-tuning. U-shaped: past the ring, pre-training longer makes the fine-tuned model worse — catastrophic overtraining. A larger learning rate moves the ring earlier. Right: the task\'s own held-out perplexity.',
+    axes: 'Upper panel: pre-training perplexity after fine-tuning, one colour per learning rate [[eta|η]], dash by [[lambda|λ]]; bars: the spread over seeds; a ring marks an [[inflection|inflection]]. Lower panel: the fine-tuning [[tasks|task]]\'s own held-out perplexity.',
   },
   tuned: {
     title: 'With the best learning rate per budget',
-    text: 'For each budget, the learning rate with the best task perplexity, as a practitioner would pick it. Left: its pre-training perplexity; right: its task perplexity.',
+    axes: 'For each budget, the learning rate with the best task perplexity, as a practitioner would pick it. Upper panel: its pre-training perplexity; lower panel: its task perplexity.',
   },
 };
 
@@ -50,8 +54,11 @@ const sentence = (text) => text.replace(/[.\s]+$/, '');
 
 const fmt = {
   si: (x) => (x >= 1e12 ? `${(x / 1e12).toFixed(1)} T` : x >= 1e9 ? `${(x / 1e9).toFixed(1)} G` : x >= 1e6 ? `${(x / 1e6).toFixed(1)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)} k` : x.toFixed(0)),
-  time: (s) => (s < 90 ? `${s.toFixed(0)} s` : s < 5400 ? `${(s / 60).toFixed(0)} min` : `${(s / 3600).toFixed(1)} h`),
+  time: durationText,
 };
+
+/** A preset's label without its rough time: "Quick (minutes)" → "Quick". */
+const presetName = (label) => label.replace(/\s*\([^)]*\)\s*$/, '');
 
 /** JSON with object keys sorted, so that two equal configs compare equal as text. */
 function canonical(value) {
@@ -122,6 +129,7 @@ export class TransformerLab {
     this.presets = Object.fromEntries(schema.presets.map((p) => [p.name, p.config]));
     this.state = initialState();
     this.form = this.#buildForm(schema);
+    linkControls(this.form, 'transformer');
     this.figures = this.#buildFigures();
     this.#wireButtons();
     runner.onGpu(() => this.#changed());
@@ -138,7 +146,10 @@ export class TransformerLab {
   /** The preset list and the config's form (from the schema). */
   #buildForm(schema) {
     const presetSelect = $('tx-preset');
-    presetSelect.replaceChildren(...schema.presets.map((p) => Object.assign(document.createElement('option'), { value: p.name, textContent: p.label })));
+    // A preset is named without the schema's rough time ("Quick (minutes)"): the time
+    // shown is this machine's, from the estimate's probe, once it is known (#showSpeed).
+    presetSelect.replaceChildren(...schema.presets.map((p) => Object.assign(document.createElement('option'), { value: p.name, textContent: presetName(p.label) })));
+    this.presetNames = Object.fromEntries(schema.presets.map((p) => [p.name, presetName(p.label)]));
     presetSelect.value = this.presets[DEFAULT_PRESET] ? DEFAULT_PRESET : schema.presets[0].name;
     return new SchemaForm($('tx-controls'), schema.transformer, {
       idFor: (path) => `x-${path.replace(/[.[\]]+/g, '-').replace(/-$/, '')}`,
@@ -212,6 +223,9 @@ export class TransformerLab {
   /** Shows errors next to their fields, and those without one in the notices. */
   #showErrors(errors) {
     const orphans = this.form.showErrors(errors);
+    // A collapsed settings panel (a phone) opens to show the error next to its field.
+    const panel = $('tx-controls').closest('.controls');
+    if (errors.length && panel.classList.contains('collapsed')) panel.querySelector('.controls-toggle').click();
     $('tx-notices').replaceChildren(...orphans.map((o) => notice(`${o.field || 'config'}: ${o.message}`, 'notice error')));
   }
 
@@ -239,7 +253,9 @@ export class TransformerLab {
       this.#probe(config);
     }
     const { backend, reason } = where;
-    $('tx-backend-info').textContent = gpu === undefined ? 'Looking for WebGPU…' : backend === 'gpu' ? `Runs on WebGPU (${gpu.name}).` : `Runs on the CPU (WebAssembly)${reason ? `: ${sentence(reason)}` : ''}.`;
+    const text = gpu === undefined ? 'Looking for WebGPU…' : backend === 'gpu' ? `Runs on WebGPU (${gpu.name}).` : `Runs on the CPU (WebAssembly)${reason ? `: ${sentence(reason)}` : ''}.`;
+    // Without an adapter, its raw error goes behind a disclosure (see www/glossary.js).
+    plainWithDetails($('tx-backend-info'), text, gpu === null ? this.runner.gpuError?.message : null);
   }
 
   /** "35.0 k parameters · 262.1 k training tokens · … · on the CPU (WebAssembly) (why)". */
@@ -290,6 +306,11 @@ export class TransformerLab {
     box.dataset.workers = String(workers);
     const on = workers > 1 ? ` on ${workers} workers` : '';
     box.textContent = `${box.textContent.replace(/ · about .*$/, '')} · about ${fmt.time(seconds)}${on} at ${fmt.si(tokensPerSecond)} tokens/s${workers > 1 ? ' each' : ''}`;
+    // The selected preset, when the controls hold exactly it, is labelled with this time.
+    const option = $('tx-preset').selectedOptions[0];
+    if (option && canonical(this.state.config) === canonical(this.presets[option.value])) {
+      option.textContent = `${this.presetNames[option.value]} (about ${fmt.time(seconds)} here)`;
+    }
   }
 
   // --- The run's lifecycle ---
@@ -511,7 +532,7 @@ export class TransformerLab {
 
   /** Plot `name`'s figure, hidden until drawn, with its SVG, PNG and CSV exports. */
   #figure(name) {
-    const fig = plotFigure(name, PLOTS[name]);
+    const fig = plotFigure(name, PLOTS[name], 'tx');
     fig.classList.toggle('wide', WIDE_PLOTS.includes(name));
     const exp = document.createElement('div');
     exp.className = 'export';
@@ -590,6 +611,13 @@ export class TransformerLab {
     // The plots' own exports (SVG, PNG, CSV) hold what is shown: the user's run or the recorded one.
     const shown = results ?? recorded;
     this.state.shown = shown;
+    // The captions say what the run on show shows: the user's, or the recorded one.
+    let captions = {};
+    try {
+      captions = Object.fromEntries(experiment_captions(shown).map((c) => [c.plot, c]));
+    } catch (e) {
+      this.fatal(`could not describe the results: ${e?.message ?? e}`);
+    }
     this.state.recordedOnShow = results ? null : recorded;
     for (const [name, svgText] of plots) {
       this.state.svgs[name] = svgText;
@@ -598,6 +626,7 @@ export class TransformerLab {
       fig.querySelector('.svg').replaceChildren(document.importNode(doc.documentElement, true));
       fig.querySelector('details.table-view')?.remove();
       fig.append(tableView(experimentTable(name, shown), results ? PLOTS[name].title : `${PLOTS[name].title} (recorded run)`));
+      setCaption(fig, captions[name], results ? '' : 'The recorded run: ');
       fig.hidden = false;
     }
     if (!results) return;
@@ -636,7 +665,7 @@ export class TransformerLab {
     const results = JSON.parse(rec.results);
     this.#draw(results);
     $('tx-checkpoints').replaceChildren();
-    (rec.checkpoints ?? []).forEach((bytes, i) => { if (bytes) this.#checkpointButton(i, bytes); });
+    (rec.checkpoints ?? []).forEach((bytes, i) => { if (bytes) this.#checkpointButton(i, bytes, results.config.pretrain.budgets); });
     $('tx-status').textContent = `Showing a saved experiment from ${new Date(rec.created).toLocaleString()} (${results.budgets.length}/${rec.budgets} budgets).`;
   }
 
@@ -649,10 +678,14 @@ export class TransformerLab {
 
   /** Adds (or replaces) budget `budget`'s checkpoint button, in budget order (on several
    * workers the pre-training runs finish in any order). */
-  #checkpointButton(budget, bytes) {
+  #checkpointButton(budget, bytes, budgets = this.state.config?.pretrain?.budgets) {
     const btn = document.createElement('button');
     btn.type = 'button';
-    btn.textContent = `Checkpoint ${budget + 1}`;
+    // Say what the button downloads, and how much: a file of weights, not a page.
+    const tokens = budgets?.[budget];
+    const size = bytes.length < 1e6 ? `${Math.max(1, Math.round(bytes.length / 1e3))} kB` : `${(bytes.length / 1e6).toFixed(1)} MB`;
+    btn.textContent = `Weights ${budget + 1}${tokens ? ` (${fmt.si(tokens)} tokens)` : ''}: .safetensors, ${size}`;
+    btn.title = `Download the model pre-trained to budget ${budget + 1} as a safetensors file (${size})`;
     btn.dataset.checkpoint = String(budget);
     btn.addEventListener('click', () => downloadBytes(`overtrain-budget-${budget + 1}.safetensors`, bytes));
     const box = $('tx-checkpoints');

@@ -16,8 +16,8 @@ export const AUTO_RUN_MAX_S = 2;
 /** The estimated seconds of a run of `work` multiply-adds. */
 export const estimateSeconds = (work) => work / RATE;
 
-/** A duration as the page says it: "3 s", "2 min". */
-export const durationText = (s) => (s < 90 ? `${Math.max(1, Math.round(s))} s` : `${Math.round(s / 60)} min`);
+/** A duration as the page says it: "350 ms", "3 s", "2 min" (never "0 s"). */
+export const durationText = (s) => (s < 1 ? `${Math.max(1, Math.round(s * 1000))} ms` : s < 90 ? `${Math.round(s)} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
 
 /** A count of multiply-adds as a reader writes it: "1.9 × 10¹¹". */
 export function workText(work) {

@@ -1,5 +1,6 @@
 //! The wasm entry points (wasm-bindgen), by lab: `linear` (the linear lab: runs, shards,
-//! plots), `experiment` and `transformer` (the transformer lab), `common` (the worker's
+//! plots), `experiment` and `transformer` (the transformer lab), `teach` (captions computed
+//! from a run, the exercises and their answer checks), `common` (the worker's
 //! WebGPU device, the field schema, the backend rule, errors and the clock) and `values`
 //! (how values cross). The page's Web Worker runs the computations; the page's main thread
 //! validates for instant feedback and draws (plotters measures text through the DOM, which
@@ -21,12 +22,14 @@ use wasm_bindgen::prelude::*;
 mod common;
 mod experiment;
 mod linear;
+mod teach;
 mod transformer;
 mod unit_output;
 mod values;
 pub use common::*;
 pub use experiment::*;
 pub use linear::*;
+pub use teach::*;
 pub use transformer::*;
 
 #[wasm_bindgen]

@@ -26,7 +26,7 @@ test('the page loads with no console errors and draws the four plots', async () 
     assert.match(svg, /<(polyline|path)/, `plot ${name} has curves`);
   }
   assert.match(await page.textContent('#status'), /Computed in \d+ ms/);
-  assert.match(drawn[2][1], /lowest at step \d+/, 'the fine-tuning plot names the minima that stand out from the noise');
+  assert.match(drawn[2][1], /lowest at step \d+/, 'the fine-tuning plot marks its minima (the legend names them)');
   assert.deepEqual(problems, { consoleErrors: [], pageErrors: [], foreignRequests: [] });
   await page.close();
 });

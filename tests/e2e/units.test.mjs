@@ -32,7 +32,7 @@ test('the estimate on N workers, and the units the schedule hands out first', ()
     }
     // At the start, exactly the units that need nothing; on one worker in plan order.
     const budgets = c.pretrain.budgets.map((_, budget) => budget);
-    const expected = c.pretrain.protocol === 'wsd' ? [{ variant: 0, budget: 0, kind: 'stable' }] : budgets.map((budget) => ({ variant: 0, budget, kind: 'pretrain' }));
+    const expected = c.pretrain.protocol === 'wsd' ? [{ budget: 0, kind: 'stable', variant: 0 }] : budgets.map((budget) => ({ budget, kind: 'pretrain', variant: 0 }));
     for (const n of [1, 2]) {
       const s = new wasm.ExperimentSchedule(c, 'CPU', null, n);
       const first = [];
@@ -55,7 +55,7 @@ test('a unit goes to its worker with the output it starts from: objects, the wei
   const c = presets.micro;
   const s = new wasm.ExperimentSchedule(c, 'CPU', null, 1);
   const first = s.next();
-  assert.deepEqual(first, { unit: { variant: 0, budget: 0, kind: 'pretrain' }, input: null });
+  assert.deepEqual(first, { unit: { budget: 0, kind: 'pretrain', variant: 0 }, input: null });
   // What a worker posts back for it: budget 0's weights (f32 values, -0 among them) and
   // its losses.
   const n = wasm.estimate_experiment(c, 1, null).parameters;
@@ -173,8 +173,8 @@ test('the units over 1 and 3 workers give the same results; pause, cancel and re
   assert.deepEqual(withoutTime(w3.results), withoutTime(w1.results), 'wsd: every field but elapsed_s');
   // One worker: budget by budget, pre-training, perturbation, fine-tuning by λ, lr, seed.
   const f = micro.finetune;
-  const order = micro.pretrain.budgets.flatMap((_, budget) => [{ variant: 0, budget, kind: 'pretrain' }, { variant: 0, budget, kind: 'perturb' },
-    ...f.l2.flatMap((_, l2) => f.lrs.flatMap((_, lr) => [...Array(f.seeds).keys()].map((seed) => ({ variant: 0, budget, kind: 'finetune', l2, lr, seed }))))]);
+  const order = micro.pretrain.budgets.flatMap((_, budget) => [{ budget, kind: 'pretrain', variant: 0 }, { budget, kind: 'perturb', variant: 0 },
+    ...f.l2.flatMap((_, l2) => f.lrs.flatMap((_, lr) => [...Array(f.seeds).keys()].map((seed) => ({ budget, kind: 'finetune', l2, lr, seed, variant: 0 }))))]);
   assert.deepEqual(one.log.map((l) => key(l.unit)), order.map(key), 'one worker: the plan order');
   assert.deepEqual(b.partials.map((p) => p.budgets.length), [1, 2, 3, 4], 'budgets finish in order');
   assert.deepEqual(b.checkpoints.map(([budget]) => budget).sort(), [0, 1, 2, 3]);

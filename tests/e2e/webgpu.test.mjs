@@ -56,7 +56,9 @@ test('without WebGPU the page says so and runs on the CPU', async () => {
     const { page, problems } = await openPage(browser, server.url);
     await page.waitForFunction(() => Number(document.getElementById('plots').dataset.rendered || 0) > 0, null, { timeout: 60_000 });
     assert.equal(await page.evaluate(() => document.body.dataset.webgpu), 'none');
-    assert.match(await page.textContent('#backend-info'), /WebGPU is not available here .*The lab runs on the CPU \(WebAssembly\): \S/, 'with the reason');
+    assert.match(await page.textContent('#backend-info'), /^WebGPU is not available in this browser\. The lab runs on the CPU \(WebAssembly\): \S/, 'one plain sentence, with the reason');
+    // The adapter's raw error is behind a disclosure, closed.
+    assert.equal(await page.$eval('#backend-info details.technical', (d) => d.open), false);
     assert.match(await page.textContent('#status'), /on the CPU \(WebAssembly/);
     assert.equal(await plotCount(page), 4);
     assert.equal(await page.evaluate(() => document.body.dataset.backend), 'cpu');
