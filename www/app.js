@@ -46,7 +46,7 @@ async function main() {
     if (!linearConfig || !transformer) return;
     const page = { backend: currentLab === 'linear' ? $('f-backend').value : $('tx-backend').value, preset: $('tx-preset').value };
     if (embed) Object.assign(page, { embed: '1', plots: embed.plots.join(','), controls: embed.controls.join(',') });
-    const hash = encodeState({ lab: currentLab, linear: linearConfig, transformer, page });
+    const hash = encodeState({ lab: currentLab, linear: linearConfig, transformer, page }, { linear: defaults, transformer: txDefaults });
     if (location.hash.slice(1) !== hash) history.replaceState(null, '', `#${hash}`);
     shareDialog.update(location.href, sharedPlots());
   };

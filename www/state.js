@@ -43,13 +43,18 @@ const enc = (s) => encodeURIComponent(s).replace(/%2C/g, ',').replace(/%20/g, '+
 
 /**
  * The hash (without '#') for a page state: {lab, linear, transformer, page: {key: value}}.
+ * `defaults` ({linear, transformer}: the configs `decodeState` starts from): a field equal
+ * to its default is left out, so a link is only as long as the state needs.
  */
-export function encodeState({ lab, linear, transformer, page = {} }) {
+export function encodeState({ lab, linear, transformer, page = {} }, defaults = null) {
+  const isDefault = (config, path, v) => config != null && format(getPath(config, path) ?? null) === format(v);
   const parts = [`lab=${enc(lab)}`];
   for (const [k, v] of Object.entries(page)) if (v !== undefined && v !== null && k !== 'lab') parts.push(`${enc(k)}=${enc(String(v))}`);
-  for (const [path, v] of leaves(linear)) parts.push(`${enc(path)}=${enc(format(v))}`);
+  for (const [path, v] of leaves(linear)) if (!isDefault(defaults?.linear, path, v)) parts.push(`${enc(path)}=${enc(format(v))}`);
   // null (an absent optional field, e.g. no user text) is left out: absent decodes to null.
-  for (const [path, v] of leaves(transformer)) if (path !== 'schema_version' && v !== null) parts.push(`${enc(`tx.${path}`)}=${enc(format(v))}`);
+  for (const [path, v] of leaves(transformer)) {
+    if (path !== 'schema_version' && v !== null && !isDefault(defaults?.transformer, path, v)) parts.push(`${enc(`tx.${path}`)}=${enc(format(v))}`);
+  }
   return parts.join('&');
 }
 

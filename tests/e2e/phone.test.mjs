@@ -79,6 +79,12 @@ test('an embed fits a phone-width post (360 px): no horizontal scrolling, the pl
       assert.ok(await noWiderThanScreen(page), `${hash}: nothing wider than the frame`);
       const [shown] = await plotsOnTop(page, `${plots} figure.plot[data-plot=finetuned]`);
       assert.ok(shown.onTop, `${hash}: ${JSON.stringify(shown)}`);
+      if (plots === '#tx-plots') {
+        // The transformer embed says what a run will cost, where it is, and what it shows.
+        for (const id of ['#tx-estimate', '#tx-status', '#tx-plots figure[data-plot=finetuned] figcaption .shows']) {
+          assert.ok(await page.isVisible(id), `${hash}: ${id} is shown`);
+        }
+      }
       await page.goto('about:blank');
     }
   } finally {

@@ -70,6 +70,12 @@ test('every field of both labs round-trips through the hash', () => {
       const back = decodeState(encodeState(state), defaults);
       assert.deepEqual(back.ignored, [], field.path);
       assert.deepEqual(back[lab], config, `${lab}: ${field.path}`);
+      // Defaults left out: the link holds only the changed field, and reads back the same.
+      const short = encodeState(state, defaults);
+      const shortBack = decodeState(short, defaults);
+      assert.deepEqual(shortBack.ignored, [], `${field.path} (defaults left out)`);
+      assert.deepEqual(shortBack[lab], config, `${lab}: ${field.path} (defaults left out)`);
+      assert.ok(short.length < encodeState(state).length, field.path);
     }
   }
   // A choice outside the schema's values is ignored, and named.
@@ -83,7 +89,11 @@ test('every field of both labs round-trips through the hash', () => {
     config.finetune.spectrum = spectrum;
     const back = decodeState(encodeState({ ...base, linear: config }), defaults);
     assert.deepEqual(back.linear.finetune.spectrum, spectrum);
+    const short = decodeState(encodeState({ ...base, linear: config }, defaults), defaults);
+    assert.deepEqual(short.linear.finetune.spectrum, spectrum, 'defaults left out');
   }
+  // The defaults alone: a link of the lab and the page's keys, nothing else.
+  assert.equal(encodeState(base, defaults), 'lab=transformer&backend=cpu&preset=quick');
   // Readable: plain key=value pairs.
   assert.match(encodeState(base), /(^|&)dim=\d+(&|$)/);
   assert.match(encodeState(base), /&finetune\.lrs=[\d.e-]+(,[\d.e-]+)*(&|$)/);
