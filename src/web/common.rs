@@ -1,9 +1,8 @@
-//! What every entry point shares: errors as the page receives them, the clock, this
-//! worker's WebGPU device, the field schema and the backend rule.
+//! What every entry point shares: the clock, this worker's WebGPU device, the field schema
+//! and the backend rule (errors cross as values: [`super::values::throw`]).
 
-use super::values::to_js;
+use super::values::{throw, to_js};
 use crate::backend::{resolve_backend as resolve, BackendChoice};
-use crate::error::Error;
 use crate::gpu::{AdapterSummary, Gpu, GpuError};
 use crate::schema::Group;
 use serde::Serialize;
@@ -11,12 +10,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-
-/// The error as the page receives it: `{kind, message, field?}`.
-pub(crate) fn throw(e: impl Into<Error>) -> JsValue {
-    let value = e.into().value();
-    serde_wasm_bindgen::to_value(&value).unwrap_or_else(|_| JsValue::from_str(&value.message))
-}
 
 /// What the page builds its forms, its URL state and its preset list from.
 #[derive(Serialize)]

@@ -4,9 +4,9 @@
 //! checkpoints), and its plots (on the page's main thread). Configs, progress, results and
 //! units' outputs cross as JavaScript values (see [`super::values`]).
 
-use super::common::{now_ms, throw, worker_gpu};
+use super::common::{now_ms, worker_gpu};
 use super::unit_output::{output_from_js, output_to_js};
-use super::values::{config_from_js, from_js, given, js_value, to_js};
+use super::values::{config_from_js, from_js, given, js_value, throw, to_js};
 use crate::error::Error;
 use crate::experiment::{
     self, config::PRESETS, ExperimentConfig, ExperimentResults, Host, Progress,

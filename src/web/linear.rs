@@ -2,8 +2,8 @@
 //! a run on this worker's WebGPU device, merging shards, and the four plots. Configs and
 //! results cross as JavaScript values (see [`super::values`]).
 
-use super::common::{now_ms, throw, worker_gpu};
-use super::values::{config_from_js, from_js, to_js};
+use super::common::{now_ms, worker_gpu};
+use super::values::{config_from_js, from_js, throw, to_js};
 use crate::backend::BackendChoice;
 use crate::error::Error;
 use crate::gpu::Gpu;

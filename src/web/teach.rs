@@ -73,7 +73,7 @@ pub fn check_exercise(
 }
 
 fn unknown(id: &str) -> JsValue {
-    super::common::throw(Error::data("exercise", format!("no exercise \"{id}\"")))
+    super::values::throw(Error::data("exercise", format!("no exercise \"{id}\"")))
 }
 
 /// `f` on the run `results` are, read as the results of `lab`.
@@ -95,7 +95,7 @@ fn with_run<T>(
             let r: ExperimentResults = from_js(results, "results")?;
             Ok(f(Run::Transformer(&r)))
         }
-        other => Err(super::common::throw(Error::data(
+        other => Err(super::values::throw(Error::data(
             "lab",
             format!("no lab \"{other}\": linear or transformer"),
         ))),

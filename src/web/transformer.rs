@@ -1,8 +1,8 @@
 //! The transformer's wasm entry points: training in the page's Web Worker on WebGPU or on
 //! the CPU reference (the fallback without an adapter), and the throughput benchmark.
 
-use super::common::{now_ms, throw, worker_gpu};
-use super::values::{config_from_js, to_js};
+use super::common::{now_ms, worker_gpu};
+use super::values::{config_from_js, throw, to_js};
 use crate::gpu::Gpu;
 use crate::transformer::bench::{sizes, train_throughput, Throughput};
 use crate::transformer::gpu::{memory_estimate, MemoryEstimate};

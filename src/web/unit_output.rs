@@ -13,8 +13,7 @@
 //! integer (-0 included) as an integer there, so -0.0 would come back as +0.0. The f64s
 //! left in `value` are losses and perplexities, never -0.
 
-use super::common::throw;
-use super::values::{from_js, to_js};
+use super::values::{from_js, throw, to_js};
 use crate::error::Error;
 use crate::experiment::Output;
 use wasm_bindgen::prelude::*;

@@ -14,11 +14,16 @@
 //! seed, so [`config_from_js`] refuses a config whose seed is above 2^53 − 1 before anything
 //! runs (a config error on `seed`), rather than failing when its results come back.
 
-use super::common::throw;
 use crate::error::{ConfigError, Error};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::JsValue;
+
+/// The error as the page receives it: `{kind, message, field?}`.
+pub(crate) fn throw(e: impl Into<Error>) -> JsValue {
+    let value = e.into().value();
+    serde_wasm_bindgen::to_value(&value).unwrap_or_else(|_| JsValue::from_str(&value.message))
+}
 
 /// Plain objects and `null` (not ES `Map`s and `undefined`), integers as numbers.
 const SERIALIZER: serde_wasm_bindgen::Serializer =
