@@ -32,7 +32,12 @@ test('the estimate on N workers, and the units the schedule hands out first', ()
     }
     // At the start, exactly the units that need nothing; on one worker in plan order.
     const budgets = c.pretrain.budgets.map((_, budget) => budget);
-    const expected = c.pretrain.protocol === 'wsd' ? [{ budget: 0, kind: 'stable', variant: 0 }] : budgets.map((budget) => ({ budget, kind: 'pretrain', variant: 0 }));
+    // A sweep's variants one after another, each by its own protocol (one run: its first
+    // stable phase; independent: every budget's run).
+    const protocols = c.sweep ? c.sweep.values.map((v) => (c.sweep.field === 'pretrain.protocol' ? v : c.pretrain.protocol)) : [c.pretrain.protocol];
+    const expected = protocols.flatMap((protocol, variant) => (protocol === 'independent'
+      ? budgets.map((budget) => ({ budget, kind: 'pretrain', variant }))
+      : [{ budget: 0, kind: 'stable', variant }]));
     for (const n of [1, 2]) {
       const s = new wasm.ExperimentSchedule(c, 'CPU', null, n);
       const first = [];
