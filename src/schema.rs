@@ -24,6 +24,9 @@ pub enum Kind {
     Text,
     /// The linear lab's spectrum object: {kind: power|flat|values, exponent|value|values}.
     Spectrum,
+    /// The transformer lab's sweep: null, or {field: another field's path, values: 2 to 5
+    /// of that field's values}.
+    Sweep,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -125,6 +128,9 @@ pub fn hint(groups: &[Group], path: &str) -> Option<String> {
         Kind::Text => "a string or null".into(),
         Kind::Spectrum => {
             "an object {\"kind\": \"power\", \"exponent\": a}, {\"kind\": \"flat\", \"value\": c} or {\"kind\": \"values\", \"values\": […]}".into()
+        }
+        Kind::Sweep => {
+            "null or an object {\"field\": \"model.d_model\", \"values\": [2 to 5 of its values]}".into()
         }
     })
 }

@@ -3,10 +3,14 @@
 //! named is the one the results mark by the significance rule.
 
 use overtrain::experiment::Engines;
-use overtrain::experiment::{self, ExperimentConfig, ExperimentResults, Host, Progress};
+use overtrain::experiment::{self, ExperimentConfig, ExperimentResults};
 use overtrain::linear::{run, LinearConfig};
 use overtrain::plot::captions::{self, tokens, Caption};
 use overtrain::transformer::engine::run_ready;
+
+#[path = "common/quiet_host.rs"]
+mod quiet_host;
+use quiet_host::Quiet;
 
 fn caption<'a>(all: &'a [Caption], plot: &str) -> &'a Caption {
     all.iter().find(|c| c.plot == plot).expect(plot)
@@ -103,16 +107,6 @@ fn the_paper_record_names_the_earlier_minimum_of_the_larger_rate() {
     );
 }
 
-struct Quiet;
-impl Host for Quiet {
-    async fn progress(&mut self, _: &Progress) -> Result<(), overtrain::Error> {
-        Ok(())
-    }
-    fn now_ms(&self) -> f64 {
-        0.0
-    }
-}
-
 #[test]
 fn a_micro_run_does_not_claim_the_effect() {
     let config = ExperimentConfig::preset("micro").unwrap();
@@ -178,4 +172,83 @@ fn the_linear_default_says_which_curves_turn_and_which_do_not() {
         .text
         .contains("The larger η = 0.03 turns upward earlier than η = 0.01 with λ = 1 (step 350"));
     assert_eq!(caption(&all, "sensitivity").shows_effect, Some(true));
+}
+
+/// A sweep's captions: each plot's names every value and says what that value's curves
+/// show (its own experiment's caption); the summary names each family's inflection at
+/// every value, "none" where the results mark none, and for a model-size sweep the fitted
+/// exponent as the plot's legend states it.
+#[test]
+fn the_sweep_records_are_described_value_by_value() {
+    for name in ["scaling", "schedules", "mitigations"] {
+        let r = recorded(name);
+        let sweep = r.sweep.as_ref().expect("a sweep");
+        let all = captions::experiment(&r);
+        let short = sweep.short_field();
+        for plot in [
+            "base",
+            "perturbed",
+            "finetuned_change",
+            "finetuned",
+            "tuned",
+        ] {
+            let c = caption(&all, plot);
+            let mut from = 0;
+            for (i, section) in sweep.sections.iter().enumerate() {
+                let value = overtrain::plot::sweep::value_label(&sweep.values[i]);
+                let own = caption(&captions::experiment(section), plot).text.clone();
+                let lead = format!("At {short} = {value}: ");
+                let at = c.text[from..]
+                    .find(&lead)
+                    .unwrap_or_else(|| panic!("{name} {plot}: {lead} in order: {}", c.text))
+                    + from;
+                // The value's own caption follows, its first letter lower-cased.
+                let rest = &c.text[at + lead.len()..];
+                let tail = |t: &str| {
+                    t.chars()
+                        .skip(1)
+                        .take(own.chars().count() - 1)
+                        .collect::<String>()
+                };
+                assert_eq!(tail(rest), tail(&own), "{name} {plot} value {i}");
+                from = at + lead.len();
+            }
+            let own_effects: Vec<Option<bool>> = sweep
+                .sections
+                .iter()
+                .map(|s| caption(&captions::experiment(s), plot).shows_effect)
+                .collect();
+            assert_eq!(
+                c.shows_effect == Some(true),
+                own_effects.contains(&Some(true)),
+                "{name} {plot}"
+            );
+        }
+        let summary = caption(&all, "inflection");
+        for f in overtrain::plot::sweep::inflections(&r) {
+            for (b, v) in f.budgets.iter().zip(&sweep.values) {
+                let value = overtrain::plot::sweep::value_label(v);
+                let where_ = match b {
+                    Some(t) => format!("at {} tokens for {short} = {value}", tokens(*t)),
+                    None => format!("none within the budgets for {short} = {value}"),
+                };
+                assert!(
+                    summary.text.contains(&where_),
+                    "{name}: {where_}: {}",
+                    summary.text
+                );
+            }
+        }
+        let law = overtrain::plot::sweep::size_law(&r);
+        assert_eq!(law.is_some(), name == "scaling");
+        if let Some((_, Some(fit))) = law {
+            assert!(
+                summary
+                    .text
+                    .contains(&format!("parameters^{}", captions::num(fit.exponent))),
+                "{}",
+                summary.text
+            );
+        }
+    }
 }

@@ -10,7 +10,7 @@
 //! replays one, `OVERTRAIN_FUZZ_CASES=N` sets the cases per input kind.
 
 use overtrain::experiment::Engines;
-use overtrain::experiment::{self, ExperimentConfig, ExperimentResults, Host, Progress};
+use overtrain::experiment::{self, ExperimentConfig, ExperimentResults};
 use overtrain::linear::LinearConfig;
 use overtrain::transformer::engine::run_ready;
 use overtrain::transformer::model::cpu_memory_estimate;
@@ -20,6 +20,10 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+
+#[path = "common/quiet_host.rs"]
+mod quiet_host;
+use quiet_host::Quiet;
 
 const FIXED_SEED: u64 = 20261201;
 
@@ -196,17 +200,6 @@ fn names_a_field_or_position(e: &ConfigError, fields: &[&str]) -> bool {
     !e.field.is_empty()
         || (e.message.contains("line") && e.message.contains("column"))
         || fields.iter().any(|f| e.message.contains(f))
-}
-
-struct Quiet;
-
-impl Host for Quiet {
-    async fn progress(&mut self, _: &Progress) -> Result<(), Error> {
-        Ok(())
-    }
-    fn now_ms(&self) -> f64 {
-        0.0
-    }
 }
 
 fn micro_experiment() -> ExperimentConfig {

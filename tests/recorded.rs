@@ -6,35 +6,11 @@
 //! check is `scripts/reproduce.sh NAME`.
 #![cfg(not(target_arch = "wasm32"))]
 
-use overtrain::experiment::{run_threads, ExperimentConfig, ExperimentResults, Host, Progress};
-use overtrain::Error;
+use overtrain::experiment::{run_threads, ExperimentConfig, ExperimentResults};
 
-struct Quiet;
-
-impl Host for Quiet {
-    async fn progress(&mut self, _: &Progress) -> Result<(), Error> {
-        Ok(())
-    }
-    fn now_ms(&self) -> f64 {
-        0.0
-    }
-}
-
-/// The results as JSON values without the wall times (a sweep's sections have their own).
-fn comparable(r: &ExperimentResults) -> serde_json::Value {
-    let mut v = serde_json::to_value(r).unwrap();
-    strip(&mut v);
-    v
-}
-
-fn strip(v: &mut serde_json::Value) {
-    if let Some(o) = v.as_object_mut() {
-        o.remove("elapsed_s");
-        o.values_mut().for_each(strip);
-    } else if let Some(a) = v.as_array_mut() {
-        a.iter_mut().for_each(strip);
-    }
-}
+#[path = "common/quiet_host.rs"]
+mod quiet_host;
+use quiet_host::{without_time, Quiet};
 
 #[test]
 fn the_recorded_quick_preset_reproduces_number_for_number() {
@@ -56,7 +32,7 @@ fn reproduces(name: &str) {
         "the record is of the {name} preset"
     );
     let results = pollster::block_on(run_threads(&config, 2, &mut Quiet, None)).unwrap();
-    let (got, want) = (comparable(&results), comparable(&recorded));
+    let (got, want) = (without_time(&results), without_time(&recorded));
     for key in want.as_object().unwrap().keys() {
         assert!(
             got[key] == want[key],

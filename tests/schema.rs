@@ -47,6 +47,10 @@ fn check(groups: &[Group], default: Value, parse: &dyn Fn(&str) -> Result<(), Co
     let mut want = Vec::new();
     leaves(&default, "", &mut want);
     want.retain(|p| p != "schema_version");
+    // The sweep is absent from a config without one, but always in the form.
+    if paths.contains(&"sweep") && !want.iter().any(|p| p == "sweep") {
+        want.push("sweep".into());
+    }
     let mut sorted = paths.clone();
     sorted.sort();
     sorted.dedup();

@@ -5,21 +5,13 @@
 
 use overtrain::experiment::shard::{assign, merge, run_shard, Checkpoints, Part, Shard};
 use overtrain::experiment::Engines;
-use overtrain::experiment::{self, ExperimentConfig, Host, Progress, Protocol};
+use overtrain::experiment::{self, ExperimentConfig, Protocol};
 use overtrain::transformer::engine::run_ready;
-use overtrain::Error;
 use std::process::Command;
 
-struct Quiet;
-
-impl Host for Quiet {
-    async fn progress(&mut self, _: &Progress) -> Result<(), Error> {
-        Ok(())
-    }
-    fn now_ms(&self) -> f64 {
-        0.0
-    }
-}
+#[path = "common/quiet_host.rs"]
+mod quiet_host;
+use quiet_host::{without_time, Quiet};
 
 fn micro(protocol: Protocol) -> ExperimentConfig {
     let mut c = ExperimentConfig::from_json(
@@ -32,12 +24,6 @@ fn micro(protocol: Protocol) -> ExperimentConfig {
     .unwrap();
     c.pretrain.protocol = protocol;
     c
-}
-
-fn without_time(r: &experiment::ExperimentResults) -> serde_json::Value {
-    let mut v = serde_json::to_value(r).unwrap();
-    v.as_object_mut().unwrap().remove("elapsed_s");
-    v
 }
 
 fn temp_dir(name: &str) -> std::path::PathBuf {

@@ -5,20 +5,12 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use overtrain::experiment::shard::{merge, run_shard, Shard};
-use overtrain::experiment::{self, Engines, ExperimentConfig, ExperimentResults, Host, Progress};
+use overtrain::experiment::{self, Engines, ExperimentConfig, ExperimentResults};
 use overtrain::transformer::engine::run_ready;
-use overtrain::Error;
 
-struct Quiet;
-
-impl Host for Quiet {
-    async fn progress(&mut self, _: &Progress) -> Result<(), Error> {
-        Ok(())
-    }
-    fn now_ms(&self) -> f64 {
-        0.0
-    }
-}
+#[path = "common/quiet_host.rs"]
+mod quiet_host;
+use quiet_host::{without_time, Quiet};
 
 fn micro_sweep(field: &str, values: &str) -> ExperimentConfig {
     ExperimentConfig::from_json(&format!(
@@ -36,24 +28,6 @@ fn run(cfg: &ExperimentConfig) -> ExperimentResults {
     run_ready(experiment::run(cfg, &mut Engines::cpu(), &mut Quiet, None)).unwrap()
 }
 
-/// Results as JSON without the wall time (not part of the determinism guarantee).
-fn numbers(r: &ExperimentResults) -> serde_json::Value {
-    let mut v = serde_json::to_value(r).unwrap();
-    strip(&mut v);
-    v
-}
-
-fn strip(v: &mut serde_json::Value) {
-    if let Some(o) = v.as_object_mut() {
-        o.remove("elapsed_s");
-        for x in o.values_mut() {
-            strip(x);
-        }
-    } else if let Some(a) = v.as_array_mut() {
-        a.iter_mut().for_each(strip);
-    }
-}
-
 #[test]
 fn each_section_is_its_value_run_alone() {
     // A lever of the optimizer, and one of the model's size (each value its own engine).
@@ -67,7 +41,11 @@ fn each_section_is_its_value_run_alone() {
         assert_eq!(sweep.field, field);
         assert_eq!(sweep.sections.len(), 2);
         for (variant, section) in cfg.variants().unwrap().iter().zip(&sweep.sections) {
-            assert_eq!(numbers(section), numbers(&run(variant)), "{field}");
+            assert_eq!(
+                without_time(section),
+                without_time(&run(variant)),
+                "{field}"
+            );
         }
         // The top-level curves are the first value's, under the sweep's own config.
         assert_eq!(swept.config, cfg);
@@ -79,9 +57,9 @@ fn each_section_is_its_value_run_alone() {
 #[test]
 fn threads_and_shards_give_the_serial_sweep() {
     let cfg = micro_sweep("model.d_model", "[8, 12]");
-    let serial = numbers(&run(&cfg));
+    let serial = without_time(&run(&cfg));
     let threads = pollster::block_on(experiment::run_threads(&cfg, 3, &mut Quiet, None)).unwrap();
-    assert_eq!(numbers(&threads), serial);
+    assert_eq!(without_time(&threads), serial);
     for n in [2, 3] {
         let parts: Vec<(String, experiment::shard::Part)> = (0..n)
             .map(|k| {
@@ -91,7 +69,7 @@ fn threads_and_shards_give_the_serial_sweep() {
             })
             .collect();
         let merged = merge(&parts).unwrap();
-        assert_eq!(numbers(&merged), serial, "{n} shards");
+        assert_eq!(without_time(&merged), serial, "{n} shards");
     }
 }
 
@@ -114,7 +92,7 @@ fn a_sweep_resumes_from_its_finished_budgets() {
         Some(raws),
     ))
     .unwrap();
-    assert_eq!(numbers(&resumed), numbers(&full));
+    assert_eq!(without_time(&resumed), without_time(&full));
 }
 
 #[test]
@@ -229,4 +207,23 @@ fn a_sweep_plots_one_family_per_value_and_its_inflections() {
         .map(|(n, _)| *n)
         .collect();
     assert!(!names.contains(&"inflection"), "{names:?}");
+}
+
+/// A step of a larger model counts for more work (the estimate, the ETA and the shards'
+/// balance follow the time it takes): a sweep's work is each value's steps weighted by its
+/// FLOPs per step against the first value's.
+#[test]
+fn a_larger_models_steps_count_for_more_work() {
+    use overtrain::experiment::plan::step_flops;
+    use overtrain::experiment::work_total;
+    let cfg = micro_sweep("model.d_model", "[8, 32]");
+    let variants = cfg.variants().unwrap();
+    let ratio = step_flops(&variants[1]) / step_flops(&variants[0]);
+    assert!(ratio > 3.0, "{ratio}");
+    let expected = work_total(&variants[0]) + ratio * work_total(&variants[1]);
+    assert!((work_total(&cfg) - expected).abs() <= 1e-9 * expected);
+    // A lever that leaves the step alone weighs each value's steps the same.
+    let lr = micro_sweep("pretrain.lr", "[0.001, 0.01]");
+    let v = lr.variants().unwrap();
+    assert_eq!(work_total(&lr), work_total(&v[0]) + work_total(&v[1]));
 }

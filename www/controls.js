@@ -2,7 +2,7 @@
 // config field with its label, help and allowed range, read back into a config object,
 // and able to show an error next to any field.
 import { rangeText } from './schema.js';
-import { SPECTRUM_KINDS, getPath, setPath } from './state.js';
+import { SPECTRUM_KINDS, getPath, parseSweepValues, setPath, sweepValuesText, sweepable } from './state.js';
 
 /** The label of a spectrum's parameter, by the spectrum's kind. */
 const SPECTRUM_LABEL = { power: 'Exponent a (s_i = i^−a)', flat: 'Value c (s_i = c)', values: 'Values (comma-separated, d of them)' };
@@ -48,7 +48,9 @@ export class SchemaForm {
     for (const group of groups) {
       const fs = el('fieldset', {}, el('legend', { text: group.title }));
       for (const f of group.fields) {
-        if (f.kind === 'spectrum') this.#spectrum(fs, f); else this.#field(fs, f);
+        if (f.kind === 'spectrum') this.#spectrum(fs, f);
+        else if (f.kind === 'sweep') this.#sweep(fs, f, sweepable(groups));
+        else this.#field(fs, f);
       }
       form.append(fs);
     }
@@ -108,6 +110,36 @@ export class SchemaForm {
     Object.assign(this.rows.get(f.path), { field: f, relabel });
   }
 
+  /** The sweep: which field to vary (or nothing), and its values as text. */
+  #sweep(fs, f, levers) {
+    const select = el('select', { id: this.idFor(f.path), name: f.path },
+      el('option', { value: '', text: 'Nothing (one experiment)' }),
+      ...levers.map((l) => el('option', { value: l.path, text: `${l.label} (${l.path})` })));
+    const values = el('input', { id: this.idFor(`${f.path}.values`), name: `${f.path}.values`, type: 'text', autocomplete: 'off' });
+    this.#row(fs, f.path, f.label, select, [['help', f.help]]).dataset.kind = 'sweep';
+    const valuesRow = this.#row(fs, `${f.path}.values`, 'Values', values, [['help', 'The values of the field chosen above.']]);
+    const help = valuesRow.querySelector('.help');
+    const byPath = new Map(levers.map((l) => [l.path, l]));
+    // The values row says what this field takes, and is there only when a field is chosen.
+    const relabel = () => {
+      const lever = byPath.get(select.value);
+      valuesRow.hidden = !lever;
+      help.textContent = !lever ? '' : lever.kind === 'list'
+        ? `2 to 5 lists, apart by semicolons, e.g. "0.01, 0.03; 0.1, 0.3".`
+        : lever.kind === 'choice' ? `2 to 5 of: ${lever.values.join(', ')}; apart by commas.`
+          : lever.kind === 'bool' ? 'true, false' : `2 to 5 numbers apart by commas${rangeText(lever) ? `, each in ${rangeText(lever)}` : ''}.`;
+    };
+    select.addEventListener('change', () => {
+      const lever = byPath.get(select.value);
+      if (lever?.kind === 'bool') values.value = 'true, false';
+      relabel();
+      this.onChange();
+    });
+    values.addEventListener(this.event, () => this.onChange());
+    Object.assign(this.rows.get(f.path), { field: f, relabel, levers: byPath });
+    relabel();
+  }
+
   /** Puts a config's values into the controls. */
   set(config) {
     this.fixed = uncovered(config, this.paths);
@@ -115,7 +147,11 @@ export class SchemaForm {
       if (!r.field) continue;
       const v = getPath(config, path);
       const { kind } = r.field;
-      if (kind === 'spectrum') {
+      if (kind === 'sweep') {
+        r.input.value = v?.field ?? '';
+        this.rows.get(`${path}.values`).input.value = v ? sweepValuesText(v.values) : '';
+        r.relabel();
+      } else if (kind === 'spectrum') {
         r.input.value = v.kind;
         const key = SPECTRUM_KINDS[v.kind];
         this.rows.get(`${path}.param`).input.value = Array.isArray(v[key]) ? v[key].join(', ') : String(v[key]);
@@ -146,7 +182,13 @@ export class SchemaForm {
       if (!r.field) continue;
       const { kind } = r.field;
       const text = r.input.value;
-      if (kind === 'spectrum') {
+      if (kind === 'sweep') {
+        const lever = r.levers.get(text);
+        if (!lever) continue; // nothing varies: no sweep
+        const parsed = parseSweepValues(this.rows.get(`${path}.values`).input.value, lever);
+        if (parsed.errors) errors.push(...parsed.errors);
+        else setPath(config, path, { field: text, values: parsed.values });
+      } else if (kind === 'spectrum') {
         const key = SPECTRUM_KINDS[text];
         const param = this.rows.get(`${path}.param`).input.value;
         setPath(config, path, { kind: text, [key]: text === 'values' ? list(`${path}.values`, param) : num(`${path}.${key}`, param, false) });
@@ -163,6 +205,8 @@ export class SchemaForm {
   rowFor(field) {
     if (!field) return null;
     const base = field.replace(/\[\d+\]/g, '');
+    // A sweep's errors: its field's on the choice, its values' on the values.
+    if (base === 'sweep.field') return this.rows.get('sweep') ?? null;
     const r = this.rows.get(base);
     if (r && r.field?.kind !== 'spectrum') return r;
     const m = base.match(/^(.*\.spectrum)(\.(.*))?$/);

@@ -13,7 +13,7 @@
 //   page's one device: units on one device would run one after another anyway.
 //
 // Either way the caller hears the same things: `handlers` = {onProgress(progress, units),
-// onPartial(results), onCheckpoint(budget, bytes), onDone(results), onError(typedError),
+// onPartial(results), onCheckpoint(variant, budget, bytes), onDone(results), onError(typedError),
 // onPanic(message)}, where `progress` is the experiment's progress (phase, label, step,
 // steps, loss, work_done, work_total…), `units` the running units' latest reports [{key,
 // label, step, steps, loss}] (one on WebGPU) and `results` the results as the wasm returns
@@ -55,7 +55,7 @@ class WholeRun {
         break;
       }
       case MSG.EXP_PARTIAL: h.onPartial(m.results); break;
-      case MSG.EXP_CHECKPOINT: h.onCheckpoint(m.budget, m.bytes); break;
+      case MSG.EXP_CHECKPOINT: h.onCheckpoint(m.variant, m.budget, m.bytes); break;
       case MSG.EXP_DONE: this.over = true; h.onDone(m.results); break;
       case MSG.ERROR: this.over = true; h.onError(m.error); break;
       case MSG.PANIC: this.over = true; h.onPanic(m.message); break;
@@ -185,7 +185,7 @@ class UnitRun {
       return;
     }
     for (const event of events) {
-      if (event.type === 'checkpoint') this.handlers.onCheckpoint(event.budget, event.bytes);
+      if (event.type === 'checkpoint') this.handlers.onCheckpoint(event.variant, event.budget, event.bytes);
       else if (event.type === 'partial') this.handlers.onPartial(event.results);
     }
   }

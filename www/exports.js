@@ -19,9 +19,14 @@ export const downloadCsv = (name, table) => download(name, new Blob([toCsv(table
 export const downloadBytes = (name, bytes) => download(name, new Blob([bytes], { type: 'application/octet-stream' }));
 export const downloadPng = async (name, svgText) => download(name, await pngOf(svgText));
 
-/** A table {header, rows} (www/tables.js) as CSV text; missing values are empty cells. */
+/** A table {header, rows} (www/tables.js) as CSV text (RFC 4180: a cell with a comma, a
+ * quote or a line break is quoted); missing values are empty cells. */
 export function toCsv({ header, rows }) {
-  return `${[header.join(','), ...rows.map((row) => row.map((v) => (v ?? '')).join(','))].join('\n')}\n`;
+  const cell = (v) => {
+    const t = String(v ?? '');
+    return /[",\r\n]/.test(t) ? `"${t.replace(/"/g, '""')}"` : t;
+  };
+  return `${[header, ...rows].map((row) => row.map(cell).join(',')).join('\n')}\n`;
 }
 
 /** An SVG string as a PNG blob (drawn on a canvas, on white). */

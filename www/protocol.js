@@ -38,7 +38,8 @@
 //   exp-progress {id, progress}             at most every 50 ms, and the final one
 //                                           (phase 'done')
 //   exp-partial {id, results}               the results so far, after each budget
-//   exp-checkpoint {id, budget, bytes}      a budget's pre-trained weights (safetensors)
+//   exp-checkpoint {id, variant, budget, bytes}  a budget's pre-trained weights (safetensors;
+//                                           variant: a sweep's value, 0 without one)
 //   exp-done {id, results}
 //   unit-progress {id, report}              a unit's progress, at most every 50 ms
 //   unit-done {id, output}                  the unit's output ({value, tensors}), for the
@@ -119,7 +120,7 @@ export const reply = {
   probeResult: (id, tokensPerSecond) => ({ type: MSG.PROBE_RESULT, id, tokens_per_second: tokensPerSecond }),
   expProgress: (id, progress) => ({ type: MSG.EXP_PROGRESS, id, progress }),
   expPartial: (id, results) => ({ type: MSG.EXP_PARTIAL, id, results }),
-  expCheckpoint: (id, budget, bytes) => ({ type: MSG.EXP_CHECKPOINT, id, budget, bytes }),
+  expCheckpoint: (id, variant, budget, bytes) => ({ type: MSG.EXP_CHECKPOINT, id, variant, budget, bytes }),
   expDone: (id, results) => ({ type: MSG.EXP_DONE, id, results }),
   unitProgress: (id, report) => ({ type: MSG.UNIT_PROGRESS, id, report }),
   unitDone: (id, output) => ({ type: MSG.UNIT_DONE, id, output }),

@@ -22,15 +22,68 @@ export const PAGE_KEYS = {
 /** The linear lab's spectrum: its kind chooses its parameter's key. */
 export const SPECTRUM_KINDS = { power: 'exponent', flat: 'value', values: 'values' };
 
-/** Flattens a config into [path, value] leaves (objects recurse; arrays are leaves). */
+/** Flattens a config into [path, value] leaves (objects recurse; arrays are leaves). A
+ * sweep is two leaves: `sweep.field`, and `sweep.values` as its text (sweepValuesText). */
 function leaves(obj, prefix = '') {
   const out = [];
   for (const [k, v] of Object.entries(obj)) {
     const path = prefix ? `${prefix}.${k}` : k;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) out.push(...leaves(v, path));
+    if (path === 'sweep' && isRecord(v)) out.push(['sweep.field', v.field], ['sweep.values', sweepValuesText(v.values, true)]);
+    else if (v !== null && typeof v === 'object' && !Array.isArray(v)) out.push(...leaves(v, path));
     else out.push([path, v]);
   }
   return out;
+}
+
+/** The fields a sweep may vary, from a lab's schema groups: every field with numbers, a
+ * choice or a switch (free text and the sweep itself are not levers). */
+export function sweepable(groups) {
+  return groups.flatMap((g) => g.fields).filter((f) => ['int', 'number', 'list', 'choice', 'bool'].includes(f.kind));
+}
+
+/** A sweep's values as a person writes them: "8, 24, 64"; for a list field, each value a
+ * comma-separated list and the values apart by semicolons: "0.01, 0.03; 0.1, 0.3".
+ * `compact` (for a link): without the spaces, "8,24,64". */
+export function sweepValuesText(values, compact = false) {
+  const space = compact ? '' : ' ';
+  return (values ?? []).map((v) => (Array.isArray(v) ? v.join(`,${space}`) : String(v))).join(Array.isArray(values?.[0]) ? `;${space}` : `,${space}`);
+}
+
+/** The most values a sweep has, and the fewest (the wasm checks the same). */
+export const SWEEP_VALUES = [2, 5];
+
+/**
+ * Parses a sweep's values text for `field` (a schema field): {values} or {errors: [{field:
+ * `sweep.values[i]` or `sweep.values`, message}]}. Numbers must be numbers (whole for an
+ * int field), switches true or false; ranges and choices are the wasm's to check (its
+ * errors name the value). Values apart by commas, or by semicolons for a list field.
+ */
+export function parseSweepValues(text, field) {
+  const list = field.kind === 'list';
+  const parts = String(text).split(list ? ';' : /[,;]/).map((t) => t.trim()).filter((t) => t !== '');
+  const errors = [];
+  const number = (t, i) => {
+    const x = Number(t);
+    if (!Number.isFinite(x)) errors.push({ field: `sweep.values[${i}]`, message: `must be a number, got "${t}"` });
+    else if (field.kind === 'int' && !Number.isInteger(x)) errors.push({ field: `sweep.values[${i}]`, message: `must be a whole number, got ${t}` });
+    return x;
+  };
+  const values = parts.map((t, i) => {
+    switch (field.kind) {
+      case 'int':
+      case 'number': return number(t, i);
+      case 'list': return t.split(/[\s,]+/).filter((x) => x !== '').map((x) => number(x, i));
+      case 'bool':
+        if (t !== 'true' && t !== 'false') errors.push({ field: `sweep.values[${i}]`, message: `must be true or false, got "${t}"` });
+        return t === 'true';
+      default: return t;
+    }
+  });
+  const [fewest, most] = SWEEP_VALUES;
+  if (!errors.length && (values.length < fewest || values.length > most)) {
+    errors.push({ field: 'sweep.values', message: `needs ${fewest} to ${most} values${list ? ' (apart by semicolons)' : ''}, got ${values.length}` });
+  }
+  return errors.length ? { errors } : { values };
 }
 
 function format(v) {
@@ -146,6 +199,18 @@ function spectrumPart(key, spectra) {
   return m && spectra.has(m[1]) ? [m[1], m[2]] : null;
 }
 
+/** A link's sweep ({field, values}: its two parts' text) when the field is a lever and
+ * every value fits that field (parsed as the form parses it, each in the field's range);
+ * else null. */
+function parseSweep({ field, values }, fields, groups) {
+  const f = fields.get(field ?? '');
+  if (!f || !sweepable(groups).includes(f)) return null;
+  const parsed = parseSweepValues(values ?? '', f);
+  if (parsed.errors) return null;
+  const fits = (v) => parseField(Array.isArray(v) ? v.join(',') : String(v), f) !== undefined;
+  return parsed.values.every(fits) ? { field: f.path, values: parsed.values } : null;
+}
+
 /** The longest hash read (characters after '#'); a longer one is read up to here. */
 export const MAX_HASH = 200_000;
 
@@ -165,6 +230,7 @@ export function decodeState(hash, { linear: linearDefaults, transformer: transfo
   const spectrumFields = new Set(schema.linear.flatMap((g) => g.fields).filter((f) => f.kind === 'spectrum').map((f) => f.path));
   const presets = schema.presets.map((p) => p.name);
   const spectra = Object.create(null); // field path → {kind, exponent, value, values}
+  const sweepParts = Object.create(null); // {field, values}: the sweep's two parts
   let text = typeof hash === 'string' ? hash : '';
   if (text.startsWith('#')) text = text.slice(1);
   if (text.length > MAX_HASH) {
@@ -187,6 +253,10 @@ export function decodeState(hash, { linear: linearDefaults, transformer: transfo
     }
     const tx = key.startsWith('tx.');
     const path = tx ? key.slice(3) : key;
+    if (tx && (path === 'sweep.field' || path === 'sweep.values')) {
+      sweepParts[path.slice(6)] = value;
+      continue;
+    }
     const spectral = tx ? null : spectrumPart(key, spectrumFields);
     if (spectral) {
       const [prefix, name] = spectral;
@@ -214,6 +284,10 @@ export function decodeState(hash, { linear: linearDefaults, transformer: transfo
     for (const other of Object.values(SPECTRUM_KINDS)) if (other !== param && s[other] !== undefined) ignored.push(`${path}.${other}`);
     if (value === undefined) { ignored.push(`${path}.${param}`); continue; }
     setPath(linear, path, { kind, [param]: value });
+  }
+  if (sweepParts.field !== undefined || sweepParts.values !== undefined) {
+    const sweep = parseSweep(sweepParts, transformerFields, schema.transformer);
+    if (sweep) transformer.sweep = sweep; else ignored.push('tx.sweep');
   }
   const lab = page.lab ?? 'linear';
   return { lab, page, linear, transformer, ignored };

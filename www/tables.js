@@ -73,8 +73,35 @@ export function linearTable(name, r) {
   return { header: cols.map((c) => c[0]), rows: r.steps.map((_, i) => cols.map((c) => c[1][i])) };
 }
 
-/** {header, rows} of a transformer-lab plot. */
-export function experimentTable(name, r) {
+/**
+ * {header, rows} of a transformer-lab plot. A sweep's: each value's rows in turn, led by
+ * the lever's value (a column the union of every value's columns, empty where a value has
+ * none); its `inflection` plot's from `inflections` (the wasm's experiment_inflections).
+ */
+export function experimentTable(name, r, inflections = null) {
+  if (name === 'inflection') return inflectionTable(inflections);
+  if (!r.sweep) return oneTable(name, r);
+  const lever = r.sweep.field;
+  const tables = r.sweep.sections.map((section) => oneTable(name, section));
+  const header = [...new Set(tables.flatMap((t) => t.header))];
+  const rows = tables.flatMap((t, i) => t.rows.map((row) => [sweepValue(r.sweep.values[i]), ...header.map((h) => row[t.header.indexOf(h)] ?? null)]));
+  return { header: [lever, ...header], rows };
+}
+
+/** A sweep's value in a cell: a number, a name, or a list's entries apart by spaces. */
+const sweepValue = (v) => (Array.isArray(v) ? v.join(' ') : String(v));
+
+/** The inflection plot's table: per value of the lever, its parameters and each family's
+ * inflection budget ("none" when its curve has none within the budgets). */
+function inflectionTable(inf) {
+  if (!inf) return { header: [], rows: [] };
+  const header = [inf.field, 'parameters', ...inf.families.map((f) => `inflection_tokens ${f.label}`)];
+  const rows = inf.values.map((v, i) => [sweepValue(v), inf.parameters[i], ...inf.families.map((f) => f.budgets[i] ?? 'none')]);
+  return { header, rows };
+}
+
+/** {header, rows} of a plot of one experiment. */
+function oneTable(name, r) {
   const cols = [['budget_tokens', r.budgets]];
   if (name === 'base') cols.push(['pretrain_ppl', r.base.pretrain_ppl]);
   if (name === 'perturbed') {

@@ -9,7 +9,7 @@
 // are grouped by job: the form, the estimate, the run's lifecycle, drawing, saving. Configs
 // and results are the wasm's values (objects); JSON text appears only where text is kept:
 // a saved record (IndexedDB) and the results file.
-import { validate_experiment_config, estimate_experiment, render_experiment_plots, experiment_results_json, experiment_captions } from './pkg/overtrain.js';
+import { validate_experiment_config, estimate_experiment, render_experiment_plots, experiment_results_json, experiment_captions, experiment_inflections } from './pkg/overtrain.js';
 import { SchemaForm } from './controls.js';
 import { chooseBackend } from './runner.js';
 import { MSG, request } from './protocol.js';
@@ -43,6 +43,10 @@ export const PLOTS = {
     title: 'With the best learning rate per budget',
     axes: 'For each budget, the learning rate with the best task perplexity, as a practitioner would pick it. Upper panel: its pre-training perplexity; lower panel: its task perplexity.',
   },
+  inflection: {
+    title: 'Where the U turns, against the lever varied',
+    axes: 'Only when one lever is varied. Across: the lever\'s values (for the model\'s size, its parameters, log scale). Up: the budget at which each curve family has its [[inflection|inflection]], in tokens (log scale) — after fine-tuning for each learning rate, and perturbed at the largest [[gamma|γ]]; for the model\'s size also as tokens per parameter, with a fitted power law. An open ring on the top edge: no inflection within the budgets.',
+  },
 };
 
 const DEFAULT_PRESET = 'quick';
@@ -66,6 +70,24 @@ function canonical(value) {
     : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort(v[k])])) : v);
   return JSON.stringify(sort(value));
 }
+
+/** The experiments of `results`: itself, or a sweep's sections, each with the words that
+ * name its value ("At d_model = 24: "; "" without a sweep). */
+function sections(results) {
+  const sweep = results.sweep;
+  if (!sweep) return [{ r: results, at: '' }];
+  const name = sweep.field.split('.').at(-1);
+  return sweep.sections.map((r, i) => ({ r, at: `At ${name} = ${valueText(sweep.values[i])}: ` }));
+}
+
+/** A sweep's value as text: 24, wsd, [0.01, 0.03]. */
+const valueText = (v) => (Array.isArray(v) ? `[${v.join(', ')}]` : String(v));
+
+/** Budgets of a config's whole run: each budget of each value of its sweep. */
+const budgetCount = (config) => config.pretrain.budgets.length * (config.sweep?.values.length ?? 1);
+
+/** Budgets `results` has finished, of every value of a sweep. */
+const finishedCount = (results) => (results.sweep ? results.sweep.sections.reduce((n, s) => n + s.budgets.length, 0) : results.budgets.length);
 
 /** Everything the lab remembers between events, in one place (the DOM shows it). */
 function initialState() {
@@ -95,6 +117,8 @@ function initialState() {
     shown: null,
     /** The plots' SVG text by name, for their exports. */
     svgs: {},
+    /** A sweep's inflections on show (the wasm's experiment_inflections), or null. */
+    inflections: null,
     /** The saved record of an experiment WebGPU failed, to continue on the CPU. */
     failed: null,
   };
@@ -321,7 +345,7 @@ export class TransformerLab {
     if (!config || this.state.run) return;
     const record = resume
       ? { ...resume, status: 'running' }
-      : newRecord({ label: `${$('tx-preset').selectedOptions[0].textContent.replace(/ \(.*$/, '')}, ${fmt.si(this.state.estimate.parameters)} parameters`, config: JSON.stringify(config), backend: this.backend().backend, budgets: config.pretrain.budgets.length });
+      : newRecord({ label: this.#recordLabel(config), config: JSON.stringify(config), backend: this.backend().backend, budgets: budgetCount(config) });
     const run = this.#newRun(record, Boolean(resume));
     this.state.run = run;
     run.writer.save().then(() => this.#listSaved());
@@ -329,6 +353,15 @@ export class TransformerLab {
     this.state.failed = null;
     this.#showStarting(record, config);
     this.runner.gpuReady.then(() => this.#launch(run, config, resume?.results ? JSON.parse(resume.results) : null));
+  }
+
+  /** A saved experiment's name: "Quick, 7.8 k parameters", "Quick, varying d_model: 8,
+   * 24, 64, up to 40.1 k parameters". */
+  #recordLabel(config) {
+    const preset = $('tx-preset').selectedOptions[0].textContent.replace(/ \(.*$/, '');
+    const params = fmt.si(this.state.estimate.parameters);
+    if (!config.sweep) return `${preset}, ${params} parameters`;
+    return `${preset}, varying ${config.sweep.field.split('.').at(-1)}: ${config.sweep.values.map(valueText).join(', ')}, up to ${params} parameters`;
   }
 
   /** A run about to start, writing `record` as it goes. */
@@ -359,7 +392,7 @@ export class TransformerLab {
   #showStarting(record, config) {
     $('tx-gpu-failure').hidden = true;
     $('tx-checkpoints').replaceChildren();
-    (record.checkpoints ?? []).forEach((bytes, i) => { if (bytes) this.#checkpointButton(i, bytes); });
+    (record.checkpoints ?? []).forEach((bytes, i) => { if (bytes) this.#checkpointButton(i, bytes, config); });
     $('tx-exports').hidden = true;
     this.#drawRecorded(config);
     $('tx-start').disabled = true;
@@ -385,7 +418,7 @@ export class TransformerLab {
       handlers: {
         onProgress: live((p, units) => this.#progress(run, p, units)),
         onPartial: live((results) => this.#partial(run, results)),
-        onCheckpoint: live((budget, bytes) => this.#checkpoint(run, budget, bytes)),
+        onCheckpoint: live((variant, budget, bytes) => this.#checkpoint(run, variant * config.pretrain.budgets.length + budget, bytes)),
         onDone: live((results) => this.#done(run, results)),
         onError: live((error) => this.#failed(run, error)),
         onPanic: live(() => {
@@ -461,22 +494,24 @@ export class TransformerLab {
   /** A finished budget: the results so far, drawn and saved. */
   #partial(run, results) {
     this.#draw(results);
-    run.writer.save({ results: experiment_results_json(results), finished: results.budgets.length });
+    run.writer.save({ results: experiment_results_json(results), finished: finishedCount(results) });
   }
 
-  /** A budget's pre-trained weights: a download button, and saved. */
-  #checkpoint(run, budget, bytes) {
-    this.#checkpointButton(budget, bytes);
+  /** A budget's pre-trained weights (`index`: see #checkpointButton): a download button,
+   * and saved. */
+  #checkpoint(run, index, bytes) {
+    this.#checkpointButton(index, bytes);
     const checkpoints = [...(run.writer.record.checkpoints ?? [])];
-    checkpoints[budget] = bytes;
+    checkpoints[index] = bytes;
     run.writer.save({ checkpoints });
   }
 
   #done(run, results) {
     this.#draw(results);
-    run.writer.save({ results: experiment_results_json(results), finished: results.budgets.length, status: 'done' });
+    run.writer.save({ results: experiment_results_json(results), finished: finishedCount(results), status: 'done' });
     const on = run.exec.workers > 1 ? ` (${run.exec.workers} workers)` : '';
-    this.#stopped(run, `Done in ${fmt.time(results.elapsed_s)} on ${results.backend}${on} · ${results.budgets.length} budgets`, 'done');
+    const what = results.sweep ? `${results.sweep.values.length} values of ${results.sweep.field} × ${results.budgets.length} budgets` : `${results.budgets.length} budgets`;
+    this.#stopped(run, `Done in ${fmt.time(results.elapsed_s)} on ${results.backend}${on} · ${what}`, 'done');
     $('tx-progress').value = 1;
   }
 
@@ -554,7 +589,7 @@ export class TransformerLab {
     if (!shown) return;
     const file = `overtrain-${name}.${kind}`;
     if (kind === 'svg') downloadSvg(file, svgs[name]);
-    else if (kind === 'csv') downloadCsv(file, experimentTable(name, shown));
+    else if (kind === 'csv') downloadCsv(file, experimentTable(name, shown, this.state.inflections));
     else downloadPng(file, svgs[name]);
   }
 
@@ -615,17 +650,21 @@ export class TransformerLab {
     let captions = {};
     try {
       captions = Object.fromEntries(experiment_captions(shown).map((c) => [c.plot, c]));
+      this.state.inflections = experiment_inflections(shown);
     } catch (e) {
       this.fatal(`could not describe the results: ${e?.message ?? e}`);
     }
     this.state.recordedOnShow = results ? null : recorded;
+    // A plot the results do not have (the sweep's summary, for one experiment) is hidden.
+    const drawn = new Set(plots.map(([name]) => name));
+    for (const [name, fig] of Object.entries(this.figures)) if (!drawn.has(name)) fig.hidden = true;
     for (const [name, svgText] of plots) {
       this.state.svgs[name] = svgText;
       const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
       const fig = this.figures[name];
       fig.querySelector('.svg').replaceChildren(document.importNode(doc.documentElement, true));
       fig.querySelector('details.table-view')?.remove();
-      fig.append(tableView(experimentTable(name, shown), results ? PLOTS[name].title : `${PLOTS[name].title} (recorded run)`));
+      fig.append(tableView(experimentTable(name, shown, this.state.inflections), results ? PLOTS[name].title : `${PLOTS[name].title} (recorded run)`));
       setCaption(fig, captions[name], results ? '' : 'The recorded run: ');
       fig.hidden = false;
     }
@@ -637,12 +676,14 @@ export class TransformerLab {
     this.#divergenceNotices(results);
   }
 
-  /** Says which pre-training and fine-tuning runs diverged. */
-  #divergenceNotices(r) {
+  /** Says which pre-training and fine-tuning runs diverged (of each value, in a sweep). */
+  #divergenceNotices(results) {
     const notes = [];
-    r.base.diverged_at.forEach((d, i) => { if (d != null) notes.push(`Pre-training to ${fmt.si(r.budgets[i])} tokens diverged at step ${d}; later phases use its last good weights.`); });
-    for (const f of r.finetune) {
-      f.diverged.forEach((n, i) => { if (n > 0) notes.push(`Fine-tuning with lr ${f.lr}, λ ${f.l2} diverged for ${n} seed(s) at budget ${fmt.si(r.budgets[i])}; those runs are left out of the means.`); });
+    for (const { r, at } of sections(results)) {
+      r.base.diverged_at.forEach((d, i) => { if (d != null) notes.push(`${at}Pre-training to ${fmt.si(r.budgets[i])} tokens diverged at step ${d}; later phases use its last good weights.`); });
+      for (const f of r.finetune) {
+        f.diverged.forEach((n, i) => { if (n > 0) notes.push(`${at}Fine-tuning with lr ${f.lr}, λ ${f.l2} diverged for ${n} seed(s) at budget ${fmt.si(r.budgets[i])}; those runs are left out of the means.`); });
+      }
     }
     $('tx-notices').replaceChildren(...notes.map((t) => notice(t)));
   }
@@ -665,8 +706,8 @@ export class TransformerLab {
     const results = JSON.parse(rec.results);
     this.#draw(results);
     $('tx-checkpoints').replaceChildren();
-    (rec.checkpoints ?? []).forEach((bytes, i) => { if (bytes) this.#checkpointButton(i, bytes, results.config.pretrain.budgets); });
-    $('tx-status').textContent = `Showing a saved experiment from ${new Date(rec.created).toLocaleString()} (${results.budgets.length}/${rec.budgets} budgets).`;
+    (rec.checkpoints ?? []).forEach((bytes, i) => { if (bytes) this.#checkpointButton(i, bytes, results.config); });
+    $('tx-status').textContent = `Showing a saved experiment from ${new Date(rec.created).toLocaleString()} (${finishedCount(results)}/${rec.budgets} budgets).`;
   }
 
   /** Resumes a saved unfinished record: its config in the controls, then a start. */
@@ -676,21 +717,28 @@ export class TransformerLab {
     this.start({ resume: rec });
   }
 
-  /** Adds (or replaces) budget `budget`'s checkpoint button, in budget order (on several
-   * workers the pre-training runs finish in any order). */
-  #checkpointButton(budget, bytes, budgets = this.state.config?.pretrain?.budgets) {
+  /** Adds (or replaces) checkpoint `index`'s button (of `config`: budget index % budgets
+   * of the sweep's value index / budgets; without a sweep the budget), in that order (on
+   * several workers the pre-training runs finish in any order). */
+  #checkpointButton(index, bytes, config = this.state.config) {
     const btn = document.createElement('button');
     btn.type = 'button';
+    const budgets = config?.pretrain?.budgets ?? [];
+    const budget = budgets.length ? index % budgets.length : index;
+    const variant = budgets.length ? Math.floor(index / budgets.length) : 0;
+    const sweep = config?.sweep;
+    const value = sweep ? `${sweep.field.split('.').at(-1)} = ${valueText(sweep.values[variant])}, ` : '';
     // Say what the button downloads, and how much: a file of weights, not a page.
-    const tokens = budgets?.[budget];
+    const tokens = budgets[budget];
     const size = bytes.length < 1e6 ? `${Math.max(1, Math.round(bytes.length / 1e3))} kB` : `${(bytes.length / 1e6).toFixed(1)} MB`;
-    btn.textContent = `Weights ${budget + 1}${tokens ? ` (${fmt.si(tokens)} tokens)` : ''}: .safetensors, ${size}`;
-    btn.title = `Download the model pre-trained to budget ${budget + 1} as a safetensors file (${size})`;
-    btn.dataset.checkpoint = String(budget);
-    btn.addEventListener('click', () => downloadBytes(`overtrain-budget-${budget + 1}.safetensors`, bytes));
+    btn.textContent = `Weights ${sweep ? `(${value.slice(0, -2)}) ` : ''}${budget + 1}${tokens ? ` (${fmt.si(tokens)} tokens)` : ''}: .safetensors, ${size}`;
+    btn.title = `Download the model ${sweep ? `with ${value.slice(0, -2)} ` : ''}pre-trained to budget ${budget + 1} as a safetensors file (${size})`;
+    btn.dataset.checkpoint = String(index);
+    const file = sweep ? `overtrain-${sweep.field.split('.').at(-1)}-${variant + 1}-budget-${budget + 1}` : `overtrain-budget-${budget + 1}`;
+    btn.addEventListener('click', () => downloadBytes(`${file}.safetensors`, bytes));
     const box = $('tx-checkpoints');
-    box.querySelector(`[data-checkpoint="${budget}"]`)?.remove();
-    const after = [...box.children].find((b) => Number(b.dataset.checkpoint) > budget);
+    box.querySelector(`[data-checkpoint="${index}"]`)?.remove();
+    const after = [...box.children].find((b) => Number(b.dataset.checkpoint) > index);
     box.insertBefore(btn, after ?? null);
   }
 }

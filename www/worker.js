@@ -97,7 +97,7 @@ async function experiment(id, run, { config, backend, resume }) {
   const isFinal = (progress) => progress.phase === 'done';
   const host = progressHost(run, (progress) => postMessage(reply.expProgress(id, progress)), isFinal);
   host.partial = (results) => postMessage(reply.expPartial(id, results));
-  host.checkpoint = (budget, bytes) => postMessage(reply.expCheckpoint(id, budget, bytes), [bytes.buffer]);
+  host.checkpoint = (variant, budget, bytes) => postMessage(reply.expCheckpoint(id, variant, budget, bytes), [bytes.buffer]);
   postMessage(reply.expDone(id, await run_experiment(config, backend, host, resume ?? null)));
 }
 

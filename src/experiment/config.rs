@@ -602,6 +602,12 @@ pub fn fields() -> Vec<Group> {
                     .help("Share of each fine-tuning batch's rows taken from fresh pre-training text (rounded to whole rows). 0: the task alone."),
             ],
         },
+        Group {
+            title: "Vary one lever",
+            fields: vec![field("sweep", "Vary", Sweep).help(
+                "Run the whole experiment once for each of 2 to 5 values of one field, and see where each one's curves turn upward. Nothing: one experiment.",
+            )],
+        },
     ]
 }
 
@@ -619,6 +625,18 @@ pub fn presets() -> Vec<Preset> {
         ("micro", "Micro (seconds)"),
         ("quick", "Quick (minutes)"),
         ("paper", "Paper-like (about 20 minutes on a CPU)"),
+        (
+            "scaling",
+            "Vary the model's width: 8, 24, 64 (about 20 minutes on a CPU)",
+        ),
+        (
+            "schedules",
+            "Vary the schedule: cosine, wsd, constant (about 20 minutes on a CPU)",
+        ),
+        (
+            "mitigations",
+            "Vary the replay share: 0, 0.25, 0.5 (about 10 minutes on a CPU)",
+        ),
     ]
     .into_iter()
     .map(|(name, label)| Preset {

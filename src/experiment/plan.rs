@@ -16,6 +16,7 @@
 //! threads, the page's workers and shards spread the values' units over their workers too.
 
 use super::config::{ExperimentConfig, Protocol};
+use crate::transformer::params::Layout;
 use crate::transformer::schedule::decay_steps;
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +54,15 @@ pub fn step_work(sam_rho: f64) -> f64 {
     }
 }
 
+/// The floating-point operations of one training step of `cfg`'s model: 6 per parameter
+/// per token (forward and backward) plus attention's 12·n_layer·ctx·d_model per token.
+pub fn step_flops(cfg: &ExperimentConfig) -> f64 {
+    let m = &cfg.model;
+    let per_token =
+        6.0 * Layout::new(m).total as f64 + 12.0 * (m.n_layer * m.ctx * m.d_model) as f64;
+    per_token * cfg.tokens_per_step() as f64
+}
+
 /// A unit of one variant of the config (one value of a sweep; 0 without one). It crosses
 /// to the page's workers and into shard files as `{"variant": 0, "kind": "pretrain",
 /// "budget": 1}` (variant 0 may be omitted).
@@ -73,12 +83,23 @@ impl Job {
         })
     }
 
+    /// Its work in training-step equivalents of the first variant: a step of a larger
+    /// model (a sweep of `model.d_model`) or batch counts for more, so that the estimate,
+    /// the ETA and the shards' balance follow the time it takes.
     pub fn work(&self, variants: &[ExperimentConfig]) -> f64 {
-        self.unit.work(&variants[self.variant])
+        self.unit.work(&variants[self.variant]) * self.weight(variants)
     }
 
     pub fn level(&self, variants: &[ExperimentConfig]) -> f64 {
-        self.unit.level(&variants[self.variant])
+        self.unit.level(&variants[self.variant]) * self.weight(variants)
+    }
+
+    /// What one of its variant's steps costs, in steps of the first variant's.
+    pub fn weight(&self, variants: &[ExperimentConfig]) -> f64 {
+        if self.variant == 0 {
+            return 1.0;
+        }
+        step_flops(&variants[self.variant]) / step_flops(&variants[0])
     }
 
     pub fn budget(&self) -> usize {

@@ -7,7 +7,6 @@ use super::plan::{self, Job, Unit};
 use super::results::*;
 use super::units::{Context, Output, UnitProgress};
 use crate::error::Error;
-use crate::transformer::params::Layout;
 use serde::Serialize;
 
 /// Where the experiment is, for progress bars and live loss.
@@ -52,13 +51,9 @@ pub fn cost(cfg: &ExperimentConfig) -> (f64, f64) {
     let variants = cfg.variants().unwrap_or_else(|_| vec![cfg.clone()]);
     let (mut tokens, mut flops) = (0.0, 0.0);
     for v in &variants {
-        let params = Layout::new(&v.model).total as f64;
-        let m = &v.model;
-        let per_token = 6.0 * params + 12.0 * (m.n_layer * m.ctx * m.d_model) as f64;
         let work: f64 = plan::plan(v).iter().map(|u| u.work(v)).sum();
-        let t = work * v.tokens_per_step() as f64;
-        tokens += t;
-        flops += t * per_token;
+        tokens += work * v.tokens_per_step() as f64;
+        flops += work * plan::step_flops(v);
     }
     (tokens, flops)
 }
@@ -272,8 +267,9 @@ impl Scheduler {
 
     /// The experiment's progress after a running job's report.
     pub fn progress(&mut self, job: &Job, p: &UnitProgress) -> Progress {
+        let weight = job.weight(&self.variants);
         if let Some(work) = self.running.get_mut(job) {
-            *work = p.work;
+            *work = p.work * weight;
         }
         let label = if self.variants.len() > 1 {
             let sweep = self

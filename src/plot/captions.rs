@@ -4,7 +4,8 @@
 //! one rule of both labs ([`crate::inflection`]), rises and falls with their values — and
 //! says plainly when the run does not show the effect. (What the axes are is the page's.)
 
-use crate::experiment::ExperimentResults;
+use super::sweep::{inflections, size_law, value_label};
+use crate::experiment::{ExperimentResults, SweepResults};
 use crate::inflection::{verdict, Verdict, MIN_RISE, NOISE_SE};
 use crate::linear::LinearResults;
 use serde::Serialize;
@@ -443,8 +444,115 @@ pub fn linear(r: &LinearResults) -> Vec<Caption> {
     vec![sensitivity, perturbed, finetuned, singular_values]
 }
 
-/// The captions of the transformer lab's five plots (of the finished budgets).
+/// The captions of the transformer lab's plots (of the finished budgets): its five, and
+/// for a sweep each value's in turn and the `inflection` summary's.
 pub fn experiment(r: &ExperimentResults) -> Vec<Caption> {
+    match &r.sweep {
+        Some(sweep) => sweep_captions(sweep, r),
+        None => one_experiment(r),
+    }
+}
+
+/// A sweep's captions: each plot's says what every value's curves show, in the order of
+/// the values ("At d_model = 8: … At d_model = 24: …"); it shows the effect when some
+/// value's curves do. The summary says where each family turns upward at each value.
+fn sweep_captions(sweep: &SweepResults, r: &ExperimentResults) -> Vec<Caption> {
+    let per_value: Vec<Vec<Caption>> = sweep.sections.iter().map(one_experiment).collect();
+    let name = sweep.short_field();
+    let mut out: Vec<Caption> = per_value[0]
+        .iter()
+        .enumerate()
+        .map(|(k, first)| {
+            let mut text = Vec::new();
+            let mut effects = Vec::new();
+            for (i, captions) in per_value.iter().enumerate() {
+                let c = &captions[k];
+                text.push(format!(
+                    "At {name} = {}: {}",
+                    value_label(&sweep.values[i]),
+                    lower_first(&c.text)
+                ));
+                effects.push(c.shows_effect);
+            }
+            let shows_effect = if effects.contains(&Some(true)) {
+                Some(true)
+            } else if effects.iter().all(|e| *e == Some(false)) {
+                Some(false)
+            } else {
+                None
+            };
+            Caption {
+                plot: first.plot,
+                text: text.join(" "),
+                shows_effect,
+            }
+        })
+        .collect();
+    out.push(inflection_caption(sweep, r));
+    out
+}
+
+/// The summary plot's caption: for each family, its inflection at each value ("none" when
+/// its curve has none within the budgets); for a sweep of the model's size, the fitted
+/// power law. It shows an effect when some family's inflection differs between values.
+fn inflection_caption(sweep: &SweepResults, r: &ExperimentResults) -> Caption {
+    let name = sweep.short_field();
+    let families = inflections(r);
+    let mut parts = Vec::new();
+    let mut moves = false;
+    for f in &families {
+        let at: Vec<String> = f
+            .budgets
+            .iter()
+            .zip(&sweep.values)
+            .map(|(b, v)| {
+                let where_ = match b {
+                    Some(t) => format!("at {} tokens", tokens(*t)),
+                    None => "none within the budgets".into(),
+                };
+                format!("{where_} for {name} = {}", value_label(v))
+            })
+            .collect();
+        moves |= f.budgets.windows(2).any(|w| w[0] != w[1]);
+        parts.push(format!("{}: inflection {}", f.label, at.join(", ")));
+    }
+    if let Some((family, fit)) = size_law(r) {
+        parts.push(match fit {
+            Some(fit) => format!(
+                "fitted to {}, the inflection's tokens scale as parameters^{}{} ({} sizes), so its tokens per parameter as parameters^{}",
+                family.label,
+                num(fit.exponent),
+                fit.se.map(|se| format!(" ± {}", num(se))).unwrap_or_default(),
+                fit.points,
+                num(fit.exponent - 1.0)
+            ),
+            None => format!(
+                "no power law: fewer than two sizes inflect for {}",
+                family.label
+            ),
+        });
+    }
+    if !moves && !families.is_empty() {
+        parts.push(format!("the inflection does not move with {name} here"));
+    }
+    Caption {
+        plot: "inflection",
+        text: sentences(parts),
+        shows_effect: (!families.is_empty()).then_some(moves),
+    }
+}
+
+/// A sentence's first letter in lower case ("The base…" → "the base…"), to follow a colon.
+fn lower_first(text: &str) -> String {
+    let mut c = text.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+/// The captions of one experiment's five plots.
+fn one_experiment(r: &ExperimentResults) -> Vec<Caption> {
     let at = |i: usize| format!("{} tokens", tokens(r.budgets.get(i).copied().unwrap_or(0)));
     let n = r.budgets.len();
     if n == 0 {

@@ -187,19 +187,36 @@ fn fitted(families: &[Inflections]) -> Option<&Inflections> {
         .or(families.first())
 }
 
+/// The power law of a model-size sweep: the family it is fitted to ([`fitted`]) and the
+/// fit of its inflection tokens against parameters (None with fewer than two sizes that
+/// inflect). None for a sweep of another lever.
+pub fn size_law(r: &ExperimentResults) -> Option<(Inflections, Option<PowerLaw>)> {
+    let sweep = r.sweep.as_ref().filter(|s| s.sizes_the_model())?;
+    let params: Vec<f64> = sweep.sections.iter().map(|s| s.parameters as f64).collect();
+    let families = inflections(r);
+    let family = fitted(&families)?.clone();
+    let fit = law(&family, &params);
+    Some((family, fit))
+}
+
+/// The power law of one family's inflection tokens against parameters.
+fn law(family: &Inflections, params: &[f64]) -> Option<PowerLaw> {
+    let points: Vec<(f64, f64)> = family
+        .budgets
+        .iter()
+        .zip(params)
+        .filter_map(|(b, &p)| b.map(|b| (p, b as f64)))
+        .collect();
+    fit_power_law(&points)
+}
+
 /// The fitted family's power law as the legend states it: the exponent of tokens against
 /// parameters with its standard error (tokens per parameter scale with the exponent − 1).
 fn fit_label(families: &[Inflections], params: &[f64]) -> String {
     let Some(first) = fitted(families) else {
         return "power law: no family".into();
     };
-    let points: Vec<(f64, f64)> = first
-        .budgets
-        .iter()
-        .zip(params)
-        .filter_map(|(b, &p)| b.map(|b| (p, b as f64)))
-        .collect();
-    match fit_power_law(&points) {
+    match law(first, params) {
         Some(fit) => format!(
             "power law ({}): tokens ∝ N^{:.2}{} from {} sizes",
             first.label,

@@ -111,7 +111,8 @@ impl GpuFit {
     }
 }
 
-/// What an experiment costs before it starts: `{parameters, tokens, flops, work_steps,
+/// What an experiment costs before it starts (for a sweep: `parameters` and `memory` of its
+/// largest model, steps of its first value's): `{parameters, tokens, flops, work_steps,
 /// tokens_per_step, memory: {parameters, optimizer, activations, data, largest_buffer,
 /// largest_bytes, total}, workers, steps_on_workers, gpu: {fits, reason} | null}` (memory:
 /// the GPU path's buffers; `gpu`: whether they fit `adapter`, what [`super::init_gpu`]
@@ -129,13 +130,24 @@ pub fn estimate_experiment(
         None => None,
     };
     let (tokens, flops) = experiment::cost(&c);
-    let buffers = memory_estimate(&c.model, c.batch, c.eval_batches);
+    // A sweep's work counts in steps of its first value (see `Job::work`), which the probe
+    // times; its buffers are those of its largest model.
+    let variants = c.variants().map_err(throw)?;
+    let buffers = variants
+        .iter()
+        .map(|v| memory_estimate(&v.model, v.batch, v.eval_batches))
+        .max_by_key(|m| m.total())
+        .expect("at least one variant");
     let estimate = Estimate {
-        parameters: Layout::new(&c.model).total,
+        parameters: variants
+            .iter()
+            .map(|v| Layout::new(&v.model).total)
+            .max()
+            .unwrap_or(0),
         tokens,
         flops,
         work_steps: experiment::work_total(&c),
-        tokens_per_step: c.tokens_per_step(),
+        tokens_per_step: variants[0].tokens_per_step(),
         gpu: adapter.map(|a| GpuFit::of(&buffers, &a)),
         memory: Memory {
             total: buffers.total(),
@@ -147,11 +159,13 @@ pub fn estimate_experiment(
     to_js(&estimate)
 }
 
-/// Measures this worker's training throughput (tokens/s) for the config's model on
-/// `backend` ("gpu": this worker's device; checks its limits first), over 2 steps.
+/// Measures this worker's training throughput (tokens/s) for the config's model (a
+/// sweep's first value's, in whose steps its estimate counts) on `backend` ("gpu": this
+/// worker's device; checks its limits first), over 2 steps.
 #[wasm_bindgen]
 pub async fn probe_experiment(config: JsValue, backend: String) -> Result<f64, JsValue> {
     let c = experiment_config(&config)?;
+    let c = c.variants().map_err(throw)?.swap_remove(0);
     let now = || now_ms();
     let gpu = device(&backend)?;
     if let Some(g) = &gpu {
@@ -168,7 +182,7 @@ pub async fn probe_experiment(config: JsValue, backend: String) -> Result<f64, J
 /// The page worker's host: calls `host.progress(progress)`, which returns nothing (go on)
 /// or a promise of a boolean (false: cancel) — the worker yields to its event loop there,
 /// so pause and cancel messages get through; `host.partial(results)` after each budget;
-/// `host.checkpoint(budgetIndex, safetensorsBytes)`.
+/// `host.checkpoint(variant, budgetIndex, safetensorsBytes)` (`variant`: a sweep's value).
 struct PageHost {
     host: JsValue,
     config: ExperimentConfig,
@@ -196,7 +210,12 @@ impl Host for PageHost {
             let Some(array) = safetensors_bytes(&self.config, variant, params) else {
                 return;
             };
-            let _ = f.call2(&self.host, &(budget_index as f64).into(), &array);
+            let _ = f.call3(
+                &self.host,
+                &(variant as f64).into(),
+                &(budget_index as f64).into(),
+                &array,
+            );
         }
     }
     fn now_ms(&self) -> f64 {
@@ -276,6 +295,59 @@ pub fn render_experiment_plots(results: JsValue, recorded: JsValue) -> Result<Js
         recorded.as_ref(),
         &Default::default(),
     ))
+}
+
+/// A sweep's inflections, the numbers behind its `inflection` plot: `{field, values,
+/// parameters: [per value], families: [{label, budgets: [tokens | null per value]}], fit:
+/// {family, exponent, se, points} | null}` (`fit`: the power law of a model-size sweep);
+/// null for results without a sweep.
+#[wasm_bindgen]
+pub fn experiment_inflections(results: JsValue) -> Result<JsValue, JsValue> {
+    #[derive(Serialize)]
+    struct Family {
+        label: String,
+        budgets: Vec<Option<u64>>,
+    }
+    #[derive(Serialize)]
+    struct Fit {
+        family: String,
+        exponent: f64,
+        se: Option<f64>,
+        points: usize,
+    }
+    #[derive(Serialize)]
+    struct Inflections<'a> {
+        field: &'a str,
+        values: &'a [serde_json::Value],
+        parameters: Vec<usize>,
+        families: Vec<Family>,
+        fit: Option<Fit>,
+    }
+    let r: ExperimentResults = from_js(results, "results")?;
+    let Some(sweep) = &r.sweep else {
+        return Ok(JsValue::NULL);
+    };
+    let fit = crate::plot::sweep::size_law(&r).and_then(|(family, fit)| {
+        fit.map(|f| Fit {
+            family: family.label,
+            exponent: f.exponent,
+            se: f.se,
+            points: f.points,
+        })
+    });
+    to_js(&Inflections {
+        field: &sweep.field,
+        values: &sweep.values,
+        parameters: sweep.sections.iter().map(|s| s.parameters).collect(),
+        families: crate::plot::sweep::inflections(&r)
+            .into_iter()
+            .map(|f| Family {
+                label: f.label,
+                budgets: f.budgets,
+            })
+            .collect(),
+        fit,
+    })
 }
 
 /// The text of an experiment's results file, as the CLI writes it (serde_json): the page

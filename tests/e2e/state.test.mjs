@@ -39,6 +39,7 @@ function vary(field, v) {
     case 'list': return [...v, 0.125];
     case 'choice': return field.values.find((x) => x !== v);
     case 'text': return `${v ?? ''}x y&z=1,2 ü`;
+    case 'sweep': return { field: 'model.d_model', values: [8, 24, 64] };
     default: throw new Error(`no variation for ${field.path} (${field.kind})`);
   }
 }
@@ -92,6 +93,25 @@ test('every field of both labs round-trips through the hash', () => {
     const short = decodeState(encodeState({ ...base, linear: config }, defaults), defaults);
     assert.deepEqual(short.linear.finetune.spectrum, spectrum, 'defaults left out');
   }
+  // A sweep of each kind of lever: numbers, names, lists (apart by semicolons).
+  for (const sweep of [{ field: 'pretrain.protocol', values: ['independent', 'wsd', 'constant'] }, { field: 'finetune.lrs', values: [[0.01, 0.03], [0.1]] },
+    { field: 'perturb.perturb_constant', values: [false, true] }, { field: 'pretrain.weight_decay', values: [0, 0.1, 1] }]) {
+    const config = { ...structuredClone(defaults.transformer), sweep };
+    const link = encodeState({ ...base, transformer: config }, defaults);
+    assert.match(link, /tx\.sweep\.field=[a-z_.]+&tx\.sweep\.values=[^&]+/, sweep.field);
+    const back = decodeState(link, defaults);
+    assert.deepEqual(back.ignored, [], sweep.field);
+    assert.deepEqual(back.transformer.sweep, sweep, sweep.field);
+  }
+  assert.match(encodeState({ ...base, transformer: { ...defaults.transformer, sweep: { field: 'model.d_model', values: [8, 24, 64] } } }, defaults), /tx\.sweep\.values=8,24,64(&|$)/, 'readable');
+  // A sweep the form would refuse is ignored as a whole, and named.
+  for (const bad of ['tx.sweep.field=model.d_model&tx.sweep.values=8', 'tx.sweep.field=model.d_model&tx.sweep.values=8,24,64,128,256,512',
+    'tx.sweep.field=model.d_model&tx.sweep.values=8,0', 'tx.sweep.field=nothing.here&tx.sweep.values=1,2', 'tx.sweep.field=finetune.user_text&tx.sweep.values=a,b',
+    'tx.sweep.field=pretrain.protocol&tx.sweep.values=wsd,sideways', 'tx.sweep.values=1,2', 'tx.sweep=model.d_model']) {
+    const out = decodeState(bad, defaults);
+    assert.deepEqual(out.ignored, ['tx.sweep'], bad);
+    assert.equal(out.transformer.sweep, undefined, bad);
+  }
   // The defaults alone: a link of the lab and the page's keys, nothing else.
   assert.equal(encodeState(base, defaults), 'lab=transformer&backend=cpu&preset=quick');
   // Readable: plain key=value pairs.
@@ -105,9 +125,10 @@ test('random and malformed hashes never throw and name what they ignore', () => 
   const pick = (xs) => xs[Math.floor(rand() * xs.length)];
   const keys = [...leaves(defaults.linear).map(([p]) => p), ...leaves(defaults.transformer).map(([p]) => `tx.${p}`),
     'lab', 'embed', 'plots', 'backend', '__proto__', '__proto__.polluted', 'tx.__proto__.polluted', 'constructor.prototype.polluted',
-    'pretrain.spectrum.kind', 'pretrain.spectrum.values', '', '%', '%E0%A4%A', 'tx.model', 'pretrain'];
+    'pretrain.spectrum.kind', 'pretrain.spectrum.values', '', '%', '%E0%A4%A', 'tx.model', 'pretrain', 'tx.sweep.field', 'tx.sweep.values', 'tx.sweep'];
   const values = ['', '1', '-1', 'NaN', 'Infinity', '1e400', '0.5,0.25', ',,,', 'true', '<img src=x onerror=alert(1)>',
-    '%3Cscript%3Ealert(1)%3C%2Fscript%3E', '%', '%E0%A4%A', 'power', 'values', 'wsd', 'x'.repeat(300), '1,2,three', '{"a":1}'];
+    '%3Cscript%3Ealert(1)%3C%2Fscript%3E', '%', '%E0%A4%A', 'power', 'values', 'wsd', 'x'.repeat(300), '1,2,three', '{"a":1}',
+    'model.d_model', 'pretrain.protocol', 'finetune.lrs', '8,24', 'wsd,constant', '0.1,0.2;0.3', '__proto__'];
   const alphabet = 'abc=&%#.,;<>"\'0123456789_-+ ü\u0000\uffff';
   for (let i = 0; i < 5000; i++) {
     let hash;
@@ -119,7 +140,8 @@ test('random and malformed hashes never throw and name what they ignore', () => 
     assert.ok(['linear', 'transformer'].includes(out.lab), hash);
     for (const lab of ['linear', 'transformer']) {
       for (const [path, v] of leaves(out[lab])) {
-        const ok = v === null || ['number', 'string', 'boolean'].includes(typeof v) || (Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isFinite(x)));
+        const plain = (x) => (typeof x === 'number' && Number.isFinite(x)) || (path === 'sweep.values' && (typeof x === 'string' || typeof x === 'boolean' || (Array.isArray(x) && x.every(plain))));
+        const ok = v === null || ['number', 'string', 'boolean'].includes(typeof v) || (Array.isArray(v) && v.every(plain));
         assert.ok(ok, `${hash}: ${lab}.${path} = ${JSON.stringify(v)}`);
         if (typeof v === 'number') assert.ok(Number.isFinite(v), `${hash}: ${path}`);
       }

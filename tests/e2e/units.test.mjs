@@ -150,7 +150,7 @@ function run(pool, config, { resume = null, onProgress } = {}) {
       handlers: {
         onProgress: (p, units) => { seen.progress.push(p); onProgress?.(exec, p, units, seen); },
         onPartial: (r) => seen.partials.push(r),
-        onCheckpoint: (b, bytes) => seen.checkpoints.push([b, bytes.length]),
+        onCheckpoint: (variant, b, bytes) => seen.checkpoints.push([b, bytes.length, variant]),
         onDone: (results) => resolve({ ...seen, results }),
         onError: (error) => resolve({ ...seen, error }),
         onPanic: (message) => resolve({ ...seen, error: { kind: 'panic', message } }),
