@@ -8,7 +8,7 @@
 //! `overtrain --help` lists the commands (linear, train, experiment, merge, data) and
 //! `overtrain COMMAND --help` their options; each command is a file of `src/cli/`. Exit
 //! codes: 0 success, 1 a failure of the GPU or of reading and writing, 2 bad usage or bad
-//! input (a config, a results file to resume), 130 stopped by Ctrl-C.
+//! input (a config, a results file to resume), 130 stopped by Ctrl-C, 143 by SIGTERM.
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli;

@@ -1,6 +1,7 @@
 //! The command line under faults: an inconsistent results file to resume, a full or closed
-//! stdout and stderr, `--out` through a symlink or to a device, Ctrl-C during `train` and
-//! `experiment`, and runs too large for the machine. Never a panic; nothing half-written.
+//! stdout and stderr, `--out` through a symlink or to a device, Ctrl-C and SIGTERM during
+//! `train` and `experiment`, two runs with the same `--out` and the locks killed runs leave,
+//! and runs too large for the machine. Never a panic; nothing half-written.
 #![cfg(all(target_os = "linux", not(target_arch = "wasm32")))]
 
 use std::path::{Path, PathBuf};
@@ -190,6 +191,11 @@ impl CharDevice for std::fs::FileType {
 
 /// Waits until `ready()` holds (at most 120 s), then sends SIGINT to the child.
 fn interrupt_when(child: &mut std::process::Child, ready: impl Fn() -> bool) {
+    signal_when(child, libc::SIGINT, ready)
+}
+
+/// Waits until `ready()` holds (at most 120 s), then sends `signal` to the child.
+fn signal_when(child: &mut std::process::Child, signal: i32, ready: impl Fn() -> bool) {
     let start = Instant::now();
     while !ready() {
         assert!(
@@ -203,7 +209,7 @@ fn interrupt_when(child: &mut std::process::Child, ready: impl Fn() -> bool) {
         std::thread::sleep(Duration::from_millis(20));
     }
     // SAFETY: kill only sends a signal to our own child process.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as i32, signal) };
 }
 
 #[test]
@@ -333,5 +339,139 @@ fn a_run_larger_than_the_machine_is_refused_before_allocating() {
         "{}",
         stderr(&out)
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An experiment whose second budget is long enough to stop, writing to `results`.
+fn long_experiment(dir: &Path, results: &Path) -> std::process::Child {
+    let config = dir.join("long.json");
+    std::fs::write(&config, MICRO.replace("[320, 640]", "[320, 64000000]")).unwrap();
+    bin()
+        .args(["experiment", "--backend", "cpu", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(results)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn sigterm_stops_an_experiment_like_ctrl_c_with_143() {
+    let dir = temp_dir("sigterm-exp");
+    let results = dir.join("results.json");
+    let mut child = long_experiment(&dir, &results);
+    signal_when(&mut child, libc::SIGTERM, || results.exists());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--resume"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stopped (SIGTERM)"),
+        "{}",
+        stderr(&out)
+    );
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    assert_eq!(
+        saved["budgets"],
+        serde_json::json!([320]),
+        "the first budget is kept"
+    );
+    assert!(
+        !dir.join("results.json.lock").exists(),
+        "the lock goes with the run"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_second_run_with_the_same_out_is_refused_naming_the_first() {
+    let dir = temp_dir("lock-twice");
+    let results = dir.join("results.json");
+    let mut first = long_experiment(&dir, &results);
+    let lock = dir.join("results.json.lock");
+    let start = Instant::now();
+    while !results.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "never got ready"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        lock.exists(),
+        "the running experiment holds a lock beside its output"
+    );
+    let before = std::fs::read(&results).unwrap();
+    let config = dir.join("micro.json");
+    std::fs::write(&config, MICRO).unwrap();
+    let t = Instant::now();
+    let second = experiment(&config, &results, &[]);
+    assert_eq!(second.status.code(), Some(2), "{}", stderr(&second));
+    assert!(t.elapsed() < Duration::from_secs(10), "refused at once");
+    let message = stderr(&second);
+    assert!(message.contains("another run writes to"), "{message}");
+    assert!(
+        message.contains(&format!("process {}", first.id())),
+        "names the first run's process: {message}"
+    );
+    // Another output is free meanwhile.
+    let other = dir.join("other.json");
+    assert_eq!(experiment(&config, &other, &[]).status.code(), Some(0));
+    assert!(!dir.join("other.json.lock").exists());
+    // The first run goes on, its output untouched by the second.
+    assert!(first.try_wait().unwrap().is_none(), "the first run goes on");
+    assert_eq!(std::fs::read(&results).unwrap(), before);
+    // SAFETY: kill only sends a signal to our own child process.
+    unsafe { libc::kill(first.id() as i32, libc::SIGTERM) };
+    let out = first.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+    assert!(!lock.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_killed_runs_lock_is_taken_over_and_another_hosts_is_not() {
+    let dir = temp_dir("lock-stale");
+    let config = dir.join("micro.json");
+    std::fs::write(&config, MICRO).unwrap();
+    let results = dir.join("results.json");
+    let lock = dir.join("results.json.lock");
+    // A process that is gone, on this host: what a run killed with SIGKILL leaves.
+    let mut gone = Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let holder = |pid: u32, host: &str| {
+        serde_json::json!({"pid": pid, "host": host.trim(), "command": "experiment"}).to_string()
+    };
+    std::fs::write(&lock, holder(gone.id(), &host)).unwrap();
+    let out = experiment(&config, &results, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "taking over the lock '{}' of process {}",
+            lock.display(),
+            gone.id()
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!lock.exists());
+    // A lock of this host whose process runs (this test's own) is refused.
+    std::fs::write(&lock, holder(std::process::id(), &host)).unwrap();
+    let out = experiment(&config, &results, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("process {} on this host", std::process::id())));
+    // A lock of another host is never taken over: its process may run there.
+    std::fs::write(&lock, holder(gone.id(), "node-17.cluster")).unwrap();
+    let out = experiment(&config, &results, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(message.contains("on host node-17.cluster"), "{message}");
+    assert!(
+        message.contains(&format!("remove '{}'", lock.display())),
+        "{message}"
+    );
+    assert!(lock.exists(), "left for its owner");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -178,7 +178,32 @@ fn the_field_schema_and_the_backend_rule_are_exported() {
         .expect("pretrain.lr in the schema");
     assert_eq!(lr["max"], 1.0);
     assert!(!lr["label"].as_str().unwrap().is_empty());
-    assert_eq!(schema["presets"].as_array().unwrap().len(), 3);
+    // The page lists every preset, the three sweeps of the follow-up work included.
+    let presets: Vec<&str> = schema["presets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        presets,
+        [
+            "micro",
+            "quick",
+            "paper",
+            "scaling",
+            "schedules",
+            "mitigations"
+        ]
+    );
+    let sweep = schema["transformer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["fields"].as_array().unwrap())
+        .find(|f| f["path"] == "sweep")
+        .expect("the sweep in the schema");
+    assert_eq!(sweep["kind"], "sweep");
     // A plain object, as init_gpu resolves to (JSON.parse, not a serde map).
     let software = js_sys::JSON::parse(
         &serde_json::json!({

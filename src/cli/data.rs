@@ -3,6 +3,7 @@
 
 use super::atomic::{write_file, write_with};
 use super::input::ExperimentSource;
+use super::lock::lock_output;
 use super::output::{io, pretty, say, Failure};
 use super::signals::{catch_interrupts, interrupted};
 use overtrain::experiment::export::{manifest, streams};
@@ -27,10 +28,11 @@ pub struct DataArgs {
 pub fn run(args: DataArgs) -> Result<(), Failure> {
     let config = args.source.load()?;
     let out = &args.out;
+    let _lock = lock_output(out, "data")?;
     let streams = streams(&config);
     std::fs::create_dir_all(out)
         .map_err(|e| io(format!("cannot create '{}': {e}", out.display())))?;
-    // The pre-training stream of a large budget takes a while to write: Ctrl-C then stops
+    // The pre-training stream of a large budget takes a while to write: Ctrl-C (or SIGTERM) stops
     // between batches and leaves no half-written file.
     catch_interrupts();
     let mut total = 0;

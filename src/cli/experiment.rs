@@ -7,6 +7,7 @@ use super::device::{
     check_cpu_memory, choose_device, cpu_threads, say_cpu_estimate, BackendOption,
 };
 use super::input::ExperimentSource;
+use super::lock::lock_output;
 use super::output::{io, pretty, print_out, say, Failure};
 use super::progress::Stderr;
 use super::shard;
@@ -102,6 +103,15 @@ pub fn run(args: ExperimentArgs) -> Result<(), Failure> {
     let Some(out) = &args.out else {
         return Err(Failure::Usage("--out is required".into()));
     };
+    // Held until the run ends: a second run with the same --out is refused at once.
+    let _lock = lock_output(
+        out,
+        if args.shard.is_some() {
+            "experiment --shard"
+        } else {
+            "experiment"
+        },
+    )?;
     if let Some(shard) = args.shard {
         if args.backend.choice == overtrain::backend::BackendChoice::Gpu || args.resume {
             return Err(Failure::Usage(

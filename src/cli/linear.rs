@@ -3,6 +3,7 @@
 use super::atomic::write_file;
 use super::device::{open_gpu, BackendOption};
 use super::input::read_config;
+use super::lock::lock_output;
 use super::output::{io, pretty, print_out, say, Failure};
 use overtrain::linear::{self, LinearConfig};
 use overtrain::plot;
@@ -49,6 +50,7 @@ pub fn run(args: LinearArgs) -> Result<(), Failure> {
     };
     let backend = args.backend.choice;
     let config = LinearConfig::from_json(&read_config(config)?)?;
+    let _lock = lock_output(out, "linear")?;
     let gpu = open_gpu(backend)?;
 
     let start = Instant::now();

@@ -1,6 +1,7 @@
 //! `overtrain merge`: an experiment's results from the parts its shards wrote.
 
 use super::atomic::write_file;
+use super::lock::lock_output;
 use super::output::{io, pretty, say, Failure};
 use overtrain::experiment::shard::{merge, Part};
 use overtrain::{plot, Error};
@@ -24,6 +25,7 @@ pub struct MergeArgs {
 }
 
 pub fn run(args: MergeArgs) -> Result<(), Failure> {
+    let _lock = lock_output(&args.out, "merge")?;
     let mut parts = Vec::new();
     for path in &args.parts {
         let name = path.display().to_string();

@@ -1,12 +1,13 @@
 //! The `overtrain` command line, on clap: one file per command (linear, train,
 //! experiment with shard for its cluster modes, merge, data), and what they share —
 //! output and failures (output.rs), the atomic writing of every output file (atomic.rs),
-//! Ctrl-C (signals.rs), the backend, memory and time checks (device.rs), configs
+//! the lock beside each output that keeps two runs from writing it at once (lock.rs),
+//! Ctrl-C and SIGTERM (signals.rs), the backend, memory and time checks (device.rs), configs
 //! (input.rs) and an experiment's progress (progress.rs).
 //!
 //! Exit codes: 0 success; 1 a failure of the GPU or of reading and writing; 2 bad usage
 //! (clap's errors) or bad input (a config, a results file to resume, shard parts); 130
-//! stopped by Ctrl-C.
+//! stopped by Ctrl-C, 143 by SIGTERM.
 
 mod atomic;
 mod data;
@@ -14,6 +15,7 @@ mod device;
 mod experiment;
 mod input;
 mod linear;
+mod lock;
 mod merge;
 mod output;
 mod progress;
@@ -31,7 +33,7 @@ use std::process::ExitCode;
 ///
 /// `overtrain COMMAND --help` describes a command's options. Exit codes: 0 success, 1 a
 /// failure of the GPU or of reading and writing, 2 bad usage or bad input (a config, a
-/// results file to resume, shard parts), 130 stopped by Ctrl-C.
+/// results file to resume, shard parts), 130 stopped by Ctrl-C, 143 by SIGTERM.
 #[derive(Parser)]
 #[command(name = "overtrain", version, arg_required_else_help = true)]
 struct Cli {
@@ -74,8 +76,9 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Err(Failure::Run(Error::Cancelled)) => {
-            say!("stopped (Ctrl-C)");
-            ExitCode::from(Error::Cancelled.exit_code())
+            let (signal, code) = signals::stopped_by();
+            say!("stopped ({signal})");
+            ExitCode::from(code)
         }
         Err(Failure::Run(e)) => {
             say!("error: {e}");

@@ -3,6 +3,7 @@
 use super::atomic::write_file;
 use super::device::{check_cpu_memory, choose_device, say_cpu_estimate, BackendOption};
 use super::input::read_config;
+use super::lock::lock_output;
 use super::output::{io, pretty, print_out, say, say_inline, Failure};
 use super::signals::{catch_interrupts, interrupted};
 use overtrain::transformer::{checkpoint, gpu, model, params::Layout, train};
@@ -13,7 +14,7 @@ use std::time::Instant;
 /// Train a small transformer on the synthetic pre-training language
 ///
 /// Writes DIR/config.json, DIR/model.safetensors and DIR/log.json, each atomically.
-/// Ctrl-C stops it, keeping the weights of the last step taken.
+/// Ctrl-C or SIGTERM stops it, keeping the weights of the last step taken.
 #[derive(clap::Args)]
 pub struct TrainArgs {
     /// The training config (JSON; omitted fields take defaults; '-' reads stdin)
@@ -39,7 +40,7 @@ pub struct TrainArgs {
 
 /// Each file is written atomically. log.json says `"status": "running"` from the start (a
 /// run killed before it finished leaves that, and no stale model.safetensors), then `done`
-/// or, after Ctrl-C, `interrupted` (the weights then are those of the last step taken).
+/// or, after Ctrl-C or SIGTERM, `interrupted` (the weights then are those of the last step taken).
 pub fn run(args: TrainArgs) -> Result<(), Failure> {
     if args.print_default_config {
         return print_out(&pretty(&train::TrainConfig::default()));
@@ -48,6 +49,8 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
         return Err(Failure::Usage("--config and --out are required".into()));
     };
     let config = train::TrainConfig::from_json(&read_config(config)?)?;
+    // The run folder is this run's until it ends (a lock beside it).
+    let _lock = lock_output(out, "train")?;
     catch_interrupts();
     let layout = Layout::new(&config.model);
     let memory = gpu::memory_estimate(&config.model, config.batch, config.eval_batches);
