@@ -627,15 +627,15 @@ pub fn presets() -> Vec<Preset> {
         ("paper", "Paper-like (about 20 minutes on a CPU)"),
         (
             "scaling",
-            "Vary the model's width: 8, 24, 64 (about 20 minutes on a CPU)",
+            "Vary the model's width: 8, 24, 64 (about 5 minutes on 2 CPU cores)",
         ),
         (
             "schedules",
-            "Vary the schedule: cosine, wsd, constant (about 20 minutes on a CPU)",
+            "Vary the schedule: cosine, wsd, constant (about 2 minutes on 2 CPU cores)",
         ),
         (
             "mitigations",
-            "Vary the replay share: 0, 0.25, 0.5 (about 10 minutes on a CPU)",
+            "Vary the replay share: 0, 0.25, 0.5 (about 3 minutes on 2 CPU cores)",
         ),
     ]
     .into_iter()
