@@ -57,6 +57,7 @@ ensure_python() {
 # Builds the site into dist/: index.html, www/ and the wasm module (release mode).
 build_site() {
   ensure_rust_wasm
+  apt_install brotli
   say "building the wasm module (release)"
   (cd "$ROOT" && cargo build --release --target wasm32-unknown-unknown --lib)
   rm -rf "$ROOT/dist"
@@ -81,5 +82,28 @@ json.dump(r, open(sys.argv[2], "w"), separators=(",", ":"))' "$f" "$ROOT/dist/ww
   (IFS=,; echo "[${names[*]}]") > "$ROOT/dist/www/recorded/index.json"
   wasm-bindgen --target web --no-typescript --out-dir "$ROOT/dist/www/pkg" \
     "$TARGET_DIR/wasm32-unknown-unknown/release/overtrain.wasm"
-  say "site built in dist/ ($(du -sh "$ROOT/dist" | cut -f1), wasm $(du -h "$ROOT/dist/www/pkg/overtrain_bg.wasm" | cut -f1))"
+  optimize_wasm "$ROOT/dist/www/pkg/overtrain_bg.wasm"
+  # The service worker serves the site's root, so it lives there (www/sw.js says why).
+  rm "$ROOT/dist/www/sw.js"
+  python3 "$ROOT/scripts/site_files.py" service-worker "$ROOT/dist" "$ROOT/www/sw.js"
+  python3 "$ROOT/scripts/site_files.py" precompress "$ROOT/dist"
+  say "site built in dist/ ($(du -sh --exclude='*.br' --exclude='*.gz' "$ROOT/dist" | cut -f1); wasm $(wc -c < "$ROOT/dist/www/pkg/overtrain_bg.wasm") bytes, gzip $(wc -c < "$ROOT/dist/www/pkg/overtrain_bg.wasm.gz"), brotli $(wc -c < "$ROOT/dist/www/pkg/overtrain_bg.wasm.br"))"
+}
+
+# Binaryen's wasm-opt, pinned in scripts/site-tools/package.json (npm; once).
+BINARYEN_VERSION="132.0.0"
+WASM_OPT="$ROOT/scripts/site-tools/node_modules/binaryen/bin/wasm-opt"
+
+# optimize_wasm FILE: shrinks the module in place with wasm-opt -Oz (README, "Size").
+optimize_wasm() {
+  command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+  if ! grep -q "\"version\": \"$BINARYEN_VERSION\"" "$ROOT/scripts/site-tools/node_modules/binaryen/package.json" 2>/dev/null; then
+    say "installing binaryen $BINARYEN_VERSION (wasm-opt; npm, once)"
+    (cd "$ROOT/scripts/site-tools" && npm ci --no-audit --no-fund --silent)
+  fi
+  # The features rustc's wasm32 target emits; wasm-opt must keep, not lower, them.
+  "$WASM_OPT" -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+    --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
+    "$1" -o "$1.opt"
+  mv "$1.opt" "$1"
 }

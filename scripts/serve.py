@@ -4,6 +4,8 @@ headers a static host should send (README, "Share, embed, teach"): the page's
 Content-Security-Policy (read from the <meta> tag of the served index.html, so the two
 never differ), X-Content-Type-Options: nosniff and Referrer-Policy: no-referrer. No
 X-Frame-Options or frame-ancestors: the page is meant to be embedded in iframes.
+Precompressed files: for FILE, a FILE.br or FILE.gz beside it (build_site writes them) is
+sent instead, with Content-Encoding: br or gzip, to a browser that accepts it.
 
 usage: python3 scripts/serve.py --dir dist [--port 8080] [--quiet]
 --port 0 picks a free port; the first line printed is always "Serving overtrain at URL".
@@ -39,9 +41,35 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         ".svg": "image/svg+xml",
         ".css": "text/css",
         ".html": "text/html; charset=utf-8",
+        ".webmanifest": "application/manifest+json",
     }
     quiet = False
     csp = None
+
+    # Brotli first: it is the smaller of the two.
+    ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
+
+    def send_head(self):
+        """The precompressed variant of the file when there is one and the browser accepts
+        it: the file's own type, Content-Encoding and Vary: Accept-Encoding."""
+        path = self.translate_path(self.path)
+        if os.path.isdir(path):
+            path = os.path.join(path, "index.html")
+        accepted = {e.split(";")[0].strip() for e in self.headers.get("Accept-Encoding", "").split(",")}
+        for encoding, suffix in self.ENCODINGS:
+            if encoding in accepted and os.path.isfile(path + suffix) and os.path.isfile(path):
+                try:
+                    f = open(path + suffix, "rb")
+                except OSError:
+                    break
+                self.send_response(200)
+                self.send_header("Content-Type", self.guess_type(path))
+                self.send_header("Content-Encoding", encoding)
+                self.send_header("Content-Length", str(os.fstat(f.fileno()).st_size))
+                self.send_header("Vary", "Accept-Encoding")
+                self.end_headers()
+                return f
+        return super().send_head()
 
     def end_headers(self):
         self.send_header("Cache-Control", "no-cache")

@@ -32,6 +32,13 @@ CHROMEDRIVER=/usr/bin/chromedriver \
 
 build_site
 
+# The wasm's size budget (README, "Size"): the test fails when the gzipped wasm grows past it.
+WASM_GZIP_BUDGET=700000
+gz=$(wc -c < "$ROOT/dist/www/pkg/overtrain_bg.wasm.gz")
+[ "$gz" -le "$WASM_GZIP_BUDGET" ] \
+  || die "the wasm is $gz bytes gzipped, over its budget of $WASM_GZIP_BUDGET bytes (README, Size)"
+say "the wasm is $gz bytes gzipped (budget $WASM_GZIP_BUDGET)"
+
 say "end-to-end tests of the page in headless Chromium"
 (cd tests/e2e && npm ci --no-audit --no-fund --silent)
 # The cross-check test runs the CLI that `cargo test` built. Each test is bounded by its

@@ -11,6 +11,7 @@ import { shareDialog } from './share.js';
 import { activate, buildExercises, exerciseById } from './exercise-panel.js';
 import { prepareWorksheet } from './worksheet.js';
 import { wireGlossary } from './glossary.js';
+import { registerOffline } from './offline.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -21,6 +22,14 @@ function fatal(message) {
 globalThis.__overtrainPanic = (message) => fatal(message);
 
 async function main() {
+  registerOffline({ notice: (message, label, action) => {
+    const box = $('update-notice');
+    box.querySelector('.message').textContent = message;
+    const button = box.querySelector('button');
+    button.textContent = label;
+    button.onclick = action;
+    box.hidden = false;
+  } });
   await init();
   const schema = loadSchema();
   const defaults = default_linear_config();
@@ -28,6 +37,7 @@ async function main() {
   let currentLab = 'linear';
   let applying = false;
   let embed = null; // {plots, controls} in embed mode
+  let presenting = false; // presentation mode (`present=1`)
   let linear = null;
   let lab = null;
 
@@ -45,6 +55,7 @@ async function main() {
     const transformer = lab.config();
     if (!linearConfig || !transformer) return;
     const page = { backend: currentLab === 'linear' ? $('f-backend').value : $('tx-backend').value, preset: $('tx-preset').value };
+    if (presenting) page.present = '1';
     if (embed) Object.assign(page, { embed: '1', plots: embed.plots.join(','), controls: embed.controls.join(',') });
     const hash = encodeState({ lab: currentLab, linear: linearConfig, transformer, page }, { linear: defaults, transformer: txDefaults });
     if (location.hash.slice(1) !== hash) history.replaceState(null, '', `#${hash}`);
@@ -63,16 +74,41 @@ async function main() {
     for (const [tab, panel, name] of [['tab-linear', 'linear-lab', 'linear'], ['tab-transformer', 'transformer-lab', 'transformer']]) {
       const on = name === which;
       $(tab).setAttribute('aria-selected', String(on));
+      // Roving tabindex (the ARIA tabs pattern): Tab reaches the selected tab only, the
+      // arrow keys move between tabs.
+      $(tab).tabIndex = on ? 0 : -1;
       $(panel).hidden = !on;
     }
     syncHash();
   };
   $('tab-linear').addEventListener('click', () => show('linear'));
   $('tab-transformer').addEventListener('click', () => show('transformer'));
+  document.querySelector('[role=tablist]').addEventListener('keydown', (e) => {
+    const order = ['linear', 'transformer'];
+    const i = order.indexOf(currentLab);
+    const next = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: order.length - 1 }[e.key];
+    if (next === undefined) return;
+    e.preventDefault();
+    const which = order[(next + order.length) % order.length];
+    show(which);
+    $(`tab-${which}`).focus();
+  });
+
+  // Presentation mode, for a projector: larger text everywhere, plots redrawn with larger
+  // text and thicker lines; in the URL, so that a link or an embed opens in it.
+  const present = (on) => {
+    presenting = on;
+    document.body.classList.toggle('presentation', on);
+    $('present-toggle').setAttribute('aria-pressed', String(on));
+    linear.setPresentation(on);
+    lab.setPresentation(on);
+  };
+  $('present-toggle').addEventListener('click', () => { present(!presenting); syncHash(); });
 
   const apply = (hash) => {
     applying = true;
     const state = decode(hash);
+    present(state.page.present === '1');
     linear.setConfig(state.linear);
     if (state.page.backend) $('f-backend').value = state.page.backend;
     lab.setState({ config: state.transformer, preset: state.page.preset, backend: state.page.backend });

@@ -29,20 +29,22 @@ export function toCsv({ header, rows }) {
   return `${[header, ...rows].map((row) => row.map(cell).join(',')).join('\n')}\n`;
 }
 
-/** An SVG string as a PNG blob (drawn on a canvas, on white). */
-export async function pngOf(svgText) {
+/** An SVG string as a PNG blob (drawn on a canvas, on white, at twice the chart's size:
+ * sharp on a slide or in print). */
+export async function pngOf(svgText, scale = 2) {
   const img = new Image();
   const url = URL.createObjectURL(new Blob([svgText], { type: 'image/svg+xml' }));
   try {
     img.src = url;
     await img.decode();
     const canvas = document.createElement('canvas');
-    canvas.width = img.naturalWidth || 640;
-    canvas.height = img.naturalHeight || 400;
+    const [w, h] = [img.naturalWidth || 640, img.naturalHeight || 400];
+    canvas.width = w * scale;
+    canvas.height = h * scale;
     const ctx = canvas.getContext('2d');
     ctx.fillStyle = '#fff';
     ctx.fillRect(0, 0, canvas.width, canvas.height);
-    ctx.drawImage(img, 0, 0);
+    ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
     return await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
   } finally {
     URL.revokeObjectURL(url);

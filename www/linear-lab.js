@@ -7,7 +7,7 @@
 import { validate_linear_config, render_linear_plots, linear_work, linear_results_json, linear_captions } from './pkg/overtrain.js';
 import { SchemaForm } from './controls.js';
 import { chooseBackend } from './runner.js';
-import { linearTable, plotFigure, setCaption, tableView } from './tables.js';
+import { linearTable, plotFigure, plotOptions, setCaption, tableView } from './tables.js';
 import { downloadJson } from './exports.js';
 import { linkControls, plainWithDetails } from './glossary.js';
 import { AUTO_RUN_MAX_S, estimateSeconds, durationText, workText } from './work.js';
@@ -67,6 +67,8 @@ function initialState() {
 }
 
 export class LinearLab {
+  presentation = false;
+
   /** `onChange()`: after every valid edit (the page rewrites the URL then). */
   constructor({ runner, schema, defaults, onChange }) {
     this.runner = runner;
@@ -202,6 +204,13 @@ export class LinearLab {
   setConfig(config) { this.controls.set(config); }
 
   get showTheory() { return this.theory.checked; }
+
+  /** Presentation mode: plots with larger text and thicker lines (for a projector). */
+  setPresentation(on) {
+    if (this.presentation === on) return;
+    this.presentation = on;
+    this.draw();
+  }
 
   /** The controls' config when it is valid (the wasm's validation too); else null, with
    * the errors shown. */
@@ -351,7 +360,7 @@ export class LinearLab {
   draw() {
     const { results } = this.state;
     if (!results) return;
-    const plots = render_linear_plots(results, { width: 640, height: 400, show_theory: this.showTheory });
+    const plots = render_linear_plots(results, { ...plotOptions(this.presentation), show_theory: this.showTheory });
     const captions = Object.fromEntries(linear_captions(results).map((c) => [c.plot, c]));
     for (const [name, svgText] of plots) {
       const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');

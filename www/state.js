@@ -12,6 +12,7 @@
 export const PAGE_KEYS = {
   lab: ['linear', 'transformer'],
   embed: ['0', '1'],
+  present: ['0', '1'], // presentation mode (a projector)
   backend: ['auto', 'gpu', 'cpu'],
   preset: null,
   exercise: null, // an exercise id (checked by the page)

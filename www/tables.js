@@ -10,6 +10,17 @@ import { glossaryText } from './glossary.js';
  * what this run shows (the wasm's words, computed from the results). The plot's image
  * is described by both (aria-describedby), so a screen reader hears what a reader sees.
  */
+/**
+ * The size the wasm draws charts at, and presentation mode. The page shows charts two to a
+ * row, each about 460 px wide at 1400 px: drawn 400 wide, their smallest text (13 px in the
+ * chart's style) stays at 12 px or more on screen. Presentation mode (a projector, one
+ * chart to a row, about 800 px wide at 1280 × 720) draws them 640 wide with its larger
+ * text, which shows at 18 px or more.
+ */
+export function plotOptions(presentation) {
+  return presentation ? { width: 640, height: 400, presentation: true } : { width: 400, height: 340 };
+}
+
 export function plotFigure(name, spec, lab = 'linear') {
   const fig = document.createElement('figure');
   fig.className = 'plot';

@@ -14,7 +14,7 @@ import { SchemaForm } from './controls.js';
 import { chooseBackend } from './runner.js';
 import { MSG, request } from './protocol.js';
 import { runExperiment } from './experiment-run.js';
-import { experimentTable, plotFigure, setCaption, tableView } from './tables.js';
+import { experimentTable, plotFigure, plotOptions, setCaption, tableView } from './tables.js';
 import { downloadBytes, downloadCsv, downloadJson, downloadPng, downloadSvg } from './exports.js';
 import { RecordWriter, listSaved, newRecord } from './persist.js';
 import { durationText } from './work.js';
@@ -50,8 +50,6 @@ export const PLOTS = {
 };
 
 const DEFAULT_PRESET = 'quick';
-/** Plots that have two panels take a whole row. */
-const WIDE_PLOTS = ['perturbed', 'finetuned', 'tuned'];
 const $ = (id) => document.getElementById(id);
 const notice = (text, cls = 'notice') => Object.assign(document.createElement('div'), { className: cls, textContent: text });
 const sentence = (text) => text.replace(/[.\s]+$/, '');
@@ -145,6 +143,17 @@ function sparkline(box, losses, loss, runLabel = null) {
 }
 
 export class TransformerLab {
+  /** Presentation mode: plots with larger text and thicker lines (for a projector). */
+  presentation = false;
+  /** What the plots show now: [results, recorded] as last drawn, or null. */
+  lastDrawn = null;
+
+  setPresentation(on) {
+    if (this.presentation === on) return;
+    this.presentation = on;
+    if (this.lastDrawn) this.#draw(...this.lastDrawn);
+  }
+
   /** `fatal(message)`: an internal error; `onChange()`: after every valid edit. */
   constructor({ runner, schema, fatal, onChange }) {
     this.runner = runner;
@@ -568,7 +577,6 @@ export class TransformerLab {
   /** Plot `name`'s figure, hidden until drawn, with its SVG, PNG and CSV exports. */
   #figure(name) {
     const fig = plotFigure(name, PLOTS[name], 'tx');
-    fig.classList.toggle('wide', WIDE_PLOTS.includes(name));
     const exp = document.createElement('div');
     exp.className = 'export';
     for (const kind of ['SVG', 'PNG', 'CSV']) {
@@ -635,10 +643,11 @@ export class TransformerLab {
   /** Draws the user's results (null: none, only `recorded`) with the recorded run of the
    * same config dashed beside them. */
   #draw(results, recorded = this.#recordedFor(results.config)) {
+    this.lastDrawn = [results, recorded];
     $('tx-recorded-note').hidden = !recorded;
     let plots;
     try {
-      plots = render_experiment_plots(results, recorded);
+      plots = render_experiment_plots(results, recorded, plotOptions(this.presentation));
     } catch (e) {
       this.fatal(`could not draw the results: ${e?.message ?? e}`);
       return;

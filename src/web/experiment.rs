@@ -282,18 +282,27 @@ pub async fn run_experiment(
 
 /// The five plots as `[[name, svg], …]`: of `results` (a live run, possibly unfinished),
 /// with `recorded` (a recorded run of the same config) drawn dashed beside it; either may
-/// be null.
+/// be null. `options`: [`crate::plot::PlotOptions`] (`{presentation: true}` for a
+/// projector; null or omitted fields: the defaults).
 #[wasm_bindgen]
-pub fn render_experiment_plots(results: JsValue, recorded: JsValue) -> Result<JsValue, JsValue> {
+pub fn render_experiment_plots(
+    results: JsValue,
+    recorded: JsValue,
+    options: JsValue,
+) -> Result<JsValue, JsValue> {
     let read = |value: JsValue, what: &str| -> Result<Option<ExperimentResults>, JsValue> {
         given(value).map(|v| from_js(v, what)).transpose()
     };
     let live = read(results, "results")?;
     let recorded = read(recorded, "recorded results")?;
+    let options: crate::plot::PlotOptions = given(options)
+        .map(|v| from_js(v, "plot options"))
+        .transpose()?
+        .unwrap_or_default();
     to_js(&crate::plot::experiment::all_plots(
         live.as_ref(),
         recorded.as_ref(),
-        &Default::default(),
+        &options,
     ))
 }
 

@@ -9,9 +9,9 @@ import { chromium } from 'playwright-core';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
-/** Starts scripts/serve.py on dist/; resolves to {url, close()}. */
-export async function startServer() {
-  const proc = spawn('python3', [path.join(ROOT, 'scripts/serve.py'), '--dir', path.join(ROOT, 'dist'), '--port', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts scripts/serve.py on dist/ (or `dir`); resolves to {url, close()}. */
+export async function startServer({ dir = path.join(ROOT, 'dist') } = {}) {
+  const proc = spawn('python3', [path.join(ROOT, 'scripts/serve.py'), '--dir', dir, '--port', '0', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let buffer = '';
   const url = await new Promise((resolve, reject) => {
     proc.stdout.on('data', (d) => {

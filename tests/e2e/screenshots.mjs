@@ -1,6 +1,6 @@
 // The README's screenshots (docs/screenshots/), taken in headless Chromium from dist/:
 // the linear lab on a phone (390 × 844), an exercise docked beside its plot (1400 × 900),
-// and the worksheet in print emulation. Not a test: `node tests/e2e/screenshots.mjs`
+// the worksheet in print emulation, and presentation mode on a 1280 × 720 projector. Not a test: `node tests/e2e/screenshots.mjs`
 // after building the site.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +43,13 @@ try {
   await sheet.emulateMedia({ media: 'print' });
   await sheet.evaluate(() => window.scrollTo(0, 0));
   await sheet.screenshot({ path: path.join(OUT, 'worksheet.png') });
+
+  // Presentation mode, as a 1280 × 720 projector shows it.
+  const projector = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+  await projector.goto(`${server.url}#present=1`);
+  await rendered(projector);
+  await projector.$eval('#plot-linear-finetuned', (f) => f.scrollIntoView({ block: 'start' }));
+  await projector.screenshot({ path: path.join(OUT, 'presentation.png') });
 } finally {
   await browser.close();
   await server.close();
