@@ -259,6 +259,93 @@ fn ctrl_c_stops_train_and_keeps_every_file_whole() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `train` stopped by SIGTERM and resumed with `--resume`, twice, ends with the very bytes
+/// of an uninterrupted run: its weights, AdamW's state and its log (every step's loss and
+/// the evaluations where the whole run has them). The stops land wherever the signal
+/// finds the run: any step must do.
+#[test]
+fn train_stopped_by_sigterm_and_resumed_equals_an_uninterrupted_run_bit_for_bit() {
+    let dir = temp_dir("train-resume");
+    let config = dir.join("train.json");
+    std::fs::write(
+        &config,
+        r#"{"model": {"n_layer": 1, "d_model": 16, "n_head": 2, "d_ff": 32, "ctx": 16},
+            "batch": 4, "steps": 20000, "eval_every": 7, "eval_batches": 1, "lr": 0.003}"#,
+    )
+    .unwrap();
+    let train = |out: &Path, resume: bool| {
+        let mut cmd = bin();
+        cmd.args(["train", "--backend", "cpu", "--config"])
+            .arg(&config)
+            .arg("--out")
+            .arg(out)
+            .stderr(Stdio::piped());
+        if resume {
+            cmd.arg("--resume");
+        }
+        cmd
+    };
+    let whole = dir.join("whole");
+    let out = train(&whole, false).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let run = dir.join("run");
+    let log = run.join("log.json");
+    let mut stops = Vec::new();
+    for attempt in 0..2 {
+        let mut child = train(&run, attempt > 0).spawn().unwrap();
+        // Stop it some way into its steps: once it has run for a while after starting
+        // (a fresh run's log says "running"; a resumed one's still says "interrupted").
+        let started = Instant::now();
+        signal_when(&mut child, libc::SIGTERM, || {
+            std::fs::read_to_string(&log).is_ok() && started.elapsed() > Duration::from_millis(700)
+        });
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(143), "{}", stderr(&out));
+        let saved: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&log).unwrap()).unwrap();
+        assert_eq!(saved["status"], "interrupted");
+        stops.push(saved["steps"].as_array().unwrap().len());
+    }
+    assert!(
+        stops[0] > 0 && stops[0] < stops[1] && stops[1] < 20000,
+        "stopped after {stops:?} steps"
+    );
+    let out = train(&run, true).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("resuming after step {}", stops[1])),
+        "{}",
+        stderr(&out)
+    );
+    for name in ["model.safetensors", "optimizer.safetensors", "log.json"] {
+        assert!(
+            std::fs::read(run.join(name)).unwrap() == std::fs::read(whole.join(name)).unwrap(),
+            "{name} differs from the uninterrupted run's (stopped after {stops:?} steps)"
+        );
+    }
+    // A finished run is left alone; another config is refused naming both.
+    let out = train(&run, true).output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("nothing to resume"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(&config, r#"{"model": {"n_layer": 1, "d_model": 16, "n_head": 2, "d_ff": 32, "ctx": 16}, "steps": 500}"#).unwrap();
+    std::fs::write(
+        run.join("log.json"),
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .replace("\"done\"", "\"interrupted\""),
+    )
+    .unwrap();
+    let out = train(&run, true).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("another config"), "{}", stderr(&out));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn ctrl_c_stops_an_experiment_after_saving_its_finished_budgets() {
     let dir = temp_dir("sigint-exp");

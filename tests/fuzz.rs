@@ -292,7 +292,7 @@ fn fuzzed_train_configs_never_panic() {
             let memory = cpu_memory_estimate(&config.model, config.batch, config.eval_batches);
             let tokens = (config.steps * config.batch * config.model.ctx) as f64;
             if memory.total() < 50_000_000 && tokens * (memory.parameters as f64) < 2e8 {
-                train_cpu(&config, &mut |_, _| Ok(()))
+                train_cpu(&config, None, &mut |_, _| Ok(()))
                     .map_err(|e| format!("valid but failed: {e}"))?;
             }
             Ok(true)

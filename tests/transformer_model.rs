@@ -143,7 +143,8 @@ fn layout_names_shapes_and_init() {
 
 mod training {
     use overtrain::transformer::config::ModelConfig;
-    use overtrain::transformer::train::{train_cpu, Schedule, TrainConfig};
+    use overtrain::transformer::train::{train_cpu, Resume, RunStatus, Schedule, TrainConfig};
+    use overtrain::Error;
 
     fn micro() -> TrainConfig {
         TrainConfig {
@@ -199,18 +200,63 @@ mod training {
             eval_every: 2,
             ..micro()
         };
-        let a = train_cpu(&c, &mut |_, _| Ok(())).unwrap();
-        let b = train_cpu(&c, &mut |_, _| Ok(())).unwrap();
+        let a = train_cpu(&c, None, &mut |_, _| Ok(())).unwrap();
+        let b = train_cpu(&c, None, &mut |_, _| Ok(())).unwrap();
         assert_eq!(a, b);
-        let other = train_cpu(&TrainConfig { seed: 1, ..c }, &mut |_, _| Ok(())).unwrap();
-        assert_ne!(a.0, other.0);
+        let other = train_cpu(&TrainConfig { seed: 1, ..c }, None, &mut |_, _| Ok(())).unwrap();
+        assert_ne!(a.0.params, other.0.params);
+    }
+
+    /// Stopped at any step (through `progress`, as Ctrl-C or SIGTERM stop the CLI) and
+    /// resumed from the state and log it returned, a run ends with the very weights, AdamW
+    /// state and log of an uninterrupted one, evaluations included.
+    #[test]
+    fn training_stopped_and_resumed_equals_an_uninterrupted_run() {
+        let c = TrainConfig {
+            steps: 40,
+            eval_every: 6,
+            ..micro()
+        };
+        let whole = train_cpu(&c, None, &mut |_, _| Ok(())).unwrap();
+        assert_eq!(whole.1.eval_steps, [6, 12, 18, 24, 30, 36, 40]);
+        for stop in [1, 6, 17, 39] {
+            let mut stop_at = |s: usize, _: f64| {
+                if s == stop {
+                    Err(Error::Cancelled)
+                } else {
+                    Ok(())
+                }
+            };
+            let (state, log) = train_cpu(&c, None, &mut stop_at).unwrap();
+            assert_eq!(log.status, RunStatus::Interrupted);
+            assert!(
+                state.step >= stop && state.step < c.steps,
+                "stopped after {}",
+                state.step
+            );
+            assert_eq!(log.train_loss.len(), state.step);
+            let resumed = train_cpu(&c, Some(Resume { state, log }), &mut |_, _| Ok(())).unwrap();
+            assert_eq!(resumed, whole, "stopped at step {stop}");
+        }
+        // A state that does not go with its log is refused, naming `resume`.
+        let (mut state, log) = train_cpu(&c, None, &mut |s, _| {
+            if s == 5 {
+                Err(Error::Cancelled)
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap();
+        state.step += 1;
+        let err = train_cpu(&c, Some(Resume { state, log }), &mut |_, _| Ok(())).unwrap_err();
+        assert!(err.to_string().contains("resume"), "{err}");
     }
 
     #[test]
     fn training_brings_heldout_loss_well_below_uniform() {
         let c = micro();
         let mut seen = 0;
-        let (_, log) = train_cpu(&c, &mut |_, _| {
+        let (_, log) = train_cpu(&c, None, &mut |_, _| {
             seen += 1;
             Ok(())
         })
@@ -239,7 +285,8 @@ mod training {
             eval_every: 30,
             ..micro()
         };
-        let (params, log) = train_cpu(&c, &mut |_, _| Ok(())).unwrap();
+        let (state, log) = train_cpu(&c, None, &mut |_, _| Ok(())).unwrap();
+        let params = state.params;
         if let Some(step) = log.diverged_at {
             assert!((1..=30).contains(&step));
             assert_eq!(log.train_loss.len(), step - 1);

@@ -8,13 +8,15 @@ use super::output::{io, pretty, print_out, say, say_inline, Failure};
 use super::signals::{catch_interrupts, interrupted};
 use overtrain::transformer::{checkpoint, gpu, model, params::Layout, train};
 use overtrain::Error;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Train a small transformer on the synthetic pre-training language
 ///
-/// Writes DIR/config.json, DIR/model.safetensors and DIR/log.json, each atomically.
-/// Ctrl-C or SIGTERM stops it, keeping the weights of the last step taken.
+/// Writes DIR/config.json, DIR/model.safetensors, DIR/optimizer.safetensors (AdamW's
+/// moments and step) and DIR/log.json, each atomically. Ctrl-C or SIGTERM stops it, keeping
+/// the state of the last step taken; --resume continues it to the same weights and log as
+/// an uninterrupted run.
 #[derive(clap::Args)]
 pub struct TrainArgs {
     /// The training config (JSON; omitted fields take defaults; '-' reads stdin)
@@ -33,9 +35,79 @@ pub struct TrainArgs {
     out: Option<PathBuf>,
     #[command(flatten)]
     backend: BackendOption,
+    /// Continue the run stopped in DIR (by Ctrl-C or SIGTERM) from its weights, AdamW's
+    /// state and log; a finished run is left as it is, and a folder with nothing to
+    /// continue starts afresh
+    #[arg(long)]
+    resume: bool,
     /// Print the default config and exit
     #[arg(long)]
     print_default_config: bool,
+}
+
+const MODEL: &str = "model.safetensors";
+const OPTIMIZER: &str = "optimizer.safetensors";
+
+/// What `--resume` finds in the run folder.
+enum Found {
+    /// An interrupted run of this config: go on from it.
+    Resume(train::Resume),
+    /// A finished run: nothing to do.
+    Finished,
+    /// Nothing to continue (no run, or one killed before it saved): start afresh, saying why.
+    Afresh(String),
+}
+
+/// Reads the run stopped in `out`, which must be of `config`.
+fn find_run(out: &Path, config: &train::TrainConfig) -> Result<Found, Failure> {
+    let read = |name: &str| std::fs::read(out.join(name));
+    let log = match read("log.json") {
+        Ok(bytes) => serde_json::from_slice::<train::TrainLog>(&bytes).map_err(|e| {
+            Failure::Usage(format!(
+                "--resume: '{}' is not a training log: {e}",
+                out.join("log.json").display()
+            ))
+        })?,
+        Err(_) => return Ok(Found::Afresh("no run to resume there".into())),
+    };
+    match log.status {
+        train::RunStatus::Done => return Ok(Found::Finished),
+        train::RunStatus::Running => {
+            return Ok(Found::Afresh(
+                "its run was killed before it could save (status running)".into(),
+            ))
+        }
+        train::RunStatus::Interrupted => {}
+    }
+    let theirs = read("config.json")
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|text| train::TrainConfig::from_json(&text).ok());
+    if theirs.as_ref() != Some(config) {
+        return Err(Failure::Usage(format!(
+            "--resume: the run in '{}' is of another config than --config (its config.json differs); \
+             resume it with its own config, or choose another --out",
+            out.display()
+        )));
+    }
+    let cannot = |why: String| {
+        Failure::Usage(format!(
+            "--resume: cannot resume the run in '{}': {why}",
+            out.display()
+        ))
+    };
+    let model = read(MODEL).map_err(|e| cannot(format!("{MODEL}: {e}")))?;
+    let (model_cfg, params) =
+        checkpoint::from_safetensors(&model).map_err(|e| cannot(format!("{MODEL}: {e}")))?;
+    if model_cfg != config.model {
+        return Err(cannot(format!(
+            "{MODEL} holds another model than the config's"
+        )));
+    }
+    let optimizer = read(OPTIMIZER).map_err(|e| cannot(format!("{OPTIMIZER}: {e}")))?;
+    let state = checkpoint::optimizer_from_safetensors(&optimizer, &config.model, params)
+        .map_err(|e| cannot(format!("{OPTIMIZER}: {e}")))?;
+    Ok(Found::Resume(train::Resume { state, log }))
 }
 
 /// Each file is written atomically. log.json says `"status": "running"` from the start (a
@@ -52,6 +124,34 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
     // The run folder is this run's until it ends (a lock beside it).
     let _lock = lock_output(out, "train")?;
     catch_interrupts();
+    let resume = if args.resume {
+        match find_run(out, &config)? {
+            Found::Resume(r) => {
+                say!(
+                    "resuming after step {} of {} (its weights, AdamW's state and log)",
+                    r.state.step,
+                    config.steps
+                );
+                Some(r)
+            }
+            Found::Finished => {
+                say!(
+                    "the run in {} is finished: nothing to resume",
+                    out.display()
+                );
+                return Ok(());
+            }
+            Found::Afresh(why) => {
+                say!(
+                    "nothing to resume in {}: {why}; starting afresh",
+                    out.display()
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
     let layout = Layout::new(&config.model);
     let memory = gpu::memory_estimate(&config.model, config.batch, config.eval_batches);
     say!(
@@ -71,19 +171,26 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
     }
     std::fs::create_dir_all(out)
         .map_err(|e| io(format!("cannot create '{}': {e}", out.display())))?;
-    write_file(&out.join("config.json"), pretty(&config).as_bytes())?;
-    write_file(
-        &out.join("log.json"),
-        pretty(&train::TrainLog::default()).as_bytes(),
-    )?;
-    match std::fs::remove_file(out.join("model.safetensors")) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(io(format!(
-                "cannot replace '{}': {e}",
-                out.join("model.safetensors").display()
-            )))
+    // A fresh run: a log that says "running" and no stale state (a run killed before it
+    // saves leaves nothing to resume from). A resumed one keeps its saved state until it
+    // saves the next: killed meanwhile, it resumes from the same point again.
+    if resume.is_none() {
+        write_file(&out.join("config.json"), pretty(&config).as_bytes())?;
+        write_file(
+            &out.join("log.json"),
+            pretty(&train::TrainLog::default()).as_bytes(),
+        )?;
+        for name in [MODEL, OPTIMIZER] {
+            match std::fs::remove_file(out.join(name)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io(format!(
+                        "cannot replace '{}': {e}",
+                        out.join(name).display()
+                    )))
+                }
+                _ => {}
+            }
         }
-        _ => {}
     }
     let start = Instant::now();
     let mut last_print = 0.0f64;
@@ -101,10 +208,10 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
         }
         interrupted()
     };
-    let (params, log) = match &device {
+    let (state, log) = match &device {
         None => {
             say!("training on the CPU");
-            train::train_cpu(&config, &mut progress)?
+            train::train_cpu(&config, resume, &mut progress)?
         }
         Some(g) => {
             say!(
@@ -113,13 +220,19 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
                 g.adapter.backend,
                 if g.adapter.software { ", software" } else { "" }
             );
-            pollster::block_on(train::train_gpu(g, &config, &mut progress))?
+            pollster::block_on(train::train_gpu(g, &config, resume, &mut progress))?
         }
     };
     say!();
+    // The weights, then the optimizer's state (which names the weights it belongs with),
+    // then the log, which says what the two are.
     write_file(
-        &out.join("model.safetensors"),
-        &checkpoint::to_safetensors(&config.model, &layout, &params),
+        &out.join(MODEL),
+        &checkpoint::to_safetensors(&config.model, &layout, &state.params),
+    )?;
+    write_file(
+        &out.join(OPTIMIZER),
+        &checkpoint::optimizer_to_safetensors(&layout, &state),
     )?;
     write_file(&out.join("log.json"), pretty(&log).as_bytes())?;
     if let Some(step) = log.diverged_at {
@@ -127,7 +240,7 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
     }
     if log.status == train::RunStatus::Interrupted {
         say!(
-            "interrupted after {} steps: the weights of that step and the log are in {}",
+            "interrupted after {} steps: the state of that step and the log are in {} (--resume continues)",
             log.steps.len(),
             out.display()
         );

@@ -78,8 +78,9 @@ pub struct GpuEngine<'g> {
 }
 
 /// One stretch of training: steps `steps` (0-based, of the schedule `lr`) on batches drawn
-/// from `source`, with held-out evaluations every `eval.every` steps of the stretch (and at
-/// its end).
+/// from `source`, with held-out evaluations after the steps that are multiples of
+/// `eval.every` (counting the schedule's steps from 1, so that a stretch resumed mid-run
+/// evaluates where the whole run does) and after its last step.
 pub struct Stretch<'a> {
     pub source: &'a mut dyn ByteSource,
     pub lr: &'a Lr,
@@ -110,8 +111,9 @@ pub trait Observer {
     /// After every loss read-back: the losses of the steps since the last one, in order,
     /// with `done` steps of the stretch finished.
     async fn losses(&mut self, done: usize, losses: &[f64]) -> Result<(), Error>;
-    /// After a held-out evaluation (mean loss, nats per byte) at `done` steps.
-    async fn evaluated(&mut self, _done: usize, _loss: f64) -> Result<(), Error> {
+    /// After a held-out evaluation (mean loss, nats per byte) after the schedule's step
+    /// `step` (counting from 1).
+    async fn evaluated(&mut self, _step: usize, _loss: f64) -> Result<(), Error> {
         Ok(())
     }
 }
@@ -285,7 +287,7 @@ impl<'g> Engine<'g> {
             let eval_due = run
                 .eval
                 .as_ref()
-                .is_some_and(|e| done % e.every == 0 || done == n);
+                .is_some_and(|e| (step + 1) % e.every == 0 || done == n);
             if done % self.readback_every() == 0 || done == n || eval_due {
                 let taken = self.take_losses().await?;
                 observer.losses(done, &taken.losses).await?;
@@ -297,7 +299,7 @@ impl<'g> Engine<'g> {
                 }
                 if let (true, Some(e)) = (eval_due, &run.eval) {
                     let loss = self.evaluate(e.batches).await?;
-                    observer.evaluated(done, loss).await?;
+                    observer.evaluated(step + 1, loss).await?;
                 }
             }
         }

@@ -4,7 +4,8 @@
 //! Deterministic from the seed, including the data stream.
 
 use super::config::ModelConfig;
-use super::engine::{run_ready, Engine, Eval, Hyper, Observer, Stretch, TrainState};
+pub use super::engine::TrainState;
+use super::engine::{run_ready, Engine, Eval, Hyper, Observer, Stretch};
 use super::schedule::Lr;
 pub use super::schedule::Schedule;
 use crate::data::language::{Language, LanguageSpec};
@@ -162,6 +163,50 @@ impl TrainConfig {
     }
 }
 
+/// An interrupted run to continue (`overtrain train --resume`): the engine's whole state
+/// after the last step taken (weights, AdamW's moments and step) and the log up to there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resume {
+    pub state: TrainState,
+    pub log: TrainLog,
+}
+
+impl Resume {
+    /// Checks that the state and the log are of one run of `cfg` that can go on: as many
+    /// steps in the log as the state has taken (each step read one batch, so this is also
+    /// the data position), no more than the config's, none diverged.
+    fn check(&self, cfg: &TrainConfig, parameters: usize) -> Result<(), Error> {
+        let bad = |message: String| Err(Error::data("resume", message));
+        let (s, logged) = (&self.state, self.log.steps.len());
+        if [s.params.len(), s.m.len(), s.v.len()] != [parameters; 3] {
+            return bad(format!(
+                "the state holds {} weights and {} and {} moments, the model has {parameters} parameters",
+                s.params.len(),
+                s.m.len(),
+                s.v.len()
+            ));
+        }
+        if s.step != logged {
+            return bad(format!(
+                "the state is after step {} but the log has {logged} steps",
+                s.step
+            ));
+        }
+        if logged > cfg.steps {
+            return bad(format!(
+                "{logged} steps taken, the config has {}",
+                cfg.steps
+            ));
+        }
+        if let Some(step) = self.log.diverged_at {
+            return bad(format!(
+                "the run diverged at step {step}: nothing to continue"
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The training log as a run goes: every step's loss (reported to `progress`) and every
 /// evaluation.
 struct Logger<'a> {
@@ -172,47 +217,71 @@ struct Logger<'a> {
 
 impl Observer for Logger<'_> {
     async fn losses(&mut self, _done: usize, losses: &[f64]) -> Result<(), Error> {
+        // Every loss read back is logged before a stop is passed on: the engine has taken
+        // those steps, and a resumed run goes on after them.
+        let mut reported = Ok(());
         for &loss in losses {
             let s = self.log.steps.len() + 1;
             self.log.steps.push(s);
             self.log.tokens.push(s * self.tokens_per_step);
             self.log.train_loss.push(loss);
-            (self.progress)(s, loss)?;
+            if reported.is_ok() {
+                reported = (self.progress)(s, loss);
+            }
         }
-        Ok(())
+        reported
     }
 
-    async fn evaluated(&mut self, done: usize, loss: f64) -> Result<(), Error> {
-        self.log.eval_steps.push(done);
+    async fn evaluated(&mut self, step: usize, loss: f64) -> Result<(), Error> {
+        self.log.eval_steps.push(step);
         self.log.eval_loss.push(loss);
         Ok(())
     }
 }
 
-/// Trains from a fresh init on `engine`: the config's data, schedule and AdamW, held-out
-/// evaluation every `eval_every` steps. `progress(step, train_loss)` is called for every
-/// step (on the GPU in bursts, at each loss read-back); [`Error::Cancelled`] from it stops
-/// training there (status `interrupted`, the weights so far). A non-finite loss or
-/// gradient stops training before that step's update (`diverged_at` = that step, counting
-/// from 1), so the parameters stay the last finite ones.
+/// Trains on `engine` from a fresh init, or from `resume` (an interrupted run of the same
+/// config, continued to the same weights and log bit for bit): the config's data, schedule
+/// and AdamW, held-out evaluation every `eval_every` steps. `progress(step, train_loss)` is
+/// called for every step (on the GPU in bursts, at each loss read-back); [`Error::Cancelled`]
+/// from it stops training there (status `interrupted`). A non-finite loss or gradient stops
+/// training before that step's update (`diverged_at` = that step, counting from 1), so the
+/// parameters stay the last finite ones. Returns the engine's whole state after the last
+/// step taken and the log.
 pub async fn train(
     engine: &mut Engine<'_>,
     cfg: &TrainConfig,
+    resume: Option<Resume>,
     progress: &mut dyn FnMut(usize, f64) -> Result<(), Error>,
-) -> Result<(Vec<f32>, TrainLog), Error> {
-    let layout = engine.layout().clone();
-    engine.load(&TrainState::fresh(layout.init(cfg.seed)))?;
+) -> Result<(TrainState, TrainLog), Error> {
     let mut corpus = Corpus::new(cfg);
+    let (state, log) = match resume {
+        None => (
+            TrainState::fresh(engine.layout().init(cfg.seed)),
+            TrainLog::default(),
+        ),
+        Some(r) => {
+            r.check(cfg, engine.layout().total)?;
+            // The data position: the batches that the steps taken have read.
+            for _ in 0..r.state.step {
+                batch(corpus.train.as_mut(), cfg.batch, cfg.model.ctx);
+            }
+            (r.state, r.log)
+        }
+    };
+    engine.load(&state)?;
     let lr = cfg.lr();
     let mut logger = Logger {
-        log: TrainLog::default(),
+        log: TrainLog {
+            status: RunStatus::Running,
+            ..log
+        },
         tokens_per_step: cfg.batch * cfg.model.ctx,
         progress,
     };
     let run = Stretch {
         source: corpus.train.as_mut(),
         lr: &lr,
-        steps: 0..cfg.steps,
+        steps: state.step..cfg.steps,
         hyper: cfg.hyper(),
         eval: Some(Eval {
             every: cfg.eval_every,
@@ -224,28 +293,42 @@ pub async fn train(
             logger.log.diverged_at = trained.diverged_at;
             logger.log.status = RunStatus::Done;
         }
-        Err(Error::Cancelled) => logger.log.status = RunStatus::Interrupted,
+        Err(Error::Cancelled) => {
+            // The stop came at a read-back, before the evaluation due after that step, if
+            // one was: it is taken now, so that a resumed run's log is an uninterrupted one's.
+            let step = logger.log.steps.len();
+            let due = step % cfg.eval_every == 0 || step == cfg.steps;
+            if step > 0 && due && logger.log.eval_steps.last() != Some(&step) {
+                let loss = engine.evaluate(&corpus.eval).await?;
+                logger.log.eval_steps.push(step);
+                logger.log.eval_loss.push(loss);
+            }
+            logger.log.status = RunStatus::Interrupted;
+        }
         Err(e) => return Err(e),
     }
-    Ok((engine.params().await?, logger.log))
+    Ok((engine.state().await?, logger.log))
 }
 
-/// [`train`] on the CPU reference.
+/// [`train`] on the CPU reference, from a fresh init or from `resume`: the engine's state
+/// after the last step taken (weights, AdamW's moments and step) and the log.
 pub fn train_cpu(
     cfg: &TrainConfig,
+    resume: Option<Resume>,
     progress: &mut dyn FnMut(usize, f64) -> Result<(), Error>,
-) -> Result<(Vec<f32>, TrainLog), Error> {
+) -> Result<(TrainState, TrainLog), Error> {
     cfg.validate()?;
     let mut engine = Engine::cpu(&cfg.model, cfg.batch);
-    run_ready(train(&mut engine, cfg, progress))
+    run_ready(train(&mut engine, cfg, resume, progress))
 }
 
-/// [`train`] on a GPU (the config must be valid).
+/// [`train`] on a GPU (the config must be valid), from a fresh init or from `resume`.
 pub async fn train_gpu(
     gpu: &Gpu,
     cfg: &TrainConfig,
+    resume: Option<Resume>,
     progress: &mut dyn FnMut(usize, f64) -> Result<(), Error>,
-) -> Result<(Vec<f32>, TrainLog), Error> {
+) -> Result<(TrainState, TrainLog), Error> {
     let mut engine = Engine::gpu(gpu, &cfg.model, cfg.batch, cfg.eval_batches)?;
-    train(&mut engine, cfg, progress).await
+    train(&mut engine, cfg, resume, progress).await
 }

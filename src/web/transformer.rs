@@ -40,11 +40,13 @@ pub async fn train_transformer(
     let (_, log, name) = if backend == "gpu" {
         let gpu = worker_gpu()?;
         memory.fits(&gpu.limits).map_err(throw)?;
-        let (params, log) = train_gpu(&gpu, &config, &mut report).await.map_err(throw)?;
-        (params, log, format!("WebGPU: {}", gpu.adapter.name))
+        let (state, log) = train_gpu(&gpu, &config, None, &mut report)
+            .await
+            .map_err(throw)?;
+        (state.params, log, format!("WebGPU: {}", gpu.adapter.name))
     } else {
-        let (params, log) = train_cpu(&config, &mut report).map_err(throw)?;
-        (params, log, "CPU (wasm)".to_string())
+        let (state, log) = train_cpu(&config, None, &mut report).map_err(throw)?;
+        (state.params, log, "CPU (wasm)".to_string())
     };
     to_js(&Trained {
         log,

@@ -190,14 +190,16 @@ fn micro_train_config(cfg: ModelConfig) -> TrainConfig {
 pub async fn transformer_training_on_the_gpu_matches_the_cpu_for_20_steps(g: &Gpu) {
     for (cfg, _) in configs().into_iter().take(2) {
         let train = micro_train_config(cfg);
-        let (cpu_params, cpu) = train_cpu(&train, &mut |_, _| Ok(())).unwrap();
+        let (cpu_state, cpu) = train_cpu(&train, None, &mut |_, _| Ok(())).unwrap();
+        let cpu_params = cpu_state.params;
         let mut seen = Vec::new();
-        let (gpu_params, gpu) = train_gpu(g, &train, &mut |s, _| {
+        let (gpu_state, gpu) = train_gpu(g, &train, None, &mut |s, _| {
             seen.push(s);
             Ok(())
         })
         .await
         .unwrap();
+        let gpu_params = gpu_state.params;
         assert_eq!(
             seen,
             (1..=20).collect::<Vec<_>>(),
