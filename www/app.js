@@ -21,15 +21,27 @@ function fatal(message) {
 }
 globalThis.__overtrainPanic = (message) => fatal(message);
 
+/** Resolves when the linear lab has drawn its first plots, or after `ms` (a link that waits
+ * for "Run" draws nothing by itself). */
+function firstPlotOr(ms) {
+  return new Promise((resolve) => {
+    const watch = new MutationObserver(() => { watch.disconnect(); resolve(); });
+    watch.observe($('plots'), { attributes: true, attributeFilter: ['data-rendered'] });
+    setTimeout(() => { watch.disconnect(); resolve(); }, ms);
+  });
+}
+
 async function main() {
-  registerOffline({ notice: (message, label, action) => {
+  // The service worker's install downloads the whole build: started after the first plot,
+  // it does not delay it (about 0.1 s here when started with the page).
+  firstPlotOr(10_000).then(() => registerOffline({ notice: (message, label, action) => {
     const box = $('update-notice');
     box.querySelector('.message').textContent = message;
     const button = box.querySelector('button');
     button.textContent = label;
     button.onclick = action;
     box.hidden = false;
-  } });
+  } }));
   await init();
   const schema = loadSchema();
   const defaults = default_linear_config();
