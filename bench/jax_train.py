@@ -1,6 +1,8 @@
 """Benchmark (not a test): the model and optimizer of `overtrain train`'s default config in
-JAX on the CPU, the whole train step (forward, backward, global-norm clip, AdamW) jit-compiled,
-timed over STEPS steps after warm-up. Run by bench/train_vs_jax.sh; prints one JSON line.
+JAX on the CPU, written the plain way — optax's AdamW behind its global-norm clipping, one
+jitted step — and timed over STEPS steps after warm-up. Run by bench/train_vs_jax.sh; prints
+one JSON line. A fair peer must be at least as fast as ../shared/peers/jax_optax_gpt.py, the
+plainest version of this model (README, "Against JAX").
 
 The model follows README.md "Model details for a re-implementation": byte tokens, learned
 positions, pre-norm LayerNorm (eps 1e-5 inside the square root, biased variance), fused
@@ -26,6 +28,7 @@ T_START = time.perf_counter()
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+import optax  # noqa: E402
 
 N_LAYER, D, N_HEAD, D_FF, CTX, VOCAB = 2, 32, 4, 128, 64, 256
 EPS_NORM = 1e-5
@@ -58,13 +61,9 @@ def init(seed):
 
 
 def decay_mask(params):
-    """1.0 on the weight matrices that get weight decay, 0.0 elsewhere (as a pytree)."""
+    """True on the weight matrices that get weight decay (as a pytree), for optax's mask."""
     decayed = {"qkv", "proj", "fc", "mlp_proj"}
-
-    def mark(path, _):
-        return 1.0 if getattr(path[-1], "key", None) in decayed else 0.0
-
-    return jax.tree_util.tree_map_with_path(mark, params)
+    return jax.tree_util.tree_map_with_path(lambda path, _: getattr(path[-1], "key", None) in decayed, params)
 
 
 def layernorm(x, g, b):
@@ -98,45 +97,19 @@ def loss_fn(params, tokens, targets):
         h = gelu(layernorm(x, p["ln2_g"], p["ln2_b"]) @ p["fc"])
         x = x + h @ p["mlp_proj"]
     logits = layernorm(x, params["lnf_g"], params["lnf_b"]) @ params["wte"].T
-    logp = jax.nn.log_softmax(logits, axis=-1)
-    return -jnp.take_along_axis(logp, targets.reshape(b * t, 1), axis=-1).mean()
+    return optax.softmax_cross_entropy_with_integer_labels(logits, targets.reshape(b * t)).mean()
 
 
-def make_step(mask):
-    @jax.jit
-    def step(params, m, v, t, lr, tokens, targets):
-        loss, grads = jax.value_and_grad(loss_fn)(params, tokens, targets)
-        leaves = jax.tree_util.tree_leaves(grads)
-        norm = jnp.sqrt(sum(jnp.sum(g * g) for g in leaves))
-        scale = jnp.where(norm > CLIP, CLIP / norm, 1.0)
-        t = t + 1
-        bc1 = 1.0 - BETA1**t
-        bc2 = 1.0 - BETA2**t
+def cosine_lr(total):
+    """overtrain's cosine schedule (transformer/schedule.rs) of optax's update count: s = count + 1."""
+    w = math.ceil(WARMUP_FRACTION * total)
 
-        def update(w, g, m, v, decay):
-            g = g * scale
-            m = BETA1 * m + (1.0 - BETA1) * g
-            v = BETA2 * v + (1.0 - BETA2) * g * g
-            w = w - lr * ((m / bc1) / (jnp.sqrt(v / bc2) + EPS) + decay * WD * w)
-            return w, m, v
+    def lr(count):
+        s = count + 1
+        cosine = LR * 0.5 * (1.0 + jnp.cos(math.pi * (s - w) / max(total - w, 1)))
+        return jnp.where(s <= w, LR * s / w, cosine)
 
-        out = jax.tree_util.tree_map(update, params, grads, m, v, mask)
-        is_triple = lambda x: isinstance(x, tuple)  # noqa: E731
-        params = jax.tree_util.tree_map(lambda o: o[0], out, is_leaf=is_triple)
-        m = jax.tree_util.tree_map(lambda o: o[1], out, is_leaf=is_triple)
-        v = jax.tree_util.tree_map(lambda o: o[2], out, is_leaf=is_triple)
-        return params, m, v, t, loss
-
-    return step
-
-
-def cosine_lr(step, steps):
-    """overtrain's cosine schedule (transformer/schedule.rs): s = step + 1."""
-    w = math.ceil(WARMUP_FRACTION * steps)
-    s = step + 1
-    if s <= w:
-        return LR * s / w
-    return LR * 0.5 * (1.0 + math.cos(math.pi * (s - w) / max(steps - w, 1)))
+    return lr
 
 
 def main():
@@ -148,27 +121,34 @@ def main():
     args = ap.parse_args()
     b = args.batch
     params = init(args.seed)
-    m = jax.tree_util.tree_map(jnp.zeros_like, params)
-    v = jax.tree_util.tree_map(jnp.zeros_like, params)
-    mask = decay_mask(params)
-    step = make_step(mask)
-    rng = np.random.default_rng(args.seed + 1)
     total = args.warmup + args.steps
-    data = rng.integers(0, VOCAB, (total, b, CTX + 1), dtype=np.int32)
-    t = jnp.zeros((), jnp.float32)
+    opt = optax.chain(
+        optax.clip_by_global_norm(CLIP),
+        optax.adamw(cosine_lr(total), b1=BETA1, b2=BETA2, eps=EPS, weight_decay=WD, mask=decay_mask(params)),
+    )
+    state = opt.init(params)
 
-    def run(i, params, m, v, t):
+    @jax.jit
+    def step(params, state, tokens, targets):
+        loss, grads = jax.value_and_grad(loss_fn)(params, tokens, targets)
+        updates, state = opt.update(grads, state, params)
+        return optax.apply_updates(params, updates), state, loss
+
+    rng = np.random.default_rng(args.seed + 1)
+    data = rng.integers(0, VOCAB, (total, b, CTX + 1), dtype=np.int32)
+
+    def run(i, params, state):
         rows = data[i]
-        return step(params, m, v, t, jnp.float32(cosine_lr(i, total)), rows[:, :-1], rows[:, 1:])
+        return step(params, state, rows[:, :-1], rows[:, 1:])
 
     t_compile = time.perf_counter()
     for i in range(args.warmup):
-        params, m, v, t, loss = run(i, params, m, v, t)
+        params, state, loss = run(i, params, state)
     loss.block_until_ready()
     t0 = time.perf_counter()
     losses = []
     for i in range(args.warmup, total):
-        params, m, v, t, loss = run(i, params, m, v, t)
+        params, state, loss = run(i, params, state)
         losses.append(loss)
     jax.block_until_ready((params, losses))
     t1 = time.perf_counter()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): training tokens/s of `overtrain train --backend cpu` on its default
 # config (the 35k-parameter model, batch 32 × 64 bytes) against the same model and optimizer
-# in JAX on the CPU (bench/jax_train.py, the whole step jit-compiled), in one run,
+# in JAX + optax on the CPU (bench/jax_train.py, the whole step jit-compiled), in one run,
 # alternating, and prints medians and the ratio overtrain/JAX.
 #   overtrain: the whole process (start-up, data, training, its held-out evaluations, writing
 #              the run folder), tokens = steps × 32 × 64, one thread (the CPU path's own);
@@ -10,7 +10,7 @@
 #              single-thread flags); its whole-process time is printed too.
 # usage: bench/train_vs_jax.sh [RUNS (default 5)] [STEPS (default 300)]
 #   OVERTRAIN_BASE=path/to/another/overtrain adds that binary to every round (before/after).
-#   JAX_PYTHON=python3 uses an existing Python with jax; otherwise jax is installed with pip
+#   JAX_PYTHON=python3 uses an existing Python with jax and optax; otherwise they are installed with pip
 #   into bench/out/jax-venv (the CPU wheel).
 source "$(dirname "$0")/../scripts/common.sh"
 cd "$ROOT"
@@ -21,10 +21,10 @@ out=bench/out/train_vs_jax
 cargo build --release --quiet --bin overtrain
 if [ -z "${JAX_PYTHON:-}" ]; then
   JAX_PYTHON=bench/out/jax-venv/bin/python
-  if ! "$JAX_PYTHON" -c 'import jax' 2> /dev/null; then
+  if ! "$JAX_PYTHON" -c 'import jax, optax' 2> /dev/null; then
     say "installing jax (CPU wheel) into bench/out/jax-venv (pip)"
     python3 -m venv bench/out/jax-venv
-    bench/out/jax-venv/bin/pip install -q jax
+    bench/out/jax-venv/bin/pip install -q jax optax
   fi
 fi
 "$TARGET_DIR/release/overtrain" train --print-default-config |
