@@ -142,6 +142,28 @@ function sparkline(box, losses, loss, runLabel = null) {
   box.replaceChildren(svg, label);
 }
 
+/**
+ * What a screen reader hears of a run (a polite live region): its start, pause and resume
+ * and its end at once, and its progress at most every `everyMs` — the visible status changes
+ * at every step, far too often to be read out.
+ */
+export class Announcer {
+  constructor(el, everyMs = 20_000) {
+    this.el = el;
+    this.everyMs = everyMs;
+    this.last = -Infinity;
+  }
+
+  now(text) {
+    this.el.textContent = text;
+    this.last = performance.now();
+  }
+
+  progress(text) {
+    if (performance.now() - this.last >= this.everyMs) this.now(text);
+  }
+}
+
 export class TransformerLab {
   /** Presentation mode: plots with larger text and thicker lines (for a projector). */
   presentation = false;
@@ -159,6 +181,7 @@ export class TransformerLab {
     this.runner = runner;
     this.fatal = fatal;
     this.onChange = onChange ?? (() => {});
+    this.announce = new Announcer($('tx-announce'));
     this.presets = Object.fromEntries(schema.presets.map((p) => [p.name, p.config]));
     this.state = initialState();
     this.form = this.#buildForm(schema);
@@ -410,6 +433,7 @@ export class TransformerLab {
     $('tx-cancel').disabled = false;
     $('tx-progress').value = 0;
     $('tx-status').textContent = 'Starting…';
+    this.announce.now('Experiment started.');
     document.body.dataset.experiment = 'running';
     delete document.body.dataset.errorKind;
   }
@@ -453,6 +477,7 @@ export class TransformerLab {
     $('tx-pause').textContent = run.paused ? 'Resume' : 'Pause';
     document.body.dataset.experiment = run.paused ? 'paused' : 'running';
     if (run.paused) $('tx-status').textContent = `Paused. ${$('tx-status').textContent}`;
+    this.announce.now(run.paused ? 'Paused.' : 'Resumed.');
   }
 
   cancel() {
@@ -475,7 +500,10 @@ export class TransformerLab {
     const rate = (frac - run.first.frac) / Math.max(active, 1e-3);
     const eta = frac - run.first.frac > 0.001 ? (1 - frac) / rate : NaN;
     const what = units.length ? units.map((u) => `${u.label} (${u.step}/${u.steps})`).join('; ') : `${p.label} (${p.step}/${p.steps})`;
-    if (!run.paused) $('tx-status').textContent = `${(100 * frac).toFixed(0)}% · ${what} · ETA ${Number.isFinite(eta) ? fmt.time(eta) : '…'}`;
+    if (!run.paused) {
+      $('tx-status').textContent = `${(100 * frac).toFixed(0)}% · ${what} · ETA ${Number.isFinite(eta) ? fmt.time(eta) : '…'}`;
+      this.announce.progress(`${(100 * frac).toFixed(0)}% done${Number.isFinite(eta) ? `, about ${fmt.time(eta)} left` : ''}.`);
+    }
     this.#liveLoss(run, units);
   }
 
@@ -559,6 +587,7 @@ export class TransformerLab {
     $('tx-cancel').disabled = true;
     $('tx-pause').textContent = 'Pause';
     $('tx-status').textContent = text;
+    this.announce.now(text);
     document.body.dataset.experiment = state;
     run.writer.written.then(() => this.#listSaved());
   }

@@ -3,7 +3,8 @@
 // in error, a link with ignored parts, the glossary, the exercises, the share dialog, a
 // dark colour scheme, a phone's width and an internal-error banner), in the transformer lab before, during
 // (paused) and after a run, and in both labs' embed mode. And what axe does not check: the
-// tabs follow the ARIA tabs pattern (one tab stop, arrow keys move and select).
+// tabs follow the ARIA tabs pattern (one tab stop, arrow keys move and select); a run is read
+// out at a sensible rate; plot text is large enough, in presentation mode too.
 import { test } from './bounded.mjs';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -111,6 +112,17 @@ test('axe finds nothing in the transformer lab before, during and after a run, n
       await page.selectOption('#tx-backend', 'cpu');
       await page.waitForFunction(() => /parameters/.test(document.getElementById('tx-estimate').textContent));
     });
+    // Everything live regions say during the run (what a screen reader reads out).
+    await page.evaluate(() => {
+      globalThis.__spoken = [];
+      const LIVE = '[aria-live], [role=status], [role=alert]';
+      new MutationObserver((records) => {
+        for (const r of records) {
+          const region = (r.target.nodeType === 1 ? r.target : r.target.parentElement)?.closest(LIVE);
+          if (region && !region.hidden && region.textContent.trim()) globalThis.__spoken.push({ id: region.id, text: region.textContent.trim() });
+        }
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
     await audit.view('transformer lab, during a run (paused)', async () => {
       await page.click('#tx-start');
       await page.waitForFunction(() => Number(document.getElementById('tx-progress').value) > 0.05, null, { timeout: 120_000 });
@@ -121,6 +133,14 @@ test('axe finds nothing in the transformer lab before, during and after a run, n
       await page.click('#tx-pause');
       await page.waitForFunction(() => document.body.dataset.experiment === 'done', null, { timeout: 200_000 });
     });
+    // The run was read out at a sensible rate: start, pause, resume, progress at most every
+    // 20 s, and the end — never the step-by-step status or a plot.
+    const spoken = await page.evaluate(() => globalThis.__spoken);
+    const announced = [...new Set(spoken.filter((s) => s.id === 'tx-announce').map((s) => s.text))];
+    assert.deepEqual(announced.filter((t) => !/^\d+% done/.test(t)).slice(0, 3), ['Experiment started.', 'Paused.', 'Resumed.']);
+    assert.match(announced.at(-1), /^Done in /);
+    assert.ok(spoken.every((s) => s.id !== 'tx-status' && !/figure|plot/.test(s.id)), JSON.stringify(spoken.slice(0, 5)));
+    assert.ok(spoken.length < 25, `${spoken.length} announcements: ${JSON.stringify(spoken.slice(0, 8))}`);
     for (const lab of ['linear', 'transformer']) {
       await audit.view(`${lab} embed`, async () => {
         await page.goto(`${server.url}#lab=${lab}&embed=1&plots=finetuned`);
