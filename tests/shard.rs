@@ -50,6 +50,8 @@ fn sharded_and_merged_equals_unsharded_for_1_2_3_and_7_shards() {
                             Shard { k, n },
                             1 + k % 2,
                             checkpoints.as_ref(),
+                            None,
+                            &mut |_| Ok(()),
                             &mut Quiet,
                         ))
                         .unwrap();
@@ -68,6 +70,112 @@ fn sharded_and_merged_equals_unsharded_for_1_2_3_and_7_shards() {
             }
         }
     }
+}
+
+/// A shard saves its part after every unit; stopped after any of them (as SIGTERM stops
+/// the CLI) and resumed from the part it saved last, it ends with a part that merges, with
+/// the other shards', into exactly the unsharded results — with checkpoints shared or not.
+#[test]
+fn a_shard_stopped_after_any_unit_and_resumed_merges_into_the_unsharded_results() {
+    use overtrain::Error;
+    for protocol in [Protocol::Independent, Protocol::Wsd] {
+        let cfg = micro(protocol);
+        let whole =
+            run_ready(experiment::run(&cfg, &mut Engines::cpu(), &mut Quiet, None)).unwrap();
+        let n = 2;
+        let mine = assign(&cfg, n).values().filter(|&&s| s == 0).count();
+        for shared in [false, true] {
+            for stop in [1, mine / 2] {
+                let dir = temp_dir(&format!("resume-{protocol:?}-{shared}-{stop}"));
+                let checkpoints = shared.then(|| Checkpoints::new(&dir, &cfg).unwrap());
+                let run = |resume: Option<Part>, stop: Option<usize>| {
+                    let mut saved: Option<Part> = None;
+                    let mut save = |part: &Part| {
+                        saved = Some(part.clone());
+                        if Some(part.units.len()) == stop {
+                            Err(Error::Cancelled)
+                        } else {
+                            Ok(())
+                        }
+                    };
+                    let shard = Shard { k: 0, n };
+                    // The stopped run on one thread (the stop lands after that unit);
+                    // the resumed one on two.
+                    let threads = if stop.is_some() { 1 } else { 2 };
+                    let out = pollster::block_on(run_shard(
+                        &cfg,
+                        shard,
+                        threads,
+                        checkpoints.as_ref(),
+                        resume,
+                        &mut save,
+                        &mut Quiet,
+                    ));
+                    (out, saved)
+                };
+                let (stopped, saved) = run(None, Some(stop));
+                assert!(
+                    matches!(stopped, Err(Error::Cancelled)),
+                    "{protocol:?}: {stopped:?}"
+                );
+                let saved = saved.unwrap();
+                assert!(
+                    saved.units.len() >= stop && saved.units.len() < mine,
+                    "{} of {mine} units saved",
+                    saved.units.len()
+                );
+                // The part crosses as a file, as the CLI writes it.
+                let saved: Part =
+                    serde_json::from_str(&serde_json::to_string(&saved).unwrap()).unwrap();
+                let (resumed, _) = run(Some(saved), None);
+                let first = resumed.unwrap();
+                assert_eq!(first.units.len(), mine);
+                let other = pollster::block_on(run_shard(
+                    &cfg,
+                    Shard { k: 1, n },
+                    1,
+                    checkpoints.as_ref(),
+                    None,
+                    &mut |_| Ok(()),
+                    &mut Quiet,
+                ))
+                .unwrap();
+                let parts = [("part-0".to_string(), first), ("part-1".to_string(), other)];
+                assert_eq!(
+                    without_time(&merge(&parts).unwrap()),
+                    without_time(&whole),
+                    "{protocol:?}, stopped after {stop} units, shared checkpoints: {shared}"
+                );
+                std::fs::remove_dir_all(&dir).unwrap();
+            }
+        }
+    }
+    // A part of another shard is refused, naming `resume`.
+    let cfg = micro(Protocol::Independent);
+    let part = pollster::block_on(run_shard(
+        &cfg,
+        Shard { k: 1, n: 2 },
+        1,
+        None,
+        None,
+        &mut |_| Ok(()),
+        &mut Quiet,
+    ))
+    .unwrap();
+    let err = pollster::block_on(run_shard(
+        &cfg,
+        Shard { k: 0, n: 2 },
+        1,
+        None,
+        Some(part),
+        &mut |_| Ok(()),
+        &mut Quiet,
+    ))
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("resume") && err.to_string().contains("1/2"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -190,5 +298,127 @@ fn bad_shards_and_parts_exit_2_naming_the_problem() {
     let out = overtrain(&["merge", "--out", m, dir.join("junk.json").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("junk.json"), "{}", stderr(&out));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The CLI: a shard stopped by SIGTERM (a preemption: exit 143) or killed outright by
+/// SIGKILL after it saved some units, then run again with `--resume`, keeps those units,
+/// and its part merges with the other shard's into exactly the unsharded results.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn a_shard_killed_by_sigterm_or_sigkill_resumes_and_merges_into_the_unsharded_results() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::time::{Duration, Instant};
+    let dir = temp_dir("cli-resume");
+    let config = dir.join("config.json");
+    std::fs::write(
+        &config,
+        r#"{"batch": 8, "eval_batches": 2,
+            "model": {"n_layer": 1, "d_model": 16, "n_head": 2, "d_ff": 32, "ctx": 16},
+            "pretrain": {"budgets": [81920, 163840, 327680]},
+            "perturb": {"gammas": [1.0], "draws": 2},
+            "finetune": {"lrs": [0.001, 0.01], "l2": [0.0], "steps": 100, "seeds": 2}}"#,
+    )
+    .unwrap();
+    let cfg = ExperimentConfig::from_json(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    let mine = assign(&cfg, 2).values().filter(|&&s| s == 0).count();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let c = path("config.json");
+    let out = overtrain(&[
+        "experiment",
+        "--config",
+        &c,
+        "--threads",
+        "2",
+        "--out",
+        &path("whole.json"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shard = |k: usize, part: &str, resume: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_overtrain"));
+        cmd.args([
+            "experiment",
+            "--config",
+            &c,
+            "--threads",
+            "1",
+            "--shard",
+            &format!("{k}/2"),
+            "--out",
+            part,
+        ]);
+        if resume {
+            cmd.arg("--resume");
+        }
+        cmd.stderr(std::process::Stdio::piped());
+        cmd
+    };
+    let units = |part: &str| -> usize {
+        std::fs::read_to_string(part)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Part>(&t).ok())
+            .map_or(0, |p| p.units.len())
+    };
+    let other = path("part-1.json");
+    assert!(shard(1, &other, false).output().unwrap().status.success());
+    for signal in [libc::SIGTERM, libc::SIGKILL] {
+        let part = path(&format!("part-0-{signal}.json"));
+        let mut child = shard(0, &part, false).spawn().unwrap();
+        // Once it has saved a unit: the signal.
+        let start = Instant::now();
+        while units(&part) == 0 {
+            assert!(start.elapsed() < Duration::from_secs(120), "no unit saved");
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "finished before the signal"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // SAFETY: kill only sends a signal to our own child process.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let stopped = child.wait_with_output().unwrap();
+        if signal == libc::SIGTERM {
+            assert_eq!(
+                stopped.status.code(),
+                Some(143),
+                "{}",
+                String::from_utf8_lossy(&stopped.stderr)
+            );
+        } else {
+            assert_eq!(stopped.status.signal(), Some(libc::SIGKILL));
+        }
+        let kept = units(&part);
+        assert!(
+            kept >= 1 && kept < mine,
+            "signal {signal}: {kept} of {mine} units saved"
+        );
+        let resumed = shard(0, &part, true).output().unwrap();
+        let said = String::from_utf8_lossy(&resumed.stderr);
+        assert!(resumed.status.success(), "{said}");
+        assert!(
+            said.contains(&format!("resuming shard 0/2: {kept} of its units finished")),
+            "{said}"
+        );
+        assert_eq!(units(&part), mine);
+        let merged = path(&format!("merged-{signal}.json"));
+        let out = overtrain(&["merge", "--out", &merged, &part, &other]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let read = |p: &str| {
+            let mut v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+            quiet_host::strip_elapsed(&mut v);
+            v.as_object_mut().unwrap().remove("backend");
+            v
+        };
+        assert_eq!(read(&merged), read(&path("whole.json")), "signal {signal}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

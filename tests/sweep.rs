@@ -63,8 +63,16 @@ fn threads_and_shards_give_the_serial_sweep() {
     for n in [2, 3] {
         let parts: Vec<(String, experiment::shard::Part)> = (0..n)
             .map(|k| {
-                let part = pollster::block_on(run_shard(&cfg, Shard { k, n }, 1, None, &mut Quiet))
-                    .unwrap();
+                let part = pollster::block_on(run_shard(
+                    &cfg,
+                    Shard { k, n },
+                    1,
+                    None,
+                    None,
+                    &mut |_| Ok(()),
+                    &mut Quiet,
+                ))
+                .unwrap();
                 (format!("part-{k}"), part)
             })
             .collect();

@@ -42,7 +42,8 @@ pub struct ExperimentArgs {
     svg: Option<PathBuf>,
     #[command(flatten)]
     backend: BackendOption,
-    /// Continue the unfinished run whose results are in --out
+    /// Continue the unfinished run whose results are in --out (with --shard: whose part
+    /// file is --out)
     #[arg(long)]
     resume: bool,
     /// On the CPU: run the independent units (budgets, perturbations, fine-tuning runs) on
@@ -113,9 +114,9 @@ pub fn run(args: ExperimentArgs) -> Result<(), Failure> {
         },
     )?;
     if let Some(shard) = args.shard {
-        if args.backend.choice == overtrain::backend::BackendChoice::Gpu || args.resume {
+        if args.backend.choice == overtrain::backend::BackendChoice::Gpu {
             return Err(Failure::Usage(
-                "--shard runs on the CPU and starts afresh (no --backend gpu, no --resume)".into(),
+                "--shard runs on the CPU (no --backend gpu)".into(),
             ));
         }
         return shard::run_shard(
@@ -124,6 +125,7 @@ pub fn run(args: ExperimentArgs) -> Result<(), Failure> {
             args.threads,
             args.checkpoints.as_deref(),
             out,
+            args.resume,
         );
     }
     catch_interrupts();

@@ -6,7 +6,7 @@ use super::device::{check_cpu_memory, cpu_threads};
 use super::output::{pretty, print_out, say, Failure};
 use super::progress::Stderr;
 use super::signals::catch_interrupts;
-use overtrain::experiment::shard::{assign, plan_lines, Checkpoints, Shard};
+use overtrain::experiment::shard::{assign, plan_lines, Checkpoints, Part, Shard};
 use overtrain::experiment::{plan, ExperimentConfig};
 use std::path::Path;
 
@@ -43,14 +43,17 @@ pub fn print_plan(config: &ExperimentConfig, shard: Option<Shard>) -> Result<(),
 }
 
 /// `--shard K/N --out PART.json`: runs shard K's units on the CPU (on `threads`, default
-/// every core) and writes its part; pre-trained checkpoints are shared through
-/// `checkpoints` when given.
+/// every core) and writes its part after every unit (atomically), so that a shard stopped
+/// by Ctrl-C, SIGTERM (a preemption) or SIGKILL keeps what it finished; with `resume`, goes
+/// on from the part in `out` (none there: starts afresh). Pre-trained checkpoints are
+/// shared through `checkpoints` when given.
 pub fn run_shard(
     config: &ExperimentConfig,
     shard: Shard,
     threads: Option<usize>,
     checkpoints: Option<&Path>,
     out: &Path,
+    resume: bool,
 ) -> Result<(), Failure> {
     check_cpu_memory(&overtrain::transformer::model::cpu_memory_estimate(
         &config.model,
@@ -78,17 +81,40 @@ pub fn run_shard(
             ""
         }
     );
-    // A shard's results are its part, written once at the end: no results file so far.
+    let earlier = if resume { read_part(out)? } else { None };
+    if let Some(part) = &earlier {
+        say!(
+            "resuming shard {}/{}: {} of its units finished, kept",
+            shard.k,
+            shard.n,
+            part.units.len()
+        );
+    } else if resume {
+        say!("nothing to resume in {}: starting afresh", out.display());
+    }
+    // The part is written after every unit: the host's results file is not used.
     let mut host = Stderr::new(None);
+    let mut save = |part: &Part| write_file(out, pretty(part).as_bytes());
     let part = pollster::block_on(overtrain::experiment::shard::run_shard(
         config,
         shard,
         threads,
         checkpoints.as_ref(),
+        earlier,
+        &mut save,
         &mut host,
     ));
     Stderr::clear_line();
-    let part = part?;
+    let part = match part {
+        Err(overtrain::Error::Cancelled) => {
+            say!(
+                "interrupted: the finished units are saved in '{}'; add --resume to continue",
+                out.display()
+            );
+            return Err(overtrain::Error::Cancelled.into());
+        }
+        other => other?,
+    };
     write_file(out, pretty(&part).as_bytes())?;
     say!(
         "shard {}/{}: {} units in {:.1} s -> {}",
@@ -99,4 +125,26 @@ pub fn run_shard(
         out.display()
     );
     Ok(())
+}
+
+/// The part of an earlier run in `out`, for `--resume`: none when there is no file (a
+/// fresh start); a file that is not a part is refused naming --resume (exit 2). Whether the
+/// part belongs to this shard and config is checked when the run starts.
+fn read_part(out: &Path) -> Result<Option<Part>, Failure> {
+    let text = match std::fs::read_to_string(out) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Failure::Usage(format!(
+                "--resume: cannot read '{}': {e}",
+                out.display()
+            )))
+        }
+    };
+    serde_json::from_str(&text).map(Some).map_err(|e| {
+        Failure::Usage(format!(
+            "--resume: '{}' is not a part file: {e}",
+            out.display()
+        ))
+    })
 }

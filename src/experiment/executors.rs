@@ -106,6 +106,7 @@ pub async fn drive<H: Host>(
             job,
         };
         let output = execute(ctx, job.unit, input.as_ref(), engine, &mut watch).await?;
+        host.unit_done(job, &output);
         let events = schedule.done(job, output, host.now_ms());
         deliver(host, events);
     }
@@ -257,6 +258,7 @@ pub async fn drive_threads<H: Host>(
                 }
             }
             Ok(Message::Done(job, Ok(output))) => {
+                host.unit_done(job, &output);
                 let events = schedule.done(job, output, host.now_ms());
                 deliver(host, events);
             }

@@ -39,6 +39,9 @@ pub trait Host {
     /// The pre-trained weights of budget `budget_index` of variant `variant` (a sweep's
     /// value; 0 without a sweep), for export.
     fn checkpoint(&mut self, _variant: usize, _budget_index: usize, _params: &[f32]) {}
+    /// Each unit's output as it finishes (the serial and threaded executors), before the
+    /// schedule takes it: a shard saves its part here ([`super::shard::run_shard`]).
+    fn unit_done(&mut self, _job: super::plan::Job, _output: &super::units::Output) {}
     /// Milliseconds on some clock.
     fn now_ms(&self) -> f64;
 }
@@ -118,9 +121,9 @@ pub struct Scheduler {
     pub workers: usize,
     /// Work of the jobs not handed out yet.
     work_waiting: f64,
-    /// A shard's schedule (see [`Scheduler::for_jobs`]): every output is kept, in the
-    /// order done, and no budget is assembled (its other units run elsewhere).
-    kept: Option<Vec<(Job, Output)>>,
+    /// False for a shard's schedule (see [`Scheduler::for_jobs`]): no budget is assembled
+    /// (its other units run elsewhere).
+    assembles: bool,
 }
 
 impl Scheduler {
@@ -183,13 +186,14 @@ impl Scheduler {
             backend: backend.to_string(),
             start_ms: now_ms,
             workers: 1,
-            kept: None,
+            assembles: true,
             variants,
         })
     }
 
     /// The schedule of some of the jobs of `cfg` (a shard's), with `given` the outputs of
-    /// the jobs they need that run elsewhere. Every output is kept ([`Scheduler::kept`]).
+    /// the jobs they need that run elsewhere. Its host hears each output
+    /// ([`Host::unit_done`]); no budget is assembled.
     pub fn for_jobs(
         cfg: &ExperimentConfig,
         jobs: &[Job],
@@ -203,13 +207,8 @@ impl Scheduler {
         s.work_total = s.waiting.iter().map(|j| j.work(&s.variants)).sum();
         s.work_waiting = s.work_total;
         s.outputs.extend(given);
-        s.kept = Some(Vec::new());
+        s.assembles = false;
         Ok(s)
-    }
-
-    /// A shard's outputs, in the order its jobs finished.
-    pub fn kept(self) -> Vec<(Job, Output)> {
-        self.kept.unwrap_or_default()
     }
 
     /// The configs of the variants (one without a sweep).
@@ -310,13 +309,11 @@ impl Scheduler {
                 params: params.clone(),
             });
         }
-        if let Some(kept) = &mut self.kept {
-            kept.push((job, output.clone()));
+        self.outputs.insert(job, output);
+        if !self.assembles {
             // Later jobs of the shard may need it; no budget is assembled here.
-            self.outputs.insert(job, output);
             return events;
         }
-        self.outputs.insert(job, output);
         let v = job.variant;
         if !matches!(job.unit, Unit::Stable { .. }) {
             self.assembly[v].remaining[job.budget()] -= 1;

@@ -203,7 +203,7 @@ pub const PART_KIND: &str = "overtrain experiment part";
 
 /// An output without its bulk (weights, optimizer state), as a part file keeps it.
 #[cfg(not(target_arch = "wasm32"))]
-fn slim(output: Output) -> Output {
+fn slim(output: &Output) -> Output {
     match output {
         Output::Pretrained {
             base,
@@ -212,18 +212,18 @@ fn slim(output: Output) -> Output {
             ..
         } => Output::Pretrained {
             params: Vec::new(),
-            base,
-            losses,
-            diverged,
+            base: *base,
+            losses: losses.clone(),
+            diverged: *diverged,
         },
         Output::Stable {
             losses, diverged, ..
         } => Output::Stable {
             state: TrainState::fresh(Vec::new()),
-            losses,
-            diverged,
+            losses: losses.clone(),
+            diverged: *diverged,
         },
-        other => other,
+        other => other.clone(),
     }
 }
 
@@ -286,7 +286,7 @@ impl Checkpoints {
                     &checkpoint::to_safetensors(&cfg.model, &layout, params),
                 )?;
                 // The measurements last: their file marks the checkpoint complete.
-                let slim = serde_json::to_vec(&slim(output.clone())).expect("plain data");
+                let slim = serde_json::to_vec(&slim(output)).expect("plain data");
                 Checkpoints::write(&meta, &slim)
             }
             Output::Stable { .. } => {
@@ -338,31 +338,144 @@ impl Checkpoints {
     }
 }
 
+impl Part {
+    /// An empty part of shard `shard` of `cfg`: a run that starts afresh.
+    pub fn empty(cfg: &ExperimentConfig, shard: Shard) -> Part {
+        Part {
+            kind: PART_KIND.into(),
+            schema_version: super::config::SCHEMA_VERSION,
+            config: cfg.clone(),
+            shard,
+            units: Vec::new(),
+            backend: "CPU".into(),
+            elapsed_s: 0.0,
+        }
+    }
+
+    /// This part as the start of a resumed run of shard `shard` of `cfg` (`--resume`); a
+    /// data error on `resume` names what does not fit: another config, another shard, a
+    /// unit that is not this shard's or is there twice.
+    pub fn resume_for(self, cfg: &ExperimentConfig, shard: Shard) -> Result<Part, Error> {
+        let bad = |message: String| Err(Error::data("resume", message));
+        if self.kind != PART_KIND {
+            return bad("not an overtrain experiment part".into());
+        }
+        if &self.config != cfg {
+            return bad("the part belongs to another config than this run's".into());
+        }
+        if self.shard != shard {
+            return bad(format!(
+                "the part is shard {}/{}'s, not {}/{}'s",
+                self.shard.k, self.shard.n, shard.k, shard.n
+            ));
+        }
+        let assigned = assign(cfg, shard.n);
+        let mut seen = BTreeSet::new();
+        for u in &self.units {
+            if assigned.get(&u.unit) != Some(&shard.k) {
+                return bad(format!(
+                    "a unit of the part is not shard {}/{}'s",
+                    shard.k, shard.n
+                ));
+            }
+            if !seen.insert(u.unit) {
+                return bad("a unit is in the part twice".into());
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// A shard's host as its schedule sees it: each of the shard's own units, as it finishes,
+/// goes into the part, which `save` then writes (the CLI: atomically, to the part file), so
+/// that a stopped shard keeps every unit it finished; a save that fails stops the run at its
+/// next report.
+#[cfg(not(target_arch = "wasm32"))]
+struct Saving<'a, H: Host> {
+    host: &'a mut H,
+    save: &'a mut dyn FnMut(&Part) -> Result<(), Error>,
+    /// Where every unit's output also goes (pre-trained weights for other shards).
+    checkpoints: Option<&'a Checkpoints>,
+    variants: &'a [ExperimentConfig],
+    /// The shard's own units that this run computes (not those it only recomputes).
+    todo: &'a [Job],
+    part: Part,
+    /// Seconds of the earlier runs that the part resumes, and when this one started.
+    earlier_s: f64,
+    start_ms: f64,
+    failed: Option<Error>,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl<H: Host> Host for Saving<'_, H> {
+    async fn progress(&mut self, p: &super::Progress) -> Result<(), Error> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        self.host.progress(p).await
+    }
+
+    fn unit_done(&mut self, job: Job, output: &Output) {
+        if let Some(c) = self.checkpoints {
+            if let Err(e) = c.save(&self.variants[job.variant], &job, output) {
+                self.failed.get_or_insert(e);
+            }
+        }
+        if !self.todo.contains(&job) {
+            return;
+        }
+        self.part.units.push(PartUnit {
+            unit: job,
+            output: slim(output),
+        });
+        self.part.units.sort_by_key(|u| u.unit);
+        self.part.elapsed_s = self.earlier_s + (self.host.now_ms() - self.start_ms) / 1e3;
+        if let Err(e) = (self.save)(&self.part) {
+            self.failed.get_or_insert(e);
+        }
+    }
+
+    fn now_ms(&self) -> f64 {
+        self.host.now_ms()
+    }
+}
+
 /// Runs shard `shard` of the experiment on the CPU (`threads` threads): its units, after
 /// getting the inputs they need from other shards' units from `checkpoints` or by running
-/// those units here. Returns its part.
+/// those units here. `resume`: the part of an earlier, stopped run of this shard (checked
+/// by [`Part::resume_for`]), whose units are kept and not run again (the inputs that the
+/// rest need from them come from `checkpoints` or are recomputed: a part keeps no weights).
+/// `save` hears the part after each of its units. Returns the part.
 #[cfg(not(target_arch = "wasm32"))]
 pub async fn run_shard<H: Host>(
     cfg: &ExperimentConfig,
     shard: Shard,
     threads: usize,
     checkpoints: Option<&Checkpoints>,
+    resume: Option<Part>,
+    save: &mut dyn FnMut(&Part) -> Result<(), Error>,
     host: &mut H,
 ) -> Result<Part, Error> {
-    let start = host.now_ms();
+    let start_ms = host.now_ms();
+    let part = match resume {
+        Some(part) => part.resume_for(cfg, shard)?,
+        None => Part::empty(cfg, shard),
+    };
     let assigned = assign(cfg, shard.n);
     let variants = variants_of(cfg);
-    let mine: Vec<Job> = plan::jobs(&variants)
+    let finished: BTreeSet<Job> = part.units.iter().map(|u| u.unit).collect();
+    let todo: Vec<Job> = plan::jobs(&variants)
         .into_iter()
-        .filter(|u| assigned[u] == shard.k)
+        .filter(|u| assigned[u] == shard.k && !finished.contains(u))
         .collect();
-    // The inputs from elsewhere: from a checkpoint when one holds it, else recomputed here
-    // (with whatever it needs in turn).
+    // The inputs from elsewhere (another shard's units, or this shard's finished ones,
+    // whose weights a part does not keep): from a checkpoint when one holds it, else
+    // recomputed here (with whatever it needs in turn).
     let mut given: Vec<(Job, Output)> = Vec::new();
     let mut recompute: Vec<Job> = Vec::new();
-    for u in &mine {
+    for u in &todo {
         for need in chain(&variants, *u) {
-            if mine.contains(&need) || given.iter().any(|(g, _)| *g == need) {
+            if todo.contains(&need) || given.iter().any(|(g, _)| *g == need) {
                 break;
             }
             if recompute.contains(&need) {
@@ -381,32 +494,27 @@ pub async fn run_shard<H: Host>(
             }
         }
     }
-    let units: Vec<Job> = mine.iter().chain(&recompute).copied().collect();
+    let units: Vec<Job> = todo.iter().chain(&recompute).copied().collect();
     let mut schedule = Scheduler::for_jobs(cfg, &units, given, "CPU", host.now_ms())?;
     schedule.workers = threads;
-    super::executors::drive_threads(&mut schedule, threads, host).await?;
-    let mut units = Vec::new();
-    for (unit, output) in schedule.kept() {
-        if let Some(c) = checkpoints {
-            c.save(&variants[unit.variant], &unit, &output)?;
-        }
-        if mine.contains(&unit) {
-            units.push(PartUnit {
-                unit,
-                output: slim(output),
-            });
-        }
+    let mut saving = Saving {
+        host,
+        save,
+        checkpoints,
+        variants: &variants,
+        todo: &todo,
+        earlier_s: part.elapsed_s,
+        part,
+        start_ms,
+        failed: None,
+    };
+    super::executors::drive_threads(&mut schedule, threads, &mut saving).await?;
+    if let Some(e) = saving.failed.take() {
+        return Err(e);
     }
-    units.sort_by_key(|u| u.unit);
-    Ok(Part {
-        kind: PART_KIND.into(),
-        schema_version: super::config::SCHEMA_VERSION,
-        config: cfg.clone(),
-        shard,
-        units,
-        backend: "CPU".into(),
-        elapsed_s: (host.now_ms() - start) / 1e3,
-    })
+    let mut part = saving.part;
+    part.elapsed_s = saving.earlier_s + (saving.host.now_ms() - start_ms) / 1e3;
+    Ok(part)
 }
 
 /// The results of an experiment from its shards' parts: they must be of one config and
