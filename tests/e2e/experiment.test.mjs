@@ -5,8 +5,7 @@
 // their control. `?workers=N` sets the pool's size (www/runner.js).
 import { test } from './bounded.mjs';
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import { startServer, launch, openPage, WATCH_WORKERS } from './harness.mjs';
+import { startServer, launch, openPage, WATCH_WORKERS, downloadText } from './harness.mjs';
 
 const state = (page) => page.evaluate(() => document.body.dataset.experiment);
 const progress = (page) => page.evaluate(() => Number(document.getElementById('tx-progress').value));
@@ -20,10 +19,6 @@ async function openLab(browser, url, { workers } = {}) {
   return opened;
 }
 
-async function downloadText(page, selector) {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
-  return { name: download.suggestedFilename(), bytes: await fs.readFile(await download.path()) };
-}
 
 test('a micro experiment runs to completion in the page, draws every plot and exports valid files', async () => {
   const server = await startServer();

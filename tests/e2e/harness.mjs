@@ -1,6 +1,7 @@
 // Shared set-up of the end-to-end tests: serve dist/ on a free loopback port and drive
 // Debian's Chromium (never a downloaded browser) with playwright-core.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
 import { once } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,3 +77,19 @@ export const WATCH_WORKERS = () => {
     }
   };
 };
+
+/** Clicks `selector` and reads the file it downloads. Chromium, loaded, sometimes drops one
+ * of many downloads a page starts within seconds (the experiment test starts 17): the page's handler
+ * ran and made the file (checked: its blob is created and its link clicked), but no
+ * download starts. Such a click is made again, at most twice; a button that never
+ * downloads still fails, with its name. */
+export async function downloadText(page, selector) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15_000 }), page.click(selector)]);
+      return { name: download.suggestedFilename(), bytes: await fs.readFile(await download.path()) };
+    } catch (e) {
+      if (attempt === 3 || e.name !== 'TimeoutError') throw new Error(`no download from ${selector} (${attempt} clicks): ${e.message.split('\n')[0]}`);
+    }
+  }
+}

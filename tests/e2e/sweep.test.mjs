@@ -6,8 +6,7 @@
 // per value. The sweep presets show their recorded runs, summary included.
 import { test } from './bounded.mjs';
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import { startServer, launch, openPage } from './harness.mjs';
+import { startServer, launch, openPage, downloadText } from './harness.mjs';
 
 async function openLab(browser, url) {
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
@@ -17,10 +16,7 @@ async function openLab(browser, url) {
   return opened;
 }
 
-async function download(page, selector) {
-  const [file] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
-  return fs.readFile(await file.path());
-}
+const download = async (page, selector) => (await downloadText(page, selector)).bytes;
 
 /** The estimate's training tokens, as the cost line states them ("131.1 k training tokens"). */
 async function tokens(page) {
