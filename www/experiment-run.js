@@ -12,6 +12,12 @@
 // - On WebGPU, the whole experiment on worker 0 (run_experiment), the worker that holds the
 //   page's one device: units on one device would run one after another anyway.
 //
+// A worker that dies mid-unit (www/runner.js: most likely out of memory) is replaced and
+// its unit runs again, from the same input, on the first idle worker — the same result,
+// as every unit is a pure function of its input; after MAX_DEATHS deaths of one unit the
+// run stops, naming the unit and the likely cause, and keeps the budgets it finished. On
+// WebGPU a death ends the run the same way (its partial results are kept).
+//
 // Either way the caller hears the same things: `handlers` = {onProgress(progress, units),
 // onPartial(results), onCheckpoint(variant, budget, bytes), onDone(results), onError(typedError),
 // onPanic(message)}, where `progress` is the experiment's progress (phase, label, step,
@@ -22,6 +28,7 @@
 // before it were delivered by onPartial.
 import { ExperimentSchedule } from './pkg/overtrain.js';
 import { MSG, request, typedError } from './protocol.js';
+import { MAX_DEATHS } from './runner.js';
 
 const CANCELLED = Object.freeze({ kind: 'cancelled', message: 'cancelled', field: null });
 
@@ -59,6 +66,7 @@ class WholeRun {
       case MSG.EXP_DONE: this.over = true; h.onDone(m.results); break;
       case MSG.ERROR: this.over = true; h.onError(m.error); break;
       case MSG.PANIC: this.over = true; h.onPanic(m.message); break;
+      case MSG.DIED: this.over = true; h.onError(died('the experiment', 1, m.message)); break;
       default:
     }
   }
@@ -75,7 +83,9 @@ class UnitRun {
     this.config = config;
     this.handlers = handlers;
     this.workers = pool.size;
-    this.running = new Map(); // request id → {index (worker), unit, report}
+    this.running = new Map(); // request id → {index (worker), unit, input, report}
+    this.again = []; // units whose worker died, to run again first: [{unit, input, report}]
+    this.deaths = new Map(); // a unit (JSON) → how many workers died running it
     this.paused = false;
     this.ending = null; // once stopping: {error} or {panic}, delivered when no unit runs
     this.over = false;
@@ -115,16 +125,16 @@ class UnitRun {
     const busy = new Set([...this.running.values()].map((r) => r.index));
     for (let i = 0; i < this.pool.size; i++) {
       if (busy.has(i) || !this.pool.alive(i)) continue;
-      let ready;
+      let ready = this.again.shift();
       try {
-        ready = this.schedule.next();
+        ready ??= this.schedule.next();
       } catch (e) {
         this.#stop({ error: typedError(e) });
         return;
       }
       if (ready === undefined) break;
-      const r = { index: i, unit: ready.unit, report: null };
-      const id = this.pool.send((rid) => request.unit(rid, this.config, 'cpu', ready.unit, ready.input), (m) => this.#message(id, r, m), i);
+      const r = { index: i, unit: ready.unit, input: ready.input, report: ready.report ?? null };
+      const id = this.pool.send((rid) => request.unit(rid, this.config, 'cpu', r.unit, r.input), (m) => this.#message(id, r, m), i);
       this.running.set(id, r);
     }
     if (this.running.size > 0) return;
@@ -171,8 +181,23 @@ class UnitRun {
         this.#stop({ panic: m.message });
         this.#pump();
         return;
+      case MSG.DIED:
+        this.running.delete(id);
+        if (!this.ending) this.#died(r, m.message);
+        this.#pump();
+        return;
       default:
     }
+  }
+
+  /** The worker running `r` died: the unit runs again, unless it has killed MAX_DEATHS
+   * workers. */
+  #died(r, message) {
+    const key = JSON.stringify(r.unit);
+    const deaths = (this.deaths.get(key) ?? 0) + 1;
+    this.deaths.set(key, deaths);
+    if (deaths >= MAX_DEATHS) this.#stop({ error: died(describe(r), deaths, message) });
+    else this.again.push(r);
   }
 
   /** A unit's output: to the schedule, and what it completes to the caller. */
@@ -222,4 +247,18 @@ class UnitRun {
     // Workers paused for this run go on (and idle ones stop waiting for a resume).
     if (this.paused) this.pool.control(request.resume());
   }
+}
+
+/** The error of a computation (`what`) that took its worker down `times` times. */
+function died(what, times, message) {
+  const times_ = times === 1 ? 'its worker stopped' : `it stopped its worker ${times} times`;
+  return { kind: 'io', message: `${what}: ${times_} (${message}); most likely it needs more memory than this tab has. The budgets that finished are kept`, field: null };
+}
+
+/** A unit in words: its last progress label ("budget 2/4: pre-training"), or its kind and
+ * budget when it died before reporting. */
+function describe(r) {
+  if (r.report?.label) return r.report.label;
+  const { kind, budget, variant } = r.unit;
+  return `${kind} of budget ${budget + 1}${variant ? ` (value ${variant + 1} of the sweep)` : ''}`;
 }

@@ -49,6 +49,12 @@
 //                                           and the page decides by it alone
 //   panic {id, message}                     a bug in the wasm; the worker then closes and
 //                                           the page starts a new one
+//   died {id, message}                      the worker cannot go on: the wasm trapped
+//                                           without a panic (most likely out of memory); it
+//                                           closes, and the page starts a new one and runs
+//                                           the request again there (www/runner.js also
+//                                           gives this answer to the requests of a worker
+//                                           that failed with an uncaught error)
 
 export const MSG = Object.freeze({
   INIT_GPU: 'init-gpu',
@@ -74,6 +80,7 @@ export const MSG = Object.freeze({
   UNIT_DONE: 'unit-done',
   ERROR: 'error',
   PANIC: 'panic',
+  DIED: 'died',
 });
 
 /**
@@ -127,4 +134,5 @@ export const reply = {
   error: (id, e) => ({ type: MSG.ERROR, id, error: typedError(e) }),
   cancelled: (id) => ({ type: MSG.ERROR, id, error: { kind: 'cancelled', message: 'cancelled', field: null } }),
   panic: (id, message) => ({ type: MSG.PANIC, id, message }),
+  died: (id, message) => ({ type: MSG.DIED, id, message }),
 };

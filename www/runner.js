@@ -15,6 +15,13 @@
 // kills an experiment. While worker 0 runs an experiment, the linear lab's shards go to
 // the other workers (when there are any); a worker running a unit runs a shard given to it
 // between two of the unit's progress reports.
+//
+// A worker that dies (an uncaught error in it, or the wasm trapping without a panic: most
+// likely out of memory) is replaced by a new one, and what it ran is run again: a linear
+// run starts over, and every request it held is answered `died`, on which an experiment
+// runs its unit again (www/experiment-run.js). After MAX_DEATHS deaths of the same
+// linear run it fails instead, naming the likely cause. A panic is a bug, which would
+// happen again: it is shown as an internal error and ends what ran on the worker.
 import { merge_linear_shards, resolve_backend } from './pkg/overtrain.js';
 import { MSG, request, typedError } from './protocol.js';
 
@@ -37,8 +44,10 @@ export function poolSize() {
 }
 
 const ABANDON_AFTER_MS = 1500;
+/** How many times one computation may take its worker down before the page gives up on it. */
+export const MAX_DEATHS = 3;
 /** Answers that end a request (its handler is then dropped). */
-const FINAL = new Set([MSG.EXP_DONE, MSG.UNIT_DONE, MSG.TRAINED, MSG.PROBE_RESULT, MSG.ERROR, MSG.PANIC]);
+const FINAL = new Set([MSG.EXP_DONE, MSG.UNIT_DONE, MSG.TRAINED, MSG.PROBE_RESULT, MSG.ERROR, MSG.PANIC, MSG.DIED]);
 
 export class Runner {
   /** `fatal(message)`: shows an internal error (a panic, a worker that failed to load). */
@@ -60,7 +69,13 @@ export class Runner {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
     const slot = { worker, linear: null, tasks: new Set(), ready: false, dead: false };
     worker.onmessage = (e) => this.#message(slot, e.data);
-    worker.onerror = (e) => this.#crashed(slot, `a computation worker failed (${e.message || 'unknown error'})`);
+    worker.onerror = (e) => {
+      e.preventDefault(); // handled here: not also an uncaught error of the page
+      if (!this.slots.includes(slot)) return; // a worker already replaced
+      const what = e.message || 'unknown error';
+      if (slot.ready) this.#died(slot, what);
+      else this.#crashed(slot, `a computation worker failed to load (${what})`);
+    };
     if (i === 0) worker.postMessage(request.initGpu());
     return slot;
   }
@@ -84,7 +99,7 @@ export class Runner {
    * onPanic(message)}.
    */
   runLinear(config, backend, handlers) {
-    this.queued = { config, backend, handlers };
+    this.queued = { config, backend, handlers, deaths: 0 };
     if (this.job && performance.now() - this.job.started > ABANDON_AFTER_MS) this.#abandon();
     this.#next();
   }
@@ -105,12 +120,12 @@ export class Runner {
 
   #next() {
     if (this.job || !this.queued) return;
-    const { config, backend, handlers } = this.queued;
+    const { config, backend, handlers, deaths } = this.queued;
     const slots = backend === 'gpu' ? (this.slots[0].linear === null ? [this.slots[0]] : []) : this.#freeSlots();
     if (!slots.length) return; // an abandoned part still runs on them; its answer frees one
     this.queued = null;
     const id = this.nextId++;
-    this.job = { id, config, backend, started: performance.now(), slots, parts: new Array(slots.length), pending: slots.length, handlers };
+    this.job = { id, config, backend, started: performance.now(), slots, parts: new Array(slots.length), pending: slots.length, handlers, deaths };
     slots.forEach((slot, shard) => {
       slot.linear = id;
       slot.worker.postMessage(request.linear(id, config, backend, shard, slots.length));
@@ -186,6 +201,9 @@ export class Runner {
       case MSG.PANIC:
         this.#crashed(slot, msg.message);
         return;
+      case MSG.DIED:
+        this.#died(slot, msg.message);
+        return;
       case MSG.LINEAR_RESULT:
         this.#linear(slot, msg);
         return;
@@ -201,7 +219,33 @@ export class Runner {
     handler(msg);
   }
 
-  /** A worker panicked or failed: say so, end what ran on it, start a new one. */
+  /**
+   * The worker of `slot` died (`message`: what it said, if anything): a new one takes its
+   * place; a linear run it took part in starts over (or fails, after MAX_DEATHS deaths);
+   * every request it held is answered `died`.
+   */
+  #died(slot, message) {
+    const job = this.job;
+    if (job?.slots.includes(slot)) {
+      this.job = null; // the other parts' answers are ignored when they come
+      const deaths = job.deaths + 1;
+      if (deaths >= MAX_DEATHS) {
+        job.handlers.onError({ kind: 'io', message: `the computation stopped its worker ${deaths} times (${message}); most likely it needs more memory than this tab has`, field: null }, job);
+      } else {
+        this.queued ??= { config: job.config, backend: job.backend, handlers: job.handlers, deaths };
+      }
+    }
+    const lost = [...slot.tasks];
+    this.#respawn(slot);
+    for (const id of lost) {
+      const handler = this.handlers.get(id);
+      this.handlers.delete(id);
+      handler?.({ type: MSG.DIED, id, message });
+    }
+    this.#next();
+  }
+
+  /** A worker panicked or failed to load: say so, end what ran on it, start a new one. */
   #crashed(slot, message) {
     this.fatal(message);
     const job = this.job;

@@ -16,7 +16,7 @@ import { MSG, request } from './protocol.js';
 import { runExperiment } from './experiment-run.js';
 import { experimentTable, plotFigure, plotOptions, setCaption, tableView } from './tables.js';
 import { downloadBytes, downloadCsv, downloadJson, downloadPng, downloadSvg } from './exports.js';
-import { RecordWriter, listSaved, newRecord } from './persist.js';
+import { RecordWriter, listSaved, newRecord, lockName, takeLock, onChangedElsewhere, storageProblem } from './persist.js';
 import { durationText } from './work.js';
 import { linkControls, plainWithDetails } from './glossary.js';
 
@@ -191,6 +191,9 @@ export class TransformerLab {
     runner.onGpu(() => this.#changed());
     this.form.set(this.presets[$('tx-preset').value]);
     this.#listSaved();
+    // Another tab saved or deleted an experiment: list them again (at most every 0.5 s).
+    let relisting = null;
+    onChangedElsewhere(() => { relisting ??= setTimeout(() => { relisting = null; this.#listSaved(); }, 500); });
     this.#loadRecorded();
   }
 
@@ -342,7 +345,7 @@ export class TransformerLab {
 
   #probed(m, key) {
     const probe = this.state.probe;
-    if (m.id !== probe.id || !this.state.estimate || m.type === MSG.PANIC) return;
+    if (m.id !== probe.id || !this.state.estimate || m.type === MSG.PANIC || m.type === MSG.DIED) return;
     if (m.type === MSG.ERROR) { $('tx-estimate').textContent += ` — ${m.error.message}`; return; }
     probe.measured = { key, tokensPerSecond: m.tokens_per_second };
     this.#showSpeed(m.tokens_per_second);
@@ -371,14 +374,17 @@ export class TransformerLab {
 
   // --- The run's lifecycle ---
 
-  /** Starts the experiment of the controls; `resume`: a saved unfinished record of it. */
-  start({ resume } = {}) {
+  /** Starts the experiment of the controls; `resume`: a saved unfinished record of it,
+   * with `release`, the lock on it this tab took (www/persist.js). */
+  start({ resume, release } = {}) {
     const config = this.#changed();
-    if (!config || this.state.run) return;
+    if (!config || this.state.run) { release?.(); return; }
     const record = resume
       ? { ...resume, status: 'running' }
       : newRecord({ label: this.#recordLabel(config), config: JSON.stringify(config), backend: this.backend().backend, budgets: budgetCount(config) });
-    const run = this.#newRun(record, Boolean(resume));
+    // While this tab writes the record, it holds its lock: other tabs see it running here.
+    const lock = resume ? Promise.resolve(release) : takeLock(lockName(record));
+    const run = this.#newRun(record, Boolean(resume), lock);
     this.state.run = run;
     run.writer.save().then(() => this.#listSaved());
     this.state.results = null;
@@ -396,9 +402,11 @@ export class TransformerLab {
     return `${preset}, varying ${config.sweep.field.split('.').at(-1)}: ${config.sweep.values.map(valueText).join(', ')}, up to ${params} parameters`;
   }
 
-  /** A run about to start, writing `record` as it goes. */
-  #newRun(record, resumed) {
+  /** A run about to start, writing `record` as it goes, once `lock` (resolving to the
+   * release of the record's lock) is taken. */
+  #newRun(record, resumed, lock) {
     return {
+      lock,
       /** Its controls (www/experiment-run.js), once launched. */
       exec: null,
       started: performance.now(),
@@ -408,7 +416,7 @@ export class TransformerLab {
       pausedMs: 0,
       cancelled: false,
       /** Saves its record in IndexedDB as it runs. */
-      writer: new RecordWriter(record, (e) => this.fatal(`could not save the experiment in this browser: ${e}`)),
+      writer: new RecordWriter(record, (e) => this.#storageFailed(e), lock),
       /** Resumed from a saved record (an error of kind data then says it cannot resume). */
       resume: resumed,
       /** The live loss: the latest losses by running unit, the unit followed, and the
@@ -589,7 +597,8 @@ export class TransformerLab {
     $('tx-status').textContent = text;
     this.announce.now(text);
     document.body.dataset.experiment = state;
-    run.writer.written.then(() => this.#listSaved());
+    // Its last write done, the record is free for other tabs.
+    run.writer.written.then(() => run.lock).then((release) => { release?.(); this.#listSaved(); });
   }
 
   // --- Drawing ---
@@ -736,7 +745,16 @@ export class TransformerLab {
       onShow: (rec) => this.#show(rec),
       onResume: (rec) => this.#resume(rec),
       relist: () => this.#listSaved(),
+      onUnavailable: (e) => this.#storageFailed(e),
     });
+  }
+
+  /** Saving failed (`e`): the page says so once, and runs on without keeping anything. */
+  #storageFailed(e) {
+    const box = $('tx-storage');
+    if (!box.hidden) return;
+    box.textContent = `Experiments are not kept in this browser: ${storageProblem(e)}. Runs work all the same; download their results and weights from this page before leaving it.`;
+    box.hidden = false;
   }
 
   /** Shows a saved record: its results and checkpoints. */
@@ -748,11 +766,18 @@ export class TransformerLab {
     $('tx-status').textContent = `Showing a saved experiment from ${new Date(rec.created).toLocaleString()} (${finishedCount(results)}/${rec.budgets} budgets).`;
   }
 
-  /** Resumes a saved unfinished record: its config in the controls, then a start. */
-  #resume(rec) {
+  /** Resumes a saved unfinished record: its config in the controls, then a start — if
+   * no other tab has just taken it. */
+  async #resume(rec) {
+    const release = await takeLock(lockName(rec));
+    if (!release) {
+      $('tx-status').textContent = 'That experiment is running in another tab.';
+      this.#listSaved();
+      return;
+    }
     this.form.set(JSON.parse(rec.config));
     this.#changed();
-    this.start({ resume: rec });
+    this.start({ resume: rec, release });
   }
 
   /** Adds (or replaces) checkpoint `index`'s button (of `config`: budget index % budgets

@@ -31,10 +31,19 @@ const ready = init().then(
   (e) => { postMessage(reply.panic(null, `could not load WebAssembly: ${e}`)); close(); },
 );
 
-/** Reports a failed request: a panic closes this worker; anything else is a typed error. */
+/**
+ * Reports a failed request: a panic closes this worker (a bug: it would fail again); so
+ * does a WebAssembly trap without a panic (Rust aborts when an allocation fails: out of
+ * memory), which the page answers by running the request again on a new worker; anything
+ * else is a typed error. After a trap the wasm's memory may be inconsistent, so nothing
+ * more runs here.
+ */
 function fail(id, e) {
   if (worker.panicMessage !== null) {
     postMessage(reply.panic(id, worker.panicMessage));
+    close();
+  } else if (e instanceof WebAssembly.RuntimeError) {
+    postMessage(reply.died(id, `WebAssembly stopped: ${e.message}`));
     close();
   } else {
     postMessage(reply.error(id, e));
