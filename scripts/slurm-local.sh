@@ -3,7 +3,11 @@
 # this script installs from Debian's packages (slurm-wlm, munge), configures on 127.0.0.1,
 # starts and stops itself: a micro experiment in N shards (job array) and the merge job
 # (afterok), then a check that the merged results equal an unsharded run, number for
-# number. Needs root (apt-get, the daemons). Usage: scripts/slurm-local.sh [N (default 3)];
+# number; then preemption: a longer experiment in 2 shards, one of them requeued by Slurm
+# while it runs (SIGTERM, as preemption and time limits do) after it finished some units,
+# which goes on from its part when it starts again (--requeue, --resume in
+# scripts/slurm/experiment.sbatch), and again the merge equals the unsharded run. Needs
+# root (apt-get, the daemons). Usage: scripts/slurm-local.sh [N (default 3)];
 # OVERTRAIN_BIN=path uses that binary instead of building the release one.
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
@@ -98,23 +102,19 @@ cat > "$config" <<'JSON'
  "perturb": {"gammas": [0.5, 2.0], "draws": 2},
  "finetune": {"lrs": [0.001, 0.003], "l2": [0.0], "steps": 10, "seeds": 2}}
 JSON
-say "submitting $shards shards and the merge (scripts/slurm/submit.sh)"
-read -r array merge < <("$ROOT/scripts/slurm/submit.sh" "$config" "$shards" "$work/run" "$bin")
-echo "job array $array, merge job $merge"
-for i in $(seq 600); do
-  left=$(squeue -h -j "$array,$merge" 2>/dev/null | wc -l)
-  [ "$left" -eq 0 ] && break
-  sleep 0.5
-done
-squeue
-sacct_state=$(scontrol show job "$merge" 2>/dev/null | grep -o 'JobState=[A-Z]*' || true)
-echo "merge job: ${sacct_state:-finished}"
-ls "$work/run" "$work/run/parts"
-[ -f "$work/run/results.json" ] || { cat "$work/run"/*.log; die "no merged results"; }
+# Waits until none of the given jobs is queued or running (at most 5 minutes).
+wait_jobs() {
+  for i in $(seq 600); do
+    [ "$(squeue -h -j "$1" 2>/dev/null | wc -l)" -eq 0 ] && return 0
+    sleep 0.5
+  done
+  squeue; die "jobs $1 still queued after 5 minutes"
+}
 
-say "the unsharded run, for comparison"
-"$bin" experiment --config "$config" --backend cpu --out "$work/whole.json" 2> /dev/null
-python3 - "$work/whole.json" "$work/run/results.json" <<'PY'
+# Checks that merged results ($2) equal the unsharded run of config $1, number for number.
+equals_unsharded() {
+  "$bin" experiment --config "$1" --backend cpu --out "$work/whole.json" 2> /dev/null
+  python3 - "$work/whole.json" "$2" <<'PY'
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 for r in (a, b):
@@ -124,4 +124,50 @@ if bad:
     sys.exit(f"the merged results differ in: {', '.join(bad)}")
 print(f"merged results of {len(json.load(open(sys.argv[2]))['budgets'])} budgets equal the unsharded run, number for number")
 PY
+}
+
+say "submitting $shards shards and the merge (scripts/slurm/submit.sh)"
+read -r array merge < <("$ROOT/scripts/slurm/submit.sh" "$config" "$shards" "$work/run" "$bin")
+echo "job array $array, merge job $merge"
+wait_jobs "$array,$merge"
+sacct_state=$(scontrol show job "$merge" 2>/dev/null | grep -o 'JobState=[A-Z]*' || true)
+echo "merge job: ${sacct_state:-finished}"
+ls "$work/run" "$work/run/parts"
+[ -f "$work/run/results.json" ] || { cat "$work/run"/*.log; die "no merged results"; }
+
+say "the unsharded run, for comparison"
+equals_unsharded "$config" "$work/run/results.json"
+
+say "preemption: a running shard requeued by Slurm resumes from its part"
+# 12 fine-tuning units of about 1 s each (debug build, 2 threads): shard 0 runs for several
+# seconds, saving its part after every unit.
+long="$work/long.json"
+cat > "$long" <<'JSON'
+{"batch": 4, "eval_batches": 2,
+ "model": {"n_layer": 1, "d_model": 8, "n_head": 2, "d_ff": 16, "ctx": 8},
+ "pretrain": {"budgets": [16384, 32768]},
+ "perturb": {"gammas": [0.5, 2.0], "draws": 2},
+ "finetune": {"lrs": [0.001, 0.003], "l2": [0.0], "steps": 20000, "seeds": 3}}
+JSON
+read -r parray pmerge < <("$ROOT/scripts/slurm/submit.sh" "$long" 2 "$work/preempt" "$bin")
+part="$work/preempt/parts/part-0.json"
+units() { python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["units"]))' "$part" 2>/dev/null || echo 0; }
+for i in $(seq 600); do [ "$(units)" -ge 2 ] && break; sleep 0.1; done
+before=$(units)
+[ "$before" -ge 2 ] || die "shard 0 saved no units to requeue after"
+scontrol requeue "${parray}_0"
+echo "requeued shard 0 (job ${parray}_0) after $before saved units"
+# A requeued job waits before it may start again (its earliest start is set about two
+# minutes ahead); once it is back in the queue, make it eligible now.
+for i in $(seq 150); do
+  scontrol show job "${parray}_0" 2>/dev/null | grep -q 'JobState=PENDING' && break
+  sleep 0.2
+done
+scontrol update JobId="${parray}_0" StartTime=now
+wait_jobs "$parray,$pmerge"
+log=$(ls "$work/preempt"/overtrain-shard-*_0.log)
+grep -q 'stopped (SIGTERM)' "$log" || { cat "$log"; die "shard 0 did not stop on SIGTERM with its part saved"; }
+grep -E 'resuming shard 0/2: [0-9]+ of its units finished, kept' "$log" || { cat "$log"; die "shard 0 did not resume from its part"; }
+[ -f "$work/preempt/results.json" ] || { cat "$work/preempt"/*.log; die "no merged results after the preemption"; }
+equals_unsharded "$long" "$work/preempt/results.json"
 say "done; stopping the daemons"
