@@ -4,7 +4,9 @@
 # in JAX + optax on the CPU (bench/jax_train.py, the whole step jit-compiled), in one run,
 # alternating, and prints medians and the ratio overtrain/JAX.
 #   overtrain: the whole process (start-up, data, training, its held-out evaluations, writing
-#              the run folder), tokens = steps × 32 × 64, one thread (the CPU path's own);
+#              the run folder), tokens = steps × 32 × 64, on every core (--threads, its
+#              default: the other threads join each step's products and attention) and on
+#              one (--threads 1, taskset -c 0);
 #   JAX:       STEPS steps timed after 20 warm-up steps (compilation excluded), with XLA's
 #              default threads, and restricted to one core (taskset -c 0 plus XLA's
 #              single-thread flags); its whole-process time is printed too.
@@ -36,14 +38,16 @@ echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(free -g | awk '
 "$JAX_PYTHON" -c 'import jax, numpy; print("jax", jax.__version__, "numpy", numpy.__version__)'
 
 now() { date +%s.%N; }
-# overtrain_run NAME BINARY: one whole-process run, appends "NAME seconds" to the results.
+# overtrain_run NAME BINARY [ARGS...]: one whole-process run (ARGS: --threads N, or a
+# taskset prefix through OVERTRAIN_PREFIX), appends "NAME seconds" to the results.
 overtrain_run() {
-  local t0 t1
+  local name="$1" bin="$2" t0 t1
+  shift 2
   t0=$(now)
-  "$2" train --config "$out/train.json" --out "$out/run-$1" --backend cpu 2> "$out/$1.stderr" > /dev/null ||
-    die "$2 failed: $(tail -c 300 "$out/$1.stderr")"
+  ${OVERTRAIN_PREFIX:-} "$bin" train --config "$out/train.json" --out "$out/run-$name" --backend cpu "$@" 2> "$out/$name.stderr" > /dev/null ||
+    die "$bin failed: $(tail -c 300 "$out/$name.stderr")"
   t1=$(now)
-  echo "$1 $(python3 -c "print(round($t1 - $t0, 3))")" >> "$out/results.txt"
+  echo "$name $(python3 -c "print(round($t1 - $t0, 3))")" >> "$out/results.txt"
 }
 # jax_run NAME [taskset/env prefix...]: appends "NAME steady_s whole_s" to the results.
 jax_run() {
@@ -56,11 +60,12 @@ jax_run() {
 }
 
 : > "$out/results.txt"
-per_round=3
-[ -n "${OVERTRAIN_BASE:-}" ] && per_round=4
+per_round=4
+[ -n "${OVERTRAIN_BASE:-}" ] && per_round=5
 say "$runs rounds of $steps steps, alternating"
 for i in $(seq "$runs"); do
   overtrain_run overtrain "$TARGET_DIR/release/overtrain"
+  OVERTRAIN_PREFIX="taskset -c 0" overtrain_run overtrain_1thread "$TARGET_DIR/release/overtrain" --threads 1
   [ -n "${OVERTRAIN_BASE:-}" ] && overtrain_run overtrain_base "$OVERTRAIN_BASE"
   jax_run jax env
   jax_run jax_1thread env XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" taskset -c 0
@@ -79,10 +84,10 @@ med = {name: [statistics.median(col) for col in zip(*r)] for name, r in rows.ite
 print(f"\n{tokens} tokens per run ({steps} steps of 32 × 64), medians of {len(rows['overtrain'])} runs:\n")
 print("| implementation | median s | tokens/s |")
 print("|---|---|---|")
-for name in ["overtrain", "overtrain_base"]:
+for name, what in [("overtrain", "all cores"), ("overtrain_1thread", "--threads 1, 1 core"), ("overtrain_base", "its default threads")]:
     if name in med:
         s = med[name][0]
-        print(f"| `{name}` train --backend cpu, whole process, 1 thread | {s:.2f} | {tokens / s:,.0f} |")
+        print(f"| `{name}` train --backend cpu, whole process, {what} | {s:.2f} | {tokens / s:,.0f} |")
 for name, what in [("jax", "all cores"), ("jax_1thread", "1 core")]:
     s, whole = med[name]
     print(f"| JAX jit, {what}, {steps} steps after warm-up | {s:.2f} | {tokens / s:,.0f} |")
@@ -90,11 +95,11 @@ for name, what in [("jax", "all cores"), ("jax_1thread", "1 core")]:
 # Speed ratios (tokens/s of overtrain over the other), from the medians and, more robust
 # on a shared machine whose load changes between rounds, the median of each round's ratio.
 print()
-ours = [r[0] for r in rows["overtrain"]]
-for name in ["jax", "jax_1thread", "overtrain_base"]:
+for us, name in [("overtrain", "jax"), ("overtrain_1thread", "jax_1thread"), ("overtrain", "overtrain_base"), ("overtrain", "overtrain_1thread")]:
     if name in rows:
+        ours = [r[0] for r in rows[us]]
         theirs = [r[0] for r in rows[name]]
         paired = statistics.median(t / o for t, o in zip(theirs, ours))
-        print(f"overtrain / {name} tokens/s: {med[name][0] / med['overtrain'][0]:.2f}× (medians), "
+        print(f"{us} / {name} tokens/s: {med[name][0] / med[us][0]:.2f}× (medians), "
               f"{paired:.2f}× (median of the rounds' ratios)")
 PY

@@ -198,6 +198,68 @@ fn the_gpu_backend_is_chosen_and_reported() {
 }
 
 #[test]
+fn train_on_any_number_of_threads_writes_the_same_weights_and_log() {
+    let dir = temp_dir("train-threads");
+    let config = dir.join("train.json");
+    // Wide enough that each step's products are split over the threads.
+    std::fs::write(
+        &config,
+        r#"{"model": {"n_layer": 1, "d_model": 32, "n_head": 4, "d_ff": 64, "ctx": 32},
+            "batch": 8, "steps": 10, "eval_every": 5, "eval_batches": 2}"#,
+    )
+    .unwrap();
+    let run = |threads: &str| {
+        let out_dir = dir.join(format!("run-{threads}"));
+        let out = overtrain(&[
+            "train",
+            "--backend",
+            "cpu",
+            "--threads",
+            threads,
+            "--config",
+            config.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{stderr}");
+        assert!(
+            stderr.contains(&format!("training on the CPU, {threads} thread")),
+            "{stderr}"
+        );
+        let read = |f: &str| std::fs::read(out_dir.join(f)).unwrap();
+        (
+            read("model.safetensors"),
+            read("optimizer.safetensors"),
+            read("log.json"),
+        )
+    };
+    let one = run("1");
+    for threads in ["3", "8"] {
+        assert!(
+            run(threads) == one,
+            "{threads} threads: other weights, optimizer state or log"
+        );
+    }
+    let out = overtrain(&[
+        "train",
+        "--threads",
+        "0",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--threads") && stderr.contains("1..=1024"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn train_writes_config_model_and_log() {
     let dir = temp_dir("train");
     let config = dir.join("train.json");

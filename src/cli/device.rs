@@ -115,23 +115,44 @@ fn duration(seconds: f64) -> String {
 
 /// Says how long `tokens` training tokens will take on the CPU, from two timed steps of
 /// the model — before a run that may be long.
+/// `speedup`: how much faster than one thread the run goes on `threads` (the schedule's
+/// simulation, or the helpers' speed-up of one model's steps).
 pub fn say_cpu_estimate(
     model: &overtrain::transformer::config::ModelConfig,
     batch: usize,
     tokens: f64,
+    threads: usize,
+    speedup: f64,
 ) -> Result<(), Failure> {
     let start = Instant::now();
     let now = || start.elapsed().as_secs_f64() * 1e3;
-    let probe = pollster::block_on(overtrain::transformer::bench::train_throughput(
-        None, model, batch, 1, &now,
-    ))?;
+    let probe = |steps| {
+        pollster::block_on(overtrain::transformer::bench::train_throughput(
+            None, model, batch, steps, &now,
+        ))
+    };
+    // One step says how long a step takes; then about 0.2 s of steps, so that the speed is
+    // not one short step's (timer, caches, the clock ramping up: ±30 % here).
+    let first = probe(1)?;
+    let steps = (200.0 / first.ms_per_step.max(1e-3)).clamp(1.0, 200.0) as usize;
+    let probe = if steps > 1 { probe(steps)? } else { first };
     say!(
-        "estimated time on the CPU: {} ({:.0} training tokens at {:.0} tokens/s)",
-        duration(tokens / probe.tokens_per_second),
+        "estimated time on the CPU, {threads} thread{}: {} ({:.0} training tokens at {:.0} tokens/s on one thread{})",
+        if threads > 1 { "s" } else { "" },
+        duration(tokens / probe.tokens_per_second / speedup),
         tokens,
-        probe.tokens_per_second
+        probe.tokens_per_second,
+        if threads > 1 { format!(", {speedup:.2}× on {threads}") } else { String::new() }
     );
     Ok(())
+}
+
+/// `--threads N`, 1 ≤ N ≤ 1024; anything else is refused naming the range.
+pub fn parse_threads(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=1024).contains(&n) => Ok(n),
+        _ => Err("must be an integer in 1..=1024".into()),
+    }
 }
 
 /// `--threads N`, or every core.

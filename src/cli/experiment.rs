@@ -4,7 +4,7 @@
 
 use super::atomic::write_file;
 use super::device::{
-    check_cpu_memory, choose_device, cpu_threads, say_cpu_estimate, BackendOption,
+    check_cpu_memory, choose_device, cpu_threads, parse_threads, say_cpu_estimate, BackendOption,
 };
 use super::input::ExperimentSource;
 use super::lock::lock_output;
@@ -47,7 +47,8 @@ pub struct ExperimentArgs {
     #[arg(long)]
     resume: bool,
     /// On the CPU: run the independent units (budgets, perturbations, fine-tuning runs) on
-    /// N threads (default: every core); the results are the same for every N
+    /// N threads (default: every core), threads without a unit joining the steps of those
+    /// that run; the results are the same for every N
     #[arg(
         long,
         value_name = "N",
@@ -74,14 +75,6 @@ pub struct ExperimentArgs {
     /// instead of recomputing those of other shards
     #[arg(long, value_name = "DIR", requires = "shard")]
     checkpoints: Option<PathBuf>,
-}
-
-/// `--threads N`, 1 ≤ N ≤ 1024; anything else is refused naming the range.
-fn parse_threads(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(n) if (1..=1024).contains(&n) => Ok(n),
-        _ => Err("must be an integer in 1..=1024".into()),
-    }
 }
 
 /// `--shard K/N`, or `slurm` (K and N from the Slurm array task's environment).
@@ -166,7 +159,17 @@ pub fn run(args: ExperimentArgs) -> Result<(), Failure> {
             .max_by_key(|m| m.total())
             .expect("one variant at least");
         check_cpu_memory(&cpu)?;
-        say_cpu_estimate(&config.model, config.batch, experiment::cost(&config).0)?;
+        // The schedule on the threads, idle ones joining the running units' steps.
+        let threads = cpu_threads(args.threads);
+        let speedup = experiment::plan::work_total(&config)
+            / experiment::plan::makespan_helped(&config, threads, 0);
+        say_cpu_estimate(
+            &config.model,
+            config.batch,
+            experiment::cost(&config).0,
+            threads,
+            speedup,
+        )?;
     }
     let mut host = Stderr::new(Some(out.clone()));
     let run = match &device {

@@ -1,7 +1,9 @@
 //! `overtrain train`: trains a small transformer on the synthetic pre-training language.
 
 use super::atomic::write_file;
-use super::device::{check_cpu_memory, choose_device, say_cpu_estimate, BackendOption};
+use super::device::{
+    check_cpu_memory, choose_device, cpu_threads, parse_threads, say_cpu_estimate, BackendOption,
+};
 use super::input::read_config;
 use super::lock::lock_output;
 use super::output::{io, pretty, print_out, say, say_inline, Failure};
@@ -35,6 +37,15 @@ pub struct TrainArgs {
     out: Option<PathBuf>,
     #[command(flatten)]
     backend: BackendOption,
+    /// On the CPU: compute each training step on N threads (default: every core); the
+    /// weights and losses are the same for every N
+    #[arg(
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        value_parser = parse_threads
+    )]
+    threads: Option<usize>,
     /// Continue the run stopped in DIR (by Ctrl-C or SIGTERM) from its weights, AdamW's
     /// state and log; a finished run is left as it is, and a folder with nothing to
     /// continue starts afresh
@@ -167,7 +178,14 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
             config.eval_batches,
         ))?;
         let tokens = (config.steps * config.batch * config.model.ctx) as f64;
-        say_cpu_estimate(&config.model, config.batch, tokens)?;
+        let threads = cpu_threads(args.threads);
+        say_cpu_estimate(
+            &config.model,
+            config.batch,
+            tokens,
+            threads,
+            overtrain::experiment::plan::helped_speedup(threads),
+        )?;
     }
     std::fs::create_dir_all(out)
         .map_err(|e| io(format!("cannot create '{}': {e}", out.display())))?;
@@ -210,7 +228,13 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
     };
     let (state, log) = match &device {
         None => {
-            say!("training on the CPU");
+            let threads = cpu_threads(args.threads);
+            say!(
+                "training on the CPU, {threads} thread{}",
+                if threads > 1 { "s" } else { "" }
+            );
+            // The other threads join each step's large products and attention.
+            let _helpers = overtrain::cpu::par::Helpers::set(threads - 1);
             train::train_cpu(&config, resume, &mut progress)?
         }
         Some(g) => {

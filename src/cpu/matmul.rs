@@ -7,6 +7,8 @@
 //! blocking over m and n, which does not touch any element's arithmetic, depends on the
 //! instruction set.
 
+use super::par;
+
 /// out (m×n) = a (m×k) · b (k×n), all row-major.
 ///
 /// The output is computed in register blocks of R rows × W columns held in local arrays
@@ -14,20 +16,52 @@
 /// SSE, AVX2 or AVX-512) and each loaded row of b serves R rows of a. Blocks of 32 (AVX-512),
 /// 16, 8, 4 and 1 columns cover any n without a slow remainder loop.
 /// This is the linear lab's hot loop: it is what makes a recompute follow a slider.
+///
+/// Large products are split by output rows over the cores [`super::par`] allows; every
+/// element is the same sum either way.
 pub fn matmul(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
-    matmul_dispatch::<false, false>(out, a, b, m, k, n)
+    assert!(out.len() == m * n && a.len() == m * k && b.len() == k * n);
+    par::rows(out, n, k * n, |i0, part| {
+        let rows = part.len() / n;
+        matmul_dispatch::<false, false>(part, &a[i0 * k..][..rows * k], b, rows, k, n)
+    })
 }
 
-/// out (m×n) = aᵀ · b with a stored row-major as k×m: no transposed copy is made.
+/// out (m×n) = aᵀ · b with a stored row-major as k×m: no transposed copy is made (except of
+/// a part's columns of a, when the product is split over cores).
 pub fn matmul_tn(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
-    matmul_dispatch::<true, false>(out, a, b, m, k, n)
+    matmul_tn_parts::<false>(out, a, b, m, k, n)
 }
 
 /// out (m×n) += aᵀ · b with a stored as k×m (the weight gradient of a linear layer): each
 /// element gets `out + (aᵀ·b)`, the product's sum formed first exactly as [`matmul_tn`]
 /// forms it.
 pub fn matmul_tn_acc(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
-    matmul_dispatch::<true, true>(out, a, b, m, k, n)
+    matmul_tn_parts::<true>(out, a, b, m, k, n)
+}
+
+/// aᵀ·b split by output rows: a part of rows i0.. reads columns i0.. of a, copied side by
+/// side (k × rows) so the kernel sees the same values at the same steps of each sum.
+fn matmul_tn_parts<const ACC: bool>(
+    out: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+) {
+    assert!(out.len() == m * n && a.len() == m * k && b.len() == k * n);
+    par::rows(out, n, k * n, |i0, part| {
+        let rows = part.len() / n;
+        if rows == m {
+            return matmul_dispatch::<true, ACC>(part, a, b, m, k, n);
+        }
+        let mut cols = Vec::with_capacity(k * rows);
+        for p in 0..k {
+            cols.extend_from_slice(&a[p * m + i0..][..rows]);
+        }
+        matmul_dispatch::<true, ACC>(part, &cols, b, rows, k, n)
+    })
 }
 
 fn matmul_dispatch<const TA: bool, const ACC: bool>(

@@ -154,7 +154,8 @@ pub async fn run_threads<H: Host>(
 }
 
 /// Runs every unit `schedule` hands out on `threads` CPU threads, each with its own
-/// engine; progress and the schedule's events reach the host from this thread.
+/// engine, the threads without a unit helping those with one; progress and the schedule's
+/// events reach the host from this thread.
 #[cfg(not(target_arch = "wasm32"))]
 pub async fn drive_threads<H: Host>(
     schedule: &mut Scheduler,
@@ -235,6 +236,10 @@ pub async fn drive_threads<H: Host>(
         .collect();
     drop(message_tx);
 
+    // Threads without a unit join the steps of the units that run (shared among them):
+    // the tail of the experiment, a wsd stable phase's one chain. The same bits either way
+    // (crate::cpu::par).
+    let helpers = crate::cpu::par::Helpers::set(0);
     let outcome = loop {
         while schedule.running() < threads {
             let Some(job) = schedule.take_ready() else {
@@ -244,6 +249,8 @@ pub async fn drive_threads<H: Host>(
                 break;
             }
         }
+        let running = schedule.running().max(1);
+        helpers.update((threads - running.min(threads)) / running);
         if schedule.finished() {
             break Ok(());
         }
@@ -267,6 +274,7 @@ pub async fn drive_threads<H: Host>(
         }
     };
     // Stop the threads: no more jobs; the running units stop at their next read-back.
+    drop(helpers);
     cancel.store(outcome.is_err(), Ordering::SeqCst);
     drop(job_tx);
     for w in workers {

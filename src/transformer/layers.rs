@@ -4,7 +4,7 @@
 //! llm.c does, so shared weights sum their gradients) and *overwrite* input gradients
 //! unless stated otherwise.
 
-use crate::cpu::{math, matmul, matmul_tn_acc, simd};
+use crate::cpu::{math, matmul, matmul_tn_acc, par, simd};
 
 /// out[b,t,:] = wte[token] (+ wpe[t] when positions are learned).
 pub fn encoder_forward(
@@ -70,6 +70,29 @@ pub fn layernorm_forward(
     b: &[f32],
     d: usize,
 ) {
+    // Rows are independent: split over the cores allowed.
+    let ranges = par::ranges(mean.len(), 8 * d);
+    let parts = par::chunks(out, d, &ranges)
+        .into_iter()
+        .zip(par::chunks(mean, 1, &ranges))
+        .zip(par::chunks(rstd, 1, &ranges))
+        .zip(&ranges)
+        .map(|(((out, mean), rstd), r)| {
+            let inp = &inp[r.start * d..r.end * d];
+            move || layernorm_forward_rows(out, mean, rstd, inp, g, b, d)
+        });
+    par::run(parts);
+}
+
+fn layernorm_forward_rows(
+    out: &mut [f32],
+    mean: &mut [f32],
+    rstd: &mut [f32],
+    inp: &[f32],
+    g: &[f32],
+    b: &[f32],
+    d: usize,
+) {
     simd::run(
         #[inline(always)]
         || {
@@ -101,27 +124,44 @@ pub fn layernorm_backward(
     rstd: &[f32],
     d: usize,
 ) {
+    // The input gradient row by row, split over the cores allowed; then dg and db, summed
+    // over the rows in order on this thread (cheap), so their sums never depend on the split.
+    par::rows(dinp, d, 8 * d, |n0, dinp| {
+        let rows = n0..n0 + dinp.len() / d;
+        simd::run(
+            #[inline(always)]
+            || {
+                for (n, dinp) in rows.zip(dinp.chunks_exact_mut(d)) {
+                    let (x, dy) = (&inp[n * d..(n + 1) * d], &dout[n * d..(n + 1) * d]);
+                    let (m, s) = (mean[n], rstd[n]);
+                    let (mut dnorm_mean, mut dnorm_norm_mean) = (0.0f32, 0.0f32);
+                    for i in 0..d {
+                        let norm = (x[i] - m) * s;
+                        let dnorm = g[i] * dy[i];
+                        dnorm_mean += dnorm;
+                        dnorm_norm_mean += dnorm * norm;
+                    }
+                    dnorm_mean /= d as f32;
+                    dnorm_norm_mean /= d as f32;
+                    for i in 0..d {
+                        let norm = (x[i] - m) * s;
+                        let dnorm = g[i] * dy[i];
+                        dinp[i] = (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s;
+                    }
+                }
+            },
+        )
+    });
     simd::run(
         #[inline(always)]
         || {
             for n in 0..mean.len() {
                 let (x, dy) = (&inp[n * d..(n + 1) * d], &dout[n * d..(n + 1) * d]);
                 let (m, s) = (mean[n], rstd[n]);
-                let (mut dnorm_mean, mut dnorm_norm_mean) = (0.0f32, 0.0f32);
                 for i in 0..d {
                     let norm = (x[i] - m) * s;
-                    let dnorm = g[i] * dy[i];
-                    dnorm_mean += dnorm;
-                    dnorm_norm_mean += dnorm * norm;
-                }
-                dnorm_mean /= d as f32;
-                dnorm_norm_mean /= d as f32;
-                for i in 0..d {
-                    let norm = (x[i] - m) * s;
-                    let dnorm = g[i] * dy[i];
                     db[i] += dy[i];
                     dg[i] += norm * dy[i];
-                    dinp[n * d + i] = (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s;
                 }
             }
         },
@@ -220,6 +260,13 @@ pub fn gelu_forward(out: &mut [f32], inp: &[f32]) {
 /// [`gelu_forward`] that also keeps each tanh for [`gelu_backward_kept`] (the same values
 /// the backward pass would compute again).
 pub fn gelu_forward_keep(out: &mut [f32], tanh: &mut [f32], inp: &[f32]) {
+    // Element by element: split over the cores allowed, in runs of 64.
+    par::rows2(out, 64, tanh, 64, 64 * 16, |i0, out, tanh| {
+        gelu_forward_keep_part(out, tanh, &inp[i0 * 64..][..out.len()])
+    })
+}
+
+fn gelu_forward_keep_part(out: &mut [f32], tanh: &mut [f32], inp: &[f32]) {
     simd::run(
         #[inline(always)]
         || {
@@ -249,15 +296,20 @@ pub fn gelu_backward(dinp: &mut [f32], inp: &[f32], dout: &[f32]) {
 
 /// [`gelu_backward`] with the tanh values kept by [`gelu_forward_keep`].
 pub fn gelu_backward_kept(dinp: &mut [f32], inp: &[f32], tanh: &[f32], dout: &[f32]) {
-    simd::run(
-        #[inline(always)]
-        || {
-            for (((di, &x), &t), &dy) in dinp.iter_mut().zip(inp).zip(tanh).zip(dout) {
-                let du = GELU_S * (1.0 + 3.0 * 0.044715 * x * x);
-                *di = dy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du);
-            }
-        },
-    )
+    // Element by element: split over the cores allowed, in runs of 64.
+    par::rows(dinp, 64, 64 * 8, |i0, dinp| {
+        let r = i0 * 64..i0 * 64 + dinp.len();
+        let (inp, tanh, dout) = (&inp[r.clone()], &tanh[r.clone()], &dout[r]);
+        simd::run(
+            #[inline(always)]
+            || {
+                for (((di, &x), &t), &dy) in dinp.iter_mut().zip(inp).zip(tanh).zip(dout) {
+                    let du = GELU_S * (1.0 + 3.0 * 0.044715 * x * x);
+                    *di = dy * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du);
+                }
+            },
+        )
+    })
 }
 
 /// SwiGLU: each input row is [gate (F) | up (F)]; out = silu(gate)·up (N×F).
@@ -327,6 +379,44 @@ pub fn rope_backward(dqkv: &mut [f32], t_len: usize, d: usize, h: usize) {
 /// steps, 12.9 s against 16.4 s of CPU time, medians of 3, 2-core AMD EPYC, 2026-12-05).
 #[allow(clippy::too_many_arguments)]
 pub fn attention_forward(
+    out: &mut [f32],
+    att: &mut [f32],
+    qkv: &[f32],
+    b: usize,
+    t_len: usize,
+    d: usize,
+    h: usize,
+) {
+    // Each sequence's attention is its own: split by sequence over the cores allowed.
+    let qkv_len = t_len * 3 * d;
+    assert!(
+        out.len() == b * t_len * d
+            && att.len() == b * h * t_len * t_len
+            && qkv.len() == b * qkv_len
+    );
+    par::rows2(
+        out,
+        t_len * d,
+        att,
+        h * t_len * t_len,
+        t_len * t_len * d,
+        |b0, out, att| {
+            let bs = out.len() / (t_len * d);
+            attention_forward_seqs(
+                out,
+                att,
+                &qkv[b0 * qkv_len..][..bs * qkv_len],
+                bs,
+                t_len,
+                d,
+                h,
+            )
+        },
+    )
+}
+
+/// [`attention_forward`] of `b` sequences on this thread.
+fn attention_forward_seqs(
     out: &mut [f32],
     att: &mut [f32],
     qkv: &[f32],
@@ -507,6 +597,36 @@ fn attention_forward_impl(
 /// Attention backward: overwrites dqkv.
 #[allow(clippy::too_many_arguments)]
 pub fn attention_backward(
+    dqkv: &mut [f32],
+    dout: &[f32],
+    qkv: &[f32],
+    att: &[f32],
+    b: usize,
+    t_len: usize,
+    d: usize,
+    h: usize,
+) {
+    // Split by sequence, as the forward pass.
+    let (qkv_len, out_len, att_len) = (t_len * 3 * d, t_len * d, h * t_len * t_len);
+    assert!(dqkv.len() == b * qkv_len && dout.len() == b * out_len && att.len() == b * att_len);
+    par::rows(dqkv, qkv_len, 2 * t_len * t_len * d, |b0, dqkv| {
+        let bs = dqkv.len() / qkv_len;
+        attention_backward_seqs(
+            dqkv,
+            &dout[b0 * out_len..][..bs * out_len],
+            &qkv[b0 * qkv_len..][..bs * qkv_len],
+            &att[b0 * att_len..][..bs * att_len],
+            bs,
+            t_len,
+            d,
+            h,
+        )
+    })
+}
+
+/// [`attention_backward`] of `b` sequences on this thread.
+#[allow(clippy::too_many_arguments)]
+fn attention_backward_seqs(
     dqkv: &mut [f32],
     dout: &[f32],
     qkv: &[f32],
@@ -750,18 +870,39 @@ fn attention_backward_impl(
 /// Softmax cross-entropy of each row of logits (N×V) against its target; keeps probs.
 /// Returns the mean loss (nats per token).
 pub fn crossentropy_forward(probs: &mut [f32], logits: &[f32], targets: &[u8], v: usize) -> f64 {
-    simd::run(
-        #[inline(always)]
-        || crossentropy_forward_impl(probs, logits, targets, v),
-    )
+    // Each row's loss on the cores allowed, then their sum in row order on this thread.
+    let mut losses = vec![0.0f64; targets.len()];
+    par::rows2(probs, v, &mut losses, 1, 4 * v, |n0, probs, losses| {
+        let rows = n0..n0 + losses.len();
+        simd::run(
+            #[inline(always)]
+            || {
+                crossentropy_forward_impl(
+                    probs,
+                    losses,
+                    &logits[rows.start * v..rows.end * v],
+                    &targets[rows],
+                    v,
+                )
+            },
+        )
+    });
+    let total = losses.iter().fold(0.0f64, |t, &l| t + l);
+    total / targets.len() as f64
 }
 
+/// Each row's probabilities and loss (`losses`, in nats).
 #[inline(always)]
-fn crossentropy_forward_impl(probs: &mut [f32], logits: &[f32], targets: &[u8], v: usize) -> f64 {
+fn crossentropy_forward_impl(
+    probs: &mut [f32],
+    losses: &mut [f64],
+    logits: &[f32],
+    targets: &[u8],
+    v: usize,
+) {
     // Rows in groups of G: each row's normalizer is its own sum in order, but the G sums
     // advance together, so their additions overlap instead of waiting on one another.
     const G: usize = 4;
-    let mut total = 0.0f64;
     let mut e = vec![0.0f32; G * v]; // exp(z − max) of each row of the group, computed once
     for (group, targets) in targets.chunks(G).enumerate() {
         let rows = targets.len();
@@ -801,10 +942,9 @@ fn crossentropy_forward_impl(probs: &mut [f32], logits: &[f32], targets: &[u8], 
             for (p, &e) in probs[n * v..(n + 1) * v].iter_mut().zip(e) {
                 *p = e * inv;
             }
-            total += (sum[r] as f64).ln() - (logits[n * v + target as usize] - max[r]) as f64;
+            losses[n] = (sum[r] as f64).ln() - (logits[n * v + target as usize] - max[r]) as f64;
         }
     }
-    total / targets.len() as f64
 }
 
 /// The largest of `z` (−∞ if empty), taken 16 lanes at a time: a maximum does not depend on
@@ -828,15 +968,25 @@ fn max_of(z: &[f32]) -> f32 {
 
 /// dlogits (overwritten) of the mean cross-entropy: (probs − onehot(target)) / N.
 pub fn crossentropy_backward(dlogits: &mut [f32], probs: &[f32], targets: &[u8], v: usize) {
-    simd::run(
-        #[inline(always)]
-        || crossentropy_backward_impl(dlogits, probs, targets, v),
-    )
+    let scale = 1.0 / targets.len() as f32;
+    par::rows(dlogits, v, v, |n0, dlogits| {
+        let rows = n0..n0 + dlogits.len() / v;
+        let (probs, targets) = (&probs[rows.start * v..rows.end * v], &targets[rows]);
+        simd::run(
+            #[inline(always)]
+            || crossentropy_backward_impl(dlogits, probs, targets, v, scale),
+        )
+    })
 }
 
 #[inline(always)]
-fn crossentropy_backward_impl(dlogits: &mut [f32], probs: &[f32], targets: &[u8], v: usize) {
-    let scale = 1.0 / targets.len() as f32;
+fn crossentropy_backward_impl(
+    dlogits: &mut [f32],
+    probs: &[f32],
+    targets: &[u8],
+    v: usize,
+    scale: f32,
+) {
     for (n, &target) in targets.iter().enumerate() {
         for (i, (dl, &p)) in dlogits[n * v..(n + 1) * v]
             .iter_mut()

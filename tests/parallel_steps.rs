@@ -1,0 +1,280 @@
+//! Several cores on one training step give the bits of one (src/cpu/par.rs): every large
+//! matrix product and attention, split by output rows over 1, 2, 3 or 8 parts, computes
+//! each element with the same sum; so do whole training runs (`train`) and experiments
+//! whose idle threads join the running units' steps (a wsd stable phase, the tail).
+//!
+//! The number of helpers is one setting for the whole process, so these tests take turns.
+
+use overtrain::cpu::par::{self, Helpers};
+use overtrain::cpu::{matmul, matmul_tn, matmul_tn_acc};
+use overtrain::experiment::{self, Engines, ExperimentConfig, Host, Progress};
+use overtrain::transformer::config::ModelConfig;
+use overtrain::transformer::engine::run_ready;
+use overtrain::transformer::layers::{
+    attention_backward, attention_forward, crossentropy_backward, crossentropy_forward,
+    gelu_backward_kept, gelu_forward_keep, layernorm_backward, layernorm_forward,
+};
+use overtrain::transformer::train::{train_cpu, TrainConfig};
+use overtrain::Error;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::sync::Mutex;
+
+static TURN: Mutex<()> = Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    TURN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn random(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
+    (0..n).map(|_| rng.random::<f32>() * 2.0 - 1.0).collect()
+}
+
+fn bits(x: &[f32]) -> Vec<u32> {
+    x.iter().map(|v| v.to_bits()).collect()
+}
+
+/// `f()` with 0 helpers (the reference) and with 1, 2 and 7: the same bits each time.
+fn same_bits_for_every_split(name: &str, f: impl Fn() -> Vec<f32>) {
+    let whole = {
+        let _h = Helpers::set(0);
+        bits(&f())
+    };
+    for helpers in [1, 2, 7] {
+        let _h = Helpers::set(helpers);
+        assert!(
+            bits(&f()) == whole,
+            "{name}: {helpers} helpers changed the result"
+        );
+    }
+}
+
+#[test]
+fn products_and_attention_split_over_cores_give_the_same_bits() {
+    let _turn = turn();
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    for (m, k, n) in [(97, 64, 48), (256, 32, 96), (33, 200, 41), (1000, 64, 256)] {
+        {
+            let _h = Helpers::set(7);
+            assert!(
+                par::parts(m, k * n) > 2,
+                "{m}×{k}×{n} is split (else this test shows nothing)"
+            );
+        }
+        let a = random(&mut rng, m * k);
+        let at = random(&mut rng, k * m);
+        let b = random(&mut rng, k * n);
+        let acc = random(&mut rng, m * n);
+        same_bits_for_every_split(&format!("matmul {m}×{k}×{n}"), || {
+            let mut out = vec![0.0; m * n];
+            matmul(&mut out, &a, &b, m, k, n);
+            out
+        });
+        same_bits_for_every_split(&format!("matmul_tn {m}×{k}×{n}"), || {
+            let mut out = vec![0.0; m * n];
+            matmul_tn(&mut out, &at, &b, m, k, n);
+            out
+        });
+        same_bits_for_every_split(&format!("matmul_tn_acc {m}×{k}×{n}"), || {
+            let mut out = acc.clone();
+            matmul_tn_acc(&mut out, &at, &b, m, k, n);
+            out
+        });
+    }
+    // Head sizes with their own code (8, 16) and the general one (12).
+    for (b, t, d, h) in [(8, 32, 32, 4), (7, 24, 64, 4), (5, 32, 36, 3)] {
+        {
+            let _h = Helpers::set(7);
+            assert!(
+                par::parts(b, t * t * d) > 1,
+                "attention {b}×{t}×{d} is split"
+            );
+        }
+        let qkv = random(&mut rng, b * t * 3 * d);
+        let dout = random(&mut rng, b * t * d);
+        let forward = || {
+            let mut out = vec![0.0; b * t * d];
+            let mut att = vec![0.0; b * h * t * t];
+            attention_forward(&mut out, &mut att, &qkv, b, t, d, h);
+            (out, att)
+        };
+        same_bits_for_every_split("attention_forward", || {
+            let (mut out, att) = forward();
+            out.extend(att);
+            out
+        });
+        let (_, att) = forward();
+        same_bits_for_every_split("attention_backward", || {
+            let mut dqkv = vec![0.0; b * t * 3 * d];
+            attention_backward(&mut dqkv, &dout, &qkv, &att, b, t, d, h);
+            dqkv
+        });
+    }
+}
+
+#[test]
+fn row_wise_layers_split_over_cores_give_the_same_bits() {
+    let _turn = turn();
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    // The default model's shapes: 32 × 64 rows of 32 channels, a 128-wide MLP, 256 bytes;
+    // the GELU's elements not a whole number of runs of 64.
+    let (n, d, f, v) = (2048, 32, 128, 256);
+    {
+        let _h = Helpers::set(7);
+        assert!(
+            par::parts(n, 8 * d) > 2
+                && par::parts(n, 4 * v) > 2
+                && par::parts(n * f / 64, 64 * 8) > 2
+        );
+    }
+    let x = random(&mut rng, n * d);
+    let (g, b) = (random(&mut rng, d), random(&mut rng, d));
+    let dy = random(&mut rng, n * d);
+    let norm = || {
+        let (mut out, mut mean, mut rstd) = (vec![0.0; n * d], vec![0.0; n], vec![0.0; n]);
+        layernorm_forward(&mut out, &mut mean, &mut rstd, &x, &g, &b, d);
+        (out, mean, rstd)
+    };
+    same_bits_for_every_split("layernorm_forward", || {
+        let (mut out, mean, rstd) = norm();
+        out.extend(mean);
+        out.extend(rstd);
+        out
+    });
+    let (_, mean, rstd) = norm();
+    let dgb = random(&mut rng, 2 * d);
+    same_bits_for_every_split("layernorm_backward", || {
+        let mut dinp = vec![0.0; n * d];
+        let (mut dg, mut db) = (dgb[..d].to_vec(), dgb[d..].to_vec());
+        layernorm_backward(&mut dinp, &mut dg, &mut db, &dy, &x, &g, &mean, &rstd, d);
+        dinp.extend(dg);
+        dinp.extend(db);
+        dinp
+    });
+    let u = random(&mut rng, n * f + 5);
+    let du = random(&mut rng, n * f + 5);
+    let gelu = || {
+        let (mut out, mut tanh) = (vec![0.0; u.len()], vec![0.0; u.len()]);
+        gelu_forward_keep(&mut out, &mut tanh, &u);
+        (out, tanh)
+    };
+    same_bits_for_every_split("gelu_forward_keep", || {
+        let (mut out, tanh) = gelu();
+        out.extend(tanh);
+        out
+    });
+    let (_, tanh) = gelu();
+    same_bits_for_every_split("gelu_backward_kept", || {
+        let mut dinp = vec![0.0; u.len()];
+        gelu_backward_kept(&mut dinp, &u, &tanh, &du);
+        dinp
+    });
+    let logits: Vec<f32> = random(&mut rng, n * v).iter().map(|z| z * 8.0).collect();
+    let targets: Vec<u8> = (0..n).map(|_| rng.random::<u8>()).collect();
+    same_bits_for_every_split("crossentropy_forward", || {
+        let mut probs = vec![0.0; n * v];
+        let loss = crossentropy_forward(&mut probs, &logits, &targets, v);
+        probs.extend(
+            loss.to_ne_bytes()
+                .chunks(4)
+                .map(|c| f32::from_bits(u32::from_ne_bytes(c.try_into().unwrap()))),
+        );
+        probs
+    });
+    let probs = random(&mut rng, n * v);
+    same_bits_for_every_split("crossentropy_backward", || {
+        let mut dlogits = vec![0.0; n * v];
+        crossentropy_backward(&mut dlogits, &probs, &targets, v);
+        dlogits
+    });
+}
+
+/// A model whose products are split (the micro ones of other tests are too small to be).
+fn wide() -> ModelConfig {
+    ModelConfig {
+        n_layer: 2,
+        d_model: 32,
+        n_head: 4,
+        d_ff: 64,
+        ctx: 32,
+        ..ModelConfig::default()
+    }
+}
+
+#[test]
+fn training_on_several_cores_gives_the_weights_and_losses_of_one() {
+    let _turn = turn();
+    let cfg = TrainConfig {
+        model: wide(),
+        batch: 8,
+        steps: 12,
+        eval_every: 6,
+        eval_batches: 2,
+        ..TrainConfig::default()
+    };
+    let run = |helpers: usize| {
+        let _h = Helpers::set(helpers);
+        train_cpu(&cfg, None, &mut |_, _| Ok(())).unwrap()
+    };
+    let (state, log) = run(0);
+    assert!(log.train_loss.iter().all(|l| l.is_finite()) && log.train_loss.len() == 12);
+    for helpers in [1, 2, 7] {
+        let (s, l) = run(helpers);
+        assert!(
+            bits(&s.params) == bits(&state.params),
+            "{helpers} helpers: other weights"
+        );
+        assert!(
+            bits(&s.m) == bits(&state.m) && bits(&s.v) == bits(&state.v),
+            "{helpers} helpers: other AdamW moments"
+        );
+        let loss_bits = |l: &[f64]| l.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            loss_bits(&l.train_loss),
+            loss_bits(&log.train_loss),
+            "{helpers} helpers"
+        );
+        assert_eq!(
+            loss_bits(&l.eval_loss),
+            loss_bits(&log.eval_loss),
+            "{helpers} helpers"
+        );
+    }
+}
+
+struct Quiet;
+
+impl Host for Quiet {
+    async fn progress(&mut self, _: &Progress) -> Result<(), Error> {
+        Ok(())
+    }
+    fn budget_done(&mut self, _: &experiment::ExperimentResults) {}
+    fn now_ms(&self) -> f64 {
+        0.0
+    }
+}
+
+#[test]
+fn idle_threads_joining_a_wsd_chain_give_the_serial_results() {
+    let _turn = turn();
+    let mut cfg = ExperimentConfig::from_json(
+        r#"{"batch": 8, "eval_batches": 2,
+            "pretrain": {"budgets": [4096, 8192], "protocol": "wsd"},
+            "perturb": {"gammas": [1.0], "draws": 2},
+            "finetune": {"lrs": [0.001], "l2": [0.0], "steps": 4, "seeds": 1}}"#,
+    )
+    .unwrap();
+    cfg.model = wide();
+    cfg.validate().unwrap();
+    let json = |r: &experiment::ExperimentResults| {
+        let mut v = serde_json::to_value(r).unwrap();
+        v.as_object_mut().unwrap().remove("elapsed_s");
+        v
+    };
+    let serial = run_ready(experiment::run(&cfg, &mut Engines::cpu(), &mut Quiet, None)).unwrap();
+    for threads in [2, 3, 8] {
+        let parallel =
+            pollster::block_on(experiment::run_threads(&cfg, threads, &mut Quiet, None)).unwrap();
+        assert_eq!(json(&parallel), json(&serial), "{threads} threads");
+    }
+}
