@@ -1,7 +1,7 @@
 // Benchmark (not a test): the transformer lab's experiment in headless Chromium on a pool of
 // 1 and of 2 Web Workers (the page's `?workers=N`), the Quick preset cut to its first
 // `budgets` budgets (6: the whole preset), on the CPU path. For each pool size: the page's
-// estimate before the run (its two-step probe × the schedule's time on N workers) and the
+// estimate before the run (its probe of about 0.3 s of steps × the schedule's time on N workers) and the
 // run's time (the results' elapsed_s, from the schedule's start to its last unit); runs
 // alternate between the sizes, and medians are printed with the ratio of 2 workers to 1.
 // Each run's line has the machine's 1-minute load average before and after it: on a

@@ -172,6 +172,12 @@ export class Runner {
     return id;
   }
 
+  /** Resolves once no linear run is running or queued (checked every 50 ms): a probe
+   * timed beside the linear lab's shards would measure a shared core. */
+  async linearIdle() {
+    while (this.job || this.queued) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+
   /** Whether worker `index` can take requests (one that never loaded the wasm cannot). */
   alive(index) {
     return !this.slots[index].dead;

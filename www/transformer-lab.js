@@ -335,6 +335,8 @@ export class TransformerLab {
     clearTimeout(probe.timer);
     probe.timer = setTimeout(async () => {
       await this.runner.gpuReady;
+      // Not beside the linear lab's computation (the first plots, a slider's rerun).
+      await this.runner.linearIdle();
       if (this.state.run) return;
       const { backend } = this.backend();
       const key = `${backend} ${JSON.stringify(config)}`;
