@@ -16,7 +16,7 @@
 // its unit runs again, from the same input, on the first idle worker — the same result,
 // as every unit is a pure function of its input; after MAX_DEATHS deaths of one unit the
 // run stops, naming the unit and the likely cause, and keeps the budgets it finished. On
-// WebGPU a death ends the run the same way (its partial results are kept).
+// WebGPU the experiment starts again on the new worker 0 from the budgets it finished.
 //
 // Either way the caller hears the same things: `handlers` = {onProgress(progress, units),
 // onPartial(results), onCheckpoint(variant, budget, bytes), onDone(results), onError(typedError),
@@ -26,7 +26,7 @@
 // them (objects). After onDone, onError or onPanic nothing more comes. A cancel ends in
 // onError({kind: 'cancelled'}) once every worker has stopped its unit; the budgets finished
 // before it were delivered by onPartial.
-import { ExperimentSchedule } from './pkg/overtrain.js';
+import { ExperimentSchedule, experiment_results_json } from './pkg/overtrain.js';
 import { MSG, request, typedError } from './protocol.js';
 import { MAX_DEATHS } from './runner.js';
 
@@ -42,14 +42,25 @@ export function runExperiment(pool, { config, backend, resume = null, handlers }
   return backend === 'gpu' ? new WholeRun(pool, config, resume, handlers) : new UnitRun(pool, config, resume, handlers);
 }
 
-/** The whole experiment in worker 0 (WebGPU). */
+/** The whole experiment in worker 0 (WebGPU). If worker 0 dies, the experiment starts
+ * again on its replacement from the budgets finished so far (its latest partial results),
+ * at most MAX_DEATHS − 1 times. */
 class WholeRun {
   constructor(pool, config, resume, handlers) {
     this.pool = pool;
+    this.config = config;
     this.handlers = handlers;
     this.workers = 1;
     this.over = false;
-    this.id = pool.send((id) => request.experiment(id, config, 'gpu', resume), (m) => this.#message(m));
+    this.paused = false;
+    this.deaths = 0;
+    this.latest = resume; // the results to go on from
+    this.#start();
+  }
+
+  #start() {
+    this.id = this.pool.send((id) => request.experiment(id, this.config, 'gpu', this.latest), (m) => this.#message(m));
+    if (this.paused) this.pool.control(request.pause());
   }
 
   #message(m) {
@@ -61,18 +72,26 @@ class WholeRun {
         h.onProgress(p, [{ key: 'experiment', label: p.label, step: p.step, steps: p.steps, loss: p.loss }]);
         break;
       }
-      case MSG.EXP_PARTIAL: h.onPartial(m.results); break;
+      case MSG.EXP_PARTIAL:
+        // As a saved record holds them (www/persist.js), to resume from.
+        this.latest = JSON.parse(experiment_results_json(m.results));
+        h.onPartial(m.results);
+        break;
       case MSG.EXP_CHECKPOINT: h.onCheckpoint(m.variant, m.budget, m.bytes); break;
       case MSG.EXP_DONE: this.over = true; h.onDone(m.results); break;
       case MSG.ERROR: this.over = true; h.onError(m.error); break;
       case MSG.PANIC: this.over = true; h.onPanic(m.message); break;
-      case MSG.DIED: this.over = true; h.onError(died('the experiment', 1, m.message)); break;
+      case MSG.DIED:
+        if (++this.deaths < MAX_DEATHS) { this.#start(); break; }
+        this.over = true;
+        h.onError(died('the experiment', this.deaths, m.message));
+        break;
       default:
     }
   }
 
-  pause() { this.pool.control(request.pause()); }
-  resume() { this.pool.control(request.resume()); }
+  pause() { this.paused = true; this.pool.control(request.pause()); }
+  resume() { this.paused = false; this.pool.control(request.resume()); }
   cancel() { this.pool.control(request.cancel(this.id)); }
 }
 

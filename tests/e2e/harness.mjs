@@ -53,7 +53,8 @@ export async function openPage(browser, url) {
 /**
  * An init script (context.addInitScript) that watches the page's Web Workers before any
  * page script runs: globalThis.__pool.workers[i] = {units: unit requests sent to it,
- * progress: unit-progress answers, done: unit-done answers, cancelled: cancelled errors}.
+ * progress: unit-progress answers, done: unit-done answers, cancelled: cancelled errors,
+ * experiments: whole-experiment requests sent to it}.
  */
 export const WATCH_WORKERS = () => {
   globalThis.__pool = { workers: [] };
@@ -61,7 +62,7 @@ export const WATCH_WORKERS = () => {
   globalThis.Worker = class extends Base {
     constructor(...args) {
       super(...args);
-      const w = { units: 0, progress: 0, done: 0, cancelled: 0 };
+      const w = { units: 0, progress: 0, done: 0, cancelled: 0, experiments: 0 };
       globalThis.__pool.workers.push(w);
       this.addEventListener('message', (e) => {
         const m = e.data;
@@ -73,6 +74,7 @@ export const WATCH_WORKERS = () => {
     }
     postMessage(m, ...rest) {
       if (m?.type === 'unit') this.watched.units++;
+      if (m?.type === 'experiment') this.watched.experiments++;
       return super.postMessage(m, ...rest);
     }
   };

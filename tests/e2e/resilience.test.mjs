@@ -186,6 +186,54 @@ test('a unit that takes its worker down three times stops the run, naming it and
   }
 });
 
+test('on WebGPU, a worker 0 that dies is replaced and the experiment goes on from its finished budgets to the same results', async () => {
+  const server = await startServer();
+  const browser = await launch({ webgpu: true });
+  try {
+    const context = await browser.newContext();
+    await context.addInitScript(WATCH_WORKERS);
+    const { page, pageErrors } = await open(context, server.url, '?workers=1#lab=transformer&preset=micro');
+    await page.selectOption('#tx-preset', 'micro');
+    // A tiny experiment: SwiftShader trains slowly.
+    await page.evaluate(() => {
+      const c = globalThis.__overtrainLab.config();
+      Object.assign(c, { eval_batches: 1 });
+      Object.assign(c.pretrain, { budgets: [1024, 2048, 3072] });
+      Object.assign(c.perturb, { gammas: [1], draws: 1 });
+      Object.assign(c.finetune, { steps: 4, seeds: 1, lrs: [0.001] });
+      globalThis.__overtrainLab.setState({ config: c });
+    });
+    await page.selectOption('#tx-backend', 'gpu');
+    await page.waitForFunction(() => /tokens\/s/.test(document.getElementById('tx-estimate').textContent), null, { timeout: 120_000 });
+    await page.click('#tx-start');
+    await waitFor(page, 'done');
+    await page.waitForSelector('#tx-saved li[data-status=done]');
+    const clean = (await records(page))[0];
+    await page.click('#tx-start');
+    const deadline = Date.now() + 200_000;
+    while (!(await records(page)).some((r) => r.id !== clean.id && r.finished >= 1)) {
+      assert.ok(Date.now() < deadline, 'a budget finishes');
+      await page.waitForTimeout(100);
+    }
+    assert.equal(await experiment(page), 'running', 'killed mid-run');
+    await kill(page.workers()[0]);
+    await waitFor(page, 'done');
+    await page.waitForFunction(() => document.querySelectorAll('#tx-saved li[data-status=done]').length === 2, null, { timeout: 10_000 });
+    const pool = await page.evaluate(() => globalThis.__pool.workers);
+    assert.equal(pool.length, 2, 'worker 0 replaced');
+    assert.deepEqual(pool.map((w) => w.experiments), [2, 1], 'the experiment started again on the new worker');
+    const disturbed = (await records(page)).find((r) => r.id !== clean.id);
+    assert.deepEqual(numbers(disturbed.results), numbers(clean.results), 'the same results, number for number');
+    assert.match(await page.textContent('#tx-status'), /^Done in .* on GPU/);
+    assert.equal(await page.isHidden('#fatal'), true, 'no internal error');
+    assert.deepEqual(pageErrors, []);
+    await context.close();
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
+
 test('two tabs run experiments at once and each keeps its own saved run; a closed tab\'s run becomes resumable in the other', async () => {
   const server = await startServer();
   const browser = await launch({ webgpu: false });
