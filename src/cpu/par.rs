@@ -1,8 +1,10 @@
-//! Several cores on one training step, with the same bits as one: a large matrix product or
-//! attention is split by its output rows (or, for attention, by sequence) into parts, and
-//! each part is computed by exactly the code, and the sums, that compute it whole. No sum
-//! is ever split, so the result does not depend on the number of parts: 1 core or 16,
-//! natively or in wasm (which has no threads here and runs every part itself).
+//! Several cores on one training step, with the same bits as one: a large matrix product,
+//! attention (by sequence) or row-wise layer (LayerNorm, GELU, cross-entropy) is split by
+//! its output rows into parts, and each part is computed by exactly the code, and the sums,
+//! that compute it whole. No sum is ever split (sums over rows, such as LayerNorm's γ and β
+//! gradients or the mean loss, stay on the calling thread in row order), so the result does
+//! not depend on the number of parts: 1 core or 16, natively or in wasm (which has no
+//! threads here and runs every part itself).
 //!
 //! How many cores may join a step is set by whoever knows what else runs ([`Helpers`]):
 //! `train` gives all of its `--threads` to its one model; an experiment's executor gives

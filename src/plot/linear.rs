@@ -424,8 +424,8 @@ impl Metric {
     }
     fn label(&self) -> &'static str {
         match self {
-            Metric::Pretrain => "pre-training loss after FT",
-            Metric::Finetune => "fine-tuning loss after FT (log)",
+            Metric::Pretrain => "pre-training loss",
+            Metric::Finetune => "fine-tuning loss (log)",
         }
     }
 }
