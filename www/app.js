@@ -117,7 +117,10 @@ async function main() {
   };
   $('present-toggle').addEventListener('click', () => { present(!presenting); syncHash(); });
 
-  const apply = (hash) => {
+  /** Applies a link's state; `atLoad`: the page's own address as it opened (only then may
+   * `embed=1` turn the page into an embed: a live page whose address gains it later stays a
+   * page, and goes on following its address). */
+  const apply = (hash, atLoad = false) => {
     applying = true;
     const state = decode(hash);
     present(state.page.present === '1');
@@ -129,7 +132,7 @@ async function main() {
     const box = $('url-notice');
     box.hidden = state.ignored.length === 0;
     box.textContent = ignoredNotice(state.ignored);
-    if (state.page.embed === '1') enterEmbed(state);
+    if (state.page.embed === '1' && atLoad) enterEmbed(state);
   };
   const enterEmbed = (state) => {
     const figures = state.lab === 'transformer' ? lab.figures : linear.figures;
@@ -208,7 +211,7 @@ async function main() {
 
   // (Read before applying: the page rewrites the hash, and `exercise` is not kept in it.)
   const wanted = exerciseById(decode(location.hash).page.exercise ?? '');
-  apply(location.hash);
+  apply(location.hash, true);
   if (wanted) { openExercises(true); $(`exercise-${wanted.id}`).scrollIntoView(); }
   linear.update();
   applied();
