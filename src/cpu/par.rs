@@ -94,11 +94,12 @@ where
     F: Fn(usize, &mut [T]) + Sync,
 {
     let rows = out.len().checked_div(row_len).unwrap_or(0);
-    let ranges = ranges(rows, row_work);
-    if ranges.len() <= 1 {
+    // Nothing to split (no helper, little work, wasm): no ranges to build in a step's loop.
+    if parts(rows, row_work) <= 1 {
         f(0, out);
         return;
     }
+    let ranges = ranges(rows, row_work);
     let f = &f;
     run(chunks(out, row_len, &ranges)
         .into_iter()
@@ -119,11 +120,11 @@ pub fn rows2<T: Send, U: Send, F>(
     F: Fn(usize, &mut [T], &mut [U]) + Sync,
 {
     let rows = a.len().checked_div(a_len).unwrap_or(0);
-    let ranges = ranges(rows, row_work);
-    if ranges.len() <= 1 {
+    if parts(rows, row_work) <= 1 {
         f(0, a, b);
         return;
     }
+    let ranges = ranges(rows, row_work);
     let f = &f;
     run(chunks(a, a_len, &ranges)
         .into_iter()
