@@ -91,8 +91,27 @@ async function main() {
       $(tab).tabIndex = on ? 0 : -1;
       $(panel).hidden = !on;
     }
+    otherLabError();
     syncHash();
   };
+  // A field in error in the lab that is not shown (a link can open one lab with a bad field
+  // of the other; its tab keeps it out of sight): named above the labs, with a button to it,
+  // kept in sync as fields change and tabs switch.
+  const otherLabError = () => {
+    const other = currentLab === 'linear' ? { lab: 'transformer', name: 'Transformer lab', controls: 'tx-controls' } : { lab: 'linear', name: 'Linear lab', controls: 'controls' };
+    const errors = [...$(other.controls).querySelectorAll('.field .error')].filter((e) => !e.hidden && e.textContent.trim()).map((e) => e.textContent.trim());
+    const box = $('other-lab-error');
+    box.hidden = errors.length === 0;
+    box.querySelector('.message').textContent = errors.length ? `The ${other.name} has ${errors.length === 1 ? 'a field' : `${errors.length} fields`} to fix: ${errors.join('; ')}` : '';
+    box.dataset.lab = other.lab;
+  };
+  $('other-lab-error').querySelector('button').addEventListener('click', () => {
+    const which = $('other-lab-error').dataset.lab;
+    show(which);
+    $(which === 'linear' ? 'controls' : 'tx-controls').querySelector('[aria-invalid=true]')?.focus();
+  });
+  const watchErrors = new MutationObserver(otherLabError);
+  for (const id of ['controls', 'tx-controls']) watchErrors.observe($(id), { subtree: true, attributes: true, attributeFilter: ['hidden', 'aria-invalid'], childList: true, characterData: true });
   $('tab-linear').addEventListener('click', () => show('linear'));
   $('tab-transformer').addEventListener('click', () => show('transformer'));
   document.querySelector('[role=tablist]').addEventListener('keydown', (e) => {

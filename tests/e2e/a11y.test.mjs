@@ -80,6 +80,11 @@ test('axe finds nothing in the linear lab, its error and notice states, the glos
       await linearDrawn(page);
       await page.waitForSelector('#url-notice:not([hidden])');
     });
+    await audit.view('a link opening one lab with a field of the other in error', async () => {
+      await page.goto(`${server.url}#lab=linear&tx.model.d_model=30&tx.model.n_head=4`);
+      await linearDrawn(page);
+      await page.waitForSelector('#other-lab-error:not([hidden])');
+    });
     await audit.view('dark colour scheme', async () => {
       await page.emulateMedia({ colorScheme: 'dark' });
       await page.reload();

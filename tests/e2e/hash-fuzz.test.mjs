@@ -158,7 +158,7 @@ function inspect(selector) {
     .map((a) => `${a.ownerElement.tagName}[${a.name}=${a.value.slice(0, 40)}]`);
   const state = document.body.dataset.linear;
   const plots = document.querySelectorAll('#plots figure.plot .svg svg').length;
-  const fieldErrors = [...document.querySelectorAll('#controls .field .error, #notices .notice.error, #tx-controls .field .error')].filter((e) => visible(e) && e.textContent.trim()).length;
+  const fieldErrors = [...document.querySelectorAll('#controls .field .error, #notices .notice.error, #tx-controls .field .error, #other-lab-error')].filter((e) => visible(e) && e.textContent.trim()).length;
   return {
     state,
     plots,

@@ -43,6 +43,41 @@ test('the hash sets every lab\'s fields, follows edits, and ignores bad parts wi
   }
 });
 
+test('a link that opens one lab with a bad field of the other names it above the labs, with a button to it', async () => {
+  const server = await startServer();
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, problems } = await openPage(browser, `${server.url}#lab=linear&dim=8`);
+    await page.waitForFunction(() => document.body.dataset.linear === 'done', null, { timeout: 60_000 });
+    assert.equal(await page.isHidden('#other-lab-error'), true, 'no error: nothing shown');
+    // The linear lab's field in error while the link opens the transformer lab.
+    await page.evaluate(() => { location.hash = 'lab=transformer&finetune.lrs'; });
+    await page.waitForSelector('#other-lab-error:not([hidden])');
+    assert.equal(await page.isHidden('#linear-lab'), true);
+    assert.match(await page.textContent('#other-lab-error'), /^The Linear lab has a field to fix: finetune\.lrs: must not be empty/);
+    // Its button opens that lab at the field; fixing the field takes the message away.
+    await page.click('#other-lab-error button');
+    assert.equal(await page.isHidden('#linear-lab'), false);
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'f-finetune-lrs');
+    assert.equal(await page.isHidden('#other-lab-error'), true, 'the lab shown holds the error itself');
+    await page.click('#tab-transformer');
+    assert.equal(await page.isHidden('#other-lab-error'), false, 'still in error: named again from the other tab');
+    await page.click('#tab-linear');
+    await page.fill('#f-finetune-lrs', '0.05');
+    await page.waitForFunction(() => document.body.dataset.linear === 'done', null, { timeout: 60_000 });
+    await page.click('#tab-transformer');
+    assert.equal(await page.isHidden('#other-lab-error'), true, 'fixed: nothing to name');
+    // And the other way round: a transformer field in error, the linear lab shown.
+    await page.evaluate(() => { location.hash = 'lab=linear&tx.model.d_model=30&tx.model.n_head=4'; });
+    await page.waitForSelector('#other-lab-error:not([hidden])');
+    assert.match(await page.textContent('#other-lab-error'), /^The Transformer lab has a field to fix: .*model\.d_model/);
+    assert.deepEqual(problems.pageErrors, []);
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
+
 test('embed mode fits a 400×300 iframe without scrollbars, and the share snippet reproduces the state', async () => {
   const server = await startServer();
   const browser = await launch({ webgpu: false });
