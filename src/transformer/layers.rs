@@ -437,6 +437,17 @@ fn attention_forward_seqs(
     )
 }
 
+/// Keeps the compiler from vectorizing the loop this is called in across its iterations:
+/// each iteration of the attention's block loops is already 16 lanes wide (its inner loops
+/// unrolled), and vectorizing across the blocks as well made AVX-512 builds gather and
+/// scatter every value (`vgatherqps`, `vscatterqps`: microcoded, slow), which took most of
+/// the attention's time. A compiler fence emits no instruction; loops holding one are not
+/// vectorized, while the straight-line 16 lanes inside still are.
+#[inline(always)]
+fn no_vectorize_across() {
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+}
+
 /// Query rows that [`attention_forward_hs`] and [`attention_backward_hs`] handle together:
 /// their sums are independent, so they advance side by side.
 const ROWS: usize = 4;
@@ -476,6 +487,7 @@ fn attention_forward_hs<const HS: usize>(
                 // padding's lanes are computed and never read.
                 let w = (t + 1).next_multiple_of(16);
                 for (sc, kc) in srow[..w].chunks_exact_mut(16).zip(kt.chunks_exact(16 * HS)) {
+                    no_vectorize_across();
                     let q: &[f32; HS] = qkv[row(t)..][..HS].try_into().unwrap();
                     let mut acc = [-0.0f32; 16];
                     for (&qi, k) in q.iter().zip(kc.chunks_exact(16)) {
@@ -490,11 +502,12 @@ fn attention_forward_hs<const HS: usize>(
                 let s = &srow[..=t];
                 let max = max_of(s);
                 let (past, future) = a.split_at_mut(t + 1);
-                let mut sum = 0.0f32;
+                // The exponentials first, then their sum in order: in one loop the sum's chain
+                // kept the exponentials from being vectorized (most of the attention's time).
                 for (v, &x) in past.iter_mut().zip(s) {
                     *v = math::exp(x - max);
-                    sum += *v;
                 }
+                let sum = past.iter().fold(0.0f32, |sum, &v| sum + v);
                 for v in past.iter_mut() {
                     *v /= sum;
                 }
@@ -693,6 +706,7 @@ fn attention_backward_hs<const HS: usize>(
                 let w = (t + 1).next_multiple_of(16);
                 let y = dy(t);
                 for (sc, vc) in drow[..w].chunks_exact_mut(16).zip(vt.chunks_exact(16 * HS)) {
+                    no_vectorize_across();
                     let mut acc = [-0.0f32; 16];
                     for (&yi, v) in y.iter().zip(vc.chunks_exact(16)) {
                         for j in 0..16 {
@@ -776,8 +790,12 @@ fn attention_backward_hs<const HS: usize>(
                 }
                 for t in c0 + ROWS - 1..t_len {
                     let (q, y) = (q(t), dy(t));
+                    // The ROWS scores as arrays, bounds checked once, so that the loop over
+                    // r unrolls and the accumulators stay in registers.
+                    let gs: &[f32; ROWS] = ds[t * t_len + c0..][..ROWS].try_into().unwrap();
+                    let as_: &[f32; ROWS] = att[t * t_len + c0..][..ROWS].try_into().unwrap();
                     for r in 0..ROWS {
-                        let (g, a) = (ds[t * t_len + c0 + r], att[t * t_len + c0 + r]);
+                        let (g, a) = (gs[r], as_[r]);
                         for i in 0..HS {
                             acc_k[r][i] += g * q[i];
                             acc_v[r][i] += a * y[i];
