@@ -437,6 +437,38 @@ fn attention_forward_seqs(
     )
 }
 
+/// The sums of `g` (≤ ROWS) rows of `buf`, row r at `r · stride` holding t0 + r + 1 values,
+/// each added in order from `init`: the rows advance together over their common part, so
+/// that their chains of additions overlap instead of waiting on one another (a row's sum
+/// alone is bound by the latency of an addition), then each adds its own tail.
+#[inline(always)]
+fn sums_in_order(buf: &[f32], stride: usize, t0: usize, g: usize, init: f32) -> [f32; ROWS] {
+    const _: () = assert!(ROWS == 4, "sums_in_order advances 4 rows together");
+    let mut sums = [init; ROWS];
+    if g == ROWS {
+        let n = t0 + 1;
+        let row = |r: usize| &buf[r * stride..][..n];
+        for (((&a, &b), &c), &d) in row(0).iter().zip(row(1)).zip(row(2)).zip(row(3)) {
+            sums[0] += a;
+            sums[1] += b;
+            sums[2] += c;
+            sums[3] += d;
+        }
+        for (r, sum) in sums.iter_mut().enumerate().skip(1) {
+            for &x in &buf[r * stride + n..][..r] {
+                *sum += x;
+            }
+        }
+    } else {
+        for (r, sum) in sums.iter_mut().enumerate().take(g) {
+            for &x in &buf[r * stride..][..t0 + r + 1] {
+                *sum += x;
+            }
+        }
+    }
+    sums
+}
+
 /// Keeps the compiler from vectorizing the loop this is called in across its iterations:
 /// each iteration of the attention's block loops is already 16 lanes wide (its inner loops
 /// unrolled), and vectorizing across the blocks as well made AVX-512 builds gather and
@@ -482,36 +514,45 @@ fn attention_forward_hs<const HS: usize>(
                 }
             }
             let att = &mut att[(bi * h + head) * t_len * t_len..][..t_len * t_len];
-            for (t, a) in att.chunks_exact_mut(t_len).enumerate() {
-                // s = q·k summed over i from −0.0 (as Iterator::sum adds), then scaled; the
-                // padding's lanes are computed and never read.
-                let w = (t + 1).next_multiple_of(16);
-                for (sc, kc) in srow[..w].chunks_exact_mut(16).zip(kt.chunks_exact(16 * HS)) {
-                    no_vectorize_across();
-                    let q: &[f32; HS] = qkv[row(t)..][..HS].try_into().unwrap();
-                    let mut acc = [-0.0f32; 16];
-                    for (&qi, k) in q.iter().zip(kc.chunks_exact(16)) {
+            // Rows in groups of ROWS: each row's scores, maximum and exponentials, then the
+            // group's sums (each its own, in order, advancing together), then the divisions.
+            let mut t0 = 0;
+            while t0 < t_len {
+                let g = ROWS.min(t_len - t0);
+                for t in t0..t0 + g {
+                    // s = q·k summed over i from −0.0 (as Iterator::sum adds), then scaled;
+                    // the padding's lanes are computed and never read.
+                    let w = (t + 1).next_multiple_of(16);
+                    for (sc, kc) in srow[..w].chunks_exact_mut(16).zip(kt.chunks_exact(16 * HS)) {
+                        no_vectorize_across();
+                        let q: &[f32; HS] = qkv[row(t)..][..HS].try_into().unwrap();
+                        let mut acc = [-0.0f32; 16];
+                        for (&qi, k) in q.iter().zip(kc.chunks_exact(16)) {
+                            for j in 0..16 {
+                                acc[j] += qi * k[j];
+                            }
+                        }
                         for j in 0..16 {
-                            acc[j] += qi * k[j];
+                            sc[j] = acc[j] * scale;
                         }
                     }
-                    for j in 0..16 {
-                        sc[j] = acc[j] * scale;
+                    let s = &srow[..=t];
+                    let max = max_of(s);
+                    let (past, future) = att[t * t_len..][..t_len].split_at_mut(t + 1);
+                    // The exponentials apart from their sum: in one loop the sum's chain kept
+                    // them from being vectorized.
+                    for (v, &x) in past.iter_mut().zip(s) {
+                        *v = math::exp(x - max);
+                    }
+                    future.fill(0.0);
+                }
+                let sums = sums_in_order(&att[t0 * t_len..], t_len, t0, g, 0.0);
+                for (r, &sum) in sums.iter().enumerate().take(g) {
+                    for v in &mut att[(t0 + r) * t_len..][..=t0 + r] {
+                        *v /= sum;
                     }
                 }
-                let s = &srow[..=t];
-                let max = max_of(s);
-                let (past, future) = a.split_at_mut(t + 1);
-                // The exponentials first, then their sum in order: in one loop the sum's chain
-                // kept the exponentials from being vectorized (most of the attention's time).
-                for (v, &x) in past.iter_mut().zip(s) {
-                    *v = math::exp(x - max);
-                }
-                let sum = past.iter().fold(0.0f32, |sum, &v| sum + v);
-                for v in past.iter_mut() {
-                    *v /= sum;
-                }
-                future.fill(0.0);
+                t0 += g;
             }
             // out[t] = Σ_{t2 ≤ t} a[t, t2]·v[t2] from 0, in t2 order.
             let att = &*att;
@@ -682,7 +723,8 @@ fn attention_backward_hs<const HS: usize>(
     let tp = t_len.next_multiple_of(16);
     dqkv.fill(0.0);
     let mut vt = vec![0.0f32; HS * tp]; // padding stays 0
-    let mut drow = vec![0.0f32; tp];
+    let mut drows = vec![0.0f32; ROWS * tp];
+    let mut prods = vec![0.0f32; ROWS * tp];
     let mut ds = vec![0.0f32; t_len * t_len];
     for bi in 0..b {
         for head in 0..h {
@@ -700,27 +742,43 @@ fn attention_backward_hs<const HS: usize>(
                 }
             }
             let att = &att[(bi * h + head) * t_len * t_len..][..t_len * t_len];
-            for t in 0..t_len {
-                let a = &att[t * t_len..][..=t];
-                // datt = dy·v over i from −0.0 (as Iterator::sum adds), all keys at once.
-                let w = (t + 1).next_multiple_of(16);
-                let y = dy(t);
-                for (sc, vc) in drow[..w].chunks_exact_mut(16).zip(vt.chunks_exact(16 * HS)) {
-                    no_vectorize_across();
-                    let mut acc = [-0.0f32; 16];
-                    for (&yi, v) in y.iter().zip(vc.chunks_exact(16)) {
-                        for j in 0..16 {
-                            acc[j] += yi * v[j];
+            // Rows in groups of ROWS: each row's datt and its products with the row's
+            // weights, then the group's sums of products (each in order, advancing
+            // together), then each row's ds.
+            let mut t0 = 0;
+            while t0 < t_len {
+                let g = ROWS.min(t_len - t0);
+                for r in 0..g {
+                    let t = t0 + r;
+                    // datt = dy·v over i from −0.0 (as Iterator::sum adds), all keys at once.
+                    let w = (t + 1).next_multiple_of(16);
+                    let y = dy(t);
+                    let drow = &mut drows[r * tp..][..tp];
+                    for (sc, vc) in drow[..w].chunks_exact_mut(16).zip(vt.chunks_exact(16 * HS)) {
+                        no_vectorize_across();
+                        let mut acc = [-0.0f32; 16];
+                        for (&yi, v) in y.iter().zip(vc.chunks_exact(16)) {
+                            for j in 0..16 {
+                                acc[j] += yi * v[j];
+                            }
                         }
+                        sc.copy_from_slice(&acc);
                     }
-                    sc.copy_from_slice(&acc);
+                    let a = &att[t * t_len..][..=t];
+                    for ((p, &x), &y) in prods[r * tp..][..=t].iter_mut().zip(a).zip(&drow[..=t]) {
+                        *p = x * y;
+                    }
                 }
-                let datt = &drow[..=t];
-                // softmax backward: ds = a ⊙ (datt − Σ a·datt).
-                let dot: f32 = a.iter().zip(datt).map(|(x, y)| x * y).sum();
-                for ((g, &at), &dt) in ds[t * t_len..][..=t].iter_mut().zip(a).zip(datt) {
-                    *g = at * (dt - dot) * scale;
+                // softmax backward: ds = a ⊙ (datt − Σ a·datt), the sum from −0.0.
+                let dots = sums_in_order(&prods, tp, t0, g, -0.0);
+                for (r, &dot) in dots.iter().enumerate().take(g) {
+                    let t = t0 + r;
+                    let (a, datt) = (&att[t * t_len..][..=t], &drows[r * tp..][..=t]);
+                    for ((g, &at), &dt) in ds[t * t_len..][..=t].iter_mut().zip(a).zip(datt) {
+                        *g = at * (dt - dot) * scale;
+                    }
                 }
+                t0 += g;
             }
             // dq[t] = Σ_{t2 ≤ t} ds[t, t2]·k[t2], added to dqkv's zero.
             let k = |t2: usize| -> &[f32; HS] { qkv[row(t2) + d..][..HS].try_into().unwrap() };
@@ -1012,6 +1070,58 @@ fn crossentropy_backward_impl(
             .enumerate()
         {
             *dl = (p - if i == target as usize { 1.0 } else { 0.0 }) * scale;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// The head-size-specialised attention kernels (blocks of 16 keys, ROWS rows at once,
+    /// grouped sums) give exactly the bits of the plain row-by-row ones, for every head
+    /// size they cover and for lengths that fill and do not fill their groups.
+    #[test]
+    fn attention_kernels_give_the_plain_kernels_bits() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for hs in [4, 8, 16, 32] {
+            for t_len in [1, 3, 5, 16, 17, 64] {
+                let (b, h) = (2, 2);
+                let d = hs * h;
+                let mut random = |n: usize| {
+                    (0..n)
+                        .map(|_| rng.random_range(-2.0f32..2.0))
+                        .collect::<Vec<_>>()
+                };
+                let qkv = random(b * t_len * 3 * d);
+                let dout = random(b * t_len * d);
+                let (mut out, mut att) =
+                    (vec![0.0; b * t_len * d], vec![0.0; b * h * t_len * t_len]);
+                let (mut out_ref, mut att_ref) = (out.clone(), att.clone());
+                attention_forward_seqs(&mut out, &mut att, &qkv, b, t_len, d, h);
+                attention_forward_impl(&mut out_ref, &mut att_ref, &qkv, b, t_len, d, h);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&att),
+                    bits(&att_ref),
+                    "weights, head size {hs}, length {t_len}"
+                );
+                assert_eq!(
+                    bits(&out),
+                    bits(&out_ref),
+                    "output, head size {hs}, length {t_len}"
+                );
+                let (mut dqkv, mut dqkv_ref) = (vec![0.0; qkv.len()], vec![0.0; qkv.len()]);
+                attention_backward_seqs(&mut dqkv, &dout, &qkv, &att, b, t_len, d, h);
+                attention_backward_impl(&mut dqkv_ref, &dout, &qkv, &att, b, t_len, d, h);
+                assert_eq!(
+                    bits(&dqkv),
+                    bits(&dqkv_ref),
+                    "dqkv, head size {hs}, length {t_len}"
+                );
+            }
         }
     }
 }
