@@ -5,29 +5,30 @@
 //! elementwise and reduction kernels exist for the kernel tests only, behind the cargo
 //! feature `test-kernels` (the page's build leaves it off).
 
+use super::wgsl;
 use super::{grid_1d, GpuError, Recorder, Shader, Tensor, View};
 use bytemuck::{Pod, Zeroable};
 
 const MATMUL: Shader = Shader {
     name: "matmul",
-    source: include_str!("../../shaders/matmul.wgsl"),
+    source: wgsl!("matmul.wgsl"),
     sums: false,
 };
 #[cfg(feature = "test-kernels")]
 const ELEMENTWISE: Shader = Shader {
     name: "elementwise",
-    source: include_str!("../../shaders/elementwise.wgsl"),
+    source: wgsl!("elementwise.wgsl"),
     sums: false,
 };
 #[cfg(feature = "test-kernels")]
 const REDUCE: Shader = Shader {
     name: "reduce",
-    source: include_str!("../../shaders/reduce.wgsl"),
+    source: wgsl!("reduce.wgsl"),
     sums: true,
 };
 const NOISE: Shader = Shader {
     name: "noise",
-    source: include_str!("../../shaders/noise.wgsl"),
+    source: wgsl!("noise.wgsl"),
     sums: false,
 };
 

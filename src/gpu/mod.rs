@@ -140,8 +140,17 @@ pub struct Shader {
     pub sums: bool,
 }
 
-const WORKGROUP_SUM: &str = include_str!("../../shaders/workgroup_sum.wgsl");
-const WORKGROUP_SUM_SUBGROUPS: &str = include_str!("../../shaders/workgroup_sum_subgroups.wgsl");
+/// The text of a kernel file of shaders/ as the build script (build.rs) wrote it: without
+/// comments and indentation (line numbers kept), so the wasm carries only the code.
+macro_rules! wgsl {
+    ($file:literal) => {
+        include_str!(concat!(env!("OUT_DIR"), "/shaders/", $file))
+    };
+}
+pub(crate) use wgsl;
+
+const WORKGROUP_SUM: &str = wgsl!("workgroup_sum.wgsl");
+const WORKGROUP_SUM_SUBGROUPS: &str = wgsl!("workgroup_sum_subgroups.wgsl");
 
 /// The compiled shader modules and pipelines of a device, by name, each built once.
 #[derive(Default)]

@@ -4,17 +4,18 @@
 //! `linear::experiment`'s Monte Carlo loop.
 
 use crate::gpu::kernels::{expect_len, u32_of};
+use crate::gpu::wgsl;
 use crate::gpu::{grid_groups, GpuError, Recorder, Shader, Tensor};
 use bytemuck::{Pod, Zeroable};
 
 const LINEAR_GD: Shader = Shader {
     name: "linear_gd",
-    source: include_str!("../../shaders/linear_gd.wgsl"),
+    source: wgsl!("linear_gd.wgsl"),
     sums: false,
 };
 const LINEAR_PERTURB: Shader = Shader {
     name: "linear_perturb",
-    source: include_str!("../../shaders/linear_perturb.wgsl"),
+    source: wgsl!("linear_perturb.wgsl"),
     sums: true,
 };
 

@@ -6,45 +6,43 @@
 use super::params::Slot;
 use crate::data::VOCAB;
 use crate::gpu::kernels::{expect_len, matmul, matmul_then, u32_of, Epilogue, MatmulSpec};
+use crate::gpu::wgsl;
 use crate::gpu::{grid_1d, grid_groups, GpuError, Recorder, Shader, Tensor, View};
 use bytemuck::{Pod, Zeroable};
 
 const ENCODER: Shader = Shader {
     name: "encoder",
-    source: include_str!("../../shaders/encoder.wgsl"),
+    source: wgsl!("encoder.wgsl"),
     sums: false,
 };
 const NORM: Shader = Shader {
     name: "norm",
-    source: include_str!("../../shaders/norm.wgsl"),
+    source: wgsl!("norm.wgsl"),
     sums: false,
 };
 const ATTENTION: Shader = Shader {
     name: "attention",
-    source: include_str!("../../shaders/attention.wgsl"),
+    source: wgsl!("attention.wgsl"),
     sums: false,
 };
 const ACTIVATION: Shader = Shader {
     name: "activation",
-    source: include_str!("../../shaders/activation.wgsl"),
+    source: wgsl!("activation.wgsl"),
     sums: false,
 };
 /// The matmul with the transformer's epilogues (residual add, GELU and its gradient).
 const MATMUL_EPILOGUE: Shader = Shader {
     name: "matmul_epilogue",
     source: concat!(
-        include_str!("../../shaders/matmul.wgsl"),
-        include_str!("../../shaders/gelu.wgsl"),
-        include_str!("../../shaders/matmul_epilogue.wgsl")
+        wgsl!("matmul.wgsl"),
+        wgsl!("gelu.wgsl"),
+        wgsl!("matmul_epilogue.wgsl")
     ),
     sums: false,
 };
 const CROSSENTROPY: Shader = Shader {
     name: "crossentropy",
-    source: concat!(
-        include_str!("../../shaders/step.wgsl"),
-        include_str!("../../shaders/crossentropy.wgsl")
-    ),
+    source: concat!(wgsl!("step.wgsl"), wgsl!("crossentropy.wgsl")),
     sums: true,
 };
 

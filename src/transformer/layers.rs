@@ -440,8 +440,10 @@ fn attention_forward_seqs(
 /// The sums of `g` (≤ ROWS) rows of `buf`, row r at `r · stride` holding t0 + r + 1 values,
 /// each added in order from `init`: the rows advance together over their common part, so
 /// that their chains of additions overlap instead of waiting on one another (a row's sum
-/// alone is bound by the latency of an addition), then each adds its own tail.
-#[inline(always)]
+/// alone is bound by the latency of an addition), then each adds its own tail. Scalar
+/// chains need no vector instructions: one copy serves every kernel (not inlined, which
+/// keeps the wasm smaller).
+#[inline(never)]
 fn sums_in_order(buf: &[f32], stride: usize, t0: usize, g: usize, init: f32) -> [f32; ROWS] {
     const _: () = assert!(ROWS == 4, "sums_in_order advances 4 rows together");
     let mut sums = [init; ROWS];

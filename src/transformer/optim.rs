@@ -7,15 +7,13 @@
 
 pub use crate::cpu::AdamW;
 use crate::gpu::kernels::{expect_len, u32_of};
+use crate::gpu::wgsl;
 use crate::gpu::{grid_1d, grid_groups, GpuError, Recorder, Shader, Tensor};
 use bytemuck::{Pod, Zeroable};
 
 const OPTIMIZER: Shader = Shader {
     name: "optimizer",
-    source: concat!(
-        include_str!("../../shaders/step.wgsl"),
-        include_str!("../../shaders/optimizer.wgsl")
-    ),
+    source: concat!(wgsl!("step.wgsl"), wgsl!("optimizer.wgsl")),
     sums: true,
 };
 
