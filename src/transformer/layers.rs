@@ -96,16 +96,49 @@ fn layernorm_forward_rows(
     simd::run(
         #[inline(always)]
         || {
-            for n in 0..mean.len() {
+            let mut finish = |n: usize, m: f64, var: f64| {
                 let x = &inp[n * d..(n + 1) * d];
-                let m = x.iter().map(|&v| v as f64).sum::<f64>() / d as f64;
-                let var = x.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / d as f64;
                 let s = 1.0 / (var + NORM_EPS as f64).sqrt();
                 for i in 0..d {
                     out[n * d + i] = ((x[i] as f64 - m) * s) as f32 * g[i] + b[i];
                 }
                 mean[n] = m as f32;
                 rstd[n] = s as f32;
+            };
+            // Four rows at a time: each row's sums are its own, in order (from the value
+            // Iterator::sum starts at), but the four advance together, so that their
+            // additions overlap instead of each waiting on the one before.
+            let zero: f64 = std::iter::empty::<f64>().sum();
+            let rows = inp.len() / d;
+            let mut n = 0;
+            while n + 4 <= rows {
+                let x = |r: usize| &inp[(n + r) * d..][..d];
+                let (x0, x1, x2, x3) = (x(0), x(1), x(2), x(3));
+                let mut sum = [zero; 4];
+                for (((&a, &b), &c), &e) in x0.iter().zip(x1).zip(x2).zip(x3) {
+                    sum[0] += a as f64;
+                    sum[1] += b as f64;
+                    sum[2] += c as f64;
+                    sum[3] += e as f64;
+                }
+                let m = sum.map(|s| s / d as f64);
+                let mut var = [zero; 4];
+                for (((&a, &b), &c), &e) in x0.iter().zip(x1).zip(x2).zip(x3) {
+                    var[0] += (a as f64 - m[0]).powi(2);
+                    var[1] += (b as f64 - m[1]).powi(2);
+                    var[2] += (c as f64 - m[2]).powi(2);
+                    var[3] += (e as f64 - m[3]).powi(2);
+                }
+                for r in 0..4 {
+                    finish(n + r, m[r], var[r] / d as f64);
+                }
+                n += 4;
+            }
+            for n in n..rows {
+                let x = &inp[n * d..(n + 1) * d];
+                let m = x.iter().map(|&v| v as f64).sum::<f64>() / d as f64;
+                let var = x.iter().map(|&v| (v as f64 - m).powi(2)).sum::<f64>() / d as f64;
+                finish(n, m, var);
             }
         },
     )
