@@ -7,12 +7,14 @@
 // Each run's line has the machine's 1-minute load average before and after it: on a
 // shared machine, other processes' load takes cores from the pool.
 // usage: node bench/browser_pool.mjs [runs] [budgets]   (needs dist/: scripts/serve.sh's build)
+//   PRESET=paper times another preset (default quick); SIZES=2 only that pool size (default 1,2).
 import os from 'node:os';
 import { startServer, launch } from '../tests/e2e/harness.mjs';
 
 const runs = Number(process.argv[2] ?? 3);
 const budgets = Number(process.argv[3] ?? 4);
-const sizes = [1, 2];
+const sizes = (process.env.SIZES ?? '1,2').split(',').map(Number);
+const preset = process.env.PRESET ?? 'quick';
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 
 const server = await startServer();
@@ -26,7 +28,7 @@ try {
       const page = await context.newPage();
       await page.goto(new URL(`?workers=${n}`, server.url).href);
       await page.click('#tab-transformer');
-      await page.selectOption('#tx-preset', 'quick');
+      await page.selectOption('#tx-preset', preset);
       await page.selectOption('#tx-backend', 'cpu');
       const all = await page.inputValue('#x-pretrain-budgets');
       await page.fill('#x-pretrain-budgets', all.split(',').slice(0, budgets).join(','));
@@ -52,13 +54,16 @@ try {
       await context.close();
     }
   }
-  console.log(JSON.stringify({ browser: browser.version(), budgets: config.pretrain.budgets, runs }));
+  console.log(JSON.stringify({ browser: browser.version(), preset, budgets: config.pretrain.budgets, runs }));
   console.log('| workers | estimate (median) | run time (median) | probe tokens/s (median) |');
   console.log('|---|---|---|---|');
   for (const n of sizes) console.log(`| ${n} | ${median(rows[n].estimate).toFixed(1)} s | ${median(rows[n].elapsed).toFixed(1)} s | ${median(rows[n].tokensPerSecond).toFixed(0)} |`);
-  const ratio = median(rows[2].elapsed) / median(rows[1].elapsed);
-  const estRatio = median(rows[2].estimate) / median(rows[1].estimate);
-  console.log(`2 workers / 1 worker: run time ${(100 * ratio).toFixed(0)}%, estimate ${(100 * estRatio).toFixed(0)}%`);
+  for (const n of sizes) console.log(`${n} worker(s): estimate ${(100 * (median(rows[n].estimate) / median(rows[n].elapsed) - 1)).toFixed(0)}% off the run time`);
+  if (rows[1] && rows[2]) {
+    const ratio = median(rows[2].elapsed) / median(rows[1].elapsed);
+    const estRatio = median(rows[2].estimate) / median(rows[1].estimate);
+    console.log(`2 workers / 1 worker: run time ${(100 * ratio).toFixed(0)}%, estimate ${(100 * estRatio).toFixed(0)}%`);
+  }
 } finally {
   await browser.close();
   await server.close();
