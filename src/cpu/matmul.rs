@@ -23,12 +23,11 @@ pub fn matmul(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usiz
     assert!(out.len() == m * n && a.len() == m * k && b.len() == k * n);
     par::rows(out, n, k * n, |i0, part| {
         let rows = part.len() / n;
-        matmul_dispatch::<false, false>(part, &a[i0 * k..][..rows * k], b, rows, k, n)
+        matmul_dispatch::<false, false>(part, &a[i0 * k..][..rows * k], b, rows, k, n, k)
     })
 }
 
-/// out (m×n) = aᵀ · b with a stored row-major as k×m: no transposed copy is made (except of
-/// a part's columns of a, when the product is split over cores).
+/// out (m×n) = aᵀ · b with a stored row-major as k×m: no transposed copy is made.
 pub fn matmul_tn(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
     matmul_tn_parts::<false>(out, a, b, m, k, n)
 }
@@ -40,8 +39,8 @@ pub fn matmul_tn_acc(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, 
     matmul_tn_parts::<true>(out, a, b, m, k, n)
 }
 
-/// aᵀ·b split by output rows: a part of rows i0.. reads columns i0.. of a, copied side by
-/// side (k × rows) so the kernel sees the same values at the same steps of each sum.
+/// aᵀ·b split by output rows: a part of rows i0.. reads columns i0.. of a in place (its rows
+/// `m` apart), so the kernel sees the same values at the same steps of each sum.
 fn matmul_tn_parts<const ACC: bool>(
     out: &mut [f32],
     a: &[f32],
@@ -53,17 +52,13 @@ fn matmul_tn_parts<const ACC: bool>(
     assert!(out.len() == m * n && a.len() == m * k && b.len() == k * n);
     par::rows(out, n, k * n, |i0, part| {
         let rows = part.len() / n;
-        if rows == m {
-            return matmul_dispatch::<true, ACC>(part, a, b, m, k, n);
-        }
-        let mut cols = Vec::with_capacity(k * rows);
-        for p in 0..k {
-            cols.extend_from_slice(&a[p * m + i0..][..rows]);
-        }
-        matmul_dispatch::<true, ACC>(part, &cols, b, rows, k, n)
+        matmul_dispatch::<true, ACC>(part, &a[i0.min(a.len())..], b, rows, k, n, m)
     })
 }
 
+/// `lda`: the distance between a's rows in `a` (k, or m when TA; more when `a` is part of a
+/// wider matrix, as a split aᵀ·b's columns are).
+#[allow(clippy::too_many_arguments)]
 fn matmul_dispatch<const TA: bool, const ACC: bool>(
     out: &mut [f32],
     a: &[f32],
@@ -71,22 +66,40 @@ fn matmul_dispatch<const TA: bool, const ACC: bool>(
     m: usize,
     k: usize,
     n: usize,
+    lda: usize,
 ) {
-    assert!(out.len() == m * n && a.len() == m * k && b.len() == k * n);
+    check_shapes::<TA>(out, a, b, m, k, n, lda);
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU has the feature; the shapes were checked above.
-            return unsafe { x86::matmul_avx512::<TA, ACC>(out, a, b, m, k, n) };
+            return unsafe { x86::matmul_avx512::<TA, ACC>(out, a, b, m, k, n, lda) };
         }
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: as above.
-            return unsafe { x86::matmul_avx2::<TA, ACC>(out, a, b, m, k, n) };
+            return unsafe { x86::matmul_avx2::<TA, ACC>(out, a, b, m, k, n, lda) };
         }
     }
     // SSE2 and wasm simd128 (16 vector registers of 4 lanes): blocks of 2 rows × 16
     // columns in local arrays that the compiler vectorizes.
-    matmul_blocks::<TA, ACC>(out, a, b, m, k, n)
+    matmul_blocks::<TA, ACC>(out, a, b, m, k, n, lda)
+}
+
+/// The slices hold the shapes: out m×n, b k×n, and a's m×k (k×m when TA) values at rows
+/// `lda` apart.
+#[allow(clippy::too_many_arguments)]
+fn check_shapes<const TA: bool>(
+    out: &[f32],
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    lda: usize,
+) {
+    let (a_rows, a_cols) = if TA { (k, m) } else { (m, k) };
+    assert!(out.len() == m * n && b.len() == k * n && lda >= a_cols);
+    assert!(a_rows == 0 || a_cols == 0 || a.len() >= (a_rows - 1) * lda + a_cols);
 }
 
 /// The AVX2 and AVX-512 kernels, written with explicit vectors: the same products and sums
@@ -201,6 +214,7 @@ mod x86 {
         m: usize,
         k: usize,
         n: usize,
+        lda: usize,
     }
 
     /// R rows × NV vectors of the output from (i0, j0): out = Σ_p a[i, p]·b[p, j] in p order
@@ -223,9 +237,9 @@ mod x86 {
             }
             for r in 0..R {
                 let a_rp = V::splat(if TA {
-                    *x.a.add(p * x.m + i0 + r)
+                    *x.a.add(p * x.lda + i0 + r)
                 } else {
-                    *x.a.add((i0 + r) * x.k + p)
+                    *x.a.add((i0 + r) * x.lda + p)
                 });
                 for v in 0..NV {
                     acc[r][v] = acc[r][v].add(a_rp.mul(bv[v]));
@@ -315,8 +329,17 @@ mod x86 {
         }
     }
 
-    fn mats(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Mats {
-        assert!(out.len() == m * n && a.len() == m * k && b.len() == k * n);
+    #[allow(clippy::too_many_arguments)]
+    fn mats<const TA: bool>(
+        out: &mut [f32],
+        a: &[f32],
+        b: &[f32],
+        m: usize,
+        k: usize,
+        n: usize,
+        lda: usize,
+    ) -> Mats {
+        super::check_shapes::<TA>(out, a, b, m, k, n, lda);
         Mats {
             out: out.as_mut_ptr(),
             a: a.as_ptr(),
@@ -324,11 +347,13 @@ mod x86 {
             m,
             k,
             n,
+            lda,
         }
     }
 
     /// 32 registers of 16 lanes: blocks of 8 rows × 32 columns (16 accumulators).
     #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
     pub unsafe fn matmul_avx512<const TA: bool, const ACC: bool>(
         out: &mut [f32],
         a: &[f32],
@@ -336,12 +361,14 @@ mod x86 {
         m: usize,
         k: usize,
         n: usize,
+        lda: usize,
     ) {
-        all::<__m512, __m256, __m128, TA, ACC, 8, 2>(mats(out, a, b, m, k, n))
+        all::<__m512, __m256, __m128, TA, ACC, 8, 2>(mats::<TA>(out, a, b, m, k, n, lda))
     }
 
     /// 16 registers of 8 lanes: blocks of 4 rows × 16 columns (8 accumulators).
     #[target_feature(enable = "avx2")]
+    #[allow(clippy::too_many_arguments)]
     pub unsafe fn matmul_avx2<const TA: bool, const ACC: bool>(
         out: &mut [f32],
         a: &[f32],
@@ -349,14 +376,16 @@ mod x86 {
         m: usize,
         k: usize,
         n: usize,
+        lda: usize,
     ) {
-        all::<__m256, __m128, __m128, TA, ACC, 4, 2>(mats(out, a, b, m, k, n))
+        all::<__m256, __m128, __m128, TA, ACC, 4, 2>(mats::<TA>(out, a, b, m, k, n, lda))
     }
 }
 
 /// The portable kernel: rows in blocks of 2 (then 1 for an odd last row), each in column
 /// blocks of 16, then 8, 4 and 1.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn matmul_blocks<const TA: bool, const ACC: bool>(
     out: &mut [f32],
     a: &[f32],
@@ -364,14 +393,15 @@ fn matmul_blocks<const TA: bool, const ACC: bool>(
     m: usize,
     k: usize,
     n: usize,
+    lda: usize,
 ) {
     let mut i = 0;
     while i + 2 <= m {
-        matmul_rows::<TA, ACC, 2>(out, a, b, i, m, k, n);
+        matmul_rows::<TA, ACC, 2>(out, a, b, i, lda, k, n);
         i += 2;
     }
     if i < m {
-        matmul_rows::<TA, ACC, 1>(out, a, b, i, m, k, n);
+        matmul_rows::<TA, ACC, 1>(out, a, b, i, lda, k, n);
     }
 }
 
@@ -382,25 +412,25 @@ fn matmul_rows<const TA: bool, const ACC: bool, const R: usize>(
     a: &[f32],
     b: &[f32],
     i0: usize,
-    m: usize,
+    lda: usize,
     k: usize,
     n: usize,
 ) {
     let mut j = 0;
     while j + 16 <= n {
-        matmul_block::<TA, ACC, R, 16>(out, a, b, i0, j, m, k, n);
+        matmul_block::<TA, ACC, R, 16>(out, a, b, i0, j, lda, k, n);
         j += 16;
     }
     if j + 8 <= n {
-        matmul_block::<TA, ACC, R, 8>(out, a, b, i0, j, m, k, n);
+        matmul_block::<TA, ACC, R, 8>(out, a, b, i0, j, lda, k, n);
         j += 8;
     }
     if j + 4 <= n {
-        matmul_block::<TA, ACC, R, 4>(out, a, b, i0, j, m, k, n);
+        matmul_block::<TA, ACC, R, 4>(out, a, b, i0, j, lda, k, n);
         j += 4;
     }
     while j < n {
-        matmul_block::<TA, ACC, R, 1>(out, a, b, i0, j, m, k, n);
+        matmul_block::<TA, ACC, R, 1>(out, a, b, i0, j, lda, k, n);
         j += 1;
     }
 }
@@ -413,7 +443,7 @@ fn matmul_block<const TA: bool, const ACC: bool, const R: usize, const W: usize>
     b: &[f32],
     i0: usize,
     j0: usize,
-    m: usize,
+    lda: usize,
     k: usize,
     n: usize,
 ) {
@@ -422,9 +452,9 @@ fn matmul_block<const TA: bool, const ACC: bool, const R: usize, const W: usize>
         let b_block: &[f32; W] = b[p * n + j0..p * n + j0 + W].try_into().unwrap();
         for (r, acc_r) in acc.iter_mut().enumerate() {
             let a_rp = if TA {
-                a[p * m + i0 + r]
+                a[p * lda + i0 + r]
             } else {
-                a[(i0 + r) * k + p]
+                a[(i0 + r) * lda + p]
             };
             for t in 0..W {
                 acc_r[t] += a_rp * b_block[t];
@@ -484,18 +514,19 @@ mod tests {
             };
             macro_rules! all_kernels {
                 ($ta:literal, $acc:literal) => {{
-                    let want = run(&|o| matmul_blocks::<$ta, $acc>(o, &a, &b, m, k, n));
+                    let lda = if $ta { m } else { k };
+                    let want = run(&|o| matmul_blocks::<$ta, $acc>(o, &a, &b, m, k, n, lda));
                     #[cfg(target_arch = "x86_64")]
                     {
                         if std::arch::is_x86_feature_detected!("avx2") {
                             let got = run(&|o| unsafe {
-                                x86::matmul_avx2::<$ta, $acc>(o, &a, &b, m, k, n)
+                                x86::matmul_avx2::<$ta, $acc>(o, &a, &b, m, k, n, lda)
                             });
                             assert_eq!(got, want, "avx2 {m}×{k}×{n}");
                         }
                         if std::arch::is_x86_feature_detected!("avx512f") {
                             let got = run(&|o| unsafe {
-                                x86::matmul_avx512::<$ta, $acc>(o, &a, &b, m, k, n)
+                                x86::matmul_avx512::<$ta, $acc>(o, &a, &b, m, k, n, lda)
                             });
                             assert_eq!(got, want, "avx512 {m}×{k}×{n}");
                         }
@@ -507,5 +538,30 @@ mod tests {
             all_kernels!(false, true);
             all_kernels!(true, true);
         }
+    }
+
+    /// aᵀ·b over a block of columns of a wider a, read in place (rows `lda` apart, as a
+    /// split product reads them), gives the bits of the same columns copied out.
+    #[test]
+    fn a_part_of_a_wider_a_gives_the_bits_of_its_copy() {
+        let (m, k, n, wide, from) = (11, 37, 40, 19, 5);
+        let a: Vec<f32> = (0..k * wide)
+            .map(|i| ((i * 7919) % 1000) as f32 / 997.0 - 0.5)
+            .collect();
+        let b: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 104_729) % 1000) as f32 / 991.0 - 0.5)
+            .collect();
+        let copy: Vec<f32> = (0..k)
+            .flat_map(|p| a[p * wide + from..][..m].to_vec())
+            .collect();
+        let bits = |o: &[f32]| o.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let mut want = vec![0.0; m * n];
+        matmul_dispatch::<true, false>(&mut want, &copy, &b, m, k, n, m);
+        let mut got = vec![0.0; m * n];
+        matmul_dispatch::<true, false>(&mut got, &a[from..], &b, m, k, n, wide);
+        assert_eq!(bits(&got), bits(&want));
+        let mut portable = vec![0.0; m * n];
+        matmul_blocks::<true, false>(&mut portable, &a[from..], &b, m, k, n, wide);
+        assert_eq!(bits(&portable), bits(&want));
     }
 }
