@@ -339,7 +339,7 @@ mod x86 {
         n: usize,
         lda: usize,
     ) -> Mats {
-        super::check_shapes::<TA>(out, a, b, m, k, n, lda);
+        crate::cpu::matmul::check_shapes::<TA>(out, a, b, m, k, n, lda);
         Mats {
             out: out.as_mut_ptr(),
             a: a.as_ptr(),
