@@ -52,7 +52,7 @@ fn matmul_tn_parts<const ACC: bool>(
     assert!(out.len() == m * n && a.len() == m * k && b.len() == k * n);
     par::rows(out, n, k * n, |i0, part| {
         let rows = part.len() / n;
-        matmul_dispatch::<true, ACC>(part, &a[i0.min(a.len())..], b, rows, k, n, m)
+        matmul_dispatch::<true, ACC>(part, &a[i0..], b, rows, k, n, m)
     })
 }
 

@@ -553,8 +553,8 @@ fn attention_forward_hs<const HS: usize>(
             // group's sums (each its own, in order, advancing together), then the divisions.
             let mut t0 = 0;
             while t0 < t_len {
-                let g = ROWS.min(t_len - t0);
-                for t in t0..t0 + g {
+                let group = ROWS.min(t_len - t0);
+                for t in t0..t0 + group {
                     // s = q·k summed over i from −0.0 (as Iterator::sum adds), then scaled;
                     // the padding's lanes are computed and never read.
                     let w = (t + 1).next_multiple_of(16);
@@ -581,13 +581,13 @@ fn attention_forward_hs<const HS: usize>(
                     }
                     future.fill(0.0);
                 }
-                let sums = sums_in_order(&att[t0 * t_len..], t_len, t0, g, 0.0);
-                for (r, &sum) in sums.iter().enumerate().take(g) {
+                let sums = sums_in_order(&att[t0 * t_len..], t_len, t0, group, 0.0);
+                for (r, &sum) in sums.iter().enumerate().take(group) {
                     for v in &mut att[(t0 + r) * t_len..][..=t0 + r] {
                         *v /= sum;
                     }
                 }
-                t0 += g;
+                t0 += group;
             }
             // out[t] = Σ_{t2 ≤ t} a[t, t2]·v[t2] from 0, in t2 order.
             let att = &*att;
@@ -782,8 +782,8 @@ fn attention_backward_hs<const HS: usize>(
             // together), then each row's ds.
             let mut t0 = 0;
             while t0 < t_len {
-                let g = ROWS.min(t_len - t0);
-                for r in 0..g {
+                let group = ROWS.min(t_len - t0);
+                for r in 0..group {
                     let t = t0 + r;
                     // datt = dy·v over i from −0.0 (as Iterator::sum adds), all keys at once.
                     let w = (t + 1).next_multiple_of(16);
@@ -805,15 +805,15 @@ fn attention_backward_hs<const HS: usize>(
                     }
                 }
                 // softmax backward: ds = a ⊙ (datt − Σ a·datt), the sum from −0.0.
-                let dots = sums_in_order(&prods, tp, t0, g, -0.0);
-                for (r, &dot) in dots.iter().enumerate().take(g) {
+                let dots = sums_in_order(&prods, tp, t0, group, -0.0);
+                for (r, &dot) in dots.iter().enumerate().take(group) {
                     let t = t0 + r;
                     let (a, datt) = (&att[t * t_len..][..=t], &drows[r * tp..][..=t]);
                     for ((g, &at), &dt) in ds[t * t_len..][..=t].iter_mut().zip(a).zip(datt) {
                         *g = at * (dt - dot) * scale;
                     }
                 }
-                t0 += g;
+                t0 += group;
             }
             // dq[t] = Σ_{t2 ≤ t} ds[t, t2]·k[t2], added to dqkv's zero.
             let k = |t2: usize| -> &[f32; HS] { qkv[row(t2) + d..][..HS].try_into().unwrap() };
