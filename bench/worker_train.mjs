@@ -2,10 +2,11 @@
 // Quick's model and batch, 400 steps, tokens/s after the first 50 (headless Chromium, no
 // WebGPU). Not a test; used to check that a build setting does not slow the page (README,
 // "Size").
-// usage: node bench/worker_train.mjs   (after scripts/serve.sh's build step: needs dist/)
+// usage: [SITE=DIR] node bench/worker_train.mjs   (after scripts/serve.sh's build step: needs dist/)
 import { startServer, launch, openPage } from '../tests/e2e/harness.mjs';
 
-const server = await startServer();
+// SITE=DIR times another site folder (a build before a change).
+const server = await startServer(process.env.SITE ? { dir: process.env.SITE } : {});
 const browser = await launch({ webgpu: false });
 try {
   const { page } = await openPage(browser, server.url);

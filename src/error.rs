@@ -235,16 +235,20 @@ pub fn parse_json<T: serde::de::DeserializeOwned + serde::Serialize + Default>(
             ),
         ));
     }
-    let de = &mut serde_json::Deserializer::from_str(text);
-    let config: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+    let config: T = crate::json::read_json(text).map_err(|e| {
         use serde_json::error::Category;
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let field = if path == "." || path == "?" {
-            String::new()
-        } else {
-            path
-        };
+        let field = e.path;
+        if e.trailing {
+            return ConfigError::new(
+                "",
+                format!(
+                    "malformed JSON: content after the config object at line {} column {}",
+                    e.inner.line(),
+                    e.inner.column()
+                ),
+            );
+        }
+        let inner = e.inner;
         let syntax = matches!(
             inner.classify(),
             Category::Syntax | Category::Eof | Category::Io
@@ -259,20 +263,10 @@ pub fn parse_json<T: serde::de::DeserializeOwned + serde::Serialize + Default>(
         };
         ConfigError::new(quote(&field), message)
     })?;
-    de.end().map_err(|e| {
-        ConfigError::new(
-            "",
-            format!(
-                "malformed JSON: content after the config object at line {} column {}",
-                e.line(),
-                e.column()
-            ),
-        )
-    })?;
     // serde reads a struct from an array too, by position: a section must be an object.
     let given: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| ConfigError::new("", format!("malformed JSON: {}", quote(&e.to_string()))))?;
-    let shape = serde_json::to_value(T::default()).expect("plain data");
+    let shape = crate::json::to_value(&T::default());
     sections_are_objects(&given, &shape, "")?;
     Ok(config)
 }

@@ -23,6 +23,7 @@ pub mod exercises;
 pub mod experiment;
 pub mod gpu;
 pub mod inflection;
+pub mod json;
 pub mod linear;
 pub mod plot;
 pub mod schema;

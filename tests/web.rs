@@ -358,8 +358,15 @@ fn numbers_cross_the_boundary_exactly() {
     let params: Vec<f32> = (0..layout.total)
         .map(|i| specials[i % specials.len()])
         .collect();
-    // Losses (never -0: see unit_output.rs).
-    let losses: [f64; 5] = [0.1, f64::from_bits(1), f64::MAX, 1.0 + f64::EPSILON, 7.0];
+    // Losses: the f64s cross as JSON text (src/web/values.rs), -0 included.
+    let losses: [f64; 6] = [
+        0.1,
+        f64::from_bits(1),
+        f64::MAX,
+        1.0 + f64::EPSILON,
+        -0.0,
+        7.0,
+    ];
     let output = js(&serde_json::json!({
         "value": {"kind": "pretrained", "params": [], "base": 2.5, "losses": losses, "diverged": null},
         "tensors": [],

@@ -421,7 +421,7 @@ impl ExperimentConfig {
             sweep: None,
             ..self.clone()
         };
-        let json = serde_json::to_value(&base).expect("plain data");
+        let json = crate::json::to_value(&base);
         let mut target = &json;
         for key in &path {
             target = match target.get(key) {
@@ -452,16 +452,18 @@ impl ExperimentConfig {
                 slot = slot.get_mut(key).expect("checked above");
             }
             *slot = value.clone();
-            let variant: ExperimentConfig = serde_json::from_value(json).map_err(|e| {
-                ConfigError::new(
-                    &field,
-                    format!(
-                        "not a value of {}: {}",
-                        sweep.field,
-                        crate::error::quote(&e.to_string())
-                    ),
-                )
-            })?;
+            // Read from its text by the crate's one reader of JSON (src/json.rs).
+            let variant: ExperimentConfig =
+                crate::json::read_json(&json.to_string()).map_err(|e| {
+                    ConfigError::new(
+                        &field,
+                        format!(
+                            "not a value of {}: {}",
+                            sweep.field,
+                            crate::error::quote(&crate::json::message(&e.inner))
+                        ),
+                    )
+                })?;
             variant
                 .validate()
                 .map_err(|e| ConfigError::new(&field, format!("{}: {}", e.field, e.message)))?;

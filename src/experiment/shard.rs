@@ -101,7 +101,8 @@ pub fn assign(cfg: &ExperimentConfig, n: usize) -> BTreeMap<Job, usize> {
     let v = &variants;
     let jobs = plan::jobs(v);
     let mut order: Vec<usize> = (0..jobs.len()).collect();
-    order.sort_by(|&a, &b| jobs[b].work(v).total_cmp(&jobs[a].work(v)).then(a.cmp(&b)));
+    // A total order (ties broken by index), so an unstable sort gives the same order.
+    order.sort_unstable_by(|&a, &b| jobs[b].work(v).total_cmp(&jobs[a].work(v)).then(a.cmp(&b)));
     let mut load = vec![0.0f64; n];
     // Jobs each shard runs or recomputes.
     let mut has: Vec<BTreeSet<Job>> = vec![BTreeSet::new(); n];

@@ -190,7 +190,7 @@ fn panel<DB: DrawingBackend>(
     // Ticks at the budgets themselves (a doubling grid reads better than 1-2-5 log ticks),
     // every other one when there are many, so the labels never touch.
     let mut ticks: Vec<f64> = budgets().map(|b| b as f64).collect();
-    ticks.sort_by(f64::total_cmp);
+    ticks.sort_unstable_by(f64::total_cmp);
     ticks.dedup();
     let every = ticks.len().div_ceil(7).max(1);
     let ticks: Vec<f64> = ticks.into_iter().step_by(every).collect();

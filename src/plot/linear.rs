@@ -299,10 +299,10 @@ fn draw_finetuned<DB: DrawingBackend>(
         )
         .map_err(err)?;
     let mut lrs: Vec<f64> = results.finetune.iter().map(|c| c.lr).collect();
-    lrs.sort_by(|a, b| a.total_cmp(b));
+    lrs.sort_unstable_by(f64::total_cmp);
     lrs.dedup();
     let mut l2s: Vec<f64> = results.finetune.iter().map(|c| c.l2).collect();
-    l2s.sort_by(|a, b| a.total_cmp(b));
+    l2s.sort_unstable_by(f64::total_cmp);
     l2s.dedup();
     let lr_looks = by_values(&lrs);
     let look = |lr: f64, l2: f64| {

@@ -297,7 +297,7 @@ pub async fn train(
             // The stop came at a read-back, before the evaluation due after that step, if
             // one was: it is taken now, so that a resumed run's log is an uninterrupted one's.
             let step = logger.log.steps.len();
-            let due = step % cfg.eval_every == 0 || step == cfg.steps;
+            let due = step.is_multiple_of(cfg.eval_every) || step == cfg.steps;
             if step > 0 && due && logger.log.eval_steps.last() != Some(&step) {
                 let loss = engine.evaluate(&corpus.eval).await?;
                 logger.log.eval_steps.push(step);

@@ -37,7 +37,7 @@ pub fn field_schema() -> Result<JsValue, JsValue> {
 #[wasm_bindgen]
 pub fn resolve_backend(choice: &str, adapter: JsValue, fits: bool) -> Result<JsValue, JsValue> {
     let choice: BackendChoice = choice.parse().unwrap_or(BackendChoice::Auto);
-    let adapter: Option<AdapterSummary> = serde_wasm_bindgen::from_value(adapter).ok().flatten();
+    let adapter: Option<AdapterSummary> = super::values::from_js(adapter, "adapter").ok().flatten();
     to_js(&resolve(choice, adapter.as_ref(), fits))
 }
 

@@ -500,12 +500,7 @@ fn resume_of(
     let Some(results) = given(results) else {
         return Ok(None);
     };
-    let earlier: ExperimentResults = serde_wasm_bindgen::from_value(results).map_err(|e| {
-        throw(Error::data(
-            "resume",
-            format!("the saved results are not an experiment's: {e}"),
-        ))
-    })?;
+    let earlier: ExperimentResults = from_js(results, "saved results")?;
     earlier.resume_for(config).map(Some).map_err(throw)
 }
 

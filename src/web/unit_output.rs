@@ -8,10 +8,7 @@
 //! JavaScript array of numbers it is slow to make and to read back here (one call across
 //! the boundary per number) and slow to `postMessage` (a structured clone of each number),
 //! three times slower in all than the JSON text it replaces; a `Float32Array` is one copy
-//! each way. It also keeps the bits: `Output` is an internally tagged enum, which serde
-//! reads through `deserialize_any`, and serde-wasm-bindgen reads a number that is an
-//! integer (-0 included) as an integer there, so -0.0 would come back as +0.0. The f64s
-//! left in `value` are losses and perplexities, never -0.
+//! each way, and keeps every bit.
 
 use super::values::{from_js, throw, to_js};
 use crate::error::Error;

@@ -1,6 +1,7 @@
 //! How values cross between Rust and JavaScript: as JavaScript values (objects, arrays,
-//! numbers, `null`; `Uint8Array` for bytes), converted by serde-wasm-bindgen, so the page
-//! uses what it gets as it is, without parsing text or taking it apart.
+//! numbers, `null`; `Uint8Array` for bytes), so the page uses what it gets as it is, without
+//! parsing text or taking it apart. Going out they are made by serde-wasm-bindgen; coming
+//! in they are read from their JSON text by serde_json (see [`from_js`]).
 //!
 //! The conversion is the one of `JSON.parse` on serde_json's text — plain objects, `null`
 //! for an absent value — with one difference that matters: **numbers cross exactly or not
@@ -29,36 +30,59 @@ pub(crate) fn throw(e: impl Into<Error>) -> JsValue {
 const SERIALIZER: serde_wasm_bindgen::Serializer =
     serde_wasm_bindgen::Serializer::json_compatible();
 
-/// `value` as a JavaScript value; throws a data error naming the part that cannot cross
-/// (an integer above 2^53 − 1).
+/// `value` as a JavaScript value; throws a data error when a part cannot cross (an integer
+/// above 2^53 − 1: none can, once [`config_from_js`] has checked the seed).
 pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
     js_value(value).map_err(throw)
 }
 
 /// [`to_js`] for the wasm's callbacks into the page, which fail with the crate's error.
 pub(crate) fn js_value<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, Error> {
-    serde_path_to_error::serialize(value, &SERIALIZER).map_err(|e| {
-        Error::data(
-            e.path().to_string(),
-            format!("cannot be passed to JavaScript: {}", e.inner()),
-        )
-    })
+    value
+        .serialize(&SERIALIZER)
+        .map_err(|e| Error::data("", format!("cannot be passed to JavaScript: {e}")))
 }
 
 /// A value the page passed, as `T`; a data error on `what` when it is not one.
+///
+/// It is read from its JSON text (`JSON.stringify`) by serde_json, the reader of the CLI's
+/// files: one deserializer per type in the wasm, not one per reader (about a fifth of the
+/// module was values being read twice). A number reads back as the same double, −0
+/// included; `NaN` and the infinities have no JSON text and read as `null` (an absent
+/// value), as they do from the CLI's files.
 pub(crate) fn from_js<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T, JsValue> {
-    serde_path_to_error::deserialize(serde_wasm_bindgen::Deserializer::from(value)).map_err(|e| {
-        let path = e.path().to_string();
-        let part = if path == "." || path == "?" {
-            what.to_string()
-        } else {
-            format!("{what}.{path}")
+    let text = json_text(&value)
+        .map_err(|why| throw(Error::data(what, format!("not a valid {what}: {why}"))))?;
+    crate::json::read_json(&text).map_err(|e| {
+        let part = match e.path.as_str() {
+            "" => what.to_string(),
+            path => format!("{what}.{path}"),
         };
+        let why = crate::json::message(&e.inner);
         throw(Error::data(
             part,
-            crate::error::quote(&format!("not a valid {what}: {}", e.inner())),
+            crate::error::quote(&format!("not a valid {what}: {why}")),
         ))
     })
+}
+
+/// `value`'s JSON text; `null` for `undefined` (which has none); the reason when it is not
+/// plain data (a cycle, a `BigInt`).
+fn json_text(value: &JsValue) -> Result<String, String> {
+    exact_json_text(value).map_err(|e| String::from(js_sys::Error::from(e).message()))
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+// JSON.stringify, except that -0 keeps its sign (JSON.stringify writes it as 0): a marker
+// string stands in for it, then becomes -0.0 in the text.
+export function exact_json_text(value) {
+  const text = JSON.stringify(value, (_, v) => (v === 0 && 1 / v < 0 ? "\u0000-0" : v));
+  return text === undefined ? "null" : text.replaceAll('"\\u0000-0"', "-0.0");
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    fn exact_json_text(value: &JsValue) -> Result<String, JsValue>;
 }
 
 /// `None` for `null` or `undefined` (an optional argument the page left out), else `Some`.
@@ -75,28 +99,52 @@ pub(crate) fn config_from_js<C: Serialize>(
     value: &JsValue,
     parse: impl FnOnce(&str) -> Result<C, ConfigError>,
 ) -> Result<C, JsValue> {
-    let text = match js_sys::JSON::stringify(value) {
-        // `undefined` (no config) has no JSON text: read as `null`, it is refused as not
-        // being an object, like any other non-object.
-        Ok(text) => text.as_string().unwrap_or_else(|| "null".into()),
-        Err(e) => {
-            let why = String::from(js_sys::Error::from(e).message());
-            return Err(throw(ConfigError::new(
-                "",
-                format!("the config is not plain data: {why}"),
-            )));
-        }
-    };
-    let config = parse(&text).map_err(throw)?;
-    serde_path_to_error::serialize(&config, &SERIALIZER).map_err(|e| {
+    // `undefined` (no config) reads as `null`: refused as not being an object, like any
+    // other non-object.
+    let text = json_text(value).map_err(|why| {
         throw(ConfigError::new(
-            e.path().to_string(),
-            format!(
-                "must be at most 9007199254740991 (2^53 − 1) in the browser, the largest \
-                 integer a JavaScript number holds exactly ({})",
-                e.inner()
-            ),
+            "",
+            format!("the config is not plain data: {why}"),
         ))
     })?;
+    let config = parse(&text).map_err(throw)?;
+    let value = crate::json::to_value(&config);
+    if let Some(field) = inexact_integer(&value, "") {
+        return Err(throw(ConfigError::new(
+            field,
+            "must be at most 9007199254740991 (2^53 − 1) in the browser, the largest \
+             integer a JavaScript number holds exactly",
+        )));
+    }
     Ok(config)
+}
+
+/// The path of the first integer in `value` that a JavaScript number does not hold exactly
+/// (beyond ±(2^53 − 1)), if any.
+fn inexact_integer(value: &serde_json::Value, path: &str) -> Option<String> {
+    const EXACT: u64 = (1 << 53) - 1;
+    let at = |key: &dyn std::fmt::Display| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        serde_json::Value::Number(n) => {
+            let beyond = n.as_u64().map(|u| u > EXACT).unwrap_or(false)
+                || n.as_i64()
+                    .map(|i| i.unsigned_abs() > EXACT)
+                    .unwrap_or(false);
+            beyond.then(|| path.to_string())
+        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| inexact_integer(item, &format!("{path}[{i}]"))),
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .find_map(|(key, item)| inexact_integer(item, &at(key))),
+        _ => None,
+    }
 }
