@@ -1,6 +1,11 @@
 // Causal multi-head self-attention, fused, paired with attention_forward/attention_backward
-// of src/transformer/layers.rs. One invocation per row r = (b·H + h)·T + i: batch b, head
-// h, position i, which sees positions 0..=i. The inputs and outputs are row-major N × D
+// of src/transformer/layers.rs. A row r = (b·H + h)·T + i is batch b, head h, position i,
+// which sees positions 0..=i. Each invocation takes R consecutive rows of one (b, h) (R
+// query rows; in backward_key, R key rows), so that every key, value, query or gradient
+// element it reads serves all R of them: memory reads, not arithmetic, bound these loops
+// (on a software adapter above all). The R rows' sums run in lanes of a vec4, each in its
+// own order; a lane whose row does not see a position keeps its sum (select, not a
+// multiply by 0), so each row's result is what a one-row loop gives. The inputs and outputs are row-major N × D
 // matrices (N = B·T; head h is columns h·hs..(h+1)·hs); `qkvh` keeps q, k, v head-major
 // (3 blocks of B × H × T × hs) for the backward pass, `att` the softmax weights (B·H·T·T).
 //   forward:         s_ij = q_i·k_j · scale; att_i = softmax(s_i); y_i = Σ_j att_ij v_j
@@ -67,107 +72,185 @@ fn head_major(part: u32, bh: u32, i: u32) -> u32 {
     return part * block + (bh * p.t_len + i) * p.hs;
 }
 
+// Rows per invocation (kernels.rs: ATTENTION_ROWS).
+const R: u32 = 4u;
+
+// Which (b·H + h) and which first position the invocation takes, and how many rows (0 past
+// the last block).
+struct Block { bh: u32, i0: u32, rows: u32 }
+
+fn block_of(gid: vec3<u32>, groups: vec3<u32>) -> Block {
+    let per_head = (p.t_len + R - 1u) / R;
+    let id = row_of(gid, groups);
+    if (id >= p.b * p.h * per_head) { return Block(0u, 0u, 0u); }
+    let i0 = (id % per_head) * R;
+    return Block(id / per_head, i0, min(R, p.t_len - i0));
+}
+
+// Lane r's row of the block: past the block's last row, its last (read, never written).
+fn lane(r: u32, rows: u32) -> u32 { return min(r, rows - 1u); }
+
+// Which lanes' rows (positions i0 + r) see position j.
+fn sees(i0: u32, j: u32) -> vec4<bool> {
+    return vec4<bool>(j <= i0, j <= i0 + 1u, j <= i0 + 2u, j <= i0 + 3u);
+}
+
+// Which lanes' key rows (positions j0 + r) are seen by position i.
+fn seen_by(j0: u32, i: u32) -> vec4<bool> {
+    return vec4<bool>(i >= j0, i >= j0 + 1u, i >= j0 + 2u, i >= j0 + 3u);
+}
+
+// buffer[at + lane·stride] for the four lanes, each lane's row clamped to the block.
+fn lanes_att(at: u32, stride: u32, rows: u32) -> vec4<f32> {
+    return vec4<f32>(att[at], att[at + lane(1u, rows) * stride], att[at + lane(2u, rows) * stride], att[at + lane(3u, rows) * stride]);
+}
+fn lanes_datt(at: u32, stride: u32, rows: u32) -> vec4<f32> {
+    return vec4<f32>(datt[at], datt[at + lane(1u, rows) * stride], datt[at + lane(2u, rows) * stride], datt[at + lane(3u, rows) * stride]);
+}
+fn lanes_qkvh(at: u32, stride: u32, rows: u32) -> vec4<f32> {
+    return vec4<f32>(qkvh[at], qkvh[at + lane(1u, rows) * stride], qkvh[at + lane(2u, rows) * stride], qkvh[at + lane(3u, rows) * stride]);
+}
+fn lanes_in(at: u32, stride: u32, rows: u32) -> vec4<f32> {
+    return vec4<f32>(rows_in[at], rows_in[at + lane(1u, rows) * stride], rows_in[at + lane(2u, rows) * stride], rows_in[at + lane(3u, rows) * stride]);
+}
+
 @compute @workgroup_size(64)
 fn attention_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let r = row_of(gid, groups);
+    let blk = block_of(gid, groups);
+    if (blk.rows == 0u) { return; }
     let t = p.t_len;
-    if (r >= p.b * p.h * t) { return; }
-    let i = r % t;
-    let bh = r / t;
+    let bh = blk.bh;
+    let i0 = blk.i0;
+    let last = i0 + blk.rows - 1u;
     let head = bh % p.h;
     let bi = bh / p.h;
     let d = p.h * p.hs;
-    // This position's q, k, v, head-major, for the backward pass (and for the other rows'
-    // keys and values below: each row reads only its own inputs and the qkv rows).
-    let src = (bi * t + i) * 3u * d + head * p.hs;
-    let q = head_major(0u, bh, i);
-    for (var e = 0u; e < p.hs; e = e + 1u) {
-        qkvh[q + e] = rotated(src, e, i);
-        qkvh[head_major(1u, bh, i) + e] = rotated(src + d, e, i);
-        qkvh[head_major(2u, bh, i) + e] = rows_in[src + 2u * d + e];
-    }
-    let base = r * t;
-    var m = -3.4e38;
-    for (var j = 0u; j <= i; j = j + 1u) {
-        let key = (bi * t + j) * 3u * d + d + head * p.hs;
-        var dot = 0.0;
-        for (var e = 0u; e < p.hs; e = e + 1u) { dot = dot + qkvh[q + e] * rotated(key, e, j); }
-        let s = p.scale * dot;
-        att[base + j] = s;
-        m = max(m, s);
-    }
-    var sum = 0.0;
-    for (var j = 0u; j <= i; j = j + 1u) {
-        let x = exp(att[base + j] - m);
-        att[base + j] = x;
-        sum = sum + x;
-    }
-    for (var j = 0u; j < t; j = j + 1u) {
-        if (j <= i) { att[base + j] = att[base + j] / sum; } else { att[base + j] = 0.0; }
-    }
-    let out = (bi * t + i) * d + head * p.hs;
-    for (var e = 0u; e < p.hs; e = e + 1u) {
-        var y = 0.0;
-        for (var j = 0u; j <= i; j = j + 1u) {
-            y = y + att[base + j] * rows_in[(bi * t + j) * 3u * d + 2u * d + head * p.hs + e];
+    // The rows' q, k, v, head-major, for the backward pass (and the rows' q for the scores
+    // below: each invocation reads only its own rows' q and the qkv rows).
+    for (var r = 0u; r < blk.rows; r = r + 1u) {
+        let i = i0 + r;
+        let src = (bi * t + i) * 3u * d + head * p.hs;
+        for (var e = 0u; e < p.hs; e = e + 1u) {
+            qkvh[head_major(0u, bh, i) + e] = rotated(src, e, i);
+            qkvh[head_major(1u, bh, i) + e] = rotated(src + d, e, i);
+            qkvh[head_major(2u, bh, i) + e] = rows_in[src + 2u * d + e];
         }
-        rows_out[out + e] = y;
+    }
+    let q = head_major(0u, bh, i0);
+    // Row i0 + r's weights at base + r·t.
+    let base = (bh * t + i0) * t;
+    var m = vec4<f32>(-3.4e38);
+    for (var j = 0u; j <= last; j = j + 1u) {
+        let key = (bi * t + j) * 3u * d + d + head * p.hs;
+        var dot = vec4<f32>(0.0);
+        for (var e = 0u; e < p.hs; e = e + 1u) {
+            dot = dot + lanes_qkvh(q + e, p.hs, blk.rows) * rotated(key, e, j);
+        }
+        let s = p.scale * dot;
+        for (var r = 0u; r < blk.rows; r = r + 1u) {
+            if (j <= i0 + r) {
+                att[base + r * t + j] = s[r];
+                m[r] = max(m[r], s[r]);
+            }
+        }
+    }
+    for (var r = 0u; r < blk.rows; r = r + 1u) {
+        let i = i0 + r;
+        let row = base + r * t;
+        var sum = 0.0;
+        for (var j = 0u; j <= i; j = j + 1u) {
+            let x = exp(att[row + j] - m[r]);
+            att[row + j] = x;
+            sum = sum + x;
+        }
+        for (var j = 0u; j < t; j = j + 1u) {
+            if (j <= i) { att[row + j] = att[row + j] / sum; } else { att[row + j] = 0.0; }
+        }
+    }
+    // Row i0 + r's output at out + r·d.
+    let out = (bi * t + i0) * d + head * p.hs;
+    for (var e = 0u; e < p.hs; e = e + 1u) {
+        var y = vec4<f32>(0.0);
+        for (var j = 0u; j <= last; j = j + 1u) {
+            let v = rows_in[(bi * t + j) * 3u * d + 2u * d + head * p.hs + e];
+            y = select(y, y + lanes_att(base + j, t, blk.rows) * v, sees(i0, j));
+        }
+        for (var r = 0u; r < blk.rows; r = r + 1u) { rows_out[out + r * d + e] = y[r]; }
     }
 }
 
 @compute @workgroup_size(64)
 fn attention_backward_query(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let r = row_of(gid, groups);
+    let blk = block_of(gid, groups);
+    if (blk.rows == 0u) { return; }
     let t = p.t_len;
-    if (r >= p.b * p.h * t) { return; }
-    let i = r % t;
-    let bh = r / t;
+    let bh = blk.bh;
+    let i0 = blk.i0;
+    let last = i0 + blk.rows - 1u;
     let head = bh % p.h;
     let bi = bh / p.h;
     let d = p.h * p.hs;
-    let dy = (bi * t + i) * d + head * p.hs;
-    let base = r * t;
-    var dot = 0.0;
-    for (var j = 0u; j <= i; j = j + 1u) {
+    // Row i0 + r's dy at dy + r·d, its weights at base + r·t.
+    let dy = (bi * t + i0) * d + head * p.hs;
+    let base = (bh * t + i0) * t;
+    var dot = vec4<f32>(0.0);
+    for (var j = 0u; j <= last; j = j + 1u) {
         let v = head_major(2u, bh, j);
-        var dp = 0.0;
-        for (var e = 0u; e < p.hs; e = e + 1u) { dp = dp + rows_in[dy + e] * qkvh[v + e]; }
-        datt[base + j] = dp;
-        dot = dot + att[base + j] * dp;
+        var dp = vec4<f32>(0.0);
+        for (var e = 0u; e < p.hs; e = e + 1u) { dp = dp + lanes_in(dy + e, d, blk.rows) * qkvh[v + e]; }
+        for (var r = 0u; r < blk.rows; r = r + 1u) {
+            if (j <= i0 + r) {
+                datt[base + r * t + j] = dp[r];
+                dot[r] = dot[r] + att[base + r * t + j] * dp[r];
+            }
+        }
     }
-    for (var j = 0u; j < t; j = j + 1u) {
-        if (j <= i) { datt[base + j] = att[base + j] * (datt[base + j] - dot); } else { datt[base + j] = 0.0; }
+    for (var r = 0u; r < blk.rows; r = r + 1u) {
+        let row = base + r * t;
+        for (var j = 0u; j < t; j = j + 1u) {
+            if (j <= i0 + r) { datt[row + j] = att[row + j] * (datt[row + j] - dot[r]); } else { datt[row + j] = 0.0; }
+        }
     }
-    let dq = (bi * t + i) * 3u * d + head * p.hs;
+    // Row i0 + r's dq at dq + r·3D.
+    let dq = (bi * t + i0) * 3u * d + head * p.hs;
     for (var e = 0u; e < p.hs; e = e + 1u) {
-        var acc = 0.0;
-        for (var j = 0u; j <= i; j = j + 1u) { acc = acc + datt[base + j] * qkvh[head_major(1u, bh, j) + e]; }
-        rows_out[dq + e] = p.scale * acc;
+        var acc = vec4<f32>(0.0);
+        for (var j = 0u; j <= last; j = j + 1u) {
+            let k = qkvh[head_major(1u, bh, j) + e];
+            acc = select(acc, acc + lanes_datt(base + j, t, blk.rows) * k, sees(i0, j));
+        }
+        for (var r = 0u; r < blk.rows; r = r + 1u) { rows_out[dq + r * 3u * d + e] = p.scale * acc[r]; }
     }
-    unrotate(dq, i);
+    for (var r = 0u; r < blk.rows; r = r + 1u) { unrotate(dq + r * 3u * d, i0 + r); }
 }
 
 @compute @workgroup_size(64)
 fn attention_backward_key(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let r = row_of(gid, groups);
+    let blk = block_of(gid, groups);
+    if (blk.rows == 0u) { return; }
     let t = p.t_len;
-    if (r >= p.b * p.h * t) { return; }
-    let j = r % t;
-    let bh = r / t;
+    let bh = blk.bh;
+    // The R rows are key positions j0 + r here.
+    let j0 = blk.i0;
     let head = bh % p.h;
     let bi = bh / p.h;
     let d = p.h * p.hs;
-    let dk = (bi * t + j) * 3u * d + d + head * p.hs;
+    // Key row j0 + r's dk at dk + r·3D (its dv D further on).
+    let dk = (bi * t + j0) * 3u * d + d + head * p.hs;
     for (var e = 0u; e < p.hs; e = e + 1u) {
-        var gk = 0.0;
-        var gv = 0.0;
-        for (var i = j; i < t; i = i + 1u) {
-            let w = (bh * t + i) * t + j;
-            gk = gk + datt[w] * qkvh[head_major(0u, bh, i) + e];
-            gv = gv + att[w] * rows_in[(bi * t + i) * d + head * p.hs + e];
+        var gk = vec4<f32>(0.0);
+        var gv = vec4<f32>(0.0);
+        for (var i = j0; i < t; i = i + 1u) {
+            // Query row i's weights of keys j0 + r, at w + r.
+            let w = (bh * t + i) * t + j0;
+            let seen = seen_by(j0, i);
+            gk = select(gk, gk + lanes_datt(w, 1u, blk.rows) * qkvh[head_major(0u, bh, i) + e], seen);
+            gv = select(gv, gv + lanes_att(w, 1u, blk.rows) * rows_in[(bi * t + i) * d + head * p.hs + e], seen);
         }
-        rows_out[dk + e] = p.scale * gk;
-        rows_out[dk + d + e] = gv;
+        for (var r = 0u; r < blk.rows; r = r + 1u) {
+            rows_out[dk + r * 3u * d + e] = p.scale * gk[r];
+            rows_out[dk + r * 3u * d + d + e] = gv[r];
+        }
     }
-    unrotate(dk, j);
+    for (var r = 0u; r < blk.rows; r = r + 1u) { unrotate(dk + r * 3u * d, j0 + r); }
 }

@@ -675,6 +675,10 @@ struct AttentionParams {
     _pad: [u32; 2],
 }
 
+/// Rows of attention each invocation takes (`R` in shaders/attention.wgsl): every key,
+/// value and query element it reads serves this many rows.
+const ATTENTION_ROWS: usize = 4;
+
 /// The shape of one attention call: B sequences of T positions, width D in H heads.
 #[derive(Debug, Clone, Copy)]
 pub struct AttentionShape {
@@ -695,6 +699,11 @@ impl AttentionShape {
     /// Rows of attention weights: one per batch, head and position.
     fn rows(&self) -> usize {
         self.b * self.h * self.t
+    }
+    /// Invocations of an attention dispatch: blocks of [`ATTENTION_ROWS`] positions of one
+    /// batch and head.
+    fn invocations(&self) -> usize {
+        self.b * self.h * self.t.div_ceil(ATTENTION_ROWS)
     }
     fn params(&self, rope: bool) -> Result<AttentionParams, GpuError> {
         Ok(AttentionParams {
@@ -739,7 +748,7 @@ pub fn attention_forward(
     expect_len("out", out, s.block())?;
     let uniform = rec.uniform(&s.params(rope.is_some())?);
     let p = rec.gpu.pipeline(&ATTENTION, "attention_forward");
-    let g = grid64(rec, s.rows());
+    let g = grid64(rec, s.invocations());
     rec.dispatch(
         &p,
         &[
@@ -776,7 +785,7 @@ pub fn attention_backward(
     expect_len("qkvh", qkvh, 3 * s.block())?;
     expect_len("att", att, s.rows() * s.t)?;
     let uniform = rec.uniform(&s.params(rope.is_some())?);
-    let g = grid64(rec, s.rows());
+    let g = grid64(rec, s.invocations());
     for entry in ["attention_backward_query", "attention_backward_key"] {
         let p = rec.gpu.pipeline(&ATTENTION, entry);
         rec.dispatch(
