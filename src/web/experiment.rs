@@ -6,7 +6,7 @@
 
 use super::common::{now_ms, worker_gpu};
 use super::unit_output::{output_from_js, output_to_js};
-use super::values::{config_from_js, from_js, given, js_value, throw, to_js};
+use super::values::{config_from_js, from_js, given, js_value, read_js, throw, to_js};
 use crate::error::Error;
 use crate::experiment::{
     self, config::PRESETS, ExperimentConfig, ExperimentResults, Host, Progress,
@@ -500,7 +500,12 @@ fn resume_of(
     let Some(results) = given(results) else {
         return Ok(None);
     };
-    let earlier: ExperimentResults = from_js(results, "saved results")?;
+    let earlier: ExperimentResults = read_js(&results).map_err(|(_, why)| {
+        throw(Error::data(
+            "resume",
+            format!("the saved results are not an experiment's: {why}"),
+        ))
+    })?;
     earlier.resume_for(config).map(Some).map_err(throw)
 }
 

@@ -51,19 +51,23 @@ pub(crate) fn js_value<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, Erro
 /// included; `NaN` and the infinities have no JSON text and read as `null` (an absent
 /// value), as they do from the CLI's files.
 pub(crate) fn from_js<T: DeserializeOwned>(value: JsValue, what: &str) -> Result<T, JsValue> {
-    let text = json_text(&value)
-        .map_err(|why| throw(Error::data(what, format!("not a valid {what}: {why}"))))?;
-    crate::json::read_json(&text).map_err(|e| {
-        let part = match e.path.as_str() {
+    read_js(&value).map_err(|(path, why)| {
+        let part = match path.as_str() {
             "" => what.to_string(),
             path => format!("{what}.{path}"),
         };
-        let why = crate::json::message(&e.inner);
         throw(Error::data(
             part,
             crate::error::quote(&format!("not a valid {what}: {why}")),
         ))
     })
+}
+
+/// [`from_js`]'s reading: `T`, or the path of the part that is not one ("" for the whole)
+/// and why.
+pub(crate) fn read_js<T: DeserializeOwned>(value: &JsValue) -> Result<T, (String, String)> {
+    let text = json_text(value).map_err(|why| (String::new(), why))?;
+    crate::json::read_json(&text).map_err(|e| (e.path, crate::json::message(&e.inner)))
 }
 
 /// `value`'s JSON text; `null` for `undefined` (which has none); the reason when it is not
