@@ -123,12 +123,7 @@ async function initGpu() {
     return;
   }
   try {
-    // What the browser tells about the adapter (wgpu cannot see it): "google swiftshader".
-    const probe = await navigator.gpu.requestAdapter();
-    const info = probe?.info ?? {};
-    const description = [info.vendor, info.architecture, info.device].filter(Boolean).join(' ') || info.description || '';
-    const software = Boolean(info.isFallbackAdapter) || /swiftshader|llvmpipe|lavapipe/i.test(description);
-    postMessage(reply.gpu(await init_gpu(description, software)));
+    postMessage(reply.gpu(await init_gpu()));
   } catch (e) {
     if (worker.panicMessage !== null) fail(null, e);
     else postMessage(reply.gpuError(typedError(e)));

@@ -13,23 +13,27 @@ const MATMUL: Shader = Shader {
     name: "matmul",
     source: wgsl!("matmul.wgsl"),
     sums: false,
+    products: true,
 };
 #[cfg(feature = "test-kernels")]
 const ELEMENTWISE: Shader = Shader {
     name: "elementwise",
     source: wgsl!("elementwise.wgsl"),
     sums: false,
+    products: false,
 };
 #[cfg(feature = "test-kernels")]
 const REDUCE: Shader = Shader {
     name: "reduce",
     source: wgsl!("reduce.wgsl"),
     sums: true,
+    products: false,
 };
 const NOISE: Shader = Shader {
     name: "noise",
     source: wgsl!("noise.wgsl"),
     sums: false,
+    products: false,
 };
 
 /// The shape of one (batched) product: out[b] = alpha·op(A[b])·op(B[b]) + beta·out[b].
@@ -111,7 +115,7 @@ pub fn u32_of(name: &str, x: usize) -> Result<u32, GpuError> {
 /// split into several accumulating dispatches, on every adapter alike.
 pub const MATMUL_K_CHUNK: usize = 16_384;
 
-/// Tiled matrix product, batched over a leading dimension (see `shaders/matmul.wgsl`).
+/// Register-blocked matrix product, batched over a leading dimension (see `shaders/matmul.wgsl`).
 /// Each operand may be a range of a larger buffer ([`View`]).
 pub fn matmul<'a>(
     rec: &mut Recorder,

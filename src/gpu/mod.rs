@@ -138,6 +138,32 @@ pub struct Shader {
     /// Uses `workgroup_sum`: the device prepends its definition (shaders/workgroup_sum.wgsl,
     /// or shaders/workgroup_sum_subgroups.wgsl on a device with subgroups).
     pub sums: bool,
+    /// Uses the matrix product's `product`: the device prepends the one of its
+    /// [`Products`] (shaders/matmul_tiles.wgsl or shaders/matmul_direct.wgsl).
+    pub products: bool,
+}
+
+/// How a device's matrix products read their operands (shaders/matmul.wgsl).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Products {
+    /// Through tiles shared in workgroup memory: hardware.
+    Tiles,
+    /// Each invocation from storage, without workgroup memory or barriers: software
+    /// adapters, which run a workgroup's invocations on one CPU thread and pay for every
+    /// barrier (1.5× faster steps on SwiftShader; README, "GPU").
+    Direct,
+}
+
+impl Products {
+    /// The reading that is fastest on `adapter` (known before any pipeline is built: in
+    /// the browser, once the page has said whether the adapter is a software one).
+    pub fn for_adapter(adapter: &AdapterSummary) -> Products {
+        if adapter.software {
+            Products::Direct
+        } else {
+            Products::Tiles
+        }
+    }
 }
 
 /// The text of a kernel file of shaders/ as the build script (build.rs) wrote it: without
@@ -151,6 +177,8 @@ pub(crate) use wgsl;
 
 const WORKGROUP_SUM: &str = wgsl!("workgroup_sum.wgsl");
 const WORKGROUP_SUM_SUBGROUPS: &str = wgsl!("workgroup_sum_subgroups.wgsl");
+const MATMUL_TILES: &str = wgsl!("matmul_tiles.wgsl");
+const MATMUL_DIRECT: &str = wgsl!("matmul_direct.wgsl");
 
 /// The compiled shader modules and pipelines of a device, by name, each built once.
 #[derive(Default)]
@@ -177,6 +205,9 @@ pub struct Gpu {
     encoded: std::sync::atomic::AtomicUsize,
     /// The device has subgroups, and the reductions use them (see [`Shader::sums`]).
     pub subgroups: bool,
+    /// How its matrix products read their operands; set before the first product's
+    /// pipeline is built (see [`Shader::products`]).
+    pub products: Products,
 }
 
 /// In the browser a device and its buffers live in the GPU process until JavaScript's
@@ -211,6 +242,14 @@ impl Gpu {
     /// of the reductions, for the tests that compare both.
     pub async fn without_subgroups() -> Result<Gpu, GpuError> {
         Gpu::open(false).await
+    }
+
+    /// [`Gpu::new`] with its matrix products reading their operands as `products` says,
+    /// whatever the adapter: for the tests that check both readings on one adapter.
+    pub async fn with_products(products: Products) -> Result<Gpu, GpuError> {
+        let mut gpu = Gpu::open(true).await?;
+        gpu.products = products;
+        Ok(gpu)
     }
 
     async fn open(subgroups: bool) -> Result<Gpu, GpuError> {
@@ -272,6 +311,7 @@ impl Gpu {
             max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
             max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
         };
+        let products = Products::for_adapter(&adapter_summary);
         let gpu = Gpu {
             device,
             queue,
@@ -284,6 +324,7 @@ impl Gpu {
             submissions: Default::default(),
             encoded: Default::default(),
             subgroups,
+            products,
         };
         gpu.check()?;
         Ok(gpu)
@@ -323,22 +364,28 @@ impl Gpu {
             .modules
             .entry(shader.name)
             .or_insert_with(|| {
-                let source = match (shader.sums, self.subgroups) {
-                    (false, _) => shader.source.into(),
-                    (true, false) => format!("{WORKGROUP_SUM}\n{}", shader.source).into(),
-                    (true, true) => {
-                        let enable = if cfg!(target_arch = "wasm32") {
-                            "enable subgroups;\n"
-                        } else {
-                            ""
-                        };
-                        format!("{enable}{WORKGROUP_SUM_SUBGROUPS}\n{}", shader.source).into()
-                    }
+                // The preludes the shader uses, then the shader ("enable" directives
+                // first; each file ends with a newline).
+                let enable = if shader.sums && self.subgroups && cfg!(target_arch = "wasm32") {
+                    "enable subgroups;\n"
+                } else {
+                    ""
                 };
+                let sums = match (shader.sums, self.subgroups) {
+                    (false, _) => "",
+                    (true, false) => WORKGROUP_SUM,
+                    (true, true) => WORKGROUP_SUM_SUBGROUPS,
+                };
+                let products = match (shader.products, self.products) {
+                    (false, _) => "",
+                    (true, Products::Tiles) => MATMUL_TILES,
+                    (true, Products::Direct) => MATMUL_DIRECT,
+                };
+                let source = format!("{enable}{sums}{products}{}", shader.source);
                 self.device
                     .create_shader_module(wgpu::ShaderModuleDescriptor {
                         label: Some(shader.name),
-                        source: wgpu::ShaderSource::Wgsl(source),
+                        source: wgpu::ShaderSource::Wgsl(source.into()),
                     })
             })
             .clone();

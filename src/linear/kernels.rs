@@ -12,11 +12,13 @@ const LINEAR_GD: Shader = Shader {
     name: "linear_gd",
     source: wgsl!("linear_gd.wgsl"),
     sums: false,
+    products: false,
 };
 const LINEAR_PERTURB: Shader = Shader {
     name: "linear_perturb",
     source: wgsl!("linear_perturb.wgsl"),
     sums: true,
+    products: false,
 };
 
 /// One run of [`gd_runs`]: its step size, 1 + λ, and which target matrix B it descends to.

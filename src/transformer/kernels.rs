@@ -14,21 +14,25 @@ const ENCODER: Shader = Shader {
     name: "encoder",
     source: wgsl!("encoder.wgsl"),
     sums: false,
+    products: false,
 };
 const NORM: Shader = Shader {
     name: "norm",
     source: wgsl!("norm.wgsl"),
     sums: false,
+    products: false,
 };
 const ATTENTION: Shader = Shader {
     name: "attention",
     source: wgsl!("attention.wgsl"),
     sums: false,
+    products: false,
 };
 const ACTIVATION: Shader = Shader {
     name: "activation",
     source: wgsl!("activation.wgsl"),
     sums: false,
+    products: false,
 };
 /// The matmul with the transformer's epilogues (residual add, GELU and its gradient).
 const MATMUL_EPILOGUE: Shader = Shader {
@@ -39,11 +43,13 @@ const MATMUL_EPILOGUE: Shader = Shader {
         wgsl!("matmul_epilogue.wgsl")
     ),
     sums: false,
+    products: true,
 };
 const CROSSENTROPY: Shader = Shader {
     name: "crossentropy",
     source: concat!(wgsl!("step.wgsl"), wgsl!("crossentropy.wgsl")),
     sums: true,
+    products: false,
 };
 
 /// Rows (or sorted token positions) one invocation sums at most; longer sums are split

@@ -15,6 +15,7 @@ const OPTIMIZER: Shader = Shader {
     name: "optimizer",
     source: concat!(wgsl!("step.wgsl"), wgsl!("optimizer.wgsl")),
     sums: true,
+    products: false,
 };
 
 /// The optimizer's settings that stay fixed over a run (AdamW β₁ 0.9, β₂ 0.95, ε 1e-8).

@@ -3,7 +3,7 @@
 
 use super::values::{throw, to_js};
 use crate::backend::{resolve_backend as resolve, BackendChoice};
-use crate::gpu::{AdapterSummary, Gpu, GpuError};
+use crate::gpu::{AdapterSummary, Gpu, GpuError, Products};
 use crate::schema::Group;
 use serde::Serialize;
 use std::cell::RefCell;
@@ -49,19 +49,43 @@ thread_local! {
 /// Opens this worker's WebGPU device. Resolves to the adapter's description (name,
 /// backend, device type, `software`, limits); rejects with a message when WebGPU is absent
 /// or the adapter refuses a device.
-///
-/// wgpu cannot see the name browsers give in `GPUAdapter.info` (vendor, architecture), so
-/// the worker passes it as `description`; `software` marks a software rasterizer it knows.
 #[wasm_bindgen]
-pub async fn init_gpu(description: String, software: bool) -> Result<JsValue, JsValue> {
-    let mut gpu = Gpu::new().await.map_err(throw)?;
-    if !description.is_empty() {
-        gpu.adapter.name = description;
-    }
-    gpu.adapter.software |= software;
+pub async fn init_gpu() -> Result<JsValue, JsValue> {
+    let gpu = open_gpu().await?;
     let summary = to_js(&gpu.adapter)?;
     GPU.with(|slot| *slot.borrow_mut() = Some(Rc::new(gpu)));
     Ok(summary)
+}
+
+#[wasm_bindgen(inline_js = r#"
+// What the browser tells about its adapter, which wgpu cannot see: a name ("google
+// swiftshader") and whether it is a software one.
+export async function browser_adapter() {
+  const adapter = await navigator.gpu?.requestAdapter();
+  const info = adapter?.info ?? {};
+  const name = [info.vendor, info.architecture, info.device].filter(Boolean).join(" ") || info.description || "";
+  const software = Boolean(info.isFallbackAdapter) || /swiftshader|llvmpipe|lavapipe/i.test(name);
+  return [name, software];
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(catch)]
+    async fn browser_adapter() -> Result<JsValue, JsValue>;
+}
+
+/// A WebGPU device described with what the browser tells about its adapter, and whose
+/// matrix products read their operands the way that adapter is fastest with
+/// ([`Products::for_adapter`]): the page's workers and the benchmarks open theirs here.
+pub(crate) async fn open_gpu() -> Result<Gpu, JsValue> {
+    let mut gpu = Gpu::new().await.map_err(throw)?;
+    let told = js_sys::Array::from(&browser_adapter().await?);
+    if let Some(name) = told.get(0).as_string().filter(|n| !n.is_empty()) {
+        gpu.adapter.name = name;
+    }
+    gpu.adapter.software |= told.get(1).as_bool().unwrap_or(false);
+    // Before any pipeline is built.
+    gpu.products = Products::for_adapter(&gpu.adapter);
+    Ok(gpu)
 }
 
 /// This worker's WebGPU device, if [`init_gpu`] opened one.

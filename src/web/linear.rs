@@ -6,7 +6,6 @@ use super::common::{now_ms, worker_gpu};
 use super::values::{config_from_js, from_js, throw, to_js};
 use crate::backend::BackendChoice;
 use crate::error::Error;
-use crate::gpu::Gpu;
 use crate::linear::{self, LinearConfig, LinearResults};
 use crate::plot::{self, PlotOptions};
 use wasm_bindgen::prelude::*;
@@ -107,7 +106,7 @@ pub fn render_linear_plots(results: JsValue, options: JsValue) -> Result<JsValue
 /// WebGPU device (opened here) and on the CPU path, as `[gpu, cpu]`.
 #[wasm_bindgen]
 pub async fn bench_matmul(n: usize) -> Result<Vec<f64>, JsValue> {
-    let gpu = Gpu::new().await.map_err(throw)?;
+    let gpu = super::common::open_gpu().await?;
     let now = || now_ms();
     let reps = crate::gpu::bench::reps_for(n, 2e8);
     let g = crate::gpu::bench::gpu_matmul_gflops(&gpu, n, reps, &now)

@@ -3,7 +3,6 @@
 
 use super::common::{now_ms, worker_gpu};
 use super::values::{config_from_js, throw, to_js};
-use crate::gpu::Gpu;
 use crate::transformer::bench::{sizes, train_throughput, Throughput};
 use crate::transformer::gpu::{memory_estimate, MemoryEstimate};
 use crate::transformer::train::{train_cpu, train_gpu, TrainConfig, TrainLog};
@@ -73,7 +72,7 @@ pub async fn bench_transformer(
     steps: usize,
     only: Option<String>,
 ) -> Result<JsValue, JsValue> {
-    let gpu = Gpu::new().await.map_err(throw)?;
+    let gpu = super::common::open_gpu().await?;
     let now = || now_ms();
     let mut rows = Vec::new();
     for (model, config) in sizes() {

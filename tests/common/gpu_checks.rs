@@ -8,7 +8,7 @@ mod reference;
 
 use overtrain::cpu;
 use overtrain::gpu::kernels::{self, MatmulSpec};
-use overtrain::gpu::{Gpu, GpuError};
+use overtrain::gpu::{Gpu, GpuError, Products};
 use overtrain::transformer::optim::{self, AdamW, Guard, Hyper, StepValues, DIVERGED_LOSS};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -65,7 +65,21 @@ pub async fn reductions_match_the_cpu_on_both_paths(g: &Gpu) {
     ));
 }
 
+/// The matrix product has two ways of reading its operands (workgroup tiles on hardware,
+/// straight from storage on software adapters): both against the CPU, each on a device
+/// of its own, and the default device's is the one its adapter calls for.
 pub async fn matmul_matches_reference_on_awkward_shapes(g: &Gpu) {
+    assert_eq!(g.products, Products::for_adapter(&g.adapter));
+    for products in [Products::Tiles, Products::Direct] {
+        let device = Gpu::with_products(products)
+            .await
+            .expect("a device with either reading");
+        assert_eq!(device.products, products);
+        matmul_matches_reference(&device, &format!("{products:?}")).await;
+    }
+}
+
+async fn matmul_matches_reference(g: &Gpu, path: &str) {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let shapes = [
         (1, 1, 1),
@@ -110,7 +124,7 @@ pub async fn matmul_matches_reference_on_awkward_shapes(g: &Gpu) {
                 &g.read(&tout).await.unwrap(),
                 &want,
                 1e-5 * (k as f32).sqrt(),
-                &format!("matmul {s:?}"),
+                &format!("matmul ({path}) {s:?}"),
             );
         }
     }

@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use overtrain::experiment::Engines;
-use overtrain::gpu::{Gpu, GpuError};
+use overtrain::gpu::{Gpu, GpuError, Products};
 use overtrain::transformer::config::{Mlp, ModelConfig, Norm, Pos};
 use overtrain::transformer::gpu::{memory_estimate, GpuModel};
 use overtrain::transformer::model::{backward, forward};
@@ -124,7 +124,19 @@ fn random_batch(n: usize, seed: u64) -> (Vec<u8>, Vec<u8>) {
     (bytes(), bytes())
 }
 
+/// On the default device, then on one whose matrix products (and their fused epilogues)
+/// read their operands the other way (see gpu_checks' matmul check).
 pub async fn transformer_forward_and_gradients_match_the_cpu_reference(g: &Gpu) {
+    forward_and_gradients_match(g).await;
+    let other = match g.products {
+        Products::Tiles => Products::Direct,
+        Products::Direct => Products::Tiles,
+    };
+    let device = Gpu::with_products(other).await.expect("a second device");
+    forward_and_gradients_match(&device).await;
+}
+
+async fn forward_and_gradients_match(g: &Gpu) {
     for (i, (cfg, b)) in configs().into_iter().enumerate() {
         let t = cfg.ctx;
         let model = GpuModel::new(g, &cfg, b, 1).unwrap();
@@ -143,7 +155,10 @@ pub async fn transformer_forward_and_gradients_match_the_cpu_reference(g: &Gpu) 
         let mut cpu_grads = vec![0.0; layout.total];
         backward(&cfg, layout, &params, &mut cpu_grads, &acts, &x, &y);
 
-        let what = format!("config {i} ({:?} {:?} {:?})", cfg.norm, cfg.mlp, cfg.pos);
+        let what = format!(
+            "config {i} ({:?} {:?} {:?}; products {:?})",
+            cfg.norm, cfg.mlp, cfg.pos, g.products
+        );
         let logit_err = relative_error(&logits, &acts.logits);
         let loss_err = ((loss - cpu_loss) / cpu_loss).abs() as f32;
         assert!(
