@@ -3,8 +3,9 @@
 // k at a time — no workgroup memory and no barriers. On a CPU, workgroup memory is just
 // memory, and a barrier makes the driver stop and resume every invocation of the
 // workgroup; the tiled version spends most of its time on those (the 0.1M model's step
-// on SwiftShader: 332 → 223 ms with this file; README, "GPU"). The CPU's caches do what
-// the tiles do on hardware: the 8 invocations that share rows of A read the same lines.
+// on SwiftShader: 332 → 223 ms with this file; README, "The WebGPU backend"). The CPU's
+// caches do what the tiles do on hardware: the 8 invocations that share rows of A read
+// the same lines.
 //
 // A row (column) past the edge is read as the last one instead (its outputs are never
 // written), so the loop has no bounds checks; k stays inside [k_begin, k_end). Each

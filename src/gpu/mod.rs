@@ -150,7 +150,7 @@ pub enum Products {
     Tiles,
     /// Each invocation from storage, without workgroup memory or barriers: software
     /// adapters, which run a workgroup's invocations on one CPU thread and pay for every
-    /// barrier (1.5× faster steps on SwiftShader; README, "GPU").
+    /// barrier (1.5× faster steps on SwiftShader; README, "The WebGPU backend").
     Direct,
 }
 

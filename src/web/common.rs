@@ -61,7 +61,8 @@ pub async fn init_gpu() -> Result<JsValue, JsValue> {
 // What the browser tells about its adapter, which wgpu cannot see: a name ("google
 // swiftshader") and whether it is a software one.
 export async function browser_adapter() {
-  const adapter = await navigator.gpu?.requestAdapter();
+  // The adapter wgpu asks for (high performance), so that both describe the same one.
+  const adapter = await navigator.gpu?.requestAdapter({ powerPreference: "high-performance" });
   const info = adapter?.info ?? {};
   const name = [info.vendor, info.architecture, info.device].filter(Boolean).join(" ") || info.description || "";
   const software = Boolean(info.isFallbackAdapter) || /swiftshader|llvmpipe|lavapipe/i.test(name);
