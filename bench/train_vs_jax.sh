@@ -29,9 +29,13 @@ if [ -z "${JAX_PYTHON:-}" ]; then
     bench/out/jax-venv/bin/pip install -q jax optax
   fi
 fi
-"$TARGET_DIR/release/overtrain" train --print-default-config |
-  python3 -c "import json,sys; c=json.load(sys.stdin); c['steps']=$steps; c['eval_every']=min(c['eval_every'], $steps); json.dump(c, sys.stdout)" \
-    > "$out/train.json"
+# Each binary's own default config (another binary may know other fields), for STEPS steps.
+config_of() {
+  "$1" train --print-default-config |
+    python3 -c "import json,sys; c=json.load(sys.stdin); c['steps']=$steps; c['eval_every']=min(c['eval_every'], $steps); json.dump(c, sys.stdout)"
+}
+config_of "$TARGET_DIR/release/overtrain" > "$out/train.json"
+[ -n "${OVERTRAIN_BASE:-}" ] && config_of "$OVERTRAIN_BASE" > "$out/train-base.json"
 
 say "machine"
 echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -44,7 +48,7 @@ overtrain_run() {
   local name="$1" bin="$2" t0 t1
   shift 2
   t0=$(now)
-  ${OVERTRAIN_PREFIX:-} "$bin" train --config "$out/train.json" --out "$out/run-$name" --backend cpu "$@" 2> "$out/$name.stderr" > /dev/null ||
+  ${OVERTRAIN_PREFIX:-} "$bin" train --config "${OVERTRAIN_CONFIG:-$out/train.json}" --out "$out/run-$name" --backend cpu "$@" 2> "$out/$name.stderr" > /dev/null ||
     die "$bin failed: $(tail -c 300 "$out/$name.stderr")"
   t1=$(now)
   echo "$name $(python3 -c "print(round($t1 - $t0, 3))")" >> "$out/results.txt"
@@ -66,7 +70,7 @@ say "$runs rounds of $steps steps, alternating"
 for i in $(seq "$runs"); do
   overtrain_run overtrain "$TARGET_DIR/release/overtrain"
   OVERTRAIN_PREFIX="taskset -c 0" overtrain_run overtrain_1thread "$TARGET_DIR/release/overtrain" --threads 1
-  [ -n "${OVERTRAIN_BASE:-}" ] && overtrain_run overtrain_base "$OVERTRAIN_BASE"
+  [ -n "${OVERTRAIN_BASE:-}" ] && OVERTRAIN_CONFIG="$out/train-base.json" overtrain_run overtrain_base "$OVERTRAIN_BASE"
   jax_run jax env
   jax_run jax_1thread env XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" taskset -c 0
   echo "round $i: $(tail -n "$per_round" "$out/results.txt" | tr '\n' ';')" >&2

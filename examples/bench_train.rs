@@ -4,6 +4,7 @@
 //! `cargo run --release --example bench_train [batch] [steps]`
 use overtrain::gpu::Gpu;
 use overtrain::transformer::bench::{sizes, train_throughput};
+use overtrain::transformer::micro::DEFAULT_COUNT;
 use std::time::Instant;
 
 fn main() {
@@ -29,10 +30,24 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|");
     for (name, model) in sizes() {
-        let g = pollster::block_on(train_throughput(Some(&gpu), &model, batch, steps, &now))
-            .expect("GPU run");
-        let c = pollster::block_on(train_throughput(None, &model, batch, steps, &now))
-            .expect("CPU run");
+        let g = pollster::block_on(train_throughput(
+            Some(&gpu),
+            &model,
+            batch,
+            DEFAULT_COUNT,
+            steps,
+            &now,
+        ))
+        .expect("GPU run");
+        let c = pollster::block_on(train_throughput(
+            None,
+            &model,
+            batch,
+            DEFAULT_COUNT,
+            steps,
+            &now,
+        ))
+        .expect("CPU run");
         println!(
             "| {name} (L{} d{} h{}) | {} | {:.0} | {:.0} | {} | {:.1} MB |",
             model.n_layer,

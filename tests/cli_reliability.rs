@@ -405,7 +405,7 @@ fn a_run_larger_than_the_machine_is_refused_before_allocating() {
         "refused before allocating"
     );
     assert!(!dir.join("run").exists(), "nothing written");
-    // A run that fits says how long it will take before it starts.
+    // A run that fits says how long it will take, from its own first steps, before it ends.
     std::fs::write(
         &config,
         r#"{"model": {"n_layer": 1, "d_model": 8, "n_head": 2, "d_ff": 16, "ctx": 8}, "batch": 2, "steps": 5, "eval_every": 5, "eval_batches": 1}"#,
@@ -421,10 +421,12 @@ fn a_run_larger_than_the_machine_is_refused_before_allocating() {
         dir.join("run").to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
+    let text = stderr(&out);
+    let estimate = text.find("estimated time on the CPU").expect(&text);
     assert!(
-        stderr(&out).contains("estimated time on the CPU"),
-        "{}",
-        stderr(&out)
+        text.contains("over the first 1 steps")
+            && estimate < text.find("held-out loss").expect(&text),
+        "{text}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -157,7 +157,7 @@ fn constant_checkpoints_are_the_one_runs_states_at_each_budget() {
         eval_batches: cfg.eval_batches,
         ..TrainConfig::default()
     });
-    let mut engine = Engine::cpu(&cfg.model, cfg.batch);
+    let mut engine = Engine::cpu(&cfg.model, cfg.batch, cfg.micro_batches);
     engine
         .load(&TrainState::fresh(Layout::new(&cfg.model).init(cfg.seed)))
         .unwrap();

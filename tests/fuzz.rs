@@ -13,7 +13,7 @@ use overtrain::experiment::Engines;
 use overtrain::experiment::{self, ExperimentConfig, ExperimentResults};
 use overtrain::linear::LinearConfig;
 use overtrain::transformer::engine::run_ready;
-use overtrain::transformer::model::cpu_memory_estimate;
+use overtrain::transformer::micro::cpu_memory_estimate;
 use overtrain::transformer::train::{train_cpu, TrainConfig};
 use overtrain::{ConfigError, Error};
 use rand::{RngExt, SeedableRng};
@@ -289,7 +289,12 @@ fn fuzzed_train_configs_never_panic() {
         Err(e) if names_a_field_or_position(&e, &[]) => Ok(false),
         Err(e) => Err(format!("a rejection that names nothing: {e}")),
         Ok(config) => {
-            let memory = cpu_memory_estimate(&config.model, config.batch, config.eval_batches);
+            let memory = cpu_memory_estimate(
+                &config.model,
+                config.batch,
+                config.micro_batches,
+                config.eval_batches,
+            );
             let tokens = (config.steps * config.batch * config.model.ctx) as f64;
             if memory.total() < 50_000_000 && tokens * (memory.parameters as f64) < 2e8 {
                 train_cpu(&config, None, &mut |_, _| Ok(()))
@@ -312,7 +317,12 @@ fn fuzzed_experiment_configs_never_panic() {
             Err(e) => Err(format!("a rejection that names nothing: {e}")),
             Ok(config) => {
                 let (tokens, flops) = experiment::cost(&config);
-                let memory = cpu_memory_estimate(&config.model, config.batch, config.eval_batches);
+                let memory = cpu_memory_estimate(
+                    &config.model,
+                    config.batch,
+                    config.micro_batches,
+                    config.eval_batches,
+                );
                 if !(tokens.is_finite() && flops.is_finite()) {
                     return Err(format!("cost {tokens} {flops}"));
                 }

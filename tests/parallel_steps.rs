@@ -1,7 +1,9 @@
 //! Several cores on one training step give the bits of one (src/cpu/par.rs): every large
 //! matrix product and attention, split by output rows over 1, 2, 3 or 8 parts, computes
 //! each element with the same sum; so do whole training runs (`train`) and experiments
-//! whose idle threads join the running units' steps (a wsd stable phase, the tail).
+//! whose idle threads join the running units' steps (a wsd stable phase, the tail). A step's
+//! micro-batches, computed on as many cores as are free and summed in one order, give the
+//! same bits on any number of them.
 //!
 //! The number of helpers is one setting for the whole process, so these tests take turns.
 
@@ -184,7 +186,7 @@ fn row_wise_layers_split_over_cores_give_the_same_bits() {
     let probs = random(&mut rng, n * v);
     same_bits_for_every_split("crossentropy_backward", || {
         let mut dlogits = vec![0.0; n * v];
-        crossentropy_backward(&mut dlogits, &probs, &targets, v);
+        crossentropy_backward(&mut dlogits, &probs, &targets, v, targets.len());
         dlogits
     });
 }
@@ -258,7 +260,7 @@ impl Host for Quiet {
 fn idle_threads_joining_a_wsd_chain_give_the_serial_results() {
     let _turn = turn();
     let mut cfg = ExperimentConfig::from_json(
-        r#"{"batch": 8, "eval_batches": 2,
+        r#"{"batch": 8, "micro_batches": 4, "eval_batches": 2,
             "pretrain": {"budgets": [4096, 8192], "protocol": "wsd"},
             "perturb": {"gammas": [1.0], "draws": 2},
             "finetune": {"lrs": [0.001], "l2": [0.0], "steps": 4, "seeds": 1}}"#,
@@ -276,5 +278,90 @@ fn idle_threads_joining_a_wsd_chain_give_the_serial_results() {
         let parallel =
             pollster::block_on(experiment::run_threads(&cfg, threads, &mut Quiet, None)).unwrap();
         assert_eq!(json(&parallel), json(&serial), "{threads} threads");
+    }
+}
+
+/// A step's micro-batches (src/transformer/micro.rs) add up to the whole batch: one
+/// micro-batch is the whole batch's forward and backward pass bit for bit; 2, 3 and 5 (the
+/// last two uneven over 5 sequences) give its loss and gradient up to rounding, each
+/// micro-batch weighted by its rows; and the same bits on any number of cores.
+#[test]
+fn micro_batches_add_up_to_the_whole_batch_on_any_number_of_cores() {
+    use overtrain::transformer::micro::{split, MicroBatches};
+    use overtrain::transformer::model::{backward, forward};
+    use overtrain::transformer::params::Layout;
+    let _turn = turn();
+    let cfg = wide();
+    let layout = Layout::new(&cfg);
+    let (b, t) = (5, cfg.ctx);
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let params: Vec<f32> = layout
+        .init(1)
+        .iter()
+        .map(|p| p + (rng.random::<f32>() - 0.5) * 0.02)
+        .collect();
+    let x: Vec<u8> = (0..b * t).map(|_| rng.random_range(0..200) as u8).collect();
+    let y: Vec<u8> = (0..b * t).map(|_| rng.random_range(0..200) as u8).collect();
+    let (loss, acts) = forward(&cfg, &layout, &params, &x, &y, b, t);
+    let mut whole = vec![0.0f32; layout.total];
+    backward(&cfg, &layout, &params, &mut whole, &acts, &x, &y);
+    let scale = whole.iter().fold(0.0f32, |m, g| m.max(g.abs()));
+    assert_eq!(split(5, 3), vec![0..2, 2..4, 4..5]);
+    assert_eq!(split(5, 9).len(), 5, "at least one sequence each");
+    for count in [1, 2, 3, 5] {
+        let run = |helpers: usize| {
+            let _h = Helpers::set(helpers);
+            let mut micro = MicroBatches::new(&cfg, layout.total, b, t, count);
+            let mut grads = vec![f32::NAN; layout.total];
+            let l = micro.gradient(&cfg, &layout, &params, &x, &y, &mut grads);
+            let forward_only = micro.forward(&cfg, &layout, &params, &x, &y);
+            assert_eq!(
+                l.to_bits(),
+                forward_only.to_bits(),
+                "{count}: the same loss"
+            );
+            (l, grads)
+        };
+        let (l, grads) = run(0);
+        if count == 1 {
+            assert_eq!(
+                l.to_bits(),
+                loss.to_bits(),
+                "one micro-batch: the whole batch"
+            );
+            assert!(
+                bits(&grads) == bits(&whole),
+                "one micro-batch: the whole batch"
+            );
+        } else {
+            assert!(
+                ((l - loss) / loss).abs() < 1e-12,
+                "{count}: loss {l} vs {loss}"
+            );
+            let err = grads
+                .iter()
+                .zip(&whole)
+                .fold(0.0f32, |m, (a, w)| m.max((a - w).abs()));
+            assert!(
+                err <= 1e-5 * scale,
+                "{count} micro-batches: gradient off by {err}"
+            );
+            assert!(
+                bits(&grads) != bits(&whole),
+                "{count}: the sums' order differs"
+            );
+        }
+        for helpers in [1, 2, 7] {
+            let (l2, g2) = run(helpers);
+            assert_eq!(
+                l2.to_bits(),
+                l.to_bits(),
+                "{count} micro-batches, {helpers} helpers"
+            );
+            assert!(
+                bits(&g2) == bits(&grads),
+                "{count} micro-batches, {helpers} helpers"
+            );
+        }
     }
 }

@@ -7,6 +7,7 @@
 use overtrain::gpu::Gpu;
 use overtrain::transformer::config::ModelConfig;
 use overtrain::transformer::engine::{run_ready, Engine};
+use overtrain::transformer::micro::DEFAULT_COUNT;
 use overtrain::transformer::params::Layout;
 use overtrain::transformer::sharpness::sharpness;
 use rand::{RngExt, SeedableRng};
@@ -99,7 +100,7 @@ fn sharpness_is_the_top_eigenvalue_of_the_hessian() {
     let (cfg, b) = micro();
     let held = batches(b, cfg.ctx);
     let w = params(&cfg);
-    let mut engine = Engine::cpu(&cfg, b);
+    let mut engine = Engine::cpu(&cfg, b, DEFAULT_COUNT);
     let want = assembled(&mut engine, &w, &held);
     let got = run_ready(sharpness(&mut engine, &w, &held, 60, 7)).unwrap();
     eprintln!("sharpness {got:.5}, assembled Hessian's top eigenvalue {want:.5}");
@@ -121,7 +122,7 @@ fn the_gpu_measures_the_cpu_sharpness() {
     let gpu =
         pollster::block_on(Gpu::new()).expect("a GPU adapter (lavapipe: mesa-vulkan-drivers)");
     let mut on_gpu = Engine::gpu(&gpu, &cfg, b, 1).unwrap();
-    let mut on_cpu = Engine::cpu(&cfg, b);
+    let mut on_cpu = Engine::cpu(&cfg, b, DEFAULT_COUNT);
     let c = run_ready(sharpness(&mut on_cpu, &w, &held, 20, 7)).unwrap();
     let g = pollster::block_on(sharpness(&mut on_gpu, &w, &held, 20, 7)).unwrap();
     eprintln!("sharpness: CPU {c:.6}, GPU {g:.6}");

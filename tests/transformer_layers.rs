@@ -199,7 +199,7 @@ fn crossentropy() {
     assert!((uniform - (v as f64).ln()).abs() < 1e-6);
     assert!(loss > 0.0);
     let mut dlogits = vec![0.0; n * v];
-    crossentropy_backward(&mut dlogits, &probs, &targets, v);
+    crossentropy_backward(&mut dlogits, &probs, &targets, v, targets.len());
     check("crossentropy", &logits, &dlogits, |z| {
         let mut p = vec![0.0; n * v];
         crossentropy_forward(&mut p, z, &targets, v)

@@ -308,7 +308,9 @@ mod sam {
     use overtrain::data::ByteSource;
     use overtrain::transformer::config::{Mlp, Norm, Pos};
     use overtrain::transformer::engine::{run_ready, Engine, Stretch, TrainState};
-    use overtrain::transformer::model::{backward, forward, sam_gradient, Activations, Scratch};
+    use overtrain::transformer::model::{
+        backward, backward_with, forward, forward_into, sam_gradient, Activations, Scratch,
+    };
     use overtrain::transformer::optim::{Hyper, BETA1, BETA2, EPS};
     use overtrain::transformer::params::Layout;
     use overtrain::transformer::schedule::{Lr, Schedule};
@@ -352,18 +354,21 @@ mod sam {
             let mut w = params.clone();
             let mut sam = g.clone();
             let mut saved = vec![0.0; layout.total];
-            sam_gradient(
-                &mut acts,
-                &mut scratch,
-                &mut saved,
-                &cfg,
-                &layout,
-                &mut w,
-                &mut sam,
-                &tokens,
-                &targets,
-                rho,
-            );
+            sam_gradient(&mut saved, &mut w, &mut sam, rho, |w, g| {
+                forward_into(&mut acts, &cfg, &layout, w, &tokens, &targets, b, t);
+                g.fill(0.0);
+                backward_with(
+                    &mut scratch,
+                    &cfg,
+                    &layout,
+                    w,
+                    g,
+                    &acts,
+                    &tokens,
+                    &targets,
+                    b * t,
+                );
+            });
             assert_eq!(w, params, "the weights are restored exactly");
             let moved = sam
                 .iter()
@@ -425,34 +430,17 @@ mod sam {
         let t = cfg.ctx;
         let (x, y) = overtrain::data::inputs_and_targets(rows, b, t);
         let mut acts = Activations::new(cfg, b, t);
-        let loss =
-            overtrain::transformer::model::forward_into(&mut acts, cfg, &layout, w, &x, &y, b, t);
+        let loss = forward_into(&mut acts, cfg, &layout, w, &x, &y, b, t);
         let mut g = vec![0.0; layout.total];
         let mut scratch = Scratch::new(cfg, b, t);
-        overtrain::transformer::model::backward_with(
-            &mut scratch,
-            cfg,
-            &layout,
-            w,
-            &mut g,
-            &acts,
-            &x,
-            &y,
-        );
+        backward_with(&mut scratch, cfg, &layout, w, &mut g, &acts, &x, &y, b * t);
         if rho > 0.0 {
             let mut saved = vec![0.0; layout.total];
-            sam_gradient(
-                &mut acts,
-                &mut scratch,
-                &mut saved,
-                cfg,
-                &layout,
-                w,
-                &mut g,
-                &x,
-                &y,
-                rho,
-            );
+            sam_gradient(&mut saved, w, &mut g, rho, |w, g| {
+                forward_into(&mut acts, cfg, &layout, w, &x, &y, b, t);
+                g.fill(0.0);
+                backward_with(&mut scratch, cfg, &layout, w, g, &acts, &x, &y, b * t);
+            });
         }
         let (mut m, mut v) = (vec![0.0; layout.total], vec![0.0; layout.total]);
         let h = AdamW {
@@ -486,7 +474,8 @@ mod sam {
         };
         let mut results = Vec::new();
         for rho in [0.0f32, 0.05] {
-            let mut engine = Engine::cpu(&cfg, b);
+            // One micro-batch: the whole batch, as by hand.
+            let mut engine = Engine::cpu(&cfg, b, 1);
             engine.load(&TrainState::fresh(init.clone())).unwrap();
             let mut losses = Vec::new();
             struct Keep<'a>(&'a mut Vec<f64>);

@@ -82,7 +82,7 @@ fn machine_memory() -> Option<u64> {
 /// Refuses, before anything is allocated, a run on the CPU that needs more memory than
 /// this machine has (a config error on `model`, exit 2, naming the sizes).
 pub fn check_cpu_memory(
-    memory: &overtrain::transformer::model::CpuMemoryEstimate,
+    memory: &overtrain::transformer::micro::CpuMemoryEstimate,
 ) -> Result<(), Failure> {
     let Some(have) = machine_memory() else {
         return Ok(());
@@ -104,7 +104,7 @@ pub fn check_cpu_memory(
 }
 
 /// "45 s", "12 min", "3.2 h", "41 days".
-fn duration(seconds: f64) -> String {
+pub fn duration(seconds: f64) -> String {
     match seconds {
         s if s < 90.0 => format!("{s:.0} s"),
         s if s < 5400.0 => format!("{:.0} min", s / 60.0),
@@ -120,6 +120,7 @@ fn duration(seconds: f64) -> String {
 pub fn say_cpu_estimate(
     model: &overtrain::transformer::config::ModelConfig,
     batch: usize,
+    micro_batches: usize,
     tokens: f64,
     threads: usize,
     speedup: f64,
@@ -128,7 +129,12 @@ pub fn say_cpu_estimate(
     let now = || start.elapsed().as_secs_f64() * 1e3;
     let probe = |steps| {
         pollster::block_on(overtrain::transformer::bench::train_throughput(
-            None, model, batch, steps, &now,
+            None,
+            model,
+            batch,
+            micro_batches,
+            steps,
+            &now,
         ))
     };
     // One step says how long a step takes; then about 0.2 s of steps, so that the speed is

@@ -14,7 +14,7 @@ use super::shard;
 use super::signals::catch_interrupts;
 use overtrain::experiment::shard::Shard;
 use overtrain::experiment::{self, Engines, ExperimentConfig, ExperimentResults, Raw};
-use overtrain::transformer::{gpu::memory_estimate, model, params::Layout};
+use overtrain::transformer::{gpu::memory_estimate, micro, params::Layout};
 use overtrain::{plot, Error};
 use std::path::{Path, PathBuf};
 
@@ -155,7 +155,7 @@ pub fn run(args: ExperimentArgs) -> Result<(), Failure> {
     if device.is_none() {
         let cpu = variants
             .iter()
-            .map(|v| model::cpu_memory_estimate(&v.model, v.batch, v.eval_batches))
+            .map(|v| micro::cpu_memory_estimate(&v.model, v.batch, v.micro_batches, v.eval_batches))
             .max_by_key(|m| m.total())
             .expect("one variant at least");
         check_cpu_memory(&cpu)?;
@@ -166,6 +166,7 @@ pub fn run(args: ExperimentArgs) -> Result<(), Failure> {
         say_cpu_estimate(
             &config.model,
             config.batch,
+            config.micro_batches,
             experiment::cost(&config).0,
             threads,
             speedup,

@@ -55,9 +55,10 @@ pub fn run_shard(
     out: &Path,
     resume: bool,
 ) -> Result<(), Failure> {
-    check_cpu_memory(&overtrain::transformer::model::cpu_memory_estimate(
+    check_cpu_memory(&overtrain::transformer::micro::cpu_memory_estimate(
         &config.model,
         config.batch,
+        config.micro_batches,
         config.eval_batches,
     ))?;
     catch_interrupts();

@@ -2,13 +2,13 @@
 
 use super::atomic::write_file;
 use super::device::{
-    check_cpu_memory, choose_device, cpu_threads, parse_threads, say_cpu_estimate, BackendOption,
+    check_cpu_memory, choose_device, cpu_threads, duration, parse_threads, BackendOption,
 };
 use super::input::read_config;
 use super::lock::lock_output;
 use super::output::{io, pretty, print_out, say, say_inline, Failure};
 use super::signals::{catch_interrupts, interrupted};
-use overtrain::transformer::{checkpoint, gpu, model, params::Layout, train};
+use overtrain::transformer::{checkpoint, gpu, micro, params::Layout, train};
 use overtrain::Error;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -172,20 +172,12 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
     );
     let device = choose_device(args.backend.choice, |g| memory.fits(&g.limits))?;
     if device.is_none() {
-        check_cpu_memory(&model::cpu_memory_estimate(
+        check_cpu_memory(&micro::cpu_memory_estimate(
             &config.model,
             config.batch,
+            config.micro_batches,
             config.eval_batches,
         ))?;
-        let tokens = (config.steps * config.batch * config.model.ctx) as f64;
-        let threads = cpu_threads(args.threads);
-        say_cpu_estimate(
-            &config.model,
-            config.batch,
-            tokens,
-            threads,
-            overtrain::experiment::plan::helped_speedup(threads),
-        )?;
     }
     std::fs::create_dir_all(out)
         .map_err(|e| io(format!("cannot create '{}': {e}", out.display())))?;
@@ -214,12 +206,26 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
     let mut last_print = 0.0f64;
     let total = config.steps;
     let tokens_per_step = config.batch * config.model.ctx;
+    // The time estimate comes from the run's own first steps (about 0.2 s of them, on all
+    // its threads): a probe before the run would cost as much and measure less of it.
+    let first_step = resume.as_ref().map_or(0, |r| r.state.step);
+    let mut estimated = device.is_some();
     let mut progress = |step: usize, loss: f64| {
         let elapsed = start.elapsed().as_secs_f64();
+        let taken = step - first_step;
+        if !estimated && taken > 0 && (elapsed >= 0.2 || taken * 10 >= total - first_step) {
+            estimated = true;
+            let per_step = elapsed / taken as f64;
+            say!(
+                "\restimated time on the CPU: {} ({:.0} tokens/s over the first {taken} steps)",
+                duration(per_step * (total - first_step) as f64),
+                (taken * tokens_per_step) as f64 / elapsed.max(1e-9),
+            );
+        }
         if elapsed - last_print > 0.5 || step == total {
             last_print = elapsed;
-            let eta = elapsed / step as f64 * (total - step) as f64;
-            let rate = (step * tokens_per_step) as f64 / elapsed.max(1e-9);
+            let eta = elapsed / taken.max(1) as f64 * (total - step) as f64;
+            let rate = (taken * tokens_per_step) as f64 / elapsed.max(1e-9);
             say_inline!(
                 "\rstep {step}/{total}  loss {loss:.3}  {rate:.0} tok/s  ETA {eta:.0} s   "
             );

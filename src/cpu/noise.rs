@@ -32,7 +32,8 @@ pub fn gaussian(seed: u64, offset: u64, scale: f32, n: usize) -> Vec<f32> {
                 [seed as u32, (seed >> 32) as u32],
             );
             let (u1, u2) = (unit(r[0]) as f64, unit(r[1]) as f64);
-            (scale as f64 * (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+            let (radius, angle) = ((-2.0 * libm::log(u1)).sqrt(), std::f64::consts::TAU * u2);
+            (scale as f64 * radius * libm::cos(angle)) as f32
         })
         .collect()
 }

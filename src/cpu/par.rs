@@ -11,12 +11,29 @@
 //! the threads that no unit runs on to the units that run — the tail of an experiment, the
 //! one chain of a `wsd` stable phase — and none while every thread has a unit of its own.
 //! The parts run on one pool of helper threads (rayon's), made the first time it is needed.
+//!
+//! A step's micro-batches ([`each`]: `crate::transformer::micro`) are the other split: each
+//! is computed whole by one core, and the cores left over split its rows as above.
 
+use std::cell::Cell;
 use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Extra cores each running step may use now (0: every part on the calling thread).
 static HELPERS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// Inside a task of [`each`]: the helpers this task's rows may use (its share of the
+    /// step's), in place of [`HELPERS`].
+    static SHARE: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// Extra cores the running step may use on this thread now.
+fn helpers() -> usize {
+    SHARE
+        .with(Cell::get)
+        .unwrap_or_else(|| HELPERS.load(Ordering::Relaxed))
+}
 
 /// The smallest part worth handing to another core, in multiply-adds (about 20 µs here):
 /// below it, waking a helper costs more than it saves.
@@ -49,7 +66,7 @@ impl Drop for Helpers {
 
 /// How many parts `rows` rows of `row_work` multiply-adds each are split into now.
 pub fn parts(rows: usize, row_work: usize) -> usize {
-    let helpers = HELPERS.load(Ordering::Relaxed);
+    let helpers = helpers();
     if helpers == 0 || rows < 2 {
         return 1;
     }
@@ -133,6 +150,55 @@ pub fn rows2<T: Send, U: Send, F>(
         .map(|((x, y), r)| move || f(r.start, x, y)));
 }
 
+/// Calls `f(i, item)` for every item (a step's micro-batches), on as many cores as
+/// [`Helpers`] allows now: up to 1 + helpers tasks, task j taking items j, j + tasks, … in
+/// order on one core; the cores that no task takes are shared out among the tasks for their
+/// [`rows`]. `f` must compute the same whichever task runs it (each item its own buffers).
+pub fn each<T: Send, F>(items: &mut [T], f: F)
+where
+    F: Fn(usize, &mut T) + Sync,
+{
+    let cores = 1 + helpers();
+    let tasks = cores.min(items.len()).max(1);
+    if tasks == 1 {
+        items
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, item)| f(i, item));
+        return;
+    }
+    let share = cores / tasks - 1;
+    let mut groups: Vec<Vec<(usize, &mut T)>> = (0..tasks).map(|_| Vec::new()).collect();
+    for (i, item) in items.iter_mut().enumerate() {
+        groups[i % tasks].push((i, item));
+    }
+    let f = &f;
+    run(groups.into_iter().map(|group| {
+        move || {
+            let _share = Share::set(share);
+            for (i, item) in group {
+                f(i, item);
+            }
+        }
+    }));
+}
+
+/// While held, this thread's rows use `n` helpers (a task of [`each`]); restored on drop,
+/// a panic included (the thread is the pool's and runs other tasks after).
+struct Share(Option<usize>);
+
+impl Share {
+    fn set(n: usize) -> Share {
+        Share(SHARE.with(|s| s.replace(Some(n))))
+    }
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        SHARE.with(|s| s.set(self.0));
+    }
+}
+
 /// Runs every part, the first on this thread and the others on the helper pool, and
 /// returns when all are done.
 #[cfg(not(target_arch = "wasm32"))]
@@ -188,6 +254,24 @@ mod tests {
             }
         });
         assert!(out.iter().enumerate().all(|(i, &x)| x == i as u32 + 1));
+    }
+
+    #[test]
+    fn each_visits_every_item_once_and_shares_out_the_cores_left() {
+        let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+        let _h = Helpers::set(7);
+        // 8 cores, 3 items: 3 tasks, each with one helper of its own (8 / 3 - 1).
+        let mut items = vec![(0usize, 0usize); 3];
+        each(&mut items, |i, item| *item = (i + 1, helpers()));
+        assert_eq!(items, vec![(1, 1), (2, 1), (3, 1)]);
+        assert_eq!(helpers(), 7, "the share ends with the task");
+        // More items than cores: every one, each by one core alone.
+        let mut items = vec![(0usize, 9usize); 19];
+        each(&mut items, |i, item| *item = (i + 1, helpers()));
+        assert!(
+            items.iter().enumerate().all(|(i, &x)| x == (i + 1, 0)),
+            "{items:?}"
+        );
     }
 
     #[test]

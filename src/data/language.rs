@@ -104,7 +104,7 @@ fn pick(cdf: &[f64], rng: &mut ChaCha8Rng) -> usize {
 
 impl WordClass {
     fn new(words: Vec<String>, spec: &LanguageSpec, rng: &mut ChaCha8Rng) -> Self {
-        let zipf = |rank: usize| 1.0 / ((rank + 1) as f64).powf(spec.zipf);
+        let zipf = |rank: usize| 1.0 / libm::pow((rank + 1) as f64, spec.zipf);
         let cdf = cumulative((0..words.len()).map(zipf));
         let favoured = ((words.len() as f64 * spec.topic_share).ceil() as usize).max(1);
         let topics = (0..spec.topics)

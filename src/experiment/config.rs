@@ -95,6 +95,10 @@ pub struct ExperimentConfig {
     pub model: ModelConfig,
     /// Sequences per step, for pre-training, fine-tuning and evaluation alike.
     pub batch: usize,
+    /// The CPU path's micro-batches per step (`crate::transformer::micro`): its threads
+    /// share a step with the same bits on any number of them (the presets: 1, the whole
+    /// batch). The GPU takes the batch whole.
+    pub micro_batches: usize,
     /// Held-out batches behind every perplexity.
     pub eval_batches: usize,
     pub pretrain: PretrainConfig,
@@ -196,6 +200,10 @@ impl ExperimentConfig {
             seed: 0,
             model,
             batch,
+            // Whole batches: the recorded runs (docs/results) are defined on them, and the
+            // page's workers take a step on one core either way. Natively a config may ask
+            // for micro-batches, so that idle threads share the running units' steps.
+            micro_batches: 1,
             eval_batches: 8,
             pretrain: PretrainConfig {
                 budgets,
@@ -309,6 +317,12 @@ impl ExperimentConfig {
         }
         self.model.validate()?;
         check_int("batch", self.batch, 1, 1024)?;
+        check_int(
+            "micro_batches",
+            self.micro_batches,
+            1,
+            crate::transformer::micro::MAX_COUNT,
+        )?;
         check_int("eval_batches", self.eval_batches, 1, 256)?;
         let p = &self.pretrain;
         check_len("pretrain.budgets", p.budgets.len(), 1, 16)?;
@@ -520,6 +534,9 @@ pub fn fields() -> Vec<Group> {
                 field("batch", "Batch (sequences)", Int)
                     .range(1.0, 1024.0)
                     .help("Sequences per training step, in pre-training and fine-tuning."),
+                field("micro_batches", "Micro-batches (CPU)", Int)
+                    .range(1.0, crate::transformer::micro::MAX_COUNT as f64)
+                    .help("The CPU path splits each batch into this many parts, summed in a fixed order, so that several cores share a step with the same results on any number of them. The GPU takes the batch whole."),
                 field("eval_batches", "Held-out batches", Int)
                     .range(1.0, 256.0)
                     .help("Batches of unseen text behind every perplexity."),

@@ -18,7 +18,7 @@ use crate::transformer::engine::Engine;
 /// number of held-out batches (a sweep of the model's size), so a sweep runs on one executor.
 pub struct Engines<'g> {
     gpu: Option<&'g Gpu>,
-    current: Option<((ModelConfig, usize, usize), Engine<'g>)>,
+    current: Option<((ModelConfig, usize, usize, usize), Engine<'g>)>,
 }
 
 impl<'g> Engines<'g> {
@@ -44,14 +44,19 @@ impl<'g> Engines<'g> {
         }
     }
 
-    /// An engine sized for `cfg` (its model, batch and held-out batches).
+    /// An engine sized for `cfg` (its model, batch, micro-batches and held-out batches).
     pub fn for_config(&mut self, cfg: &ExperimentConfig) -> Result<&mut Engine<'g>, Error> {
-        let key = (cfg.model.clone(), cfg.batch, cfg.eval_batches);
+        let key = (
+            cfg.model.clone(),
+            cfg.batch,
+            cfg.micro_batches,
+            cfg.eval_batches,
+        );
         if self.current.as_ref().is_none_or(|(k, _)| *k != key) {
             self.current = None; // free the old model first
             let engine = match self.gpu {
                 Some(g) => Engine::gpu(g, &cfg.model, cfg.batch, cfg.eval_batches)?,
-                None => Engine::cpu(&cfg.model, cfg.batch),
+                None => Engine::cpu(&cfg.model, cfg.batch, cfg.micro_batches),
             };
             self.current = Some((key, engine));
         }

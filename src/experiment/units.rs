@@ -149,6 +149,7 @@ impl Context {
             seed: cfg.seed,
             model: cfg.model.clone(),
             batch: cfg.batch,
+            micro_batches: cfg.micro_batches,
             eval_batches: cfg.eval_batches,
             ..TrainConfig::default()
         })
@@ -301,7 +302,7 @@ async fn stretch<W: Watch>(
 
 /// Perplexity of `engine`'s weights on held-out batches.
 async fn perplexity(engine: &mut Engine<'_>, batches: &[Vec<u8>]) -> Result<f64, Error> {
-    Ok(engine.evaluate(batches).await?.exp())
+    Ok(libm::exp(engine.evaluate(batches).await?))
 }
 
 /// Runs one unit on `engine` from `input`, the output of the unit it needs.

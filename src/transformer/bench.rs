@@ -48,18 +48,20 @@ pub struct Throughput {
     pub memory_bytes: u64,
 }
 
-/// Times `steps` training steps of `model` with batches of `batch` sequences, on the
-/// CPU reference (`gpu` = None) or on a GPU.
+/// Times `steps` training steps of `model` with batches of `batch` sequences (the CPU's in
+/// `micro_batches` parts), on the CPU reference (`gpu` = None) or on a GPU.
 pub async fn train_throughput(
     gpu: Option<&Gpu>,
     model: &ModelConfig,
     batch: usize,
+    micro_batches: usize,
     steps: usize,
     now: &dyn Fn() -> f64,
 ) -> Result<Throughput, Error> {
     let cfg = TrainConfig {
         model: model.clone(),
         batch,
+        micro_batches,
         steps: steps + 1,
         eval_every: steps + 1,
         eval_batches: 1,
@@ -67,7 +69,7 @@ pub async fn train_throughput(
     };
     let mut engine = match gpu {
         Some(g) => Engine::gpu(g, model, batch, 1)?,
-        None => Engine::cpu(model, batch),
+        None => Engine::cpu(model, batch, cfg.micro_batches),
     };
     let layout = Layout::new(model);
     engine.load(&TrainState::fresh(layout.init(0)))?;

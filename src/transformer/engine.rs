@@ -8,7 +8,8 @@
 
 use super::config::ModelConfig;
 use super::gpu::{memory_estimate, GpuModel, READBACK_EVERY};
-use super::model::{backward_with, forward_into, sam_gradient, Activations, Scratch};
+use super::micro::MicroBatches;
+use super::model::sam_gradient;
 pub use super::optim::Hyper;
 use super::optim::{AdamW, Guard, StepValues, BETA1, BETA2, DIVERGED_LOSS, EPS};
 use super::params::Layout;
@@ -60,9 +61,8 @@ pub struct CpuEngine {
     anchor: Option<Vec<f32>>,
     pending: Vec<f64>,
     diverged_at: Option<usize>,
-    /// The forward and backward passes' buffers, reused by every step.
-    acts: Activations,
-    scratch: Scratch,
+    /// The forward and backward passes' buffers of each micro-batch, reused by every step.
+    micro: MicroBatches,
     /// SAM: the weights w while the gradient is taken at w + ε.
     saved: Vec<f32>,
 }
@@ -133,7 +133,9 @@ pub enum Engine<'g> {
 }
 
 impl<'g> Engine<'g> {
-    pub fn cpu(cfg: &ModelConfig, batch: usize) -> Engine<'g> {
+    /// The CPU path for batches of `batch` sequences, each step's batch in `micro_batches`
+    /// parts ([`super::micro`]; capped at `batch`).
+    pub fn cpu(cfg: &ModelConfig, batch: usize, micro_batches: usize) -> Engine<'g> {
         let layout = Layout::new(cfg);
         let n = layout.total;
         Engine::Cpu(CpuEngine {
@@ -145,8 +147,7 @@ impl<'g> Engine<'g> {
             anchor: None,
             pending: Vec::new(),
             diverged_at: None,
-            acts: Activations::new(cfg, batch, cfg.ctx),
-            scratch: Scratch::new(cfg, batch, cfg.ctx),
+            micro: MicroBatches::new(cfg, n, batch, cfg.ctx, micro_batches),
             saved: vec![0.0; n],
         })
     }
@@ -381,18 +382,8 @@ impl<'g> Engine<'g> {
                 e.state.params.copy_from_slice(params);
                 for rows in batches {
                     let (x, y) = inputs_and_targets(rows, b, t);
-                    forward_into(&mut e.acts, &e.cfg, &e.layout, params, &x, &y, b, t);
-                    e.grads.fill(0.0);
-                    backward_with(
-                        &mut e.scratch,
-                        &e.cfg,
-                        &e.layout,
-                        params,
-                        &mut e.grads,
-                        &e.acts,
-                        &x,
-                        &y,
-                    );
+                    e.micro
+                        .gradient(&e.cfg, &e.layout, params, &x, &y, &mut e.grads);
                     sum.iter_mut().zip(&e.grads).for_each(|(s, g)| *s += g);
                 }
             }
@@ -423,16 +414,7 @@ impl<'g> Engine<'g> {
                     .iter()
                     .map(|rows| {
                         let (x, y) = inputs_and_targets(rows, e.b, t);
-                        forward_into(
-                            &mut e.acts,
-                            &e.cfg,
-                            &e.layout,
-                            &e.state.params,
-                            &x,
-                            &y,
-                            e.b,
-                            t,
-                        )
+                        e.micro.forward(&e.cfg, &e.layout, &e.state.params, &x, &y)
                     })
                     .sum();
                 Ok(total / batches.len().max(1) as f64)
@@ -447,45 +429,20 @@ impl CpuEngine {
         if self.diverged_at.is_some() {
             return;
         }
-        let t = self.cfg.ctx;
         let s = &mut self.state;
-        let loss = forward_into(
-            &mut self.acts,
-            &self.cfg,
-            &self.layout,
-            &s.params,
-            x,
-            y,
-            self.b,
-            t,
-        );
-        self.grads.fill(0.0);
-        if loss.is_finite() {
-            backward_with(
-                &mut self.scratch,
-                &self.cfg,
-                &self.layout,
-                &s.params,
-                &mut self.grads,
-                &self.acts,
-                x,
-                y,
-            );
-        }
+        let (cfg, layout, micro) = (&self.cfg, &self.layout, &mut self.micro);
+        let loss = micro.gradient(cfg, layout, &s.params, x, y, &mut self.grads);
         // SAM: the update's gradient is the one at w + ρ·g/‖g‖; the step's loss stays the
         // one at w. (A step whose loss at w is not finite diverges below either way.)
         if h.sam_rho > 0.0 && loss.is_finite() {
             sam_gradient(
-                &mut self.acts,
-                &mut self.scratch,
                 &mut self.saved,
-                &self.cfg,
-                &self.layout,
                 &mut s.params,
                 &mut self.grads,
-                x,
-                y,
                 h.sam_rho as f32,
+                |w, g| {
+                    micro.gradient(cfg, layout, w, x, y, g);
+                },
             );
         }
         if let Some(anchor) = &self.anchor {

@@ -394,8 +394,8 @@ pub fn rope_forward(qkv: &mut [f32], t_len: usize, d: usize, h: usize, inverse: 
 /// sin and cos of the rotation of pair i of a head of size hs at position t (shared with
 /// the GPU's table, so both paths rotate by the same f32 values).
 pub fn rope_sin_cos(t: usize, i: usize, hs: usize) -> (f32, f32) {
-    let theta = t as f32 * 10000f32.powf(-2.0 * i as f32 / hs as f32);
-    theta.sin_cos()
+    let theta = t as f32 * libm::powf(10000.0, -2.0 * i as f32 / hs as f32);
+    libm::sincosf(theta)
 }
 
 /// The backward of [`rope_forward`]: rotates the q and k gradients back.
@@ -1053,7 +1053,8 @@ fn crossentropy_forward_impl(
             for (p, &e) in probs[n * v..(n + 1) * v].iter_mut().zip(e) {
                 *p = e * inv;
             }
-            losses[n] = (sum[r] as f64).ln() - (logits[n * v + target as usize] - max[r]) as f64;
+            losses[n] =
+                libm::log(sum[r] as f64) - (logits[n * v + target as usize] - max[r]) as f64;
         }
     }
 }
@@ -1077,9 +1078,17 @@ fn max_of(z: &[f32]) -> f32 {
     lanes.iter().fold(f32::NEG_INFINITY, |m, &l| m.max(l))
 }
 
-/// dlogits (overwritten) of the mean cross-entropy: (probs − onehot(target)) / N.
-pub fn crossentropy_backward(dlogits: &mut [f32], probs: &[f32], targets: &[u8], v: usize) {
-    let scale = 1.0 / targets.len() as f32;
+/// dlogits (overwritten) of the mean cross-entropy over `mean_over` rows: (probs −
+/// onehot(target)) / mean_over (these rows' count, or a whole batch's of which they are a
+/// micro-batch).
+pub fn crossentropy_backward(
+    dlogits: &mut [f32],
+    probs: &[f32],
+    targets: &[u8],
+    v: usize,
+    mean_over: usize,
+) {
+    let scale = 1.0 / mean_over as f32;
     par::rows(dlogits, v, v, |n0, dlogits| {
         let rows = n0..n0 + dlogits.len() / v;
         let (probs, targets) = (&probs[rows.start * v..rows.end * v], &targets[rows]);

@@ -9,6 +9,8 @@
 //!   reference (tests/common/transformer_checks.rs); `optim`: AdamW's settings, the
 //!   divergence guard and their GPU kernels.
 //! - `schedule`: the learning-rate schedules (cosine, wsd with its branches, constant).
+//! - `micro`: a step's batch as a fixed number of micro-batches, their gradients summed in
+//!   one order, so that several cores share a step with the same bits as one.
 //! - `engine`: the one owner of training over both backends (stretches of steps with a
 //!   schedule, loss read-back, evaluation, state save and restore, L2 pull); `train`: the
 //!   `overtrain train` run on it; `checkpoint`: safetensors; `bench`: throughput;
@@ -21,6 +23,7 @@ pub mod engine;
 pub mod gpu;
 pub mod kernels;
 pub mod layers;
+pub mod micro;
 pub mod model;
 pub mod optim;
 pub mod params;

@@ -2,7 +2,7 @@
 //! the mean cross-entropy, backward to every parameter's gradient, built from the layer
 //! pairs of [`super::layers`] over the flat buffers of [`super::params::Layout`] (each
 //! tensor by its typed slot, resolved once), and SAM's gradient from them. Its buffers follow one plan ([`Activations`]
-//! and [`Scratch`] of lengths), which both allocation and [`cpu_memory_estimate`] read.
+//! and [`Scratch`] of lengths), which both allocation and `micro::cpu_memory_estimate` read.
 
 use super::config::{Mlp, ModelConfig, Norm, Pos};
 use super::layers::*;
@@ -88,7 +88,7 @@ impl<T> LayerActs<T> {
 
 impl<T> Activations<T> {
     /// Every buffer with its name.
-    fn named(&self) -> Vec<(&'static str, &T)> {
+    pub(super) fn named(&self) -> Vec<(&'static str, &T)> {
         let mut all: Vec<(&'static str, &T)> = self.x.iter().map(|x| ("residual", x)).collect();
         for layer in &self.layers {
             all.extend(layer.named());
@@ -339,7 +339,7 @@ pub struct Scratch<T = Vec<f32>> {
 
 impl<T> Scratch<T> {
     /// Every buffer with its name.
-    fn named(&self) -> [(&'static str, &T); 11] {
+    pub(super) fn named(&self) -> [(&'static str, &T); 11] {
         [
             ("logits' gradient", &self.dlogits),
             ("weight transposed", &self.wt),
@@ -429,10 +429,13 @@ pub fn backward(
         acts,
         tokens,
         targets,
+        acts.b * acts.t,
     );
 }
 
-/// [`backward`] with buffers reused from earlier calls.
+/// [`backward`] with buffers reused from earlier calls, for a loss that is the mean over
+/// `mean_over` rows: these activations' own (b·t), or a whole batch's of which they are
+/// one micro-batch ([`super::micro`]).
 #[allow(clippy::too_many_arguments)]
 pub fn backward_with(
     s: &mut Scratch,
@@ -443,13 +446,14 @@ pub fn backward_with(
     acts: &Activations,
     tokens: &[u8],
     targets: &[u8],
+    mean_over: usize,
 ) {
     let (d, h, f) = (cfg.d_model, cfg.n_head, cfg.d_ff);
     let (b, t) = (acts.b, acts.t);
     let n = b * t;
     let fc_out = cfg.fc_width();
     let dlogits = sized(&mut s.dlogits, n * VOCAB);
-    crossentropy_backward(dlogits, &acts.probs, targets, VOCAB);
+    crossentropy_backward(dlogits, &acts.probs, targets, VOCAB, mean_over);
     // The head: dlnf = dlogits·headᵀ, where headᵀ (V×D) is wte itself when tied; the head's
     // gradient lnfᵀ·dlogits, which for a tied head goes to wte transposed: dlogitsᵀ·lnf
     // (the same products, summed over the rows in the same order).
@@ -567,106 +571,20 @@ pub fn backward_with(
     }
 }
 
-/// SAM's gradient (sharpness-aware minimization, Foret et al. 2021) on the batch `tokens`,
-/// `targets` of the latest forward pass over `acts`: with `grads` holding the gradient g at
-/// `params` = w, moves w uphill to w + ρ·g/‖g‖ ([`sam_ascent`], saving w in `saved`), takes
-/// the gradient there into `grads` (the forward and backward passes again, on the same
-/// buffers), and restores w exactly ([`sam_restore`]). The ascent's ε is held fixed: the
-/// gradient is ∇L(w + ε), not the derivative through ε.
-#[allow(clippy::too_many_arguments)]
+/// SAM's gradient (sharpness-aware minimization, Foret et al. 2021): with `grads` holding the
+/// gradient g at `params` = w, moves w uphill to w + ρ·g/‖g‖ ([`sam_ascent`], saving w in
+/// `saved`), takes the gradient there into `grads` with `gradient(params, grads)` (the
+/// forward and backward passes again, on the same batch), and restores w exactly
+/// ([`sam_restore`]). The ascent's ε is held fixed: the gradient is ∇L(w + ε), not the
+/// derivative through ε.
 pub fn sam_gradient(
-    acts: &mut Activations,
-    scratch: &mut Scratch,
     saved: &mut [f32],
-    cfg: &ModelConfig,
-    layout: &Layout,
     params: &mut [f32],
     grads: &mut [f32],
-    tokens: &[u8],
-    targets: &[u8],
     rho: f32,
+    gradient: impl FnOnce(&[f32], &mut [f32]),
 ) {
-    let (b, t) = (acts.b, acts.t);
     sam_ascent(rho, params, grads, saved);
-    forward_into(acts, cfg, layout, params, tokens, targets, b, t);
-    grads.fill(0.0);
-    backward_with(scratch, cfg, layout, params, grads, acts, tokens, targets);
+    gradient(params, grads);
     sam_restore(params, saved);
-}
-
-/// What the CPU path holds for a model trained on batches of `b` sequences, in bytes,
-/// computed before anything is allocated (the CLI refuses what exceeds the machine).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct CpuMemoryEstimate {
-    /// The parameters.
-    pub parameters: u64,
-    /// Their gradients, AdamW's two moments, and the copies a run keeps: the anchor of
-    /// fine-tuning, the pre-trained and initial weights, a saved state, SAM's saved weights
-    /// (8 in all).
-    pub optimizer: u64,
-    /// The forward pass's buffers kept for the backward pass ([`Activations::plan`]) and
-    /// the backward pass's ([`Scratch::plan`]).
-    pub activations: u64,
-    /// Token batches: training, and the held-out ones.
-    pub data: u64,
-    /// The largest single buffer.
-    pub largest_buffer: String,
-    pub largest_bytes: u64,
-}
-
-impl CpuMemoryEstimate {
-    pub fn total(&self) -> u64 {
-        self.parameters
-            .saturating_add(self.optimizer)
-            .saturating_add(self.activations)
-            .saturating_add(self.data)
-    }
-
-    /// "params 0.1 MB, optimizer 1.0 MB, activations 20.3 MB, data 0.1 MB: 22 MB in all".
-    pub fn describe(&self) -> String {
-        let mb = |b: u64| b as f64 / 1e6;
-        format!(
-            "params {:.1} MB, optimizer {:.1} MB, activations {:.1} MB, data {:.1} MB: {:.1} MB \
-             in all (largest buffer: {} {:.1} MB)",
-            mb(self.parameters),
-            mb(self.optimizer),
-            mb(self.activations),
-            mb(self.data),
-            mb(self.total()),
-            self.largest_buffer,
-            mb(self.largest_bytes)
-        )
-    }
-}
-
-/// The CPU path's memory for `cfg` on batches of `b` sequences with `eval_batches`
-/// held-out batches: the sum of the buffers [`Activations::new`] and [`Scratch::new`]
-/// allocate (their plans), the engine's flat buffers and the token batches.
-pub fn cpu_memory_estimate(cfg: &ModelConfig, b: usize, eval_batches: usize) -> CpuMemoryEstimate {
-    let bytes = |floats: usize| (floats as u64).saturating_mul(4);
-    let p = Layout::new(cfg).total;
-    let (acts, scratch) = (
-        Activations::plan(cfg, b, cfg.ctx),
-        Scratch::plan(cfg, b, cfg.ctx),
-    );
-    let mut buffers = acts.named();
-    buffers.extend(scratch.named());
-    let activations = buffers
-        .iter()
-        .fold(0usize, |sum, (_, &len)| sum.saturating_add(len));
-    buffers.push(("parameters", &p));
-    let (largest_buffer, &largest) = buffers
-        .into_iter()
-        .max_by_key(|&(_, &len)| len)
-        .expect("buffers");
-    // A batch: B rows of T + 1 bytes; the training batch also as inputs and targets.
-    let batch = b.saturating_mul(cfg.ctx.saturating_add(1)) as u64;
-    CpuMemoryEstimate {
-        parameters: bytes(p),
-        optimizer: bytes(p.saturating_mul(8)),
-        activations: bytes(activations),
-        data: batch.saturating_mul(2 + eval_batches as u64),
-        largest_buffer: largest_buffer.to_string(),
-        largest_bytes: bytes(largest),
-    }
 }

@@ -44,7 +44,7 @@ impl Schedule {
             Schedule::Constant => peak,
             Schedule::Cosine => {
                 let progress = (s - w) / (total_f - w).max(1.0);
-                peak * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+                peak * 0.5 * (1.0 + libm::cos(std::f64::consts::PI * progress))
             }
             Schedule::Wsd { decay_fraction } => {
                 let decay = decay_steps(total, decay_fraction);

@@ -22,6 +22,10 @@ pub struct TrainConfig {
     pub model: ModelConfig,
     /// Sequences per step (each `model.ctx` bytes).
     pub batch: usize,
+    /// The CPU path splits each step's batch into this many micro-batches (capped at
+    /// `batch`) whose gradients it sums in one order, so that its threads share a step with
+    /// the same bits on any number of them (`super::micro`). The GPU takes the batch whole.
+    pub micro_batches: usize,
     pub steps: usize,
     /// Peak learning rate.
     pub lr: f64,
@@ -40,6 +44,7 @@ impl Default for TrainConfig {
             seed: 0,
             model: ModelConfig::default(),
             batch: 32,
+            micro_batches: super::micro::DEFAULT_COUNT,
             steps: 1000,
             lr: 3e-3,
             warmup_fraction: 0.05,
@@ -63,6 +68,12 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.model.validate()?;
         check_int("batch", self.batch, 1, 4096)?;
+        check_int(
+            "micro_batches",
+            self.micro_batches,
+            1,
+            super::micro::MAX_COUNT,
+        )?;
         check_int("steps", self.steps, 1, 10_000_000)?;
         check_range("lr", self.lr, 0.0, true, 1.0)?;
         check_range("warmup_fraction", self.warmup_fraction, 0.0, false, 1.0)?;
@@ -318,7 +329,7 @@ pub fn train_cpu(
     progress: &mut dyn FnMut(usize, f64) -> Result<(), Error>,
 ) -> Result<(TrainState, TrainLog), Error> {
     cfg.validate()?;
-    let mut engine = Engine::cpu(&cfg.model, cfg.batch);
+    let mut engine = Engine::cpu(&cfg.model, cfg.batch, cfg.micro_batches);
     run_ready(train(&mut engine, cfg, resume, progress))
 }
 

@@ -176,7 +176,7 @@ pub async fn probe_experiment(config: JsValue, backend: String) -> Result<f64, J
             .fits(&g.limits)
             .map_err(throw)?;
     }
-    let t = train_throughput(gpu.as_deref(), &c.model, c.batch, 2, &now)
+    let t = train_throughput(gpu.as_deref(), &c.model, c.batch, c.micro_batches, 2, &now)
         .await
         .map_err(throw)?;
     if gpu.is_some() {
@@ -186,7 +186,7 @@ pub async fn probe_experiment(config: JsValue, backend: String) -> Result<f64, J
     if steps <= 2 {
         return Ok(t.tokens_per_second);
     }
-    let t = train_throughput(None, &c.model, c.batch, steps, &now)
+    let t = train_throughput(None, &c.model, c.batch, c.micro_batches, steps, &now)
         .await
         .map_err(throw)?;
     Ok(t.tokens_per_second)

@@ -5,6 +5,7 @@ use super::common::{now_ms, worker_gpu};
 use super::values::{config_from_js, throw, to_js};
 use crate::transformer::bench::{sizes, train_throughput, Throughput};
 use crate::transformer::gpu::{memory_estimate, MemoryEstimate};
+use crate::transformer::micro::DEFAULT_COUNT;
 use crate::transformer::train::{train_cpu, train_gpu, TrainConfig, TrainLog};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -79,10 +80,10 @@ pub async fn bench_transformer(
         if only.as_deref().is_some_and(|o| o != model) {
             continue;
         }
-        let webgpu = train_throughput(Some(&gpu), &config, batch, steps, &now)
+        let webgpu = train_throughput(Some(&gpu), &config, batch, DEFAULT_COUNT, steps, &now)
             .await
             .map_err(throw)?;
-        let cpu_wasm = train_throughput(None, &config, batch, steps, &now)
+        let cpu_wasm = train_throughput(None, &config, batch, DEFAULT_COUNT, steps, &now)
             .await
             .map_err(throw)?;
         rows.push(BenchRow {

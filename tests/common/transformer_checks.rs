@@ -10,6 +10,7 @@ use overtrain::experiment::Engines;
 use overtrain::gpu::{Gpu, GpuError, Products};
 use overtrain::transformer::config::{Mlp, ModelConfig, Norm, Pos};
 use overtrain::transformer::gpu::{memory_estimate, GpuModel};
+use overtrain::transformer::micro::DEFAULT_COUNT;
 use overtrain::transformer::model::{backward, forward};
 use overtrain::transformer::optim::{Hyper, StepValues};
 use overtrain::transformer::train::{train_cpu, train_gpu, Schedule, TrainConfig};
@@ -191,6 +192,7 @@ fn micro_train_config(cfg: ModelConfig) -> TrainConfig {
         seed: 3,
         model: cfg,
         batch: 3,
+        micro_batches: DEFAULT_COUNT,
         steps: 20,
         lr: 1e-2,
         warmup_fraction: 0.1,
@@ -391,7 +393,7 @@ pub async fn transformer_engine_state_and_l2_pull_match_the_cpu(g: &Gpu) {
         engine.train(stretch, &mut losses).await.unwrap();
         losses.0
     }
-    let mut cpu = Engine::cpu(&cfg, b);
+    let mut cpu = Engine::cpu(&cfg, b, DEFAULT_COUNT);
     let mut gpu = Engine::gpu(g, &cfg, b, 1).unwrap();
     let mut results = Vec::new();
     for engine in [&mut cpu, &mut gpu] {
@@ -419,9 +421,9 @@ pub async fn transformer_engine_state_and_l2_pull_match_the_cpu(g: &Gpu) {
     assert!(err < 1e-2, "weights after 6 steps differ by {err}");
     assert!(relative_error(&gg.2.v, &c.2.v) < 1e-2);
     // The pull is real: without it the weights end elsewhere.
-    let mut free = Engine::cpu(&cfg, b);
+    let mut free = Engine::cpu(&cfg, b, DEFAULT_COUNT);
     free.load(&start).unwrap();
-    let mut pulled = Engine::cpu(&cfg, b);
+    let mut pulled = Engine::cpu(&cfg, b, DEFAULT_COUNT);
     pulled.load(&start).unwrap();
     pulled.set_anchor(&anchor).unwrap();
     run(&mut free, source(0), &lr, 0..3, Hyper { l2: 0.0, ..h }).await;
@@ -477,7 +479,7 @@ pub async fn transformer_sam_training_on_the_gpu_matches_the_cpu(g: &Gpu) {
         engine.train(stretch, &mut losses).await.unwrap();
         losses.0
     }
-    let mut cpu = Engine::cpu(&cfg, b);
+    let mut cpu = Engine::cpu(&cfg, b, DEFAULT_COUNT);
     let mut gpu = Engine::gpu(g, &cfg, b, 1).unwrap();
     let mut runs = Vec::new();
     for engine in [&mut cpu, &mut gpu] {
@@ -501,7 +503,7 @@ pub async fn transformer_sam_training_on_the_gpu_matches_the_cpu(g: &Gpu) {
     assert!(param_err <= 1e-2, "SAM parameters {param_err}");
     assert!(cpu_loss[19] < cpu_loss[0], "it learns");
     // The first loss is the loss at w (SAM changes only the update); the run goes elsewhere.
-    let mut plain = Engine::cpu(&cfg, b);
+    let mut plain = Engine::cpu(&cfg, b, DEFAULT_COUNT);
     plain.load(&start).unwrap();
     let plain_loss = run(
         &mut plain,

@@ -1,6 +1,6 @@
 // The transformer lab in the page (headless Chromium): a micro preset runs to completion
 // and draws every plot; every export downloads a valid file; its units on 2 workers give
-// the results of 1 worker; pause, resume and cancel work on several workers; a lost WebGPU
+// the results of 1 worker, and with micro-batches those of the native CLI; pause, resume and cancel work on several workers; a lost WebGPU
 // device is offered the CPU and the run continues there; invalid fields are named next to
 // their control. `?workers=N` sets the pool's size (www/runner.js).
 import { test } from './bounded.mjs';
@@ -100,6 +100,44 @@ test('the Micro preset on 2 workers gives the results of 1 worker, every field b
     const untimed = (r) => ({ ...r, elapsed_s: null });
     assert.deepEqual(untimed(two.results), untimed(one.results));
     assert.equal(JSON.stringify(untimed(two.results)), JSON.stringify(untimed(one.results)), 'the same JSON text');
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
+
+test('micro-batches: the page (wasm, 2 workers) and the command line (native, 2 threads) give the same results', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const bin = process.env.OVERTRAIN_BIN ?? new URL('../../target/debug/overtrain', import.meta.url).pathname;
+  const server = await startServer();
+  const browser = await launch({ webgpu: false });
+  try {
+    const { page, problems } = await openLab(browser, server.url, { workers: 2 });
+    await page.selectOption('#tx-preset', 'micro');
+    await page.selectOption('#tx-backend', 'cpu');
+    // 3 micro-batches of the batch's 8 sequences (3, 3, 2): each step's gradients summed
+    // in one order, one after another in a worker, on both threads natively.
+    await page.fill('#x-micro_batches', '3');
+    await page.waitForFunction(() => /tokens\/s/.test(document.getElementById('tx-estimate').textContent), null, { timeout: 60_000 });
+    await page.click('#tx-start');
+    await page.waitForFunction(() => document.body.dataset.experiment === 'done', null, { timeout: 300_000 });
+    const inPage = JSON.parse((await downloadText(page, '#tx-export-json')).bytes.toString());
+    assert.deepEqual(problems, { consoleErrors: [], pageErrors: [], foreignRequests: [] });
+    assert.equal(inPage.config.micro_batches, 3);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'overtrain-e2e-'));
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(inPage.config));
+    execFileSync(bin, ['experiment', '--backend', 'cpu', '--threads', '2', '--config', path.join(dir, 'config.json'),
+      '--out', path.join(dir, 'r.json')], { stdio: 'pipe' });
+    const native = JSON.parse(fs.readFileSync(path.join(dir, 'r.json'), 'utf8'));
+    fs.rmSync(dir, { recursive: true });
+    const untimed = (r) => ({ ...r, elapsed_s: null });
+    assert.deepEqual(untimed(inPage), untimed(native), 'wasm in the page and the native CLI agree exactly');
+    // And the split matters: the whole batch (the preset's 1) gives other last bits.
+    const whole = await runMicro(browser, server.url, 2);
+    assert.notDeepEqual(untimed(whole.results).raw, untimed(inPage).raw);
   } finally {
     await browser.close();
     await server.close();
