@@ -336,13 +336,22 @@ pub fn jobs_after(variants: &[ExperimentConfig], skip: &[usize]) -> Vec<Job> {
 /// Above this many jobs, [`makespan`] bounds the time instead of simulating it.
 const SIMULATED_UNITS: usize = 5000;
 
-/// How much faster one unit's steps run on `cores` cores than on one (natively, where idle
-/// threads join the running units' steps: crate::cpu::par). Amdahl's law with the parallel
-/// share of a step measured on the default `train` model: 1.57× on 2 cores (README) makes
-/// it 0.73 (the rest: normalisation sums, the optimizer, data, evaluation bookkeeping).
-pub fn helped_speedup(cores: usize) -> f64 {
-    const PARALLEL: f64 = 0.73;
-    1.0 / ((1.0 - PARALLEL) + PARALLEL / cores.max(1) as f64)
+/// How much faster one unit's steps run on `cores` cores than on one, its batch in
+/// `micro_batches` parts (natively, where idle threads join the running units' steps:
+/// crate::cpu::par, crate::transformer::micro). Amdahl's law with the parallel share of a
+/// step measured on the default `train` model on 2 cores (README): split layer by layer
+/// (one micro-batch) 1.57×, a share of 0.73 (the rest: normalisation sums, the optimizer,
+/// data, evaluation bookkeeping); in micro-batches, one per core, 1.85×, a share of 0.92.
+/// Cores beyond the micro-batches split each one's layers.
+pub fn helped_speedup(cores: usize, micro_batches: usize) -> f64 {
+    const LAYERS: f64 = 0.73;
+    const MICRO: f64 = 0.92;
+    let amdahl = |share: f64, n: usize| 1.0 / ((1.0 - share) + share / n.max(1) as f64);
+    let tasks = cores.min(micro_batches).max(1);
+    if tasks == 1 {
+        return amdahl(LAYERS, cores);
+    }
+    amdahl(MICRO, tasks) * amdahl(LAYERS, cores / tasks)
 }
 
 /// The time of a run of `cfg` (every variant of a sweep) on `workers` workers, in
@@ -357,10 +366,17 @@ pub fn makespan(cfg: &ExperimentConfig, workers: usize, skip: usize) -> f64 {
 /// among them as the native executor shares them, each unit then running
 /// [`helped_speedup`] times faster: the command line's estimate on `--threads`.
 pub fn makespan_helped(cfg: &ExperimentConfig, workers: usize, skip: usize) -> f64 {
-    simulate(cfg, workers, skip, helped_speedup)
+    simulate(cfg, workers, skip, |cores| {
+        helped_speedup(cores, cfg.micro_batches)
+    })
 }
 
-fn simulate(cfg: &ExperimentConfig, workers: usize, skip: usize, speedup: fn(usize) -> f64) -> f64 {
+fn simulate(
+    cfg: &ExperimentConfig,
+    workers: usize,
+    skip: usize,
+    speedup: impl Fn(usize) -> f64,
+) -> f64 {
     let variants = cfg.variants().unwrap_or_else(|_| vec![cfg.clone()]);
     let mut waiting = jobs_after(&variants, &vec![skip; variants.len()]);
     let mut remaining: f64 = waiting.iter().map(|j| j.work(&variants)).sum();
@@ -471,6 +487,20 @@ mod tests {
             native < 0.6 * page,
             "quick on 8: {native} helped, {page} not"
         );
+        // In micro-batches the helpers do more, up to one core per micro-batch.
+        let q4 = ExperimentConfig {
+            micro_batches: 4,
+            ..q.clone()
+        };
+        assert!(makespan_helped(&q4, 8, 0) < native);
+        // The measured 2-core speed-ups the two shares are fitted to.
+        assert!((helped_speedup(2, 1) - 1.57).abs() < 0.01);
+        assert!((helped_speedup(2, 4) - 1.85).abs() < 0.01);
+        assert!(
+            helped_speedup(8, 4) > helped_speedup(4, 4)
+                && helped_speedup(4, 4) > helped_speedup(2, 4)
+        );
+        assert_eq!(helped_speedup(1, 4), 1.0);
     }
 
     #[test]
