@@ -1,5 +1,5 @@
 // The transformer lab in the page (headless Chromium): a micro preset runs to completion
-// and draws every plot; every export downloads a valid file; its units on 2 workers give
+// and draws every plot; every export downloads a valid file; its units on 2 and 4 workers give
 // the results of 1 worker, and with micro-batches those of the native CLI; pause, resume and cancel work on several workers; a lost WebGPU
 // device is offered the CPU and the run continues there; invalid fields are named next to
 // their control. `?workers=N` sets the pool's size (www/runner.js).
@@ -85,7 +85,7 @@ async function runMicro(browser, url, workers) {
   return { results, units, status };
 }
 
-test('the Micro preset on 2 workers gives the results of 1 worker, every field but the time', async () => {
+test('the Micro preset on 2 and 4 workers gives the results of 1 worker, every field but the time', async () => {
   const server = await startServer();
   const browser = await launch({ webgpu: false });
   try {
@@ -100,6 +100,11 @@ test('the Micro preset on 2 workers gives the results of 1 worker, every field b
     const untimed = (r) => ({ ...r, elapsed_s: null });
     assert.deepEqual(untimed(two.results), untimed(one.results));
     assert.equal(JSON.stringify(untimed(two.results)), JSON.stringify(untimed(one.results)), 'the same JSON text');
+    const four = await runMicro(browser, server.url, 4);
+    assert.equal(four.units.length, 4);
+    assert.ok(four.units.filter((w) => w.units > 0).length > 2, `more than 2 workers ran units: ${JSON.stringify(four.units)}`);
+    assert.equal(sum(four.units, 'units'), sum(one.units, 'units'), 'the same units');
+    assert.equal(JSON.stringify(untimed(four.results)), JSON.stringify(untimed(one.results)), '4 workers: the same JSON text');
   } finally {
     await browser.close();
     await server.close();
