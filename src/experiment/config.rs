@@ -536,7 +536,7 @@ pub fn fields() -> Vec<Group> {
                     .help("Sequences per training step, in pre-training and fine-tuning."),
                 field("micro_batches", "Micro-batches (CPU)", Int)
                     .range(1.0, crate::transformer::micro::MAX_COUNT as f64)
-                    .help("The CPU path splits each batch into this many parts, summed in a fixed order, so that several cores share a step with the same results on any number of them. The GPU takes the batch whole."),
+                    .help("The CPU path splits each batch into this many parts, summed in a fixed order, so that several cores can share a step with the same results on any number of them (the command line's threads; in this page each worker computes its parts in turn). Another count rounds differently, so its results differ slightly. The GPU takes the batch whole."),
                 field("eval_batches", "Held-out batches", Int)
                     .range(1.0, 256.0)
                     .help("Batches of unseen text behind every perplexity."),
