@@ -16,8 +16,9 @@ use super::params::Layout;
 use crate::cpu::par;
 use std::ops::Range;
 
-/// The configs' default count: enough parts for the cores of a laptop, and batches of a few
-/// sequences each still large enough that a part's products run at full speed.
+/// `train`'s default count (the experiment presets take 1, the whole batch, as their
+/// records do): parts for the cores of a laptop, each still a few sequences, so that its
+/// products run at full speed (8 parts of the default model were slower than 4 here).
 pub const DEFAULT_COUNT: usize = 4;
 
 /// The largest count a config may ask for.
