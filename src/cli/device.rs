@@ -82,7 +82,7 @@ fn machine_memory() -> Option<u64> {
 /// Refuses, before anything is allocated, a run on the CPU that needs more memory than
 /// this machine has (a config error on `model`, exit 2, naming the sizes).
 pub fn check_cpu_memory(
-    memory: &overtrain::transformer::micro::CpuMemoryEstimate,
+    memory: &overtrain::transformer::gpu::MemoryEstimate,
 ) -> Result<(), Failure> {
     let Some(have) = machine_memory() else {
         return Ok(());

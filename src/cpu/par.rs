@@ -151,16 +151,17 @@ pub fn rows2<T: Send, U: Send, F>(
 }
 
 /// Calls `f(i, item)` for every item (a step's micro-batches), on as many cores as
-/// [`Helpers`] allows now: up to 1 + helpers tasks, task j taking items j, j + tasks, … in
-/// order on one core; the cores that no task takes are shared out among the tasks for their
-/// [`rows`]. `f` must compute the same whichever task runs it (each item its own buffers).
+/// [`Helpers`] allows now: the items cut into up to 1 + helpers contiguous runs, each run in
+/// order on one core; the cores that no run takes are shared out among them for their
+/// [`rows`]. `f` must compute the same whichever core runs it (each item its own buffers).
 pub fn each<T: Send, F>(items: &mut [T], f: F)
 where
     F: Fn(usize, &mut T) + Sync,
 {
     let cores = 1 + helpers();
-    let tasks = cores.min(items.len()).max(1);
-    if tasks == 1 {
+    let per = items.len().div_ceil(cores).max(1);
+    let tasks = items.len().div_ceil(per);
+    if tasks <= 1 {
         items
             .iter_mut()
             .enumerate()
@@ -168,16 +169,12 @@ where
         return;
     }
     let share = cores / tasks - 1;
-    let mut groups: Vec<Vec<(usize, &mut T)>> = (0..tasks).map(|_| Vec::new()).collect();
-    for (i, item) in items.iter_mut().enumerate() {
-        groups[i % tasks].push((i, item));
-    }
     let f = &f;
-    run(groups.into_iter().map(|group| {
+    run(items.chunks_mut(per).enumerate().map(|(task, run)| {
         move || {
             let _share = Share::set(share);
-            for (i, item) in group {
-                f(i, item);
+            for (i, item) in run.iter_mut().enumerate() {
+                f(task * per + i, item);
             }
         }
     }));

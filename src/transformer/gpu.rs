@@ -31,18 +31,20 @@ use crate::gpu::{Gpu, GpuError, Program, Recorder, Tensor, View};
 /// Training steps between loss read-backs (the loss ring's size).
 pub const READBACK_EVERY: usize = 16;
 
-/// What a configuration needs on the GPU, in bytes, computed before anything is
-/// allocated; the CLI and the page show it before training starts.
+/// What a configuration needs, in bytes, computed before anything is allocated: on the GPU
+/// ([`memory_estimate`]; the CLI and the page show it before training starts, and it must
+/// fit the adapter's limits) or on the CPU (`super::micro::cpu_memory_estimate`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct MemoryEstimate {
     /// The parameters.
     pub parameters: u64,
-    /// Gradients, AdamW's two moments, the anchor, the decay mask, the norm partial sums
-    /// and SAM's saved weights.
+    /// The other buffers as long as the parameters: on the GPU gradients, AdamW's two
+    /// moments, the anchor, the decay mask, the norm partial sums and SAM's saved weights.
     pub optimizer: u64,
     /// Activations kept for the backward pass, and the backward pass's scratch.
     pub activations: u64,
-    /// Token batches (training and held-out), the loss slots and the rotation table.
+    /// Token batches (training and held-out); on the GPU also the loss slots and the
+    /// rotation table.
     pub data: u64,
     /// The largest single buffer: it must fit the adapter's buffer limits.
     pub largest_buffer: String,
@@ -51,7 +53,10 @@ pub struct MemoryEstimate {
 
 impl MemoryEstimate {
     pub fn total(&self) -> u64 {
-        self.parameters + self.optimizer + self.activations + self.data
+        self.parameters
+            .saturating_add(self.optimizer)
+            .saturating_add(self.activations)
+            .saturating_add(self.data)
     }
 
     /// The adapter's per-buffer limits, checked before allocating.

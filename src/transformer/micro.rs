@@ -11,6 +11,7 @@
 //! is the whole batch as before.
 
 use super::config::ModelConfig;
+use super::gpu::MemoryEstimate;
 use super::model::{backward_with, forward_into, Activations, Scratch};
 use super::params::Layout;
 use crate::cpu::par;
@@ -174,61 +175,19 @@ impl MicroBatches {
     }
 }
 
-/// What the CPU path holds for a model trained on batches of `b` sequences, in bytes,
-/// computed before anything is allocated (the CLI refuses what exceeds the machine).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct CpuMemoryEstimate {
-    /// The parameters.
-    pub parameters: u64,
-    /// Their gradients, AdamW's two moments, and the copies a run keeps: the anchor of
-    /// fine-tuning, the pre-trained and initial weights, a saved state, SAM's saved weights
-    /// (8 in all); and each micro-batch's gradient.
-    pub optimizer: u64,
-    /// The forward pass's buffers kept for the backward pass ([`Activations::plan`]) and
-    /// the backward pass's ([`Scratch::plan`]).
-    pub activations: u64,
-    /// Token batches: training, and the held-out ones.
-    pub data: u64,
-    /// The largest single buffer.
-    pub largest_buffer: String,
-    pub largest_bytes: u64,
-}
-
-impl CpuMemoryEstimate {
-    pub fn total(&self) -> u64 {
-        self.parameters
-            .saturating_add(self.optimizer)
-            .saturating_add(self.activations)
-            .saturating_add(self.data)
-    }
-
-    /// "params 0.1 MB, optimizer 1.0 MB, activations 20.3 MB, data 0.1 MB: 22 MB in all".
-    pub fn describe(&self) -> String {
-        let mb = |b: u64| b as f64 / 1e6;
-        format!(
-            "params {:.1} MB, optimizer {:.1} MB, activations {:.1} MB, data {:.1} MB: {:.1} MB \
-             in all (largest buffer: {} {:.1} MB)",
-            mb(self.parameters),
-            mb(self.optimizer),
-            mb(self.activations),
-            mb(self.data),
-            mb(self.total()),
-            self.largest_buffer,
-            mb(self.largest_bytes)
-        )
-    }
-}
-
 /// The CPU path's memory for `cfg` on batches of `b` sequences in `micro_batches` parts
 /// ([`super::micro`]) with `eval_batches` held-out batches: the sum of the buffers each
 /// micro-batch's [`Activations::new`] and [`Scratch::new`] allocate (their plans) and its
-/// gradient, the engine's flat buffers and the token batches.
+/// gradient, the engine's flat buffers and the token batches; `optimizer` counts the
+/// gradients, AdamW's two moments and the copies a run keeps (the anchor of fine-tuning, the
+/// pre-trained and initial weights, a saved state, SAM's saved weights: 8 in all) and each
+/// micro-batch's gradient. The CLI refuses what exceeds the machine.
 pub fn cpu_memory_estimate(
     cfg: &ModelConfig,
     b: usize,
     micro_batches: usize,
     eval_batches: usize,
-) -> CpuMemoryEstimate {
+) -> MemoryEstimate {
     let bytes = |floats: usize| (floats as u64).saturating_mul(4);
     let p = Layout::new(cfg).total;
     let parts = split(b, micro_batches);
@@ -249,7 +208,7 @@ pub fn cpu_memory_estimate(
     }
     // A batch: B rows of T + 1 bytes; the training batch also as inputs and targets.
     let batch = b.saturating_mul(cfg.ctx.saturating_add(1)) as u64;
-    CpuMemoryEstimate {
+    MemoryEstimate {
         parameters: bytes(p),
         optimizer: bytes(p.saturating_mul(8 + parts.len())),
         activations: bytes(activations),

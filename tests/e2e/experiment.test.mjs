@@ -5,7 +5,7 @@
 // their control. `?workers=N` sets the pool's size (www/runner.js).
 import { test } from './bounded.mjs';
 import assert from 'node:assert/strict';
-import { startServer, launch, openPage, WATCH_WORKERS, downloadText } from './harness.mjs';
+import { startServer, launch, openPage, WATCH_WORKERS, downloadText, runCli } from './harness.mjs';
 
 const state = (page) => page.evaluate(() => document.body.dataset.experiment);
 const progress = (page) => page.evaluate(() => Number(document.getElementById('tx-progress').value));
@@ -112,11 +112,6 @@ test('the Micro preset on 2 and 4 workers gives the results of 1 worker, every f
 });
 
 test('micro-batches: the page (wasm, 2 workers) and the command line (native, 2 threads) give the same results', async () => {
-  const { execFileSync } = await import('node:child_process');
-  const fs = await import('node:fs');
-  const os = await import('node:os');
-  const path = await import('node:path');
-  const bin = process.env.OVERTRAIN_BIN ?? new URL('../../target/debug/overtrain', import.meta.url).pathname;
   const server = await startServer();
   const browser = await launch({ webgpu: false });
   try {
@@ -132,12 +127,7 @@ test('micro-batches: the page (wasm, 2 workers) and the command line (native, 2 
     const inPage = JSON.parse((await downloadText(page, '#tx-export-json')).bytes.toString());
     assert.deepEqual(problems, { consoleErrors: [], pageErrors: [], foreignRequests: [] });
     assert.equal(inPage.config.micro_batches, 3);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'overtrain-e2e-'));
-    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(inPage.config));
-    execFileSync(bin, ['experiment', '--backend', 'cpu', '--threads', '2', '--config', path.join(dir, 'config.json'),
-      '--out', path.join(dir, 'r.json')], { stdio: 'pipe' });
-    const native = JSON.parse(fs.readFileSync(path.join(dir, 'r.json'), 'utf8'));
-    fs.rmSync(dir, { recursive: true });
+    const native = await runCli('experiment', inPage.config, ['--threads', '2']);
     const untimed = (r) => ({ ...r, elapsed_s: null });
     assert.deepEqual(untimed(inPage), untimed(native), 'wasm in the page and the native CLI agree exactly');
     // And the split matters: the whole batch (the preset's 1) gives other last bits.

@@ -95,3 +95,20 @@ export async function downloadText(page, selector) {
     }
   }
 }
+
+/** Runs the native CLI (`OVERTRAIN_BIN`, else target/debug/overtrain) as `overtrain
+ * COMMAND --backend cpu --config C --out R ...extra` on `config` (an object), in a fresh
+ * temporary folder; resolves to the results file it wrote, parsed. */
+export async function runCli(command, config, extra = []) {
+  const { execFileSync } = await import('node:child_process');
+  const os = await import('node:os');
+  const bin = process.env.OVERTRAIN_BIN ?? path.join(ROOT, 'target/debug/overtrain');
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'overtrain-e2e-'));
+  try {
+    await fs.writeFile(path.join(dir, 'config.json'), JSON.stringify(config));
+    execFileSync(bin, [command, '--backend', 'cpu', '--config', path.join(dir, 'config.json'), '--out', path.join(dir, 'r.json'), ...extra], { stdio: 'pipe' });
+    return JSON.parse(await fs.readFile(path.join(dir, 'r.json'), 'utf8'));
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,7 +1,7 @@
 // End-to-end tests of the linear transfer lab in a real headless Chromium.
 import { test, before, after } from './bounded.mjs';
 import assert from 'node:assert/strict';
-import { startServer, launch, openPage } from './harness.mjs';
+import { startServer, launch, openPage, runCli } from './harness.mjs';
 
 let server, browser;
 before(async () => { server = await startServer(); browser = await launch(); });
@@ -97,8 +97,6 @@ test('a diverging fine-tuning run is reported, not plotted', async () => {
 });
 
 test('the page and the command line compute the same results', async () => {
-  const { execFileSync } = await import('node:child_process');
-  const bin = process.env.OVERTRAIN_BIN ?? new URL('../../target/debug/overtrain', import.meta.url).pathname;
   const { page, problems } = await openPage(browser, server.url);
   const first = await waitForRender(page);
   await page.fill('#f-dim', '12');
@@ -107,14 +105,7 @@ test('the page and the command line compute the same results', async () => {
   // The worker's config and results, as the page's download button saves them.
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
   const pageResults = JSON.parse(await (await download.createReadStream()).toArray().then((c) => Buffer.concat(c).toString()));
-  const os = await import('node:os');
-  const fs = await import('node:fs');
-  const path = await import('node:path');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'overtrain-e2e-'));
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(pageResults.config));
-  execFileSync(bin, ['linear', '--backend', 'cpu', '--config', path.join(dir, 'config.json'), '--out', path.join(dir, 'r.json')], { stdio: 'pipe' });
-  const cliResults = JSON.parse(fs.readFileSync(path.join(dir, 'r.json'), 'utf8'));
-  fs.rmSync(dir, { recursive: true });
+  const cliResults = await runCli('linear', pageResults.config);
   delete pageResults.elapsed_ms;
   delete cliResults.elapsed_ms;
   assert.equal(cliResults.backend.kind, 'cpu');
