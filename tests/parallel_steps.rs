@@ -256,23 +256,30 @@ impl Host for Quiet {
     }
 }
 
+/// An experiment config from `json` with the `wide` model.
+fn wsd_config(json: &str) -> ExperimentConfig {
+    let mut cfg = ExperimentConfig::from_json(json).unwrap();
+    cfg.model = wide();
+    cfg.validate().unwrap();
+    cfg
+}
+
+/// Results as JSON without their wall time.
+fn json(r: &experiment::ExperimentResults) -> serde_json::Value {
+    let mut v = serde_json::to_value(r).unwrap();
+    v.as_object_mut().unwrap().remove("elapsed_s");
+    v
+}
+
 #[test]
 fn idle_threads_joining_a_wsd_chain_give_the_serial_results() {
     let _turn = turn();
-    let mut cfg = ExperimentConfig::from_json(
+    let cfg = wsd_config(
         r#"{"batch": 8, "micro_batches": 4, "eval_batches": 2,
             "pretrain": {"budgets": [4096, 8192], "protocol": "wsd"},
             "perturb": {"gammas": [1.0], "draws": 2},
             "finetune": {"lrs": [0.001], "l2": [0.0], "steps": 4, "seeds": 1}}"#,
-    )
-    .unwrap();
-    cfg.model = wide();
-    cfg.validate().unwrap();
-    let json = |r: &experiment::ExperimentResults| {
-        let mut v = serde_json::to_value(r).unwrap();
-        v.as_object_mut().unwrap().remove("elapsed_s");
-        v
-    };
+    );
     let serial = run_ready(experiment::run(&cfg, &mut Engines::cpu(), &mut Quiet, None)).unwrap();
     for threads in [2, 3, 8] {
         let parallel =
@@ -363,5 +370,112 @@ fn micro_batches_add_up_to_the_whole_batch_on_any_number_of_cores() {
                 "{count} micro-batches, {helpers} helpers"
             );
         }
+    }
+}
+
+/// Other workers' micro-batches (the page's idle Web Workers, src/web/parts.rs), played
+/// here by a remote that computes each job it is sent with `PartBuffers`, as a helping
+/// worker does: `helpers` of them, counting the jobs.
+/// A job as sent: the model, the weights, its inputs and targets, the batch's bytes.
+type SentJob = (ModelConfig, Vec<f32>, Vec<u8>, Vec<u8>, usize);
+
+struct FakeHelpers {
+    helpers: usize,
+    sent: std::cell::RefCell<Vec<SentJob>>,
+    jobs: std::cell::Cell<usize>,
+    used: std::cell::RefCell<std::collections::BTreeSet<usize>>,
+}
+
+impl overtrain::transformer::micro::RemoteParts for FakeHelpers {
+    fn helpers(&self) -> usize {
+        self.helpers
+    }
+    fn send(
+        &self,
+        model: &ModelConfig,
+        params: &[f32],
+        jobs: &[overtrain::transformer::micro::PartJob<'_>],
+    ) -> Result<(), Error> {
+        let mut sent = self.sent.borrow_mut();
+        assert!(sent.is_empty(), "one step's jobs at a time");
+        for j in jobs {
+            assert!(j.helper < self.helpers);
+            self.used.borrow_mut().insert(j.helper);
+            sent.push((
+                model.clone(),
+                params.to_vec(),
+                j.x.to_vec(),
+                j.y.to_vec(),
+                j.batch_bytes,
+            ));
+        }
+        Ok(())
+    }
+    fn receive(
+        &self,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<Vec<overtrain::transformer::micro::PartAnswer>, Error>,
+                > + '_,
+        >,
+    > {
+        use overtrain::transformer::micro::{PartAnswer, PartBuffers};
+        use overtrain::transformer::params::Layout;
+        let jobs = std::mem::take(&mut *self.sent.borrow_mut());
+        self.jobs.set(self.jobs.get() + jobs.len());
+        Box::pin(async move {
+            Ok(jobs
+                .into_iter()
+                .map(|(model, params, x, y, n)| {
+                    let layout = Layout::new(&model);
+                    let rows = x.len() / model.ctx;
+                    let mut part = PartBuffers::new(&model, layout.total, rows, model.ctx);
+                    part.gradient(&model, &layout, &params, &x, &y, n);
+                    PartAnswer {
+                        loss: part.loss,
+                        grads: part.grads,
+                    }
+                })
+                .collect())
+        })
+    }
+}
+
+/// A unit's steps with some micro-batches computed elsewhere (the page's helpers) give the
+/// bits of its own: a wsd experiment in 5 micro-batches, with SAM's second gradient too,
+/// with 1, 2 and 4 helpers (more than the micro-batches allow: the extra ones get nothing).
+#[test]
+fn micro_batches_computed_by_helpers_give_the_bits_of_one_worker() {
+    let _turn = turn();
+    let _h = Helpers::set(0);
+    let cfg = wsd_config(
+        r#"{"batch": 5, "micro_batches": 5, "eval_batches": 2,
+            "pretrain": {"budgets": [2560, 5120], "protocol": "wsd", "sam_rho": 0.05},
+            "perturb": {"gammas": [1.0], "draws": 2},
+            "finetune": {"lrs": [0.001], "l2": [0.0], "steps": 4, "seeds": 1}}"#,
+    );
+    let alone = run_ready(experiment::run(&cfg, &mut Engines::cpu(), &mut Quiet, None)).unwrap();
+    for helpers in [1, 2, 4] {
+        let remote = std::rc::Rc::new(FakeHelpers {
+            helpers,
+            sent: Default::default(),
+            jobs: Default::default(),
+            used: Default::default(),
+        });
+        let mut engines = Engines::cpu();
+        engines.share_with(remote.clone());
+        let helped = run_ready(experiment::run(&cfg, &mut engines, &mut Quiet, None)).unwrap();
+        assert_eq!(json(&helped), json(&alone), "{helpers} helpers");
+        // Every pre-training step sent micro-batches away, one to each helper the 5 allow
+        // (SAM: twice); the largest budget's curve is as many steps as were trained for it.
+        let steps = helped.raw.train_loss.last().map_or(0, Vec::len);
+        assert!(steps > 0);
+        assert!(
+            remote.jobs.get() >= 2 * steps * helpers.min(4),
+            "{helpers} helpers: {} jobs for {steps} steps",
+            remote.jobs.get()
+        );
+        assert_eq!(remote.used.borrow().len(), helpers.min(4));
     }
 }

@@ -8,7 +8,10 @@
 //   progress, and each unit's
 //   output goes back to the schedule, whose events are the finished budgets' partial results
 //   and the pre-trained checkpoints. Every unit is a pure function of its input, so the
-//   results are the same, bit for bit, on any number of workers.
+//   results are the same, bit for bit, on any number of workers. When no unit is ready
+//   for an idle worker and the config cuts its steps into micro-batches, the idle worker
+//   helps a running unit with them (www/worker.js, help/lend/release): the same bits,
+//   sooner; it is called back as soon as a unit is ready for it.
 // - On WebGPU, the whole experiment on worker 0 (run_experiment), the worker that holds the
 //   page's one device: units on one device would run one after another anyway.
 //
@@ -22,7 +25,7 @@
 // onPartial(results), onCheckpoint(variant, budget, bytes), onDone(results), onError(typedError),
 // onPanic(message)}, where `progress` is the experiment's progress (phase, label, step,
 // steps, loss, work_done, work_total…), `units` the running units' latest reports [{key,
-// label, step, steps, loss}] (one on WebGPU) and `results` the results as the wasm returns
+// label, step, steps, loss, helpers}] (one on WebGPU) and `results` the results as the wasm returns
 // them (objects). After onDone, onError or onPanic nothing more comes. A cancel ends in
 // onError({kind: 'cancelled'}) once every worker has stopped its unit; the budgets finished
 // before it were delivered by onPartial.
@@ -34,9 +37,9 @@ const CANCELLED = Object.freeze({ kind: 'cancelled', message: 'cancelled', field
 
 /**
  * Starts experiment `config` (an object) on `backend` ('cpu' | 'gpu'), from `resume` (the
- * results of an unfinished run of it, or null). `pool`: the Runner (or anything with
- * its size, alive(i), send(build, onMessage, i) and control(message)). Returns the run's
- * controls {pause(), resume(), cancel(), workers}.
+ * results of an unfinished run of it, or null). `pool`: the Runner (or anything with its
+ * size, alive(i), send(build, onMessage, i, transfer), post(i, message, transfer) and
+ * control(message)). Returns the run's controls {pause(), resume(), cancel(), workers}.
  */
 export function runExperiment(pool, { config, backend, resume = null, handlers }) {
   return backend === 'gpu' ? new WholeRun(pool, config, resume, handlers) : new UnitRun(pool, config, resume, handlers);
@@ -103,6 +106,7 @@ class UnitRun {
     this.handlers = handlers;
     this.workers = pool.size;
     this.running = new Map(); // request id → {index (worker), unit, input, report}
+    this.helping = new Map(); // help request id → {index (the helper's worker), unit (the request id of the unit it helps)}
     this.again = []; // units whose worker died, to run again first: [{unit, input, report}]
     this.deaths = new Map(); // a unit (JSON) → how many workers died running it
     this.paused = false;
@@ -152,11 +156,15 @@ class UnitRun {
         return;
       }
       if (ready === undefined) break;
+      this.#recall(i);
       const r = { index: i, unit: ready.unit, input: ready.input, report: ready.report ?? null };
       const id = this.pool.send((rid) => request.unit(rid, this.config, 'cpu', r.unit, r.input), (m) => this.#message(id, r, m), i);
       this.running.set(id, r);
     }
-    if (this.running.size > 0) return;
+    if (this.running.size > 0) {
+      this.#lend();
+      return;
+    }
     if (this.schedule.finished()) {
       const results = this.schedule.results();
       this.#close();
@@ -184,29 +192,85 @@ class UnitRun {
         return;
       }
       case MSG.UNIT_DONE:
-        this.running.delete(id);
+        this.#ended(id);
         // A unit that finished while the run was stopping is not used.
         if (!this.ending) this.#done(r.unit, m.output);
         this.#pump();
         return;
       case MSG.ERROR:
-        this.running.delete(id);
+        this.#ended(id);
         // Cancelled units are expected while stopping; any other error ends the run.
         if (!(this.ending && m.error.kind === 'cancelled')) this.#stop({ error: m.error });
         this.#pump();
         return;
       case MSG.PANIC:
-        this.running.delete(id);
+        this.#ended(id);
         this.#stop({ panic: m.message });
         this.#pump();
         return;
       case MSG.DIED:
-        this.running.delete(id);
+        this.#ended(id);
         if (!this.ending) this.#died(r, m.message);
         this.#pump();
         return;
       default:
     }
+  }
+
+  /** Unit `id` ended (done, failed or its worker died): its helpers are free. */
+  #ended(id) {
+    this.running.delete(id);
+    for (const [hid, h] of this.helping) if (h.unit === id) this.#release(hid);
+  }
+
+  /**
+   * Idle workers help the running units with their steps' micro-batches, when the config
+   * has more than one: each goes to the unit with the fewest helpers, up to one helper per
+   * micro-batch beyond the first — the native rule (src/experiment/executors.rs), which
+   * shares the idle cores evenly among the running units.
+   */
+  #lend() {
+    if (this.paused || this.ending || this.over) return;
+    const parts = Math.min(this.config.micro_batches ?? 1, this.config.batch ?? 1);
+    if (!(parts > 1)) return;
+    const taken = new Set([...this.running.values(), ...this.helping.values()].map((w) => w.index));
+    for (let i = 0; i < this.pool.size; i++) {
+      if (taken.has(i) || !this.pool.alive(i)) continue;
+      let chosen = null;
+      let fewest = parts - 1;
+      for (const [unit, r] of this.running) {
+        const helpers = [...this.helping.values()].filter((h) => h.unit === unit).length;
+        if (helpers < fewest) [chosen, fewest] = [{ unit, index: r.index }, helpers];
+      }
+      if (!chosen) return;
+      const { port1, port2 } = new MessageChannel();
+      const hid = this.pool.send((id) => request.help(id, port2), (m) => this.#helperMessage(hid, m), i, [port2]);
+      this.helping.set(hid, { index: i, unit: chosen.unit });
+      this.pool.post(chosen.index, request.lend(chosen.unit, hid, port1), [port1]);
+    }
+  }
+
+  /** The helper on worker `index`, if any, leaves its unit (a unit is ready for it). */
+  #recall(index) {
+    for (const [hid, h] of this.helping) if (h.index === index) this.#release(hid);
+  }
+
+  /** Helper `hid` leaves its unit, whose worker computes what it has not answered. */
+  #release(hid) {
+    const h = this.helping.get(hid);
+    if (!h) return;
+    this.helping.delete(hid);
+    const r = this.running.get(h.unit);
+    if (r) this.pool.post(r.index, request.release(h.unit, hid));
+    this.pool.post(h.index, request.cancel(hid));
+  }
+
+  /** An answer to help request `hid`: its worker died or panicked (a cancel is expected). */
+  #helperMessage(hid, m) {
+    if (this.over || !this.helping.has(hid)) return;
+    this.#release(hid);
+    if (m.type === MSG.PANIC) this.#stop({ panic: m.message });
+    this.#pump();
   }
 
   /** The worker running `r` died: the unit runs again, unless it has killed MAX_DEATHS
@@ -234,12 +298,14 @@ class UnitRun {
     }
   }
 
-  /** The running units' latest reports, by worker (`key`: the unit's request id). */
+  /** The running units' latest reports, by worker (`key`: the unit's request id;
+   * `helpers`: the workers helping it with its micro-batches). */
   #units() {
+    const helpers = (id) => [...this.helping.values()].filter((h) => h.unit === id).length;
     return [...this.running.entries()]
       .filter(([, r]) => r.report)
       .sort(([, a], [, b]) => a.index - b.index)
-      .map(([id, { report }]) => ({ key: id, label: report.label, step: report.step, steps: report.steps, loss: report.loss }));
+      .map(([id, { report }]) => ({ key: id, label: report.label, step: report.step, steps: report.steps, loss: report.loss, helpers: helpers(id) }));
   }
 
   /** Stops the run: no more units are handed out, and every running one is cancelled; the
@@ -247,6 +313,7 @@ class UnitRun {
   #stop(reason) {
     if (this.over || this.ending) return;
     this.ending = reason;
+    for (const hid of [...this.helping.keys()]) this.#release(hid);
     for (const id of this.running.keys()) this.pool.control(request.cancel(id));
     this.#settle();
   }
@@ -260,6 +327,7 @@ class UnitRun {
   }
 
   #close() {
+    for (const hid of [...this.helping.keys()]) this.#release(hid);
     this.over = true;
     this.schedule?.free();
     this.schedule = null;

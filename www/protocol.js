@@ -23,6 +23,14 @@
 //   unit {id, config, backend, unit, input} run one unit of an experiment, as the wasm's
 //                                           ExperimentSchedule.next() gave it (`input`: the
 //                                           output it starts from, or null)
+//   help {id, port}                         be a helper: compute the micro-batches that come
+//                                           on `port` (a MessagePort) from a unit's worker,
+//                                           until cancelled (its only answer: cancelled)
+//   lend {id, helper, port}                 to the worker running unit `id`: the helper
+//                                           (its help request's id) takes micro-batches of
+//                                           the unit's steps on `port` (src/web/parts.rs)
+//   release {id, helper}                    the helper leaves unit `id`: its micro-batches
+//                                           not yet answered are computed here
 //   pause | resume                          every experiment and unit this worker runs
 //                                           waits at its next progress report until resumed
 //   cancel {id?}                            stop request `id` (an experiment or unit, running
@@ -55,6 +63,10 @@
 //                                           the request again there (www/runner.js also
 //                                           gives this answer to the requests of a worker
 //                                           that failed with an uncaught error)
+//
+// Unit's worker ↔ helper, on the port: {seq, model, params, jobs: [{x, y, n}]} (a
+// step's micro-batches for this helper, src/web/parts.rs) and its answer {seq, answers:
+// [{loss, grads}]} (or {seq, error}: the unit's worker then computes them itself).
 
 export const MSG = Object.freeze({
   INIT_GPU: 'init-gpu',
@@ -63,6 +75,9 @@ export const MSG = Object.freeze({
   PROBE: 'probe',
   EXPERIMENT: 'experiment',
   UNIT: 'unit',
+  HELP: 'help',
+  LEND: 'lend',
+  RELEASE: 'release',
   PAUSE: 'pause',
   RESUME: 'resume',
   CANCEL: 'cancel',
@@ -111,6 +126,9 @@ export const request = {
   probe: (id, config, backend) => ({ type: MSG.PROBE, id, config, backend }),
   experiment: (id, config, backend, resume = null) => ({ type: MSG.EXPERIMENT, id, config, backend, resume }),
   unit: (id, config, backend, unit, input = null) => ({ type: MSG.UNIT, id, config, backend, unit, input }),
+  help: (id, port) => ({ type: MSG.HELP, id, port }),
+  lend: (id, helper, port) => ({ type: MSG.LEND, id, helper, port }),
+  release: (id, helper) => ({ type: MSG.RELEASE, id, helper }),
   pause: () => ({ type: MSG.PAUSE }),
   resume: () => ({ type: MSG.RESUME }),
   cancel: (id = null) => ({ type: MSG.CANCEL, id }),

@@ -161,15 +161,23 @@ export class Runner {
   /**
    * Sends a request to worker `index` (0, the default, holds WebGPU): `build(id)` makes the
    * message (request.* of www/protocol.js); `onMessage(msg)` gets every answer to it, up to
-   * its final one (done, result, error or panic). Returns the id.
+   * its final one (done, result, error or panic); `transfer`: what the message moves (a
+   * MessagePort). Returns the id.
    */
-  send(build, onMessage, index = 0) {
+  send(build, onMessage, index = 0, transfer = []) {
     const id = this.nextId++;
     const slot = this.slots[index];
     this.handlers.set(id, onMessage);
     slot.tasks.add(id);
-    slot.worker.postMessage(build(id));
+    slot.worker.postMessage(build(id), transfer);
     return id;
+  }
+
+  /** A message to worker `index` that is not a request (lend, release: nothing answers
+   * it); `transfer` as for send. */
+  post(index, message, transfer = []) {
+    const slot = this.slots[index];
+    if (!slot.dead) slot.worker.postMessage(message, transfer);
   }
 
   /** Resolves once no linear run is running or queued (checked every 50 ms): a probe

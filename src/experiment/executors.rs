@@ -11,7 +11,7 @@ use super::units::{execute, Context, Output, UnitProgress, Watch};
 use crate::error::Error;
 use crate::gpu::Gpu;
 use crate::transformer::config::ModelConfig;
-use crate::transformer::engine::Engine;
+use crate::transformer::engine::{Engine, Remote};
 
 /// The engine the jobs train on: on the CPU or on one GPU, one model at a time — made for
 /// the first job's variant and made again when a job's variant has another model, batch or
@@ -19,6 +19,8 @@ use crate::transformer::engine::Engine;
 pub struct Engines<'g> {
     gpu: Option<&'g Gpu>,
     current: Option<((ModelConfig, usize, usize, usize), Engine<'g>)>,
+    /// Other workers that take micro-batches of the CPU engines' steps (the page's).
+    remote: Option<Remote>,
 }
 
 impl<'g> Engines<'g> {
@@ -26,6 +28,7 @@ impl<'g> Engines<'g> {
         Engines {
             gpu: None,
             current: None,
+            remote: None,
         }
     }
 
@@ -33,7 +36,13 @@ impl<'g> Engines<'g> {
         Engines {
             gpu: Some(gpu),
             current: None,
+            remote: None,
         }
+    }
+
+    /// Every CPU engine made from now on shares its steps' micro-batches with `remote`.
+    pub fn share_with(&mut self, remote: Remote) {
+        self.remote = Some(remote);
     }
 
     /// "CPU" or the adapter's name.
@@ -56,7 +65,11 @@ impl<'g> Engines<'g> {
             self.current = None; // free the old model first
             let engine = match self.gpu {
                 Some(g) => Engine::gpu(g, &cfg.model, cfg.batch, cfg.eval_batches)?,
-                None => Engine::cpu(&cfg.model, cfg.batch, cfg.micro_batches),
+                None => {
+                    let mut engine = Engine::cpu(&cfg.model, cfg.batch, cfg.micro_batches);
+                    engine.share_with(self.remote.clone());
+                    engine
+                }
             };
             self.current = Some((key, engine));
         }

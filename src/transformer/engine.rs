@@ -8,13 +8,12 @@
 
 use super::config::ModelConfig;
 use super::gpu::{memory_estimate, GpuModel, READBACK_EVERY};
-use super::micro::MicroBatches;
-use super::model::sam_gradient;
+use super::micro::{MicroBatches, RemoteParts};
 pub use super::optim::Hyper;
 use super::optim::{AdamW, Guard, StepValues, BETA1, BETA2, DIVERGED_LOSS, EPS};
 use super::params::Layout;
 use super::schedule::Lr;
-use crate::cpu::{adamw, l2_pull, step_guard};
+use crate::cpu::{adamw, l2_pull, sam_ascent, sam_restore, step_guard};
 use crate::data::{batch, inputs_and_targets, ByteSource};
 use crate::error::Error;
 use crate::gpu::Gpu;
@@ -65,7 +64,13 @@ pub struct CpuEngine {
     micro: MicroBatches,
     /// SAM: the weights w while the gradient is taken at w + ε.
     saved: Vec<f32>,
+    /// Other workers that may take some of each step's micro-batches (the page's).
+    remote: Option<Remote>,
 }
+
+/// The helpers a CPU engine shares its steps with ([`RemoteParts`]); one handle for every
+/// engine of a worker.
+pub type Remote = std::rc::Rc<dyn RemoteParts>;
 
 pub struct GpuEngine<'g> {
     gpu: &'g Gpu,
@@ -149,7 +154,16 @@ impl<'g> Engine<'g> {
             diverged_at: None,
             micro: MicroBatches::new(cfg, n, batch, cfg.ctx, micro_batches),
             saved: vec![0.0; n],
+            remote: None,
         })
+    }
+
+    /// Lets other workers take micro-batches of this engine's training steps (the CPU's;
+    /// the GPU takes each batch whole).
+    pub fn share_with(&mut self, remote: Option<Remote>) {
+        if let Engine::Cpu(e) = self {
+            e.remote = remote;
+        }
     }
 
     /// Allocates the model on `gpu` (after checking its memory against the limits) for
@@ -314,10 +328,7 @@ impl<'g> Engine<'g> {
     /// `lr`. Its loss comes later, from [`Engine::take_losses`].
     async fn step(&mut self, x: &[u8], y: &[u8], lr: f64, h: &Hyper) -> Result<(), Error> {
         match self {
-            Engine::Cpu(e) => {
-                e.step(x, y, lr, h);
-                Ok(())
-            }
+            Engine::Cpu(e) => e.step(x, y, lr, h).await,
             Engine::Gpu(e) => {
                 let g = e.gpu;
                 e.model.write_batch(g, x, y)?;
@@ -425,25 +436,30 @@ impl<'g> Engine<'g> {
 }
 
 impl CpuEngine {
-    fn step(&mut self, x: &[u8], y: &[u8], lr: f64, h: &Hyper) {
+    async fn step(&mut self, x: &[u8], y: &[u8], lr: f64, h: &Hyper) -> Result<(), Error> {
         if self.diverged_at.is_some() {
-            return;
+            return Ok(());
         }
         let s = &mut self.state;
         let (cfg, layout, micro) = (&self.cfg, &self.layout, &mut self.micro);
-        let loss = micro.gradient(cfg, layout, &s.params, x, y, &mut self.grads);
-        // SAM: the update's gradient is the one at w + ρ·g/‖g‖; the step's loss stays the
-        // one at w. (A step whose loss at w is not finite diverges below either way.)
+        let remote = self.remote.as_deref();
+        let loss = micro
+            .gradient_shared(cfg, layout, &s.params, x, y, &mut self.grads, remote)
+            .await?;
+        // SAM (`model::sam_gradient`, with a gradient that may wait for other workers): the
+        // update's gradient is the one at w + ρ·g/‖g‖; the step's loss stays the one at w. (A
+        // step whose loss at w is not finite diverges below either way.)
         if h.sam_rho > 0.0 && loss.is_finite() {
-            sam_gradient(
-                &mut self.saved,
-                &mut s.params,
-                &mut self.grads,
+            sam_ascent(
                 h.sam_rho as f32,
-                |w, g| {
-                    micro.gradient(cfg, layout, w, x, y, g);
-                },
+                &mut s.params,
+                &self.grads,
+                &mut self.saved,
             );
+            micro
+                .gradient_shared(cfg, layout, &s.params, x, y, &mut self.grads, remote)
+                .await?;
+            sam_restore(&mut s.params, &self.saved);
         }
         if let Some(anchor) = &self.anchor {
             l2_pull(h.l2 as f32, &s.params, anchor, &mut self.grads);
@@ -453,7 +469,7 @@ impl CpuEngine {
         s.step += 1;
         if diverged {
             self.diverged_at = Some(s.step);
-            return;
+            return Ok(());
         }
         if scale != 1.0 {
             self.grads.iter_mut().for_each(|g| *g *= scale);
@@ -481,6 +497,7 @@ impl CpuEngine {
             );
         }
         self.pending.push(loss);
+        Ok(())
     }
 }
 

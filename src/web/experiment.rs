@@ -560,6 +560,9 @@ pub async fn run_experiment_unit(
     };
     let gpu = device(&backend)?;
     let mut engines = engines(gpu.as_deref());
+    if let Some(parts) = super::parts::PageParts::of(&host) {
+        engines.share_with(std::rc::Rc::new(parts));
+    }
     let mut watch = PageUnitHost { host };
     let output = experiment::run_unit(&config, unit, input.as_ref(), &mut engines, &mut watch)
         .await

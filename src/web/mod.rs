@@ -22,6 +22,7 @@ use wasm_bindgen::prelude::*;
 mod common;
 mod experiment;
 mod linear;
+mod parts;
 mod teach;
 mod transformer;
 mod unit_output;
@@ -29,6 +30,7 @@ mod values;
 pub use common::*;
 pub use experiment::*;
 pub use linear::*;
+pub use parts::PartHelper;
 pub use teach::*;
 pub use transformer::*;
 

@@ -1,6 +1,7 @@
 // The transformer lab in the page (headless Chromium): a micro preset runs to completion
 // and draws every plot; every export downloads a valid file; its units on 2 and 4 workers give
-// the results of 1 worker, and with micro-batches those of the native CLI; pause, resume and cancel work on several workers; a lost WebGPU
+// the results of 1 worker, and with micro-batches (idle workers helping the running
+// units' steps) those of the native CLI; pause, resume and cancel work on several workers; a lost WebGPU
 // device is offered the CPU and the run continues there; invalid fields are named next to
 // their control. `?workers=N` sets the pool's size (www/runner.js).
 import { test } from './bounded.mjs';
@@ -68,12 +69,15 @@ test('a micro experiment runs to completion in the page, draws every plot and ex
 const pool = (page) => page.evaluate(() => globalThis.__pool.workers.map((w) => ({ ...w })));
 const sum = (workers, key) => workers.reduce((s, w) => s + w[key], 0);
 
-/** Runs the Micro preset on the CPU in a page with a pool of `workers`; resolves to its
- * results JSON (as the export button saves it) and the workers' unit counts. */
-async function runMicro(browser, url, workers) {
+/** Runs the Micro preset on the CPU in a page with a pool of `workers` (`protocol` and
+ * `microBatches` changed when given); resolves to its results JSON (as the export button
+ * saves it) and the workers' unit counts. */
+async function runMicro(browser, url, workers, { protocol, microBatches } = {}) {
   const { page, problems } = await openLab(browser, url, { workers });
   await page.selectOption('#tx-preset', 'micro');
   await page.selectOption('#tx-backend', 'cpu');
+  if (protocol) await page.selectOption('#x-pretrain-protocol', protocol);
+  if (microBatches) await page.fill('#x-micro_batches', String(microBatches));
   await page.waitForFunction(() => /tokens\/s/.test(document.getElementById('tx-estimate').textContent), null, { timeout: 60_000 });
   await page.click('#tx-start');
   await page.waitForFunction(() => document.body.dataset.experiment === 'done', null, { timeout: 300_000 });
@@ -111,27 +115,28 @@ test('the Micro preset on 2 and 4 workers gives the results of 1 worker, every f
   }
 });
 
-test('micro-batches: the page (wasm, 2 workers) and the command line (native, 2 threads) give the same results', async () => {
+test('micro-batches: the page (wasm, 2 workers helping each other) and the command line (native, 2 threads) give the same results', async () => {
   const server = await startServer();
   const browser = await launch({ webgpu: false });
   try {
-    const { page, problems } = await openLab(browser, server.url, { workers: 2 });
-    await page.selectOption('#tx-preset', 'micro');
-    await page.selectOption('#tx-backend', 'cpu');
-    // 3 micro-batches of the batch's 8 sequences (3, 3, 2): each step's gradients summed
-    // in one order, one after another in a worker, on both threads natively.
-    await page.fill('#x-micro_batches', '3');
-    await page.waitForFunction(() => /tokens\/s/.test(document.getElementById('tx-estimate').textContent), null, { timeout: 60_000 });
-    await page.click('#tx-start');
-    await page.waitForFunction(() => document.body.dataset.experiment === 'done', null, { timeout: 300_000 });
-    const inPage = JSON.parse((await downloadText(page, '#tx-export-json')).bytes.toString());
-    assert.deepEqual(problems, { consoleErrors: [], pageErrors: [], foreignRequests: [] });
+    // wsd: its stable run is a chain of units, so a worker is often without one and helps
+    // the running unit with its steps' micro-batches: 3 of the batch's 8 sequences (3, 3,
+    // 2), summed in one order whoever computed them.
+    const wsd = { protocol: 'wsd', microBatches: 3 };
+    const helped = await runMicro(browser, server.url, 2, wsd);
+    const inPage = helped.results;
     assert.equal(inPage.config.micro_batches, 3);
+    assert.equal(inPage.config.pretrain.protocol, 'wsd');
+    assert.ok(sum(helped.units, 'helps') > 0 && sum(helped.units, 'lends') === sum(helped.units, 'helps'), `a worker helped: ${JSON.stringify(helped.units)}`);
     const native = await runCli('experiment', inPage.config, ['--threads', '2']);
     const untimed = (r) => ({ ...r, elapsed_s: null });
     assert.deepEqual(untimed(inPage), untimed(native), 'wasm in the page and the native CLI agree exactly');
+    const alone = await runMicro(browser, server.url, 1, wsd);
+    assert.equal(sum(alone.units, 'helps'), 0);
+    assert.equal(JSON.stringify(untimed(alone.results)), JSON.stringify(untimed(inPage)), '1 worker: the same JSON text');
     // And the split matters: the whole batch (the preset's 1) gives other last bits.
-    const whole = await runMicro(browser, server.url, 2);
+    const whole = await runMicro(browser, server.url, 2, { protocol: 'wsd' });
+    assert.equal(sum(whole.units, 'helps'), 0, 'one micro-batch: nothing to share');
     assert.notDeepEqual(untimed(whole.results).raw, untimed(inPage).raw);
   } finally {
     await browser.close();

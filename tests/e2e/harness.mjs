@@ -54,7 +54,9 @@ export async function openPage(browser, url) {
  * An init script (context.addInitScript) that watches the page's Web Workers before any
  * page script runs: globalThis.__pool.workers[i] = {units: unit requests sent to it,
  * progress: unit-progress answers, done: unit-done answers, cancelled: cancelled errors,
- * experiments: whole-experiment requests sent to it}.
+ * experiments: whole-experiment requests sent to it, helps: help requests sent to it (a
+ * running unit's micro-batches), helping: the id of the help request it is on until the
+ * page cancels it (else null), lends: helpers lent to a unit it runs}.
  */
 export const WATCH_WORKERS = () => {
   globalThis.__pool = { workers: [] };
@@ -62,7 +64,7 @@ export const WATCH_WORKERS = () => {
   globalThis.Worker = class extends Base {
     constructor(...args) {
       super(...args);
-      const w = { units: 0, progress: 0, done: 0, cancelled: 0, experiments: 0 };
+      const w = { units: 0, progress: 0, done: 0, cancelled: 0, experiments: 0, helps: 0, helping: null, lends: 0 };
       globalThis.__pool.workers.push(w);
       this.addEventListener('message', (e) => {
         const m = e.data;
@@ -75,6 +77,12 @@ export const WATCH_WORKERS = () => {
     postMessage(m, ...rest) {
       if (m?.type === 'unit') this.watched.units++;
       if (m?.type === 'experiment') this.watched.experiments++;
+      if (m?.type === 'help') {
+        this.watched.helps++;
+        this.watched.helping = m.id;
+      }
+      if (m?.type === 'cancel' && m.id === this.watched.helping) this.watched.helping = null;
+      if (m?.type === 'lend') this.watched.lends++;
       return super.postMessage(m, ...rest);
     }
   };

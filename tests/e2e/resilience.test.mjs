@@ -1,5 +1,6 @@
 // What a real browser does to a long run, in headless Chromium: storage that is missing,
-// throws or is full; a computation worker that dies mid-unit (once, and again and again);
+// throws or is full; a computation worker that dies mid-unit (once, and again and again),
+// or while it helps another's unit with its micro-batches;
 // two tabs running experiments at once.
 import { test } from './bounded.mjs';
 import assert from 'node:assert/strict';
@@ -139,6 +140,40 @@ test('a worker that dies mid-unit is replaced, and its unit runs again to the sa
     assert.equal(disturbed.status, 'done');
     assert.deepEqual(numbers(disturbed.results), numbers(clean.results), 'the same results, number for number');
     assert.match(await page.textContent('#tx-status'), /^Done in/);
+    assert.equal(await page.isHidden('#fatal'), true, 'no internal error');
+    assert.deepEqual(pageErrors, []);
+    await context.close();
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
+
+test('a worker that dies while helping a unit with its micro-batches: the unit computes them and the results are the same', async () => {
+  const server = await startServer();
+  const browser = await launch({ webgpu: false });
+  try {
+    const context = await browser.newContext();
+    await context.addInitScript(WATCH_WORKERS);
+    // wsd's stable run is a chain: from the start, one worker runs it and the other helps.
+    const { page, pageErrors } = await open(context, server.url, `?workers=2${LONGER_MICRO}&tx.pretrain.protocol=wsd&tx.micro_batches=4`);
+    await page.click('#tx-start');
+    await waitFor(page, 'done');
+    await page.waitForSelector('#tx-saved li[data-status=done]');
+    const clean = (await records(page))[0];
+    await page.click('#tx-start');
+    await page.waitForFunction(() => globalThis.__pool.workers.some((w) => w.helping !== null), null, { timeout: 60_000 });
+    const helper = await page.evaluate(() => globalThis.__pool.workers.findIndex((w) => w.helping !== null));
+    await kill(page.workers()[helper]);
+    await waitFor(page, 'done');
+    await page.waitForFunction(() => document.querySelectorAll('#tx-saved li[data-status=done]').length === 2, null, { timeout: 10_000 });
+    const pool = await page.evaluate(() => globalThis.__pool.workers);
+    assert.equal(pool.length, 3, `the helper was replaced: ${JSON.stringify(pool)}`);
+    assert.ok(pool[2].helps > 0, `the new worker helped too: ${JSON.stringify(pool)}`);
+    const disturbed = (await records(page)).find((r) => r.id !== clean.id);
+    assert.equal(disturbed.status, 'done');
+    assert.deepEqual(numbers(disturbed.results), numbers(clean.results), 'the same results, number for number');
+    assert.equal(JSON.parse(disturbed.results).config.micro_batches, 4);
     assert.equal(await page.isHidden('#fatal'), true, 'no internal error');
     assert.deepEqual(pageErrors, []);
     await context.close();
