@@ -509,7 +509,7 @@ export class TransformerLab {
     const active = (performance.now() - run.first.at - run.pausedMs) / 1000;
     const rate = (frac - run.first.frac) / Math.max(active, 1e-3);
     const eta = frac - run.first.frac > 0.001 ? (1 - frac) / rate : NaN;
-    const helped = (u) => (u.helpers ? `, ${u.helpers + 1} workers` : '');
+    const helped = (u) => (u.helpers ? `, on ${u.helpers + 1} workers` : '');
     const what = units.length ? units.map((u) => `${u.label} (${u.step}/${u.steps}${helped(u)})`).join('; ') : `${p.label} (${p.step}/${p.steps})`;
     if (!run.paused) {
       $('tx-status').textContent = `${(100 * frac).toFixed(0)}% · ${what} · ETA ${Number.isFinite(eta) ? fmt.time(eta) : '…'}`;
