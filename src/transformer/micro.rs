@@ -200,7 +200,7 @@ impl MicroBatches {
     }
 
     /// [`MicroBatches::gradient`] with the last micro-batches computed by `remote`'s
-    /// helpers (the same bits): the parts cut into 1 + helpers contiguous groups (at most
+    /// helpers (the same bits): the parts cut into 1 + helpers contiguous groups (at least
     /// one part each), the first computed here while the others are away.
     #[allow(clippy::too_many_arguments)]
     pub async fn gradient_shared(

@@ -134,6 +134,11 @@ test('micro-batches: the page (wasm, 2 workers helping each other) and the comma
     const alone = await runMicro(browser, server.url, 1, wsd);
     assert.equal(sum(alone.units, 'helps'), 0);
     assert.equal(JSON.stringify(untimed(alone.results)), JSON.stringify(untimed(inPage)), '1 worker: the same JSON text');
+    // On 4 workers the first stable run starts alone, and two of the three idle workers
+    // help it at once: one per micro-batch beyond its own.
+    const four = await runMicro(browser, server.url, 4, wsd);
+    assert.ok(sum(four.units, 'helps') >= 2, `two helpers on 4 workers: ${JSON.stringify(four.units)}`);
+    assert.equal(JSON.stringify(untimed(four.results)), JSON.stringify(untimed(inPage)), '4 workers: the same JSON text');
     // And the split matters: the whole batch (the preset's 1) gives other last bits.
     const whole = await runMicro(browser, server.url, 2, { protocol: 'wsd' });
     assert.equal(sum(whole.units, 'helps'), 0, 'one micro-batch: nothing to share');

@@ -62,8 +62,10 @@ export const WATCH_WORKERS = () => {
   globalThis.__pool = { workers: [] };
   const Base = globalThis.Worker;
   globalThis.Worker = class extends Base {
-    constructor(...args) {
-      super(...args);
+    constructor(url, options = {}) {
+      // Named by its index here, so that a test can find it among the page's workers
+      // (poolWorker), whose order need not be this one.
+      super(url, { ...options, name: `pool-${globalThis.__pool.workers.length}` });
       const w = { units: 0, progress: 0, done: 0, cancelled: 0, experiments: 0, helps: 0, helping: null, lends: 0 };
       globalThis.__pool.workers.push(w);
       this.addEventListener('message', (e) => {
@@ -87,6 +89,12 @@ export const WATCH_WORKERS = () => {
     }
   };
 };
+
+/** The page's worker (Playwright's) that WATCH_WORKERS counts as `__pool.workers[index]`. */
+export async function poolWorker(page, index) {
+  for (const w of page.workers()) if (await w.evaluate(() => self.name) === `pool-${index}`) return w;
+  throw new Error(`no worker pool-${index}`);
+}
 
 /** Clicks `selector` and reads the file it downloads. Chromium, loaded, sometimes drops one
  * of many downloads a page starts within seconds (the experiment test starts 17): the page's handler

@@ -4,7 +4,7 @@
 // two tabs running experiments at once.
 import { test } from './bounded.mjs';
 import assert from 'node:assert/strict';
-import { startServer, launch, WATCH_WORKERS } from './harness.mjs';
+import { startServer, launch, WATCH_WORKERS, poolWorker } from './harness.mjs';
 
 // Micro with 64× its budgets: about 8 s on one worker here, long enough to act mid-run.
 const LONGER_MICRO = '#lab=transformer&preset=micro&tx.model.d_model=8&tx.model.d_ff=16&tx.model.ctx=16&tx.batch=8&tx.eval_batches=2'
@@ -164,11 +164,12 @@ test('a worker that dies while helping a unit with its micro-batches: the unit c
     await page.click('#tx-start');
     await page.waitForFunction(() => globalThis.__pool.workers.some((w) => w.helping !== null), null, { timeout: 60_000 });
     const helper = await page.evaluate(() => globalThis.__pool.workers.findIndex((w) => w.helping !== null));
-    await kill(page.workers()[helper]);
+    await kill(await poolWorker(page, helper));
     await waitFor(page, 'done');
     await page.waitForFunction(() => document.querySelectorAll('#tx-saved li[data-status=done]').length === 2, null, { timeout: 10_000 });
     const pool = await page.evaluate(() => globalThis.__pool.workers);
     assert.equal(pool.length, 3, `the helper was replaced: ${JSON.stringify(pool)}`);
+    assert.ok(pool[helper].helps > pool[helper].cancelled, `the killed worker was helping: ${JSON.stringify(pool)}`);
     assert.ok(pool[2].helps > 0, `the new worker helped too: ${JSON.stringify(pool)}`);
     const disturbed = (await records(page)).find((r) => r.id !== clean.id);
     assert.equal(disturbed.status, 'done');
