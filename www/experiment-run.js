@@ -225,24 +225,19 @@ class UnitRun {
 
   /**
    * Idle workers help the running units with their steps' micro-batches, when the config
-   * has more than one: each goes to the unit with the fewest helpers, up to one helper per
-   * micro-batch beyond the first — the native rule (src/experiment/executors.rs), which
-   * shares the idle cores evenly among the running units.
+   * has more than one: the schedule's rule (src/experiment/plan.rs `lend_to`) gives each to
+   * the unit with the fewest helpers, up to one per micro-batch beyond the first, so the
+   * idle workers are shared evenly, as native threads are.
    */
   #lend() {
     if (this.paused || this.ending || this.over) return;
-    const parts = Math.min(this.config.micro_batches ?? 1, this.config.batch ?? 1);
-    if (!(parts > 1)) return;
     const taken = new Set([...this.running.values(), ...this.helping.values()].map((w) => w.index));
     for (let i = 0; i < this.pool.size; i++) {
       if (taken.has(i) || !this.pool.alive(i)) continue;
-      let chosen = null;
-      let fewest = parts - 1;
-      for (const [unit, r] of this.running) {
-        const helpers = [...this.helping.values()].filter((h) => h.unit === unit).length;
-        if (helpers < fewest) [chosen, fewest] = [{ unit, index: r.index }, helpers];
-      }
-      if (!chosen) return;
+      const units = [...this.running];
+      const k = this.schedule.lend_to(Uint32Array.from(units, ([unit]) => this.#helpers(unit)));
+      if (k === undefined) return;
+      const chosen = { unit: units[k][0], index: units[k][1].index };
       const { port1, port2 } = new MessageChannel();
       const hid = this.pool.send((id) => request.help(id, port2), (m) => this.#helperMessage(hid, m), i, [port2]);
       this.helping.set(hid, { index: i, unit: chosen.unit });
@@ -298,14 +293,18 @@ class UnitRun {
     }
   }
 
+  /** The workers helping unit `id` now. */
+  #helpers(id) {
+    return [...this.helping.values()].filter((h) => h.unit === id).length;
+  }
+
   /** The running units' latest reports, by worker (`key`: the unit's request id;
    * `helpers`: the workers helping it with its micro-batches). */
   #units() {
-    const helpers = (id) => [...this.helping.values()].filter((h) => h.unit === id).length;
     return [...this.running.entries()]
       .filter(([, r]) => r.report)
       .sort(([, a], [, b]) => a.index - b.index)
-      .map(([id, { report }]) => ({ key: id, label: report.label, step: report.step, steps: report.steps, loss: report.loss, helpers: helpers(id) }));
+      .map(([id, { report }]) => ({ key: id, label: report.label, step: report.step, steps: report.steps, loss: report.loss, helpers: this.#helpers(id) }));
   }
 
   /** Stops the run: no more units are handed out, and every running one is cancelled; the

@@ -267,8 +267,7 @@ pub async fn drive_threads<H: Host>(
                 break;
             }
         }
-        let running = schedule.running().max(1);
-        helpers.update((threads - running.min(threads)) / running);
+        helpers.update(super::plan::idle_share(threads, schedule.running()));
         if schedule.finished() {
             break Ok(());
         }

@@ -333,6 +333,26 @@ pub fn jobs_after(variants: &[ExperimentConfig], skip: &[usize]) -> Vec<Job> {
         .collect()
 }
 
+/// The cores each running unit's steps get beside its own when `running` units share
+/// `cores`: the idle ones, evenly (natively: every unit's helper threads,
+/// [`crate::cpu::par::Helpers`]).
+pub fn idle_share(cores: usize, running: usize) -> usize {
+    let running = running.max(1);
+    (cores - running.min(cores)) / running
+}
+
+/// Which running unit the page's next idle worker helps with its micro-batches
+/// (www/experiment-run.js), given each running unit's helpers now: the one with the fewest,
+/// the first of them on a tie — so the idle workers are shared evenly, as [`idle_share`]
+/// shares idle threads — while it has fewer than one per micro-batch beyond its own; `None`
+/// when every unit has all the helpers it can use.
+pub fn lend_to(helpers: &[usize], micro_batches: usize) -> Option<usize> {
+    let most = micro_batches.saturating_sub(1);
+    (0..helpers.len())
+        .filter(|&i| helpers[i] < most)
+        .min_by_key(|&i| (helpers[i], i))
+}
+
 /// Above this many jobs, [`makespan`] bounds the time instead of simulating it.
 const SIMULATED_UNITS: usize = 5000;
 
@@ -417,7 +437,7 @@ fn simulate(
         let Some(n) = std::num::NonZeroUsize::new(running.len()) else {
             break;
         };
-        let rate = speedup(1 + (workers - n.get().min(workers)) / n.get());
+        let rate = speedup(1 + idle_share(workers, n.get()));
         // The job that ends first (the first handed out among equals).
         let next = (0..running.len())
             .min_by(|&a, &b| running[a].0.total_cmp(&running[b].0))
@@ -434,6 +454,36 @@ fn simulate(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn idle_workers_are_shared_evenly_up_to_one_per_micro_batch() {
+        use super::{idle_share, lend_to};
+        assert_eq!(lend_to(&[], 4), None, "no unit runs");
+        assert_eq!(lend_to(&[0], 1), None, "one micro-batch: nothing to share");
+        assert_eq!(lend_to(&[0, 0], 4), Some(0), "the first on a tie");
+        assert_eq!(lend_to(&[1, 0, 1], 4), Some(1), "the fewest helpers");
+        assert_eq!(lend_to(&[3, 2], 4), Some(1));
+        assert_eq!(
+            lend_to(&[3, 3], 4),
+            None,
+            "one per micro-batch beyond its own"
+        );
+        // Lending one idle worker at a time shares them as the native threads are shared.
+        for (cores, running) in [(4, 1), (8, 3), (8, 2), (3, 3), (16, 5)] {
+            let mut helpers = vec![0; running];
+            for _ in running..cores {
+                let i = lend_to(&helpers, 64).unwrap();
+                helpers[i] += 1;
+            }
+            let share = idle_share(cores, running);
+            assert!(
+                helpers.iter().all(|&h| h == share || h == share + 1),
+                "{cores} cores, {running} units: {helpers:?} against {share} each"
+            );
+        }
+        assert_eq!(idle_share(2, 0), 1);
+        assert_eq!(idle_share(2, 5), 0);
+    }
+
     use super::*;
 
     fn with(mut c: ExperimentConfig, protocol: Protocol) -> ExperimentConfig {

@@ -431,6 +431,14 @@ impl ExperimentSchedule {
         Ok(ready.into())
     }
 
+    /// Which running unit the next idle worker helps with its micro-batches, given each
+    /// running unit's helpers now (see [`experiment::plan::lend_to`]); undefined when none
+    /// can use one.
+    pub fn lend_to(&self, helpers: Vec<usize>) -> Option<usize> {
+        let parts = self.config.micro_batches.min(self.config.batch);
+        experiment::plan::lend_to(&helpers, parts)
+    }
+
     /// Whether every unit is done.
     pub fn finished(&self) -> bool {
         self.schedule.finished()
