@@ -454,9 +454,10 @@ fn simulate(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn idle_workers_are_shared_evenly_up_to_one_per_micro_batch() {
-        use super::{idle_share, lend_to};
         assert_eq!(lend_to(&[], 4), None, "no unit runs");
         assert_eq!(lend_to(&[0], 1), None, "one micro-batch: nothing to share");
         assert_eq!(lend_to(&[0, 0], 4), Some(0), "the first on a tie");
@@ -483,8 +484,6 @@ mod tests {
         assert_eq!(idle_share(2, 0), 1);
         assert_eq!(idle_share(2, 5), 0);
     }
-
-    use super::*;
 
     fn with(mut c: ExperimentConfig, protocol: Protocol) -> ExperimentConfig {
         c.pretrain.protocol = protocol;
