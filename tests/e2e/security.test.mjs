@@ -66,7 +66,7 @@ test('a link with keys that reach object internals: named, ignored, and the rest
   assert.deepEqual(polluted, []);
   // The same keys arriving by a hash change (a link followed inside the page).
   await page.evaluate((h) => { location.hash = h; }, `${hash.replace('dim=8', 'dim=9')}`);
-  await page.waitForFunction(() => document.getElementById('f-dim').value === '9');
+  await page.waitForFunction(() => document.getElementById('f-dim')?.value === '9');
   assert.equal(await page.isHidden('#fatal'), true);
   assert.deepEqual(problems, { consoleErrors: [], pageErrors: [], foreignRequests: [] });
   await page.close();

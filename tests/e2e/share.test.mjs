@@ -113,7 +113,7 @@ test('embed mode fits a 400×300 iframe without scrollbars, and the share snippe
     // The shared link opens the same configuration.
     const other = await browser.newPage();
     await other.goto(link);
-    await other.waitForFunction(() => document.getElementById('f-dim').value === '8');
+    await other.waitForFunction(() => document.getElementById('f-dim')?.value === '8');
     assert.equal(await other.$eval('#f-finetune-lrs', (e) => e.value), '0.03');
     assert.deepEqual(problems.foreignRequests, []);
   } finally {

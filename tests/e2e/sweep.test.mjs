@@ -70,7 +70,7 @@ test('a micro sweep: the Vary control, its estimate, link and errors, and a run 
     assert.ok(await page.isDisabled('#tx-start'));
     await page.fill('#x-sweep-values', '0.003, 2');
     await page.dispatchEvent('#x-sweep-values', 'change');
-    await page.waitForFunction(() => /sweep\.values\[1\]/.test(document.querySelector('[data-field="sweep.values"] .error').textContent));
+    await page.waitForFunction(() => /sweep\.values\[1\]/.test(document.querySelector('[data-field="sweep.values"] .error')?.textContent ?? ''));
     assert.ok(await page.isDisabled('#tx-start'));
     await page.fill('#x-sweep-values', '0.003, 0.01');
     await page.dispatchEvent('#x-sweep-values', 'change');
@@ -80,7 +80,7 @@ test('a micro sweep: the Vary control, its estimate, link and errors, and a run 
     const link = await page.evaluate(() => location.href);
     await page.goto(link);
     await page.waitForSelector('#transformer-lab:not([hidden])');
-    await page.waitForFunction(() => document.getElementById('x-sweep-values').value !== '');
+    await page.waitForFunction(() => (document.getElementById('x-sweep-values')?.value ?? '') !== '');
     assert.equal(await page.inputValue('#x-sweep'), 'pretrain.lr');
     assert.equal(await page.inputValue('#x-sweep-values'), '0.003, 0.01');
 
