@@ -79,3 +79,21 @@ fn matmul(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) li
     store_row(out_row(wg, lid, 6u), acc[12], acc[13]);
     store_row(out_row(wg, lid, 7u), acc[14], acc[15]);
 }
+
+// Split-K's second half (src/gpu/kernels.rs, `split_k_slices`): the p.batch partial
+// products of a product cut along its inner sum lie one after another in `a` (each m × n);
+// out = alpha · (their sum, added in slice order) + beta · out. The grid is 2-D past
+// 65535 workgroups: i = x + y · (groups_x · 256).
+@compute @workgroup_size(256)
+fn sum_slices(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let i = gid.x + gid.y * groups.x * 256u;
+    let len = p.m * p.n;
+    if (i >= len) { return; }
+    var sum = a[i];
+    for (var s = 1u; s < p.batch; s = s + 1u) {
+        sum = sum + a[s * len + i];
+    }
+    var result = p.alpha * sum;
+    if (p.beta != 0.0) { result = result + p.beta * out[p.offset_out + i]; }
+    out[p.offset_out + i] = result;
+}

@@ -6,7 +6,7 @@
 //! feature `test-kernels` (the page's build leaves it off).
 
 use super::wgsl;
-use super::{grid_1d, GpuError, Recorder, Shader, Tensor, View};
+use super::{grid_1d, GpuError, Products, Recorder, Shader, Tensor, View};
 use bytemuck::{Pod, Zeroable};
 
 const MATMUL: Shader = Shader {
@@ -156,6 +156,10 @@ pub fn matmul_then<'a>(
     if let Some(e) = &epilogue {
         expect_len(e.entry, e.aux, s.batch * s.m * s.n)?;
     }
+    let slices = split_k_slices(&s, rec.gpu.products);
+    if slices > 1 && epilogue.is_none() {
+        return matmul_split_k(rec, a, b, out, s, slices);
+    }
     let grid = [
         s.n.div_ceil(64) as u32,
         s.m.div_ceil(64) as u32,
@@ -206,6 +210,84 @@ pub fn matmul_then<'a>(
             return Ok(());
         }
     }
+}
+
+/// Workgroups a split product aims to fill (see [`split_k_slices`]).
+const SPLIT_K_GROUPS: usize = 64;
+/// The shortest slice of an inner sum worth a workgroup of its own.
+const SPLIT_K_MIN_SLICE: usize = 256;
+
+/// How many slices of its inner sum a product is cut into (split-K), 1 for none. A
+/// product with a small output and a long sum — a weight gradient, inpᵀ·dout over every
+/// token of the batch (C × OC outputs: 1 to 4 workgroups of 64 × 64 for the page's
+/// models) — would leave all but a few of a GPU's compute units idle; cut into slices, each
+/// slice's partial product is a workgroup grid of its own, and a second dispatch adds the
+/// slices in slice order (`sum_slices` in shaders/matmul.wgsl). Slices of at least
+/// [`SPLIT_K_MIN_SLICE`] of the sum, a power of two dividing it, up to
+/// [`SPLIT_K_GROUPS`] workgroups in all; only products whose slices are contiguous in
+/// both operands: op(A) = Aᵀ (A stored k × m), op(B) = B, one batch. The count depends on
+/// the shape and the device's [`Products`] alone, so a product's additions come in the
+/// same order on every run.
+///
+/// Hardware only (`Products::Tiles`): a software adapter runs workgroups on the CPU's
+/// threads, which two workgroups already fill here. Timed there (lavapipe and SwiftShader,
+/// 2 cores, the 0.1M–0.5M models' weight gradients), a split gained only where the whole
+/// output is one workgroup (C = OC = 64: 5.1 → 3.3 ms, 8.6 → 7.2 ms) and was level or
+/// slower elsewhere (the extra dispatch), so software adapters keep one slice.
+pub fn split_k_slices(s: &MatmulSpec, products: Products) -> usize {
+    if products != Products::Tiles || s.batch != 1 || !s.trans_a || s.trans_b {
+        return 1;
+    }
+    let groups = s.n.div_ceil(64) * s.m.div_ceil(64);
+    let mut slices = 1;
+    while groups * slices * 2 <= SPLIT_K_GROUPS
+        && s.k.is_multiple_of(slices * 2)
+        && s.k / (slices * 2) >= SPLIT_K_MIN_SLICE
+    {
+        slices *= 2;
+    }
+    slices
+}
+
+/// [`matmul`] in `slices` slices of its inner sum: the partial products into the device's
+/// scratch buffer as one batched product (slice i of Aᵀ and B are rows i·k/slices.. of
+/// each, contiguous), then out = alpha·Σᵢ partialᵢ + beta·out in one more dispatch.
+fn matmul_split_k(
+    rec: &mut Recorder,
+    a: View,
+    b: View,
+    out: View,
+    s: MatmulSpec,
+    slices: usize,
+) -> Result<(), GpuError> {
+    let len = s.m * s.n;
+    let partials = rec.gpu.scratch(slices * len)?;
+    let partial = MatmulSpec {
+        k: s.k / slices,
+        batch: slices,
+        alpha: 1.0,
+        beta: 0.0,
+        ..s
+    };
+    let scratch = View {
+        buffer: &partials,
+        offset: 0,
+        len: slices * len,
+    };
+    matmul_then(rec, a, b, scratch, partial, None)?;
+    let params = MatmulParams {
+        m: u32_of("m", s.m)?,
+        n: u32_of("n", s.n)?,
+        batch: u32_of("slices", slices)?,
+        alpha: s.alpha,
+        beta: s.beta,
+        offset_out: u32_of("offset of out", out.offset)?,
+        ..Zeroable::zeroed()
+    };
+    let uniform = rec.uniform(&params);
+    let p = rec.gpu.pipeline(&MATMUL, "sum_slices");
+    let grid = grid_1d(len, rec.gpu.limits.max_compute_workgroups_per_dimension);
+    rec.dispatch(&p, &[(0, &partials), (2, out.buffer), (3, &uniform)], grid)
 }
 
 #[repr(C)]

@@ -199,6 +199,8 @@ pub struct Gpu {
     created: Mutex<Created>,
     /// Read-back buffers, by size, kept for the next read of that size.
     staging: Mutex<Vec<wgpu::Buffer>>,
+    /// The buffer of [`Gpu::scratch`] and its length in f32.
+    scratch: Mutex<Option<(wgpu::Buffer, usize)>>,
     /// Command buffers of computation submitted so far (read-back copies not counted).
     submissions: std::sync::atomic::AtomicUsize,
     /// Dispatches encoded by [`Gpu::run`] so far.
@@ -321,6 +323,7 @@ impl Gpu {
             fault,
             created: Mutex::new(Created::default()),
             staging: Mutex::new(Vec::new()),
+            scratch: Mutex::new(None),
             submissions: Default::default(),
             encoded: Default::default(),
             subgroups,
@@ -460,6 +463,23 @@ impl Gpu {
             buffer,
             shape: shape.to_vec(),
         })
+    }
+
+    /// A storage buffer of at least `len` f32 for values that live only inside one
+    /// recorded operation (split-K's partial products, see `kernels::split_k_slices`): one
+    /// per device, replaced by a larger one when asked for more. The operations that use it
+    /// never overlap — a queue runs dispatches in order — and a program recorded with an
+    /// earlier, smaller one keeps that one alive.
+    pub fn scratch(&self, len: usize) -> Result<wgpu::Buffer, GpuError> {
+        let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((buffer, have)) = &*scratch {
+            if *have >= len {
+                return Ok(buffer.clone());
+            }
+        }
+        let buffer = self.zeros(&[len])?.buffer;
+        *scratch = Some((buffer.clone(), len));
+        Ok(buffer)
     }
 
     /// A storage buffer holding plain data (run parameters, status words), limit-checked.

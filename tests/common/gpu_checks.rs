@@ -128,6 +128,48 @@ async fn matmul_matches_reference(g: &Gpu, path: &str) {
             );
         }
     }
+    // Weight-gradient shapes (Aᵀ·B, a small output over a long sum), which the tiled
+    // product cuts into slices of its sum (split-K): the slices' partial products in one
+    // dispatch, their sum in a second. A software adapter's products keep one slice.
+    for &(m, k, n, tiled_slices) in &[(40, 2048, 72, 8), (64, 768, 64, 2), (130, 4096, 200, 4)] {
+        let slices = match g.products {
+            Products::Tiles => tiled_slices,
+            Products::Direct => 1,
+        };
+        let s = MatmulSpec {
+            trans_a: true,
+            alpha: -0.5,
+            beta: 1.0,
+            ..MatmulSpec::new(m, k, n)
+        };
+        assert_eq!(kernels::split_k_slices(&s, g.products), slices, "{s:?}");
+        let (a, b, out0) = (
+            random(&mut rng, k * m),
+            random(&mut rng, k * n),
+            random(&mut rng, m * n),
+        );
+        let (ta, tb) = (
+            g.upload(&a, &[k, m]).unwrap(),
+            g.upload(&b, &[k, n]).unwrap(),
+        );
+        let tout = g.upload(&out0, &[m, n]).unwrap();
+        let mut rec = g.recorder();
+        kernels::matmul(&mut rec, &ta, &tb, &tout, s).unwrap();
+        assert_eq!(
+            rec.dispatches,
+            if slices > 1 { 2 } else { 1 },
+            "split-K: the partial products, then their sum"
+        );
+        g.submit(rec).unwrap();
+        let mut want = out0.clone();
+        reference::matmul(&a, &b, &mut want, s);
+        assert_close(
+            &g.read(&tout).await.unwrap(),
+            &want,
+            1e-5 * (k as f32).sqrt(),
+            &format!("split-K matmul ({path}) {s:?}"),
+        );
+    }
 }
 
 pub async fn elementwise_ops_match_reference(g: &Gpu) {

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 use overtrain::experiment::Engines;
+use overtrain::gpu::kernels;
 use overtrain::gpu::{Gpu, GpuError, Products};
 use overtrain::transformer::config::{Mlp, ModelConfig, Norm, Pos};
 use overtrain::transformer::gpu::{memory_estimate, GpuModel};
@@ -137,8 +138,31 @@ pub async fn transformer_forward_and_gradients_match_the_cpu_reference(g: &Gpu) 
     forward_and_gradients_match(&device).await;
 }
 
+/// A batch of 512 tokens: long enough that the tiled products cut the weight gradients'
+/// sums in slices (split-K, `kernels::split_k_slices`).
+fn split_k_config() -> (ModelConfig, usize) {
+    let cfg = ModelConfig {
+        n_layer: 1,
+        d_model: 16,
+        n_head: 2,
+        d_ff: 32,
+        ctx: 32,
+        norm: Norm::Layernorm,
+        mlp: Mlp::Gelu,
+        pos: Pos::Learned,
+        tie_embeddings: true,
+    };
+    let spec = kernels::MatmulSpec {
+        trans_a: true,
+        beta: 1.0,
+        ..kernels::MatmulSpec::new(cfg.d_model, 16 * cfg.ctx, cfg.d_ff)
+    };
+    assert_eq!(kernels::split_k_slices(&spec, Products::Tiles), 2);
+    (cfg, 16)
+}
+
 async fn forward_and_gradients_match(g: &Gpu) {
-    for (i, (cfg, b)) in configs().into_iter().enumerate() {
+    for (i, (cfg, b)) in configs().into_iter().chain([split_k_config()]).enumerate() {
         let t = cfg.ctx;
         let model = GpuModel::new(g, &cfg, b, 1).unwrap();
         let layout = model.layout();
