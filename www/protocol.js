@@ -15,7 +15,7 @@
 //                                           the linear lab: one CPU shard of a run
 //                                           (backend 'cpu'), or the whole run on WebGPU
 //   train {id, config, backend}             train one transformer (tests, benchmarks)
-//   probe {id, config, backend}             time two training steps of an experiment's model
+//   probe {id, config, backend}             time an experiment's model's training steps
 //   experiment {id, config, backend, resume}
 //                                           run a whole transformer-lab experiment (the
 //                                           page does so on WebGPU); `resume`: the results

@@ -100,7 +100,7 @@ function initialState() {
     /** The cost line shown for the estimate (null while a field is invalid): the same line
      * again keeps the probe's speed after it. */
     estimateLine: null,
-    /** The two-step speed probe: the pending timer, the id of the request in flight, and
+    /** The speed probe (the wasm's probe_experiment): the pending timer, the id of the request in flight, and
      * the last measurement {key: backend and config, tokensPerSecond}. */
     probe: { timer: null, id: null, measured: null },
     /** The recorded preset runs shipped with the site, [{key: canonical(config), results}]. */
