@@ -116,72 +116,66 @@ test('a full storage quota: the run goes on, the page says so once, and what was
   }
 });
 
-test('a worker that dies mid-unit is replaced, and its unit runs again to the same results', async () => {
+/**
+ * Runs the experiment of `path` on a fresh page twice — undisturbed, then while
+ * `disturb(page)` acts on the second run — and checks that both are saved as done with the
+ * same results, number for number, with no internal error; then `check({page, pool,
+ * disturbed})` with the pool's workers as WATCH_WORKERS counted them and the second run's
+ * record.
+ */
+async function cleanThenDisturbed(path, disturb, check) {
   const server = await startServer();
   const browser = await launch({ webgpu: false });
   try {
     const context = await browser.newContext();
     await context.addInitScript(WATCH_WORKERS);
-    const { page, pageErrors } = await open(context, server.url, `?workers=2${LONGER_MICRO}`);
+    const { page, pageErrors } = await open(context, server.url, path);
     await page.click('#tx-start');
     await waitFor(page, 'done');
     await page.waitForSelector('#tx-saved li[data-status=done]'); // its last write follows "done"
     const clean = (await records(page))[0];
     await page.click('#tx-start');
-    await progressPast(page, 0.15);
-    await kill(page.workers()[0]);
+    await disturb(page);
     await waitFor(page, 'done');
     await page.waitForFunction(() => document.querySelectorAll('#tx-saved li[data-status=done]').length === 2, null, { timeout: 10_000 });
-    const pool = await page.evaluate(() => globalThis.__pool.workers);
+    const disturbed = (await records(page)).find((r) => r.id !== clean.id);
+    assert.equal(disturbed.status, 'done');
+    assert.deepEqual(numbers(disturbed.results), numbers(clean.results), 'the same results, number for number');
+    assert.equal(await page.isHidden('#fatal'), true, 'no internal error');
+    assert.deepEqual(pageErrors, []);
+    await check({ page, pool: await page.evaluate(() => globalThis.__pool.workers), disturbed });
+    await context.close();
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+test('a worker that dies mid-unit is replaced, and its unit runs again to the same results', async () => {
+  await cleanThenDisturbed(`?workers=2${LONGER_MICRO}`, async (page) => {
+    await progressPast(page, 0.15);
+    await kill(page.workers()[0]);
+  }, async ({ page, pool }) => {
     assert.equal(pool.length, 3, 'one worker replaced');
     const died = pool.filter((w) => w.units > w.done + w.cancelled);
     assert.equal(died.length, 1, `the replaced worker died running a unit: ${JSON.stringify(pool)}`);
-    const disturbed = (await records(page)).find((r) => r.id !== clean.id);
-    assert.equal(disturbed.status, 'done');
-    assert.deepEqual(numbers(disturbed.results), numbers(clean.results), 'the same results, number for number');
     assert.match(await page.textContent('#tx-status'), /^Done in/);
-    assert.equal(await page.isHidden('#fatal'), true, 'no internal error');
-    assert.deepEqual(pageErrors, []);
-    await context.close();
-  } finally {
-    await browser.close();
-    await server.close();
-  }
+  });
 });
 
 test('a worker that dies while helping a unit with its micro-batches: the unit computes them and the results are the same', async () => {
-  const server = await startServer();
-  const browser = await launch({ webgpu: false });
-  try {
-    const context = await browser.newContext();
-    await context.addInitScript(WATCH_WORKERS);
-    // wsd's stable run is a chain: from the start, one worker runs it and the other helps.
-    const { page, pageErrors } = await open(context, server.url, `?workers=2${LONGER_MICRO}&tx.pretrain.protocol=wsd&tx.micro_batches=4`);
-    await page.click('#tx-start');
-    await waitFor(page, 'done');
-    await page.waitForSelector('#tx-saved li[data-status=done]');
-    const clean = (await records(page))[0];
-    await page.click('#tx-start');
+  // wsd's stable run is a chain: from the start, one worker runs it and the other helps.
+  let helper = null;
+  await cleanThenDisturbed(`?workers=2${LONGER_MICRO}&tx.pretrain.protocol=wsd&tx.micro_batches=4`, async (page) => {
     await page.waitForFunction(() => globalThis.__pool.workers.some((w) => w.helping !== null), null, { timeout: 60_000 });
-    const helper = await page.evaluate(() => globalThis.__pool.workers.findIndex((w) => w.helping !== null));
+    helper = await page.evaluate(() => globalThis.__pool.workers.findIndex((w) => w.helping !== null));
     await kill(await poolWorker(page, helper));
-    await waitFor(page, 'done');
-    await page.waitForFunction(() => document.querySelectorAll('#tx-saved li[data-status=done]').length === 2, null, { timeout: 10_000 });
-    const pool = await page.evaluate(() => globalThis.__pool.workers);
+  }, ({ pool, disturbed }) => {
     assert.equal(pool.length, 3, `the helper was replaced: ${JSON.stringify(pool)}`);
     assert.ok(pool[helper].helps > pool[helper].cancelled, `the killed worker was helping: ${JSON.stringify(pool)}`);
     assert.ok(pool[2].helps > 0, `the new worker helped too: ${JSON.stringify(pool)}`);
-    const disturbed = (await records(page)).find((r) => r.id !== clean.id);
-    assert.equal(disturbed.status, 'done');
-    assert.deepEqual(numbers(disturbed.results), numbers(clean.results), 'the same results, number for number');
     assert.equal(JSON.parse(disturbed.results).config.micro_batches, 4);
-    assert.equal(await page.isHidden('#fatal'), true, 'no internal error');
-    assert.deepEqual(pageErrors, []);
-    await context.close();
-  } finally {
-    await browser.close();
-    await server.close();
-  }
+  });
 });
 
 test('a unit that takes its worker down three times stops the run, naming it and memory, and keeps the finished budgets', async () => {
