@@ -170,7 +170,7 @@ pub fn estimate_experiment(
 /// stretches see. Timed in fresh pages on a 2-core machine: windows at 47–180k tokens/s
 /// for Quick's model in the first 0.25 s, then 250–270k, with stretches at 160–180k; the
 /// probe before (about 0.3 s of steps, counted from the first two steps' slow time) took
-/// 38–91k, an estimate of 2–5 minutes for a run of under one (README, "The estimate").
+/// 35–111k, an estimate of 2–5 minutes for a run of under one (README, "The estimate").
 #[wasm_bindgen]
 pub async fn probe_experiment(config: JsValue, backend: String) -> Result<f64, JsValue> {
     let c = experiment_config(&config)?;
