@@ -107,25 +107,7 @@ async fn matmul_matches_reference(g: &Gpu, path: &str) {
                 alpha,
                 beta,
             };
-            let a = random(&mut rng, batch * m * k);
-            let b = random(&mut rng, batch * k * n);
-            let out0 = random(&mut rng, batch * m * n);
-            let (ta, tb) = (
-                g.upload(&a, &[batch, m, k]).unwrap(),
-                g.upload(&b, &[batch, k, n]).unwrap(),
-            );
-            let tout = g.upload(&out0, &[batch, m, n]).unwrap();
-            let mut rec = g.recorder();
-            kernels::matmul(&mut rec, &ta, &tb, &tout, s).unwrap();
-            assert_eq!(g.submit(rec).unwrap(), 1);
-            let mut want = out0.clone();
-            reference::matmul(&a, &b, &mut want, s);
-            assert_close(
-                &g.read(&tout).await.unwrap(),
-                &want,
-                1e-5 * (k as f32).sqrt(),
-                &format!("matmul ({path}) {s:?}"),
-            );
+            assert_eq!(matmul_matches(g, &mut rng, s, path).await, 1);
         }
     }
     // Weight-gradient shapes (Aᵀ·B, a small output over a long sum), which the tiled
@@ -143,33 +125,38 @@ async fn matmul_matches_reference(g: &Gpu, path: &str) {
             ..MatmulSpec::new(m, k, n)
         };
         assert_eq!(kernels::split_k_slices(&s, g.products), slices, "{s:?}");
-        let (a, b, out0) = (
-            random(&mut rng, k * m),
-            random(&mut rng, k * n),
-            random(&mut rng, m * n),
-        );
-        let (ta, tb) = (
-            g.upload(&a, &[k, m]).unwrap(),
-            g.upload(&b, &[k, n]).unwrap(),
-        );
-        let tout = g.upload(&out0, &[m, n]).unwrap();
-        let mut rec = g.recorder();
-        kernels::matmul(&mut rec, &ta, &tb, &tout, s).unwrap();
         assert_eq!(
-            rec.dispatches,
+            matmul_matches(g, &mut rng, s, path).await,
             if slices > 1 { 2 } else { 1 },
             "split-K: the partial products, then their sum"
         );
-        g.submit(rec).unwrap();
-        let mut want = out0.clone();
-        reference::matmul(&a, &b, &mut want, s);
-        assert_close(
-            &g.read(&tout).await.unwrap(),
-            &want,
-            1e-5 * (k as f32).sqrt(),
-            &format!("split-K matmul ({path}) {s:?}"),
-        );
     }
+}
+
+/// One product `s` of random operands on the GPU against the CPU reference; returns the
+/// dispatches it took.
+async fn matmul_matches(g: &Gpu, rng: &mut ChaCha8Rng, s: MatmulSpec, path: &str) -> usize {
+    let (m, k, n, batch) = (s.m, s.k, s.n, s.batch);
+    let a = random(rng, batch * m * k);
+    let b = random(rng, batch * k * n);
+    let out0 = random(rng, batch * m * n);
+    let (ta, tb) = (
+        g.upload(&a, &[batch, m, k]).unwrap(),
+        g.upload(&b, &[batch, k, n]).unwrap(),
+    );
+    let tout = g.upload(&out0, &[batch, m, n]).unwrap();
+    let mut rec = g.recorder();
+    kernels::matmul(&mut rec, &ta, &tb, &tout, s).unwrap();
+    let dispatches = g.submit(rec).unwrap();
+    let mut want = out0.clone();
+    reference::matmul(&a, &b, &mut want, s);
+    assert_close(
+        &g.read(&tout).await.unwrap(),
+        &want,
+        1e-5 * (k as f32).sqrt(),
+        &format!("matmul ({path}) {s:?}"),
+    );
+    dispatches
 }
 
 pub async fn elementwise_ops_match_reference(g: &Gpu) {
