@@ -1,10 +1,11 @@
 // Times full linear-lab recomputes in headless Chromium (the page's Web Worker, wasm CPU
 // path): changes the seed N times and reads the run time the page reports.
-// usage: node bench/browser.mjs [N]   (after scripts/serve.sh's build step: needs dist/)
+// usage: [SITE=DIR] node bench/browser.mjs [N]   (after scripts/serve.sh's build step: needs dist/;
+// SITE=DIR times another site folder, a build before a change)
 import { startServer, launch, openPage } from '../tests/e2e/harness.mjs';
 
 const n = Number(process.argv[2] ?? 11);
-const server = await startServer();
+const server = await startServer(process.env.SITE ? { dir: process.env.SITE } : {});
 const browser = await launch();
 const { page } = await openPage(browser, server.url);
 const rendered = () => page.evaluate(() => Number(document.getElementById('plots').dataset.rendered || 0));

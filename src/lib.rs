@@ -16,7 +16,7 @@
 //! - [`schema`]: every config field's label, help and allowed range, for the page's forms.
 
 pub mod backend;
-pub mod cpu;
+pub use overtrain_cpu as cpu;
 pub mod data;
 pub mod error;
 pub mod exercises;

@@ -22,15 +22,23 @@ fn sources(dir: &Path, out: &mut Vec<(Node, String)>) {
                 .collect();
             let node = match parts.as_slice() {
                 [file] => (file.clone(), "mod".to_string()),
+                // src/cpu is a crate of its own (src/cpu/lib.rs says why): its lib.rs is the
+                // module's root, and its `crate::x` is the sibling file x.
+                [module, file] if module == "cpu" && file == "lib" => {
+                    (module.clone(), "mod".to_string())
+                }
                 [module, file] => (module.clone(), file.clone()),
                 other => panic!("unexpected depth: {other:?} (extend this test)"),
             };
-            let code: String = std::fs::read_to_string(&path)
+            let mut code: String = std::fs::read_to_string(&path)
                 .unwrap()
                 .lines()
                 .filter(|l| !l.trim_start().starts_with("//"))
                 .collect::<Vec<_>>()
                 .join("\n");
+            if node.0 == "cpu" {
+                code = code.replace("crate::", "crate::cpu::");
+            }
             out.push((node, code));
         }
     }

@@ -1,13 +1,13 @@
 //! Native tests of the linear transfer lab (science.md §2): the CPU reference against
 //! finite differences and closed forms, determinism, validation, and the paper's claims.
 
+use overtrain::cpu::linear::{
+    balanced_init, linear_backward, linear_forward, loss_backward, squared_distance, Workspace,
+};
 use overtrain::cpu::{matmul, matmul_tn, transpose};
 use overtrain::inflection::{verdict, Verdict};
 use overtrain::linear::config::limits;
 use overtrain::linear::experiment::{expected_perturbed_loss, perturbed_loss, Checkpoint, Noise};
-use overtrain::linear::model::{
-    balanced_init, linear_backward, linear_forward, loss_backward, squared_distance, Workspace,
-};
 use overtrain::linear::{run, Basis, LinearConfig, Spectrum};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -7,15 +7,15 @@
 //!
 //! The number of helpers is one setting for the whole process, so these tests take turns.
 
+use overtrain::cpu::layers::{
+    attention_backward, attention_forward, crossentropy_backward, crossentropy_forward,
+    gelu_backward_kept, gelu_forward_keep, layernorm_backward, layernorm_forward,
+};
 use overtrain::cpu::par::{self, Helpers};
 use overtrain::cpu::{matmul, matmul_tn, matmul_tn_acc};
 use overtrain::experiment::{self, Engines, ExperimentConfig, Host, Progress};
 use overtrain::transformer::config::ModelConfig;
 use overtrain::transformer::engine::run_ready;
-use overtrain::transformer::layers::{
-    attention_backward, attention_forward, crossentropy_backward, crossentropy_forward,
-    gelu_backward_kept, gelu_forward_keep, layernorm_backward, layernorm_forward,
-};
 use overtrain::transformer::train::{train_cpu, TrainConfig};
 use overtrain::Error;
 use rand::{RngExt, SeedableRng};

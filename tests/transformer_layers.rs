@@ -2,7 +2,7 @@
 //! for a random upstream gradient w, J(x) = Σ w ⊙ layer(x), and each analytic gradient of
 //! J must match (J(x + h) − J(x − h)) / 2h.
 
-use overtrain::transformer::layers::*;
+use overtrain::cpu::layers::*;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

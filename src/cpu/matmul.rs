@@ -19,6 +19,7 @@ use super::par;
 ///
 /// Large products are split by output rows over the cores [`super::par`] allows; every
 /// element is the same sum either way.
+#[inline(never)]
 pub fn matmul(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
     assert!(out.len() == m * n && a.len() == m * k && b.len() == k * n);
     par::rows(out, n, k * n, |i0, part| {
@@ -28,6 +29,7 @@ pub fn matmul(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usiz
 }
 
 /// out (m×n) = aᵀ · b with a stored row-major as k×m: no transposed copy is made.
+#[inline(never)]
 pub fn matmul_tn(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
     matmul_tn_parts::<false>(out, a, b, m, k, n)
 }
@@ -35,6 +37,7 @@ pub fn matmul_tn(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: u
 /// out (m×n) += aᵀ · b with a stored as k×m (the weight gradient of a linear layer): each
 /// element gets `out + (aᵀ·b)`, the product's sum formed first exactly as [`matmul_tn`]
 /// forms it.
+#[inline(never)]
 pub fn matmul_tn_acc(out: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
     matmul_tn_parts::<true>(out, a, b, m, k, n)
 }
@@ -339,7 +342,7 @@ mod x86 {
         n: usize,
         lda: usize,
     ) -> Mats {
-        crate::cpu::matmul::check_shapes::<TA>(out, a, b, m, k, n, lda);
+        crate::matmul::check_shapes::<TA>(out, a, b, m, k, n, lda);
         Mats {
             out: out.as_mut_ptr(),
             a: a.as_ptr(),
@@ -474,6 +477,7 @@ fn matmul_block<const TA: bool, const ACC: bool, const R: usize, const W: usize>
 }
 
 /// out (n×m) = aᵀ, for a row-major m×n.
+#[inline(never)]
 pub fn transpose(out: &mut [f32], a: &[f32], m: usize, n: usize) {
     assert!(out.len() == m * n && a.len() == m * n);
     for (i, row) in a.chunks_exact(n).enumerate() {

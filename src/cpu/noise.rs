@@ -22,6 +22,7 @@ pub fn philox(counter: [u32; 4], key: [u32; 2]) -> [u32; 4] {
 /// scale · z(seed, offset + i) for i in 0..n, z standard normal by Box–Muller on two
 /// uniforms in (0, 1] (f64 arithmetic; the GPU kernel agrees up to its precision of log,
 /// sqrt and cos).
+#[inline(never)]
 pub fn gaussian(seed: u64, offset: u64, scale: f32, n: usize) -> Vec<f32> {
     let unit = |bits: u32| ((bits >> 8) + 1) as f32 * (1.0 / 16_777_216.0);
     (0..n as u64)

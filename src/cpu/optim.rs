@@ -18,6 +18,7 @@ pub struct AdamW {
 /// One AdamW step over a slice: moments m and v updated in place, then
 /// w ← w − lr·(m̂ / (√v̂ + ε) + weight_decay·w). Every element decays; callers apply it per
 /// tensor with that tensor's weight decay (the GPU kernel selects with a bit mask instead).
+#[inline(never)]
 pub fn adamw(h: AdamW, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
     let bc1 = 1.0 - h.beta1.powi(h.step as i32);
     let bc2 = 1.0 - h.beta2.powi(h.step as i32);
@@ -32,6 +33,7 @@ pub fn adamw(h: AdamW, w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
 /// The step guard: (clip scale, diverged, global norm) of a gradient and its step's loss.
 /// The clip scale is min(1, clip/‖g‖) (clip 0: none); the step counts as diverged when the
 /// norm or the loss is not finite, or the loss exceeds `max_loss`.
+#[inline(never)]
 pub fn step_guard(g: &[f32], loss: f64, clip: f64, max_loss: f64) -> (f32, bool, f64) {
     let norm = g.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
     let scale = if clip > 0.0 && norm > clip {
@@ -48,6 +50,7 @@ pub fn step_guard(g: &[f32], loss: f64, clip: f64, max_loss: f64) -> (f32, bool,
 }
 
 /// g = g + alpha·(w − anchor): the gradient of (alpha/2)·‖w − anchor‖² added in place.
+#[inline(never)]
 pub fn l2_pull(alpha: f32, w: &[f32], anchor: &[f32], g: &mut [f32]) {
     for ((g, &w), &a) in g.iter_mut().zip(w).zip(anchor) {
         *g += alpha * (w - a);
@@ -57,6 +60,7 @@ pub fn l2_pull(alpha: f32, w: &[f32], anchor: &[f32], g: &mut [f32]) {
 /// SAM's ascent (sharpness-aware minimization, Foret et al. 2021): saves w in `saved`, then
 /// moves w uphill by ρ along the gradient, w ← w + (ρ/‖g‖)·g, with ‖g‖ the global norm of
 /// `g` (in f64, like [`step_guard`]'s); w stays where it is when ‖g‖ is 0.
+#[inline(never)]
 pub fn sam_ascent(rho: f32, w: &mut [f32], g: &[f32], saved: &mut [f32]) {
     let norm = g.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
     let scale = if norm > 0.0 {
@@ -71,6 +75,7 @@ pub fn sam_ascent(rho: f32, w: &mut [f32], g: &[f32], saved: &mut [f32]) {
 }
 
 /// SAM's restore: w ← the weights [`sam_ascent`] saved, exactly.
+#[inline(never)]
 pub fn sam_restore(w: &mut [f32], saved: &[f32]) {
     w.copy_from_slice(saved);
 }

@@ -3,8 +3,8 @@
 
 use super::basis::{singular_values_in_basis, task_basis, task_matrix};
 use super::config::LinearConfig;
-use super::model::{balanced_init, gd_step, linear_forward, squared_distance, Workspace};
 use super::results::{FinetuneCurve, FinetuneOutcome, LinearResults, PerturbCurve};
+use crate::cpu::linear::{balanced_init, gd_step, linear_forward, squared_distance, Workspace};
 use crate::cpu::matmul;
 use crate::error::ConfigError;
 use rand::SeedableRng;

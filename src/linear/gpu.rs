@@ -15,8 +15,8 @@ use super::basis::singular_values_in_basis;
 use super::config::LinearConfig;
 use super::experiment::{expected_perturbed_loss, mean_and_se, Tasks};
 use super::kernels::{self, GdBatch, GdRun};
-use super::model::{balanced_init, squared_distance};
 use super::results::{FinetuneCurve, FinetuneOutcome, LinearResults, PerturbCurve};
+use crate::cpu::linear::{balanced_init, squared_distance};
 use crate::cpu::matmul;
 use crate::gpu::{Gpu, GpuError};
 

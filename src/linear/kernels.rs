@@ -1,6 +1,6 @@
 //! The linear lab's own GPU kernels (`shaders/linear_gd.wgsl`, `shaders/linear_perturb.wgsl`):
 //! many gradient-descent runs at once, one workgroup each, and the perturbed losses of every
-//! (checkpoint, γ, draw). Their CPU counterparts are `linear::model::gd_step` and
+//! (checkpoint, γ, draw). Their CPU counterparts are `cpu::linear::gd_step` and
 //! `linear::experiment`'s Monte Carlo loop.
 
 use crate::gpu::kernels::{expect_len, u32_of};

@@ -1,7 +1,7 @@
 //! The paper's two-layer linear transfer model (science.md §2).
 //!
 //! `config` (schema, defaults, validation) → `experiment::run` (pre-training, perturbation,
-//! fine-tuning over flat f32 buffers from `model`) → `results` (plain data) with the
+//! fine-tuning over the flat f32 buffers of the model in `crate::cpu::linear`) → `results` (plain data) with the
 //! idealized curves of `theory` beside the measured ones. `gpu` runs the same experiment on
 //! the lab's own WGSL kernels (`kernels`); [`run_on`] picks the backend.
 
@@ -10,7 +10,6 @@ pub mod config;
 pub mod experiment;
 pub mod gpu;
 pub mod kernels;
-pub mod model;
 pub mod results;
 pub mod theory;
 

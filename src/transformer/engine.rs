@@ -472,7 +472,7 @@ impl CpuEngine {
             return Ok(());
         }
         if scale != 1.0 {
-            self.grads.iter_mut().for_each(|g| *g *= scale);
+            crate::cpu::scale(&mut self.grads, scale);
         }
         for tensor in &self.layout.tensors {
             let r = tensor.range();

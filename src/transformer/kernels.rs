@@ -1,5 +1,5 @@
 //! The transformer's layers on the GPU: one thin wrapper per kernel, each named like its
-//! CPU reference in [`super::layers`] (the tests pair them). Nothing is submitted here;
+//! CPU reference in [`crate::cpu::layers`] (the tests pair them). Nothing is submitted here;
 //! every wrapper records dispatches into a [`Recorder`]. Parameters and their gradients are
 //! read and written in place inside the flat buffers, at the offsets of their [`Slot`]s.
 
@@ -655,13 +655,13 @@ pub fn swiglu_backward(
 
 /// The rotation table of rotary positions (`rope_forward` of the CPU layers, fused into
 /// [`attention_forward`]): cos of every (t, i) of T × hs/2, then sin, from
-/// the CPU reference's own [`super::layers::rope_sin_cos`].
+/// the CPU reference's own [`crate::cpu::layers::rope_sin_cos`].
 pub fn rope_table(t_len: usize, hs: usize) -> Vec<f32> {
     let half = hs / 2;
     let mut table = vec![0.0; 2 * t_len * half];
     for t in 0..t_len {
         for i in 0..half {
-            let (sin, cos) = super::layers::rope_sin_cos(t, i, hs);
+            let (sin, cos) = crate::cpu::layers::rope_sin_cos(t, i, hs);
             table[t * half + i] = cos;
             table[t_len * half + t * half + i] = sin;
         }

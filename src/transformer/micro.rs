@@ -283,9 +283,7 @@ impl MicroBatches {
             let at = first * CHUNK;
             out.copy_from_slice(&parts[0].buffers.grads[at..at + out.len()]);
             for p in &parts[1..] {
-                for (o, g) in out.iter_mut().zip(&p.buffers.grads[at..]) {
-                    *o += g;
-                }
+                crate::cpu::add_into(out, &p.buffers.grads[at..]);
             }
         });
         self.loss(n)

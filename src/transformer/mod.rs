@@ -1,9 +1,11 @@
 //! Small decoder-only transformers (science.md §3).
 //! - `config`, `params`: the model's configuration and its flat parameter layout (names,
 //!   shapes, offsets, init stds, weight-decay mask), shared by every backend.
-//! - `layers`, `model`: the CPU reference, every layer a pair of plain functions
-//!   `*_forward`/`*_backward` over flat row-major f32 buffers (llm.c style), checked
-//!   against finite differences (tests/transformer_layers.rs, tests/transformer_model.rs).
+//! - `model` over `crate::cpu::layers`: the CPU reference, every layer a pair of plain
+//!   functions `*_forward`/`*_backward` over flat row-major f32 buffers (llm.c style),
+//!   checked against finite differences (tests/transformer_layers.rs,
+//!   tests/transformer_model.rs). The layers live in the CPU numerics crate (src/cpu), which
+//!   the page's build compiles for speed.
 //! - `kernels`, `gpu`: the same layers as WGSL kernels of the same names, and the model on
 //!   the GPU with its training step built once as programs, checked against the CPU
 //!   reference (tests/common/transformer_checks.rs); `optim`: AdamW's settings, the
@@ -22,7 +24,6 @@ pub mod config;
 pub mod engine;
 pub mod gpu;
 pub mod kernels;
-pub mod layers;
 pub mod micro;
 pub mod model;
 pub mod optim;

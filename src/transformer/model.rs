@@ -1,12 +1,12 @@
 //! The whole model on the CPU (the reference of the GPU path and the fallback): forward to
 //! the mean cross-entropy, backward to every parameter's gradient, built from the layer
-//! pairs of [`super::layers`] over the flat buffers of [`super::params::Layout`] (each
+//! pairs of [`crate::cpu::layers`] over the flat buffers of [`super::params::Layout`] (each
 //! tensor by its typed slot, resolved once), and SAM's gradient from them. Its buffers follow one plan ([`Activations`]
 //! and [`Scratch`] of lengths), which both allocation and `micro::cpu_memory_estimate` read.
 
 use super::config::{Mlp, ModelConfig, Norm, Pos};
-use super::layers::*;
 use super::params::{Layout, NormSlots, Slot};
+use crate::cpu::layers::*;
 use crate::cpu::{matmul, matmul_tn_acc, sam_ascent, sam_restore, transpose};
 use crate::data::VOCAB;
 
@@ -218,16 +218,7 @@ fn norm_backward(
 }
 
 fn add_into(grads: &mut [f32], slot: Slot, g: &[f32]) {
-    for (a, b) in grads[slot.range()].iter_mut().zip(g) {
-        *a += b;
-    }
-}
-
-/// out[i] = a[i] + b[i].
-fn add(out: &mut [f32], a: &[f32], b: &[f32]) {
-    for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
-        *o = a + b;
-    }
+    crate::cpu::add_into(&mut grads[slot.range()], g);
 }
 
 /// Forward pass over `tokens` (B×T); returns the mean cross-entropy against `targets`
@@ -285,7 +276,7 @@ pub fn forward_into(
         }
         attention_forward(&mut la.atty, &mut la.att, &la.qkv, b, t, d, h);
         matmul_forward(&mut la.proj, &la.atty, p(w.attn_proj), n, d, d);
-        add(&mut la.x_mid, x, &la.proj);
+        crate::cpu::add(&mut la.x_mid, x, &la.proj);
         norm_forward(
             cfg,
             &mut la.ln2,
@@ -300,7 +291,7 @@ pub fn forward_into(
             Mlp::Swiglu => swiglu_forward(&mut la.act, &la.fc, f),
         }
         matmul_forward(&mut la.proj, &la.act, p(w.mlp_proj), n, f, d);
-        add(x_next, &la.x_mid, &la.proj);
+        crate::cpu::add(x_next, &la.x_mid, &la.proj);
     }
     norm_forward(
         cfg,
@@ -532,9 +523,7 @@ pub fn backward_with(
             params,
             &la.ln2_stats,
         );
-        for (a, b) in dmid.iter_mut().zip(dx.iter()) {
-            *a += b;
-        }
+        crate::cpu::add_into(dmid, dx);
         // Attention branch: x_mid = x + proj(attention(qkv(norm1(x)))).
         let datty = sized(&mut s.dbranch, n * d);
         linear(&mut s.wt, grads, w.attn_proj, datty, dmid, &la.atty, d, d);
@@ -556,9 +545,7 @@ pub fn backward_with(
             params,
             &la.ln1_stats,
         );
-        for (a, b) in dx.iter_mut().zip(dmid.iter()) {
-            *a += b;
-        }
+        crate::cpu::add_into(dx, dmid);
     }
     let dwte = sized(&mut s.dwte, VOCAB * d);
     dwte.fill(0.0);

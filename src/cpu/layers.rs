@@ -4,9 +4,10 @@
 //! llm.c does, so shared weights sum their gradients) and *overwrite* input gradients
 //! unless stated otherwise.
 
-use crate::cpu::{math, matmul, matmul_tn_acc, par, simd};
+use crate::{math, matmul, matmul_tn_acc, par, simd};
 
 /// out[b,t,:] = wte[token] (+ wpe[t] when positions are learned).
+#[inline(never)]
 pub fn encoder_forward(
     out: &mut [f32],
     tokens: &[u8],
@@ -28,6 +29,7 @@ pub fn encoder_forward(
 }
 
 /// Accumulates dwte (and dwpe) from dout.
+#[inline(never)]
 pub fn encoder_backward(
     dwte: &mut [f32],
     dwpe: Option<&mut [f32]>,
@@ -61,6 +63,7 @@ pub fn encoder_backward(
 const NORM_EPS: f32 = 1e-5;
 
 /// LayerNorm over each row of D: out = (x − mean)·rstd·g + b; keeps mean and rstd.
+#[inline(never)]
 pub fn layernorm_forward(
     out: &mut [f32],
     mean: &mut [f32],
@@ -146,6 +149,7 @@ fn layernorm_forward_rows(
 
 /// LayerNorm backward: overwrites dinp, accumulates dg and db.
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub fn layernorm_backward(
     dinp: &mut [f32],
     dg: &mut [f32],
@@ -202,6 +206,7 @@ pub fn layernorm_backward(
 }
 
 /// RMSNorm over each row of D: out = x·rstd·g with rstd = 1/√(mean(x²) + ε).
+#[inline(never)]
 pub fn rmsnorm_forward(out: &mut [f32], rstd: &mut [f32], inp: &[f32], g: &[f32], d: usize) {
     for n in 0..rstd.len() {
         let x = &inp[n * d..(n + 1) * d];
@@ -215,6 +220,7 @@ pub fn rmsnorm_forward(out: &mut [f32], rstd: &mut [f32], inp: &[f32], g: &[f32]
 }
 
 /// RMSNorm backward: overwrites dinp, accumulates dg.
+#[inline(never)]
 pub fn rmsnorm_backward(
     dinp: &mut [f32],
     dg: &mut [f32],
@@ -237,6 +243,7 @@ pub fn rmsnorm_backward(
 }
 
 /// out (N×OC) = inp (N×C) · w (C×OC).
+#[inline(never)]
 pub fn matmul_forward(out: &mut [f32], inp: &[f32], w: &[f32], n: usize, c: usize, oc: usize) {
     matmul(out, inp, w, n, c, oc);
 }
@@ -245,6 +252,7 @@ pub fn matmul_forward(out: &mut [f32], inp: &[f32], w: &[f32], n: usize, c: usiz
 /// with a transposed weight kept across layers; this is the tests' plain reference.
 #[cfg(any(test, feature = "test-kernels"))]
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub fn matmul_backward(
     dinp: &mut [f32],
     dw: &mut [f32],
@@ -256,13 +264,14 @@ pub fn matmul_backward(
     oc: usize,
 ) {
     let mut wt = vec![0.0f32; oc * c];
-    crate::cpu::transpose(&mut wt, w, c, oc);
+    crate::transpose(&mut wt, w, c, oc);
     matmul_backward_t(dinp, dw, dout, inp, &wt, n, c, oc);
 }
 
 /// [`matmul_backward`] given wᵀ (OC×C) instead of w: dinp = dout·wt (overwritten);
 /// dw += inpᵀ·dout, each element `dw + (inpᵀ·dout)`.
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub fn matmul_backward_t(
     dinp: &mut [f32],
     dw: &mut [f32],
@@ -284,6 +293,7 @@ const GELU_S: f32 = 0.797_884_6;
 /// GELU, tanh approximation (GPT-2): 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))). The model
 /// uses [`gelu_forward_keep`]; this is the tests' plain reference.
 #[cfg(any(test, feature = "test-kernels"))]
+#[inline(never)]
 pub fn gelu_forward(out: &mut [f32], inp: &[f32]) {
     for (o, &x) in out.iter_mut().zip(inp) {
         *o = 0.5 * x * (1.0 + math::tanh(GELU_S * (x + 0.044715 * x * x * x)));
@@ -292,6 +302,7 @@ pub fn gelu_forward(out: &mut [f32], inp: &[f32]) {
 
 /// [`gelu_forward`] that also keeps each tanh for [`gelu_backward_kept`] (the same values
 /// the backward pass would compute again).
+#[inline(never)]
 pub fn gelu_forward_keep(out: &mut [f32], tanh: &mut [f32], inp: &[f32]) {
     // Element by element: split over the cores allowed, in runs of 64.
     par::rows2(out, 64, tanh, 64, 64 * 16, |i0, out, tanh| {
@@ -318,6 +329,7 @@ fn gelu_forward_keep_part(out: &mut [f32], tanh: &mut [f32], inp: &[f32]) {
 
 /// GELU's gradient (the tests' plain reference; the model uses [`gelu_backward_kept`]).
 #[cfg(any(test, feature = "test-kernels"))]
+#[inline(never)]
 pub fn gelu_backward(dinp: &mut [f32], inp: &[f32], dout: &[f32]) {
     for ((di, &x), &dy) in dinp.iter_mut().zip(inp).zip(dout) {
         let u = GELU_S * (x + 0.044715 * x * x * x);
@@ -328,6 +340,7 @@ pub fn gelu_backward(dinp: &mut [f32], inp: &[f32], dout: &[f32]) {
 }
 
 /// [`gelu_backward`] with the tanh values kept by [`gelu_forward_keep`].
+#[inline(never)]
 pub fn gelu_backward_kept(dinp: &mut [f32], inp: &[f32], tanh: &[f32], dout: &[f32]) {
     // Element by element: split over the cores allowed, in runs of 64.
     par::rows(dinp, 64, 64 * 8, |i0, dinp| {
@@ -346,6 +359,7 @@ pub fn gelu_backward_kept(dinp: &mut [f32], inp: &[f32], tanh: &[f32], dout: &[f
 }
 
 /// SwiGLU: each input row is [gate (F) | up (F)]; out = silu(gate)·up (N×F).
+#[inline(never)]
 pub fn swiglu_forward(out: &mut [f32], inp: &[f32], f: usize) {
     for (n, row) in out.chunks_mut(f).enumerate() {
         let (gate, up) = inp[n * 2 * f..(n + 1) * 2 * f].split_at(f);
@@ -356,6 +370,7 @@ pub fn swiglu_forward(out: &mut [f32], inp: &[f32], f: usize) {
     }
 }
 
+#[inline(never)]
 pub fn swiglu_backward(dinp: &mut [f32], inp: &[f32], dout: &[f32], f: usize) {
     for (n, dy) in dout.chunks(f).enumerate() {
         let (gate, up) = inp[n * 2 * f..(n + 1) * 2 * f].split_at(f);
@@ -372,6 +387,7 @@ pub fn swiglu_backward(dinp: &mut [f32], inp: &[f32], dout: &[f32], f: usize) {
 /// Rotary position embedding of q and k in place within qkv (B·T rows of [q | k | v],
 /// each D = H × hs wide): pairs (2i, 2i+1) of each head rotate by t·10000^(−2i/hs).
 /// `inverse` rotates back, which is also the backward pass (rotations are orthogonal).
+#[inline(never)]
 pub fn rope_forward(qkv: &mut [f32], t_len: usize, d: usize, h: usize, inverse: bool) {
     let hs = d / h;
     for (n, row) in qkv.chunks_mut(3 * d).enumerate() {
@@ -399,6 +415,7 @@ pub fn rope_sin_cos(t: usize, i: usize, hs: usize) -> (f32, f32) {
 }
 
 /// The backward of [`rope_forward`]: rotates the q and k gradients back.
+#[inline(never)]
 pub fn rope_backward(dqkv: &mut [f32], t_len: usize, d: usize, h: usize) {
     rope_forward(dqkv, t_len, d, h, true);
 }
@@ -411,6 +428,7 @@ pub fn rope_backward(dqkv: &mut [f32], t_len: usize, d: usize, h: usize) {
 /// one, and a training step of the default model 1.27× faster (`overtrain train`, 300
 /// steps, 12.9 s against 16.4 s of CPU time, medians of 3, 2-core AMD EPYC, 2026-12-05).
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub fn attention_forward(
     out: &mut [f32],
     att: &mut [f32],
@@ -660,7 +678,7 @@ fn attention_forward_impl(
                     let k = &qkv[(bi * t_len + t2) * 3 * d + d + head * hs..][..hs];
                     let s: f32 = q.iter().zip(k).map(|(x, y)| x * y).sum::<f32>() * scale;
                     a[t2] = s;
-                    max = max.max(s);
+                    max = larger(max, s);
                 }
                 let mut sum = 0.0f32;
                 for v in a.iter_mut().take(t + 1) {
@@ -685,6 +703,7 @@ fn attention_forward_impl(
 
 /// Attention backward: overwrites dqkv.
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub fn attention_backward(
     dqkv: &mut [f32],
     dout: &[f32],
@@ -980,6 +999,7 @@ fn attention_backward_impl(
 
 /// Softmax cross-entropy of each row of logits (N×V) against its target; keeps probs.
 /// Returns the mean loss (nats per token).
+#[inline(never)]
 pub fn crossentropy_forward(probs: &mut [f32], logits: &[f32], targets: &[u8], v: usize) -> f64 {
     // Each row's loss on the cores allowed, then their sum in row order on this thread.
     let mut losses = vec![0.0f64; targets.len()];
@@ -1069,18 +1089,32 @@ fn max_of(z: &[f32]) -> f32 {
     let rest = chunks.remainder();
     for chunk in chunks {
         for (l, &x) in lanes.iter_mut().zip(chunk) {
-            *l = l.max(x);
+            *l = larger(*l, x);
         }
     }
     for (l, &x) in lanes.iter_mut().zip(rest) {
-        *l = l.max(x);
+        *l = larger(*l, x);
     }
-    lanes.iter().fold(f32::NEG_INFINITY, |m, &l| m.max(l))
+    lanes.iter().fold(f32::NEG_INFINITY, |m, &l| larger(m, l))
+}
+
+/// The larger of `a` and `b` (`a` when they are equal or `b` is NaN). Not `f32::max`: its
+/// NaN rule is not WebAssembly's `f32.max`, so in wasm it is a call to libm's `fmaxf` per
+/// element (a seventh of a training step in the page's worker); a comparison is one
+/// vector instruction natively and in wasm, and gives the same bits on both.
+#[inline(always)]
+fn larger(a: f32, b: f32) -> f32 {
+    if b > a {
+        b
+    } else {
+        a
+    }
 }
 
 /// dlogits (overwritten) of the mean cross-entropy over `mean_over` rows: (probs −
 /// onehot(target)) / mean_over (these rows' count, or a whole batch's of which they are a
 /// micro-batch).
+#[inline(never)]
 pub fn crossentropy_backward(
     dlogits: &mut [f32],
     probs: &[f32],
@@ -1123,6 +1157,25 @@ mod tests {
     use super::*;
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
+
+    /// `max_of` (a comparison per element, not `f32::max`) finds the largest element of
+    /// rows of every length around its 16 lanes, also past −∞ and NaN entries (which
+    /// `f32::max` skips, as the comparison does).
+    #[test]
+    fn max_of_is_the_largest_element() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for len in 0..50 {
+            let mut z: Vec<f32> = (0..len).map(|_| rng.random_range(-9.0f32..9.0)).collect();
+            if len > 3 {
+                z[1] = f32::NEG_INFINITY;
+                z[len - 2] = f32::NAN;
+            }
+            let want = z.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+            assert_eq!(max_of(&z).to_bits(), want.to_bits(), "length {len}");
+        }
+        assert_eq!(larger(1.0, f32::NAN), 1.0);
+        assert_eq!(larger(f32::NEG_INFINITY, -3.0), -3.0);
+    }
 
     /// The head-size-specialised attention kernels (blocks of 16 keys, ROWS rows at once,
     /// grouped sums) give exactly the bits of the plain row-by-row ones, for every head

@@ -5,7 +5,7 @@
 //! Shapes: W₁ is d×h, W₂ is h×d, θ = W₁W₂ and every task matrix A are d×d.
 //! The population loss with x ~ N(0, I) is L = ‖θ − A‖²_F (science.md §2).
 
-use crate::cpu::{matmul, matmul_tn, transpose};
+use crate::{matmul, matmul_tn, transpose};
 
 /// Scratch buffers of one forward/backward pass, allocated once per run.
 pub struct Workspace {
@@ -37,12 +37,14 @@ impl Workspace {
 }
 
 /// θ = W₁W₂ into `ws.theta`.
+#[inline(never)]
 pub fn linear_forward(ws: &mut Workspace, w1: &[f32], w2: &[f32]) {
     let (d, h) = (ws.d, ws.h);
     matmul(&mut ws.theta, w1, w2, d, h, d);
 }
 
 /// Squared Frobenius distance ‖θ − A‖², accumulated in f64.
+#[inline(never)]
 pub fn squared_distance(theta: &[f32], a: &[f32]) -> f64 {
     theta
         .iter()
@@ -57,6 +59,7 @@ pub fn squared_distance(theta: &[f32], a: &[f32]) -> f64 {
 /// dL/dθ for L = ‖θ − A‖² + λ‖θ − θ₀‖², written as 2((1+λ)θ − B) with B = A + λθ₀
 /// precomputed by the caller (B = A when λ = 0). Returns ‖dL/dθ‖², which is non-finite
 /// as soon as the run has diverged.
+#[inline(never)]
 pub fn loss_backward(ws: &mut Workspace, b: &[f32], lambda: f32) -> f32 {
     let scale = 1.0 + lambda;
     let mut norm = 0.0f32;
@@ -69,6 +72,7 @@ pub fn loss_backward(ws: &mut Workspace, b: &[f32], lambda: f32) -> f32 {
 
 /// Back-propagates dL/dθ (in `ws.grad_theta`) through θ = W₁W₂:
 /// dL/dW₁ = G W₂ᵀ and dL/dW₂ = W₁ᵀ G.
+#[inline(never)]
 pub fn linear_backward(ws: &mut Workspace, w1: &[f32], w2: &[f32]) {
     let (d, h) = (ws.d, ws.h);
     transpose(&mut ws.w2t, w2, h, d);
@@ -77,6 +81,7 @@ pub fn linear_backward(ws: &mut Workspace, w1: &[f32], w2: &[f32]) {
 }
 
 /// Plain gradient descent: w ← w − η·g.
+#[inline(never)]
 pub fn sgd_update(w: &mut [f32], g: &[f32], lr: f32) {
     for (x, &gx) in w.iter_mut().zip(g) {
         *x -= lr * gx;
@@ -86,6 +91,7 @@ pub fn sgd_update(w: &mut [f32], g: &[f32], lr: f32) {
 /// One full-batch gradient-descent step on ‖θ − A‖² + λ‖θ − θ₀‖² (B = A + λθ₀).
 /// Returns false when the gradient turned non-finite (the run diverged); the weights are
 /// then left as they were before the step.
+#[inline(never)]
 pub fn gd_step(
     ws: &mut Workspace,
     w1: &mut [f32],
@@ -106,6 +112,7 @@ pub fn gd_step(
 }
 
 /// Balanced small initialisation: W₁ (d×h) and W₂ (h×d) with ε on the diagonal.
+#[inline(never)]
 pub fn balanced_init(d: usize, h: usize, eps: f32) -> (Vec<f32>, Vec<f32>) {
     let mut w1 = vec![0.0; d * h];
     let mut w2 = vec![0.0; h * d];
