@@ -1,9 +1,9 @@
 //! The paper's two-layer linear transfer model (science.md §2).
 //!
 //! `config` (schema, defaults, validation) → `experiment::run` (pre-training, perturbation,
-//! fine-tuning over the flat f32 buffers of the model in `crate::cpu::linear`) → `results` (plain data) with the
-//! idealized curves of `theory` beside the measured ones. `gpu` runs the same experiment on
-//! the lab's own WGSL kernels (`kernels`); [`run_on`] picks the backend.
+//! fine-tuning over the model's flat f32 buffers, `crate::cpu::linear`) → `results` (plain
+//! data) with the idealized curves of `theory` beside the measured ones. `gpu` runs the same
+//! experiment on the lab's own WGSL kernels (`kernels`); [`run_on`] picks the backend.
 
 pub mod basis;
 pub mod config;
