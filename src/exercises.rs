@@ -392,12 +392,12 @@ pub fn check(id: &str, run: Run, answer: &str) -> Check {
             }
         }
     };
-    let correct = match (expected.tolerance, answer.parse::<f64>()) {
-        (Some(tolerance), Ok(given)) => {
-            let want: f64 = expected.answer.parse().unwrap_or(f64::NAN);
+    let correct = match (expected.tolerance, parse_number(answer)) {
+        (Some(tolerance), Some(given)) => {
+            let want = parse_number(&expected.answer).unwrap_or(f64::NAN);
             (given - want).abs() <= tolerance
         }
-        (Some(_), Err(_)) => false,
+        (Some(_), None) => false,
         (None, _) => answer == expected.answer,
     };
     let text = if correct {
@@ -410,4 +410,34 @@ pub fn check(id: &str, run: Run, answer: &str) -> Check {
         format!("Not quite: look at {}{within}.", ex.look)
     };
     Check { correct, text }
+}
+
+/// A number as a student types it, read as `str::parse::<f64>` reads a finite one: spaces
+/// around it, a sign (`+` too), `.5`, `5.`, leading zeros, an exponent (`1e3`); `None` for
+/// anything else (`1,000`, `inf`, `NaN`). It is rewritten as JSON's number syntax and read
+/// by serde_json, whose exact reader the crate has anyway: `str::parse::<f64>` would bring
+/// core's own reader and its tables, 14 kB of the gzipped wasm (README, "Size").
+pub fn parse_number(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let (sign, text) = match text.as_bytes().first() {
+        Some(b'-') => ("-", &text[1..]),
+        Some(b'+') => ("", &text[1..]),
+        _ => ("", text),
+    };
+    let (mantissa, exponent) = text.split_at(text.find(['e', 'E']).unwrap_or(text.len()));
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() && fraction.is_empty() || !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    let whole = match whole.trim_start_matches('0') {
+        "" => "0",
+        w => w,
+    };
+    let fraction = if fraction.is_empty() {
+        String::new()
+    } else {
+        format!(".{fraction}")
+    };
+    serde_json::from_str(&format!("{sign}{whole}{fraction}{exponent}")).ok()
 }

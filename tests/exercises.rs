@@ -159,3 +159,27 @@ fn every_exercise_is_covered_and_asks_its_own_lab() {
         c.text
     );
 }
+
+/// A typed number reads as `str::parse::<f64>` reads it (after trimming spaces), bit for
+/// bit, and as nothing where that refuses it or reads no finite number.
+#[test]
+fn a_typed_number_reads_as_rust_reads_it() {
+    // Read by both (separated by `|`, so that spaces are part of a text), then refused by both.
+    let read = "1200| 1200 |+1200|-3|0|-0|007|0.5|.5|-.5|+.5|5.|5.e3|1e3|1E3|1e+3|2.5e-3|00.250|\
+                1e-400|123456789012345678901|0.1|0.30000000000000004|2.2250738585072011e-308|\
+                9007199254740993";
+    let refused = "| |.|-|+|e3|.e3|1e|1,000|1_000|--5|+-5|0x10|1.2.3|5 5|five|١٢|1e3.5";
+    for text in read.split('|') {
+        let rust: f64 = text.trim().parse().expect(text);
+        let ours = exercises::parse_number(text).map(f64::to_bits);
+        assert_eq!(ours, Some(rust.to_bits()), "{text:?}");
+    }
+    for text in refused.split('|') {
+        assert!(text.trim().parse::<f64>().is_err(), "{text:?}");
+        assert_eq!(exercises::parse_number(text), None, "{text:?}");
+    }
+    // Not numbers to a student, though Rust reads them.
+    for text in ["inf", "NaN", "infinity", "1e400"] {
+        assert_eq!(exercises::parse_number(text), None, "{text:?}");
+    }
+}

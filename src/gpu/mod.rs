@@ -292,7 +292,8 @@ impl Gpu {
         });
         let software = info.device_type == wgpu::DeviceType::Cpu
             || ["swiftshader", "llvmpipe", "lavapipe"].iter().any(|s| {
-                info.name.to_lowercase().contains(s) || info.driver.to_lowercase().contains(s)
+                info.name.to_ascii_lowercase().contains(s)
+                    || info.driver.to_ascii_lowercase().contains(s)
             });
         let adapter_summary = AdapterSummary {
             name: if info.name.is_empty() {

@@ -49,7 +49,7 @@ fn perturb_iterations(d: usize, h: usize) -> usize {
 /// would exceed its loop-iteration guard.
 fn steps_per_dispatch(gpu: &Gpu, d: usize, h: usize) -> Result<usize, GpuError> {
     let per_step = gd_iterations_per_step(d, h).max(perturb_iterations(d, h));
-    let llvmpipe = gpu.adapter.name.to_lowercase().contains("llvmpipe");
+    let llvmpipe = gpu.adapter.name.to_ascii_lowercase().contains("llvmpipe");
     if llvmpipe && per_step > LLVMPIPE_LOOP_LIMIT {
         return Err(GpuError::Limit {
             limit: "loop iterations per shader invocation (llvmpipe)",

@@ -194,9 +194,13 @@ fn sentences(parts: Vec<String>) -> String {
         .into_iter()
         .filter(|p| !p.is_empty())
         .map(|p| {
+            // ASCII case only: every part starts with an English word (a Greek symbol keeps
+            // its case), and Unicode's case tables would be carried by the wasm for this.
             let mut c = p.chars();
-            let first = c.next().map(|f| f.to_uppercase().collect::<String>());
-            let body = format!("{}{}", first.unwrap_or_default(), c.as_str());
+            let body = match c.next() {
+                Some(f) => format!("{}{}", f.to_ascii_uppercase(), c.as_str()),
+                None => String::new(),
+            };
             if body.ends_with('.') {
                 body
             } else {
@@ -542,11 +546,12 @@ fn inflection_caption(sweep: &SweepResults, r: &ExperimentResults) -> Caption {
     }
 }
 
-/// A sentence's first letter in lower case ("The base…" → "the base…"), to follow a colon.
+/// A sentence's first letter in lower case ("The base…" → "the base…"), to follow a colon
+/// (ASCII case, as in [`sentences`]).
 fn lower_first(text: &str) -> String {
     let mut c = text.chars();
     match c.next() {
-        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        Some(f) => format!("{}{}", f.to_ascii_lowercase(), c.as_str()),
         None => String::new(),
     }
 }

@@ -82,7 +82,9 @@ pub fn linear_range(values: impl IntoIterator<Item = f64>) -> std::ops::Range<f6
 pub type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 pub type PlotResult = Result<(), String>;
 
-pub const FONT: &str = "sans-serif";
+/// The family itself, not its name: plotters reads a name with `str::to_lowercase`, which
+/// would bring Unicode's case tables into the wasm (README, "Size").
+pub const FONT: FontFamily<'static> = FontFamily::SansSerif;
 
 pub fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("plot error: {e:?}")
