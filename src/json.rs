@@ -41,6 +41,23 @@ pub fn to_value<T: serde::Serialize>(value: &T) -> serde_json::Value {
     serde_json::from_str(&text).expect("serde_json reads its own text")
 }
 
+/// A field that variant `kind` of an internally tagged enum needs (`{"kind": "wsd",
+/// "decay_fraction": 0.2}`). Such an enum is read through a struct of every variant's
+/// fields, each optional (`#[serde(try_from = "...")]`), rather than by serde's own reading
+/// of a tagged enum, which holds each value in a buffer first: that buffering's code was
+/// 13 kB of the gzipped wasm (README, "Size"), and it copied every loss of a unit's output.
+pub fn required<T>(kind: &str, name: &str, value: Option<T>) -> Result<T, String> {
+    value.ok_or_else(|| format!("missing field `{name}` (kind \"{kind}\")"))
+}
+
+/// A field that variant `kind` does not have, where unknown fields are refused.
+pub fn absent<T>(kind: &str, name: &str, value: &Option<T>) -> Result<(), String> {
+    match value {
+        Some(_) => Err(format!("unknown field `{name}` for kind \"{kind}\"")),
+        None => Ok(()),
+    }
+}
+
 /// serde_json's message without " at line L column C": for text made from a value, where
 /// the position means nothing to the reader.
 pub fn message(e: &serde_json::Error) -> String {

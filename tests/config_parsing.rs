@@ -4,8 +4,8 @@
 //! allows, and never echoing a huge value whole.
 
 use overtrain::experiment::ExperimentConfig;
-use overtrain::linear::LinearConfig;
-use overtrain::transformer::train::TrainConfig;
+use overtrain::linear::{LinearConfig, Spectrum};
+use overtrain::transformer::train::{Schedule, TrainConfig};
 use overtrain::ConfigError;
 
 fn errors(text: &str) -> [Result<(), ConfigError>; 3] {
@@ -92,4 +92,103 @@ fn a_malformed_value_says_what_the_field_allows() {
     let e = ExperimentConfig::from_json(r#"{"finetune": {"lrs": [0.1, "x"]}}"#).unwrap_err();
     assert_eq!(e.field, "finetune.lrs[1]");
     assert!(e.message.contains("a finite number in (0, 1]"), "{e}");
+}
+
+/// The spectrum and the schedule are objects tagged by their `kind` (read through a struct
+/// of every kind's fields, src/json.rs): each kind reads back as written, needs its own
+/// fields and refuses another kind's. An error in a field names the field; one found once
+/// the object is read (a field missing, or another kind's) names the section it is in.
+#[test]
+fn a_tagged_object_needs_its_kinds_fields_and_no_others() {
+    for spectrum in [
+        Spectrum::Power { exponent: 1.5 },
+        Spectrum::Flat { value: 0.5 },
+        Spectrum::Values {
+            values: vec![3.0, 2.0, 1.0],
+        },
+    ] {
+        let text = serde_json::to_string(&spectrum).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Spectrum>(&text).unwrap(),
+            spectrum,
+            "{text}"
+        );
+    }
+    for schedule in [
+        Schedule::Cosine,
+        Schedule::Wsd {
+            decay_fraction: 0.2,
+        },
+        Schedule::Constant,
+    ] {
+        let text = serde_json::to_string(&schedule).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Schedule>(&text).unwrap(),
+            schedule,
+            "{text}"
+        );
+    }
+    // The tag need not come first.
+    let config =
+        LinearConfig::from_json(r#"{"pretrain": {"spectrum": {"value": 2, "kind": "flat"}}}"#)
+            .unwrap();
+    assert_eq!(config.pretrain.spectrum, Spectrum::Flat { value: 2.0 });
+
+    let linear = |spectrum: &str| {
+        LinearConfig::from_json(&format!(r#"{{"pretrain": {{"spectrum": {spectrum}}}}}"#))
+            .unwrap_err()
+    };
+    let train = |schedule: &str| {
+        TrainConfig::from_json(&format!(r#"{{"schedule": {schedule}}}"#)).unwrap_err()
+    };
+    for (e, field, says) in [
+        (
+            linear(r#"{"kind": "flat"}"#),
+            "pretrain",
+            "missing field `value` (kind \"flat\")",
+        ),
+        (
+            linear(r#"{"kind": "flat", "value": 1, "exponent": 2}"#),
+            "pretrain",
+            "unknown field `exponent` for kind \"flat\"",
+        ),
+        (
+            linear(r#"{"kind": "values", "values": [1], "bogus": 2}"#),
+            "pretrain.spectrum.bogus",
+            "unknown field `bogus`",
+        ),
+        (
+            linear(r#"{"kind": "pink"}"#),
+            "pretrain.spectrum.kind",
+            "unknown variant `pink`",
+        ),
+        (
+            linear(r#"{"exponent": 1}"#),
+            "pretrain.spectrum",
+            "missing field `kind`",
+        ),
+        (
+            linear(r#"{"kind": "power", "exponent": "x"}"#),
+            "pretrain.spectrum.exponent",
+            "invalid type",
+        ),
+        (
+            train(r#"{"kind": "wsd"}"#),
+            "",
+            "missing field `decay_fraction` (kind \"wsd\")",
+        ),
+        (
+            train(r#"{"kind": "wsd", "decay_fraction": "x"}"#),
+            "schedule.decay_fraction",
+            "invalid type",
+        ),
+        (
+            train(r#"{"kind": "cosine", "decay_fraction": 0.2}"#),
+            "",
+            "unknown field `decay_fraction` for kind \"cosine\"",
+        ),
+    ] {
+        assert_eq!(e.field, field, "{e}");
+        assert!(e.message.contains(says), "{e}");
+    }
 }

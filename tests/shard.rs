@@ -422,3 +422,82 @@ fn a_shard_killed_by_sigterm_or_sigkill_resumes_and_merges_into_the_unsharded_re
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Every unit's job and every kind of output reads back as written (a shard's part holds
+/// them as JSON, and the page's workers hand them over as its text), a diverged fine-tuning
+/// run included; a job or an output without a field its kind needs is refused, naming it.
+#[test]
+fn jobs_and_outputs_read_back_as_written() {
+    use experiment::{Job, Output, Unit};
+    use overtrain::transformer::engine::TrainState;
+    for unit in [
+        Unit::Stable { budget: 1 },
+        Unit::Pretrain { budget: 2 },
+        Unit::Perturb { budget: 0 },
+        Unit::Finetune {
+            budget: 1,
+            l2: 1,
+            lr: 0,
+            seed: 1,
+        },
+    ] {
+        for variant in [0, 2] {
+            let job = Job { variant, unit };
+            let text = serde_json::to_string(&job).unwrap();
+            assert_eq!(serde_json::from_str::<Job>(&text).unwrap(), job, "{text}");
+        }
+    }
+    let job: Job = serde_json::from_str(r#"{"budget": 1, "kind": "pretrain"}"#).unwrap();
+    assert_eq!(
+        job,
+        Job {
+            variant: 0,
+            unit: Unit::Pretrain { budget: 1 }
+        }
+    );
+    let e = serde_json::from_str::<Job>(r#"{"kind": "finetune", "budget": 1, "l2": 0, "lr": 0}"#)
+        .unwrap_err();
+    assert!(e.to_string().contains("missing field `seed`"), "{e}");
+
+    let state = TrainState {
+        params: vec![0.5, -0.25],
+        m: vec![1e-3, 0.0],
+        v: vec![1e-6, 2e-7],
+        step: 3,
+    };
+    for output in [
+        Output::Stable {
+            state,
+            losses: vec![2.5, 2.25],
+            diverged: None,
+        },
+        Output::Pretrained {
+            params: vec![0.1, 0.2],
+            base: 1.5,
+            losses: vec![3.0],
+            diverged: Some(7),
+        },
+        Output::Perturbed {
+            ppl: vec![vec![1.5, 2.5]],
+            sharpness: Some(4.0),
+        },
+        Output::Perturbed {
+            ppl: vec![],
+            sharpness: None,
+        },
+        Output::Finetuned {
+            run: Some((1.25, 2.5)),
+        },
+        Output::Finetuned { run: None },
+    ] {
+        let text = serde_json::to_string(&output).unwrap();
+        assert_eq!(
+            serde_json::from_str::<Output>(&text).unwrap(),
+            output,
+            "{text}"
+        );
+    }
+    let e = serde_json::from_str::<Output>(r#"{"kind": "pretrained", "params": [], "losses": []}"#)
+        .unwrap_err();
+    assert!(e.to_string().contains("missing field `base`"), "{e}");
+}

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 /// Evaluation costs about a third of a training step per batch (forward only).
 pub const EVAL_COST: f64 = 1.0 / 3.0;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Unit {
     Stable {
@@ -67,11 +67,57 @@ pub fn step_flops(cfg: &ExperimentConfig) -> f64 {
 /// to the page's workers and into shard files as `{"variant": 0, "kind": "pretrain",
 /// "budget": 1}` (variant 0 may be omitted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "JobFields")]
 pub struct Job {
     #[serde(default)]
     pub variant: usize,
     #[serde(flatten)]
     pub unit: Unit,
+}
+
+/// A [`Job`] as it is read: its variant and every kind's fields (see
+/// [`crate::json::required`]); fields of another kind are ignored, as before.
+#[derive(Deserialize)]
+struct JobFields {
+    #[serde(default)]
+    variant: usize,
+    kind: UnitKind,
+    budget: usize,
+    l2: Option<usize>,
+    lr: Option<usize>,
+    seed: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum UnitKind {
+    Stable,
+    Pretrain,
+    Perturb,
+    Finetune,
+}
+
+impl TryFrom<JobFields> for Job {
+    type Error = String;
+    fn try_from(f: JobFields) -> Result<Job, String> {
+        use crate::json::required;
+        let budget = f.budget;
+        let unit = match f.kind {
+            UnitKind::Stable => Unit::Stable { budget },
+            UnitKind::Pretrain => Unit::Pretrain { budget },
+            UnitKind::Perturb => Unit::Perturb { budget },
+            UnitKind::Finetune => Unit::Finetune {
+                budget,
+                l2: required("finetune", "l2", f.l2)?,
+                lr: required("finetune", "lr", f.lr)?,
+                seed: required("finetune", "seed", f.seed)?,
+            },
+        };
+        Ok(Job {
+            variant: f.variant,
+            unit,
+        })
+    }
 }
 
 impl Job {

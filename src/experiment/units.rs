@@ -204,7 +204,7 @@ impl Context {
 /// What a unit hands on (see [`plan::Unit`]); it crosses between the page's workers and
 /// into shard files as JSON (f32 and f64 values round-trip exactly).
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[serde(tag = "kind", rename_all = "lowercase", try_from = "OutputFields")]
 pub enum Output {
     /// The stable run (wsd, constant) at budget b's branch point: its whole state, every
     /// loss so far.
@@ -228,6 +228,56 @@ pub enum Output {
     },
     /// (pre-training, task) perplexity; None when the run diverged.
     Finetuned { run: FinetuneRun },
+}
+
+/// An [`Output`] as it is read: every kind's fields (see [`crate::json::required`]); fields
+/// of another kind are ignored.
+#[derive(serde::Deserialize)]
+struct OutputFields {
+    kind: OutputKind,
+    state: Option<TrainState>,
+    losses: Option<Vec<f64>>,
+    diverged: Option<usize>,
+    params: Option<Vec<f32>>,
+    base: Option<f64>,
+    ppl: Option<Vec<Vec<f64>>>,
+    sharpness: Option<f64>,
+    /// `null` (or left out) for a run that diverged.
+    run: FinetuneRun,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum OutputKind {
+    Stable,
+    Pretrained,
+    Perturbed,
+    Finetuned,
+}
+
+impl TryFrom<OutputFields> for Output {
+    type Error = String;
+    fn try_from(f: OutputFields) -> Result<Output, String> {
+        use crate::json::required;
+        Ok(match f.kind {
+            OutputKind::Stable => Output::Stable {
+                state: required("stable", "state", f.state)?,
+                losses: required("stable", "losses", f.losses)?,
+                diverged: f.diverged,
+            },
+            OutputKind::Pretrained => Output::Pretrained {
+                params: required("pretrained", "params", f.params)?,
+                base: required("pretrained", "base", f.base)?,
+                losses: required("pretrained", "losses", f.losses)?,
+                diverged: f.diverged,
+            },
+            OutputKind::Perturbed => Output::Perturbed {
+                ppl: required("perturbed", "ppl", f.ppl)?,
+                sharpness: f.sharpness,
+            },
+            OutputKind::Finetuned => Output::Finetuned { run: f.run },
+        })
+    }
 }
 
 /// Where a running unit is (what crosses from a worker to the [`Scheduler`]).

@@ -53,7 +53,7 @@ pub enum Basis {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+#[serde(tag = "kind", rename_all = "lowercase", try_from = "SpectrumFields")]
 pub enum Spectrum {
     /// s_i = i^(−exponent), i = 1..d.
     Power { exponent: f64 },
@@ -61,6 +61,54 @@ pub enum Spectrum {
     Flat { value: f64 },
     /// Explicit values, one per direction.
     Values { values: Vec<f64> },
+}
+
+/// A [`Spectrum`] as it is read: every kind's fields (see [`crate::json::required`]).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpectrumFields {
+    kind: SpectrumKind,
+    exponent: Option<f64>,
+    value: Option<f64>,
+    values: Option<Vec<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum SpectrumKind {
+    Power,
+    Flat,
+    Values,
+}
+
+impl TryFrom<SpectrumFields> for Spectrum {
+    type Error = String;
+    fn try_from(f: SpectrumFields) -> Result<Spectrum, String> {
+        use crate::json::{absent, required};
+        Ok(match f.kind {
+            SpectrumKind::Power => {
+                absent("power", "value", &f.value)?;
+                absent("power", "values", &f.values)?;
+                Spectrum::Power {
+                    exponent: required("power", "exponent", f.exponent)?,
+                }
+            }
+            SpectrumKind::Flat => {
+                absent("flat", "exponent", &f.exponent)?;
+                absent("flat", "values", &f.values)?;
+                Spectrum::Flat {
+                    value: required("flat", "value", f.value)?,
+                }
+            }
+            SpectrumKind::Values => {
+                absent("values", "exponent", &f.exponent)?;
+                absent("values", "value", &f.value)?;
+                Spectrum::Values {
+                    values: required("values", "values", f.values)?,
+                }
+            }
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// What the learning rate does after a linear warmup (the config's `schedule`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+#[serde(tag = "kind", rename_all = "lowercase", try_from = "ScheduleFields")]
 pub enum Schedule {
     /// Cosine from the peak to zero at the last step (the paper's protocol).
     Cosine,
@@ -16,6 +16,42 @@ pub enum Schedule {
     Wsd { decay_fraction: f64 },
     /// Constant at the peak.
     Constant,
+}
+
+/// A [`Schedule`] as it is read: every kind's fields (see [`crate::json::required`]).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScheduleFields {
+    kind: ScheduleKind,
+    decay_fraction: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ScheduleKind {
+    Cosine,
+    Wsd,
+    Constant,
+}
+
+impl TryFrom<ScheduleFields> for Schedule {
+    type Error = String;
+    fn try_from(f: ScheduleFields) -> Result<Schedule, String> {
+        use crate::json::{absent, required};
+        Ok(match f.kind {
+            ScheduleKind::Cosine => {
+                absent("cosine", "decay_fraction", &f.decay_fraction)?;
+                Schedule::Cosine
+            }
+            ScheduleKind::Wsd => Schedule::Wsd {
+                decay_fraction: required("wsd", "decay_fraction", f.decay_fraction)?,
+            },
+            ScheduleKind::Constant => {
+                absent("constant", "decay_fraction", &f.decay_fraction)?;
+                Schedule::Constant
+            }
+        })
+    }
 }
 
 /// Linear warmup steps of a run of `total` steps: ⌈fraction × total⌉.
