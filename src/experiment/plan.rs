@@ -69,7 +69,6 @@ pub fn step_flops(cfg: &ExperimentConfig) -> f64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "JobFields")]
 pub struct Job {
-    #[serde(default)]
     pub variant: usize,
     #[serde(flatten)]
     pub unit: Unit,

@@ -223,7 +223,7 @@ pub enum Output {
     /// Perplexity per γ and draw, and the sharpness when it is measured.
     Perturbed {
         ppl: Vec<Vec<f64>>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(skip_serializing_if = "Option::is_none")]
         sharpness: Option<f64>,
     },
     /// (pre-training, task) perplexity; None when the run diverged.
