@@ -217,7 +217,7 @@ pub fn quote(text: &str) -> String {
 /// mark is skipped. Errors name the field as a dotted path, or the line and column:
 /// anything but one JSON object (an array, content after the object), a config section
 /// given as an array, a value of the wrong type (quoting what `fields` allows there).
-pub fn parse_json<T: serde::de::DeserializeOwned + serde::Serialize + Default>(
+pub fn parse_json<T: serde::de::DeserializeOwned>(
     text: &str,
     fields: &[crate::schema::Group],
 ) -> Result<T, ConfigError> {
@@ -257,48 +257,28 @@ pub fn parse_json<T: serde::de::DeserializeOwned + serde::Serialize + Default>(
         if syntax && field.is_empty() {
             return ConfigError::new("", format!("malformed JSON: {inner}"));
         }
-        let message = match crate::schema::hint(fields, &field) {
-            Some(allowed) => format!("must be {allowed} ({inner})"),
-            None => inner,
+        let message = match (
+            crate::schema::hint(fields, &field),
+            section_given_as(&inner),
+        ) {
+            (Some(allowed), _) => format!("must be {allowed} ({inner})"),
+            (None, Some(got)) => format!("must be a JSON object {{ … }}, got {got}"),
+            (None, None) => inner,
         };
         ConfigError::new(quote(&field), message)
     })?;
-    // serde reads a struct from an array too, by position: a section must be an object.
-    let given: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| ConfigError::new("", format!("malformed JSON: {}", quote(&e.to_string()))))?;
-    let shape = crate::json::to_value(&T::default());
-    sections_are_objects(&given, &shape, "")?;
     Ok(config)
 }
 
-/// Every object of `shape` (the default config) that `given` has is an object there too.
-fn sections_are_objects(
-    given: &serde_json::Value,
-    shape: &serde_json::Value,
-    path: &str,
-) -> Result<(), ConfigError> {
-    let (Some(given), Some(shape)) = (given.as_object(), shape.as_object()) else {
-        return Ok(());
-    };
-    for (key, want) in shape {
-        let Some(got) = given.get(key) else { continue };
-        let field = if path.is_empty() {
-            key.clone()
-        } else {
-            format!("{path}.{key}")
-        };
-        if want.is_object() && !got.is_object() {
-            let kind = match got {
-                serde_json::Value::Array(_) => "an array",
-                serde_json::Value::Null => "null",
-                _ => "a single value",
-            };
-            return Err(ConfigError::new(
-                field,
-                format!("must be a JSON object {{ … }}, got {kind}"),
-            ));
-        }
-        sections_are_objects(got, want, &field)?;
-    }
-    Ok(())
+/// What was given where a section (an object) belongs, from serde's message
+/// `invalid type: sequence, expected struct PretrainConfig` (the reader takes a struct only
+/// from an object, `json::Objects`).
+fn section_given_as(message: &str) -> Option<&'static str> {
+    let given = message.strip_prefix("invalid type: ")?;
+    let (given, expected) = given.split_once(", expected ")?;
+    expected.starts_with("struct ").then_some(match given {
+        "sequence" => "an array",
+        "null" => "null",
+        _ => "a single value",
+    })
 }

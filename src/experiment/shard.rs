@@ -311,7 +311,8 @@ impl Checkpoints {
             Err(e) => return Err(Error::Io(format!("cannot read '{}': {e}", meta.display()))),
         };
         let bad = |m: String| Error::data(format!("checkpoint {}", meta.display()), m);
-        let output: Output = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+        let text = String::from_utf8(text).map_err(|e| bad(e.to_string()))?;
+        let output: Output = crate::json::read_json(&text).map_err(|e| bad(e.inner.to_string()))?;
         match output {
             Output::Pretrained {
                 base,

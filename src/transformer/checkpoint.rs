@@ -112,7 +112,7 @@ pub fn optimizer_from_safetensors(
         .and_then(|m| m.get(OPTIMIZER_KEY))
         .ok_or("the file has no overtrain optimizer state in its metadata")?;
     let meta: OptimizerMeta =
-        serde_json::from_str(text).map_err(|e| format!("{OPTIMIZER_KEY}: {e}"))?;
+        crate::json::read_json(text).map_err(|e| format!("{OPTIMIZER_KEY}: {}", e.inner))?;
     if meta.optimizer != "adamw" {
         return Err(format!(
             "the optimizer is '{}', not adamw",
@@ -141,7 +141,8 @@ pub fn from_safetensors(data: &[u8]) -> Result<(ModelConfig, Vec<f32>), String> 
         .as_ref()
         .and_then(|m| m.get(META_KEY))
         .ok_or("the file has no overtrain model config in its metadata")?;
-    let cfg: ModelConfig = serde_json::from_str(model).map_err(|e| format!("model config: {e}"))?;
+    let cfg: ModelConfig =
+        crate::json::read_json(model).map_err(|e| format!("model config: {}", e.inner))?;
     cfg.validate().map_err(|e| e.to_string())?;
     let layout = Layout::new(&cfg);
     let st = SafeTensors::deserialize(data).map_err(|e| format!("not a safetensors file: {e}"))?;
