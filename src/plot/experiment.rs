@@ -11,7 +11,7 @@ use super::style::{
     by_value, draw_legend, draw_line, draw_marker, draw_ring, plain, with_legend, Dash, Entry,
     Look, Style,
 };
-use super::{err, error_svg, linear_range, svg, tick, PlotOptions, PlotResult, FONT};
+use super::{err, error_svg, linear_range, svg, tick, Axis, PlotOptions, PlotResult, FONT};
 use crate::experiment::ExperimentResults;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -206,7 +206,7 @@ fn panel<DB: DrawingBackend>(
         .margin_right(30)
         .x_label_area_size(style.x_label_area())
         .y_label_area_size(style.y_label_area())
-        .build_cartesian_2d(x.log_scale().with_key_points(ticks), linear_range(ys))
+        .build_cartesian_2d(Axis::log(x, ticks), Axis::linear(linear_range(ys)))
         .map_err(err)?;
     chart
         .configure_mesh()

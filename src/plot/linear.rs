@@ -9,7 +9,7 @@ use super::style::{
     Style,
 };
 use super::{
-    err, error_svg, linear_range, log_range, ramp, svg, tick, PlotOptions, PlotResult, FONT,
+    err, error_svg, linear_range, log_range, ramp, svg, tick, Axis, PlotOptions, PlotResult, FONT,
 };
 use crate::linear::LinearResults;
 use plotters::coord::Shift;
@@ -36,9 +36,9 @@ pub fn all_plots(results: &LinearResults, opts: &PlotOptions) -> Vec<(&'static s
         .collect()
 }
 
-fn x_range(results: &LinearResults) -> std::ops::Range<f64> {
+fn x_range(results: &LinearResults) -> Axis {
     let last = results.steps.last().copied().unwrap_or(1).max(1) as f64;
-    0.0..last
+    Axis::linear(0.0..last)
 }
 
 /// Points of a curve, split into runs of present values (a diverged value breaks the line).
@@ -71,23 +71,26 @@ fn some(v: &[f64]) -> Vec<Option<f64>> {
     v.iter().map(|&x| Some(x)).collect()
 }
 
-/// A chart's mesh: axis titles, ticks (at most 6 on x), all in the style's sizes.
-macro_rules! mesh {
-    ($chart:expr, $style:expr, $x_desc:expr, $y_desc:expr, $y_fmt:expr) => {
-        $chart
-            .configure_mesh()
-            .x_desc($x_desc)
-            .y_desc($y_desc)
-            .x_labels(6)
-            .y_labels(6)
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_label_formatter($y_fmt)
-            .axis_desc_style((FONT, $style.axis))
-            .label_style((FONT, $style.tick))
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
-            .map_err(err)
-    };
+/// A chart's mesh: pre-training steps on x, `y_desc` on y (at most 6 ticks each), in the
+/// style's sizes.
+fn mesh<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<Axis, Axis>>,
+    style: &Style,
+    y_desc: &str,
+) -> PlotResult {
+    chart
+        .configure_mesh()
+        .x_desc("pre-training step")
+        .y_desc(y_desc)
+        .x_labels(6)
+        .y_labels(6)
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| tick(*y))
+        .axis_desc_style((FONT, style.axis))
+        .label_style((FONT, style.tick))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(err)
 }
 
 /// The inflection's ring on a curve, at step `s` if it is one of the checkpoints.
@@ -162,15 +165,9 @@ fn draw_sensitivity<DB: DrawingBackend>(
         .margin_right(30)
         .x_label_area_size(style.x_label_area())
         .y_label_area_size(style.y_label_area())
-        .build_cartesian_2d(x_range(results), y.log_scale().with_key_points(ticks))
+        .build_cartesian_2d(x_range(results), Axis::log(y, ticks))
         .map_err(err)?;
-    mesh!(
-        chart,
-        style,
-        "pre-training step",
-        "loss (log scale)",
-        &|y| tick(*y)
-    )?;
+    mesh(&mut chart, style, "loss (log scale)")?;
     for seg in curve_segments(steps, &some(&results.pretrain_loss)) {
         draw_line(&mut chart, &seg, &base_look, style)?;
     }
@@ -239,15 +236,9 @@ fn draw_perturbed<DB: DrawingBackend>(
         .margin_right(30)
         .x_label_area_size(style.x_label_area())
         .y_label_area_size(style.y_label_area())
-        .build_cartesian_2d(x_range(results), y.log_scale().with_key_points(ticks))
+        .build_cartesian_2d(x_range(results), Axis::log(y, ticks))
         .map_err(err)?;
-    mesh!(
-        chart,
-        style,
-        "pre-training step",
-        "pre-training loss (log scale)",
-        &|y| tick(*y)
-    )?;
+    mesh(&mut chart, style, "pre-training loss (log scale)")?;
     // Only the part inside the axis: plotters would squash the rest onto the bottom edge.
     let visible: Vec<Option<f64>> = results
         .pretrain_loss
@@ -359,44 +350,34 @@ fn draw_finetuned<DB: DrawingBackend>(
             .y_label_area_size(style.y_label_area());
         // Pre-training loss after fine-tuning stays within one decade: a linear axis shows
         // its U. The fine-tuning loss spans many decades: log axis, floored at max/1e6.
-        macro_rules! draw_panel {
-            ($chart:expr) => {{
-                let mut chart = $chart;
-                mesh!(chart, style, "pre-training step", which.label(), &|y| tick(
-                    *y
-                ))?;
-                if opts.show_theory {
-                    for t in &results.theory.finetune {
-                        for seg in curve_segments(steps, &some(which.theory(t))) {
-                            draw_line(&mut chart, &seg, &theory_look(t.l2), style)?;
-                        }
-                    }
-                }
-                for c in &results.finetune {
-                    let l = look(c.lr, c.l2);
-                    let values = which.values(c);
-                    for seg in curve_segments(steps, values) {
-                        draw_line(&mut chart, &seg, &l, style)?;
-                    }
-                    if which == Metric::Pretrain {
-                        ring_at(&chart, steps, values, c.inflection_step, &l, style)?;
-                    }
-                }
-            }};
-        }
-        match which {
-            Metric::Pretrain => {
-                draw_panel!(builder
-                    .build_cartesian_2d(x_range(results), linear_range(all))
-                    .map_err(err)?)
-            }
+        let y = match which {
+            Metric::Pretrain => Axis::linear(linear_range(all)),
             Metric::Finetune => {
                 let mut r = log_range(all);
                 r.start = r.start.max(r.end * 1e-6);
                 let ticks = style::log_ticks(&r);
-                draw_panel!(builder
-                    .build_cartesian_2d(x_range(results), r.log_scale().with_key_points(ticks))
-                    .map_err(err)?)
+                Axis::log(r, ticks)
+            }
+        };
+        let mut chart = builder
+            .build_cartesian_2d(x_range(results), y)
+            .map_err(err)?;
+        mesh(&mut chart, style, which.label())?;
+        if opts.show_theory {
+            for t in &results.theory.finetune {
+                for seg in curve_segments(steps, &some(which.theory(t))) {
+                    draw_line(&mut chart, &seg, &theory_look(t.l2), style)?;
+                }
+            }
+        }
+        for c in &results.finetune {
+            let l = look(c.lr, c.l2);
+            let values = which.values(c);
+            for seg in curve_segments(steps, values) {
+                draw_line(&mut chart, &seg, &l, style)?;
+            }
+            if which == Metric::Pretrain {
+                ring_at(&chart, steps, values, c.inflection_step, &l, style)?;
             }
         }
     }
@@ -473,15 +454,9 @@ fn draw_singular_values<DB: DrawingBackend>(
         .margin_right(30)
         .x_label_area_size(style.x_label_area())
         .y_label_area_size(style.y_label_area())
-        .build_cartesian_2d(x_range(results), linear_range(all))
+        .build_cartesian_2d(x_range(results), Axis::linear(linear_range(all)))
         .map_err(err)?;
-    mesh!(
-        chart,
-        style,
-        "pre-training step",
-        "strength along direction j",
-        &|y| tick(*y)
-    )?;
+    mesh(&mut chart, style, "strength along direction j")?;
     for j in 0..d {
         let values: Vec<Option<f64>> = results
             .singular_values

@@ -7,7 +7,7 @@
 use super::style::{
     by_values, draw_legend, draw_line, draw_marker, with_legend, Dash, Entry, Look, Style,
 };
-use super::{err, svg, tick, PlotOptions, PlotResult, FONT};
+use super::{err, svg, tick, Axis, PlotOptions, PlotResult, FONT};
 use crate::experiment::ExperimentResults;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -282,140 +282,126 @@ fn panel<DB: DrawingBackend>(
         "inflection, tokens (log)"
     };
     let labels: Vec<String> = sweep.values.iter().map(value_label).collect();
-    macro_rules! body {
-        ($chart:expr) => {{
-            let mut chart = $chart;
-            chart
-                .configure_mesh()
-                .x_desc(x_desc.as_str())
-                .y_desc(y_desc)
-                .y_label_formatter(&|v| tick(*v))
-                .x_label_formatter(&|v| {
-                    if sized {
-                        tick(*v)
-                    } else {
-                        let i = v.round() as usize;
-                        if (v - i as f64).abs() < 1e-6 && i < labels.len() {
-                            labels[i].clone()
-                        } else {
-                            String::new()
-                        }
-                    }
-                })
-                .axis_desc_style((FONT, style.axis))
-                .label_style((FONT, style.tick))
-                .light_line_style(WHITE.mix(0.0))
-                .draw()
-                .map_err(err)?;
-            // Families side by side around each value, so equal inflections (or several
-            // "none") stay visible.
-            let offset = |k: usize, x: f64| {
-                let d = k as f64 - (families.len() as f64 - 1.0) / 2.0;
-                if sized {
-                    x * 1.06f64.powf(d)
-                } else {
-                    x + 0.06 * d
-                }
-            };
-            for (k, (f, look)) in families.iter().zip(looks).enumerate() {
-                let points: Vec<(f64, f64)> = f
-                    .budgets
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, b)| b.map(|b| (offset(k, xs[i]), b as f64 / scale(i))))
-                    .collect();
-                draw_line(
-                    &mut chart,
-                    &points,
-                    &Look {
-                        marker: None,
-                        ..*look
-                    },
-                    style,
-                )?;
-                for &p in &points {
-                    draw_marker(
-                        chart.plotting_area(),
-                        p,
-                        look.marker.unwrap_or(super::style::Marker::Circle),
-                        look.color,
-                        style.marker + 1,
-                    )?;
-                }
-                // No inflection within the budgets: an open ring on the top edge.
-                for (i, b) in f.budgets.iter().enumerate() {
-                    if b.is_none() {
-                        chart
-                            .plotting_area()
-                            .draw(&Circle::new(
-                                (offset(k, xs[i]), top),
-                                style.marker as i32 + 2,
-                                look.color.stroke_width(2),
-                            ))
-                            .map_err(err)?;
-                    }
-                }
-            }
-            // The power law of the fitted family, over the values that have an inflection.
-            if sized {
-                if let Some(first) = fitted(families) {
-                    let points: Vec<(f64, f64)> = first
-                        .budgets
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(i, b)| b.map(|b| (xs[i], b as f64 / scale(i))))
-                        .collect();
-                    if let Some(fit) = fit_power_law(&points) {
-                        let (a, b) = (
-                            xs.iter().cloned().fold(f64::INFINITY, f64::min),
-                            xs.iter().cloned().fold(0.0, f64::max),
-                        );
-                        let line: Vec<(f64, f64)> = (0..=20)
-                            .map(|k| {
-                                let x = a * (b / a).powf(k as f64 / 20.0);
-                                (x, fit.prefactor * x.powf(fit.exponent))
-                            })
-                            .filter(|p| p.1 > y_lo && p.1 < y_hi)
-                            .collect();
-                        draw_line(
-                            &mut chart,
-                            &line,
-                            &super::style::plain(BLACK, Dash::Dashed),
-                            style,
-                        )?;
-                    }
-                }
-            }
-        }};
-    }
     // Ticks that never touch (decades, or 2 and 5 between them on short ranges).
     let y_ticks = super::style::log_ticks(&(y_lo..y_hi));
-    let mut builder = ChartBuilder::on(area);
-    builder
-        .margin(12)
-        .margin_right(30)
-        .x_label_area_size(style.x_label_area())
-        .y_label_area_size(style.y_label_area());
-    if sized {
+    let x = if sized {
         let (a, b) = (
             xs.iter().cloned().fold(f64::INFINITY, f64::min),
             xs.iter().cloned().fold(0.0, f64::max),
         );
         let x = (a / 1.4)..(b * 1.4);
         let x_ticks = super::style::log_ticks(&x);
-        body!(builder
-            .build_cartesian_2d(
-                x.log_scale().with_key_points(x_ticks),
-                (y_lo..y_hi).log_scale().with_key_points(y_ticks)
-            )
-            .map_err(err)?)
+        Axis::log(x, x_ticks)
     } else {
-        body!(builder
-            .build_cartesian_2d(
-                -0.5..(n as f64 - 0.5),
-                (y_lo..y_hi).log_scale().with_key_points(y_ticks)
-            )
-            .map_err(err)?)
+        Axis::linear(-0.5..(n as f64 - 0.5))
+    };
+    let mut chart = ChartBuilder::on(area)
+        .margin(12)
+        .margin_right(30)
+        .x_label_area_size(style.x_label_area())
+        .y_label_area_size(style.y_label_area())
+        .build_cartesian_2d(x, Axis::log(y_lo..y_hi, y_ticks))
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc.as_str())
+        .y_desc(y_desc)
+        .y_label_formatter(&|v| tick(*v))
+        .x_label_formatter(&|v| {
+            if sized {
+                tick(*v)
+            } else {
+                let i = v.round() as usize;
+                if (v - i as f64).abs() < 1e-6 && i < labels.len() {
+                    labels[i].clone()
+                } else {
+                    String::new()
+                }
+            }
+        })
+        .axis_desc_style((FONT, style.axis))
+        .label_style((FONT, style.tick))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(err)?;
+    // Families side by side around each value, so equal inflections (or several
+    // "none") stay visible.
+    let offset = |k: usize, x: f64| {
+        let d = k as f64 - (families.len() as f64 - 1.0) / 2.0;
+        if sized {
+            x * 1.06f64.powf(d)
+        } else {
+            x + 0.06 * d
+        }
+    };
+    for (k, (f, look)) in families.iter().zip(looks).enumerate() {
+        let points: Vec<(f64, f64)> = f
+            .budgets
+            .iter()
+            .enumerate()
+            .filter_map(|(i, b)| b.map(|b| (offset(k, xs[i]), b as f64 / scale(i))))
+            .collect();
+        draw_line(
+            &mut chart,
+            &points,
+            &Look {
+                marker: None,
+                ..*look
+            },
+            style,
+        )?;
+        for &p in &points {
+            draw_marker(
+                chart.plotting_area(),
+                p,
+                look.marker.unwrap_or(super::style::Marker::Circle),
+                look.color,
+                style.marker + 1,
+            )?;
+        }
+        // No inflection within the budgets: an open ring on the top edge.
+        for (i, b) in f.budgets.iter().enumerate() {
+            if b.is_none() {
+                chart
+                    .plotting_area()
+                    .draw(&Circle::new(
+                        (offset(k, xs[i]), top),
+                        style.marker as i32 + 2,
+                        look.color.stroke_width(2),
+                    ))
+                    .map_err(err)?;
+            }
+        }
+    }
+    // The power law of the fitted family, over the values that have an inflection.
+    if sized {
+        if let Some(first) = fitted(families) {
+            let points: Vec<(f64, f64)> = first
+                .budgets
+                .iter()
+                .enumerate()
+                .filter_map(|(i, b)| b.map(|b| (xs[i], b as f64 / scale(i))))
+                .collect();
+            if let Some(fit) = fit_power_law(&points) {
+                let (a, b) = (
+                    xs.iter().cloned().fold(f64::INFINITY, f64::min),
+                    xs.iter().cloned().fold(0.0, f64::max),
+                );
+                let line: Vec<(f64, f64)> = (0..=20)
+                    .map(|k| {
+                        let x = a * (b / a).powf(k as f64 / 20.0);
+                        (x, fit.prefactor * x.powf(fit.exponent))
+                    })
+                    .filter(|p| p.1 > y_lo && p.1 < y_hi)
+                    .collect();
+                draw_line(
+                    &mut chart,
+                    &line,
+                    &super::style::plain(BLACK, Dash::Dashed),
+                    style,
+                )?;
+            }
+        }
     }
     Ok(())
 }
