@@ -109,11 +109,14 @@ impl WordClass {
         let favoured = ((words.len() as f64 * spec.topic_share).ceil() as usize).max(1);
         let topics = (0..spec.topics)
             .map(|_| {
-                let mut idx: Vec<usize> = (0..favoured)
-                    .map(|_| rng.random_range(0..words.len()))
-                    .collect();
-                idx.sort_unstable();
-                idx.dedup();
+                // The favoured words, ascending and each once: marked, then listed (the
+                // same list a sort and dedup of the draws gives, without compiling a sort
+                // of indices into the wasm).
+                let mut favoured_word = vec![false; words.len()];
+                for _ in 0..favoured {
+                    favoured_word[rng.random_range(0..words.len())] = true;
+                }
+                let idx: Vec<usize> = (0..words.len()).filter(|&w| favoured_word[w]).collect();
                 let weights = cumulative(idx.iter().enumerate().map(|(r, _)| zipf(r)));
                 (idx, weights)
             })

@@ -189,6 +189,15 @@ fn trend(first: f64, last: f64, se_first: f64, se_last: f64) -> &'static str {
     }
 }
 
+/// Inserts `item` after every entry whose key is at most its own: a list kept in order of
+/// the key, in arrival order among equal keys (as a stable sort would leave it). The lists
+/// here hold a few entries each; a sort of each kind of entry would compile core's sort
+/// once more into the wasm (README, "Size").
+fn insert_sorted<T>(list: &mut Vec<T>, item: T, key: impl Fn(&T) -> f64) {
+    let at = list.partition_point(|x| key(x) <= key(&item));
+    list.insert(at, item);
+}
+
 fn sentences(parts: Vec<String>) -> String {
     parts
         .into_iter()
@@ -270,10 +279,9 @@ pub fn linear(r: &LinearResults) -> Vec<Caption> {
         });
         parts.push(text);
         if let Some(i) = v.index() {
-            minima.push((p.gamma, i));
+            insert_sorted(&mut minima, (p.gamma, i), |m| m.0);
         }
     }
-    minima.sort_by(|a, b| a.0.total_cmp(&b.0));
     for w in minima.windows(2) {
         parts.push(format!(
             "the larger γ = {} bottoms out {} γ = {} ({} against {})",
@@ -331,17 +339,15 @@ pub fn linear(r: &LinearResults) -> Vec<Caption> {
     let mut l2s: Vec<f64> = r.finetune.iter().map(|c| c.l2).collect();
     l2s.dedup();
     for &l2 in &l2s {
-        let mut turns: Vec<(f64, Option<usize>)> = r
-            .finetune
-            .iter()
-            .filter(|c| c.l2 == l2)
-            .filter_map(|c| match verdict(&c.pretrain_loss, &[]) {
-                Verdict::Inflection { index } => Some((c.lr, Some(index))),
-                Verdict::OnlyRising => Some((c.lr, None)),
-                _ => None,
-            })
-            .collect();
-        turns.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut turns: Vec<(f64, Option<usize>)> = Vec::new();
+        for c in r.finetune.iter().filter(|c| c.l2 == l2) {
+            let turn = match verdict(&c.pretrain_loss, &[]) {
+                Verdict::Inflection { index } => Some(index),
+                Verdict::OnlyRising => None,
+                _ => continue,
+            };
+            insert_sorted(&mut turns, (c.lr, turn), |t| t.0);
+        }
         let with = if l2 == 0.0 {
             String::new()
         } else {
@@ -772,8 +778,10 @@ fn one_experiment(r: &ExperimentResults) -> Vec<Caption> {
     let mut l2s: Vec<f64> = r.finetune.iter().map(|f| f.l2).collect();
     l2s.dedup();
     for &l2 in &l2s {
-        let mut by_lr: Vec<_> = minima.iter().filter(|m| m.0 == l2).collect();
-        by_lr.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let mut by_lr = Vec::new();
+        for m in minima.iter().filter(|m| m.0 == l2) {
+            insert_sorted(&mut by_lr, m, |m| m.1);
+        }
         for w in by_lr.windows(2) {
             parts.push(format!(
                 "the larger lr {} turns upward {} lr {} ({} against {})",

@@ -17,7 +17,6 @@ use crate::transformer::checkpoint::to_safetensors;
 use crate::transformer::gpu::{memory_estimate, MemoryEstimate};
 use crate::transformer::params::Layout;
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -25,11 +24,19 @@ use wasm_bindgen::JsCast;
 /// Every preset's config: `{quick: {…}, paper: {…}, micro: {…}}`.
 #[wasm_bindgen]
 pub fn experiment_presets() -> Result<JsValue, JsValue> {
-    let presets: BTreeMap<&str, ExperimentConfig> = PRESETS
-        .iter()
-        .filter_map(|&name| Some((name, ExperimentConfig::preset(name)?)))
-        .collect();
-    to_js(&presets)
+    /// The presets as a map, in their order: written as they come rather than gathered in a
+    /// `BTreeMap`, whose building sorts (and compiles core's sort for these entries).
+    struct Presets;
+    impl Serialize for Presets {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(
+                PRESETS
+                    .iter()
+                    .filter_map(|&name| Some((name, ExperimentConfig::preset(name)?))),
+            )
+        }
+    }
+    to_js(&Presets)
 }
 
 /// The experiment config the page passed, checked (throws a config error naming the field).
