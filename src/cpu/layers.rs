@@ -423,10 +423,12 @@ pub fn rope_backward(dqkv: &mut [f32], t_len: usize, d: usize, h: usize) {
 /// Causal multi-head self-attention. qkv: N rows of [q | k | v] (3D); out: N×D;
 /// att: B×H×T×T softmax weights (kept for the backward pass).
 ///
-/// Head sizes 4, 8, 16 and 32 run a version with the size known at compile time
-/// ([`attention_forward_hs`], [`attention_backward_hs`]): the same bits as the general
-/// one, and a training step of the default model 1.27× faster (`overtrain train`, 300
-/// steps, 12.9 s against 16.4 s of CPU time, medians of 3, 2-core AMD EPYC, 2026-12-05).
+/// Head sizes that are multiples of 4 run a version with a width (4 or 8 dimensions) known
+/// at compile time ([`attention_forward_lanes`], [`attention_backward_lanes`]): the same bits
+/// as the general one. The kernels for each head size (4, 8, 16, 32) that these replaced
+/// made a training step of the default model 1.27× faster than the general one (2026-12-05);
+/// these run the page's training as fast as they did, in a third of the wasm (README,
+/// "Size").
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 pub fn attention_forward(
@@ -479,10 +481,12 @@ fn attention_forward_seqs(
     simd::run(
         #[inline(always)]
         || match d / h {
-            4 => attention_forward_hs::<4>(out, att, qkv, b, t_len, d, h),
-            8 => attention_forward_hs::<8>(out, att, qkv, b, t_len, d, h),
-            16 => attention_forward_hs::<16>(out, att, qkv, b, t_len, d, h),
-            32 => attention_forward_hs::<32>(out, att, qkv, b, t_len, d, h),
+            hs if hs.is_multiple_of(8) => {
+                attention_forward_lanes::<8>(out, att, qkv, b, t_len, d, h)
+            }
+            hs if hs.is_multiple_of(4) => {
+                attention_forward_lanes::<4>(out, att, qkv, b, t_len, d, h)
+            }
             _ => attention_forward_impl(out, att, qkv, b, t_len, d, h),
         },
     )
@@ -533,17 +537,20 @@ fn no_vectorize_across() {
     std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
 }
 
-/// Query rows that [`attention_forward_hs`] and [`attention_backward_hs`] handle together:
+/// Query rows that [`attention_forward_lanes`] and [`attention_backward_lanes`] handle together:
 /// their sums are independent, so they advance side by side.
 const ROWS: usize = 4;
 
-/// [`attention_forward`] for a head size known at compile time (a head's row is then a
-/// few whole vectors): the scores of a query for all keys at once (keys transposed and
-/// padded to 16), and the weighted sums of ROWS queries at once. Every element is the same
-/// sum, in the same order, as in [`attention_forward_impl`].
+/// [`attention_forward`] for a head size `hs` that is a multiple of `W` (4 or 8, known at
+/// compile time): the scores of a query for all keys at once (keys transposed and padded to
+/// 16), and the weighted sums of ROWS queries at once, `W` of a head's dimensions at a time
+/// (a few whole vectors, held in registers). Every element is the same sum, in the same
+/// order, as in [`attention_forward_impl`]. Two widths rather than one kernel per head size:
+/// two copies of this code in the wasm serve every head size that is a multiple of 4
+/// (README, "Size").
 #[inline(always)]
 #[allow(clippy::needless_range_loop)] // constant bounds, unrolled
-fn attention_forward_hs<const HS: usize>(
+fn attention_forward_lanes<const W: usize>(
     out: &mut [f32],
     att: &mut [f32],
     qkv: &[f32],
@@ -552,18 +559,20 @@ fn attention_forward_hs<const HS: usize>(
     d: usize,
     h: usize,
 ) {
-    let scale = 1.0 / (HS as f32).sqrt();
+    let hs = d / h;
+    debug_assert!(hs.is_multiple_of(W));
+    let scale = 1.0 / (hs as f32).sqrt();
     let tp = t_len.next_multiple_of(16);
-    let mut kt = vec![0.0f32; HS * tp]; // padding stays 0
+    let mut kt = vec![0.0f32; hs * tp]; // padding stays 0
     let mut srow = vec![0.0f32; tp];
     for bi in 0..b {
         for head in 0..h {
-            let row = |t: usize| (bi * t_len + t) * 3 * d + head * HS;
-            // Keys in blocks of 16, each transposed: kt[(c·HS + i)·16 + j] = k[16c + j][i].
+            let row = |t: usize| (bi * t_len + t) * 3 * d + head * hs;
+            // Keys in blocks of 16, each transposed: kt[(c·hs + i)·16 + j] = k[16c + j][i].
             for t2 in 0..t_len {
                 let (c, j) = (t2 / 16, t2 % 16);
-                for (i, &k) in qkv[row(t2) + d..][..HS].iter().enumerate() {
-                    kt[(c * HS + i) * 16 + j] = k;
+                for (i, &k) in qkv[row(t2) + d..][..hs].iter().enumerate() {
+                    kt[(c * hs + i) * 16 + j] = k;
                 }
             }
             let att = &mut att[(bi * h + head) * t_len * t_len..][..t_len * t_len];
@@ -576,13 +585,17 @@ fn attention_forward_hs<const HS: usize>(
                     // s = q·k summed over i from −0.0 (as Iterator::sum adds), then scaled;
                     // the padding's lanes are computed and never read.
                     let w = (t + 1).next_multiple_of(16);
-                    for (sc, kc) in srow[..w].chunks_exact_mut(16).zip(kt.chunks_exact(16 * HS)) {
+                    for (sc, kc) in srow[..w].chunks_exact_mut(16).zip(kt.chunks_exact(16 * hs)) {
                         no_vectorize_across();
-                        let q: &[f32; HS] = qkv[row(t)..][..HS].try_into().unwrap();
+                        let q = &qkv[row(t)..][..hs];
                         let mut acc = [-0.0f32; 16];
-                        for (&qi, k) in q.iter().zip(kc.chunks_exact(16)) {
-                            for j in 0..16 {
-                                acc[j] += qi * k[j];
+                        // W dimensions a step (unrolled), i ascending.
+                        for (q, k) in q.chunks_exact(W).zip(kc.chunks_exact(16 * W)) {
+                            let q: &[f32; W] = q.try_into().unwrap();
+                            for i in 0..W {
+                                for j in 0..16 {
+                                    acc[j] += q[i] * k[i * 16 + j];
+                                }
                             }
                         }
                         for j in 0..16 {
@@ -607,49 +620,54 @@ fn attention_forward_hs<const HS: usize>(
                 }
                 t0 += group;
             }
-            // out[t] = Σ_{t2 ≤ t} a[t, t2]·v[t2] from 0, in t2 order.
+            // out[t] = Σ_{t2 ≤ t} a[t, t2]·v[t2] from 0, in t2 order; W dimensions at a time
+            // (each element's sum is its own: the order of the dimensions does not matter).
             let att = &*att;
-            let v = |t2: usize| -> &[f32; HS] { qkv[row(t2) + 2 * d..][..HS].try_into().unwrap() };
-            let out_row = |t: usize| (bi * t_len + t) * d + head * HS;
-            let mut t0 = 0;
-            while t0 + ROWS <= t_len {
-                let a = |r: usize, t2: usize| att[(t0 + r) * t_len + t2];
-                let mut acc = [[0.0f32; HS]; ROWS];
-                for t2 in 0..=t0 {
-                    let v = v(t2);
-                    for r in 0..ROWS {
-                        let a = a(r, t2);
-                        for i in 0..HS {
-                            acc[r][i] += a * v[i];
-                        }
-                    }
-                }
-                // The triangle: key t0 + j only for rows r ≥ j (constant bounds, unrolled).
-                for j in 1..ROWS {
-                    let v = v(t0 + j);
-                    for r in 0..ROWS {
-                        if r >= j {
-                            let a = a(r, t0 + j);
-                            for i in 0..HS {
+            let out_row = |t: usize| (bi * t_len + t) * d + head * hs;
+            for lane in (0..hs).step_by(W) {
+                let v = |t2: usize| -> &[f32; W] {
+                    qkv[row(t2) + 2 * d + lane..][..W].try_into().unwrap()
+                };
+                let mut t0 = 0;
+                while t0 + ROWS <= t_len {
+                    let a = |r: usize, t2: usize| att[(t0 + r) * t_len + t2];
+                    let mut acc = [[0.0f32; W]; ROWS];
+                    for t2 in 0..=t0 {
+                        let v = v(t2);
+                        for r in 0..ROWS {
+                            let a = a(r, t2);
+                            for i in 0..W {
                                 acc[r][i] += a * v[i];
                             }
                         }
                     }
-                }
-                for (r, acc) in acc.iter().enumerate() {
-                    out[out_row(t0 + r)..][..HS].copy_from_slice(acc);
-                }
-                t0 += ROWS;
-            }
-            for t in t0..t_len {
-                let mut acc = [0.0f32; HS];
-                for t2 in 0..=t {
-                    let (a, v) = (att[t * t_len + t2], v(t2));
-                    for i in 0..HS {
-                        acc[i] += a * v[i];
+                    // The triangle: key t0 + j only for rows r ≥ j (constant bounds, unrolled).
+                    for j in 1..ROWS {
+                        let v = v(t0 + j);
+                        for r in 0..ROWS {
+                            if r >= j {
+                                let a = a(r, t0 + j);
+                                for i in 0..W {
+                                    acc[r][i] += a * v[i];
+                                }
+                            }
+                        }
                     }
+                    for (r, acc) in acc.iter().enumerate() {
+                        out[out_row(t0 + r) + lane..][..W].copy_from_slice(acc);
+                    }
+                    t0 += ROWS;
                 }
-                out[out_row(t)..][..HS].copy_from_slice(&acc);
+                for t in t0..t_len {
+                    let mut acc = [0.0f32; W];
+                    for t2 in 0..=t {
+                        let (a, v) = (att[t * t_len + t2], v(t2));
+                        for i in 0..W {
+                            acc[i] += a * v[i];
+                        }
+                    }
+                    out[out_row(t) + lane..][..W].copy_from_slice(&acc);
+                }
             }
         }
     }
@@ -747,23 +765,26 @@ fn attention_backward_seqs(
     simd::run(
         #[inline(always)]
         || match d / h {
-            4 => attention_backward_hs::<4>(dqkv, dout, qkv, att, b, t_len, d, h),
-            8 => attention_backward_hs::<8>(dqkv, dout, qkv, att, b, t_len, d, h),
-            16 => attention_backward_hs::<16>(dqkv, dout, qkv, att, b, t_len, d, h),
-            32 => attention_backward_hs::<32>(dqkv, dout, qkv, att, b, t_len, d, h),
+            hs if hs.is_multiple_of(8) => {
+                attention_backward_lanes::<8>(dqkv, dout, qkv, att, b, t_len, d, h)
+            }
+            hs if hs.is_multiple_of(4) => {
+                attention_backward_lanes::<4>(dqkv, dout, qkv, att, b, t_len, d, h)
+            }
             _ => attention_backward_impl(dqkv, dout, qkv, att, b, t_len, d, h),
         },
     )
 }
 
-/// [`attention_backward`] for a head size known at compile time, in three passes per head:
-/// the score gradients ds of each query (over all keys at once, values transposed and
-/// padded to 16), then dq = ds·k for ROWS queries at once, then dk = dsᵀ·q and dv = aᵀ·dy
-/// for ROWS keys at once. Every element is the same sum, in the same order, as in
+/// [`attention_backward`] for a head size `hs` that is a multiple of `W` (as
+/// [`attention_forward_lanes`]), in three passes per head: the score gradients ds of each
+/// query (over all keys at once, values transposed and padded to 16), then dq = ds·k for
+/// ROWS queries at once, then dk = dsᵀ·q and dv = aᵀ·dy for ROWS keys at once, the last two
+/// `W` dimensions at a time. Every element is the same sum, in the same order, as in
 /// [`attention_backward_impl`]: dq over keys, dk and dv over queries, each ascending from 0.
 #[inline(always)]
 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)] // constant bounds, unrolled
-fn attention_backward_hs<const HS: usize>(
+fn attention_backward_lanes<const W: usize>(
     dqkv: &mut [f32],
     dout: &[f32],
     qkv: &[f32],
@@ -773,26 +794,24 @@ fn attention_backward_hs<const HS: usize>(
     d: usize,
     h: usize,
 ) {
-    let scale = 1.0 / (HS as f32).sqrt();
+    let hs = d / h;
+    debug_assert!(hs.is_multiple_of(W));
+    let scale = 1.0 / (hs as f32).sqrt();
     let tp = t_len.next_multiple_of(16);
     dqkv.fill(0.0);
-    let mut vt = vec![0.0f32; HS * tp]; // padding stays 0
+    let mut vt = vec![0.0f32; hs * tp]; // padding stays 0
     let mut drows = vec![0.0f32; ROWS * tp];
     let mut prods = vec![0.0f32; ROWS * tp];
     let mut ds = vec![0.0f32; t_len * t_len];
     for bi in 0..b {
         for head in 0..h {
-            let row = |t: usize| (bi * t_len + t) * 3 * d + head * HS;
-            let dy = |t: usize| -> &[f32; HS] {
-                dout[(bi * t_len + t) * d + head * HS..][..HS]
-                    .try_into()
-                    .unwrap()
-            };
+            let row = |t: usize| (bi * t_len + t) * 3 * d + head * hs;
+            let dy_row = |t: usize| (bi * t_len + t) * d + head * hs;
             // Values in blocks of 16, each transposed (as the keys in the forward pass).
             for t2 in 0..t_len {
                 let (c, j) = (t2 / 16, t2 % 16);
-                for (i, &v) in qkv[row(t2) + 2 * d..][..HS].iter().enumerate() {
-                    vt[(c * HS + i) * 16 + j] = v;
+                for (i, &v) in qkv[row(t2) + 2 * d..][..hs].iter().enumerate() {
+                    vt[(c * hs + i) * 16 + j] = v;
                 }
             }
             let att = &att[(bi * h + head) * t_len * t_len..][..t_len * t_len];
@@ -806,14 +825,18 @@ fn attention_backward_hs<const HS: usize>(
                     let t = t0 + r;
                     // datt = dy·v over i from −0.0 (as Iterator::sum adds), all keys at once.
                     let w = (t + 1).next_multiple_of(16);
-                    let y = dy(t);
+                    let y = &dout[dy_row(t)..][..hs];
                     let drow = &mut drows[r * tp..][..tp];
-                    for (sc, vc) in drow[..w].chunks_exact_mut(16).zip(vt.chunks_exact(16 * HS)) {
+                    for (sc, vc) in drow[..w].chunks_exact_mut(16).zip(vt.chunks_exact(16 * hs)) {
                         no_vectorize_across();
                         let mut acc = [-0.0f32; 16];
-                        for (&yi, v) in y.iter().zip(vc.chunks_exact(16)) {
-                            for j in 0..16 {
-                                acc[j] += yi * v[j];
+                        // W dimensions a step (unrolled), i ascending.
+                        for (y, v) in y.chunks_exact(W).zip(vc.chunks_exact(16 * W)) {
+                            let y: &[f32; W] = y.try_into().unwrap();
+                            for i in 0..W {
+                                for j in 0..16 {
+                                    acc[j] += y[i] * v[i * 16 + j];
+                                }
                             }
                         }
                         sc.copy_from_slice(&acc);
@@ -834,105 +857,111 @@ fn attention_backward_hs<const HS: usize>(
                 }
                 t0 += group;
             }
-            // dq[t] = Σ_{t2 ≤ t} ds[t, t2]·k[t2], added to dqkv's zero.
-            let k = |t2: usize| -> &[f32; HS] { qkv[row(t2) + d..][..HS].try_into().unwrap() };
-            let mut t0 = 0;
-            while t0 + ROWS <= t_len {
-                let g = |r: usize, t2: usize| ds[(t0 + r) * t_len + t2];
-                let mut acc = [[0.0f32; HS]; ROWS];
-                for t2 in 0..=t0 {
-                    let k = k(t2);
-                    for r in 0..ROWS {
-                        let g = g(r, t2);
-                        for i in 0..HS {
-                            acc[r][i] += g * k[i];
-                        }
-                    }
-                }
-                for j in 1..ROWS {
-                    let k = k(t0 + j);
-                    for r in 0..ROWS {
-                        if r >= j {
-                            let g = g(r, t0 + j);
-                            for i in 0..HS {
+            for lane in (0..hs).step_by(W) {
+                let part =
+                    |start: usize| -> &[f32; W] { qkv[start + lane..][..W].try_into().unwrap() };
+                // dq[t] = Σ_{t2 ≤ t} ds[t, t2]·k[t2], added to dqkv's zero.
+                let k = |t2: usize| part(row(t2) + d);
+                let mut t0 = 0;
+                while t0 + ROWS <= t_len {
+                    let g = |r: usize, t2: usize| ds[(t0 + r) * t_len + t2];
+                    let mut acc = [[0.0f32; W]; ROWS];
+                    for t2 in 0..=t0 {
+                        let k = k(t2);
+                        for r in 0..ROWS {
+                            let g = g(r, t2);
+                            for i in 0..W {
                                 acc[r][i] += g * k[i];
                             }
                         }
                     }
+                    for j in 1..ROWS {
+                        let k = k(t0 + j);
+                        for r in 0..ROWS {
+                            if r >= j {
+                                let g = g(r, t0 + j);
+                                for i in 0..W {
+                                    acc[r][i] += g * k[i];
+                                }
+                            }
+                        }
+                    }
+                    for (r, acc) in acc.iter().enumerate() {
+                        for (g, &x) in dqkv[row(t0 + r) + lane..][..W].iter_mut().zip(acc) {
+                            *g += x;
+                        }
+                    }
+                    t0 += ROWS;
                 }
-                for (r, acc) in acc.iter().enumerate() {
-                    for (g, &x) in dqkv[row(t0 + r)..][..HS].iter_mut().zip(acc) {
+                for t in t0..t_len {
+                    let mut acc = [0.0f32; W];
+                    for t2 in 0..=t {
+                        let (g, k) = (ds[t * t_len + t2], k(t2));
+                        for i in 0..W {
+                            acc[i] += g * k[i];
+                        }
+                    }
+                    for (g, &x) in dqkv[row(t) + lane..][..W].iter_mut().zip(&acc) {
                         *g += x;
                     }
                 }
-                t0 += ROWS;
-            }
-            for t in t0..t_len {
-                let mut acc = [0.0f32; HS];
-                for t2 in 0..=t {
-                    let (g, k) = (ds[t * t_len + t2], k(t2));
-                    for i in 0..HS {
-                        acc[i] += g * k[i];
+                // dk[t2] = Σ_{t ≥ t2} ds[t, t2]·q[t] and dv[t2] = Σ_{t ≥ t2} a[t, t2]·dy[t],
+                // from 0 in t order (dqkv's k and v parts get nothing else).
+                let q = |t: usize| part(row(t));
+                let dy =
+                    |t: usize| -> &[f32; W] { dout[dy_row(t) + lane..][..W].try_into().unwrap() };
+                let mut c0 = 0;
+                while c0 + ROWS <= t_len {
+                    let mut acc_k = [[0.0f32; W]; ROWS];
+                    let mut acc_v = [[0.0f32; W]; ROWS];
+                    // Query c0 + j only for keys c0 + r with r ≤ j (constant bounds, unrolled).
+                    for j in 0..ROWS - 1 {
+                        let t = c0 + j;
+                        let (q, y) = (q(t), dy(t));
+                        for r in 0..ROWS {
+                            if r <= j {
+                                let (g, a) = (ds[t * t_len + c0 + r], att[t * t_len + c0 + r]);
+                                for i in 0..W {
+                                    acc_k[r][i] += g * q[i];
+                                    acc_v[r][i] += a * y[i];
+                                }
+                            }
+                        }
                     }
-                }
-                for (g, &x) in dqkv[row(t)..][..HS].iter_mut().zip(&acc) {
-                    *g += x;
-                }
-            }
-            // dk[t2] = Σ_{t ≥ t2} ds[t, t2]·q[t] and dv[t2] = Σ_{t ≥ t2} a[t, t2]·dy[t],
-            // from 0 in t order (dqkv's k and v parts get nothing else).
-            let q = |t: usize| -> &[f32; HS] { qkv[row(t)..][..HS].try_into().unwrap() };
-            let mut c0 = 0;
-            while c0 + ROWS <= t_len {
-                let mut acc_k = [[0.0f32; HS]; ROWS];
-                let mut acc_v = [[0.0f32; HS]; ROWS];
-                // Query c0 + j only for keys c0 + r with r ≤ j (constant bounds, unrolled).
-                for j in 0..ROWS - 1 {
-                    let t = c0 + j;
-                    let (q, y) = (q(t), dy(t));
-                    for r in 0..ROWS {
-                        if r <= j {
-                            let (g, a) = (ds[t * t_len + c0 + r], att[t * t_len + c0 + r]);
-                            for i in 0..HS {
+                    for t in c0 + ROWS - 1..t_len {
+                        let (q, y) = (q(t), dy(t));
+                        // The ROWS scores as arrays, bounds checked once, so that the loop
+                        // over r unrolls and the accumulators stay in registers.
+                        let gs: &[f32; ROWS] = ds[t * t_len + c0..][..ROWS].try_into().unwrap();
+                        let as_: &[f32; ROWS] = att[t * t_len + c0..][..ROWS].try_into().unwrap();
+                        for r in 0..ROWS {
+                            let (g, a) = (gs[r], as_[r]);
+                            for i in 0..W {
                                 acc_k[r][i] += g * q[i];
                                 acc_v[r][i] += a * y[i];
                             }
                         }
                     }
-                }
-                for t in c0 + ROWS - 1..t_len {
-                    let (q, y) = (q(t), dy(t));
-                    // The ROWS scores as arrays, bounds checked once, so that the loop over
-                    // r unrolls and the accumulators stay in registers.
-                    let gs: &[f32; ROWS] = ds[t * t_len + c0..][..ROWS].try_into().unwrap();
-                    let as_: &[f32; ROWS] = att[t * t_len + c0..][..ROWS].try_into().unwrap();
                     for r in 0..ROWS {
-                        let (g, a) = (gs[r], as_[r]);
-                        for i in 0..HS {
-                            acc_k[r][i] += g * q[i];
-                            acc_v[r][i] += a * y[i];
+                        dqkv[row(c0 + r) + d + lane..][..W].copy_from_slice(&acc_k[r]);
+                        dqkv[row(c0 + r) + 2 * d + lane..][..W].copy_from_slice(&acc_v[r]);
+                    }
+                    c0 += ROWS;
+                }
+                for t2 in c0..t_len {
+                    let mut acc_k = [0.0f32; W];
+                    let mut acc_v = [0.0f32; W];
+                    for t in t2..t_len {
+                        let (q, y) = (q(t), dy(t));
+                        let (g, a) = (ds[t * t_len + t2], att[t * t_len + t2]);
+                        for i in 0..W {
+                            acc_k[i] += g * q[i];
+                            acc_v[i] += a * y[i];
                         }
                     }
+                    dqkv[row(t2) + d + lane..][..W].copy_from_slice(&acc_k);
+                    dqkv[row(t2) + 2 * d + lane..][..W].copy_from_slice(&acc_v);
                 }
-                for r in 0..ROWS {
-                    dqkv[row(c0 + r) + d..][..HS].copy_from_slice(&acc_k[r]);
-                    dqkv[row(c0 + r) + 2 * d..][..HS].copy_from_slice(&acc_v[r]);
-                }
-                c0 += ROWS;
-            }
-            for t2 in c0..t_len {
-                let mut acc_k = [0.0f32; HS];
-                let mut acc_v = [0.0f32; HS];
-                for t in t2..t_len {
-                    let (q, y) = (q(t), dy(t));
-                    let (g, a) = (ds[t * t_len + t2], att[t * t_len + t2]);
-                    for i in 0..HS {
-                        acc_k[i] += g * q[i];
-                        acc_v[i] += a * y[i];
-                    }
-                }
-                dqkv[row(t2) + d..][..HS].copy_from_slice(&acc_k);
-                dqkv[row(t2) + 2 * d..][..HS].copy_from_slice(&acc_v);
             }
         }
     }
@@ -1177,13 +1206,14 @@ mod tests {
         assert_eq!(larger(f32::NEG_INFINITY, -3.0), -3.0);
     }
 
-    /// The head-size-specialised attention kernels (blocks of 16 keys, ROWS rows at once,
-    /// grouped sums) give exactly the bits of the plain row-by-row ones, for every head
-    /// size they cover and for lengths that fill and do not fill their groups.
+    /// The attention kernels for head sizes in multiples of 4 (blocks of 16 keys, ROWS rows
+    /// at once, 4 or 8 dimensions at a time, grouped sums) give exactly the bits of the
+    /// plain row-by-row ones, for head sizes of one and of several widths, and for lengths
+    /// that fill and do not fill their groups.
     #[test]
     fn attention_kernels_give_the_plain_kernels_bits() {
         let mut rng = ChaCha8Rng::seed_from_u64(11);
-        for hs in [4, 8, 16, 32] {
+        for hs in [4, 8, 12, 16, 24, 32] {
             for t_len in [1, 3, 5, 16, 17, 64] {
                 let (b, h) = (2, 2);
                 let d = hs * h;
