@@ -18,6 +18,8 @@ use crate::transformer::schedule::{Lr, Schedule};
 use crate::transformer::sharpness::sharpness;
 use crate::transformer::train::{Corpus, TrainConfig};
 use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 /// A fine-tuning task's train stream (repeat `stream`) or its held-out stream.
@@ -298,31 +300,50 @@ pub trait Watch {
     async fn unit_progress(&mut self, p: &UnitProgress) -> Result<(), Error>;
 }
 
+/// A [`Watch`] behind a pointer, its progress boxed: the units' code below is compiled once,
+/// not once for each kind of watch (the page has two, the whole experiment's and a
+/// worker's unit's: README, "Size"); a box per loss read-back costs nothing measurable.
+trait WatchBoxed {
+    fn unit_progress_boxed<'a>(
+        &'a mut self,
+        p: &'a UnitProgress,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + 'a>>;
+}
+
+impl<W: Watch> WatchBoxed for W {
+    fn unit_progress_boxed<'a>(
+        &'a mut self,
+        p: &'a UnitProgress,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + 'a>> {
+        Box::pin(self.unit_progress(p))
+    }
+}
+
 /// Passes a stretch of training's losses on as unit progress.
-struct Stretching<'w, W: Watch> {
-    watch: &'w mut W,
+struct Stretching<'w> {
+    watch: &'w mut dyn WatchBoxed,
     progress: UnitProgress,
     losses: &'w mut Vec<f64>,
     /// Each step's work ([`plan::step_work`]).
     step_work: f64,
 }
 
-impl<W: Watch> Observer for Stretching<'_, W> {
+impl Observer for Stretching<'_> {
     async fn losses(&mut self, done: usize, losses: &[f64]) -> Result<(), Error> {
         self.losses.extend(losses);
         self.progress.work += losses.len() as f64 * self.step_work;
         self.progress.step = done;
         self.progress.loss = self.losses.last().copied();
-        self.watch.unit_progress(&self.progress).await
+        self.watch.unit_progress_boxed(&self.progress).await
     }
 }
 
 /// Trains steps `steps` of the schedule `lr` on `source`, appending their losses to
 /// `losses`; returns the diverged step (counting from 1) if one did.
 #[allow(clippy::too_many_arguments)]
-async fn stretch<W: Watch>(
+async fn stretch(
     engine: &mut Engine<'_>,
-    watch: &mut W,
+    watch: &mut dyn WatchBoxed,
     progress: &mut UnitProgress,
     source: &mut dyn ByteSource,
     lr: &Lr,
@@ -356,12 +377,23 @@ async fn perplexity(engine: &mut Engine<'_>, batches: &[Vec<u8>]) -> Result<f64,
 }
 
 /// Runs one unit on `engine` from `input`, the output of the unit it needs.
-pub(super) async fn execute<W: Watch>(
+pub(super) async fn execute(
     ctx: &Context,
     unit: Unit,
     input: Option<&Output>,
     engine: &mut Engine<'_>,
-    watch: &mut W,
+    watch: &mut impl Watch,
+) -> Result<Output, Error> {
+    execute_unit(ctx, unit, input, engine, watch).await
+}
+
+/// [`execute`], one copy for every kind of watch.
+async fn execute_unit(
+    ctx: &Context,
+    unit: Unit,
+    input: Option<&Output>,
+    engine: &mut Engine<'_>,
+    watch: &mut dyn WatchBoxed,
 ) -> Result<Output, Error> {
     let n = ctx.cfg.pretrain.budgets.len();
     let mut progress = UnitProgress {
@@ -403,15 +435,15 @@ pub(super) async fn execute<W: Watch>(
 }
 
 /// One unit being run: what every kind of unit needs.
-struct UnitRun<'r, 'e, W: Watch> {
+struct UnitRun<'r, 'e> {
     ctx: &'r Context,
     unit: Unit,
     engine: &'r mut Engine<'e>,
-    watch: &'r mut W,
+    watch: &'r mut dyn WatchBoxed,
     progress: &'r mut UnitProgress,
 }
 
-impl<W: Watch> UnitRun<'_, '_, W> {
+impl UnitRun<'_, '_> {
     /// Trains steps `steps` of `lr` on `source` (see [`stretch`]).
     async fn train(
         &mut self,
@@ -448,8 +480,8 @@ fn pretrained(unit: Unit, input: Option<&Output>) -> Result<&Vec<f32>, Error> {
 
 /// wsd and constant: the stable run from the previous budget's branch point (or the start)
 /// to this budget's.
-async fn stable_phase<W: Watch>(
-    run: &mut UnitRun<'_, '_, W>,
+async fn stable_phase(
+    run: &mut UnitRun<'_, '_>,
     budget: usize,
     input: Option<&Output>,
 ) -> Result<Output, Error> {
@@ -491,10 +523,7 @@ async fn stable_phase<W: Watch>(
 }
 
 /// independent: budget b's own run from the initial weights, warmup then cosine to zero.
-async fn pretrain_independent<W: Watch>(
-    run: &mut UnitRun<'_, '_, W>,
-    budget: usize,
-) -> Result<Output, Error> {
+async fn pretrain_independent(run: &mut UnitRun<'_, '_>, budget: usize) -> Result<Output, Error> {
     let cfg = &run.ctx.cfg;
     let steps = cfg.budget_steps()[budget];
     let mut corpus = Context::corpus(cfg);
@@ -515,8 +544,8 @@ async fn pretrain_independent<W: Watch>(
 
 /// wsd: budget b's decay branch from the stable run's state at its branch point, on the
 /// same data stream from there.
-async fn pretrain_wsd_branch<W: Watch>(
-    run: &mut UnitRun<'_, '_, W>,
+async fn pretrain_wsd_branch(
+    run: &mut UnitRun<'_, '_>,
     budget: usize,
     input: Option<&Output>,
 ) -> Result<Output, Error> {
@@ -547,8 +576,8 @@ async fn pretrain_wsd_branch<W: Watch>(
 
 /// constant: budget b's checkpoint is the one run's state at b's steps, as `stable b` left
 /// it (no decay).
-async fn pretrain_constant<W: Watch>(
-    run: &mut UnitRun<'_, '_, W>,
+async fn pretrain_constant(
+    run: &mut UnitRun<'_, '_>,
     input: Option<&Output>,
 ) -> Result<Output, Error> {
     let Some(Output::Stable {
@@ -564,8 +593,8 @@ async fn pretrain_constant<W: Watch>(
 }
 
 /// The pre-trained weights now on the engine, with their held-out perplexity.
-async fn pretrained_output<W: Watch>(
-    run: &mut UnitRun<'_, '_, W>,
+async fn pretrained_output(
+    run: &mut UnitRun<'_, '_>,
     losses: Vec<f64>,
     diverged: Option<usize>,
 ) -> Result<Output, Error> {
@@ -580,7 +609,7 @@ async fn pretrained_output<W: Watch>(
 }
 
 /// Perplexity of `draws` noisy copies of the weights for each γ.
-async fn perturb<W: Watch>(run: &mut UnitRun<'_, '_, W>, params: &[f32]) -> Result<Output, Error> {
+async fn perturb(run: &mut UnitRun<'_, '_>, params: &[f32]) -> Result<Output, Error> {
     let (ctx, n) = (run.ctx, run.ctx.cfg.pretrain.budgets.len());
     let cfg = &ctx.cfg;
     let per_eval = ctx.heldout.len() as f64 * plan::EVAL_COST;
@@ -598,7 +627,7 @@ async fn perturb<W: Watch>(run: &mut UnitRun<'_, '_, W>, params: &[f32]) -> Resu
             run.progress.step = m + 1;
             run.progress.steps = cfg.perturb.draws;
             run.progress.work += per_eval;
-            run.watch.unit_progress(run.progress).await?;
+            run.watch.unit_progress_boxed(run.progress).await?;
         }
         per_gamma.push(draws);
     }
@@ -619,7 +648,7 @@ async fn perturb<W: Watch>(run: &mut UnitRun<'_, '_, W>, params: &[f32]) -> Resu
         )
         .await?;
         run.progress.work += 2.0 * iterations as f64 * ctx.heldout.len() as f64;
-        run.watch.unit_progress(run.progress).await?;
+        run.watch.unit_progress_boxed(run.progress).await?;
         Some(value)
     };
     Ok(Output::Perturbed {
@@ -631,8 +660,8 @@ async fn perturb<W: Watch>(run: &mut UnitRun<'_, '_, W>, params: &[f32]) -> Resu
 /// One fine-tuning run from the pre-trained weights (fresh AdamW state, pulled toward
 /// them with λ = `l2`) at peak rate `lr` on the task's stream `seed` (with its replay rows,
 /// [`finetune_stream`]).
-async fn finetune<W: Watch>(
-    run: &mut UnitRun<'_, '_, W>,
+async fn finetune(
+    run: &mut UnitRun<'_, '_>,
     params: &[f32],
     l2: f64,
     lr: f64,
