@@ -541,6 +541,59 @@ fn no_vectorize_across() {
 /// their sums are independent, so they advance side by side.
 const ROWS: usize = 4;
 
+/// The weighted sums of ROWS causal rows at once, `W` dimensions of them: row r (query
+/// t0 + r) is Σ_{t2 ≤ t0 + r} w(r, t2)·x(t2), added from 0 in t2 order. The attention's
+/// output (weights a, values v) and its dq (score gradients ds, keys k) are both this.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // constant bounds, unrolled
+fn causal_rows<'x, const W: usize>(
+    t0: usize,
+    w: impl Fn(usize, usize) -> f32,
+    x: impl Fn(usize) -> &'x [f32; W],
+) -> [[f32; W]; ROWS] {
+    let mut acc = [[0.0f32; W]; ROWS];
+    for t2 in 0..=t0 {
+        let x = x(t2);
+        for r in 0..ROWS {
+            let w = w(r, t2);
+            for i in 0..W {
+                acc[r][i] += w * x[i];
+            }
+        }
+    }
+    // The triangle: key t0 + j only for rows r ≥ j (constant bounds, unrolled).
+    for j in 1..ROWS {
+        let x = x(t0 + j);
+        for r in 0..ROWS {
+            if r >= j {
+                let w = w(r, t0 + j);
+                for i in 0..W {
+                    acc[r][i] += w * x[i];
+                }
+            }
+        }
+    }
+    acc
+}
+
+/// [`causal_rows`] for one row, query t: Σ_{t2 ≤ t} w(t2)·x(t2) from 0 in t2 order.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // constant bounds, unrolled
+fn causal_row<'x, const W: usize>(
+    t: usize,
+    w: impl Fn(usize) -> f32,
+    x: impl Fn(usize) -> &'x [f32; W],
+) -> [f32; W] {
+    let mut acc = [0.0f32; W];
+    for t2 in 0..=t {
+        let (w, x) = (w(t2), x(t2));
+        for i in 0..W {
+            acc[i] += w * x[i];
+        }
+    }
+    acc
+}
+
 /// [`attention_forward`] for a head size `hs` that is a multiple of `W` (4 or 8, known at
 /// compile time): the scores of a query for all keys at once (keys transposed and padded to
 /// 16), and the weighted sums of ROWS queries at once, `W` of a head's dimensions at a time
@@ -630,42 +683,14 @@ fn attention_forward_lanes<const W: usize>(
                 };
                 let mut t0 = 0;
                 while t0 + ROWS <= t_len {
-                    let a = |r: usize, t2: usize| att[(t0 + r) * t_len + t2];
-                    let mut acc = [[0.0f32; W]; ROWS];
-                    for t2 in 0..=t0 {
-                        let v = v(t2);
-                        for r in 0..ROWS {
-                            let a = a(r, t2);
-                            for i in 0..W {
-                                acc[r][i] += a * v[i];
-                            }
-                        }
-                    }
-                    // The triangle: key t0 + j only for rows r ≥ j (constant bounds, unrolled).
-                    for j in 1..ROWS {
-                        let v = v(t0 + j);
-                        for r in 0..ROWS {
-                            if r >= j {
-                                let a = a(r, t0 + j);
-                                for i in 0..W {
-                                    acc[r][i] += a * v[i];
-                                }
-                            }
-                        }
-                    }
+                    let acc = causal_rows(t0, |r, t2| att[(t0 + r) * t_len + t2], v);
                     for (r, acc) in acc.iter().enumerate() {
                         out[out_row(t0 + r) + lane..][..W].copy_from_slice(acc);
                     }
                     t0 += ROWS;
                 }
                 for t in t0..t_len {
-                    let mut acc = [0.0f32; W];
-                    for t2 in 0..=t {
-                        let (a, v) = (att[t * t_len + t2], v(t2));
-                        for i in 0..W {
-                            acc[i] += a * v[i];
-                        }
-                    }
+                    let acc = causal_row(t, |t2| att[t * t_len + t2], v);
                     out[out_row(t) + lane..][..W].copy_from_slice(&acc);
                 }
             }
@@ -864,28 +889,7 @@ fn attention_backward_lanes<const W: usize>(
                 let k = |t2: usize| part(row(t2) + d);
                 let mut t0 = 0;
                 while t0 + ROWS <= t_len {
-                    let g = |r: usize, t2: usize| ds[(t0 + r) * t_len + t2];
-                    let mut acc = [[0.0f32; W]; ROWS];
-                    for t2 in 0..=t0 {
-                        let k = k(t2);
-                        for r in 0..ROWS {
-                            let g = g(r, t2);
-                            for i in 0..W {
-                                acc[r][i] += g * k[i];
-                            }
-                        }
-                    }
-                    for j in 1..ROWS {
-                        let k = k(t0 + j);
-                        for r in 0..ROWS {
-                            if r >= j {
-                                let g = g(r, t0 + j);
-                                for i in 0..W {
-                                    acc[r][i] += g * k[i];
-                                }
-                            }
-                        }
-                    }
+                    let acc = causal_rows(t0, |r, t2| ds[(t0 + r) * t_len + t2], k);
                     for (r, acc) in acc.iter().enumerate() {
                         for (g, &x) in dqkv[row(t0 + r) + lane..][..W].iter_mut().zip(acc) {
                             *g += x;
@@ -894,13 +898,7 @@ fn attention_backward_lanes<const W: usize>(
                     t0 += ROWS;
                 }
                 for t in t0..t_len {
-                    let mut acc = [0.0f32; W];
-                    for t2 in 0..=t {
-                        let (g, k) = (ds[t * t_len + t2], k(t2));
-                        for i in 0..W {
-                            acc[i] += g * k[i];
-                        }
-                    }
+                    let acc = causal_row(t, |t2| ds[t * t_len + t2], k);
                     for (g, &x) in dqkv[row(t) + lane..][..W].iter_mut().zip(&acc) {
                         *g += x;
                     }
