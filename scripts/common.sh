@@ -50,6 +50,16 @@ ensure_rust_wasm() {
   fi
 }
 
+# The site's wasm is built by a pinned nightly: only it can rebuild std for size (build_site).
+# The CLI, the tests and the wasm tests stay on stable.
+SITE_TOOLCHAIN="nightly-2026-05-20"
+ensure_site_toolchain() {
+  if ! rustup "+$SITE_TOOLCHAIN" component list --installed 2>/dev/null | grep -q '^rust-src'; then
+    say "installing Rust $SITE_TOOLCHAIN with rust-src (builds the site's wasm; once)"
+    rustup toolchain install "$SITE_TOOLCHAIN" --profile minimal --component rust-src
+  fi
+}
+
 ensure_python() {
   command -v python3 >/dev/null || apt_install python3
 }
@@ -57,10 +67,20 @@ ensure_python() {
 # Builds the site into dist/: index.html, www/ and the wasm module (release mode).
 build_site() {
   ensure_rust_wasm
-  apt_install brotli
+  apt_install brotli zopfli
+  ensure_site_toolchain
   # The `site` profile (Cargo.toml): the CPU numerics (src/cpu) for speed, the rest for size.
-  say "building the wasm module (profile site)"
-  (cd "$ROOT" && cargo build --profile site --target wasm32-unknown-unknown --lib)
+  # With the pinned nightly (README, "Size"), std itself is compiled for size with the crate
+  # (`-Zbuild-std`, std's `optimize_for_size`: rustup's prebuilt std is compiled for speed),
+  # a panic's message keeps its text but not its source location (`-Zlocation-detail`:
+  # every bounds check and `expect` would otherwise carry a file name, line and column), and
+  # a derived `Debug` writes its type's or variant's name without the fields
+  # (`-Zfmt-debug=shallow`: no message the page shows is made with it). `--config` adds to
+  # .cargo/config.toml's flags (SIMD) rather than replacing them.
+  say "building the wasm module (profile site, $SITE_TOOLCHAIN)"
+  (cd "$ROOT" && cargo "+$SITE_TOOLCHAIN" build --profile site --target wasm32-unknown-unknown --lib \
+    -Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size \
+    --config 'target.wasm32-unknown-unknown.rustflags = ["-Zlocation-detail=none", "-Zfmt-debug=shallow"]')
   rm -rf "$ROOT/dist"
   mkdir -p "$ROOT/dist"
   cp "$ROOT/index.html" "$ROOT/dist/"
@@ -97,7 +117,9 @@ WASM_OPT="$ROOT/scripts/site-tools/node_modules/binaryen/bin/wasm-opt"
 
 # optimize_wasm FILE: shrinks the module in place with wasm-opt -O3 (README, "Size"): as small
 # as -Oz within 0.04 % gzipped, and as fast as wasm-bindgen's output, where -Oz slowed the CPU path's
-# training in the page by 14 %.
+# training in the page by 14 %. Then the whole-program flow analysis (`--gufa`: values and
+# functions it proves unused or constant) and -O3 again to clean up after it; the producers
+# and target-features sections are only notes for tools.
 optimize_wasm() {
   command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
   if ! grep -q "\"version\": \"$BINARYEN_VERSION\"" "$ROOT/scripts/site-tools/node_modules/binaryen/package.json" 2>/dev/null; then
@@ -107,6 +129,6 @@ optimize_wasm() {
   # The features rustc's wasm32 target emits; wasm-opt must keep, not lower, them.
   "$WASM_OPT" -O3 --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
     --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue \
-    "$1" -o "$1.opt"
+    --gufa -O3 --strip-producers --strip-target-features "$1" -o "$1.opt"
   mv "$1.opt" "$1"
 }

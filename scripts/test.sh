@@ -32,12 +32,17 @@ CHROMEDRIVER=/usr/bin/chromedriver \
 
 build_site
 
-# The wasm's size budget (README, "Size"): the test fails when the gzipped wasm grows past it.
-WASM_GZIP_BUDGET=450000
+# The wasm's size budgets (README, "Size"; issue 23's targets): the test fails when the wasm,
+# as the site sends it, grows past 400 KB gzipped (Zopfli's .gz) or 330 KB with Brotli.
+WASM_GZIP_BUDGET=400000
+WASM_BROTLI_BUDGET=330000
 gz=$(wc -c < "$ROOT/dist/www/pkg/overtrain_bg.wasm.gz")
+br=$(wc -c < "$ROOT/dist/www/pkg/overtrain_bg.wasm.br")
 [ "$gz" -le "$WASM_GZIP_BUDGET" ] \
   || die "the wasm is $gz bytes gzipped, over its budget of $WASM_GZIP_BUDGET bytes (README, Size)"
-say "the wasm is $gz bytes gzipped (budget $WASM_GZIP_BUDGET)"
+[ "$br" -le "$WASM_BROTLI_BUDGET" ] \
+  || die "the wasm is $br bytes with Brotli, over its budget of $WASM_BROTLI_BUDGET bytes (README, Size)"
+say "the wasm is $gz bytes gzipped, $br with Brotli (budgets $WASM_GZIP_BUDGET and $WASM_BROTLI_BUDGET)"
 
 say "end-to-end tests of the page in headless Chromium"
 (cd tests/e2e && npm ci --no-audit --no-fund --silent)

@@ -254,13 +254,15 @@ impl Scheduler {
     pub(super) fn stuck(&self) -> Result<(), Error> {
         match self.waiting.first() {
             None => Ok(()),
-            Some(j) => Err(Error::data(
-                j.id(&self.variants),
-                format!(
-                    "waits for {:?}, which nothing here produces",
-                    j.needs(&self.variants)
-                ),
-            )),
+            Some(j) => {
+                let input = j
+                    .needs(&self.variants)
+                    .map_or_else(|| "an input".to_string(), |n| n.id(&self.variants));
+                Err(Error::data(
+                    j.id(&self.variants),
+                    format!("waits for {input}, which nothing here produces"),
+                ))
+            }
         }
     }
 
@@ -415,5 +417,32 @@ impl Scheduler {
             work_done: self.work_done,
             work_total: self.work_total,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A shard given a job without the output it needs stops with an error naming both, by
+    /// their ids (not a derived `Debug`, which the site's build writes without fields).
+    #[test]
+    fn a_job_whose_input_nothing_produces_names_it() {
+        let cfg = ExperimentConfig::default();
+        let variants = cfg.variants().unwrap();
+        let job = plan::jobs(&variants)
+            .into_iter()
+            .find(|j| j.needs(&variants).is_some())
+            .expect("a job that needs another's output");
+        let needed = job.needs(&variants).unwrap().id(&variants);
+        let schedule = Scheduler::for_jobs(&cfg, &[job], Vec::new(), "cpu", 0.0).unwrap();
+        let message = schedule.stuck().unwrap_err().to_string();
+        assert_eq!(
+            message,
+            format!(
+                "{}: waits for {needed}, which nothing here produces",
+                job.id(&variants)
+            )
+        );
     }
 }

@@ -145,8 +145,8 @@ pub type PlotResult = Result<(), String>;
 /// would bring Unicode's case tables into the wasm (README, "Size").
 pub const FONT: FontFamily<'static> = FontFamily::SansSerif;
 
-pub fn err<E: std::fmt::Debug>(e: E) -> String {
-    format!("plot error: {e:?}")
+pub fn err<E: std::fmt::Display>(e: E) -> String {
+    format!("plot error: {e}")
 }
 
 /// Draws into an SVG string with `draw`, returning the SVG or the drawing error.

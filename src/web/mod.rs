@@ -45,6 +45,8 @@ extern "C" {
 pub fn start() {
     std::panic::set_hook(Box::new(|info| {
         console_error_panic_hook::hook(info);
-        report_panic(&info.to_string());
+        // The message alone: the site's build keeps no source locations (README, "Size"),
+        // so `info`'s own text would begin "panicked at <redacted>:0:0".
+        report_panic(info.payload_as_str().unwrap_or("a panic without a message"));
     }));
 }

@@ -88,7 +88,7 @@ test('after a new build the next visit gets the new build whole, and the old cac
   }
 });
 
-test('the server sends the precompressed wasm (Brotli) with its type and Content-Encoding', async () => {
+test('the server sends the precompressed wasm (Brotli, gzip) with its type and Content-Encoding', async () => {
   const server = await startServer();
   try {
     const url = new URL('www/pkg/overtrain_bg.wasm', server.url);
@@ -97,6 +97,11 @@ test('the server sends the precompressed wasm (Brotli) with its type and Content
     assert.equal(br.headers.get('content-type'), 'application/wasm');
     const raw = await fs.readFile(path.join(DIST, 'www/pkg/overtrain_bg.wasm'));
     assert.deepEqual(Buffer.from(await br.arrayBuffer()), raw, 'decoded, the very bytes of the wasm');
+    // The .gz is Zopfli's (scripts/site_files.py): a browser that reads gzip reads it.
+    const gz = await fetch(url, { headers: { 'Accept-Encoding': 'gzip' } });
+    assert.equal(gz.headers.get('content-encoding'), 'gzip');
+    assert.equal(gz.headers.get('content-type'), 'application/wasm');
+    assert.deepEqual(Buffer.from(await gz.arrayBuffer()), raw, 'decoded, the very bytes of the wasm');
     const plain = await fetch(url, { headers: { 'Accept-Encoding': 'identity' } });
     assert.equal(plain.headers.get('content-encoding'), null);
     assert.equal(Number(plain.headers.get('content-length')), raw.length);
