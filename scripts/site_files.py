@@ -6,8 +6,8 @@
       to the site is a new version (and only a change is).
   python3 scripts/site_files.py precompress DIST
       Writes FILE.gz (gzip by Zopfli, the `zopfli` command) and FILE.br (Brotli, quality
-      11; the `brotli` command) beside every text file and the wasm, for scripts/serve.py (and any static host that serves
-      precompressed files) to send with Content-Encoding.
+      11; the `brotli` command) beside every text file and the wasm, for scripts/serve.py
+      (and any static host that serves precompressed files) to send with Content-Encoding.
 """
 import hashlib
 import json
@@ -50,7 +50,9 @@ def service_worker(dist, template):
 
 
 def precompress(dist):
-    targets = [os.path.join(dist, rel) for rel in site_files(dist) + ["sw.js"] if rel.endswith(COMPRESSIBLE)]
+    targets = [
+        os.path.join(dist, rel) for rel in site_files(dist) + ["sw.js"] if rel.endswith(COMPRESSIBLE)
+    ]
     # Zopfli writes gzip that any gzip reader reads, 4 % smaller than gzip -9 for the wasm
     # (README, "Size"), at a second or two per megabyte; the same bytes give the same .gz.
     subprocess.run(["zopfli", "--gzip", "--"] + targets, check=True)
