@@ -47,6 +47,14 @@ export async function openPage(browser, url) {
     if (!u.startsWith(origin) && !u.startsWith('data:') && !u.startsWith('blob:')) problems.foreignRequests.push(u);
   });
   await page.goto(url);
+  // The page wires its controls once the wasm is up (www/app.js, `main`, which then counts
+  // the hash it applied): a click before that would be lost. An internal error ends the
+  // wait too, for the tests that look for one.
+  await page.waitForFunction(
+    () => Number(document.body.dataset.hashApplied) > 0 || !document.getElementById('fatal').hidden,
+    null,
+    { timeout: 60_000 },
+  );
   return { page, problems };
 }
 
